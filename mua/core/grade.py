@@ -1,0 +1,60 @@
+"""One grading function: a leg's transport security as green / amber / red / internal / unknown.
+
+The table it implements is docs/architecture.md's "recommended transport for each leg":
+- submission and retrieval: implicit TLS with a verified certificate is green (RFC 8314
+  section 3); STARTTLS with a verified certificate is amber (it works, but a first cleartext
+  exchange exists and RFC 8314 prefers implicit TLS); cleartext or a certificate that failed
+  verification is red.
+- relay: STARTTLS whose certificate was authenticated by a policy (DANE, RFC 7672; MTA-STS,
+  RFC 8461) is green; encrypted but not authenticated by a policy is amber, because an
+  attacker on the path can strip STARTTLS and the sender would not notice; cleartext is red.
+- handoff and same-host delivery are internal; delivery to another host is amber over TLS and
+  red in clear.
+Where the facts do not say whether the leg was encrypted, the grade is unknown: never a guess.
+"""
+
+from __future__ import annotations
+
+from mua.core.legs import Grade, Leg, LegKind, Protocol
+from mua.core.tls import TlsMode, VerifiedBy
+
+_IMPLICIT_TLS_PORTS = {465, 993, 995}
+
+
+def grade_leg(leg: Leg) -> Grade:
+    tls = leg.tls
+    kind = leg.kind
+    if leg.protocol is Protocol.INTERNAL:
+        return Grade.INTERNAL
+    if kind is LegKind.DELIVERY and _same_host(leg):
+        return Grade.INTERNAL
+    if tls.encrypted is None:
+        return Grade.UNKNOWN
+    if not tls.encrypted:
+        return Grade.RED
+    if kind in (LegKind.SUBMISSION, LegKind.RETRIEVAL):
+        return _grade_client_leg(leg)
+    if kind is LegKind.RELAY:
+        if tls.verified and tls.verified_by in (VerifiedBy.DANE, VerifiedBy.MTA_STS):
+            return Grade.GREEN
+        return Grade.AMBER
+    # Delivery to another host, handoff over a network, or a leg between unusual roles:
+    # encrypted is acceptable, but nothing here makes it the recommended form.
+    return Grade.AMBER
+
+
+def _grade_client_leg(leg: Leg) -> Grade:
+    tls = leg.tls
+    if tls.verified is False:
+        return Grade.RED  # a client that sends a password past a bad certificate leaks it
+    if not tls.verified:
+        return Grade.AMBER  # encrypted, but nobody recorded whether the server was authenticated
+    implicit = tls.mode is TlsMode.IMPLICIT or (
+        tls.mode is TlsMode.UNKNOWN and leg.port_role in _IMPLICIT_TLS_PORTS
+    )
+    return Grade.GREEN if implicit else Grade.AMBER
+
+
+def _same_host(leg: Leg) -> bool:
+    a, b = leg.from_.host, leg.to.host
+    return a is not None and b is not None and a.lower().rstrip(".") == b.lower().rstrip(".")

@@ -1,0 +1,139 @@
+"""The journey of one message: `Leg`s between RFC 5598 roles, gathered in a `Trace`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mua.core.tls import TlsFacts
+
+
+class Role(StrEnum):
+    """RFC 5598 section 2 roles."""
+
+    MUA = "MUA"
+    MSA = "MSA"
+    MTA = "MTA"
+    MX = "MX"
+    MDA = "MDA"
+    MS = "MS"
+
+
+class Protocol(StrEnum):
+    SUBMISSION = "SMTP-submission"
+    SMTP = "SMTP"
+    LMTP = "LMTP"
+    INTERNAL = "internal"
+    IMAP = "IMAP"
+
+
+class Source(StrEnum):
+    """How much a leg's facts are worth (docs/architecture.md, "Where each leg's facts come from")."""
+
+    OBSERVED = "observed"  # this client or the embedded stack saw it
+    RECORDED = "recorded"  # a Received header written inside the user's own provider
+    CLAIMED = "claimed"  # a Received header from upstream: anyone can write it
+
+
+class Grade(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    INTERNAL = "internal"
+    UNKNOWN = "unknown"
+
+
+class LegKind(StrEnum):
+    """Which row of the recommendation table a leg belongs to."""
+
+    SUBMISSION = "submission"  # MUA -> MSA
+    HANDOFF = "handoff"  # MSA -> MTA
+    RELAY = "relay"  # MTA -> MX
+    DELIVERY = "delivery"  # MX -> MDA -> MS
+    RETRIEVAL = "retrieval"  # MS -> MUA
+    OTHER = "other"
+
+
+_KINDS: dict[tuple[Role, Role], LegKind] = {
+    (Role.MUA, Role.MSA): LegKind.SUBMISSION,
+    (Role.MSA, Role.MTA): LegKind.HANDOFF,
+    (Role.MTA, Role.MX): LegKind.RELAY,
+    (Role.MTA, Role.MTA): LegKind.RELAY,
+    (Role.MX, Role.MX): LegKind.RELAY,
+    (Role.MX, Role.MDA): LegKind.DELIVERY,
+    (Role.MDA, Role.MS): LegKind.DELIVERY,
+    (Role.MX, Role.MS): LegKind.DELIVERY,
+    (Role.MS, Role.MUA): LegKind.RETRIEVAL,
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    role: Role
+    host: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role.value, "host": self.host}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One hop: who handed the message to whom, how, and how sure we are of it."""
+
+    from_: Endpoint
+    to: Endpoint
+    protocol: Protocol
+    tls: TlsFacts
+    source: Source
+    port_role: int | None = None  # the standard port this listener stands for (465, 25, ...)
+    port_actual: int | None = None  # the port actually connected to
+    note: str = ""
+
+    @property
+    def kind(self) -> LegKind:
+        return _KINDS.get((self.from_.role, self.to.role), LegKind.OTHER)
+
+    @property
+    def grade(self) -> Grade:
+        from mua.core.grade import grade_leg  # grade.py imports this module
+
+        return grade_leg(self)
+
+    def to_json(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "from": self.from_.to_json(),
+            "to": self.to.to_json(),
+            "protocol": self.protocol.value,
+            "port": {"role": self.port_role, "actual": self.port_actual},
+            "tls": self.tls.to_json(),
+            "grade": self.grade.value,
+            "source": self.source.value,
+            "note": self.note,
+        }
+
+
+class TraceStatus(StrEnum):
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    PARSED = "parsed"
+
+
+@dataclass
+class Trace:
+    """A message's journey, oldest leg first."""
+
+    status: TraceStatus
+    legs: list[Leg] = field(default_factory=list)
+    subject: str | None = None
+    message_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "subject": self.subject,
+            "message_id": self.message_id,
+            "legs": [leg.to_json(i) for i, leg in enumerate(self.legs, start=1)],
+        }

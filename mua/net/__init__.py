@@ -1,0 +1,1 @@
+"""Client protocols: submission, IMAP, DNS lookups, TLS inspection. Imports mua.core only."""

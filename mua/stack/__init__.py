@@ -1,0 +1,1 @@
+"""The embedded mail world: local CA, DNS, MSA, MTA + queue, MX, MDA, MS."""
