@@ -29,7 +29,7 @@ class Protocol(StrEnum):
 
 
 class Source(StrEnum):
-    """How much a leg's facts are worth (docs/architecture.md, "Where each leg's facts come from")."""
+    """How much a leg's facts are worth (docs/architecture.md explains the three)."""
 
     OBSERVED = "observed"  # this client or the embedded stack saw it
     RECORDED = "recorded"  # a Received header written inside the user's own provider

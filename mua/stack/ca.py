@@ -1,8 +1,12 @@
 """The world's certificate authority: one CA per world directory, a certificate per server name.
 
-trustme does the X.509 work; this module adds what a persistent world needs: the CA and
-every issued key are written to the world directory and reused on the next start, so the
-TLSA records that pin the MX keys stay true across restarts.
+Written on `cryptography` rather than trustme: trustme marks subjectAltName critical while
+also writing a subject, which RFC 5280 section 4.2.1.6 reserves for an empty subject, and
+strict verifiers (cryptography's own, used for the MTA's record of what it verified) reject
+such certificates. These follow the CA/Browser Forum profile that real servers use.
+
+The CA and every issued key are written to the world directory and reused on the next start,
+so the TLSA records that pin the MX keys stay true across restarts.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-import trustme
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+CA_LIFETIME = dt.timedelta(days=3650)
+CERT_LIFETIME = dt.timedelta(days=397)  # the CA/Browser Forum maximum
+CLOCK_SKEW = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,10 @@ class ServerCert:
 
     def spki_sha256(self) -> bytes:
         """The TLSA 3 1 1 association data: SHA-256 of the SubjectPublicKeyInfo (RFC 6698)."""
-        spki = self.certificate().public_key().public_bytes(
-            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        spki = (
+            self.certificate()
+            .public_key()
+            .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         )
         return hashlib.sha256(spki).digest()
 
@@ -59,11 +70,14 @@ class LocalCA:
         self.ca_file = self.directory / "ca.pem"
         key_file = self.directory / "ca.key"
         if self.ca_file.exists() and key_file.exists():
-            self._ca = trustme.CA.from_pem(self.ca_file.read_bytes(), key_file.read_bytes())
+            self._cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            self._key = key
         else:
-            self._ca = trustme.CA(organization_name=organization, organization_unit_name="CA")
-            _write_private(key_file, self._ca.private_key_pem.bytes())
-            self.ca_file.write_bytes(self._ca.cert_pem.bytes())
+            self._key, self._cert = _new_ca(organization)
+            _write_private(key_file, _key_pem(self._key))
+            self.ca_file.write_bytes(self._cert.public_bytes(Encoding.PEM))
             log.info("created local CA %s", self.ca_file)
 
     def server_cert(
@@ -77,27 +91,100 @@ class LocalCA:
         """The certificate for `name` (and the loopback address it listens on), issued once.
 
         An existing certificate is reused while it is valid and names the same identities;
-        `not_after` forces a fresh one (tests use it to make an expired certificate).
+        `not_after` forces a fresh one (tests use it to make an expired certificate). The
+        key is kept when the certificate is reissued, so a TLSA 3 1 1 pin stays true.
         """
         stem = self.directory / "certs" / name
         cert = ServerCert(name, stem.with_suffix(".pem"), stem.with_suffix(".key"))
-        identities = (name, *addresses)
-        if not reissue and not_after is None and _still_good(cert, identities):
+        if not reissue and not_after is None and _still_good(cert, (name, *addresses)):
             return cert
-        leaf = self._ca.issue_cert(
-            *identities,
-            common_name=name,
-            organization_name="mua local world",
-            not_after=not_after,
-        )
+        key = _load_key(cert.key_file) or ec.generate_private_key(ec.SECP256R1())
+        leaf = self._issue(key, name, addresses, not_after)
         stem.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(cert.key_file, leaf.private_key_pem.bytes())
-        cert.cert_file.write_bytes(leaf.cert_chain_pems[0].bytes())
+        _write_private(cert.key_file, _key_pem(key))
+        cert.cert_file.write_bytes(leaf.public_bytes(Encoding.PEM))
         return cert
 
     def client_context(self) -> ssl.SSLContext:
         """A verifying client context that trusts this CA only."""
         return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def _issue(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        name: str,
+        addresses: tuple[str, ...],
+        not_after: dt.datetime | None,
+    ) -> x509.Certificate:
+        now = dt.datetime.now(dt.UTC)
+        not_after = not_after or now + CERT_LIFETIME
+        not_before = min(now - CLOCK_SKEW, not_after - dt.timedelta(days=1))
+        san = [x509.DNSName(name)] + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+        ca_ski = self._cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName(san), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(cert_sign=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+
+
+def _new_ca(organization: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{organization} CA"),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _still_good(cert: ServerCert, identities: tuple[str, ...]) -> bool:
@@ -110,16 +197,23 @@ def _still_good(cert: ServerCert, identities: tuple[str, ...]) -> bool:
         return False
     names = set(san.get_values_for_type(x509.DNSName))
     names |= {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
-    wanted = {str(ipaddress.ip_address(i)) if _is_ip(i) else i for i in identities}
-    return wanted <= names and parsed.not_valid_after_utc > dt.datetime.now(dt.UTC)
+    return set(identities) <= names and parsed.not_valid_after_utc > dt.datetime.now(dt.UTC)
 
 
-def _is_ip(text: str) -> bool:
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
+    if not path.exists():
+        return None
     try:
-        ipaddress.ip_address(text)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:
-        return False
-    return True
+        return None
+    return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _write_private(path: Path, data: bytes) -> None:

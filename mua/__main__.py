@@ -1,0 +1,5 @@
+import sys
+
+from mua.cli import main
+
+sys.exit(main())

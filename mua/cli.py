@@ -1,0 +1,174 @@
+"""The `mua` command: parses arguments, calls the layers, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from mua import __version__
+from mua.logsetup import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    if args.command is None:
+        return _default(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mua",
+        description="A mail client that shows how your mail travels. Without a command it "
+        "starts the desktop app (or, without a display, the terminal demo).",
+    )
+    parser.add_argument("--version", action="version", version=f"mua {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.set_defaults(command=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    from mua.stack.demo import SCENARIOS
+
+    demo = sub.add_parser(
+        "demo",
+        help="send one message through a temporary local mail world and show its journey",
+        description="Start the demo world in a temporary directory, send alice@a.test -> "
+        "bob@b.test through every leg, print each leg and what protected it, stop. "
+        "Exit 0 when the outcome is the scenario's expected one.",
+    )
+    demo.add_argument(
+        "--headless", action="store_true", help="run in the terminal (the only mode so far)"
+    )
+    demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="modern")
+    demo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    demo.set_defaults(command="demo", run=_demo)
+
+    stack = sub.add_parser(
+        "stack",
+        help="run the local mail world until interrupted",
+        description="Run the demo world (a.test with alice, b.test with bob) on 127.0.0.1 "
+        "until SIGINT/SIGTERM, and print the settings a mail client needs. Ports: role + "
+        "10000 for a.test, role + 20000 for b.test, DNS on 10053.",
+    )
+    stack.add_argument(
+        "--dir", type=Path, help="keep the world (CA, keys, queue, mail) in DIR across restarts"
+    )
+    stack.add_argument(
+        "--json", action="store_true", help="print the settings as one JSON object (first line)"
+    )
+    stack.set_defaults(command="stack", run=_stack)
+    return parser
+
+
+def _default(args: argparse.Namespace) -> int:
+    if not _has_display():
+        print("No display found: running the terminal demo instead.", file=sys.stderr)
+    else:
+        print("The desktop app is not built yet: running the terminal demo.", file=sys.stderr)
+    args.scenario, args.json = "modern", False
+    return _demo(args)
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mua.cli_table import render_trace
+    from mua.stack.demo import SCENARIOS, run_demo
+
+    scenario = SCENARIOS[args.scenario]
+    trace = asyncio.run(run_demo(scenario))
+    if args.json:
+        print(json.dumps(trace.to_json(), indent=2))
+    else:
+        print(render_trace(trace, title=f"Scenario '{scenario.name}': {scenario.description}"))
+    ok = trace.status is scenario.expect
+    if not ok:
+        print(
+            f"Expected the message to be {scenario.expect.value}, but it was {trace.status.value}.",
+            file=sys.stderr,
+        )
+    return 0 if ok else 1
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from mua.stack.world import World, WorldOptions
+
+    async def serve(directory: Path) -> None:
+        world = World(directory, WorldOptions(fixed_ports=True))
+        try:
+            await world.start()
+        except OSError as exc:
+            print(f"Could not start the mail world: {exc}. Is another `mua stack` running?")
+            raise SystemExit(1) from exc
+        try:
+            settings = world.settings()
+            if args.json:
+                print(json.dumps(settings), flush=True)
+            else:
+                print(_settings_text(settings, directory), flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):  # Windows
+                    loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await world.stop()
+            print("mua stack: stopped.", file=sys.stderr)
+
+    if args.dir:
+        asyncio.run(serve(args.dir))
+    else:
+        with tempfile.TemporaryDirectory(prefix="mua-world-") as tmp:
+            asyncio.run(serve(Path(tmp)))
+    return 0
+
+
+def _settings_text(settings: dict, directory: Path) -> str:
+    lines = [
+        f"mua stack: the demo mail world is running in {directory}",
+        f"  CA certificate:  {settings['ca_file']}",
+        f"  DNS (DNSSEC):    {settings['dns']['host']} port {settings['dns']['port']}"
+        f"  (trust anchor {settings['trust_anchor_file']})",
+    ]
+    for account in settings["accounts"]:
+        smtp, imap = account["smtp"], account["imap"]
+        lines += [
+            f"  {account['address']}  user {account['username']}  password {account['password']}",
+            f"    SMTP {smtp['host']}: implicit TLS 127.0.0.1:{smtp['implicit_tls_port']},"
+            f" STARTTLS 127.0.0.1:{smtp['starttls_port']}",
+        ]
+        if imap["implicit_tls_port"]:
+            lines.append(
+                f"    IMAP {imap['host']}: implicit TLS 127.0.0.1:{imap['implicit_tls_port']},"
+                f" STARTTLS 127.0.0.1:{imap['starttls_port']}"
+            )
+    for domain in settings["domains"]:
+        lines.append(
+            f"  MX of {domain['name']}: {domain['mx']['host']} 127.0.0.1:{domain['mx']['port']}"
+        )
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""A trace as text for an 80-column terminal, coloured by grade when stdout is a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+
+from mua.core.legs import Grade, Leg, Protocol, Trace
+
+WIDTH = 80
+_COLOURS = {
+    Grade.GREEN: "\033[32m",
+    Grade.AMBER: "\033[33m",
+    Grade.RED: "\033[31m",
+    Grade.INTERNAL: "\033[36m",
+    Grade.UNKNOWN: "\033[35m",
+}
+_RESET = "\033[0m"
+
+
+def use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def render_trace(trace: Trace, *, title: str | None = None, colour: bool | None = None) -> str:
+    colour = use_colour() if colour is None else colour
+    lines = []
+    if title:
+        lines += textwrap.wrap(title, WIDTH)
+    lines.append(f"Status: {trace.status.value}   Subject: {trace.subject or '-'}"[:WIDTH])
+    lines.append(f"Message-ID: {trace.message_id or '-'}"[:WIDTH])
+    lines.append("")
+    for index, leg in enumerate(trace.legs, start=1):
+        lines += _leg_lines(index, leg, colour)
+    return "\n".join(lines)
+
+
+def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
+    grade = leg.grade
+    label = grade.value.upper()
+    if colour:
+        label = f"{_COLOURS[grade]}{label:<8}{_RESET}"
+    else:
+        label = f"{label:<8}"
+    roles = f"{leg.from_.role.value} -> {leg.to.role.value}"
+    port = ""
+    if leg.port_role is not None:
+        port = f"port {leg.port_role}"
+        if leg.port_actual is not None and leg.port_actual != leg.port_role:
+            port += f" ({leg.port_actual})"
+    head = f"{index:>2}  {roles:<12} {leg.protocol.value:<16} {port:<18} {label} {leg.source.value}"
+    hosts = f"{leg.from_.host or '?'} -> {leg.to.host or '?'}"
+    tls = leg.tls.summary()
+    if leg.protocol is Protocol.INTERNAL:
+        tls = "no network: inside one server"
+    elif leg.tls.cipher:
+        tls = tls.replace(leg.tls.version or "", f"{leg.tls.version} {leg.tls.cipher}", 1)
+    body = [f"    {hosts}; {tls}"]
+    if leg.note:
+        body += textwrap.wrap(leg.note, WIDTH, initial_indent="    ", subsequent_indent="    ")
+    return [head, *(textwrap.wrap(body[0], WIDTH, subsequent_indent="      ")), *body[1:], ""]

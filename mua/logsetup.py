@@ -1,0 +1,48 @@
+"""Logging for the entry point: a rotating file under the user's log directory, and stderr.
+
+Only the entry point calls this; every module just uses `logging.getLogger(__name__)`.
+`MUA_HOME` moves every mua path (tests and scripts isolate themselves with it).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def log_dir() -> Path:
+    home = os.environ.get("MUA_HOME")
+    if home:
+        return Path(home) / "logs"
+    return Path(platformdirs.user_log_dir("mua", appauthor=False))
+
+
+def configure_logging(*, verbose: bool = False) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_mua", False) for h in root.handlers):
+        return
+    root.setLevel(logging.DEBUG)
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.INFO if verbose else logging.WARNING)
+    stderr.setFormatter(logging.Formatter("mua: %(levelname)s %(name)s: %(message)s"))
+    handlers: list[logging.Handler] = [stderr]
+    try:
+        directory = log_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        file = logging.handlers.RotatingFileHandler(
+            directory / "mua.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+        file.setLevel(logging.INFO)
+        file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(file)
+    except OSError as exc:  # a read-only home must not stop mua
+        stderr.handle(logging.makeLogRecord({"msg": f"no log file: {exc}", "levelno": 30}))
+    for handler in handlers:
+        handler._mua = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    # aiosmtpd logs every command at INFO; its AUTH lines are sanitised, but keep it quiet.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -1,0 +1,452 @@
+"""SMTP submission (RFC 6409) over implicit TLS or STARTTLS, reporting what protected it.
+
+`submit` hands one message to a mail submission agent and returns the TLS facts it observed;
+`probe` connects, reads the capabilities and leaves, for account setup. Certificates are always
+verified; STARTTLS is required, never silently skipped; a password never crosses a connection
+that is not encrypted. Failures are `SubmissionError`s whose str() is one sentence for a user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+import aiosmtplib
+
+from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.net.tls import client_context, facts_from_ssl_object
+
+log = logging.getLogger(__name__)
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+class Security(StrEnum):
+    IMPLICIT = "implicit"  # TLS from the first byte (465; RFC 8314)
+    STARTTLS = "starttls"  # cleartext greeting, then upgraded (587; RFC 3207)
+    NONE = "none"  # no TLS: only with explicit consent, never with credentials
+
+
+_ROLE_PORTS = {Security.IMPLICIT: 465, Security.STARTTLS: 587, Security.NONE: 587}
+_MODES = {Security.IMPLICIT: TlsMode.IMPLICIT, Security.STARTTLS: TlsMode.STARTTLS}
+# Preferred first. Over TLS, PLAIN is as safe as any; only one is tried, so a wrong password
+# costs one failed attempt on the server, not one per mechanism.
+_MECHANISMS = ("plain", "login", "cram-md5")
+
+
+@dataclass(frozen=True)
+class SubmissionEndpoint:
+    host: str
+    port: int
+    security: Security
+    ca_file: Path | None = None  # None: the system trust store
+    server_name: str | None = None  # the name to verify and send as SNI, when host is an address
+    role_port: int | None = None  # the standard port this stands for (465/587), for the leg
+
+    @property
+    def verify_name(self) -> str:
+        return self.server_name or self.host
+
+    @property
+    def port_role(self) -> int:
+        return self.role_port or _ROLE_PORTS[self.security]
+
+    def describe(self) -> str:
+        return f"{self.verify_name} port {self.port}"
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    tls: TlsFacts
+    response: str  # the server's reply to the message, often with a queue id
+    refused: Mapping[str, tuple[int, str]]  # recipients refused while the others were accepted
+    port_role: int
+    port_actual: int
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    tls: TlsFacts
+    greeting: str
+    auth_mechanisms: tuple[str, ...]  # upper case, as advertised (after TLS, when TLS is used)
+    starttls_offered: bool  # in the last EHLO; after an upgrade servers stop offering it
+    max_size: int | None  # SIZE (RFC 1870), when the server states a limit
+    port_role: int
+    port_actual: int
+
+
+class SubmissionError(Exception):
+    """Sending failed; str() is one sentence saying what happened and what to do."""
+
+    def __init__(self, message: str, *, code: int | None = None, temporary: bool | None = None):
+        super().__init__(message)
+        self.code = code  # the server's reply code, when it answered
+        self.temporary = temporary if temporary is not None else 400 <= (code or 0) < 500
+
+
+class AuthenticationFailed(SubmissionError, PermissionError):
+    """The server refused the credentials (or offers no sign-in we can use)."""
+
+
+class ServerUnreachable(SubmissionError, ConnectionError):
+    """No connection, or the server dropped it."""
+
+
+class SubmissionTimeout(SubmissionError, TimeoutError):
+    """A network step took longer than the timeout."""
+
+
+class TlsHandshakeFailed(SubmissionError, ConnectionError):
+    """TLS could not be set up for a reason other than the certificate (often: wrong port)."""
+
+
+class CertificateProblem(StrEnum):
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
+    WRONG_HOST = "wrong host name"
+    SELF_SIGNED = "self-signed"
+    UNKNOWN_ISSUER = "unknown issuer"
+    OTHER = "other"
+
+
+class CertificateInvalid(SubmissionError):
+    def __init__(self, message: str, *, reason: CertificateProblem, detail: str) -> None:
+        super().__init__(message, temporary=False)
+        self.reason = reason
+        self.detail = detail  # OpenSSL's verify message
+
+
+class CleartextRefused(SubmissionError):
+    """STARTTLS was required but not offered, or credentials would have gone in the clear."""
+
+
+class SenderRefused(SubmissionError):
+    """MAIL FROM was refused (often: the account may not send from that address)."""
+
+
+class RecipientsRefused(SubmissionError):
+    def __init__(self, message: str, refused: Mapping[str, tuple[int, str]], code: int) -> None:
+        super().__init__(message, code=code)
+        self.refused = dict(refused)  # address -> (code, server text), every recipient
+
+
+class MessageRefused(SubmissionError):
+    """DATA was refused: the message itself (size, content, policy)."""
+
+
+# OpenSSL X509_V_ERR_* codes (x509_vfy.h) -> what to tell the user
+_CERT_CODES = {10: CertificateProblem.EXPIRED, 9: CertificateProblem.NOT_YET_VALID}
+_CERT_CODES |= dict.fromkeys((62, 64), CertificateProblem.WRONG_HOST)
+_CERT_CODES |= dict.fromkeys((18, 19), CertificateProblem.SELF_SIGNED)
+_CERT_CODES |= dict.fromkeys((2, 20, 21), CertificateProblem.UNKNOWN_ISSUER)
+_YOUR_OWN = "if this is your own server, add its CA certificate in the account settings"
+_CERT_SENTENCES = {
+    CertificateProblem.EXPIRED: "has expired; ask its administrator to renew it, or check "
+    "that this computer's clock is right",
+    CertificateProblem.NOT_YET_VALID: "is not valid yet; check this computer's clock",
+    CertificateProblem.WRONG_HOST: "was issued for a different name; check the server name",
+    CertificateProblem.SELF_SIGNED: f"is self-signed; {_YOUR_OWN}",
+    CertificateProblem.UNKNOWN_ISSUER: f"comes from an unknown authority; {_YOUR_OWN}",
+    CertificateProblem.OTHER: "could not be verified ({detail}); ask its administrator",
+}
+_NO_PASSWORD_IN_CLEAR = (
+    "This program does not send a password over an unencrypted connection; choose TLS "
+    "(port 465) or STARTTLS (port 587) in the account settings."
+)
+
+
+def _said(code: int, text: str) -> str:
+    return f'"{code} {" ".join(text.split())[:160]}"'
+
+
+def _chained(exc: BaseException | None, kind: type[_E]) -> _E | None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _translate(
+    exc: BaseException, endpoint: SubmissionEndpoint, doing: str, timeout: float
+) -> SubmissionError:
+    """The SubmissionError that says, in one sentence, what `exc` means for the user."""
+    where = endpoint.describe()
+    if (cert := _chained(exc, ssl.SSLCertVerificationError)) is not None:
+        detail = cert.verify_message or cert.reason or str(cert)
+        reason = _CERT_CODES.get(cert.verify_code or 0, CertificateProblem.OTHER)
+        text = _CERT_SENTENCES[reason].format(detail=detail)
+        return CertificateInvalid(
+            f"The certificate of {where} {text}.", reason=reason, detail=detail
+        )
+    # asyncio aborts a handshake that outlives ssl_handshake_timeout with ConnectionAbortedError
+    aborted = isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(
+        exc.__cause__, ConnectionAbortedError
+    )
+    if isinstance(exc, TimeoutError) or aborted:
+        return SubmissionTimeout(
+            f"{where} did not answer within {timeout:g} seconds while {doing}; try again "
+            "later, or check the port and security setting.",
+            temporary=True,
+        )
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        first = exc.recipients[0]
+        said = f"{first.recipient}: {_said(first.code, first.message)}"
+        return RecipientsRefused(
+            f"{where} refused every recipient ({said}); check the addresses.",
+            {r.recipient: (r.code, r.message) for r in exc.recipients},
+            code=max(r.code for r in exc.recipients),  # temporary only if all were
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        code, said = exc.code, _said(exc.code, exc.message)
+        advice = "try again later" if 400 <= code < 500 else "check the account settings"
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and code < 500:
+            text = f"{where} could not check the password right now ({said}); {advice}."
+            return AuthenticationFailed(text, code=code)
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            text = f"{where} rejected the user name or password ({said}); check them."
+            return AuthenticationFailed(text, code=code)
+        if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+            text = f"{where} refused the sender {exc.sender} ({said}); check that your account "
+            return SenderRefused(text + "may send from that address.", code=code)
+        if isinstance(exc, aiosmtplib.SMTPDataError):
+            advice = advice if code < 500 else "check its size and attachments"
+            return MessageRefused(f"{where} refused the message ({said}); {advice}.", code=code)
+        return SubmissionError(f"{where} answered {said} while {doing}; {advice}.", code=code)
+    if (tls := _chained(exc, ssl.SSLError)) is not None:
+        return TlsHandshakeFailed(
+            f"TLS with {where} failed ({tls.reason or tls}); check that the security setting "
+            "matches the port (465: TLS, 587: STARTTLS)."
+        )
+    if _chained(exc, socket.gaierror) is not None:
+        return ServerUnreachable(
+            f"The server name {endpoint.host} could not be found; check it, and that this "
+            "computer is online.",
+            temporary=True,
+        )
+    if doing != "connecting":
+        text = f"{where} closed the connection while {doing}; try again later."
+        return ServerUnreachable(text, temporary=True)
+    cause = _chained(exc, OSError)
+    why = os.strerror(cause.errno) if cause and cause.errno else str(exc)
+    return ServerUnreachable(
+        f"Could not connect to {where} ({why}); check the server name and port, and that "
+        "this computer is online.",
+        temporary=True,
+    )
+
+
+class _Conversation:
+    """One session with one endpoint: connect, EHLO, STARTTLS, EHLO; errors translated."""
+
+    def __init__(self, endpoint: SubmissionEndpoint, timeout: float, local_hostname: str | None):
+        self.endpoint, self.timeout, self.local_hostname = endpoint, timeout, local_hostname
+        self.smtp = aiosmtplib.SMTP()  # replaced by the connected client in _open()
+        self.tls = TlsFacts.cleartext()
+        self.greeting = ""
+
+    async def __aenter__(self) -> _Conversation:
+        try:
+            await self._open()
+        except BaseException:
+            self.smtp.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.smtp.close()
+
+    @contextmanager
+    def step(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if isinstance(exc, SubmissionError):
+                raise
+            error = _translate(exc, self.endpoint, doing, self.timeout)
+            log.info("submission to %s failed: %s", self.endpoint.describe(), error)
+            log.debug("the underlying error", exc_info=True)
+            raise error from exc
+
+    async def _open(self) -> None:
+        endpoint, implicit = self.endpoint, self.endpoint.security is Security.IMPLICIT
+        with self.step("connecting"):
+            async with asyncio.timeout(self.timeout):
+                sock = await _open_socket(endpoint.host, endpoint.port)
+        try:
+            # Our own socket: given one, aiosmtplib verifies and sends SNI for `hostname`
+            # rather than for the address it connected to.
+            self.smtp = aiosmtplib.SMTP(
+                hostname=endpoint.verify_name,
+                sock=sock,
+                local_hostname=self.local_hostname or _address_literal(sock),
+                timeout=self.timeout,
+                use_tls=implicit,
+                start_tls=False,
+                tls_context=client_context(endpoint.ca_file) if implicit else None,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        smtp = self.smtp  # from here on its transport owns the socket
+        with self.step("setting up TLS" if implicit else "waiting for the greeting"):
+            self.greeting = (await smtp.connect()).message
+        with self.step("greeting the server (EHLO)"):
+            await smtp.ehlo()
+        if endpoint.security is Security.STARTTLS:
+            if not smtp.supports_extension("starttls"):
+                raise CleartextRefused(
+                    f"{endpoint.describe()} did not offer STARTTLS (or something on the network "
+                    "removed the offer), so nothing was sent; use port 465 with TLS, or ask "
+                    "your provider."
+                )
+            with self.step("setting up STARTTLS"):
+                context = client_context(endpoint.ca_file)
+                await smtp.starttls(server_hostname=endpoint.verify_name, tls_context=context)
+            with self.step("greeting the server again after STARTTLS"):
+                await smtp.ehlo()
+        if endpoint.security in _MODES:
+            self.tls = facts_from_ssl_object(
+                smtp.get_transport_info("ssl_object"),
+                _MODES[endpoint.security],
+                verified=True,  # client_context verifies chain and name, or we failed above
+                verified_by=VerifiedBy.PKI,
+                peer_name=endpoint.verify_name,
+            )
+        log.info("connected to %s: %s", endpoint.describe(), self.tls.summary())
+
+    async def authenticate(self, username: str, password: str) -> None:
+        smtp = self.smtp
+        if smtp.get_transport_info("sslcontext") is None:  # _open() ensures it; make sure
+            raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
+        offered = [m for m in _MECHANISMS if m in smtp.server_auth_methods]
+        if not offered:
+            raise AuthenticationFailed(
+                f"{self.endpoint.describe()} offers no sign-in method this program supports "
+                f"({', '.join(smtp.server_auth_methods) or 'none'}); check the port and "
+                "security setting."
+            )
+        mechanism = offered[0].upper()
+        log.info("authenticating to %s with AUTH %s", self.endpoint.describe(), mechanism)
+        with self.step(f"signing in (AUTH {mechanism})"):
+            await getattr(smtp, f"auth_{offered[0].replace('-', '')}")(username, password)
+
+    async def quit(self) -> None:
+        try:
+            await self.smtp.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            log.debug("QUIT to %s failed after the work was done", self.endpoint.describe())
+
+
+async def _open_socket(host: str, port: int) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    error = OSError(f"no address for {host}")
+    for family, kind, proto, _, address in await loop.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            return sock
+        except BaseException as exc:
+            sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            error = exc
+    raise error
+
+
+def _address_literal(sock: socket.socket) -> str:
+    """The EHLO name: our address as a literal (RFC 5321 4.1.3); no DNS, nothing to leak."""
+    address = sock.getsockname()[0].split("%")[0]
+    return f"[IPv6:{address}]" if sock.family == socket.AF_INET6 else f"[{address}]"
+
+
+async def submit(
+    endpoint: SubmissionEndpoint,
+    message: EmailMessage | bytes,
+    *,
+    username: str | None,
+    password: str | None,
+    sender: str | None = None,
+    recipients: Sequence[str] | None = None,
+    timeout: float = 30.0,  # noqa: ASYNC109 - per step, which asyncio.timeout cannot say
+    local_hostname: str | None = None,
+    allow_cleartext: bool = False,
+) -> SubmissionResult:
+    """Submit `message`; sender and recipients default to its headers (Bcc is not sent).
+
+    `timeout` bounds every network step (connect, TLS handshake, each command), not the whole.
+    `Security.NONE` needs `allow_cleartext=True` and no credentials. Raises `SubmissionError`;
+    recipients refused while others were accepted are listed in `SubmissionResult.refused`.
+    """
+    if (username is None) != (password is None):
+        raise ValueError("give both username and password, or neither")
+    if isinstance(message, bytes) and (sender is None or not recipients):
+        raise ValueError("a message given as bytes needs sender and recipients")
+    if endpoint.security is Security.NONE:
+        if username is not None:
+            raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
+        if not allow_cleartext:
+            raise CleartextRefused(
+                "Sending without encryption needs your explicit consent; choose TLS (port 465) "
+                "or STARTTLS (port 587), or allow unencrypted sending for this account."
+            )
+        log.warning("submitting to %s without TLS, as allowed", endpoint.describe())
+    async with _Conversation(endpoint, timeout, local_hostname) as conversation:
+        if username is not None and password is not None:
+            await conversation.authenticate(username, password)
+        with conversation.step("sending the message"):
+            if isinstance(message, bytes):
+                assert sender is not None and recipients
+                sent = await conversation.smtp.sendmail(sender, list(recipients), message)
+            else:
+                sent = await conversation.smtp.send_message(
+                    message, sender=sender, recipients=recipients
+                )
+        await conversation.quit()
+    errors, reply = sent
+    refused = {address: (r.code, r.message) for address, r in errors.items()}
+    if refused:
+        log.info("%s refused %d recipient(s): %s", endpoint.describe(), len(refused), refused)
+    return SubmissionResult(conversation.tls, reply, refused, endpoint.port_role, endpoint.port)
+
+
+async def probe(
+    endpoint: SubmissionEndpoint,
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - per step, as for submit
+    local_hostname: str | None = None,
+) -> ProbeResult:
+    """Connect, greet, upgrade as `endpoint.security` says, note the capabilities, and QUIT.
+
+    Sends no credentials and no message, so a `Security.NONE` probe needs no consent; a
+    STARTTLS endpoint that does not offer STARTTLS raises `CleartextRefused`.
+    """
+    async with _Conversation(endpoint, timeout, local_hostname) as conversation:
+        smtp = conversation.smtp
+        size = smtp.esmtp_extensions.get("size", "")
+        result = ProbeResult(
+            tls=conversation.tls,
+            greeting=conversation.greeting,
+            auth_mechanisms=tuple(m.upper() for m in smtp.server_auth_methods),
+            starttls_offered=smtp.supports_extension("starttls"),
+            max_size=int(size) if size.isdigit() and int(size) > 0 else None,
+            port_role=endpoint.port_role,
+            port_actual=endpoint.port,
+        )
+        await conversation.quit()
+    return result

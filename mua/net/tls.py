@@ -1,0 +1,109 @@
+"""TLS inspection: turn a live `ssl` connection into `TlsFacts`, build client contexts."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from pathlib import Path
+
+from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+
+log = logging.getLogger(__name__)
+
+
+def facts_from_ssl_object(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket | None,
+    mode: TlsMode,
+    *,
+    verified: bool | None,
+    verified_by: VerifiedBy | None = VerifiedBy.PKI,
+    peer_name: str | None = None,
+) -> TlsFacts:
+    """The facts of a connection, as this end observed them. No TLS object means cleartext."""
+    if ssl_object is None:
+        return TlsFacts(encrypted=False, mode=TlsMode.NONE, verified=False, peer_name=peer_name)
+    cipher = ssl_object.cipher()
+    name, _protocol, bits = cipher if cipher else (None, None, None)
+    return TlsFacts(
+        encrypted=True,
+        mode=mode,
+        version=ssl_object.version(),
+        cipher=name,
+        bits=bits,
+        verified=verified,
+        verified_by=verified_by if verified else None,
+        peer_name=peer_name,
+    )
+
+
+def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
+    """A verifying client context: the system store, or only `ca_file` when one is given.
+
+    Verification is always on (hostname and chain); TLS 1.2 is the floor (RFC 8996 deprecates
+    1.0 and 1.1; RFC 8314 section 4.1 asks for TLS 1.2 or later).
+    """
+    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def verify_certificate(
+    der: bytes | None, hostname: str, ca_file: Path | str | None = None
+) -> tuple[bool, str]:
+    """Would this leaf certificate pass PKI verification for `hostname`? (ok, reason).
+
+    Opportunistic STARTTLS (RFC 7435) must not refuse an unverifiable certificate, so the
+    handshake runs without verification and this answers afterwards whether the peer was
+    authenticated, for the record. Uses cryptography's RFC 5280 / CA-B Forum verifier; only
+    the leaf is available from `getpeercert(binary_form=True)` on Python < 3.13, so a chain
+    with intermediates verifies only when they are in `ca_file`. The reason is a phrase a
+    person can read ("it expired on 2026-01-01").
+    """
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    if der is None:
+        return False, "the server presented no certificate"
+    cafile = str(ca_file) if ca_file else ssl.get_default_verify_paths().cafile
+    if not cafile:
+        return False, "no trusted certificate authorities are configured"
+    leaf = x509.load_der_x509_certificate(der)
+    now = dt.datetime.now(dt.UTC)
+    if leaf.not_valid_after_utc < now:
+        return False, f"it expired on {leaf.not_valid_after_utc:%Y-%m-%d}"
+    if leaf.not_valid_before_utc > now:
+        return False, f"it is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}"
+    names = _dns_names(leaf)
+    if not any(_name_matches(pattern, hostname) for pattern in names):
+        return False, f"it names {', '.join(names) or 'no host'}, not {hostname}"
+    with open(cafile, "rb") as f:
+        roots = x509.load_pem_x509_certificates(f.read())
+    verifier = PolicyBuilder().store(Store(roots)).build_server_verifier(x509.DNSName(hostname))
+    try:
+        verifier.verify(leaf, [])
+    except VerificationError as exc:
+        log.debug("verification of %s failed: %s", hostname, exc)
+        issuer = leaf.issuer.rfc4514_string()
+        return False, f"it is not signed by a trusted authority (issued by {issuer})"
+    return True, "verified"
+
+
+def _dns_names(cert: object) -> list[str]:
+    from cryptography import x509
+
+    assert isinstance(cert, x509.Certificate)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.DNSName))
+
+
+def _name_matches(pattern: str, hostname: str) -> bool:
+    """RFC 6125 section 6.4.3: a wildcard only as the whole left-most label."""
+    pattern, hostname = pattern.lower().rstrip("."), hostname.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return hostname.split(".", 1)[-1] == pattern[2:] and hostname.count(".") >= 2
+    return pattern == hostname

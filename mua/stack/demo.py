@@ -1,0 +1,165 @@
+"""The demo: one message from alice@a.test to bob@b.test through every leg of a fresh world.
+
+The trace is assembled from ground truth: the client's own observation of the submission
+leg, and the world's event log for the rest (for the relay, the sending MTA's record, which
+knows whether it authenticated the MX).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
+from mua.core.tls import TlsFacts
+from mua.net.submission import Security, SubmissionEndpoint, submit
+from mua.stack.provider import MxTls, ProviderOptions
+from mua.stack.world import DEMO_USERS, World, WorldOptions
+
+SENDER, RECIPIENT = "alice@a.test", "bob@b.test"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    submission: Security = Security.IMPLICIT
+    mx_tls: MxTls = MxTls.VERIFIED
+    expect: TraceStatus = TraceStatus.DELIVERED
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("modern", "Implicit TLS to the MSA, DANE-authenticated STARTTLS between MTAs."),
+        Scenario(
+            "starttls",
+            "Submission on the 587 role with STARTTLS instead of implicit TLS.",
+            submission=Security.STARTTLS,
+        ),
+        Scenario(
+            "opportunistic",
+            "The recipient's MX has a certificate nobody can verify, and no TLSA record.",
+            mx_tls=MxTls.UNVERIFIABLE,
+        ),
+        Scenario(
+            "plaintext",
+            "The recipient's MX offers no STARTTLS: the relay crosses the network in clear.",
+            mx_tls=MxTls.NONE,
+        ),
+    )
+}
+
+
+def scenario_options(scenario: Scenario) -> WorldOptions:
+    demo_timers = {"retry_delays": (1.0, 2.0, 4.0), "relay_timeout": 10.0}
+    providers = {d: ProviderOptions(users=u, **demo_timers) for d, u in DEMO_USERS.items()}
+    providers["b.test"] = replace(providers["b.test"], mx_tls=scenario.mx_tls)
+    return WorldOptions(providers=providers)
+
+
+async def run_demo(
+    scenario: Scenario, directory: Path | None = None, *, timeout: float = 20.0
+) -> Trace:
+    """Start a world, send the demo message, and return its journey. Stops the world."""
+    if directory is None:
+        with tempfile.TemporaryDirectory(prefix="mua-demo-") as tmp:
+            return await run_demo(scenario, Path(tmp), timeout=timeout)
+    async with World(directory, scenario_options(scenario)) as world:
+        submission = await _send(world, scenario)
+        message_id = submission["message_id"]
+        status = await _outcome(world, message_id, timeout)
+        legs = [submission["leg"], *_stack_legs(world, message_id)]
+        return Trace(status, legs, subject=submission["subject"], message_id=message_id)
+
+
+async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
+    alice = world.mailbox(SENDER)
+    provider = world.providers["a.test"]
+    assert provider.ports is not None
+    implicit = scenario.submission is Security.IMPLICIT
+    port = provider.ports.submission_implicit if implicit else provider.ports.submission_starttls
+    msg = EmailMessage()
+    msg["From"] = f"Alice <{SENDER}>"
+    msg["To"] = f"Bob <{RECIPIENT}>"
+    msg["Subject"] = f"How does this travel? ({scenario.name})"
+    msg["Message-ID"] = f"<demo-{time.time_ns()}@a.test>"
+    msg.set_content(f"Hi Bob,\n\nThis message shows the '{scenario.name}' scenario.\n")
+    endpoint = SubmissionEndpoint(
+        host="127.0.0.1",
+        port=port,
+        security=scenario.submission,
+        ca_file=world.ca.ca_file,
+        server_name=provider.smtp_host,
+    )
+    result = await submit(endpoint, msg, username=alice.user, password=alice.password)
+    leg = Leg(
+        Endpoint(Role.MUA, socket.gethostname()),
+        Endpoint(Role.MSA, provider.smtp_host),
+        Protocol.SUBMISSION,
+        result.tls,
+        Source.OBSERVED,
+        port_role=result.port_role,
+        port_actual=result.port_actual,
+        note=_submission_note(result.tls, implicit),
+    )
+    return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg}
+
+
+def _submission_note(tls: TlsFacts, implicit: bool) -> str:
+    if implicit:
+        return "Implicit TLS from the first byte, certificate verified: as RFC 8314 recommends."
+    return (
+        "STARTTLS on the submission port, certificate verified; RFC 8314 prefers implicit "
+        "TLS on 465, which leaves no cleartext step to attack."
+    )
+
+
+async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = [e for e in world.events.read() if e.get("message_id") == message_id]
+        if any(e["event"] == "bounced" for e in events):
+            return TraceStatus.BOUNCED
+        if any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events):
+            return TraceStatus.DELIVERED
+        await asyncio.sleep(0.02)
+    return TraceStatus.DEFERRED
+
+
+def _stack_legs(world: World, message_id: str) -> list[Leg]:
+    """Handoff, relay (as the sending MTA saw it), delivery: in journey order."""
+    records = [
+        e for e in world.events.read() if e["event"] == "leg" and e.get("message_id") == message_id
+    ]
+    wanted = [
+        ("handoff", "server"),
+        ("relay", "client"),
+        ("delivery", "server"),
+    ]
+    legs = []
+    for kind, side in wanted:
+        for record in records:
+            if record["leg"] == kind and record["side"] == side:
+                legs.append(leg_from_record(record))
+    return legs
+
+
+def leg_from_record(record: dict[str, Any]) -> Leg:
+    port = record.get("port") or {}
+    return Leg(
+        Endpoint(Role(record["from"]["role"]), record["from"]["host"]),
+        Endpoint(Role(record["to"]["role"]), record["to"]["host"]),
+        Protocol(record["protocol"]),
+        TlsFacts.from_json(record["tls"]),
+        Source(record["source"]),
+        port_role=port.get("role"),
+        port_actual=port.get("actual"),
+        note=record.get("note", ""),
+    )

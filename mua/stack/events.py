@@ -1,0 +1,46 @@
+"""The world's event log: one JSON object per line, for every leg as each end saw it.
+
+Both ends of a leg write their own record (`side` says which), so a test or the demo can
+check that the client's and the server's view agree, and the trace can be built from
+ground truth rather than from headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mua.core.legs import Leg
+
+
+class EventLog:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # the MTA and servers may run on different threads
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"time": time.time(), "event": event, **fields}
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(line)
+
+    def leg(self, leg: Leg, *, side: str, **fields: Any) -> None:
+        """Record `leg` as seen from `side` ("client" or "server")."""
+        self.write("leg", side=side, leg=leg.kind.value, **leg_fields(leg), **fields)
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def leg_fields(leg: Leg) -> dict[str, Any]:
+    data = leg.to_json(0)
+    data.pop("index")
+    data["tls"]["peer_name"] = leg.tls.peer_name
+    return data

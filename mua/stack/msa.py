@@ -1,0 +1,272 @@
+"""The MSA: SMTP submission (RFC 6409) for one provider's users.
+
+Two listeners: implicit TLS (the 465 role, RFC 8314) and STARTTLS (the 587 role, RFC 3207).
+AUTH is offered and accepted only over TLS; only authenticated users may send, and only
+from their own address. A message is in the durable queue before the 250 reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import email.utils
+import logging
+import ssl
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.tls import TlsFacts
+from mua.stack.events import EventLog
+from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
+from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.smtpd import (
+    DATA_SIZE_LIMIT,
+    IDLE_TIMEOUT,
+    WorldSMTP,
+    bound_port,
+    listen,
+    peer_ip,
+    session_mode,
+    session_tls,
+)
+from mua.stack.users import Mailbox, UserDirectory
+
+log = logging.getLogger(__name__)
+
+# aiosmtpd warns (and logs) for every connection on a listener built with auth_required and
+# not auth_require_tls; on the implicit-TLS listener that combination is the correct one.
+_AUTH_WITHOUT_TLS_WARNING = "Requiring AUTH while not requiring TLS"
+
+
+_headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+
+
+@dataclass(frozen=True)
+class MsaPorts:
+    implicit_tls: int
+    starttls: int
+
+
+class SubmissionHandler:
+    """aiosmtpd handler for one listener of the MSA."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        users: UserDirectory,
+        queue: MailQueue,
+        events: EventLog,
+        implicit: bool,
+        on_queued: Callable[[], None],
+    ) -> None:
+        self.hostname = hostname
+        self.users = users
+        self.queue = queue
+        self.events = events
+        self.implicit = implicit
+        self.role_port = 465 if implicit else 587
+        self.on_queued = on_queued
+        self.actual_port: int | None = None
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        mailbox = self.users.authenticate(login, auth_data.password.decode("utf-8", "replace"))
+        if mailbox is None:
+            log.info("AUTH %s failed for %r from %s", mechanism, login, peer_ip(server))
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=mailbox)
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        mailbox = session.auth_data
+        assert isinstance(mailbox, Mailbox)  # aiosmtpd's auth_required ran before us
+        if address.lower() != mailbox.address.lower():
+            # Postfix's reject_sender_login_mismatch answer.
+            return (
+                f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {mailbox.user}"
+            )
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if "@" not in address:
+            return f"501 5.1.3 <{address}>: Recipient address must be a full address"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        mailbox = session.auth_data
+        assert isinstance(mailbox, Mailbox)
+        data = envelope.original_content or b""
+        mode = session_mode(server, self.implicit)
+        tls = session_tls(server, mode)
+        data, message_id = self._complete_headers(data)
+        rcpt = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
+        value = received_header(
+            helo=session.host_name,
+            peer_ip=peer_ip(server),
+            by=self.hostname,
+            protocol=with_keyword("ESMTP", tls=bool(tls.encrypted), authenticated=True),
+            queue_id="{queue_id}",
+            recipient=rcpt,
+            tls=tls,
+            authenticated_as=mailbox.address,
+        )
+        leg = self._submission_leg(tls, peer_ip(server))
+        meta = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
+        try:
+            entry = await asyncio.to_thread(self._enqueue, envelope, data, value, message_id, meta)
+        except OSError:
+            log.exception("could not queue a message from %s", mailbox.address)
+            return "451 4.3.0 Error: queue file write error, try again later"
+        self.events.leg(leg, side="server", message_id=message_id, queue_id=entry.id)
+        handoff = Leg(
+            Endpoint(Role.MSA, self.hostname),
+            Endpoint(Role.MTA, self.hostname),
+            Protocol.INTERNAL,
+            TlsFacts.unknown(),
+            Source.OBSERVED,
+            note="Queued on disk by the same server that accepted it.",
+        )
+        self.events.leg(handoff, side="server", message_id=message_id, queue_id=entry.id)
+        self.on_queued()
+        return f"250 2.0.0 Ok: queued as {entry.id}"
+
+    def _enqueue(
+        self, envelope: Envelope, data: bytes, received: str, message_id: str, meta: dict
+    ) -> QueueEntry:
+        # The Received field names the queue id and must be inside the queued bytes:
+        # draw the id first, then write once.
+        queue_id = new_queue_id()
+        data = prepend_header(data, "Received", received.replace("{queue_id}", queue_id))
+        return self.queue.enqueue(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            data,
+            message_id=message_id,
+            meta=meta,
+            queue_id=queue_id,
+        )
+
+    def _complete_headers(self, data: bytes) -> tuple[bytes, str]:
+        """RFC 6409 section 8: an MSA may add a missing Message-ID and Date."""
+        headers = _headers.parsebytes(data)
+        message_id = headers.get("Message-ID")
+        if not message_id:
+            message_id = email.utils.make_msgid(domain=self.hostname)
+            data = prepend_header(data, "Message-ID", message_id)
+        if not headers.get("Date"):
+            data = prepend_header(data, "Date", email.utils.formatdate(usegmt=False))
+        return data, str(message_id).strip()
+
+    def _submission_leg(self, tls: TlsFacts, client_ip: str) -> Leg:
+        return Leg(
+            Endpoint(Role.MUA, client_ip),
+            Endpoint(Role.MSA, self.hostname),
+            Protocol.SUBMISSION,
+            tls,
+            Source.OBSERVED,
+            port_role=self.role_port,
+            port_actual=self.actual_port,
+        )
+
+
+class Msa:
+    """The submission server of one provider: both listeners."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        users: UserDirectory,
+        queue: MailQueue,
+        events: EventLog,
+        tls_context: ssl.SSLContext,
+        on_queued: Callable[[], None],
+        host: str = "127.0.0.1",
+        idle_timeout: float = IDLE_TIMEOUT,
+        data_size_limit: int = DATA_SIZE_LIMIT,
+    ) -> None:
+        self.hostname = hostname
+        self.host = host
+        self._tls_context = tls_context
+        self._servers: list[asyncio.Server] = []
+        self._options = {"idle_timeout": idle_timeout, "data_size_limit": data_size_limit}
+        self._handlers = {
+            implicit: SubmissionHandler(
+                hostname=hostname,
+                users=users,
+                queue=queue,
+                events=events,
+                implicit=implicit,
+                on_queued=on_queued,
+            )
+            for implicit in (True, False)
+        }
+
+    def _factory(self, implicit: bool) -> Callable[[], SMTP]:
+        handler = self._handlers[implicit]
+
+        def make() -> SMTP:
+            with warnings.catch_warnings():
+                # Only raised for the implicit-TLS listener, where the transport is TLS.
+                warnings.filterwarnings("ignore", message=_AUTH_WITHOUT_TLS_WARNING)
+                return self._make_smtp(handler, implicit)
+
+        return make
+
+    def _make_smtp(self, handler: SubmissionHandler, implicit: bool) -> SMTP:
+        return WorldSMTP(
+            handler,
+            hostname=self.hostname,
+            ident="mua",
+            data_size_limit=self._options["data_size_limit"],
+            timeout=self._options["idle_timeout"],
+            authenticator=handler.authenticate,
+            auth_required=True,
+            # aiosmtpd 1.4.6 answers AUTH on an implicit-TLS listener with 538 unless
+            # this is off (aiosmtpd issues #274, #281): the transport is TLS already.
+            auth_require_tls=not implicit,
+            tls_context=None if implicit else self._tls_context,
+            require_starttls=not implicit,
+        )
+
+    async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> MsaPorts:
+        implicit = await listen(self._factory(True), self.host, implicit_port, self._tls_context)
+        starttls = await listen(self._factory(False), self.host, starttls_port)
+        self._servers = [implicit, starttls]
+        self._handlers[True].actual_port = bound_port(implicit)
+        self._handlers[False].actual_port = bound_port(starttls)
+        return MsaPorts(bound_port(implicit), bound_port(starttls))
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers = []

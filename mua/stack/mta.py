@@ -1,0 +1,168 @@
+"""The outbound MTA: runs the durable queue, relays, retries with backoff, bounces.
+
+A temporary failure (4xx, no answer, DNS trouble) is retried on a growing schedule; a
+permanent one (5xx) or the end of the retry window sends a delivery status notification to
+the sender (RFC 5321 section 4.5.4.1 and 6.1; RFC 3464) — except for a bounce, which is
+never bounced (RFC 5321 section 6.1: the null reverse-path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+
+from mua.stack.bounce import delivery_status_notification
+from mua.stack.events import EventLog
+from mua.stack.queue import MailQueue, QueueEntry
+from mua.stack.relay import RelayClient, RelayOutcome
+
+log = logging.getLogger(__name__)
+
+# Postfix waits minutes between tries and keeps a message for 5 days; the demo world and the
+# tests pass shorter schedules.
+DEFAULT_RETRY_DELAYS = (60.0, 300.0, 900.0, 1800.0, 3600.0)
+DEFAULT_RETRY_WINDOW = 5 * 24 * 3600.0
+
+
+class Mta:
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        queue: MailQueue,
+        relay: RelayClient,
+        events: EventLog,
+        retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+        retry_window: float = DEFAULT_RETRY_WINDOW,
+    ) -> None:
+        self.hostname = hostname
+        self.queue = queue
+        self.relay = relay
+        self.events = events
+        self.retry_delays = retry_delays
+        self.retry_window = retry_window
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._busy: set[str] = set()
+
+    def wake(self) -> None:
+        """Look at the queue now (a message was queued). Safe to call from the loop only."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="mta-queue")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = time.time()
+            entries = await asyncio.to_thread(self.queue.entries)
+            due = [e for e in entries if e.next_attempt <= now and e.id not in self._busy]
+            for entry in due:
+                self._busy.add(entry.id)
+                task = asyncio.create_task(self._attempt(entry))
+                task.add_done_callback(lambda _t, qid=entry.id: self._done(qid))
+            waits = [e.next_attempt - now for e in entries if e.next_attempt > now]
+            timeout = min(waits) if waits else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _done(self, queue_id: str) -> None:
+        self._busy.discard(queue_id)
+        self._wake.set()  # a bounce may have been queued, or the entry rescheduled
+
+    async def _attempt(self, entry: QueueEntry) -> None:
+        try:
+            await self._deliver(entry)
+        except Exception:  # one broken message must not stop the queue
+            log.exception("queue entry %s failed unexpectedly; will retry", entry.id)
+            entry.next_attempt = time.time() + self._delay(entry.attempts)
+            await asyncio.to_thread(self.queue.save, entry)
+
+    async def _deliver(self, entry: QueueEntry) -> None:
+        data = await asyncio.to_thread(self.queue.message, entry)
+        by_domain: dict[str, list[str]] = defaultdict(list)
+        for rcpt in entry.recipients:
+            by_domain[rcpt.rpartition("@")[2].lower()].append(rcpt)
+        outcomes = await asyncio.gather(
+            *(self.relay.deliver(d, entry.sender, rcpts, data) for d, rcpts in by_domain.items())
+        )
+        entry.attempts += 1
+        temporary: dict[str, str] = {}
+        permanent: dict[str, str] = {}
+        for outcome in outcomes:
+            self._record(entry, outcome)
+            temporary.update(outcome.temporary)
+            permanent.update(outcome.permanent)
+        expired = bool(temporary) and time.time() - entry.created >= self.retry_window
+        if expired:
+            permanent.update(temporary)
+            temporary = {}
+        if permanent:
+            remote = next((o.remote for o in outcomes if o.permanent), None)
+            await self._bounce(entry, data, permanent, remote, expired=expired)
+        if temporary:
+            entry.recipients = [r for r in entry.recipients if r in temporary]
+            entry.last_error = "; ".join(sorted(set(temporary.values())))
+            entry.next_attempt = time.time() + self._delay(entry.attempts - 1)
+            await asyncio.to_thread(self.queue.save, entry)
+            self.events.write(
+                "deferred",
+                queue_id=entry.id,
+                message_id=entry.message_id,
+                recipients=entry.recipients,
+                reason=entry.last_error,
+                next_attempt=entry.next_attempt,
+            )
+        else:
+            await asyncio.to_thread(self.queue.remove, entry)
+
+    def _record(self, entry: QueueEntry, outcome: RelayOutcome) -> None:
+        ids = {"queue_id": entry.id, "message_id": entry.message_id}
+        if outcome.leg is not None:
+            self.events.leg(outcome.leg, side="client", recipients=outcome.delivered, **ids)
+        if outcome.delivered:
+            self.events.write("relayed", recipients=outcome.delivered, remote=outcome.remote, **ids)
+
+    async def _bounce(
+        self,
+        entry: QueueEntry,
+        data: bytes,
+        failures: dict[str, str],
+        remote: str | None,
+        *,
+        expired: bool,
+    ) -> None:
+        self.events.write(
+            "bounced",
+            queue_id=entry.id,
+            message_id=entry.message_id,
+            recipients=sorted(failures),
+            reasons=failures,
+        )
+        if not entry.sender:
+            log.warning("dropping undeliverable bounce %s: %s", entry.id, failures)
+            return
+        report = delivery_status_notification(
+            reporting_mta=self.hostname,
+            sender=entry.sender,
+            original=data,
+            failures=failures,
+            arrival=entry.created,
+            remote=remote,
+            expired=expired,
+        )
+        await asyncio.to_thread(self.queue.enqueue, "", [entry.sender], report)
+
+    def _delay(self, attempt: int) -> float:
+        return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

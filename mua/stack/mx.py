@@ -1,0 +1,175 @@
+"""The inbound MX of one provider: SMTP on the 25 role, STARTTLS offered, own domain only.
+
+It accepts mail for its own users from anyone (that is what an MX is for), refuses to relay
+(`550 5.7.1`), and hands each message to the MDA in-process (the delivery leg is internal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import logging
+import ssl
+from collections.abc import Callable
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.tls import TlsFacts, TlsMode
+from mua.stack.events import EventLog
+from mua.stack.mda import Mda
+from mua.stack.queue import new_queue_id
+from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.smtpd import (
+    DATA_SIZE_LIMIT,
+    IDLE_TIMEOUT,
+    WorldSMTP,
+    bound_port,
+    listen,
+    peer_ip,
+    session_tls,
+)
+from mua.stack.users import UserDirectory
+
+log = logging.getLogger(__name__)
+
+_headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+
+
+class InboundHandler:
+    def __init__(self, *, hostname: str, users: UserDirectory, mda: Mda, events: EventLog) -> None:
+        self.hostname = hostname
+        self.users = users
+        self.mda = mda
+        self.events = events
+        self.actual_port: int | None = None
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        _, _, domain = address.rpartition("@")
+        if domain.lower() != self.users.domain:
+            return f"550 5.7.1 <{address}>: Relay access denied"
+        if self.users.get(address) is None:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        tls = session_tls(server, TlsMode.STARTTLS)
+        client = peer_ip(server)
+        queue_id = new_queue_id()
+        message_id = str(_headers.parsebytes(data).get("Message-ID", "")).strip() or None
+        try:
+            for rcpt in envelope.rcpt_tos:
+                value = received_header(
+                    helo=session.host_name,
+                    peer_ip=client,
+                    by=self.hostname,
+                    protocol=with_keyword("ESMTP", tls=bool(tls.encrypted), authenticated=False),
+                    queue_id=queue_id,
+                    recipient=rcpt,
+                    tls=tls,
+                )
+                user = self.users.get(rcpt)
+                assert user is not None  # handle_RCPT let only our users in
+                await asyncio.to_thread(
+                    self.mda.deliver, user.user, prepend_header(data, "Received", value)
+                )
+        except OSError:
+            log.exception("delivery failed for a message from %s", client)
+            return "451 4.3.0 Error: could not write to the mailbox, try again later"
+        ids = {"message_id": message_id, "queue_id": queue_id, "recipients": envelope.rcpt_tos}
+        self.events.leg(self._relay_leg(tls, session.host_name or client), side="server", **ids)
+        for leg in self._delivery_legs():
+            self.events.leg(leg, side="server", **ids)
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+
+    def _relay_leg(self, tls: TlsFacts, client: str) -> Leg:
+        return Leg(
+            Endpoint(Role.MTA, client),
+            Endpoint(Role.MX, self.hostname),
+            Protocol.SMTP,
+            tls,
+            Source.OBSERVED,
+            port_role=25,
+            port_actual=self.actual_port,
+        )
+
+    def _delivery_legs(self) -> list[Leg]:
+        host = self.hostname
+        return [
+            Leg(
+                Endpoint(Role.MX, host),
+                Endpoint(Role.MDA, host),
+                Protocol.INTERNAL,
+                TlsFacts.unknown(),
+                Source.OBSERVED,
+                note="Handed to the delivery agent inside the same server.",
+            ),
+            Leg(
+                Endpoint(Role.MDA, host),
+                Endpoint(Role.MS, host),
+                Protocol.INTERNAL,
+                TlsFacts.unknown(),
+                Source.OBSERVED,
+                note="Written to the mailbox the message store serves, on the same host.",
+            ),
+        ]
+
+
+class Mx:
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        users: UserDirectory,
+        mda: Mda,
+        events: EventLog,
+        tls_context: ssl.SSLContext | None,
+        host: str = "127.0.0.1",
+        idle_timeout: float = IDLE_TIMEOUT,
+        data_size_limit: int = DATA_SIZE_LIMIT,
+    ) -> None:
+        """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario)."""
+        self.hostname = hostname
+        self.host = host
+        self.handler = InboundHandler(hostname=hostname, users=users, mda=mda, events=events)
+        self._tls_context = tls_context
+        self._idle_timeout = idle_timeout
+        self._data_size_limit = data_size_limit
+        self._server: asyncio.Server | None = None
+
+    def _factory(self) -> Callable[[], SMTP]:
+        def make() -> SMTP:
+            return WorldSMTP(
+                self.handler,
+                hostname=self.hostname,
+                ident="mua",
+                data_size_limit=self._data_size_limit,
+                timeout=self._idle_timeout,
+                tls_context=self._tls_context,
+                require_starttls=False,  # RFC 3207 section 4: a public MX must not require it
+                auth_required=False,
+            )
+
+        return make
+
+    async def start(self, port: int = 0) -> int:
+        self._server = await listen(self._factory(), self.host, port)
+        self.handler.actual_port = bound_port(self._server)
+        return self.handler.actual_port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,143 @@
+"""One mail provider of the world: MSA + MTA and its queue + MX + MDA for one domain."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from mua.net.dns import Resolver
+from mua.stack.ca import LocalCA
+from mua.stack.events import EventLog
+from mua.stack.mda import Mda, ensure_maildir
+from mua.stack.msa import Msa
+from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
+from mua.stack.mx import Mx
+from mua.stack.queue import MailQueue
+from mua.stack.relay import RelayClient
+from mua.stack.smtpd import IDLE_TIMEOUT
+from mua.stack.users import UserDirectory
+
+log = logging.getLogger(__name__)
+
+
+class MxTls(StrEnum):
+    """How the provider's MX does STARTTLS: the demo scenarios turn this."""
+
+    VERIFIED = "verified"  # a certificate from the world's CA
+    UNVERIFIABLE = "unverifiable"  # a certificate from a CA nobody trusts
+    NONE = "none"  # no STARTTLS offered at all
+
+
+@dataclass(frozen=True)
+class ProviderPorts:
+    """Ports to listen on; 0 picks a free one."""
+
+    submission_implicit: int = 0
+    submission_starttls: int = 0
+    mx: int = 0
+
+    @classmethod
+    def offset(cls, offset: int) -> ProviderPorts:
+        return cls(465 + offset, 587 + offset, 25 + offset)
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    users: tuple[str, ...]
+    mx_tls: MxTls = MxTls.VERIFIED
+    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    retry_window: float = DEFAULT_RETRY_WINDOW
+    idle_timeout: float = IDLE_TIMEOUT
+    relay_timeout: float = 60.0
+
+
+class Provider:
+    def __init__(
+        self,
+        domain: str,
+        directory: Path,
+        ca: LocalCA,
+        events: EventLog,
+        options: ProviderOptions,
+    ) -> None:
+        self.domain = domain
+        self.directory = Path(directory)
+        self.options = options
+        self.smtp_host = f"smtp.{domain}"
+        self.mx_host = f"mx.{domain}"
+        self.imap_host = f"imap.{domain}"
+        self.users = UserDirectory.load_or_create(
+            domain, list(options.users), self.directory / "users.json"
+        )
+        self.mda = Mda(self.directory / "mail")
+        for mailbox in self.users:
+            ensure_maildir(self.mda.maildir(mailbox.user))
+        self.queue = MailQueue(self.directory / "queue")
+        self.events = events
+        self.ca = ca
+        self.smtp_cert = ca.server_cert(self.smtp_host)
+        self.mx_cert = (
+            LocalCA(self.directory / "untrusted-ca", organization="Untrusted Example")
+            if options.mx_tls is MxTls.UNVERIFIABLE
+            else ca
+        ).server_cert(self.mx_host)
+        self.msa: Msa | None = None
+        self.mx: Mx | None = None
+        self.mta: Mta | None = None
+        self.ports: ProviderPorts | None = None
+
+    async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
+        """Listen (MSA and MX); the MTA starts later, once the world's DNS answers."""
+        self.mx = Mx(
+            hostname=self.mx_host,
+            users=self.users,
+            mda=self.mda,
+            events=self.events,
+            tls_context=(
+                None if self.options.mx_tls is MxTls.NONE else self.mx_cert.server_context()
+            ),
+            idle_timeout=self.options.idle_timeout,
+        )
+        mx_port = await self.mx.start(ports.mx)
+        self.msa = Msa(
+            hostname=self.smtp_host,
+            users=self.users,
+            queue=self.queue,
+            events=self.events,
+            tls_context=self.smtp_cert.server_context(),
+            on_queued=self._queued,
+            idle_timeout=self.options.idle_timeout,
+        )
+        msa_ports = await self.msa.start(ports.submission_implicit, ports.submission_starttls)
+        self.ports = ProviderPorts(msa_ports.implicit_tls, msa_ports.starttls, mx_port)
+        return self.ports
+
+    def start_mta(self, resolver: Resolver, port_for_mx: dict[str, int]) -> None:
+        relay = RelayClient(
+            self.smtp_host,
+            resolver,
+            port_for=lambda host: port_for_mx.get(host.lower().rstrip("."), 25),
+            ca_file=self.ca.ca_file,
+            timeout=self.options.relay_timeout,
+        )
+        self.mta = Mta(
+            hostname=self.smtp_host,
+            queue=self.queue,
+            relay=relay,
+            events=self.events,
+            retry_delays=self.options.retry_delays,
+            retry_window=self.options.retry_window,
+        )
+        self.mta.start()
+
+    def _queued(self) -> None:
+        if self.mta is not None:
+            self.mta.wake()
+
+    async def stop(self) -> None:
+        for part in (self.msa, self.mx, self.mta):
+            if part is not None:
+                await part.stop()
+        self.msa = self.mx = self.mta = None

@@ -1,0 +1,101 @@
+"""What the world's SMTP servers (MSA and MX) share on top of aiosmtpd."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Callable
+
+from aiosmtpd.smtp import SMTP, syntax
+
+from mua.core.tls import TlsFacts, TlsMode
+from mua.net.tls import facts_from_ssl_object
+
+DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
+IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 minutes
+
+
+class _AiosmtpdNoise(logging.Filter):
+    """Drops two warnings aiosmtpd 1.4.6 logs for every session that does nothing wrong:
+    its own use of the deprecated Session.login_data on every successful AUTH, and the
+    auth_require_tls=False notice on the implicit-TLS listener, where TLS is already on."""
+
+    NOISE = ("Session.login_data is deprecated", "auth_require_tls == False")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+logging.getLogger("mail.log").addFilter(_AiosmtpdNoise())
+
+
+class WorldSMTP(SMTP):
+    """aiosmtpd's server with the enhanced status code RFC 3207 section 4 implies.
+
+    aiosmtpd answers a mail command before STARTTLS with a bare `530 Must issue a STARTTLS
+    command first`; RFC 3207 gives the text and RFC 3463 the 5.7.0 class (Postfix writes
+    the same), so the one line is rewritten here rather than copying the command loop.
+    """
+
+    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
+        if status == "530 Must issue a STARTTLS command first":
+            status = "530 5.7.0 Must issue a STARTTLS command first"
+        await super().push(status)
+
+    # RFC 5321 section 4.1.2: a path is always in angle brackets. aiosmtpd accepts
+    # `MAIL FROM:<unterminated` as if it were an address; these answer 501 instead.
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
+            await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
+            return
+        await super().smtp_MAIL(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
+            await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
+            return
+        await super().smtp_RCPT(arg)
+
+
+_PATH_PREFIX = re.compile(r"(?i)^\s*(FROM|TO)\s*:")
+_PATH = re.compile(r"(?i)^\s*(FROM|TO)\s*:\s*<[^<>\s]*>(\s|$)")
+
+
+def session_tls(server: SMTP, mode: TlsMode) -> TlsFacts:
+    """What protected this session, seen from the server: it does not know whether the
+    client verified our certificate, so `verified` is None."""
+    transport = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport else None
+    if ssl_object is None:
+        return TlsFacts.cleartext()
+    return facts_from_ssl_object(ssl_object, mode, verified=None)
+
+
+def session_mode(server: SMTP, implicit: bool) -> TlsMode:
+    if implicit:
+        return TlsMode.IMPLICIT
+    transport = server.transport
+    if transport is not None and transport.get_extra_info("ssl_object") is not None:
+        return TlsMode.STARTTLS
+    return TlsMode.NONE
+
+
+def peer_ip(server: SMTP) -> str:
+    peer = server.session.peer if server.session else None
+    return peer[0] if isinstance(peer, tuple) else "unknown"
+
+
+async def listen(
+    factory: Callable[[], SMTP], host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(factory, host, port, ssl=ssl_context)
+
+
+def bound_port(server: asyncio.Server) -> int:
+    return server.sockets[0].getsockname()[1]

@@ -1,0 +1,65 @@
+"""The users of one provider: mailbox names, addresses and their passwords.
+
+Passwords are random per world and kept in the world directory (mode 0600), so two worlds
+never share credentials and `mua stack` can print them for a mail client to use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    user: str
+    domain: str
+    password: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.domain}"
+
+    def __repr__(self) -> str:  # never let a password reach a log through repr()
+        return f"Mailbox({self.address!r})"
+
+
+class UserDirectory:
+    def __init__(self, domain: str, mailboxes: list[Mailbox]) -> None:
+        self.domain = domain
+        self._by_user = {m.user.lower(): m for m in mailboxes}
+
+    @classmethod
+    def load_or_create(cls, domain: str, users: list[str], path: Path) -> UserDirectory:
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        missing = [u for u in users if u not in stored]
+        for user in missing:
+            stored[user] = secrets.token_urlsafe(12)
+        if missing or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(stored, f, indent=1)
+        return cls(domain, [Mailbox(u, domain, stored[u]) for u in users])
+
+    def __iter__(self):
+        return iter(self._by_user.values())
+
+    def get(self, address_or_user: str) -> Mailbox | None:
+        """The mailbox for 'alice' or 'alice@a.test' (the domain must be ours)."""
+        user, _, domain = address_or_user.partition("@")
+        if domain and domain.lower() != self.domain:
+            return None
+        return self._by_user.get(user.lower())
+
+    def authenticate(self, login: str, password: str) -> Mailbox | None:
+        mailbox = self.get(login)
+        # Compare even for unknown users, so timing does not tell which logins exist.
+        expected = mailbox.password if mailbox else secrets.token_urlsafe(12)
+        if hmac.compare_digest(expected.encode(), password.encode()) and mailbox:
+            return mailbox
+        return None

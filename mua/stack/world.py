@@ -1,0 +1,167 @@
+"""The demo world: two providers (a.test with alice, b.test with bob), their DNS, their CA.
+
+    async with World(directory) as world:
+        world.settings()   # what a mail client needs to connect
+
+Everything listens on 127.0.0.1. With `fixed_ports` the ports are role + 10000 for a.test
+and role + 20000 for b.test (docs/architecture.md); otherwise the system picks free ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mua.net.dns import Resolver
+from mua.stack.ca import LOOPBACK, LocalCA
+from mua.stack.dns_server import DnsServer
+from mua.stack.events import EventLog
+from mua.stack.provider import MxTls, Provider, ProviderOptions, ProviderPorts
+from mua.stack.users import Mailbox
+from mua.stack.zones import DomainSpec, WorldZones
+
+log = logging.getLogger(__name__)
+
+DEMO_USERS = {"a.test": ("alice",), "b.test": ("bob",)}
+PORT_OFFSETS = {"a.test": 10000, "b.test": 20000}
+FIXED_DNS_PORT = 10053
+
+
+@dataclass
+class WorldOptions:
+    fixed_ports: bool = False
+    providers: dict[str, ProviderOptions] = field(
+        default_factory=lambda: {d: ProviderOptions(users=u) for d, u in DEMO_USERS.items()}
+    )
+
+
+class World:
+    def __init__(self, directory: Path, options: WorldOptions | None = None) -> None:
+        self.directory = Path(directory)
+        self.options = options or WorldOptions()
+        self.ca = LocalCA(self.directory / "ca")
+        self.events = EventLog(self.directory / "events.jsonl")
+        self.providers = {
+            domain: Provider(domain, self.directory / domain, self.ca, self.events, opts)
+            for domain, opts in self.options.providers.items()
+        }
+        self.zones: WorldZones | None = None
+        self.dns: DnsServer | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        fixed = self.options.fixed_ports
+        for domain, provider in self.providers.items():
+            ports = ProviderPorts.offset(PORT_OFFSETS[domain]) if fixed else ProviderPorts()
+            await provider.start_servers(ports)
+        self.zones = WorldZones.build(
+            [self._zone_spec(p) for p in self.providers.values()], self.directory / "dns"
+        )
+        self.dns = DnsServer(self.zones, host=LOOPBACK, port=FIXED_DNS_PORT if fixed else 0)
+        await self.dns.start()
+        port_for_mx = {p.mx_host: p.ports.mx for p in self.providers.values() if p.ports}
+        for provider in self.providers.values():
+            provider.start_mta(self.resolver(), port_for_mx)
+        log.info("world up in %s (DNS on port %s)", self.directory, self.dns.port)
+
+    async def stop(self) -> None:
+        for provider in self.providers.values():
+            await provider.stop()
+        if self.dns is not None:
+            await self.dns.stop()
+            self.dns = None
+
+    async def __aenter__(self) -> World:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def resolver(self, timeout: float = 3.0) -> Resolver:
+        """A DNSSEC-validating resolver that asks the world's DNS server."""
+        assert self.dns is not None and self.zones is not None, "the world is not running"
+        return Resolver(
+            (LOOPBACK, self.dns.port),
+            trust_anchor_file=self.zones.trust_anchor_file,
+            timeout=timeout,
+        )
+
+    def mailbox(self, address: str) -> Mailbox:
+        domain = address.rpartition("@")[2].lower()
+        found = self.providers[domain].users.get(address)
+        if found is None:
+            raise KeyError(address)
+        return found
+
+    def _zone_spec(self, provider: Provider) -> DomainSpec:
+        assert provider.ports is not None
+        d = provider.domain
+        return DomainSpec(
+            domain=d,
+            hosts={
+                provider.smtp_host: LOOPBACK,
+                provider.mx_host: LOOPBACK,
+                provider.imap_host: LOOPBACK,
+            },
+            mx=[(10, provider.mx_host)],
+            # RFC 7672 section 3.1.1: DANE-EE(3) SPKI(1) SHA2-256(1) pins the MX key itself.
+            # An MX without a trustworthy certificate publishes no TLSA, as in real life.
+            tlsa=(
+                {f"_25._tcp.{provider.mx_host}": [(3, 1, 1, provider.mx_cert.spki_sha256())]}
+                if provider.options.mx_tls is MxTls.VERIFIED
+                else {}
+            ),
+            # RFC 6186 / RFC 8314 section 5.1: implicit TLS is listed (and preferred) first.
+            srv=[
+                ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),
+                ("_submission._tcp", 10, 1, provider.ports.submission_starttls, provider.smtp_host),
+            ],
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """What any mail client needs to use the world (the `mua stack --json` object)."""
+        assert self.dns is not None and self.zones is not None
+        accounts = []
+        domains = []
+        for provider in self.providers.values():
+            assert provider.ports is not None
+            domains.append(
+                {
+                    "name": provider.domain,
+                    "mx": {"host": provider.mx_host, "port": provider.ports.mx},
+                }
+            )
+            for mailbox in provider.users:
+                accounts.append(
+                    {
+                        "address": mailbox.address,
+                        "username": mailbox.user,
+                        "password": mailbox.password,
+                        "smtp": {
+                            "host": provider.smtp_host,
+                            "implicit_tls_port": provider.ports.submission_implicit,
+                            "starttls_port": provider.ports.submission_starttls,
+                        },
+                        "imap": {
+                            "host": provider.imap_host,
+                            "implicit_tls_port": None,
+                            "starttls_port": None,
+                        },
+                    }
+                )
+        return {
+            "ca_file": str(self.ca.ca_file),
+            "trust_anchor_file": str(self.zones.trust_anchor_file),
+            "dns": {"host": LOOPBACK, "port": self.dns.port},
+            "domains": domains,
+            "accounts": accounts,
+        }
