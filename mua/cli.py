@@ -113,6 +113,11 @@ def _stack(args: argparse.Namespace) -> int:
     from mua.stack.world import World, WorldOptions
 
     async def serve(directory: Path) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed
+            with contextlib.suppress(NotImplementedError):  # Windows
+                loop.add_signal_handler(sig, stop.set)
         world = World(directory, WorldOptions(fixed_ports=True))
         try:
             await world.start()
@@ -125,11 +130,6 @@ def _stack(args: argparse.Namespace) -> int:
                 print(json.dumps(settings), flush=True)
             else:
                 print(_settings_text(settings, directory), flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):  # Windows
-                    loop.add_signal_handler(sig, stop.set)
             await stop.wait()
         finally:
             await world.stop()

@@ -38,11 +38,9 @@ def render_trace(trace: Trace, *, title: str | None = None, colour: bool | None 
 
 def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
     grade = leg.grade
-    label = grade.value.upper()
+    label = f"{grade.value.upper():<8}"
     if colour:
-        label = f"{_COLOURS[grade]}{label:<8}{_RESET}"
-    else:
-        label = f"{label:<8}"
+        label = f"{_COLOURS[grade]}{label}{_RESET}"
     roles = f"{leg.from_.role.value} -> {leg.to.role.value}"
     port = ""
     if leg.port_role is not None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.asyncquery
+import dns.asyncresolver
 import dns.flags
 import dns.message
+import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -185,6 +187,15 @@ async def test_corrupted_denial_is_bogus(world: Running) -> None:
     world.zones.corrupt_signature("a.test", "NSEC")  # the apex NSEC covers names right below
     with pytest.raises(DnssecBogus):
         await world.resolver().addresses("b.a.test")
+
+
+async def test_dnskey_matching_no_ds_is_bogus(world: Running, tmp_path: Path) -> None:
+    """The child rolled its key, the parent still publishes the old DS."""
+    other = WorldZones.build(world_specs(), tmp_path / "other")
+    child = dns.name.from_text("a.test.")
+    world.zones.zones[child] = other.zones[child]
+    with pytest.raises(DnssecBogus, match="no DNSKEY matches the DS"):
+        await world.resolver().mx("a.test")
 
 
 async def test_expired_signatures_are_bogus(tmp_path: Path) -> None:
@@ -417,3 +428,21 @@ def test_srv_order_is_a_permutation_by_priority(records: list[SrvRecord], seed: 
     ordered = order_srv(records, random.Random(seed))
     assert sorted(ordered, key=repr) == sorted(records, key=repr)
     assert [r.priority for r in ordered] == sorted(r.priority for r in records)
+
+
+async def test_system_resolver_path(world: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """nameserver=None goes through dns.asyncresolver; here its configuration is our server."""
+    configured = dns.asyncresolver.Resolver
+
+    def local_resolver() -> dns.asyncresolver.Resolver:
+        resolver = configured(configure=False)
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(LOOPBACK, world.server.port)]
+        return resolver
+
+    monkeypatch.setattr(dns.asyncresolver, "Resolver", local_resolver)
+    validating = Resolver(trust_anchor_file=world.zones.trust_anchor_file, timeout=2)
+    assert (await validating.mx("a.test")).secure
+    missing = await validating.addresses("nothing.a.test")
+    assert (missing.exists, missing.secure) == (False, True)
+    trusting = Resolver(trust_ad=True, timeout=2)  # an authoritative server never sets AD
+    assert not (await trusting.mx("a.test")).secure

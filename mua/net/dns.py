@@ -244,9 +244,15 @@ class Resolver:
     # --- DNSSEC -------------------------------------------------------------------------
 
     async def _verify(
-        self, section: list[dns.rrset.RRset], rrset: dns.rrset.RRset, *, parent_side: bool = False
+        self,
+        section: list[dns.rrset.RRset],
+        rrset: dns.rrset.RRset,
+        *,
+        parent_side: bool = False,
+        zone: dns.name.Name | None = None,
     ) -> bool:
-        """True if `rrset` validates, False if it lies in an insecure zone; else DnssecBogus."""
+        """True if `rrset` validates, False if it lies in an insecure zone; else DnssecBogus.
+        `zone`, when known (SOA and NSEC of a denial), is the only acceptable signer."""
         what = f"{rrset.name} {_RT.to_text(rrset.rdtype)}"
         sigs = _find(section, rrset.name, _RT.RRSIG, rrset.rdtype)
         if sigs is None:
@@ -256,7 +262,11 @@ class Resolver:
             return False
         signer = sigs[0].signer
         # RFC 4035 section 5.3.1: the signer is the zone holding the rrset (for DS: the parent).
-        if not rrset.name.is_subdomain(signer) or (parent_side and signer == rrset.name):
+        if (
+            not rrset.name.is_subdomain(signer)
+            or (parent_side and signer == rrset.name)
+            or (zone is not None and signer != zone)
+        ):
             raise DnssecBogus(f"{what}: signed by {signer}, which cannot hold it")
         keys = await self._zone_keys(signer)
         if keys is None:
@@ -275,14 +285,12 @@ class Resolver:
             if await self._in_secure_zone(qname.parent() if rdtype == _RT.DS else qname):
                 raise DnssecBogus(f"{qname}: a negative answer without a usable SOA")
             return False
-        if not await self._verify(response.authority, soa):
+        if not await self._verify(response.authority, soa, zone=soa.name):
             return False
         nsecs = [r for r in response.authority if r.rdtype == _RT.NSEC]
-        for nsec in nsecs:
-            if not nsec.name.is_subdomain(soa.name) or not await self._verify(
-                response.authority, nsec
-            ):
-                raise DnssecBogus(f"{nsec.name} NSEC: not from the zone {soa.name}")
+        for nsec in nsecs:  # each must be signed by the SOA's zone, like the SOA
+            if not await self._verify(response.authority, nsec, zone=soa.name):
+                raise DnssecBogus(f"{nsec.name} NSEC: unsigned beside a signed SOA")
         nxdomain = response.rcode() == dns.rcode.NXDOMAIN
         prove_denial(qname, rdtype, nxdomain, nsecs)
         return True

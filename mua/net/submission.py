@@ -383,7 +383,7 @@ async def submit(
     password: str | None,
     sender: str | None = None,
     recipients: Sequence[str] | None = None,
-    timeout: float = 30.0,  # noqa: ASYNC109 - per step, which asyncio.timeout cannot say
+    timeout: float = 30.0,
     local_hostname: str | None = None,
     allow_cleartext: bool = False,
 ) -> SubmissionResult:
@@ -428,7 +428,7 @@ async def submit(
 async def probe(
     endpoint: SubmissionEndpoint,
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109 - per step, as for submit
+    timeout: float = 10.0,
     local_hostname: str | None = None,
 ) -> ProbeResult:
     """Connect, greet, upgrade as `endpoint.security` says, note the capabilities, and QUIT.

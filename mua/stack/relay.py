@@ -61,7 +61,7 @@ class RelayClient:
             mx = await self.resolver.mx(domain)
         except DnsError as exc:
             return _all(outcome, recipients, temporary=f"MX lookup for {domain} failed: {exc}")
-        if getattr(mx, "null_mx", False) or not mx.records:
+        if mx.null_mx or not mx.records:
             # RFC 7505 section 3: a null MX means the domain accepts no mail.
             return _all(outcome, recipients, permanent=f"556 5.1.10 {domain} accepts no mail")
         last_error = f"no MX host of {domain} could be reached"
@@ -145,7 +145,10 @@ class RelayClient:
             ssl_object, TlsMode.STARTTLS, verified=verified, verified_by=by, peer_name=mx_host
         )
         if verified and by is VerifiedBy.DANE:
-            note = f"Encrypted with STARTTLS; {mx_host}'s certificate was authenticated by DANE ({reason})."
+            note = (
+                f"Encrypted with STARTTLS; {mx_host}'s certificate was authenticated by DANE "
+                f"({reason})."
+            )
         elif verified:
             note = (
                 f"Encrypted with STARTTLS and {mx_host}'s certificate is valid, but no policy "

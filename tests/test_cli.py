@@ -1,0 +1,126 @@
+"""The `mua` command as scripts use it: exit codes, one JSON document, clean stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mua.cli import main
+from mua.net.submission import Security, SubmissionEndpoint, submit
+from tests.stackhelp import message
+
+EXPECTED_RELAY = {
+    "modern": ("green", "dane"),
+    "starttls": ("green", "dane"),
+    "opportunistic": ("amber", None),
+    "plaintext": ("red", None),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_RELAY))
+def test_demo_prints_one_json_document_and_exits_0(scenario: str, capsys) -> None:
+    assert main(["demo", "--headless", "--scenario", scenario, "--json"]) == 0
+    out = capsys.readouterr().out
+    trace = json.loads(out)  # exactly one document: json.loads rejects trailing data
+    assert trace["status"] == "delivered"
+    assert trace["message_id"].startswith("<demo-")
+    roles = [(leg["from"]["role"], leg["to"]["role"]) for leg in trace["legs"]]
+    assert roles == [("MUA", "MSA"), ("MSA", "MTA"), ("MTA", "MX"), ("MX", "MDA"), ("MDA", "MS")]
+    assert [leg["index"] for leg in trace["legs"]] == [1, 2, 3, 4, 5]
+    submission, relay = trace["legs"][0], trace["legs"][2]
+    assert submission["grade"] == ("amber" if scenario == "starttls" else "green")
+    assert submission["port"]["role"] == (587 if scenario == "starttls" else 465)
+    assert (relay["grade"], relay["tls"]["verified_by"]) == EXPECTED_RELAY[scenario]
+    assert relay["tls"]["encrypted"] is (scenario != "plaintext")
+    assert all(leg["note"] for leg in trace["legs"])
+
+
+def test_demo_table_fits_80_columns(capsys) -> None:
+    assert main(["demo", "--headless"]) == 0
+    out = capsys.readouterr().out
+    assert "Status: delivered" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "\033[" not in out  # no colour when stdout is not a terminal
+
+
+def _run_stack(directory: Path) -> subprocess.Popen:
+    env = {**os.environ, "MUA_HOME": str(directory / "home")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "mua", "stack", "--json", "--dir", str(directory / "world")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _settings(proc: subprocess.Popen) -> dict:
+    line = proc.stdout.readline()
+    assert line, proc.stderr.read()
+    return json.loads(line)
+
+
+@pytest.mark.slow
+def test_stack_json_settings_and_clean_stop_on_sigterm(tmp_path: Path) -> None:
+    proc = _run_stack(tmp_path)
+    try:
+        settings = _settings(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped" in err
+    assert Path(settings["ca_file"]).exists()
+    assert Path(settings["trust_anchor_file"]).exists()
+    assert settings["dns"] == {"host": "127.0.0.1", "port": 10053}
+    assert [d["name"] for d in settings["domains"]] == ["a.test", "b.test"]
+    assert settings["domains"][1]["mx"] == {"host": "mx.b.test", "port": 20025}
+    alice, bob = settings["accounts"]
+    assert (alice["address"], bob["address"]) == ("alice@a.test", "bob@b.test")
+    assert alice["smtp"] == {
+        "host": "smtp.a.test",
+        "implicit_tls_port": 10465,
+        "starttls_port": 10587,
+    }
+    assert bob["smtp"]["implicit_tls_port"] == 20465
+    assert alice["username"] == "alice" and len(alice["password"]) >= 12
+    assert set(alice["imap"]) == {"host", "implicit_tls_port", "starttls_port"}
+
+
+@pytest.mark.slow
+async def test_message_acknowledged_before_a_sigkill_is_delivered_after_restart(
+    tmp_path: Path,
+) -> None:
+    from mua.stack.world import World
+    from tests.conftest import eventually, fast_options, maildir_messages
+
+    proc = _run_stack(tmp_path)
+    try:
+        settings = _settings(proc)
+        alice = settings["accounts"][0]
+        endpoint = SubmissionEndpoint(
+            "127.0.0.1",
+            alice["smtp"]["implicit_tls_port"],
+            Security.IMPLICIT,
+            ca_file=Path(settings["ca_file"]),
+            server_name="smtp.a.test",
+        )
+        await submit(
+            endpoint,
+            message("alice@a.test", ["bob@b.test"], subject="Survivor"),
+            username=alice["username"],
+            password=alice["password"],
+        )
+    finally:
+        proc.kill()  # SIGKILL right after 250: no chance to flush or stop cleanly
+        proc.communicate(timeout=30)
+    async with World(tmp_path / "world", fast_options()) as world:
+        found = await eventually(lambda: maildir_messages(world, "bob@b.test"))
+        assert any(b"Subject: Survivor" in raw for raw in found)
+        await eventually(lambda: len(world.providers["a.test"].queue) == 0)
