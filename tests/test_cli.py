@@ -31,9 +31,20 @@ def test_demo_prints_one_json_document_and_exits_0(scenario: str, capsys) -> Non
     assert trace["status"] == "delivered"
     assert trace["message_id"].startswith("<demo-")
     roles = [(leg["from"]["role"], leg["to"]["role"]) for leg in trace["legs"]]
-    assert roles == [("MUA", "MSA"), ("MSA", "MTA"), ("MTA", "MX"), ("MX", "MDA"), ("MDA", "MS")]
-    assert [leg["index"] for leg in trace["legs"]] == [1, 2, 3, 4, 5]
-    submission, relay = trace["legs"][0], trace["legs"][2]
+    assert roles == [
+        ("MUA", "MSA"),
+        ("MSA", "MTA"),
+        ("MTA", "MX"),
+        ("MX", "MDA"),
+        ("MDA", "MS"),
+        ("MS", "MUA"),
+    ]
+    assert [leg["index"] for leg in trace["legs"]] == [1, 2, 3, 4, 5, 6]
+    submission, relay, retrieval = trace["legs"][0], trace["legs"][2], trace["legs"][5]
+    assert retrieval["protocol"] == "IMAP"
+    assert retrieval["port"]["role"] == (143 if scenario == "starttls" else 993)
+    assert retrieval["grade"] == ("amber" if scenario == "starttls" else "green")
+    assert retrieval["tls"]["verified"] is True and retrieval["source"] == "observed"
     assert submission["grade"] == ("amber" if scenario == "starttls" else "green")
     assert submission["port"]["role"] == (587 if scenario == "starttls" else 465)
     assert (relay["grade"], relay["tls"]["verified_by"]) == EXPECTED_RELAY[scenario]
@@ -90,7 +101,12 @@ def test_stack_json_settings_and_clean_stop_on_sigterm(tmp_path: Path) -> None:
     }
     assert bob["smtp"]["implicit_tls_port"] == 20465
     assert alice["username"] == "alice" and len(alice["password"]) >= 12
-    assert set(alice["imap"]) == {"host", "implicit_tls_port", "starttls_port"}
+    assert alice["imap"] == {
+        "host": "imap.a.test",
+        "implicit_tls_port": 10993,
+        "starttls_port": 10143,
+    }
+    assert bob["imap"]["implicit_tls_port"] == 20993
 
 
 @pytest.mark.slow

@@ -15,6 +15,14 @@ class TlsMode(StrEnum):
     UNKNOWN = "unknown"  # the record does not tell
 
 
+class Security(StrEnum):
+    """How an account connects to a server (the setting, not the observation)."""
+
+    IMPLICIT = "implicit"  # TLS from the first byte (465, 993; RFC 8314)
+    STARTTLS = "starttls"  # cleartext greeting, then upgraded (587, 143; RFC 3207, RFC 2595)
+    NONE = "none"  # no TLS: only with explicit consent, never with credentials
+
+
 class VerifiedBy(StrEnum):
     PKI = "pki"  # the certificate chains to a trusted CA and names the host (RFC 6125)
     DANE = "dane"  # it matches a DNSSEC-validated TLSA record (RFC 7672)

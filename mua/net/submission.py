@@ -17,24 +17,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
 import aiosmtplib
 
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
-from mua.net.tls import client_context, facts_from_ssl_object
+from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.net.tls import (
+    CertificateProblem,
+    client_context,
+    describe_certificate_error,
+    facts_from_ssl_object,
+)
+
+__all__ = ["CertificateProblem", "Security"]  # re-exported: callers of submit() need them
 
 log = logging.getLogger(__name__)
 
 _E = TypeVar("_E", bound=BaseException)
-
-
-class Security(StrEnum):
-    IMPLICIT = "implicit"  # TLS from the first byte (465; RFC 8314)
-    STARTTLS = "starttls"  # cleartext greeting, then upgraded (587; RFC 3207)
-    NONE = "none"  # no TLS: only with explicit consent, never with credentials
 
 
 _ROLE_PORTS = {Security.IMPLICIT: 465, Security.STARTTLS: 587, Security.NONE: 587}
@@ -110,15 +110,6 @@ class TlsHandshakeFailed(SubmissionError, ConnectionError):
     """TLS could not be set up for a reason other than the certificate (often: wrong port)."""
 
 
-class CertificateProblem(StrEnum):
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not yet valid"
-    WRONG_HOST = "wrong host name"
-    SELF_SIGNED = "self-signed"
-    UNKNOWN_ISSUER = "unknown issuer"
-    OTHER = "other"
-
-
 class CertificateInvalid(SubmissionError):
     def __init__(self, message: str, *, reason: CertificateProblem, detail: str) -> None:
         super().__init__(message, temporary=False)
@@ -144,21 +135,6 @@ class MessageRefused(SubmissionError):
     """DATA was refused: the message itself (size, content, policy)."""
 
 
-# OpenSSL X509_V_ERR_* codes (x509_vfy.h) -> what to tell the user
-_CERT_CODES = {10: CertificateProblem.EXPIRED, 9: CertificateProblem.NOT_YET_VALID}
-_CERT_CODES |= dict.fromkeys((62, 64), CertificateProblem.WRONG_HOST)
-_CERT_CODES |= dict.fromkeys((18, 19), CertificateProblem.SELF_SIGNED)
-_CERT_CODES |= dict.fromkeys((2, 20, 21), CertificateProblem.UNKNOWN_ISSUER)
-_YOUR_OWN = "if this is your own server, add its CA certificate in the account settings"
-_CERT_SENTENCES = {
-    CertificateProblem.EXPIRED: "has expired; ask its administrator to renew it, or check "
-    "that this computer's clock is right",
-    CertificateProblem.NOT_YET_VALID: "is not valid yet; check this computer's clock",
-    CertificateProblem.WRONG_HOST: "was issued for a different name; check the server name",
-    CertificateProblem.SELF_SIGNED: f"is self-signed; {_YOUR_OWN}",
-    CertificateProblem.UNKNOWN_ISSUER: f"comes from an unknown authority; {_YOUR_OWN}",
-    CertificateProblem.OTHER: "could not be verified ({detail}); ask its administrator",
-}
 _NO_PASSWORD_IN_CLEAR = (
     "This program does not send a password over an unencrypted connection; choose TLS "
     "(port 465) or STARTTLS (port 587) in the account settings."
@@ -185,9 +161,7 @@ def _translate(
     """The SubmissionError that says, in one sentence, what `exc` means for the user."""
     where = endpoint.describe()
     if (cert := _chained(exc, ssl.SSLCertVerificationError)) is not None:
-        detail = cert.verify_message or cert.reason or str(cert)
-        reason = _CERT_CODES.get(cert.verify_code or 0, CertificateProblem.OTHER)
-        text = _CERT_SENTENCES[reason].format(detail=detail)
+        reason, text, detail = describe_certificate_error(cert)
         return CertificateInvalid(
             f"The certificate of {where} {text}.", reason=reason, detail=detail
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from enum import StrEnum
 from pathlib import Path
 
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
@@ -34,6 +35,41 @@ def facts_from_ssl_object(
         verified_by=verified_by if verified else None,
         peer_name=peer_name,
     )
+
+
+class CertificateProblem(StrEnum):
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
+    WRONG_HOST = "wrong host name"
+    SELF_SIGNED = "self-signed"
+    UNKNOWN_ISSUER = "unknown issuer"
+    OTHER = "other"
+
+
+# OpenSSL X509_V_ERR_* codes (x509_vfy.h) -> what to tell the user
+_CERT_CODES = {10: CertificateProblem.EXPIRED, 9: CertificateProblem.NOT_YET_VALID}
+_CERT_CODES |= dict.fromkeys((62, 64), CertificateProblem.WRONG_HOST)
+_CERT_CODES |= dict.fromkeys((18, 19), CertificateProblem.SELF_SIGNED)
+_CERT_CODES |= dict.fromkeys((2, 20, 21), CertificateProblem.UNKNOWN_ISSUER)
+_YOUR_OWN = "if this is your own server, add its CA certificate in the account settings"
+_CERT_SENTENCES = {
+    CertificateProblem.EXPIRED: "has expired; ask its administrator to renew it, or check "
+    "that this computer's clock is right",
+    CertificateProblem.NOT_YET_VALID: "is not valid yet; check this computer's clock",
+    CertificateProblem.WRONG_HOST: "was issued for a different name; check the server name",
+    CertificateProblem.SELF_SIGNED: f"is self-signed; {_YOUR_OWN}",
+    CertificateProblem.UNKNOWN_ISSUER: f"comes from an unknown authority; {_YOUR_OWN}",
+    CertificateProblem.OTHER: "could not be verified ({detail}); ask its administrator",
+}
+
+
+def describe_certificate_error(
+    exc: ssl.SSLCertVerificationError,
+) -> tuple[CertificateProblem, str, str]:
+    """(problem, the end of a sentence that starts "The certificate of X ...", OpenSSL's text)."""
+    detail = exc.verify_message or exc.reason or str(exc)
+    problem = _CERT_CODES.get(exc.verify_code or 0, CertificateProblem.OTHER)
+    return problem, _CERT_SENTENCES[problem].format(detail=detail), detail
 
 
 def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:

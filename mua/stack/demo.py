@@ -18,6 +18,7 @@ from typing import Any
 
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts
+from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.submission import Security, SubmissionEndpoint, submit
 from mua.stack.provider import MxTls, ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
@@ -30,6 +31,7 @@ class Scenario:
     name: str
     description: str
     submission: Security = Security.IMPLICIT
+    retrieval: Security = Security.IMPLICIT
     mx_tls: MxTls = MxTls.VERIFIED
     expect: TraceStatus = TraceStatus.DELIVERED
 
@@ -40,8 +42,9 @@ SCENARIOS = {
         Scenario("modern", "Implicit TLS to the MSA, DANE-authenticated STARTTLS between MTAs."),
         Scenario(
             "starttls",
-            "Submission on the 587 role with STARTTLS instead of implicit TLS.",
+            "Submission on 587 and retrieval on 143, with STARTTLS instead of implicit TLS.",
             submission=Security.STARTTLS,
+            retrieval=Security.STARTTLS,
         ),
         Scenario(
             "opportunistic",
@@ -76,6 +79,8 @@ async def run_demo(
         message_id = submission["message_id"]
         status = await _outcome(world, message_id, timeout)
         legs = [submission["leg"], *_stack_legs(world, message_id)]
+        if status is TraceStatus.DELIVERED:
+            legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
         return Trace(status, legs, subject=submission["subject"], message_id=message_id)
 
 
@@ -112,6 +117,36 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
     return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg}
 
 
+def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
+    """Bob's client reads the message over IMAP; the retrieval leg is what it observed."""
+    bob = world.mailbox(RECIPIENT)
+    provider = world.providers["b.test"]
+    assert provider.ports is not None
+    implicit = scenario.retrieval is Security.IMPLICIT
+    endpoint = ImapEndpoint(
+        host="127.0.0.1",
+        port=provider.ports.imap_implicit if implicit else provider.ports.imap_starttls,
+        security=scenario.retrieval,
+        ca_file=world.ca.ca_file,
+        server_name=provider.imap_host,
+    )
+    with ImapSession.connect(endpoint, timeout=10.0) as session:
+        session.login(bob.user, bob.password)
+        session.client.select_folder("INBOX")
+        uids = session.client.search(["HEADER", "Message-ID", message_id])
+        if not uids:
+            raise RuntimeError(f"{message_id} is not in bob's INBOX")
+        session.client.fetch(uids[-1:], ["BODY[]"])
+        if implicit:
+            note = "IMAP over implicit TLS, certificate verified: as RFC 8314 recommends."
+        else:
+            note = (
+                "IMAP with STARTTLS on the 143 role, certificate verified; RFC 8314 prefers "
+                "implicit TLS on 993."
+            )
+        return session.retrieval_leg(socket.gethostname(), note)
+
+
 def _submission_note(tls: TlsFacts, implicit: bool) -> str:
     if implicit:
         return "Implicit TLS from the first byte, certificate verified: as RFC 8314 recommends."
@@ -127,7 +162,10 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
         events = [e for e in world.events.read() if e.get("message_id") == message_id]
         if any(e["event"] == "bounced" for e in events):
             return TraceStatus.BOUNCED
-        if any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events):
+        # Delivered once the MDA wrote it and the sending MTA recorded its side of the relay
+        # (the MX writes its records before its 250, the MTA only after reading it).
+        stored = any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events)
+        if stored and any(e["event"] == "relayed" for e in events):
             return TraceStatus.DELIVERED
         await asyncio.sleep(0.02)
     return TraceStatus.DEFERRED

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from mua.net.dns import Resolver
 from mua.stack.ca import LocalCA
 from mua.stack.events import EventLog
+from mua.stack.imap import render
+from mua.stack.imap.mailstore import MailStore
+from mua.stack.imap.server import ImapLimits, ImapServer
 from mua.stack.mda import Mda, ensure_maildir
 from mua.stack.msa import Msa
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
@@ -17,7 +21,7 @@ from mua.stack.mx import Mx
 from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT
-from mua.stack.users import UserDirectory
+from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +41,12 @@ class ProviderPorts:
     submission_implicit: int = 0
     submission_starttls: int = 0
     mx: int = 0
+    imap_implicit: int = 0
+    imap_starttls: int = 0
 
     @classmethod
     def offset(cls, offset: int) -> ProviderPorts:
-        return cls(465 + offset, 587 + offset, 25 + offset)
+        return cls(465 + offset, 587 + offset, 25 + offset, 993 + offset, 143 + offset)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class ProviderOptions:
     retry_window: float = DEFAULT_RETRY_WINDOW
     idle_timeout: float = IDLE_TIMEOUT
     relay_timeout: float = 60.0
+    imap_limits: ImapLimits = field(default_factory=ImapLimits)
 
 
 class Provider:
@@ -83,7 +90,12 @@ class Provider:
             if options.mx_tls is MxTls.UNVERIFIABLE
             else ca
         ).server_cert(self.mx_host)
+        self.imap_cert = ca.server_cert(self.imap_host)
+        self._stores: dict[str, MailStore] = {}
+        self._stores_lock = threading.Lock()
+        self.mda.add_listener(self._delivered)
         self.msa: Msa | None = None
+        self.ms: ImapServer | None = None
         self.mx: Mx | None = None
         self.mta: Mta | None = None
         self.ports: ProviderPorts | None = None
@@ -111,8 +123,32 @@ class Provider:
             idle_timeout=self.options.idle_timeout,
         )
         msa_ports = await self.msa.start(ports.submission_implicit, ports.submission_starttls)
-        self.ports = ProviderPorts(msa_ports.implicit_tls, msa_ports.starttls, mx_port)
+        self.ms = ImapServer(
+            hostname=self.imap_host,
+            users=self.users,
+            store_for=self.store_for,
+            events=self.events,
+            tls_context=self.imap_cert.server_context(),
+            limits=self.options.imap_limits,
+        )
+        imap_ports = await self.ms.start(ports.imap_implicit, ports.imap_starttls)
+        self.ports = ProviderPorts(msa_ports.implicit_tls, msa_ports.starttls, mx_port, *imap_ports)
         return self.ports
+
+    def store_for(self, mailbox: Mailbox) -> MailStore:
+        """The message store of one user, shared by the MDA and every IMAP session."""
+        with self._stores_lock:
+            store = self._stores.get(mailbox.user)
+            if store is None:
+                store = MailStore(self.mda.maildir(mailbox.user), summarize=render.summarize)
+                self._stores[mailbox.user] = store
+            return store
+
+    def _delivered(self, user: str, path: Path) -> None:
+        """The MDA wrote a message (in a worker thread): index it now, which wakes IDLE."""
+        mailbox = self.users.get(user)
+        if mailbox is not None:
+            self.store_for(mailbox).notice_delivery(path)
 
     def start_mta(self, resolver: Resolver, port_for_mx: dict[str, int]) -> None:
         relay = RelayClient(
@@ -137,7 +173,11 @@ class Provider:
             self.mta.wake()
 
     async def stop(self) -> None:
-        for part in (self.msa, self.mx, self.mta):
+        for part in (self.msa, self.mx, self.mta, self.ms):
             if part is not None:
                 await part.stop()
-        self.msa = self.mx = self.mta = None
+        self.msa = self.mx = self.mta = self.ms = None
+        with self._stores_lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()

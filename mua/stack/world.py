@@ -124,6 +124,8 @@ class World:
             srv=[
                 ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),
                 ("_submission._tcp", 10, 1, provider.ports.submission_starttls, provider.smtp_host),
+                ("_imaps._tcp", 0, 1, provider.ports.imap_implicit, provider.imap_host),
+                ("_imap._tcp", 10, 1, provider.ports.imap_starttls, provider.imap_host),
             ],
         )
 
@@ -153,8 +155,8 @@ class World:
                         },
                         "imap": {
                             "host": provider.imap_host,
-                            "implicit_tls_port": None,
-                            "starttls_port": None,
+                            "implicit_tls_port": provider.ports.imap_implicit,
+                            "starttls_port": provider.ports.imap_starttls,
                         },
                     }
                 )

@@ -1,0 +1,240 @@
+"""IMAP retrieval over implicit TLS (993) or STARTTLS (143), reporting what protected it.
+
+imapclient does the protocol; this module adds what mua needs around it: certificate
+verification always on (also when connecting by address with a server name to verify),
+STARTTLS required and never silently skipped, no LOGIN over a connection that is not
+encrypted, the session's `TlsFacts`, and errors a person can act on. imapclient is
+synchronous: call `connect` and the session's methods from a worker thread (`asyncio.to_thread`),
+one command at a time per connection.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from imapclient import IMAPClient, exceptions, imap4
+from imapclient import tls as imapclient_tls
+
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.net.tls import client_context, describe_certificate_error, facts_from_ssl_object
+
+log = logging.getLogger(__name__)
+
+_ROLE_PORTS = {Security.IMPLICIT: 993, Security.STARTTLS: 143, Security.NONE: 143}
+
+
+@dataclass(frozen=True)
+class ImapEndpoint:
+    host: str  # where to connect: a name or an address
+    port: int
+    security: Security
+    ca_file: Path | None = None  # None: the system trust store
+    server_name: str | None = None  # the name to verify (and send as SNI) when host is an address
+    role_port: int | None = None
+
+    @property
+    def verify_name(self) -> str:
+        return self.server_name or self.host
+
+    @property
+    def port_role(self) -> int:
+        return self.role_port or _ROLE_PORTS[self.security]
+
+    def describe(self) -> str:
+        return f"{self.verify_name} port {self.port}"
+
+
+class ImapError(Exception):
+    """Something went wrong talking to the IMAP server; str() is one sentence for a user."""
+
+
+class AuthenticationFailed(ImapError, PermissionError):
+    pass
+
+
+class ServerUnreachable(ImapError, ConnectionError):
+    pass
+
+
+class ImapTimeout(ImapError, TimeoutError):
+    pass
+
+
+class CertificateInvalid(ImapError):
+    def __init__(self, message: str, *, reason: object, detail: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.detail = detail
+
+
+class CleartextRefused(ImapError):
+    pass
+
+
+class _AddressedTLS(imapclient_tls.IMAP4_TLS):
+    """imapclient's implicit-TLS transport, connecting to an address but verifying a name."""
+
+    def __init__(self, name: str, address: str, port: int, ctx: ssl.SSLContext, timeout: float):
+        self._address = address
+        super().__init__(name, port, ctx, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = socket.create_connection((self._address, self.port), timeout=self._timeout)
+        return imapclient_tls.wrap_socket(sock, self.ssl_context, self.host)
+
+
+class _AddressedPlain(imap4.IMAP4WithTimeout):
+    """The cleartext transport (for STARTTLS), connecting to an address; imaplib's starttls
+    then verifies `self.host`, the server name."""
+
+    def __init__(self, name: str, address: str, port: int, timeout: float):
+        self._address = address
+        super().__init__(name, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return socket.create_connection((self._address, self.port), timeout=self._timeout)
+
+
+class _Client(IMAPClient):
+    def __init__(self, endpoint: ImapEndpoint, ctx: ssl.SSLContext, timeout: float) -> None:
+        self._endpoint = endpoint
+        self._ctx = ctx
+        self._connect_timeout = timeout
+        super().__init__(
+            endpoint.verify_name,
+            port=endpoint.port,
+            ssl=endpoint.security is Security.IMPLICIT,
+            ssl_context=ctx,
+            timeout=timeout,
+        )
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        e = self._endpoint
+        if self.ssl:
+            return _AddressedTLS(e.verify_name, e.host, e.port, self._ctx, self._connect_timeout)
+        return _AddressedPlain(e.verify_name, e.host, e.port, self._connect_timeout)
+
+
+class ImapSession:
+    """One connection to an IMAP server, TLS established and verified before anything else."""
+
+    def __init__(self, endpoint: ImapEndpoint, client: IMAPClient, tls: TlsFacts) -> None:
+        self.endpoint = endpoint
+        self.client = client  # for everything beyond what this class wraps
+        self.tls = tls
+
+    @classmethod
+    def connect(cls, endpoint: ImapEndpoint, *, timeout: float = 30.0) -> ImapSession:
+        ctx = client_context(endpoint.ca_file)
+        try:
+            client = _Client(endpoint, ctx, timeout)
+        except BaseException as exc:
+            raise _translate(exc, endpoint, "connecting", timeout) from exc
+        try:
+            if endpoint.security is Security.STARTTLS:
+                if b"STARTTLS" not in client.capabilities():
+                    raise CleartextRefused(
+                        f"{endpoint.describe()} does not offer STARTTLS, so the connection "
+                        "would not be encrypted; use port 993 with TLS instead."
+                    )
+                client.starttls(ctx)
+            tls = _observed_tls(client, endpoint)
+        except ImapError:
+            _quietly_close(client)
+            raise
+        except BaseException as exc:
+            _quietly_close(client)
+            raise _translate(exc, endpoint, "setting up TLS", timeout) from exc
+        return cls(endpoint, client, tls)
+
+    def login(self, username: str, password: str) -> None:
+        if not self.tls.encrypted:  # RFC 3501 section 6.2.3 / RFC 8314: never in the clear
+            raise CleartextRefused(
+                "This program does not send a password over an unencrypted connection; choose "
+                "TLS (port 993) or STARTTLS (port 143) in the account settings."
+            )
+        try:
+            self.client.login(username, password)
+        except exceptions.LoginError as exc:
+            raise AuthenticationFailed(
+                f"{self.endpoint.describe()} rejected the user name or password; check them."
+            ) from exc
+        except BaseException as exc:
+            raise _translate(exc, self.endpoint, "signing in", 0) from exc
+
+    def retrieval_leg(self, client_host: str | None = None, note: str = "") -> Leg:
+        """The MS -> MUA leg this session is, as this client observed it."""
+        return Leg(
+            Endpoint(Role.MS, self.endpoint.verify_name),
+            Endpoint(Role.MUA, client_host or socket.gethostname()),
+            Protocol.IMAP,
+            self.tls,
+            Source.OBSERVED,
+            port_role=self.endpoint.port_role,
+            port_actual=self.endpoint.port,
+            note=note,
+        )
+
+    def close(self) -> None:
+        _quietly_close(self.client)
+
+    def __enter__(self) -> ImapSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _observed_tls(client: IMAPClient, endpoint: ImapEndpoint) -> TlsFacts:
+    sock = client.socket()
+    ssl_object = sock if isinstance(sock, ssl.SSLSocket) else None
+    mode = TlsMode.IMPLICIT if endpoint.security is Security.IMPLICIT else TlsMode.STARTTLS
+    return facts_from_ssl_object(
+        ssl_object,
+        mode,
+        verified=ssl_object is not None,  # the context verifies, or the handshake failed
+        verified_by=VerifiedBy.PKI,
+        peer_name=endpoint.verify_name,
+    )
+
+
+def _quietly_close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            log.debug("closing an IMAP connection failed", exc_info=True)
+
+
+def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> ImapError:
+    where = endpoint.describe()
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason, text, detail = describe_certificate_error(exc)
+        return CertificateInvalid(
+            f"The certificate of {where} {text}.", reason=reason, detail=detail
+        )
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ImapTimeout(
+            f"{where} did not answer within {timeout:g} seconds while {doing}; try again later, "
+            "or check the port and security setting."
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ServerUnreachable(
+            f"TLS with {where} failed ({exc.reason or exc}); check that the security setting "
+            "matches the port (993: TLS, 143: STARTTLS)."
+        )
+    if isinstance(exc, socket.gaierror):
+        return ServerUnreachable(f"The server name {endpoint.host} could not be found; check it.")
+    if isinstance(exc, ConnectionRefusedError):
+        return ServerUnreachable(f"{where} refused the connection; check the server and port.")
+    if isinstance(exc, OSError | imaplib.IMAP4.abort):
+        return ServerUnreachable(f"{where} closed the connection while {doing}; try again later.")
+    return ImapError(f"{where} answered unexpectedly while {doing} ({exc}); try again later.")

@@ -1,0 +1,103 @@
+"""FETCH responses (RFC 3501 sections 6.4.5 and 7.4.2), from the index where it can.
+
+ENVELOPE, BODYSTRUCTURE, FLAGS, RFC822.SIZE, INTERNALDATE and UID come from the store's
+index without opening message files; only body sections read the message. Responses go out
+in batches, and a client that disconnects mid-FETCH stops the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+from mua.stack.imap import protocol, render
+from mua.stack.imap.model import SEEN, MessageInfo
+
+if TYPE_CHECKING:
+    from mua.stack.imap.server import Session
+
+_BATCH = 256
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+
+
+async def run(session: Session, cmd: protocol.Command, *, by_uid: bool) -> None:
+    selected = session.selected
+    assert selected is not None
+    if len(cmd.args) < 2:
+        raise protocol.ProtocolError("Usage: FETCH set items", cmd.tag)
+    seqset = protocol.parse_sequence_set(str(cmd.args[0]))
+    request = protocol.parse_fetch_request(cmd.args[1:])
+    items = list(request.items)
+    if by_uid and not any(i.name == "UID" for i in items):
+        items = [protocol.FetchItem("UID"), *items]  # RFC 3501 section 6.4.8
+    if request.changed_since is not None or any(i.name == "MODSEQ" for i in items):
+        session.condstore = selected.condstore = True  # RFC 7162 section 3.1
+    if session.condstore and not any(i.name == "MODSEQ" for i in items):
+        items = [*items, protocol.FetchItem("MODSEQ")]
+    targets = selected.select(seqset, by_uid=by_uid)
+    if request.changed_since is not None:
+        targets = [(s, u) for s, u in targets if selected.infos[u].modseq > request.changed_since]
+    sets_seen = not selected.readonly and any(i.sets_seen for i in items)
+    needs_body = any(i.needs_message for i in items)
+    lines: list[bytes] = []
+    for seq, uid in targets:
+        if session.closing():
+            return  # the client is gone: stop reading and rendering for it
+        info = selected.infos[uid]
+        data = await asyncio.to_thread(selected.folder.read, uid) if needs_body else b""
+        if sets_seen and SEEN not in info.flags:
+            changed, _ = await asyncio.to_thread(selected.folder.set_flags, [uid], {SEEN}, "add")
+            selected.adopt(changed)
+            info = selected.infos[uid]
+            if not any(i.name == "FLAGS" for i in items):
+                items = [*items, protocol.FetchItem("FLAGS")]
+        lines.append(_response(seq, info, items, data))
+        if needs_body:
+            match = _MESSAGE_ID.search(data[:65536])
+            session.record_retrieval(match.group(1).decode() if match else None, uid)
+        if len(lines) >= _BATCH:
+            await session.send(*lines)
+            lines = []
+    if lines:
+        await session.send(*lines)
+
+
+def _response(seq: int, info: MessageInfo, items: list[protocol.FetchItem], data: bytes) -> bytes:
+    parts: list[bytes] = []
+    for item in items:
+        parts.append(_item(info, item, data))
+    return f"* {seq} FETCH (".encode() + b" ".join(parts) + b")"
+
+
+def _item(info: MessageInfo, item: protocol.FetchItem, data: bytes) -> bytes:
+    name = item.name
+    summary = info.summary
+    if name == "UID":
+        return f"UID {info.uid}".encode()
+    if name == "FLAGS":
+        return f"FLAGS ({' '.join(sorted(info.flags))})".encode()
+    if name == "RFC822.SIZE":
+        return f"RFC822.SIZE {info.size}".encode()
+    if name == "INTERNALDATE":
+        return f'INTERNALDATE "{protocol.format_internaldate(info.internaldate)}"'.encode()
+    if name == "MODSEQ":
+        return f"MODSEQ ({info.modseq})".encode()
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + summary["envelope"].encode("utf-8")
+    if name == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + summary["bodystructure"].encode("utf-8")
+    if name == "BODY" and item.section is None:
+        return b"BODY " + summary["body"].encode("utf-8")
+    # A body section (BODY[...]<partial>, BODY.PEEK[...]) or the RFC822 forms, which name
+    # the same octets (RFC 3501 section 6.4.5). A section that does not exist is NIL.
+    spec = item.section or _RFC822_SECTIONS.get(name)
+    content = render.section(data, spec, item.partial) if spec is not None else data
+    return item.response_name().encode() + b" " + protocol.literal(content)
+
+
+_RFC822_SECTIONS = {
+    "RFC822": protocol.Section((), None, ()),
+    "RFC822.HEADER": protocol.Section((), "HEADER", ()),
+    "RFC822.TEXT": protocol.Section((), "TEXT", ()),
+}

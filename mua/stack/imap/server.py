@@ -1,0 +1,359 @@
+"""The world's IMAP server (the MS): listeners, sessions, and the connection-level commands.
+
+Implicit TLS on the 993 role, STARTTLS on the 143 role (RFC 8314; RFC 3501 section 6.2.1).
+Before TLS the server says LOGINDISABLED and refuses LOGIN and AUTHENTICATE (RFC 3501
+section 6.2.3, RFC 8314 section 5.4). The mailbox and message commands live in
+`mua.stack.imap.commands`; FETCH responses in `mua.stack.imap.fetch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.tls import TlsFacts, TlsMode
+from mua.net.tls import facts_from_ssl_object
+from mua.stack.events import EventLog
+from mua.stack.imap import commands, protocol
+from mua.stack.imap.mailstore import MailStore
+from mua.stack.imap.selected import SelectedMailbox
+from mua.stack.users import Mailbox, UserDirectory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImapLimits:
+    max_line: int = 64 * 1024
+    max_literal: int = 50 * 1024 * 1024  # APPEND of a large message, after login
+    max_literal_unauthenticated: int = 8 * 1024  # nothing legitimate needs more before login
+    unauthenticated_timeout: float = 60.0
+    # RFC 3501 section 5.4: an autologout timer must be at least 30 minutes.
+    idle_timeout: float = 30 * 60.0
+    max_bad_commands: int = 20
+
+
+class State(Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class CloseConnection(Exception):
+    """A handler decided the connection ends (LOGOUT, BYE)."""
+
+
+class Session:
+    """One client connection."""
+
+    def __init__(
+        self,
+        server: ImapServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        implicit: bool,
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.implicit = implicit
+        self.state = State.NOT_AUTHENTICATED
+        self.user: Mailbox | None = None
+        self.store: MailStore | None = None
+        self.selected: SelectedMailbox | None = None
+        self.condstore = False
+        self.changed = asyncio.Event()  # set when the store reports a change to our user's mail
+        peer = writer.get_extra_info("peername")
+        self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
+        self.bad_commands = 0
+
+    # -- I/O -------------------------------------------------------------------------------
+
+    @property
+    def tls_active(self) -> bool:
+        return self.writer.get_extra_info("ssl_object") is not None
+
+    def tls_facts(self) -> TlsFacts:
+        ssl_object = self.writer.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return TlsFacts.cleartext()
+        mode = TlsMode.IMPLICIT if self.implicit else TlsMode.STARTTLS
+        return facts_from_ssl_object(ssl_object, mode, verified=None)
+
+    async def send(self, *lines: str | bytes) -> None:
+        for line in lines:
+            data = line if isinstance(line, bytes) else line.encode("utf-8")
+            self.writer.write(data + b"\r\n")
+        await self.writer.drain()
+
+    def closing(self) -> bool:
+        return self.writer.is_closing()
+
+    async def _continue(self) -> None:
+        await self.send("+ Ready for literal data")
+
+    # -- the command loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        limits = self.server.limits
+        await self.send(f"* OK [CAPABILITY {self.capabilities()}] {self.server.hostname} ready")
+        while self.state is not State.LOGOUT:
+            authenticated = self.state is not State.NOT_AUTHENTICATED
+            try:
+                raw = await protocol.read_command(
+                    self.reader,
+                    self._continue,
+                    max_line=limits.max_line,
+                    max_literal=(
+                        limits.max_literal if authenticated else limits.max_literal_unauthenticated
+                    ),
+                    timeout=limits.idle_timeout
+                    if authenticated
+                    else limits.unauthenticated_timeout,
+                )
+            except TimeoutError:
+                await self.send("* BYE Autologout; idle for too long")
+                return
+            except protocol.LiteralTooBig as exc:
+                # RFC 7888 section 4: the literal may already be on its way; the only safe
+                # answer is to refuse it and close.
+                tag = exc.tag or "*"
+                await self.send(f"{tag} NO [TOOBIG] {exc}", "* BYE Literal too big")
+                return
+            except protocol.ProtocolError as exc:
+                if await self._bad(exc.tag or "*", str(exc)):
+                    return
+                continue
+            if raw is None:
+                return  # the client went away
+            try:
+                command = protocol.parse_command(raw)
+            except protocol.ProtocolError as exc:
+                if await self._bad(exc.tag or "*", str(exc)):
+                    return
+                continue
+            try:
+                await self.dispatch(command)
+            except CloseConnection:
+                return
+            except protocol.ProtocolError as exc:
+                if await self._bad(command.tag, str(exc)):
+                    return
+            except (ConnectionError, asyncio.IncompleteReadError):
+                return
+
+    async def _bad(self, tag: str, message: str) -> bool:
+        """Answer BAD; True when the client has been bad too often and is sent away."""
+        self.bad_commands += 1
+        await self.send(f"{tag} BAD {message}")
+        if self.bad_commands >= self.server.limits.max_bad_commands:
+            await self.send("* BYE Too many invalid commands")
+            return True
+        return False
+
+    async def dispatch(self, command: protocol.Command) -> None:
+        handler = commands.handler_for(command.name, self.state)
+        if handler is None:
+            allowed = commands.states_for(command.name)
+            if allowed is None:
+                raise protocol.ProtocolError(f"Unknown command {command.name[:20]}", command.tag)
+            raise protocol.ProtocolError(
+                f"{command.name} is not allowed in the {self.state.value} state", command.tag
+            )
+        try:
+            await handler(self, command)
+        except (protocol.ProtocolError, CloseConnection, ConnectionError):
+            raise
+        except commands.No as exc:
+            await self.send(f"{command.tag} NO {exc}")
+        except Exception:
+            log.exception("IMAP command %s failed", command.name)
+            await self.send(f"{command.tag} NO [SERVERBUG] The server failed; try again")
+
+    # -- connection-level commands -----------------------------------------------------------
+
+    def capabilities(self) -> str:
+        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE"]
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.tls_active:
+                caps.append("AUTH=PLAIN")
+            else:
+                caps += ["STARTTLS", "LOGINDISABLED"]
+        else:
+            caps += ["UIDPLUS", "MOVE", "SPECIAL-USE", "CONDSTORE", "UNSELECT", "CHILDREN"]
+        return " ".join(caps)
+
+    async def starttls(self, tag: str) -> None:
+        if self.tls_active:
+            await self.send(f"{tag} BAD TLS is already active")
+            return
+        # Anything the client pipelined after STARTTLS arrived in clear and must not be
+        # executed as if protected (the STARTTLS command-injection attack, RFC 2595 3.1).
+        self.reader._buffer.clear()  # type: ignore[attr-defined]  # asyncio keeps no public API
+        await self.send(f"{tag} OK Begin TLS negotiation now")
+        try:
+            await self.writer.start_tls(self.server.tls_context, ssl_handshake_timeout=30.0)
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            log.info("STARTTLS handshake with %s failed: %s", self.peer, exc)
+            raise CloseConnection from exc
+
+    async def login(self, tag: str, username: str, password: str) -> None:
+        if not self.tls_active:
+            await self.send(f"{tag} NO [PRIVACYREQUIRED] LOGIN is disabled before STARTTLS")
+            return
+        mailbox = self.server.users.authenticate(username, password)
+        if mailbox is None:
+            log.info("IMAP login failed for %r from %s", username, self.peer)
+            await asyncio.sleep(self.server.failed_login_delay)
+            await self.send(f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials")
+            return
+        self.user = mailbox
+        self.store = self.server.store_for(mailbox)
+        self.state = State.AUTHENTICATED
+        self.server.attach(self)
+        await self.send(f"{tag} OK [CAPABILITY {self.capabilities()}] Logged in")
+
+    async def authenticate_plain(self, tag: str, initial: str | None) -> None:
+        if not self.tls_active:
+            await self.send(f"{tag} NO [PRIVACYREQUIRED] Authentication is disabled before TLS")
+            return
+        if initial is None:  # no SASL-IR: ask for it (RFC 4959 / RFC 3501 6.2.2)
+            await self.send("+ ")
+            line = await asyncio.wait_for(self.reader.readline(), 60)
+            initial = line.decode("ascii", "replace").strip()
+        if initial == "*":
+            await self.send(f"{tag} BAD Authentication cancelled")
+            return
+        try:
+            decoded = base64.b64decode(initial, validate=True).decode("utf-8")
+            _authzid, username, password = decoded.split("\0")
+        except (ValueError, UnicodeDecodeError):
+            await self.send(f"{tag} BAD Invalid SASL PLAIN response")
+            return
+        await self.login(tag, username, password)
+
+    def record_retrieval(self, message_id: str | None, uid: int) -> None:
+        """The MS -> MUA leg as the server saw it, when a client reads a message body."""
+        leg = Leg(
+            Endpoint(Role.MS, self.server.hostname),
+            Endpoint(Role.MUA, self.peer),
+            Protocol.IMAP,
+            self.tls_facts(),
+            Source.OBSERVED,
+            port_role=993 if self.implicit else 143,
+            port_actual=self.writer.get_extra_info("sockname")[1],
+        )
+        assert self.user is not None
+        self.server.events.leg(
+            leg, side="server", message_id=message_id, uid=uid, user=self.user.address
+        )
+
+
+class ImapServer:
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        users: UserDirectory,
+        store_for: Callable[[Mailbox], MailStore],
+        events: EventLog,
+        tls_context: ssl.SSLContext,
+        host: str = "127.0.0.1",
+        limits: ImapLimits | None = None,
+        failed_login_delay: float = 0.5,
+    ) -> None:
+        self.hostname = hostname
+        self.users = users
+        self.store_for = store_for
+        self.events = events
+        self.tls_context = tls_context
+        self.host = host
+        self.limits = limits or ImapLimits()
+        self.failed_login_delay = failed_login_delay
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[Session] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watched: set[str] = set()
+
+    async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> tuple[int, int]:
+        self._loop = asyncio.get_running_loop()
+        implicit = await asyncio.start_server(
+            lambda r, w: self._serve(r, w, implicit=True),
+            self.host,
+            implicit_port,
+            ssl=self.tls_context,
+            ssl_handshake_timeout=30.0,
+        )
+        starttls = await asyncio.start_server(
+            lambda r, w: self._serve(r, w, implicit=False), self.host, starttls_port
+        )
+        self._servers = [implicit, starttls]
+        return (
+            implicit.sockets[0].getsockname()[1],
+            starttls.sockets[0].getsockname()[1],
+        )
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for session in list(self._sessions):
+            session.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers = []
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        session = Session(self, reader, writer, implicit=implicit)
+        self._sessions.add(session)
+        try:
+            await session.run()
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+            log.debug("IMAP client %s went away: %s", session.peer, exc)
+        except Exception:
+            log.exception("IMAP session with %s failed", session.peer)
+        finally:
+            self._sessions.discard(session)
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    def attach(self, session: Session) -> None:
+        """Route store changes of this session's user to it (IDLE, NOOP updates)."""
+        assert session.user is not None and session.store is not None
+        address = session.user.address
+        if address in self._watched:
+            return
+        self._watched.add(address)
+        session.store.add_listener(lambda *_: self._changed(address))
+
+    def _changed(self, address: str) -> None:
+        """Called by the store, possibly from a worker thread (the MDA's)."""
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            self._loop.call_soon_threadsafe(self._wake, address)
+
+    def _wake(self, address: str) -> None:
+        for session in self._sessions:
+            if session.user is not None and session.user.address == address:
+                session.changed.set()
