@@ -12,23 +12,11 @@ from hypothesis import strategies as st
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_response
 
-from mua.stack.imap.protocol import (
-    Atom,
-    Bracketed,
-    CommandLine,
+from mua.stack.imap.arguments import (
     FetchItem,
-    LineTooLong,
-    LiteralTooBig,
-    ProtocolError,
     Section,
-    decode_mailbox,
-    encode_mailbox,
     format_internaldate,
-    format_mailbox,
     format_sequence_set,
-    literal,
-    nstring,
-    parse_command,
     parse_date,
     parse_datetime,
     parse_fetch_items,
@@ -37,6 +25,20 @@ from mua.stack.imap.protocol import (
     parse_sequence_set,
     parse_status_items,
     parse_store_args,
+)
+from mua.stack.imap.protocol import (
+    Atom,
+    Bracketed,
+    CommandLine,
+    LineTooLong,
+    LiteralTooBig,
+    ProtocolError,
+    decode_mailbox,
+    encode_mailbox,
+    format_mailbox,
+    literal,
+    nstring,
+    parse_command,
     quote,
     read_command,
 )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import Address, BodyData
 
-from mua.stack.imap.protocol import Section
+from mua.stack.imap.arguments import Section
 from mua.stack.imap.render import bodystructure, crlf, envelope, section, summarize
 from tests.test_imap_protocol import imaplib_records
 

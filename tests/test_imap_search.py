@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mua.stack.imap.arguments import parse_sequence_set
 from mua.stack.imap.model import ANSWERED, DELETED, FLAGGED, SEEN, MessageInfo
-from mua.stack.imap.protocol import ProtocolError, Token, parse_command, parse_sequence_set
+from mua.stack.imap.protocol import ProtocolError, Token, parse_command
 from mua.stack.imap.render import crlf, summarize
 from mua.stack.imap.search import (
     All,

@@ -285,3 +285,15 @@ async def test_server_certificate_verifies_by_name_and_address(world: World) -> 
         assert await asyncio.to_thread(handshake, name) == "TLSv1.3"
     with pytest.raises(ssl.SSLCertVerificationError):
         await asyncio.to_thread(handshake, "imap.a.test")
+
+
+async def test_recent_goes_to_the_first_session_that_selects(world: World, imap_wire) -> None:
+    await send(world, "alice@a.test", ["bob@b.test"], subject="fresh")
+    await eventually(lambda: maildir_messages(world, "bob@b.test"))
+    first, second = await imap_wire(), await imap_wire()
+    assert "* 1 RECENT" in await first.command("x", "EXAMINE INBOX")  # EXAMINE does not claim
+    assert "* 1 RECENT" in await first.command("a", "SELECT INBOX")
+    fetched = await first.command("b", "FETCH 1 (FLAGS)")
+    assert fetched[0] == "* 1 FETCH (FLAGS (\\Recent))"
+    assert "* 0 RECENT" in await second.command("c", "SELECT INBOX")
+    assert (await second.command("d", "SEARCH RECENT"))[0] == "* SEARCH"

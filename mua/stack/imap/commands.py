@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import fetch, mailstore, protocol, search
+from mua.stack.imap import arguments, fetch, mailstore, protocol, search
 from mua.stack.imap.model import DELETED, SEEN
 from mua.stack.imap.selected import SelectedMailbox
 
@@ -67,8 +67,12 @@ async def _io(fn, *args, **kwargs):
 async def _updates(session: Session, *, allow_expunge: bool = True) -> None:
     if session.selected is None:
         return
-    current = await _io(session.selected.folder.messages)
-    lines = session.selected.updates(current, allow_expunge=allow_expunge)
+    selected = session.selected
+    current = await _io(selected.folder.messages)
+    lines = selected.updates(current, allow_expunge=allow_expunge)
+    if lines and lines[-1].endswith(" EXISTS") and not selected.readonly:
+        selected.recent_uids.update(await _io(selected.folder.claim_recent))
+        lines.append(f"* {len(selected.recent_uids)} RECENT")
     if lines:
         await session.send(*lines)
 
@@ -163,14 +167,18 @@ async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) ->
 
     args = _args(cmd, 1, "mailbox")
     name = _mailbox(session, args[0], cmd.tag)
-    if len(args) > 1 and isinstance(args[1], list) and any(
-        str(p).upper() == "CONDSTORE" for p in args[1]
+    if (
+        len(args) > 1
+        and isinstance(args[1], list)
+        and any(str(p).upper() == "CONDSTORE" for p in args[1])
     ):
         session.condstore = True  # RFC 7162 section 3.1.8
     session.selected = None
     session.state = State.AUTHENTICATED
     folder = _folder(session, name)
     selected = await _io(SelectedMailbox, folder, readonly=readonly, condstore=session.condstore)
+    if not readonly:
+        selected.recent_uids = set(await _io(folder.claim_recent))
     status = await _io(folder.status)
     flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
     first_unseen = next(
@@ -181,7 +189,8 @@ async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) ->
         f"* FLAGS ({flags})",
         f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted",
         f"* {selected.exists} EXISTS",
-        "* 0 RECENT",
+        # EXAMINE reports the unclaimed ones without claiming them.
+        f"* {status.get('recent', 0) if readonly else len(selected.recent_uids)} RECENT",
         f"* OK [UIDVALIDITY {status['uidvalidity']}] UIDs valid",
         f"* OK [UIDNEXT {status['uidnext']}] Predicted next UID",
     ]
@@ -345,9 +354,9 @@ async def append(session: Session, cmd: protocol.Command) -> None:
     internaldate = None
     for extra in args[1:-1]:
         if isinstance(extra, list):
-            flags = protocol.parse_flag_list(extra)
+            flags = arguments.parse_flag_list(extra)
         else:
-            internaldate = protocol.parse_datetime(_text(extra, "a date-time", cmd.tag))
+            internaldate = arguments.parse_datetime(_text(extra, "a date-time", cmd.tag))
     assert session.store is not None
     try:
         folder = session.store.folder(name)
@@ -468,7 +477,7 @@ async def search_(session: Session, cmd: protocol.Command, *, by_uid: bool = Fal
     modseq = ""
     if hits and search.uses_modseq(key):  # RFC 7162 section 3.1.5
         modseq = f" (MODSEQ {max(selected.infos[uid].modseq for _s, uid in hits)})"
-    await session.send(f"* SEARCH {' '.join(map(str, numbers))}{modseq}".replace("  ", " "))
+    await session.send(" ".join(["* SEARCH", *map(str, numbers)]) + modseq)
     await _updates(session, allow_expunge=by_uid)
     await session.send(f"{cmd.tag} OK Search completed")
 
@@ -485,9 +494,9 @@ async def store(session: Session, cmd: protocol.Command, *, by_uid: bool = False
     selected = _writable(session)
     args = _args(cmd, 3, "set [(UNCHANGEDSINCE n)] +FLAGS|-FLAGS|FLAGS[.SILENT] (flags)")
     targets = selected.select(
-        protocol.parse_sequence_set(_text(args[0], "a set", cmd.tag)), by_uid=by_uid
+        arguments.parse_sequence_set(_text(args[0], "a set", cmd.tag)), by_uid=by_uid
     )
-    request = protocol.parse_store_args(args[1:])
+    request = arguments.parse_store_args(args[1:])
     changed, failed = await _io(
         selected.folder.set_flags,
         [uid for _seq, uid in targets],
@@ -513,7 +522,7 @@ async def store(session: Session, cmd: protocol.Command, *, by_uid: bool = False
     code = ""
     if failed:
         numbers = failed if by_uid else [selected.seq_of(u) for u in failed]
-        code = f"[MODIFIED {protocol.format_sequence_set(n for n in numbers if n)}] "
+        code = f"[MODIFIED {arguments.format_sequence_set(n for n in numbers if n)}] "
     await session.send(f"{cmd.tag} OK {code}Store completed")
 
 
@@ -522,7 +531,7 @@ async def _copy(session: Session, cmd: protocol.Command, *, by_uid: bool, move: 
     assert selected is not None and session.store is not None
     args = _args(cmd, 2, "set mailbox")
     targets = selected.select(
-        protocol.parse_sequence_set(_text(args[0], "a set", cmd.tag)), by_uid=by_uid
+        arguments.parse_sequence_set(_text(args[0], "a set", cmd.tag)), by_uid=by_uid
     )
     name = _mailbox(session, args[1], cmd.tag)
     try:
@@ -536,8 +545,8 @@ async def _copy(session: Session, cmd: protocol.Command, *, by_uid: bool, move: 
     pairs = await _io(selected.folder.move if move else selected.folder.copy, uids, dest)
     code = ""
     if pairs:
-        source = protocol.format_sequence_set(s for s, _d in pairs)
-        target = protocol.format_sequence_set(d for _s, d in pairs)
+        source = arguments.format_sequence_set(s for s, _d in pairs)
+        target = arguments.format_sequence_set(d for _s, d in pairs)
         code = f"[COPYUID {dest.uidvalidity} {source} {target}] "
     if move:  # RFC 6851 section 4.3: COPYUID untagged, then the EXPUNGEs, then OK
         if code:
@@ -569,7 +578,7 @@ async def uid(session: Session, cmd: protocol.Command) -> None:
     if sub == "EXPUNGE":  # RFC 4315 section 2.1
         selected = session.selected
         assert selected is not None
-        uid_set = protocol.parse_sequence_set(_text(_args(inner, 1, "set")[0], "a set", cmd.tag))
+        uid_set = arguments.parse_sequence_set(_text(_args(inner, 1, "set")[0], "a set", cmd.tag))
         top = selected.uids[-1] if selected.uids else 0
         await _expunge(session, inner, {u for u in selected.uids if uid_set.contains(u, top)})
         return

@@ -11,8 +11,8 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import protocol, render
-from mua.stack.imap.model import SEEN, MessageInfo
+from mua.stack.imap import arguments, protocol, render
+from mua.stack.imap.model import RECENT, SEEN, MessageInfo
 
 if TYPE_CHECKING:
     from mua.stack.imap.server import Session
@@ -26,15 +26,15 @@ async def run(session: Session, cmd: protocol.Command, *, by_uid: bool) -> None:
     assert selected is not None
     if len(cmd.args) < 2:
         raise protocol.ProtocolError("Usage: FETCH set items", cmd.tag)
-    seqset = protocol.parse_sequence_set(str(cmd.args[0]))
-    request = protocol.parse_fetch_request(cmd.args[1:])
+    seqset = arguments.parse_sequence_set(str(cmd.args[0]))
+    request = arguments.parse_fetch_request(cmd.args[1:])
     items = list(request.items)
     if by_uid and not any(i.name == "UID" for i in items):
-        items = [protocol.FetchItem("UID"), *items]  # RFC 3501 section 6.4.8
+        items = [arguments.FetchItem("UID"), *items]  # RFC 3501 section 6.4.8
     if request.changed_since is not None or any(i.name == "MODSEQ" for i in items):
         session.condstore = selected.condstore = True  # RFC 7162 section 3.1
     if session.condstore and not any(i.name == "MODSEQ" for i in items):
-        items = [*items, protocol.FetchItem("MODSEQ")]
+        items = [*items, arguments.FetchItem("MODSEQ")]
     targets = selected.select(seqset, by_uid=by_uid)
     if request.changed_since is not None:
         targets = [(s, u) for s, u in targets if selected.infos[u].modseq > request.changed_since]
@@ -51,8 +51,8 @@ async def run(session: Session, cmd: protocol.Command, *, by_uid: bool) -> None:
             selected.adopt(changed)
             info = selected.infos[uid]
             if not any(i.name == "FLAGS" for i in items):
-                items = [*items, protocol.FetchItem("FLAGS")]
-        lines.append(_response(seq, info, items, data))
+                items = [*items, arguments.FetchItem("FLAGS")]
+        lines.append(_response(seq, info, items, data, recent=uid in selected.recent_uids))
         if needs_body:
             match = _MESSAGE_ID.search(data[:65536])
             session.record_retrieval(match.group(1).decode() if match else None, uid)
@@ -63,14 +63,19 @@ async def run(session: Session, cmd: protocol.Command, *, by_uid: bool) -> None:
         await session.send(*lines)
 
 
-def _response(seq: int, info: MessageInfo, items: list[protocol.FetchItem], data: bytes) -> bytes:
+def _response(
+    seq: int, info: MessageInfo, items: list[arguments.FetchItem], data: bytes, *, recent: bool
+) -> bytes:
     parts: list[bytes] = []
     for item in items:
-        parts.append(_item(info, item, data))
+        if item.name == "FLAGS" and recent:
+            parts.append(f"FLAGS ({' '.join(sorted(info.flags | {RECENT}))})".encode())
+        else:
+            parts.append(_item(info, item, data))
     return f"* {seq} FETCH (".encode() + b" ".join(parts) + b")"
 
 
-def _item(info: MessageInfo, item: protocol.FetchItem, data: bytes) -> bytes:
+def _item(info: MessageInfo, item: arguments.FetchItem, data: bytes) -> bytes:
     name = item.name
     summary = info.summary
     if name == "UID":
@@ -80,7 +85,7 @@ def _item(info: MessageInfo, item: protocol.FetchItem, data: bytes) -> bytes:
     if name == "RFC822.SIZE":
         return f"RFC822.SIZE {info.size}".encode()
     if name == "INTERNALDATE":
-        return f'INTERNALDATE "{protocol.format_internaldate(info.internaldate)}"'.encode()
+        return f'INTERNALDATE "{arguments.format_internaldate(info.internaldate)}"'.encode()
     if name == "MODSEQ":
         return f"MODSEQ ({info.modseq})".encode()
     if name == "ENVELOPE":
@@ -97,7 +102,7 @@ def _item(info: MessageInfo, item: protocol.FetchItem, data: bytes) -> bytes:
 
 
 _RFC822_SECTIONS = {
-    "RFC822": protocol.Section((), None, ()),
-    "RFC822.HEADER": protocol.Section((), "HEADER", ()),
-    "RFC822.TEXT": protocol.Section((), "TEXT", ()),
+    "RFC822": arguments.Section((), None, ()),
+    "RFC822.HEADER": arguments.Section((), "HEADER", ()),
+    "RFC822.TEXT": arguments.Section((), "TEXT", ()),
 }

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mua.stack.imap.protocol import Section, nstring, quote
+from mua.stack.imap.arguments import Section
+from mua.stack.imap.protocol import nstring, quote
 
 log = logging.getLogger(__name__)
 

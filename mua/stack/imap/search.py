@@ -13,19 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from mua.stack.imap.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, MessageInfo
-from mua.stack.imap.protocol import (
-    Atom,
-    ProtocolError,
+from mua.stack.imap.arguments import (
     SequenceSet,
-    Token,
-    astring,
     epoch_date,
-    number,
     parse_date,
     parse_flag,
     parse_sequence_set,
 )
+from mua.stack.imap.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, MessageInfo
+from mua.stack.imap.protocol import Atom, ProtocolError, Token, astring, number
 from mua.stack.imap.render import crlf, field_value, header_fields
 
 CHARSETS = ("UTF-8", "US-ASCII")

@@ -20,6 +20,9 @@ class SelectedMailbox:
         self.condstore = condstore
         self.uids: list[int] = []
         self.infos: dict[int, MessageInfo] = {}
+        # \Recent is per session: the messages this session was the first to see (RFC 3501
+        # section 2.3.2); the store hands each to one session only.
+        self.recent_uids: set[int] = set()
         self._load(folder.messages())
 
     def _load(self, infos: Iterable[MessageInfo]) -> None:
