@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
+from mua.cli_mail import EXIT_CODES, CliError
+from mua.cli_mail import register as register_mail_commands
 from mua.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         return _default(args)
     try:
         return args.run(args)
+    except CliError as exc:
+        print(f"mua: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
 
@@ -36,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mua",
         description="A mail client that shows how your mail travels. Without a command it "
         "starts the desktop app (or, without a display, the terminal demo).",
+        epilog=f"exit codes:\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mua {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
@@ -72,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the settings as one JSON object (first line)"
     )
     stack.set_defaults(command="stack", run=_stack)
+    register_mail_commands(sub)
+    for action in sub.choices.values():
+        action.set_defaults(command=action.prog.split()[-1])
     return parser
 
 

@@ -8,17 +8,8 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
-from pathlib import Path
 
-import platformdirs
-
-
-def log_dir() -> Path:
-    home = os.environ.get("MUA_HOME")
-    if home:
-        return Path(home) / "logs"
-    return Path(platformdirs.user_log_dir("mua", appauthor=False))
+from mua.store.paths import log_dir
 
 
 def configure_logging(*, verbose: bool = False) -> None:

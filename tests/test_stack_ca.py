@@ -52,3 +52,10 @@ def test_ca_and_keys_are_reused_and_a_reissue_keeps_the_key(tmp_path) -> None:
     assert reissued.cert_file.read_bytes() != pem
     assert reissued.spki_sha256() == pin
     assert oct((tmp_path / "ca.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_names_that_share_a_prefix_get_their_own_certificate(tmp_path) -> None:
+    ca = LocalCA(tmp_path)
+    a, b = ca.server_cert("smtp.a.test"), ca.server_cert("smtp.a.example")
+    assert a.cert_file != b.cert_file and a.key_file != b.key_file
+    assert a.spki_sha256() != b.spki_sha256()

@@ -97,6 +97,9 @@ class MxAnswer(Answer[MxRecord]):
     implicit: bool = False  # RFC 5321 section 5.1: no MX, the domain's own address stands in
 
 
+_MAX_CACHE_TTL = 3600  # seconds: re-validate at least hourly, whatever the TTL says
+
+
 class _Cut(Enum):
     INSECURE = "insecure"  # a delegation proven to have no DS, or below one
     NOT_A_CUT = "not a zone cut"
@@ -130,6 +133,7 @@ class Resolver:
         self._keys: dict[dns.name.Name, dns.rdataset.Rdataset | None] = {}
         self._cuts: dict[dns.name.Name, dns.rdataset.Rdataset | _Cut] = {}
         self._system: dns.asyncresolver.Resolver | None = None
+        self._answers: dict[tuple[dns.name.Name, _RT.RdataType], tuple[_Found, float]] = {}
 
     async def mx(self, domain: str) -> MxAnswer:
         found = await self._lookup(_name(domain), _RT.MX)
@@ -180,7 +184,26 @@ class Resolver:
 
     # --- one lookup -------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Forget cached answers (the zones changed under us, as tests make them do)."""
+        self._answers.clear()
+
     async def _lookup(self, qname: dns.name.Name, rdtype: _RT.RdataType) -> _Found:
+        """A validated answer, from the cache while its TTL lasts (RFC 1035 section 3.2.1;
+        a negative answer for at most the SOA's TTL, RFC 2308). Bogus answers are never
+        cached: they raise."""
+        key = (qname, rdtype)
+        cached = self._answers.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        found, ttl = await self._lookup_uncached(qname, rdtype)
+        if ttl > 0:
+            self._answers[key] = (found, time.monotonic() + min(ttl, _MAX_CACHE_TTL))
+        return found
+
+    async def _lookup_uncached(
+        self, qname: dns.name.Name, rdtype: _RT.RdataType
+    ) -> tuple[_Found, int]:
         response = await self._query(qname, rdtype)
         final, path = _chase(response, qname, rdtype)
         rrset = path[-1] if path and path[-1].rdtype == rdtype else None
@@ -192,7 +215,11 @@ class Resolver:
                 secure = await self._verify(response.answer, each) and secure
             if rrset is None:
                 secure = await self._verify_denial(final, rdtype, response) and secure
-        return _Found(rrset, secure, response.rcode() == dns.rcode.NXDOMAIN)
+        found = _Found(rrset, secure, response.rcode() == dns.rcode.NXDOMAIN)
+        if rrset is not None:
+            return found, rrset.ttl
+        soa = [r.ttl for r in response.authority if r.rdtype == _RT.SOA]
+        return found, min(soa) if soa else 0
 
     async def _query(self, qname: dns.name.Name, rdtype: _RT.RdataType) -> dns.message.Message:
         what = f"{qname} {_RT.to_text(rdtype)}"

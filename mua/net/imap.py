@@ -77,6 +77,14 @@ class CleartextRefused(ImapError):
     pass
 
 
+def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
+    sock = socket.create_connection((address, port), timeout=timeout)
+    # imaplib writes a literal and its closing CRLF separately; without TCP_NODELAY the CRLF
+    # waits for the server's delayed ACK (~40 ms per APPEND, measured).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _AddressedTLS(imapclient_tls.IMAP4_TLS):
     """imapclient's implicit-TLS transport, connecting to an address but verifying a name."""
 
@@ -85,7 +93,7 @@ class _AddressedTLS(imapclient_tls.IMAP4_TLS):
         super().__init__(name, port, ctx, timeout)
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
-        sock = socket.create_connection((self._address, self.port), timeout=self._timeout)
+        sock = _connect(self._address, self.port, self._timeout)
         return imapclient_tls.wrap_socket(sock, self.ssl_context, self.host)
 
 
@@ -98,7 +106,7 @@ class _AddressedPlain(imap4.IMAP4WithTimeout):
         super().__init__(name, port, timeout)
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
-        return socket.create_connection((self._address, self.port), timeout=self._timeout)
+        return _connect(self._address, self.port, self._timeout)
 
 
 class _Client(IMAPClient):

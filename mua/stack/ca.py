@@ -94,13 +94,13 @@ class LocalCA:
         `not_after` forces a fresh one (tests use it to make an expired certificate). The
         key is kept when the certificate is reissued, so a TLSA 3 1 1 pin stays true.
         """
-        stem = self.directory / "certs" / name
-        cert = ServerCert(name, stem.with_suffix(".pem"), stem.with_suffix(".key"))
+        certs = self.directory / "certs"
+        cert = ServerCert(name, certs / f"{name}.pem", certs / f"{name}.key")
         if not reissue and not_after is None and _still_good(cert, (name, *addresses)):
             return cert
         key = _load_key(cert.key_file) or ec.generate_private_key(ec.SECP256R1())
         leaf = self._issue(key, name, addresses, not_after)
-        stem.parent.mkdir(parents=True, exist_ok=True)
+        certs.mkdir(parents=True, exist_ok=True)
         _write_private(cert.key_file, _key_pem(key))
         cert.cert_file.write_bytes(leaf.public_bytes(Encoding.PEM))
         return cert

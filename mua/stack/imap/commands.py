@@ -68,8 +68,16 @@ async def _updates(session: Session, *, allow_expunge: bool = True) -> None:
     if session.selected is None:
         return
     selected = session.selected
+    # New mail raises UIDNEXT; flag changes and expunges raise HIGHESTMODSEQ. Read them
+    # before the snapshot: a change in between only costs one more comparison later.
+    state = (selected.folder.uidnext, selected.folder.highestmodseq)
+    if state == selected.synced_state:
+        return  # nothing changed: skip comparing every message of a large mailbox
     current = await _io(selected.folder.messages)
+    before = len(selected.uids)
     lines = selected.updates(current, allow_expunge=allow_expunge)
+    if allow_expunge or len(current) >= before:
+        selected.synced_state = state
     if lines and lines[-1].endswith(" EXISTS") and not selected.readonly:
         selected.recent_uids.update(await _io(selected.folder.claim_recent))
         lines.append(f"* {len(selected.recent_uids)} RECENT")

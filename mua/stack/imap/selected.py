@@ -23,6 +23,8 @@ class SelectedMailbox:
         # \Recent is per session: the messages this session was the first to see (RFC 3501
         # section 2.3.2); the store hands each to one session only.
         self.recent_uids: set[int] = set()
+        # (UIDNEXT, HIGHESTMODSEQ) of the store when this view last caught up with it.
+        self.synced_state: tuple[int, int] | None = None
         self._load(folder.messages())
 
     def _load(self, infos: Iterable[MessageInfo]) -> None:

@@ -1,0 +1,458 @@
+"""The scripting commands over the client engine: accounts, sync, list, read, send.
+
+Exit codes a script can rely on (sysexits.h names):
+  0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;
+  69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;
+  77 (EX_NOPERM) password or certificate refused; 78 (EX_CONFIG) no such account / no keyring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import getpass
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from mua.core.account import Account, ServerSettings
+from mua.core.compose import Attachment, ComposeError, Draft
+from mua.core.tls import Security
+
+EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXIT_CONFIG = (
+    0,
+    1,
+    65,
+    69,
+    75,
+    77,
+    78,
+)
+EXIT_CODES = __doc__.split("Exit codes a script can rely on (sysexits.h names):\n")[1].strip()
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    accounts = sub.add_parser("accounts", help="add, list or remove mail accounts")
+    acc = accounts.add_subparsers(title="accounts commands", metavar="ACTION", required=True)
+    add = acc.add_parser(
+        "add",
+        help="add an account, discovering what is not given, and check that it signs in",
+        description="Add an account. Servers not given are discovered (RFC 6186 SRV records, "
+        "autoconfig, probing), implicit TLS preferred. The password is read from standard "
+        "input and kept in the system keyring, never in a file.",
+    )
+    add.add_argument("address")
+    add.add_argument("--imap", metavar="HOST:PORT")
+    add.add_argument("--smtp", metavar="HOST:PORT")
+    add.add_argument("--imap-security", choices=[s.value for s in Security])
+    add.add_argument("--smtp-security", choices=[s.value for s in Security])
+    add.add_argument("--username", help="when it is not the address")
+    add.add_argument("--display-name", default="")
+    add.add_argument("--ca-file", type=Path, help="trust this CA for the account's servers")
+    add.add_argument("--nameserver", metavar="HOST:PORT", help="DNS server for discovery")
+    add.add_argument("--trust-anchor", type=Path, help="DNSSEC trust anchor for --nameserver")
+    add.add_argument("--password-stdin", action="store_true", required=True)
+    add.add_argument("--allow-cleartext", action="store_true", help="consent to security none")
+    add.set_defaults(run=_accounts_add)
+    ls = acc.add_parser("list", help="the configured accounts")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=_accounts_list)
+    rm = acc.add_parser("remove", help="remove an account and its stored passwords")
+    rm.add_argument("address")
+    rm.set_defaults(run=_accounts_remove)
+
+    sync = sub.add_parser("sync", help="bring the local cache up to date with the server")
+    sync.add_argument("address", nargs="?", help="one account (default: all)")
+    sync.add_argument("--folder", action="append", help="only this folder (repeatable)")
+    sync.add_argument("--json", action="store_true")
+    sync.set_defaults(run=_sync)
+
+    lst = sub.add_parser("list", help="messages of a folder, from the local cache")
+    lst.add_argument("address")
+    lst.add_argument("--folder", default="INBOX")
+    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(run=_list)
+
+    read = sub.add_parser("read", help="show one message (fetched when not cached)")
+    read.add_argument("address")
+    read.add_argument("uid", type=int)
+    read.add_argument("--folder", default="INBOX")
+    read.add_argument("--raw", action="store_true", help="the message exactly as stored")
+    read.set_defaults(run=_read)
+
+    send = sub.add_parser(
+        "send",
+        help="send a message through the Outbox",
+        description="The message goes into the Outbox first; it is submitted at once, and "
+        "retried later if the server cannot take it now (exit 75).",
+    )
+    send.add_argument("--from", dest="sender", required=True)
+    send.add_argument("--to", action="append", default=[], required=True)
+    send.add_argument("--cc", action="append", default=[])
+    send.add_argument("--bcc", action="append", default=[])
+    send.add_argument("--subject", default="")
+    body = send.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body")
+    body.add_argument("--body-file", type=Path)
+    send.add_argument("--attach", action="append", type=Path, default=[])
+    send.add_argument("--json", action="store_true")
+    send.set_defaults(run=_send)
+
+    outbox = sub.add_parser("outbox", help="what waits in the Outbox; --flush sends what is due")
+    outbox.add_argument("--flush", action="store_true")
+    outbox.add_argument("--json", action="store_true")
+    outbox.set_defaults(run=_outbox)
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def _secrets():
+    from mua.store.config import SettingsStore
+    from mua.store.secrets import NoKeyring, Secrets, SecretsError
+
+    settings = SettingsStore().load()
+    try:
+        if settings.secrets_backend == "encrypted-file":
+            return Secrets.encrypted_file(_master_password())
+        return Secrets()
+    except NoKeyring as exc:
+        raise CliError(
+            f'{exc} For the command line, set secrets_backend = "encrypted-file" in '
+            f"{SettingsStore().path} and provide MUA_MASTER_PASSWORD.",
+            EXIT_CONFIG,
+        ) from exc
+    except SecretsError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+
+
+def _master_password() -> str:
+    value = os.environ.get("MUA_MASTER_PASSWORD")
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return getpass.getpass("mua master password: ")
+    raise CliError(
+        "The password file needs its master password: set MUA_MASTER_PASSWORD.", EXIT_CONFIG
+    )
+
+
+def _engine():
+    from mua.client.engine import Engine
+
+    return Engine.open(_secrets())
+
+
+def _errors(exc: BaseException) -> CliError:
+    """One sentence and the right exit code for what the layers below raise."""
+    from mua.client.engine import MissingPassword
+    from mua.net import imap, submission
+
+    text = str(exc)
+    if isinstance(exc, imap.AuthenticationFailed | submission.AuthenticationFailed):
+        return CliError(text, EXIT_NOPERM)
+    if isinstance(exc, imap.CertificateInvalid | submission.CertificateInvalid):
+        return CliError(text, EXIT_NOPERM)
+    if isinstance(exc, MissingPassword | LookupError):
+        return CliError(text, EXIT_CONFIG)
+    if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError):
+        return CliError(text, EXIT_UNAVAILABLE)
+    if isinstance(exc, ComposeError):
+        return CliError(text, EXIT_DATA)
+    return CliError(text)
+
+
+def _host_port(value: str, option: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CliError(f"{option} needs HOST:PORT, not {value!r}.", 2)
+    return host, int(port)
+
+
+def _default_security(port: int, imap: bool) -> Security:
+    starttls_ports = {143} if imap else {587, 25}
+    return Security.STARTTLS if port in starttls_ports else Security.IMPLICIT
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+def _accounts_add(args: argparse.Namespace) -> int:
+    from mua.net import discovery
+    from mua.store.config import AccountExists, AccountStore
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("No password on standard input; pipe it in (--password-stdin).", 2)
+    address = args.address
+    username = args.username or address
+    servers: dict[str, ServerSettings] = {}
+    for kind, option, security in (
+        ("imap", args.imap, args.imap_security),
+        ("smtp", args.smtp, args.smtp_security),
+    ):
+        if option:
+            host, port = _host_port(option, f"--{kind}")
+            mode = Security(security) if security else _default_security(port, kind == "imap")
+            servers[kind] = ServerSettings(host, port, mode, username, args.ca_file)
+    if len(servers) < 2:
+        nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
+        found = asyncio.run(
+            discovery.discover(
+                address,
+                nameserver=nameserver,
+                trust_anchor_file=args.trust_anchor,
+                ca_file=args.ca_file,
+            )
+        )
+        account = discovery.account_from(found, display_name=args.display_name)
+        if account is None:
+            raise CliError(
+                f"No mail servers were found for {address}; give them with --imap and --smtp.",
+                EXIT_UNAVAILABLE,
+            )
+        servers.setdefault("imap", _with_user(account.imap, username, args.ca_file))
+        servers.setdefault("smtp", _with_user(account.smtp, username, args.ca_file))
+    for kind in ("imap", "smtp"):
+        if servers[kind].security is Security.NONE and not args.allow_cleartext:
+            raise CliError(
+                f"The {kind.upper()} server offers no TLS; passwords would cross the network in "
+                "clear. Use --allow-cleartext only if you accept that.",
+                EXIT_NOPERM,
+            )
+    account = Account(
+        address=address,
+        display_name=args.display_name,
+        imap=servers["imap"],
+        smtp=servers["smtp"],
+        nameserver=args.nameserver,
+        cleartext_consent=args.allow_cleartext,
+    )
+    _check_signin(account, password)
+    secrets = _secrets()
+    store = AccountStore()
+    try:
+        store.add(account)
+    except AccountExists as exc:
+        raise CliError(str(exc), EXIT_FAIL) from exc
+    secrets.set(account.key, "imap", password)
+    secrets.set(account.key, "smtp", password)
+    print(f"Added {address}: IMAP {_describe(account.imap)}; SMTP {_describe(account.smtp)}.")
+    return EXIT_OK
+
+
+def _with_user(settings: ServerSettings, username: str, ca_file: Path | None) -> ServerSettings:
+    from dataclasses import replace
+
+    return replace(settings, username=username, ca_file=ca_file or settings.ca_file)
+
+
+def _describe(s: ServerSettings) -> str:
+    return f"{s.server_name or s.host}:{s.port} ({s.security.value})"
+
+
+def _check_signin(account: Account, password: str) -> None:
+    """Sign in to IMAP and look at the SMTP server before anything is saved."""
+    from mua.client.outbox import submission_endpoint
+    from mua.client.sync import endpoint_for
+    from mua.net.imap import ImapSession
+    from mua.net.submission import probe
+
+    try:
+        with ImapSession.connect(endpoint_for(account), timeout=15) as session:
+            session.login(account.imap.username, password)
+        asyncio.run(probe(submission_endpoint(account), timeout=15))
+    except Exception as exc:
+        raise _errors(exc) from exc
+
+
+def _accounts_list(args: argparse.Namespace) -> int:
+    from mua.store.config import AccountStore
+
+    accounts = AccountStore().load()
+    if args.json:
+        print(json.dumps([a.to_dict() for a in accounts], indent=2))
+        return EXIT_OK
+    if not accounts:
+        print("No accounts yet; add one with `mua accounts add ADDRESS --password-stdin`.")
+    for a in accounts:
+        print(f"{a.address}  IMAP {_describe(a.imap)}  SMTP {_describe(a.smtp)}")
+    return EXIT_OK
+
+
+def _accounts_remove(args: argparse.Namespace) -> int:
+    from mua.store.config import AccountNotFound, AccountStore
+
+    store = AccountStore()
+    account = store.get(args.address)
+    try:
+        store.remove(args.address)
+    except AccountNotFound as exc:
+        raise CliError(f"There is no account {args.address}.", EXIT_CONFIG) from exc
+    secrets = _secrets()
+    if account is not None:
+        for service in ("imap", "smtp"):
+            secrets.delete(account.key, service)
+    print(f"Removed {args.address}.")
+    return EXIT_OK
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _sync(args: argparse.Namespace) -> int:
+    engine = _engine()
+    try:
+        addresses = [args.address] if args.address else [a.address for a in engine.accounts.load()]
+        report = []
+        for address in addresses:
+            try:
+                results = asyncio.run(engine.sync(address, args.folder))
+            except Exception as exc:
+                raise _errors(exc) from exc
+            report.append({"address": address, "folders": [r.__dict__ for r in results]})
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps({"accounts": report}, indent=2))
+    else:
+        for entry in report:
+            for f in entry["folders"]:
+                print(
+                    f"{entry['address']} {f['folder']}: {f['added']} new, {f['removed']} "
+                    f"removed, {f['flags_changed']} flag changes"
+                    + ("; the server renumbered it (UIDVALIDITY)" if f["reset"] else "")
+                )
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    engine = _engine()
+    try:
+        account = engine.account(args.address)
+        rows = engine.cache.page(account.key, args.folder, limit=args.limit)
+    except LookupError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps([_row_json(r) for r in rows], indent=2))
+        return EXIT_OK
+    for r in rows:
+        when = datetime.fromtimestamp(r.date).strftime("%Y-%m-%d %H:%M")
+        unread = " " if "\\Seen" in r.flags else "*"
+        sender = (r.sender_name or r.sender_address)[:22]
+        print(f"{r.uid:>6} {unread} {when}  {sender:<22}  {r.subject[:40]}")
+    return EXIT_OK
+
+
+def _row_json(r) -> dict:
+    return {
+        "uid": r.uid,
+        "message_id": r.message_id,
+        "date": r.date,
+        "from": {"name": r.sender_name, "address": r.sender_address},
+        "to": r.recipients,
+        "subject": r.subject,
+        "size": r.size,
+        "flags": sorted(r.flags),
+        "has_attachments": r.has_attachments,
+    }
+
+
+def _read(args: argparse.Namespace) -> int:
+    engine = _engine()
+    try:
+        raw = asyncio.run(engine.body(args.address, args.folder, args.uid))
+    except Exception as exc:
+        raise _errors(exc) from exc
+    finally:
+        engine.close()
+    if args.raw:
+        sys.stdout.buffer.write(raw)
+        return EXIT_OK
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    for header in ("From", "To", "Cc", "Date", "Subject"):
+        if msg[header]:
+            print(f"{header}: {msg[header]}")
+    print()
+    body = msg.get_body(preferencelist=("plain", "html"))
+    print(body.get_content() if body is not None else "(no text part)")
+    attachments = [part.get_filename() or "unnamed" for part in msg.iter_attachments()]
+    if attachments:
+        print(f"\nAttachments: {', '.join(attachments)}")
+    return EXIT_OK
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def _send(args: argparse.Namespace) -> int:
+    text = args.body if args.body is not None else args.body_file.read_text()
+    try:
+        attachments = tuple(Attachment.from_path(p) for p in args.attach)
+    except OSError as exc:
+        raise CliError(f"Cannot read the attachment: {exc}.", EXIT_DATA) from exc
+    draft = Draft(
+        sender=args.sender,
+        to=tuple(args.to),
+        cc=tuple(args.cc),
+        bcc=tuple(args.bcc),
+        subject=args.subject,
+        text=text,
+        attachments=attachments,
+    )
+    engine = _engine()
+    try:
+        try:
+            outcome = asyncio.run(engine.send(draft))
+        except Exception as exc:
+            raise _errors(exc) from exc
+    finally:
+        engine.close()
+    entry = outcome.entry
+    result = {"sent": outcome.sent, "message_id": entry.message_id, "error": outcome.error}
+    if outcome.result is not None:
+        result["tls"] = outcome.result.tls.to_json()
+        result["saved_to_sent"] = outcome.saved_to_sent
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif outcome.sent:
+        print(f"Sent {entry.message_id} ({outcome.result.tls.summary()}).")
+    if outcome.sent:
+        return EXIT_OK
+    if not args.json:
+        print(f"mua: {outcome.error}", file=sys.stderr)
+    return EXIT_TEMPFAIL if not entry.failed else EXIT_FAIL
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    engine = _engine()
+    try:
+        if args.flush:
+            asyncio.run(engine.flush_outbox())
+        entries = engine.outbox.entries()
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=2))
+    else:
+        for e in entries:
+            state = (
+                "failed"
+                if e.failed
+                else f"retry after {datetime.fromtimestamp(e.next_attempt):%H:%M}"
+            )
+            print(f"{e.account}  {e.subject[:40]!r}  {state}: {e.last_error or ''}")
+    return EXIT_OK

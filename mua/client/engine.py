@@ -1,0 +1,202 @@
+"""What the CLI and the GUI drive: accounts, the cache, the Outbox and sync, as async calls.
+
+Every network step runs in a worker thread (imapclient is synchronous); each account has
+one IMAP connection and runs one command at a time on it (an asyncio.Lock per account, in
+the spirit of Vorta's per-repository job queue), so callers never block and never interleave
+commands on a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from mua.client.outbox import OutboxSender, SendOutcome
+from mua.client.sync import AccountSync, FolderSync
+from mua.core.account import Account
+from mua.core.compose import Draft, build_message
+from mua.store import paths
+from mua.store.cache import MailCache
+from mua.store.config import AccountStore
+from mua.store.outbox import Outbox, OutboxEntry
+from mua.store.secrets import Secrets
+
+log = logging.getLogger(__name__)
+
+
+class MissingPassword(LookupError):
+    def __init__(self, account: Account, service: str) -> None:
+        super().__init__(
+            f"No {service.upper()} password is stored for {account.address}; add the account "
+            "again with its password."
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        secrets: Secrets,
+        cache: MailCache,
+        outbox: Outbox,
+        timeout: float = 30.0,
+    ) -> None:
+        self.accounts = accounts
+        self.secrets = secrets
+        self.cache = cache
+        self.outbox = outbox
+        self.timeout = timeout
+        self._syncs: dict[str, AccountSync] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.sender = OutboxSender(
+            outbox,
+            account=self.accounts.get,
+            password=lambda account: self.password(account, "smtp"),
+            cache=cache,
+            save_to_sent=self._save_to_sent,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def open(cls, secrets: Secrets, *, timeout: float = 30.0) -> Engine:
+        """The engine over mua's usual files (MUA_HOME moves them)."""
+        cache_dir = paths.cache_dir()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            accounts=AccountStore(),
+            secrets=secrets,
+            cache=MailCache(cache_dir / "mail.sqlite3"),
+            outbox=Outbox(paths.data_dir() / "outbox"),
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        for sync in self._syncs.values():
+            sync.close()
+        self._syncs.clear()
+        self.cache.close()
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    def password(self, account: Account, service: str) -> str:
+        value = self.secrets.get(account.key, service)  # type: ignore[arg-type]
+        if value is None:
+            raise MissingPassword(account, service)
+        return value
+
+    def account(self, address: str) -> Account:
+        account = self.accounts.get(address)
+        if account is None:
+            raise LookupError(f"There is no account {address}; add it with `mua accounts add`.")
+        return account
+
+    def _sync_for(self, account: Account) -> AccountSync:
+        sync = self._syncs.get(account.key)
+        if sync is None:
+            sync = AccountSync(
+                account,
+                lambda: self.password(account, "imap"),
+                self.cache,
+                timeout=self.timeout,
+            )
+            self._syncs[account.key] = sync
+        return sync
+
+    async def _run(self, account: Account, fn, *args, **kwargs):
+        lock = self._locks.setdefault(account.key, asyncio.Lock())
+        async with lock:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def sync(self, address: str, folders: Iterable[str] | None = None) -> list[FolderSync]:
+        account = self.account(address)
+        sync = self._sync_for(account)
+        if folders is None:
+            return await self._run(account, sync.sync_all)
+        return [await self._run(account, sync.sync_folder, name) for name in folders]
+
+    async def body(self, address: str, folder: str, uid: int) -> bytes:
+        account = self.account(address)
+        return await self._run(account, self._sync_for(account).body, folder, uid)
+
+    async def set_flags(self, address: str, folder: str, uids, flags, *, add: bool) -> None:
+        account = self.account(address)
+        sync = self._sync_for(account)
+        await self._run(account, sync.set_flags, folder, list(uids), list(flags), add=add)
+
+    async def move(self, address: str, folder: str, uids, destination: str) -> None:
+        account = self.account(address)
+        await self._run(account, self._sync_for(account).move, folder, list(uids), destination)
+
+    async def delete(self, address: str, folder: str, uids) -> None:
+        account = self.account(address)
+        await self._run(account, self._sync_for(account).delete, folder, list(uids))
+
+    async def wait_for_change(self, address: str, folder: str, timeout: float) -> bool:
+        account = self.account(address)
+        sync = self._sync_for(account)
+        return await self._run(account, sync.wait_for_change, folder, timeout)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def queue(self, draft: Draft) -> OutboxEntry:
+        """Put a message into the Outbox (durably) and return its entry; nothing is sent yet."""
+        account = self.account(draft.sender)
+        if not draft.sender_name and account.display_name:
+            draft = Draft(**{**draft.__dict__, "sender_name": account.display_name})
+        message = build_message(draft)
+        return self.outbox.add(
+            account.key,
+            message.as_bytes(),
+            message_id=str(message["Message-ID"]),
+            subject=draft.subject,
+        )
+
+    async def send(self, draft: Draft) -> SendOutcome:
+        return await self.sender.send(self.queue(draft))
+
+    async def flush_outbox(self) -> list[SendOutcome]:
+        return await self.sender.send_due()
+
+    async def _save_to_sent(self, account: Account, message: bytes) -> bool:
+        sync = self._sync_for(account)
+
+        def save() -> bool:
+            sent = sync.folder_with_use("\\Sent")
+            if sent is None:
+                sync.sync_folder_list()
+                sent = sync.folder_with_use("\\Sent")
+            if sent is None:
+                return False
+            sync.append(sent, message, ["\\Seen"])
+            return True
+
+        return await self._run(account, save)
+
+    async def save_draft(self, draft: Draft) -> bool:
+        account = self.account(draft.sender)
+        sync = self._sync_for(account)
+
+        def save() -> bool:
+            drafts = sync.folder_with_use("\\Drafts")
+            if drafts is None:
+                sync.sync_folder_list()
+                drafts = sync.folder_with_use("\\Drafts")
+            if drafts is None:
+                return False
+            message = build_message(draft) if draft.recipients else _draft_message(draft)
+            sync.append(drafts, message.as_bytes(), ["\\Draft", "\\Seen"])
+            return True
+
+        return await self._run(account, save)
+
+
+def _draft_message(draft: Draft):
+    """A draft may have no recipients yet; build it without that check."""
+    placeholder = Draft(**{**draft.__dict__, "to": (draft.sender,)})
+    message = build_message(placeholder)
+    del message["To"]
+    return message

@@ -1,0 +1,382 @@
+"""Keeping the local cache in step with an IMAP account (RFC 3501, RFC 4549 sync model).
+
+One `AccountSync` owns one IMAP connection and runs one command at a time on it; it is
+synchronous (imapclient is), and `mua.client.engine` runs it in a worker thread. A sync is
+incremental by UID: UIDVALIDITY is checked first (a change empties the folder's cache,
+RFC 3501 section 2.3.1.1); vanished UIDs are dropped, new ones fetched in batches by
+explicit UID lists (imapclient 4.1 raises ValueError on "1:*" ranges after the server has
+answered), flags refreshed with CONDSTORE's CHANGEDSINCE when the server has it (RFC 7162).
+A dropped connection is re-opened and the step retried; what was cached stays cached.
+"""
+
+from __future__ import annotations
+
+import email.errors
+import email.header
+import imaplib
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from mua.core.account import Account
+from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable
+from mua.store.cache import CachedMessage, MailCache
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+SPECIAL_USE = (b"\\Sent", b"\\Drafts", b"\\Trash", b"\\Junk", b"\\Archive", b"\\All", b"\\Flagged")
+# RFC 6154 fallbacks for servers without SPECIAL-USE, by the names clients commonly create.
+_BY_NAME = {
+    "sent": "\\Sent",
+    "sent items": "\\Sent",
+    "sent messages": "\\Sent",
+    "drafts": "\\Drafts",
+    "trash": "\\Trash",
+    "deleted items": "\\Trash",
+    "deleted messages": "\\Trash",
+    "junk": "\\Junk",
+    "spam": "\\Junk",
+    "archive": "\\Archive",
+}
+_DROPPED = (imaplib.IMAP4.abort, ConnectionError, socket.timeout, TimeoutError, ssl.SSLError)
+FETCH_ITEMS = [b"UID", b"ENVELOPE", b"FLAGS", b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE"]
+
+
+@dataclass(frozen=True)
+class FolderSync:
+    folder: str
+    added: int
+    removed: int
+    flags_changed: int
+    reset: bool  # the server's UIDVALIDITY changed and the cache was emptied first
+
+
+def endpoint_for(account: Account) -> ImapEndpoint:
+    s = account.imap
+    return ImapEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
+
+
+class AccountSync:
+    def __init__(
+        self,
+        account: Account,
+        password: Callable[[], str],
+        cache: MailCache,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        self.account = account
+        self._password = password
+        self.cache = cache
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._session: ImapSession | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @property
+    def session(self) -> ImapSession:
+        if self._session is None:
+            session = ImapSession.connect(endpoint_for(self.account), timeout=self.timeout)
+            try:
+                session.login(self.account.imap.username, self._password())
+            except BaseException:
+                session.close()
+                raise
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _retrying(self, what: str, step: Callable[[], object]):
+        """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return step()
+            except _DROPPED as exc:
+                self._forget_connection()
+                if attempt == self.retries:
+                    raise ServerUnreachable(
+                        f"{self.account.imap.host} kept dropping the connection while "
+                        f"{what}; try again later."
+                    ) from exc
+                log.info("connection dropped while %s (%s); reconnecting", what, exc)
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _forget_connection(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.client.shutdown()
+            except Exception:
+                log.debug("shutdown after a dropped connection failed", exc_info=True)
+            self._session = None
+
+    # -- folders ------------------------------------------------------------------------------
+
+    def sync_folder_list(self) -> list[str]:
+        def step() -> list[tuple[str, str | None, str | None, bool]]:
+            client = self.session.client
+            subscribed = {name for _f, _d, name in client.list_sub_folders()}
+            folders = []
+            for flags, delimiter, name in client.list_folders():
+                if b"\\Noselect" in flags or b"\\NonExistent" in flags:
+                    continue
+                delim = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+                folders.append((name, delim, _special_use(name, flags), name in subscribed))
+            return folders
+
+        folders = self._retrying("listing folders", step)
+        self.cache.sync_folder_list(self.account.key, folders)
+        return [name for name, *_ in folders]
+
+    def sync_all(self) -> list[FolderSync]:
+        return [self.sync_folder(name) for name in self.sync_folder_list()]
+
+    def sync_folder(self, folder: str) -> FolderSync:
+        return self._retrying(f"synchronising {folder}", lambda: self._sync_folder(folder))
+
+    def _sync_folder(self, folder: str) -> FolderSync:
+        key = self.account.key
+        client = self.session.client
+        info = client.select_folder(folder, readonly=True)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        uidnext = int(info.get(b"UIDNEXT", 0)) or None
+        modseq = int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None
+        cached = self.cache.folder(key, folder)
+        reset = bool(cached and cached.uidvalidity and cached.uidvalidity != uidvalidity)
+        if reset:
+            log.warning("UIDVALIDITY of %s changed: re-reading it", folder)
+            self.cache.reset_folder(key, folder, uidvalidity)
+            cached = self.cache.folder(key, folder)
+        server_uids = set(client.search(["ALL"]))
+        known = set(self.cache.uids(key, folder))
+        gone = known - server_uids
+        if gone:
+            self.cache.remove_messages(key, folder, sorted(gone))
+        new = sorted(server_uids - known)
+        for batch in _batches(new, BATCH):
+            rows = client.fetch(batch, FETCH_ITEMS)
+            self.cache.upsert_messages(
+                key, folder, [_cached(key, folder, uid, data) for uid, data in rows.items()]
+            )
+        changed = self._refresh_flags(folder, sorted(known & server_uids), cached, modseq)
+        self.cache.set_folder_state(
+            key, folder, uidvalidity=uidvalidity, uidnext=uidnext, highestmodseq=modseq
+        )
+        return FolderSync(folder, len(new), len(gone), changed, reset)
+
+    def _refresh_flags(self, folder: str, uids: list[int], cached, modseq: int | None) -> int:
+        if not uids:
+            return 0
+        client = self.session.client
+        since = cached.highestmodseq if cached else None
+        condstore = (
+            modseq is not None and since is not None and b"CONDSTORE" in client.capabilities()
+        )
+        if condstore and since == modseq:
+            return 0  # nothing changed since the last sync (RFC 7162 section 3.1.1)
+        flags: dict[int, frozenset[str]] = {}
+        for batch in _batches(uids, BATCH * 4):
+            modifiers = [f"CHANGEDSINCE {since}"] if condstore else None
+            for uid, data in client.fetch(batch, [b"FLAGS"], modifiers=modifiers).items():
+                flags[uid] = _flags(data.get(b"FLAGS", ()))
+        self.cache.update_flags(self.account.key, folder, flags)
+        return len(flags)
+
+    # -- reading and changing messages -------------------------------------------------------
+
+    def body(self, folder: str, uid: int) -> bytes:
+        """The whole message, from the cache or fetched (BODY.PEEK: reading is not \\Seen)."""
+        cached = self.cache.body(self.account.key, folder, uid)
+        if cached is not None:
+            return cached
+
+        def step() -> bytes:
+            client = self.session.client
+            client.select_folder(folder, readonly=True)
+            data = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid)
+            if not data:
+                raise ImapError(f"Message {uid} is no longer in {folder}; refresh the folder.")
+            return data[b"BODY[]"]
+
+        raw = self._retrying(f"reading message {uid}", step)
+        self.cache.store_body(self.account.key, folder, uid, raw)
+        return raw
+
+    def set_flags(self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool):
+        def step() -> dict:
+            client = self.session.client
+            client.select_folder(folder)
+            encoded = [f.encode() for f in flags]
+            change = client.add_flags if add else client.remove_flags
+            return change(list(uids), encoded)
+
+        result = self._retrying("changing flags", step)
+        self.cache.update_flags(
+            self.account.key, folder, {uid: _flags(f) for uid, f in result.items()}
+        )
+
+    def move(self, folder: str, uids: Sequence[int], destination: str) -> None:
+        """MOVE (RFC 6851) when the server has it, else COPY + \\Deleted + UID EXPUNGE."""
+
+        def step() -> None:
+            client = self.session.client
+            client.select_folder(folder)
+            if client.has_capability("MOVE"):
+                client.move(list(uids), destination)
+            else:
+                client.copy(list(uids), destination)
+                client.add_flags(list(uids), [b"\\Deleted"])
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(list(uids))
+                else:
+                    client.expunge()
+
+        self._retrying(f"moving messages to {destination}", step)
+        self.cache.remove_messages(self.account.key, folder, list(uids))
+
+    def delete(self, folder: str, uids: Sequence[int]) -> None:
+        """Into Trash; from Trash itself, for good."""
+        trash = self.folder_with_use("\\Trash")
+        if trash and trash != folder:
+            self.move(folder, uids, trash)
+            return
+
+        def step() -> None:
+            client = self.session.client
+            client.select_folder(folder)
+            client.add_flags(list(uids), [b"\\Deleted"])
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(list(uids))
+            else:
+                client.expunge()
+
+        self._retrying("deleting messages", step)
+        self.cache.remove_messages(self.account.key, folder, list(uids))
+
+    def append(self, folder: str, message: bytes, flags: Iterable[str] = ()) -> None:
+        def step() -> None:
+            self.session.client.append(folder, message, flags=[f.encode() for f in flags])
+
+        self._retrying(f"saving to {folder}", step)
+
+    def folder_with_use(self, use: str) -> str | None:
+        for folder in self.cache.folders(self.account.key):
+            if folder.special_use == use:
+                return folder.name
+        return None
+
+    # -- new mail -----------------------------------------------------------------------------
+
+    def wait_for_change(self, folder: str, timeout: float) -> bool:
+        """IDLE (RFC 2177) on `folder` for up to `timeout` seconds; True when the server
+        reported something. Servers drop IDLE after 30 minutes: keep timeout below that."""
+
+        def step() -> bool:
+            client = self.session.client
+            client.select_folder(folder, readonly=True)
+            client.idle()
+            try:
+                responses = client.idle_check(timeout=timeout)
+            finally:
+                client.idle_done()
+            return bool(responses)
+
+        return self._retrying(f"waiting for new mail in {folder}", step)
+
+
+def _batches(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _special_use(name: str, flags: Sequence[bytes]) -> str | None:
+    for flag in flags:
+        if flag in SPECIAL_USE:
+            return flag.decode()
+    return _BY_NAME.get(name.lower().rsplit("/", 1)[-1].rsplit(".", 1)[-1])
+
+
+def _flags(raw: Iterable[bytes | str]) -> frozenset[str]:
+    return frozenset(f.decode() if isinstance(f, bytes) else f for f in raw if f != b"\\Recent")
+
+
+def _text(value: bytes | None) -> str:
+    if not value:
+        return ""
+    raw = value.decode("utf-8", "replace")
+    try:
+        return str(email.header.make_header(email.header.decode_header(raw)))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError):
+        return raw
+
+
+def _address(addr) -> tuple[str, str]:
+    mailbox = (addr.mailbox or b"").decode("utf-8", "replace")
+    host = (addr.host or b"").decode("utf-8", "replace")
+    return _text(addr.name), f"{mailbox}@{host}" if host else mailbox
+
+
+def _has_attachment(structure) -> bool:
+    if structure is None:
+        return False
+    if structure.is_multipart:
+        return any(_has_attachment(part) for part in structure[0])
+    return any(
+        isinstance(item, tuple)
+        and item
+        and isinstance(item[0], bytes)
+        and item[0].lower() == b"attachment"
+        for item in structure
+    )
+
+
+def _cached(account: str, folder: str, uid: int, data: dict) -> CachedMessage:
+    env = data.get(b"ENVELOPE")
+    internal = data.get(b"INTERNALDATE")
+    internaldate = internal.timestamp() if isinstance(internal, datetime) else time.time()
+    sender_name, sender_address = ("", "")
+    recipients = ""
+    subject = message_id = in_reply_to = ""
+    date = internaldate
+    if env is not None:
+        if env.from_:
+            sender_name, sender_address = _address(env.from_[0])
+        people = [*(env.to or ()), *(env.cc or ())]
+        recipients = ", ".join(n or a for n, a in (_address(p) for p in people))
+        subject = _text(env.subject)
+        message_id = (env.message_id or b"").decode("utf-8", "replace")
+        in_reply_to = (env.in_reply_to or b"").decode("utf-8", "replace")
+        if isinstance(env.date, datetime):
+            date = env.date.timestamp()
+    return CachedMessage(
+        account=account,
+        folder=folder,
+        uid=uid,
+        message_id=message_id,
+        subject=subject,
+        sender_name=sender_name,
+        sender_address=sender_address,
+        recipients=recipients,
+        date=date,
+        size=int(data.get(b"RFC822.SIZE", 0)),
+        flags=_flags(data.get(b"FLAGS", ())),
+        has_attachments=_has_attachment(data.get(b"BODYSTRUCTURE")),
+        preview="",
+        in_reply_to=in_reply_to,
+        references="",
+    )

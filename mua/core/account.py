@@ -1,0 +1,96 @@
+"""An account: who the user is and how mua reaches their provider. No secrets here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mua.core.tls import Security
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """One server of an account (IMAP or SMTP submission)."""
+
+    host: str  # where to connect: a name, or an address when server_name is set
+    port: int
+    security: Security
+    username: str
+    ca_file: Path | None = None  # trust only this CA (a local or company server); None: system
+    server_name: str | None = None  # the name to verify when `host` is an address
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "security": self.security.value,
+            "username": self.username,
+        }
+        if self.ca_file:
+            data["ca_file"] = str(self.ca_file)
+        if self.server_name:
+            data["server_name"] = self.server_name
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServerSettings:
+        return cls(
+            host=str(data["host"]),
+            port=int(data["port"]),
+            security=Security(data["security"]),
+            username=str(data["username"]),
+            ca_file=Path(data["ca_file"]) if data.get("ca_file") else None,
+            server_name=data.get("server_name"),
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    address: str
+    imap: ServerSettings
+    smtp: ServerSettings
+    display_name: str = ""
+    # A nameserver to ask instead of the system's (the demo world's DNS), "host:port".
+    nameserver: str | None = None
+    # Security.NONE is only ever used when the user consented to it for this account.
+    cleartext_consent: bool = False
+    # Host names that belong to the user's own provider, for the trace's trust boundary.
+    provider_hosts: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Accounts are identified by their address, case-insensitively."""
+        return self.address.lower()
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+    def with_changes(self, **changes: Any) -> Account:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "address": self.address,
+            "display_name": self.display_name,
+            "imap": self.imap.to_dict(),
+            "smtp": self.smtp.to_dict(),
+            "cleartext_consent": self.cleartext_consent,
+            "provider_hosts": list(self.provider_hosts),
+        }
+        if self.nameserver:
+            data["nameserver"] = self.nameserver
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Account:
+        return cls(
+            address=str(data["address"]),
+            display_name=str(data.get("display_name", "")),
+            imap=ServerSettings.from_dict(data["imap"]),
+            smtp=ServerSettings.from_dict(data["smtp"]),
+            nameserver=data.get("nameserver"),
+            cleartext_consent=bool(data.get("cleartext_consent", False)),
+            provider_hosts=tuple(data.get("provider_hosts", ())),
+        )

@@ -1,0 +1,75 @@
+"""A durable spool: one file per entry, a JSON header line then the payload bytes.
+
+An entry is written to `tmp/`, fsync'ed, moved into place with `os.replace` and the directory
+fsync'ed, so after a crash it is either whole or absent — what the MTA's queue needs before
+it answers 250 (RFC 5321 section 6.1), and what the client's Outbox needs before it tells
+the user a message is on its way. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".msg"
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._tmp = self.directory / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        for stale in self._tmp.iterdir():  # a crash mid-write leaves an unacknowledged file
+            stale.unlink(missing_ok=True)
+
+    def write(self, entry_id: str, header: dict[str, Any], payload: bytes) -> None:
+        line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+        tmp = self._tmp / f"{entry_id}.{secrets.token_hex(4)}"
+        with tmp.open("wb") as f:
+            f.write(line)
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path(entry_id))
+        fsync_dir(self.directory)
+
+    def headers(self) -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        for path in self.directory.glob(f"*{SUFFIX}"):
+            try:
+                with path.open("rb") as f:
+                    found.append((path.stem, json.loads(f.readline())))
+            except (OSError, ValueError) as exc:
+                log.error("unreadable spool file %s: %s", path, exc)
+        return found
+
+    def payload(self, entry_id: str) -> bytes:
+        with self._path(entry_id).open("rb") as f:
+            f.readline()
+            return f.read()
+
+    def remove(self, entry_id: str) -> None:
+        self._path(entry_id).unlink(missing_ok=True)
+        fsync_dir(self.directory)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.directory.glob(f"*{SUFFIX}"))
+
+    def _path(self, entry_id: str) -> Path:
+        return self.directory / f"{entry_id}{SUFFIX}"
+
+
+def fsync_dir(directory: Path) -> None:
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,393 @@
+"""Account setup from an address alone: find the IMAP and submission servers, and say how each
+would be protected.
+
+Three sources, in order:
+1. SRV records (RFC 6186, RFC 8314 section 5.1): `_submissions._tcp` and `_imaps._tcp` (implicit
+   TLS) before `_submission._tcp` and `_imap._tcp` (STARTTLS), each in RFC 2782 order; target "."
+   means "not offered". An unsigned SRV record could be forged, so one naming a host outside
+   the user's domain is marked for the user to confirm (RFC 6186 section 6, RFC 7525 section
+   6.1: a name learnt insecurely is no reference identity for the certificate check).
+2. Mozilla-style autoconfig files (mua.net.autoconfig), HTTPS first; plain HTTP is marked.
+3. The usual names (imap./mail./the domain; smtp./mail./the domain), implicit-TLS ports before
+   STARTTLS ports (RFC 8314 section 3).
+Each source is asked only for what the ones before it did not find. With `probe=True` every
+server found is also connected to the way the account will connect (certificate verified,
+STARTTLS required, no credentials sent), so `Candidate.verified` says whether it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from mua.core.tls import Security, TlsFacts
+from mua.net import autoconfig, imap, submission
+from mua.net.autoconfig import AutoconfigError, Kind
+from mua.net.candidates import Candidate, Discovery, DiscoveryError, Source, account_from
+from mua.net.dns import DnsError, Resolver
+
+__all__ = ["Candidate", "Discovery", "DiscoveryError", "Source", "account_from", "discover"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS: dict[str, tuple[int, ...]] = {
+    "imaps": (993,),
+    "imap": (143,),
+    "submissions": (465,),
+    "submission": (587,),
+}
+_PORT_KEYS: dict[tuple[Kind, Security], str] = {
+    ("imap", Security.IMPLICIT): "imaps",
+    ("imap", Security.STARTTLS): "imap",
+    ("smtp", Security.IMPLICIT): "submissions",
+    ("smtp", Security.STARTTLS): "submission",
+}
+_SRV_SERVICES: tuple[tuple[str, Kind, Security], ...] = (
+    ("_submissions._tcp", "smtp", Security.IMPLICIT),
+    ("_imaps._tcp", "imap", Security.IMPLICIT),
+    ("_submission._tcp", "smtp", Security.STARTTLS),
+    ("_imap._tcp", "imap", Security.STARTTLS),
+)
+_USUAL_PREFIXES: dict[Kind, tuple[str, ...]] = {
+    "imap": ("imap.", "mail.", ""),
+    "smtp": ("smtp.", "mail.", ""),
+}
+_MODE_WORDS = {Security.IMPLICIT: "implicit TLS", Security.STARTTLS: "STARTTLS"}
+_KINDS: tuple[Kind, ...] = ("imap", "smtp")
+_REFUSED = (
+    submission.CertificateInvalid,
+    imap.CertificateInvalid,
+    submission.CleartextRefused,
+    imap.CleartextRefused,
+)
+
+AutoconfigUrls = Callable[[str, str], list[str]]  # (domain, address) -> URLs to try
+
+
+async def discover(
+    address: str,
+    *,
+    nameserver: tuple[str, int] | None = None,
+    trust_anchor_file: Path | None = None,
+    ca_file: Path | None = None,
+    timeout: float = 5.0,
+    srv: bool = True,
+    autoconfig_urls: AutoconfigUrls | None = None,
+    ports: Mapping[str, tuple[int, ...]] | None = None,
+    probe: bool = True,
+) -> Discovery:
+    """Find IMAP and submission settings for `address`.
+
+    `nameserver` (with `trust_anchor_file` to validate DNSSEC) replaces the system's resolver
+    for every name, and `ca_file` the system's trust store, for HTTPS and the servers alike.
+    `srv=False` skips the SRV lookups. `autoconfig_urls(domain, address)` lists the autoconfig
+    URLs (default: Thunderbird's; return [] to skip). `ports` maps "imaps", "imap",
+    "submissions", "submission" to the ports that probing tries (default 993, 143, 465, 587;
+    a missing key is not tried). `timeout` bounds each lookup, fetch and probe; they run
+    concurrently where they can. Failures become `Discovery.steps`, never exceptions.
+    """
+    local, _, domain = address.rpartition("@")
+    domain = domain.lower().rstrip(".")
+    if not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"{address!r} is not an email address")
+    port_map = dict(DEFAULT_PORTS if ports is None else ports)
+    if unknown := set(port_map) - set(DEFAULT_PORTS):
+        raise ValueError(f"unknown port keys {sorted(unknown)}; use {sorted(DEFAULT_PORTS)}")
+    resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
+    address_for = _AddressFor(resolver if nameserver else None)
+    steps: list[str] = []
+    found: list[Candidate] = []
+    declined: set[Kind] = set()
+
+    def missing() -> list[Kind]:
+        return [k for k in _KINDS if k not in declined and not any(c.kind == k for c in found)]
+
+    if srv:
+        found, declined = await _from_srv(resolver, address, domain, steps)
+    if missing():
+        urls = (autoconfig_urls or autoconfig.default_urls)(domain, address)
+        found += await _from_autoconfig(
+            urls, address, missing(), address_for, ca_file, timeout, steps
+        )
+    elif srv:
+        steps.append("Autoconfig not needed: the SRV records answered for both servers.")
+    if probe:
+        prober = _Prober(address_for, ca_file, timeout)
+        guesses = _usual_servers(address, domain, missing(), port_map)
+        guesses = await _with_names_that_resolve(guesses, address_for, steps)
+        results = await asyncio.gather(*(prober.check(c) for c in [*found, *guesses]))
+        steps += [step for _, step in results]
+        checked = [c for c, _ in results]
+        found = checked[: len(found)] + [c for c in checked[len(found) :] if c.verified]
+    elif address_for.resolving:
+        found = list(await asyncio.gather(*(_with_address(c, address_for) for c in found)))
+    first = {c.key: c for c in reversed(found)}  # of duplicates, the one found first stays
+    unique = [c for c in found if first[c.key] is c]
+    for step in steps:
+        log.debug("discovery for %s: %s", address, step)
+    log.info(
+        "discovery for %s: %d IMAP and %d SMTP candidates",
+        address,
+        sum(c.kind == "imap" for c in unique),
+        sum(c.kind == "smtp" for c in unique),
+    )
+    return Discovery(
+        address=address,
+        imap=tuple(c for c in unique if c.kind == "imap"),
+        smtp=tuple(c for c in unique if c.kind == "smtp"),
+        steps=tuple(steps),
+        nameserver=nameserver,
+        ca_file=ca_file,
+    )
+
+
+# --- the three sources ------------------------------------------------------------------
+
+
+async def _from_srv(
+    resolver: Resolver, address: str, domain: str, steps: list[str]
+) -> tuple[list[Candidate], set[Kind]]:
+    """Candidates from SRV records, and the kinds the domain says it does not offer at all."""
+    answers = await asyncio.gather(
+        *(resolver.srv(service, domain) for service, _, _ in _SRV_SERVICES),
+        return_exceptions=True,
+    )
+    found: list[Candidate] = []
+    not_offered: list[Kind] = []
+    for (service, kind, security), answer in zip(_SRV_SERVICES, answers, strict=True):
+        name = f"{service}.{domain}"
+        if isinstance(answer, DnsError):
+            steps.append(f"SRV {name}: {answer}; ignored.")
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        signed = "DNSSEC-signed" if answer.secure else "unsigned"
+        if not answer.exists:
+            steps.append(f"SRV {name}: none published.")
+        elif not answer.records:
+            not_offered.append(kind)
+            steps.append(f'SRV {name}: "." ({signed}), the domain does not offer this service.')
+        for record in answer.records:
+            confirm = not answer.secure and not _within(record.target, domain)
+            origin = f"From {'a' if answer.secure else 'an'} {signed} SRV record ({name})"
+            if confirm:
+                origin += f" naming a host outside {domain}, which could be forged: confirm it"
+            steps.append(f"SRV {name}: {record.target} port {record.port} ({signed}).")
+            found.append(
+                Candidate.planned(
+                    kind,
+                    record.target,
+                    record.port,
+                    security,
+                    username=address,  # RFC 6186 gives no user name; the address is the usual one
+                    source=Source.SRV,
+                    origin=origin,
+                    secure_lookup=answer.secure,
+                    confirm=confirm,
+                )
+            )
+    return found, {kind for kind in not_offered if not_offered.count(kind) == 2}
+
+
+async def _from_autoconfig(
+    urls: list[str],
+    address: str,
+    kinds: list[Kind],
+    address_for: _AddressFor,
+    ca_file: Path | None,
+    timeout: float,
+    steps: list[str],
+) -> list[Candidate]:
+    """The servers of `kinds` in the first autoconfig file that lists any; the HTTPS addresses
+    are fetched together, plain HTTP only when none of them had one."""
+    https = [u for u in urls if u.lower().startswith("https://")]
+    plain = [u for u in urls if u not in https]
+    if not urls:
+        steps.append("Autoconfig: no addresses to try.")
+    for group in (https, plain):
+        results = await asyncio.gather(
+            *(
+                autoconfig.fetch(url, address, address_for, ca_file=ca_file, timeout=timeout)
+                for url in group
+            ),
+            return_exceptions=True,
+        )
+        for url, result in zip(group, results, strict=True):
+            if isinstance(result, AutoconfigError | DnsError):
+                steps.append(f"Autoconfig {url}: {result}.")
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                steps.append(f"Autoconfig {url}: {len(result.servers)} server(s) listed.")
+                steps += [f"Autoconfig {url}: skipped {why}." for why in result.skipped]
+        for file in results:
+            if isinstance(file, autoconfig.AutoconfigFile):
+                wanted = [s for s in file.servers if s.kind in kinds]
+                if wanted:
+                    return [_autoconfig_candidate(s, file) for s in wanted]
+    return []
+
+
+def _autoconfig_candidate(
+    server: autoconfig.AutoconfigServer, file: autoconfig.AutoconfigFile
+) -> Candidate:
+    if file.secure:
+        origin = f"From the autoconfig file at {file.url}"
+    else:
+        origin = (
+            f"From an autoconfig file fetched over plain HTTP ({file.url}), which anyone on the "
+            "path could have altered: confirm it"
+        )
+    return Candidate.planned(
+        server.kind,
+        server.host,
+        server.port,
+        server.security,
+        username=server.username,
+        source=Source.AUTOCONFIG,
+        origin=origin,
+        secure_lookup=file.secure,
+        confirm=not file.secure,
+        authentication=server.authentication,
+    )
+
+
+def _usual_servers(
+    address: str, domain: str, kinds: list[Kind], ports: Mapping[str, tuple[int, ...]]
+) -> list[Candidate]:
+    """Implicit TLS before STARTTLS, then the names in the usual order, then the ports."""
+    return [
+        Candidate.planned(
+            kind,
+            f"{prefix}{domain}",
+            port,
+            security,
+            username=address,
+            source=Source.PROBE,
+            origin=f"Found by trying {prefix}{domain} port {port}",
+            secure_lookup=False,
+        )
+        for kind, security in itertools.product(kinds, (Security.IMPLICIT, Security.STARTTLS))
+        for prefix in _USUAL_PREFIXES[kind]
+        for port in ports.get(_PORT_KEYS[kind, security], ())
+    ]
+
+
+# --- names and probes -------------------------------------------------------------------
+
+
+class _AddressFor:
+    """Host name -> the address to connect to, through the given name server; None when there
+    is none (the system resolves the name when connecting) or the host is an address."""
+
+    def __init__(self, resolver: Resolver | None) -> None:
+        self._resolver = resolver
+        self._known: dict[str, str] = {}
+
+    @property
+    def resolving(self) -> bool:
+        return self._resolver is not None
+
+    async def __call__(self, host: str) -> str | None:
+        if self._resolver is None or _is_address(host):
+            return None
+        name = host.lower().rstrip(".")
+        if name not in self._known:
+            answer = await self._resolver.addresses(name)
+            if not answer.records:
+                raise DnsError(f"the name {name} has no address")
+            self._known[name] = answer.records[0]
+        return self._known[name]
+
+
+async def _with_address(candidate: Candidate, address_for: _AddressFor) -> Candidate:
+    try:
+        return replace(candidate, address=await address_for(candidate.host))
+    except DnsError:
+        return candidate
+
+
+async def _with_names_that_resolve(
+    candidates: list[Candidate], address_for: _AddressFor, steps: list[str]
+) -> list[Candidate]:
+    """Guessed names that do not exist are dropped with one step each, not one per port."""
+    if not address_for.resolving:
+        return candidates  # the system resolves when connecting
+    hosts = list(dict.fromkeys(c.host for c in candidates))
+    answers = await asyncio.gather(*(address_for(h) for h in hosts), return_exceptions=True)
+    gone = set()
+    for host, answer in zip(hosts, answers, strict=True):
+        if isinstance(answer, DnsError):
+            steps.append(f"Probe {host}: {answer}; not tried.")
+            gone.add(host)
+        elif isinstance(answer, BaseException):
+            raise answer
+    return [c for c in candidates if c.host not in gone]
+
+
+class _Prober:
+    """Connects to candidates the way the account will (TLS verified, STARTTLS required) and
+    notes what it saw. Sends no credentials; each probe has its own timeout."""
+
+    def __init__(self, address_for: _AddressFor, ca_file: Path | None, timeout: float) -> None:
+        self.address_for = address_for
+        self.ca_file = ca_file
+        self.timeout = timeout
+
+    async def check(self, c: Candidate) -> tuple[Candidate, str]:
+        """The candidate as the probe found it, and a step saying what happened."""
+        where = f"Probe {c.host} port {c.port}"
+        if c.security is Security.NONE:
+            return c, f"{where}: not tried, it would be unencrypted."
+        how = _MODE_WORDS[c.security]
+        try:
+            address = await self.address_for(c.host)
+            async with asyncio.timeout(self.timeout):
+                tls = await self._connect(c, address)
+        except (submission.SubmissionError, imap.ImapError) as exc:
+            problem, refused = str(exc), isinstance(exc, _REFUSED)
+        except DnsError as exc:
+            problem, refused = f"{exc}.", False
+        except TimeoutError:
+            problem = f"{c.host} port {c.port} did not answer within {self.timeout:g} seconds."
+            refused = False
+        else:
+            seen = f"{tls.version or 'TLS'} ({how}) with a verified certificate"
+            return c.probed(tls, address, seen), f"{where}: {seen}."
+        return c.failed(problem, certificate_or_cleartext=refused), f"{where} ({how}): {problem}"
+
+    async def _connect(self, c: Candidate, address: str | None) -> TlsFacts:
+        name = c.host if address else None
+        if c.kind == "smtp":
+            endpoint = submission.SubmissionEndpoint(
+                address or c.host, c.port, c.security, ca_file=self.ca_file, server_name=name
+            )
+            return (await submission.probe(endpoint, timeout=self.timeout)).tls
+        imap_endpoint = imap.ImapEndpoint(
+            address or c.host, c.port, c.security, ca_file=self.ca_file, server_name=name
+        )
+        # imapclient is synchronous; its socket timeout ends the thread soon after ours fires
+        return await asyncio.to_thread(_imap_tls, imap_endpoint, self.timeout)
+
+
+def _imap_tls(endpoint: imap.ImapEndpoint, timeout: float) -> TlsFacts:
+    with imap.ImapSession.connect(endpoint, timeout=timeout) as session:
+        return session.tls
+
+
+def _within(host: str, domain: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == domain or host.endswith(f".{domain}")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,409 @@
+"""Account passwords, through one small wrapper around keyring.
+
+Naming scheme (what another keyring tool shows): the keyring *service* is `mua:<account key>`,
+the account's address lower-cased, and the keyring *username* is the kind of server the
+password is for, `imap` or `smtp`. So alice's submission password is the entry
+("mua:alice@a.test", "smtp").
+
+Where the passwords go:
+- `Secrets()` uses the keyring backend that keyring itself picks, which honours keyring's
+  own `PYTHON_KEYRING_BACKEND` variable and `keyringrc.cfg`. When that is no usable OS
+  keyring (keyring's fail or null backend, a chain with nothing in it, or a keyrings.alt file
+  backend, which keeps plaintext or prompts on the terminal), it raises `NoKeyring` and
+  writes nothing. The CLI or GUI then asks the user, and calls one of:
+- `Secrets.session_only()`: in this process's memory; nothing is written, the password is
+  asked again next time.
+- `Secrets.encrypted_file(master_password)`: `encrypted_file_path()` under mua's data dir,
+  each password encrypted (AES-256-CFB, key from PBKDF2-HMAC-SHA256 of the master password
+  with a salt per entry; keyrings.alt's `EncryptedKeyring`, with a stronger key derivation
+  than its default). The caller supplies the master password; nothing here prompts.
+- mua never falls back to a plaintext file.
+
+The choice is remembered only when the caller asks: it stores `secrets_backend =
+"encrypted-file"` (or "session-only") in `settings.toml` (`mua.store.config.Settings`) and
+next time calls `Secrets.for_choice(settings.secrets_backend, master_password=...)`.
+
+No password is ever logged, shown by repr(), or put in an exception message.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import io
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, NoReturn, get_args
+
+import keyring
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+from keyring.errors import InitError, KeyringError, NoKeyringError, PasswordDeleteError
+from keyrings.alt.escape import escape as escape_for_ini
+from keyrings.alt.file import EncryptedKeyring
+from keyrings.alt.file_base import FileBacked
+
+from mua.store import paths
+from mua.store.config import SecretsBackendName, write_private_file
+
+log = logging.getLogger(__name__)
+
+ServiceKind = Literal["imap", "smtp"]
+SERVICE_PREFIX = "mua:"
+ENCRYPTED_FILE_NAME = "passwords.cfg"
+
+_OPTIONS = (
+    "mua can keep passwords for this session only, or in a file encrypted with a master password"
+)
+
+
+class SecretsError(RuntimeError):
+    """A password could not be read, stored or deleted; str() is a sentence for the user."""
+
+
+class NoKeyring(SecretsError):
+    """There is no usable OS keyring (as on a headless Linux box); nothing was written."""
+
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"No usable system keyring was found{detail}; {_OPTIONS}.")
+
+
+class WrongMasterPassword(SecretsError, ValueError):
+    """The master password does not open the encrypted password file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"The master password does not open {path}; try again.")
+
+
+class _Undecryptable(SecretsError):
+    """An entry of the encrypted file does not decrypt with the key in hand."""
+
+
+def service_name(account_key: str) -> str:
+    """The keyring service for an account: `mua:` and the address, lower-cased."""
+    if not account_key or not account_key.strip():
+        raise ValueError("an account key (the account's address) is required")
+    return SERVICE_PREFIX + account_key.strip().lower()
+
+
+def encrypted_file_path() -> Path:
+    """Where `Secrets.encrypted_file` keeps passwords unless told otherwise."""
+    return paths.data_dir() / ENCRYPTED_FILE_NAME
+
+
+class Secrets:
+    """Get, set and delete the IMAP and SMTP passwords of accounts.
+
+    `Secrets()` is the OS keyring (or raises `NoKeyring`); `Secrets(backend)` uses the given
+    keyring backend as it is (tests, or a backend the caller built).
+    """
+
+    def __init__(self, backend: KeyringBackend | None = None) -> None:
+        if backend is None:
+            backend = _system_backend()
+        elif isinstance(backend, fail.Keyring | null.Keyring):
+            _no_keyring(backend)
+        self._backend = backend
+
+    @classmethod
+    def session_only(cls) -> Secrets:
+        """Passwords in this process's memory only: nothing written, asked again next run."""
+        return cls(_SessionKeyring())
+
+    @classmethod
+    def encrypted_file(cls, master_password: str, *, path: Path | None = None) -> Secrets:
+        """Passwords in a file encrypted with `master_password` (created when missing).
+
+        Raises `WrongMasterPassword` when the file exists and the password does not open it,
+        `SecretsError` when the file cannot be used.
+        """
+        if not isinstance(master_password, str) or not master_password.strip():
+            raise ValueError("The master password must not be empty.")
+        path = path if path is not None else encrypted_file_path()
+        backend = _MasterPasswordKeyring(path, master_password)
+        backend.open()
+        log.info("using the encrypted password file %s", path)
+        return cls(backend)
+
+    @classmethod
+    def for_choice(
+        cls,
+        choice: SecretsBackendName,
+        *,
+        master_password: str | None = None,
+        path: Path | None = None,
+    ) -> Secrets:
+        """The store the user chose (`Settings.secrets_backend`); `path` is for the file."""
+        if choice == "system":
+            return cls()
+        if choice == "session-only":
+            return cls.session_only()
+        if choice == "encrypted-file":
+            if master_password is None:
+                raise ValueError("The encrypted password file needs its master password.")
+            return cls.encrypted_file(master_password, path=path)
+        choices = get_args(SecretsBackendName)
+        raise ValueError(f"unknown secrets backend {choice!r}; use one of {choices}")
+
+    def __repr__(self) -> str:
+        return f"<Secrets {self.kind}: {_describe(self._backend)}>"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secrets cannot be pickled (it may hold passwords in memory)")
+
+    @property
+    def kind(self) -> SecretsBackendName:
+        """Which of the user's choices this is (the value for `Settings.secrets_backend`)."""
+        if isinstance(self._backend, _SessionKeyring):
+            return "session-only"
+        if isinstance(self._backend, _MasterPasswordKeyring):
+            return "encrypted-file"
+        return "system"
+
+    @property
+    def location(self) -> str:
+        """Where the passwords are, in words for the user."""
+        if isinstance(self._backend, _SessionKeyring):
+            return "memory, for this session only"
+        if isinstance(self._backend, _MasterPasswordKeyring):
+            return f"the encrypted file {self._backend.file_path}"
+        return f"the system keyring ({self._backend.name})"
+
+    def get(self, account_key: str, service: ServiceKind) -> str | None:
+        """The stored password, None when there is none."""
+        name, kind = service_name(account_key), _kind(service)
+        with self._errors("read", name, kind):
+            password = self._backend.get_password(name, kind)
+        log.debug("%s password for %s: %s", kind, name, "found" if password else "none stored")
+        return password
+
+    def set(self, account_key: str, service: ServiceKind, password: str) -> None:
+        name, kind = service_name(account_key), _kind(service)
+        if not isinstance(password, str):
+            raise TypeError("a password is a str")
+        with self._errors("store", name, kind, password):
+            self._backend.set_password(name, kind, password)
+        log.info("stored the %s password for %s in %s", kind, name, _describe(self._backend))
+
+    def delete(self, account_key: str, service: ServiceKind) -> bool:
+        """Forget the password; False when there was none."""
+        name, kind = service_name(account_key), _kind(service)
+        with self._errors("delete", name, kind):
+            try:
+                self._backend.delete_password(name, kind)
+            except PasswordDeleteError:  # what backends raise when there is no such entry
+                return False
+        log.info("deleted the %s password for %s", kind, name)
+        return True
+
+    @contextmanager
+    def _errors(
+        self, action: str, name: str, kind: str, secret: str | None = None
+    ) -> Iterator[None]:
+        """Turn a backend's failure into a SecretsError sentence that holds no password."""
+        try:
+            yield
+        except SecretsError:
+            raise
+        except (NoKeyringError, InitError) as exc:
+            raise NoKeyring(_scrub(exc, secret)) from _cause(exc, secret)
+        except (KeyringError, configparser.Error, OSError) as exc:
+            where = _describe(self._backend)
+            raise SecretsError(
+                f"Could not {action} the {kind} password for {name} in {where}"
+                f" ({_scrub(exc, secret)}); check that the keyring is unlocked and try again."
+            ) from _cause(exc, secret)
+
+
+def _kind(service: str) -> ServiceKind:
+    if service not in get_args(ServiceKind):
+        raise ValueError(f"service must be 'imap' or 'smtp', not {service!r}")
+    return service  # type: ignore[return-value]
+
+
+def _describe(backend: KeyringBackend) -> str:
+    if isinstance(backend, _SessionKeyring):
+        return "memory, this session only"
+    if isinstance(backend, _MasterPasswordKeyring):
+        return f"encrypted file {backend.file_path}"
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _scrub(exc: BaseException, secret: str | None) -> str:
+    text = str(exc) or type(exc).__name__
+    if secret and secret in text:
+        return type(exc).__name__
+    return text
+
+
+def _cause(exc: BaseException, secret: str | None) -> BaseException | None:
+    """Chain the original error, unless its message would carry the password along."""
+    return None if secret and secret in str(exc) else exc
+
+
+def _no_keyring(backend: KeyringBackend, why: str = "") -> NoReturn:
+    raise NoKeyring(why or f"keyring offers only {_describe(backend)}")
+
+
+def _system_backend() -> KeyringBackend:
+    """keyring's own choice, as long as it is a real OS keyring."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a backend named by PYTHON_KEYRING_BACKEND that cannot load
+        raise NoKeyring(
+            f"the backend that PYTHON_KEYRING_BACKEND or keyringrc.cfg names cannot be used: {exc}"
+        ) from exc
+    if isinstance(backend, chainer.ChainerBackend):
+        chained = list(backend.backends)
+        usable = [b for b in chained if _is_os_keyring(b)]
+        if not usable:
+            _no_keyring(backend, "keyring found no OS keyring to use")
+        # A chain that also holds keyrings.alt files would read from them: use the best alone.
+        return backend if len(usable) == len(chained) else usable[0]
+    if isinstance(backend, FileBacked):
+        _no_keyring(
+            backend,
+            f"{_describe(backend)} keeps passwords in a file that mua does not manage",
+        )
+    if not _is_os_keyring(backend):
+        _no_keyring(backend)
+    return backend
+
+
+def _is_os_keyring(backend: KeyringBackend) -> bool:
+    unusable = fail.Keyring | null.Keyring | chainer.ChainerBackend | FileBacked
+    return not isinstance(backend, unusable)
+
+
+class _SessionKeyring(KeyringBackend):
+    """Passwords in this process's memory; nothing is written anywhere."""
+
+    priority = -1  # never picked by keyring's detection: only by Secrets.session_only()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._passwords: dict[tuple[str, str], str] = {}
+
+    def __repr__(self) -> str:
+        return f"<session-only store, {len(self._passwords)} entries>"
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._passwords.pop((service, username), None) is None:
+            raise PasswordDeleteError("Password not found")
+
+
+class _MasterPasswordKeyring(EncryptedKeyring):
+    """keyrings.alt's EncryptedKeyring, unlocked by a master password given by the caller.
+
+    keyrings.alt asks with getpass on the terminal; here the two prompts are replaced, the
+    key derivation is strengthened (its default is 1,000 rounds of PBKDF2-HMAC-SHA1), and
+    the file is written atomically with mode 0600.
+    """
+
+    priority = -1  # never picked by keyring's detection: only by Secrets.encrypted_file()
+    kdf_iterations = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
+    scheme = f"[PBKDF2-HMAC-SHA256 {kdf_iterations}] AES256.CFB"
+
+    def __init__(self, path: Path, master_password: str) -> None:
+        super().__init__()
+        self.file_path = str(path)
+        self._master_password = master_password
+
+    def __repr__(self) -> str:
+        return f"<encrypted password file {self.file_path}>"
+
+    def open(self) -> None:
+        """Unlock the file, or create it: raises WrongMasterPassword or SecretsError."""
+        path = Path(self.file_path)
+        try:
+            self.keyring_key  # noqa: B018 (keyrings.alt unlocks or creates on first access)
+        except SecretsError:
+            raise
+        except configparser.Error as exc:
+            raise SecretsError(
+                f"The password file {path} is damaged; move it away to start a new one."
+            ) from exc
+        except ValueError as exc:  # keyrings.alt: "Encryption scheme mismatch"
+            raise SecretsError(
+                f"The password file {path} was not written by mua; move it away to start a new one."
+            ) from exc
+        except OSError as exc:
+            raise SecretsError(f"The password file {path} cannot be used ({exc}).") from exc
+
+    # --- the master password comes from the caller, never from a prompt ------------------
+
+    def _get_new_password(self) -> str:
+        return self._master_password
+
+    def _unlock(self) -> None:
+        self.keyring_key = self._master_password
+        try:
+            reference = self.get_password("keyring-setting", "password reference")
+        except _Undecryptable:
+            reference = None
+        # Compared here, not asserted as keyrings.alt does, so that `python -O` checks it too.
+        if reference != "password reference value":
+            self._lock()
+            raise WrongMasterPassword(Path(self.file_path))
+
+    def get_password(self, service: str, username: str) -> str | None:
+        try:
+            return super().get_password(service, username)
+        except (AssertionError, ValueError) as exc:  # a wrong key: bad prefix, not UTF-8...
+            raise _Undecryptable(
+                f"An entry of {self.file_path} does not decrypt with this master password;"
+                " the file may be damaged."
+            ) from exc
+
+    def _create_cipher(self, password: str, salt: bytes, IV: bytes) -> Any:
+        key = hashlib.pbkdf2_hmac(
+            "sha256", password.encode("utf-8"), salt, self.kdf_iterations, dklen=self.block_size
+        )
+        return self.AES.new(key, self.AES.MODE_CFB, IV)
+
+    # --- atomic, private writes (keyrings.alt truncates the file in place) ---------------
+
+    def _read_config(self) -> configparser.RawConfigParser:
+        config = configparser.RawConfigParser()
+        if os.path.exists(self.file_path):
+            config.read(self.file_path, encoding="utf-8")
+        return config
+
+    def _save_config(self, config: configparser.RawConfigParser) -> None:
+        text = io.StringIO()
+        config.write(text)
+        write_private_file(Path(self.file_path), text.getvalue().encode("utf-8"))
+
+    def _write_config_value(self, service: str, key: str, value: str) -> None:
+        config = self._read_config()
+        section = escape_for_ini(service)
+        if not config.has_section(section):
+            config.add_section(section)
+        config.set(section, escape_for_ini(key), value)
+        self._save_config(config)
+
+    def delete_password(self, service: str, username: str) -> None:
+        config = self._read_config()
+        section = escape_for_ini(service)
+        try:
+            removed = config.remove_option(section, escape_for_ini(username))
+        except configparser.NoSectionError:
+            removed = False
+        if not removed:
+            raise PasswordDeleteError("Password not found")
+        if not config.options(section):
+            config.remove_section(section)
+        self._save_config(config)
