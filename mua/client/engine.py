@@ -73,9 +73,19 @@ class Engine:
         )
 
     def close(self) -> None:
+        """Log out and close, blocking: for callers outside an event loop (the CLI)."""
         for sync in self._syncs.values():
             sync.close()
         self._syncs.clear()
+        self.cache.close()
+
+    async def aclose(self) -> None:
+        """Log out of every account (in worker threads, one per account) and close."""
+        syncs = list(self._syncs.items())
+        self._syncs.clear()
+        for key, sync in syncs:
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                await asyncio.to_thread(sync.close)
         self.cache.close()
 
     # -- accounts -----------------------------------------------------------------------------

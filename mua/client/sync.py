@@ -147,6 +147,8 @@ class AccountSync:
         return [self.sync_folder(name) for name in self.sync_folder_list()]
 
     def sync_folder(self, folder: str) -> FolderSync:
+        if self.cache.folder(self.account.key, folder) is None:
+            self.sync_folder_list()  # the first sync of this account, or a new folder
         return self._retrying(f"synchronising {folder}", lambda: self._sync_folder(folder))
 
     def _sync_folder(self, folder: str) -> FolderSync:

@@ -1,0 +1,405 @@
+"""Received header fields read into hops: who handed the message to whom, how, and when.
+
+The form is RFC 5321 section 4.4 (`from` / `by` / `via` / `with` / `id` / `for`, then `;` and
+the date); the `with` keywords are RFC 3848 and RFC 6531 (UTF8SMTP...), and RFC 8314 section
+7.4 adds the `tls` clause naming the cipher suite. The TLS details are read in every form the
+major MTAs write them, always from comments or the `tls` clause:
+
+    Postfix, Dovecot, Stalwart   (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))
+    Exim 4.92+, Haraka, RFC 8314 with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384
+    Exim before 4.92             with esmtps (TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256)
+    Gmail                        (version=TLS1_3 cipher=TLS_AES_128_GCM_SHA256 bits=128/128)
+    Microsoft                    with Microsoft SMTP Server (version=TLS1_2, cipher=...) / (TLS)
+    Sendmail                     (version=TLSv1.3 cipher=... bits=256 verify=NOT)
+    OpenSMTPD                    (TLSv1.3:TLS_AES_256_GCM_SHA384:256:NO)
+    qmail / qpsmtpd              with (ECDHE-RSA-AES256-GCM-SHA384 encrypted) SMTP
+
+What the header does not say stays None; nothing is guessed:
+- `encrypted` is True when the keyword (the S of RFC 3848, HTTPS) or a TLS comment or clause
+  says TLS; False when the keyword is a plain RFC 3848 one (SMTP, ESMTP, ESMTPA, LMTP, ...)
+  and nothing says TLS; None otherwise (HTTP, mapi, Microsoft SMTP Server, local, no `with`).
+- `mode`: STARTTLS for ESMTPS, LMTPS, UTF8SMTPS (RFC 3848 defines S as STARTTLS, and relays
+  and LMTP have no implicit-TLS listener in practice). UNKNOWN for the authenticated forms
+  (ESMTPSA...): submission servers write the same keyword for 465 (implicit) and 587
+  (STARTTLS) and the header does not name the port. UNKNOWN too when only a comment says TLS,
+  and for Gmail's non-standard `SMTPS`. IMPLICIT for HTTPS, which is TLS from the first byte.
+- `verified` comes only from Sendmail's `verify=` (OK true; FAIL, NO, NOT false) and
+  OpenSMTPD's YES/NO (also Haraka's older `verify=`). These record the peer certificate check
+  made by the server that wrote the header, not the sender's check of that server.
+- `authenticated`: the A of RFC 3848, or a comment saying so (Postfix "Authenticated sender:",
+  Sendmail and Haraka "authenticated bits=0"); False for a plain RFC 3848 keyword; else None.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+from mua.core.tls import TlsFacts, TlsMode
+
+HeaderSource = Message | Iterable[tuple[str, object]]
+
+
+class ProtocolFamily(StrEnum):
+    """What the `with` keyword says the transfer was, whatever its spelling."""
+
+    SMTP = "SMTP"
+    LMTP = "LMTP"
+    HTTP = "HTTP"
+    MAPI = "MAPI"  # Exchange: the message was handed in by an Outlook client
+    LOCAL = "local"  # a program on the same machine (sendmail pickup, Exim -bs)
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class ReceivedHop:
+    """One Received header: the transfer from `from_*` to `by_host`, as that header says it."""
+
+    from_helo: str | None  # the name the client gave in HELO/EHLO/LHLO, as written
+    from_host: str | None  # the client's reverse DNS name, as the receiving server found it
+    from_address: str | None  # the client's IP address (IPv4 or IPv6), normalised
+    by_host: str | None  # the server that received the message and wrote this header
+    with_protocol: str | None  # the `with` keyword as written ("ESMTPSA", "Microsoft SMTP Server")
+    protocol: ProtocolFamily | None
+    id: str | None
+    for_address: str | None
+    date: datetime | None  # always timezone-aware (a -0000 date is read as UTC)
+    tls: TlsFacts
+    authenticated: bool | None
+    raw: str
+    from_host_unknown: bool = False  # the header says the reverse lookup found no name
+
+    @property
+    def client_name(self) -> str | None:
+        """The name that identifies the sending host, trusting HELO only when nothing better
+        was recorded and the header does not say the reverse lookup failed."""
+        if self.from_host:
+            return self.from_host
+        if self.from_host_unknown or _literal_address(self.from_helo or "") is not None:
+            return None
+        return self.from_helo
+
+
+class _Token(NamedTuple):
+    kind: str  # "word", "comment" (inner text, nested parentheses kept) or "semi"
+    text: str
+    end: int
+
+
+# RFC 3848 / RFC 6531 keywords: [UTF8] SMTP|ESMTP|LMTP [S] [A], in any case (Exim writes
+# lowercase). Exim's "local-esmtp" and friends are a local program speaking SMTP on stdin.
+_KEYWORD = re.compile(
+    r"""
+    ^(?P<local>local-)?     # Exim: a local process (-bs), not a network peer
+    (?P<utf8>UTF8)?         # RFC 6531: SMTPUTF8 was used
+    (?P<base>E?SMTP|LMTP)   # SMTP, ESMTP (EHLO was used) or LMTP
+    (?P<tls>S)?             # RFC 3848: the session was protected by TLS
+    (?P<auth>A)?$           # RFC 3848: the client authenticated with SMTP AUTH
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_RFC_KEYWORDS = {"ESMTP", "SMTP", "LMTP"}  # bases whose S means STARTTLS (SMTPS alone does not)
+_HTTP = re.compile(r"^HTTP(?P<tls>S)?(?:REST)?$", re.IGNORECASE)  # Gmail HTTPREST, OWA HTTPS
+
+# Postfix, Dovecot and Stalwart: "using TLSv1.3 with cipher X (256/256 bits)".
+_USING = re.compile(
+    r"""
+    \busing\s+(?P<version>[\w./]+)          # TLSv1.3, TLSv1/SSLv3 (kept, normalised later)
+    \s+with\s+cipher\s+(?P<cipher>[\w.+/-]+)
+    (?:\s+\((?P<bits>\d+)/\d+\s+bits\))?    # effective/algorithm bits
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# Gmail, Microsoft, Sendmail, older Haraka: key=value pairs, space or comma separated.
+_PAIR = re.compile(r"\b(?P<key>version|cipher|bits|verify)=(?P<value>[^\s,;()]+)", re.IGNORECASE)
+# OpenSMTPD "TLSv1.3:CIPHER:256:NO" and older Exim "TLS1.2:CIPHER:256".
+_COLONS = re.compile(
+    r"""
+    ^(?P<version>(?:TLS|SSL)[\w.]*)   # TLSv1.3, TLS1.2, SSLv3
+    :(?P<cipher>[\w.+-]+)             # the cipher suite, OpenSSL or IANA name
+    :(?P<bits>\d+)
+    (?::(?P<verify>YES|NO))?$         # OpenSMTPD: whether the peer certificate was verified
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# Exim 4.92+ "(TLS1.3)" and Microsoft "(TLS)": a comment that is only a protocol name.
+_BARE_TLS = re.compile(r"^(?P<version>(?:TLS|SSL)(?:\s*v?\s*\d(?:[._]\d)?)?)$", re.IGNORECASE)
+# qmail-tls and qpsmtpd: "(ECDHE-RSA-AES256-GCM-SHA384 encrypted)"; a cipher name has - or _,
+# so "(not encrypted)" is not mistaken for one.
+_QMAIL = re.compile(r"^(?P<cipher>[\w.+]*[-_][\w.+-]*)\s+encrypted$", re.IGNORECASE)
+_AUTH_COMMENT = re.compile(r"^(?:authenticated\s+sender:|authenticated\s+bits=)", re.IGNORECASE)
+_HELO_COMMENT = re.compile(r"(?:\bHELO\s+|\bhelo=)(?P<helo>[^\s()]+)", re.IGNORECASE)
+# An address literal: [192.0.2.1], [IPv6:2001:db8::1], [fe80::1%4], optionally :port (Exim).
+_LITERAL = re.compile(r"\[(?:IPv6:)?(?P<ip>[0-9A-Fa-f:.]+(?:%\w+)?)\](?::\d+)?", re.IGNORECASE)
+_VERIFY = {"OK": True, "YES": True, "FAIL": False, "NO": False, "NOT": False}
+_CLAUSES = {"from", "by", "via", "with", "id", "for", "tls", "envelope-from"}
+
+
+def parse_received(value: str) -> ReceivedHop:
+    """Read one Received field value (folded or not). Never raises: what it cannot read is
+    None, and garbage gives a hop with every field None and TLS unknown."""
+    raw = value if isinstance(value, str) else str(value)
+    text = " ".join(raw.split())  # unfold (RFC 5322 2.2.3) and collapse whitespace
+    tokens = _tokenize(text)
+    semis = [i for i, t in enumerate(tokens) if t.kind == "semi"]
+    date = _parse_date(text[tokens[semis[-1]].end :]) if semis else None
+    body = [t for t in (tokens[: semis[-1]] if semis else tokens) if t.kind != "semi"]
+    clauses = _clauses(body)
+    comments = [t.text for t in body if t.kind == "comment"]
+    helo, host, address, host_unknown = _from_clause(clauses.get("from", []))
+    keyword = _words(clauses.get("with", [])) or None
+    family, says_tls, plain, mode, auth_kw = _keyword(keyword)
+    tls = _tls(comments, _first_word(clauses.get("tls", [])), says_tls, plain, mode)
+    authenticated: bool | None = auth_kw
+    if any(_AUTH_COMMENT.match(c) for c in comments):
+        authenticated = True
+    recipient = (_first_word(clauses.get("for", [])) or "").strip(",").strip("<>")
+    return ReceivedHop(
+        from_helo=helo,
+        from_host=host,
+        from_address=address,
+        by_host=_first_word(clauses.get("by", [])),
+        with_protocol=keyword,
+        protocol=family,
+        id=_first_word(clauses.get("id", [])),
+        for_address=recipient or None,
+        date=date,
+        tls=tls,
+        authenticated=authenticated,
+        raw=raw,
+        from_host_unknown=host_unknown,
+    )
+
+
+def received_hops(message_headers: HeaderSource) -> list[ReceivedHop]:
+    """Every Received field of a message, in header order (newest first, as written)."""
+    return [parse_received(v) for v in header_values(message_headers, "Received")]
+
+
+def header_values(headers: HeaderSource, name: str) -> list[str]:
+    """The values of every `name` field, in order, from a Message or (name, value) pairs."""
+    if isinstance(headers, Message):
+        return [str(v) for v in headers.get_all(name) or []]
+    return [str(v) for k, v in headers if str(k).lower() == name.lower()]
+
+
+def normalise_protocol(keyword: str | None) -> ProtocolFamily | None:
+    """The family of a `with` keyword; idempotent (a family's value maps to itself)."""
+    return _keyword(keyword)[0]
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Words, comments (balanced, nested, with quoted-pairs) and top-level semicolons."""
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace() or ch == ")":  # a stray ")" is noise
+            i += 1
+        elif ch == ";":
+            i += 1
+            tokens.append(_Token("semi", ";", i))
+        elif ch == "(":
+            depth, j = 1, i + 1
+            while j < n and depth:
+                if text[j] == "\\":
+                    j += 1
+                elif text[j] == "(":
+                    depth += 1
+                elif text[j] == ")":
+                    depth -= 1
+                j += 1
+            inner = text[i + 1 : j - 1 if depth == 0 else j]
+            tokens.append(_Token("comment", inner.strip(), j))
+            i = j
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] not in "();":
+                closer = {"<": ">", "[": "]", '"': '"'}.get(text[j])
+                close_at = text.find(closer, j + 1) if closer else -1
+                j = close_at + 1 if close_at > 0 else j + 1
+            tokens.append(_Token("word", text[i:j], j))
+            i = j
+    return tokens
+
+
+def _clauses(tokens: list[_Token]) -> dict[str, list[_Token]]:
+    """Group tokens under the clause keyword before them; the first clause of a name wins."""
+    clauses: dict[str, list[_Token]] = {}
+    current: list[_Token] = []  # tokens before any keyword are dropped
+    for token in tokens:
+        name = token.text.lower() if token.kind == "word" else ""
+        if name in _CLAUSES:
+            current = []
+            clauses.setdefault(name, current)
+        else:
+            current.append(token)
+    return clauses
+
+
+def _words(tokens: list[_Token]) -> str:
+    return " ".join(t.text for t in tokens if t.kind == "word")
+
+
+def _first_word(tokens: list[_Token]) -> str | None:
+    return next((t.text for t in tokens if t.kind == "word"), None)
+
+
+def _from_clause(tokens: list[_Token]) -> tuple[str | None, str | None, str | None, bool]:
+    """(helo, reverse name, address, reverse-lookup-failed) from `from X (TCP-info)`.
+
+    Postfix, Sendmail, OpenSMTPD, Gmail, Stalwart: `from HELO (rdns [ip])`.
+    Exim: `from rdns ([ip] helo=HELO)` or `from [ip] (helo=HELO)`; qmail: `from rdns (HELO x)
+    (ip)`. Microsoft: `from HELO (ip)`. "unknown" as a name means the lookup failed.
+    """
+    first = tokens[0].text if tokens and tokens[0].kind == "word" else None
+    comments = [t.text for t in tokens if t.kind == "comment"]
+    helo = next((m.group("helo") for c in comments if (m := _HELO_COMMENT.search(c))), None)
+    host, address, unknown = None, None, False
+    for comment in comments:
+        found = _tcp_info(comment)
+        if found is not None:
+            host, address = found
+            break
+    if host is not None and host.lower() == "unknown":
+        host, unknown = None, True
+    if helo is None:  # Postfix and most others: the first word is the HELO name
+        helo = first
+    elif first is not None:  # Exim, qmail: the first word is the reverse name, if any
+        if first.lower() == "unknown" or _literal_address(first) is not None:
+            unknown = True  # qmail "unknown", Exim "[ip] (helo=x)": no reverse name
+        else:
+            host = host or first
+    if address is None and first is not None:
+        address = _literal_address(first)
+    return helo, _clean_name(host), address, unknown
+
+
+def _tcp_info(comment: str) -> tuple[str | None, str] | None:
+    """(name, address) from "rdns [ip]", "[ip]", "ip", "user@ip"; None without an address."""
+    literal = _LITERAL.search(comment)
+    if literal is not None:
+        address = _ip(literal.group("ip"))
+        if address is not None:
+            before = comment[: literal.start()].split()
+            name = before[-1].rpartition("@")[2] if before else None
+            return (name or None), address
+    for word in comment.replace(",", " ").split():
+        address = _ip(word.rpartition("@")[2])
+        if address is not None:
+            return None, address
+    return None
+
+
+def _literal_address(word: str) -> str | None:
+    match = _LITERAL.fullmatch(word)
+    return _ip(match.group("ip")) if match else None
+
+
+def _ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _clean_name(name: str | None) -> str | None:
+    name = (name or "").rstrip(".")
+    return name or None
+
+
+def _keyword(keyword: str | None) -> tuple[ProtocolFamily | None, bool, bool, TlsMode, bool | None]:
+    """(family, says TLS, is a plain RFC keyword, mode, authenticated) for a `with` value."""
+    if not keyword:
+        return None, False, False, TlsMode.UNKNOWN, None
+    match = _KEYWORD.match(keyword)
+    if match is not None:
+        if match.group("local"):
+            return ProtocolFamily.LOCAL, False, False, TlsMode.UNKNOWN, bool(match.group("auth"))
+        base = match.group("base").upper()
+        family = ProtocolFamily.LMTP if base == "LMTP" else ProtocolFamily.SMTP
+        tls, auth = bool(match.group("tls")), bool(match.group("auth"))
+        standard = base in _RFC_KEYWORDS and (base != "SMTP" or not tls)
+        mode = TlsMode.STARTTLS if tls and standard and not auth else TlsMode.UNKNOWN
+        return family, tls, not tls, mode if tls else TlsMode.NONE, auth
+    http = _HTTP.match(keyword)
+    if http is not None:
+        tls = bool(http.group("tls"))
+        return ProtocolFamily.HTTP, tls, False, TlsMode.IMPLICIT if tls else TlsMode.UNKNOWN, None
+    lowered = keyword.lower()
+    if lowered == "mapi":
+        return ProtocolFamily.MAPI, False, False, TlsMode.UNKNOWN, None
+    if lowered == "local" or lowered.startswith("local-"):
+        return ProtocolFamily.LOCAL, False, False, TlsMode.UNKNOWN, None
+    if "lmtp" in lowered:
+        return ProtocolFamily.LMTP, False, False, TlsMode.UNKNOWN, None
+    if "smtp" in lowered:  # "Microsoft SMTP Server" and the like: says nothing about TLS
+        return ProtocolFamily.SMTP, False, False, TlsMode.UNKNOWN, None
+    for family in ProtocolFamily:
+        if lowered == family.value.lower():
+            return family, False, False, TlsMode.UNKNOWN, None
+    return ProtocolFamily.OTHER, False, False, TlsMode.UNKNOWN, None
+
+
+def _tls(
+    comments: list[str], tls_clause: str | None, says_tls: bool, plain: bool, mode: TlsMode
+) -> TlsFacts:
+    facts: dict[str, str] = {}
+    seen = tls_clause is not None
+    if tls_clause is not None:
+        facts["cipher"] = tls_clause
+    for comment in comments:
+        for found in _tls_in_comment(comment):
+            seen = True
+            for key, value in found.items():
+                facts.setdefault(key, value)
+    if not (seen or says_tls):
+        if plain:
+            return TlsFacts(encrypted=False, mode=TlsMode.NONE)
+        return TlsFacts.unknown()
+    if mode is TlsMode.NONE:  # a plain keyword, yet a comment says TLS (qmail): mode unknown
+        mode = TlsMode.UNKNOWN
+    bits = facts.get("bits")
+    return TlsFacts(
+        encrypted=True,
+        mode=mode,
+        version=facts.get("version"),
+        cipher=facts.get("cipher"),
+        bits=int(bits) if bits and bits.isdigit() and len(bits) < 6 else None,
+        verified=_VERIFY.get(facts.get("verify", "").upper()),
+    )
+
+
+def _tls_in_comment(comment: str) -> list[dict[str, str]]:
+    """Every TLS description found in one comment (its nested comments included)."""
+    found: list[dict[str, str]] = []
+    for match in _USING.finditer(comment):
+        found.append({k: v for k, v in match.groupdict().items() if v})
+    pairs = {m.group("key").lower(): m.group("value") for m in _PAIR.finditer(comment)}
+    if "version" in pairs or "cipher" in pairs:
+        if "bits" in pairs:
+            pairs["bits"] = pairs["bits"].partition("/")[0]
+        found.append(pairs)
+    for pattern in (_COLONS, _BARE_TLS, _QMAIL):
+        match = pattern.fullmatch(comment)
+        if match is not None:
+            found.append({k: v for k, v in match.groupdict().items() if v})
+    return found
+
+
+def _parse_date(text: str) -> datetime | None:
+    text = " ".join(re.sub(r"\([^()]*\)", " ", text).split())  # drop "(UTC)", "(PDT)"
+    if not text:
+        return None
+    try:
+        date = parsedate_to_datetime(text)
+    except Exception:  # the stdlib raises several types on odd input: unreadable is None
+        return None
+    return date if date.tzinfo is not None else date.replace(tzinfo=UTC)

@@ -1,0 +1,221 @@
+"""The client engine against the demo world: real servers, real TLS, real failures."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+from pathlib import Path
+
+import pytest
+
+from mua.client import sync as sync_module
+from mua.core.compose import Attachment, Draft
+from mua.net.imap import AuthenticationFailed, CertificateInvalid
+from mua.stack.ca import LocalCA
+from mua.stack.world import World
+from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
+from tests.conftest import eventually, fast_options, maildir_messages
+
+pytestmark = pytest.mark.usefixtures("memory_keyring")
+
+
+async def _arrives(engine, address: str, subject: str, timeout: float = 10.0):
+    """Sync until a message with `subject` is in the cache; return its row."""
+    deadline = time.monotonic() + timeout
+    key = address.lower()
+    while time.monotonic() < deadline:
+        await engine.sync(address, ["INBOX"])
+        for row in engine.cache.page(key, "INBOX", limit=500):
+            if row.subject == subject:
+                return row
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{subject!r} never reached {address}")
+
+
+async def test_send_sync_read_and_the_sent_copy(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        draft = Draft(
+            sender="alice@a.test",
+            to=("bob@b.test",),
+            bcc=("alice@a.test",),
+            subject="Engine test",
+            text="Hello Bob,\nsee attached.\n",
+            attachments=(Attachment("notes.txt", b"some notes\n"),),
+        )
+        outcome = await engine.send(draft)
+        assert outcome.sent, outcome.error
+        assert outcome.result.tls.verified and outcome.result.tls.version == "TLSv1.3"
+        assert outcome.saved_to_sent
+        assert len(engine.outbox) == 0
+        row = await _arrives(engine, "bob@b.test", "Engine test")
+        assert row.sender_address == "alice@a.test" and row.sender_name == "Alice"
+        assert row.has_attachments and "\\Seen" not in row.flags
+        raw = await engine.body("bob@b.test", "INBOX", row.uid)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert "Bcc" not in message  # Bcc recipients get it; nobody sees the field
+        assert [p.get_filename() for p in message.iter_attachments()] == ["notes.txt"]
+        await _arrives(engine, "alice@a.test", "Engine test")  # the Bcc copy
+        folders = {f.name: f for f in engine.cache.folders("alice@a.test")}
+        assert folders["Sent"].special_use == "\\Sent"
+        await engine.sync("alice@a.test", ["Sent"])
+        assert [r.subject for r in engine.cache.page("alice@a.test", "Sent")] == ["Engine test"]
+        trace = engine.cache.trace("alice@a.test", outcome.entry.message_id)
+        (leg,) = trace.observed_legs
+        assert leg["from"]["role"] == "MUA" and leg["to"]["role"] == "MSA"
+        assert leg["grade"] == "green" and leg["source"] == "observed"
+    finally:
+        await engine.aclose()
+
+
+async def test_flags_move_and_delete_reach_the_server(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Flag me"))
+        row = await _arrives(engine, "bob@b.test", "Flag me")
+        await engine.set_flags("bob@b.test", "INBOX", [row.uid], ["\\Flagged"], add=True)
+        assert "\\Flagged" in engine.cache.message("bob@b.test", "INBOX", row.uid).flags
+        store = world.providers["b.test"].store_for(world.mailbox("bob@b.test"))
+        (info,) = store.folder("INBOX").messages()
+        assert "\\Flagged" in info.flags
+        await engine.move("bob@b.test", "INBOX", [row.uid], "Junk")
+        assert engine.cache.message("bob@b.test", "INBOX", row.uid) is None
+        assert store.folder("INBOX").messages() == []
+        await engine.sync("bob@b.test", ["Junk"])
+        (junk,) = engine.cache.page("bob@b.test", "Junk")
+        await engine.delete("bob@b.test", "Junk", [junk.uid])  # into Trash
+        await engine.sync("bob@b.test", ["Trash"])
+        (trashed,) = engine.cache.page("bob@b.test", "Trash")
+        await engine.delete("bob@b.test", "Trash", [trashed.uid])  # for good
+        assert store.folder("Trash").messages() == []
+    finally:
+        await engine.aclose()
+
+
+async def test_idle_hears_new_mail(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        await engine.sync("bob@b.test", ["INBOX"])
+        waiting = asyncio.create_task(engine.wait_for_change("bob@b.test", "INBOX", 10))
+        await asyncio.sleep(0.2)  # let the IDLE start
+        started = time.monotonic()
+        await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Ping"))
+        assert await waiting is True
+        assert time.monotonic() - started < 5
+    finally:
+        await engine.aclose()
+
+
+async def test_outbox_keeps_the_message_while_the_msa_is_down(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    engine.sender.retry_delays = (0.1,)
+    a = world.providers["a.test"]
+    ports = a.ports
+    try:
+        await a.msa.stop()
+        outcome = await engine.send(
+            Draft(sender="alice@a.test", to=("bob@b.test",), subject="Later")
+        )
+        assert not outcome.sent and not outcome.entry.failed
+        assert outcome.error.startswith("Could not connect to smtp.a.test")
+        (waiting,) = engine.outbox.entries()
+        assert waiting.attempts == 1 and waiting.next_attempt > time.time() - 1
+        await a.msa.start(ports.submission_implicit, ports.submission_starttls)
+        (outcome,) = await engine.sender.send_due(now=time.time() + 60)
+        assert outcome.sent
+        assert len(engine.outbox) == 0
+        await eventually(lambda: maildir_messages(world, "bob@b.test"))
+    finally:
+        await engine.aclose()
+
+
+async def test_a_wrong_password_fails_clearly_and_keeps_the_message(
+    world: World, tmp_path: Path
+) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", password="not-the-password")
+    try:
+        with pytest.raises(AuthenticationFailed, match="rejected the user name or password"):
+            await engine.sync("alice@a.test")
+        outcome = await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="x"))
+        assert not outcome.sent and outcome.entry.failed  # waits for the user, not a retry
+        assert "password" in outcome.error and "not-the-password" not in outcome.error
+        assert len(engine.outbox) == 1
+    finally:
+        await engine.aclose()
+
+
+async def test_a_certificate_from_an_unknown_authority_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    engine = make_engine(world, tmp_path)
+    stranger = LocalCA(tmp_path / "stranger").ca_file
+    engine.accounts.add(world_account(world, "bob@b.test", ca_file=stranger))
+    try:
+        with pytest.raises(CertificateInvalid, match="unknown authority"):
+            await engine.sync("bob@b.test")
+    finally:
+        await engine.aclose()
+
+
+async def test_a_dropped_connection_mid_sync_is_resumed(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = world.providers["b.test"].store_for(world.mailbox("bob@b.test"))
+    inbox = store.folder("INBOX")
+    for i in range(250):
+        inbox.append(f"Subject: bulk {i}\r\nFrom: x@a.test\r\n\r\nbody {i}\r\n".encode())
+    monkeypatch.setattr(sync_module, "BATCH", 100)
+    engine = make_engine(world, tmp_path, "bob@b.test")
+    upsert = engine.cache.upsert_messages
+    cut = {"done": False}
+    loop = asyncio.get_running_loop()
+    server = world.providers["b.test"].ms
+
+    def drop_every_connection() -> None:
+        for session in list(server._sessions):
+            session.writer.transport.abort()
+
+    def upsert_then_cut(*args, **kwargs):  # runs in the engine's worker thread
+        upsert(*args, **kwargs)
+        if not cut["done"]:  # after the first batch, the server drops every connection
+            cut["done"] = True
+            loop.call_soon_threadsafe(drop_every_connection)
+
+    engine.cache.upsert_messages = upsert_then_cut
+    try:
+        (result,) = await engine.sync("bob@b.test", ["INBOX"])
+        assert cut["done"]
+        assert engine.cache.count("bob@b.test", "INBOX") == 250
+        assert result.added == 150  # the retried sync found the first 100 already cached
+    finally:
+        await engine.aclose()
+
+
+async def test_a_new_uidvalidity_empties_and_refills_the_folder(tmp_path: Path) -> None:
+    directory = tmp_path / "world"
+    async with World(directory, fast_options()) as world:
+        engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+        try:
+            await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Keep"))
+            first = await _arrives(engine, "bob@b.test", "Keep")
+            before = engine.cache.folder("bob@b.test", "INBOX").uidvalidity
+        finally:
+            await engine.aclose()
+    (directory / "b.test" / "mail" / "bob" / "mua-index.sqlite3").unlink()  # index lost
+    async with World(directory, fast_options()) as world:
+        engine = make_engine(world, tmp_path / "again", "bob@b.test")
+        engine.cache.close()
+        from mua.store.cache import MailCache
+
+        engine.cache = MailCache(tmp_path / "cache.sqlite3")  # the same cache as before
+        engine.sender.cache = engine.cache
+        try:
+            (result,) = await engine.sync("bob@b.test", ["INBOX"])
+            assert result.reset
+            assert engine.cache.folder("bob@b.test", "INBOX").uidvalidity != before
+            (row,) = engine.cache.page("bob@b.test", "INBOX")
+            assert row.subject == "Keep" and row.message_id == first.message_id
+        finally:
+            await engine.aclose()
