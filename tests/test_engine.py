@@ -219,3 +219,15 @@ async def test_a_new_uidvalidity_empties_and_refills_the_folder(tmp_path: Path) 
             assert row.subject == "Keep" and row.message_id == first.message_id
         finally:
             await engine.aclose()
+
+
+async def test_a_draft_is_saved_to_the_drafts_folder(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test")
+    try:
+        draft = Draft(sender="alice@a.test", subject="Unfinished", text="to be continued")
+        assert await engine.save_draft(draft)  # no recipients yet: still a valid draft
+        await engine.sync("alice@a.test", ["Drafts"])
+        (row,) = engine.cache.page("alice@a.test", "Drafts")
+        assert row.subject == "Unfinished" and {"\\Draft", "\\Seen"} <= row.flags
+    finally:
+        await engine.aclose()

@@ -1,0 +1,105 @@
+"""The desktop app's entry point: Qt + asyncio on one loop (qasync), demo mode, crash handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import traceback
+from types import TracebackType
+
+from mua import __version__
+
+log = logging.getLogger(__name__)
+
+
+def run(argv: list[str] | None = None) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("mua")
+    app.setOrganizationName("mua")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("mua")
+    _install_crash_handler()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        session, engine = _open_session()
+    except Exception as exc:  # no keyring, a broken config file: say so, don't crash
+        log.exception("could not start")
+        QMessageBox.critical(None, "mua", str(exc))
+        return 1
+    window = _main_window(engine, session)
+    window.show()
+    if session is not None:
+        _welcome(window)
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+        if session is not None:
+            loop.run_until_complete(session.aclose())
+        else:
+            loop.run_until_complete(engine.aclose())
+    return 0
+
+
+def _open_session():
+    """(demo session or None, engine): demo mode when no account is configured."""
+    from mua.store.config import AccountStore
+
+    if not AccountStore().load():
+        from mua.gui.demo_profile import DemoSession
+
+        session = DemoSession.start()
+        return session, session.engine
+    from mua.client.engine import Engine
+    from mua.store.secrets import Secrets
+
+    return None, Engine.open(Secrets())
+
+
+def _main_window(engine, session):
+    from mua.gui.bridge import Bridge
+    from mua.gui.journey import trace_provider
+    from mua.gui.main_window import MainWindow
+
+    bridge = Bridge()
+    window = MainWindow(engine, bridge, demo=session)
+    window.trace_provider = trace_provider(engine, session)
+    return window
+
+
+def _welcome(window) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.information(
+        window,
+        window.tr("Welcome to mua"),
+        window.tr(
+            "You are signed in as alice@a.test on a small mail world that runs on this "
+            "computer (bob@b.test is your second account). Send Bob a message, then open it "
+            "in his Inbox and look at its Journey: every leg, and what protected it."
+        ),
+    )
+
+
+def _install_crash_handler() -> None:
+    """An unexpected error is logged with its traceback and shown as one readable message."""
+
+    def handle(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        log.critical("unexpected error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
+        try:
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.critical(
+                None,
+                "mua",
+                f"Something went wrong: {exc}. The details are in mua's log; mua keeps running.",
+            )
+        except Exception:
+            pass
+
+    sys.excepthook = handle
