@@ -79,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the settings as one JSON object (first line)"
     )
     stack.set_defaults(command="stack", run=_stack)
+    trace = sub.add_parser(
+        "trace",
+        help="the legs that a stored message's headers show",
+        description="Read a message (.eml) and show each leg of its journey from its "
+        "Received headers, with what protected it. Headers written by your own provider "
+        "are 'recorded'; those from further upstream are only 'claimed'. With --account, "
+        "the provider's hosts come from that account, and what mua observed itself when "
+        "it sent the message is merged in.",
+    )
+    trace.add_argument("file", type=Path, help="a message file (RFC 5322, .eml)")
+    trace.add_argument("--json", action="store_true", help="print one JSON document")
+    trace.add_argument("--account", metavar="ADDRESS", help="the account it belongs to")
+    trace.set_defaults(command="trace", run=_trace)
     register_mail_commands(sub)
     for action in sub.choices.values():
         action.set_defaults(command=action.prog.split()[-1])
@@ -86,10 +99,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _default(args: argparse.Namespace) -> int:
-    if not _has_display():
-        print("No display found: running the terminal demo instead.", file=sys.stderr)
-    else:
-        print("The desktop app is not built yet: running the terminal demo.", file=sys.stderr)
+    if _has_display():
+        from mua.gui.app import run
+
+        return run()
+    print("No display found: running the terminal demo instead.", file=sys.stderr)
     args.scenario, args.json = "modern", False
     return _demo(args)
 
@@ -117,6 +131,60 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if ok else 1
+
+
+def _trace(args: argparse.Namespace) -> int:
+    import email
+    import email.policy
+
+    from mua.cli_table import render_trace
+    from mua.core.journey import trace_from_headers, transport_notes
+
+    try:
+        raw = args.file.read_bytes()
+    except OSError as exc:
+        raise CliError(f"Cannot read {args.file}: {exc.strerror}.", 66) from exc
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    own_hosts: list[str] = []
+    observed = []
+    if args.account:
+        own_hosts, observed = _account_context(args.account, message.get("Message-ID"))
+    trace = trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+    if args.json:
+        print(json.dumps(trace.to_json(), indent=2))
+        return 0
+    print(render_trace(trace, title=f"{args.file.name}"))
+    notes = transport_notes(message, own_hosts)
+    if notes.tls_required_no:
+        print("TLS-Required: No — the sender asked servers not to insist on TLS (RFC 8689).")
+    for results in notes.authentication:
+        checks = ", ".join(f"{r.method}={r.result}" for r in results.results)
+        print(f"Authentication-Results by {results.authserv_id}: {checks}")
+    if not trace.legs:
+        print("This message has no Received headers: nothing shows how it travelled.")
+    return 0
+
+
+def _account_context(address: str, message_id: str | None) -> tuple[list[str], list]:
+    """The account's provider hosts, and the legs mua observed for this message."""
+    from mua.core.legs import Leg
+    from mua.store import paths
+    from mua.store.cache import MailCache
+    from mua.store.config import AccountStore
+
+    account = AccountStore().get(address)
+    if account is None:
+        raise CliError(f"There is no account {address}.", 78)
+    hosts = [account.domain, *account.provider_hosts]
+    hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
+    observed: list[Leg] = []
+    cache_file = paths.cache_dir() / "mail.sqlite3"
+    if message_id and cache_file.exists():
+        with MailCache(cache_file) as cache:
+            stored = cache.trace(account.key, message_id.strip())
+        if stored is not None:
+            observed = [Leg.from_json(leg) for leg in stored.observed_legs]
+    return hosts, observed
 
 
 def _stack(args: argparse.Namespace) -> int:

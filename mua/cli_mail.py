@@ -57,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--imap-security", choices=[s.value for s in Security])
     add.add_argument("--smtp-security", choices=[s.value for s in Security])
     add.add_argument("--username", help="when it is not the address")
+    add.add_argument("--imap-server-name", help="the name to verify when --imap gives an address")
+    add.add_argument("--smtp-server-name", help="the name to verify when --smtp gives an address")
     add.add_argument("--display-name", default="")
     add.add_argument("--ca-file", type=Path, help="trust this CA for the account's servers")
     add.add_argument("--nameserver", metavar="HOST:PORT", help="DNS server for discovery")
@@ -198,14 +200,14 @@ def _accounts_add(args: argparse.Namespace) -> int:
     address = args.address
     username = args.username or address
     servers: dict[str, ServerSettings] = {}
-    for kind, option, security in (
-        ("imap", args.imap, args.imap_security),
-        ("smtp", args.smtp, args.smtp_security),
+    for kind, option, security, name in (
+        ("imap", args.imap, args.imap_security, args.imap_server_name),
+        ("smtp", args.smtp, args.smtp_security, args.smtp_server_name),
     ):
         if option:
             host, port = _host_port(option, f"--{kind}")
             mode = Security(security) if security else _default_security(port, kind == "imap")
-            servers[kind] = ServerSettings(host, port, mode, username, args.ca_file)
+            servers[kind] = ServerSettings(host, port, mode, username, args.ca_file, name)
     if len(servers) < 2:
         nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
         found = asyncio.run(
@@ -388,7 +390,8 @@ def _read(args: argparse.Namespace) -> int:
             print(f"{header}: {msg[header]}")
     print()
     body = msg.get_body(preferencelist=("plain", "html"))
-    print(body.get_content() if body is not None else "(no text part)")
+    text = body.get_content() if body is not None else "(no text part)"
+    print(text.replace("\r\n", "\n").rstrip("\n"))
     attachments = [part.get_filename() or "unnamed" for part in msg.iter_attachments()]
     if attachments:
         print(f"\nAttachments: {', '.join(attachments)}")

@@ -49,6 +49,7 @@ class Engine:
         self.outbox = outbox
         self.timeout = timeout
         self._syncs: dict[str, AccountSync] = {}
+        self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
         self._locks: dict[str, asyncio.Lock] = {}
         self.sender = OutboxSender(
             outbox,
@@ -74,18 +75,23 @@ class Engine:
 
     def close(self) -> None:
         """Log out and close, blocking: for callers outside an event loop (the CLI)."""
-        for sync in self._syncs.values():
+        for sync in [*self._syncs.values(), *self._idlers.values()]:
             sync.close()
         self._syncs.clear()
+        self._idlers.clear()
         self.cache.close()
 
     async def aclose(self) -> None:
         """Log out of every account (in worker threads, one per account) and close."""
         syncs = list(self._syncs.items())
+        idlers = list(self._idlers.values())
         self._syncs.clear()
+        self._idlers.clear()
         for key, sync in syncs:
             async with self._locks.setdefault(key, asyncio.Lock()):
                 await asyncio.to_thread(sync.close)
+        for idler in idlers:  # possibly inside IDLE: shut the socket, don't wait for it
+            await asyncio.to_thread(idler.abort)
         self.cache.close()
 
     # -- accounts -----------------------------------------------------------------------------
@@ -146,9 +152,16 @@ class Engine:
         await self._run(account, self._sync_for(account).delete, folder, list(uids))
 
     async def wait_for_change(self, address: str, folder: str, timeout: float) -> bool:
+        """IDLE on a connection of its own, outside the command lock, so that sending,
+        reading and syncing go on while it waits (RFC 2177 allows one IDLE per connection)."""
         account = self.account(address)
-        sync = self._sync_for(account)
-        return await self._run(account, sync.wait_for_change, folder, timeout)
+        idler = self._idlers.get(account.key)
+        if idler is None:
+            idler = AccountSync(
+                account, lambda: self.password(account, "imap"), self.cache, timeout=self.timeout
+            )
+            self._idlers[account.key] = idler
+        return await asyncio.to_thread(idler.wait_for_change, folder, timeout)
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -88,6 +88,10 @@ class AccountSync:
             session = ImapSession.connect(endpoint_for(self.account), timeout=self.timeout)
             try:
                 session.login(self.account.imap.username, self._password())
+                if session.client.has_capability("CONDSTORE"):
+                    # RFC 7162 section 3.1: servers report HIGHESTMODSEQ (and answer
+                    # CHANGEDSINCE) once a client has said it uses CONDSTORE.
+                    session.client.enable("CONDSTORE")
             except BaseException:
                 session.close()
                 raise
@@ -98,6 +102,10 @@ class AccountSync:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye (it may be in the middle of an IDLE)."""
+        self._forget_connection()
 
     def _retrying(self, what: str, step: Callable[[], object]):
         """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
@@ -192,11 +200,16 @@ class AccountSync:
         if condstore and since == modseq:
             return 0  # nothing changed since the last sync (RFC 7162 section 3.1.1)
         flags: dict[int, frozenset[str]] = {}
+        key = self.account.key
         for batch in _batches(uids, BATCH * 4):
             modifiers = [f"CHANGEDSINCE {since}"] if condstore else None
             for uid, data in client.fetch(batch, [b"FLAGS"], modifiers=modifiers).items():
-                flags[uid] = _flags(data.get(b"FLAGS", ()))
-        self.cache.update_flags(self.account.key, folder, flags)
+                new = _flags(data.get(b"FLAGS", ()))
+                cached_row = self.cache.message(key, folder, uid)
+                if cached_row is None or cached_row.flags != new:
+                    flags[uid] = new
+        if flags:
+            self.cache.update_flags(key, folder, flags)
         return len(flags)
 
     # -- reading and changing messages -------------------------------------------------------

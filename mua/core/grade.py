@@ -15,7 +15,7 @@ Where the facts do not say whether the leg was encrypted, the grade is unknown: 
 
 from __future__ import annotations
 
-from mua.core.legs import Grade, Leg, LegKind, Protocol
+from mua.core.legs import Grade, Leg, LegKind, Protocol, Source
 from mua.core.tls import TlsMode, VerifiedBy
 
 _IMPLICIT_TLS_PORTS = {465, 993, 995}
@@ -45,8 +45,13 @@ def grade_leg(leg: Leg) -> Grade:
 
 def _grade_client_leg(leg: Leg) -> Grade:
     tls = leg.tls
-    if tls.verified is False:
+    if tls.verified is False and leg.source is Source.OBSERVED:
         return Grade.RED  # a client that sends a password past a bad certificate leaks it
+    if tls.verified is False:
+        # From a header (Sendmail verify=NOT, OpenSMTPD ...:NO) "not verified" is the
+        # receiving server's view of the *client's* certificate, which submission does not
+        # use: it says nothing about whether the client authenticated the server.
+        return Grade.AMBER
     if not tls.verified:
         return Grade.AMBER  # encrypted, but nobody recorded whether the server was authenticated
     implicit = tls.mode is TlsMode.IMPLICIT or (

@@ -100,6 +100,10 @@ class Leg:
 
         return grade_leg(self)
 
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Leg:
+        return leg_from_json(data)
+
     def to_json(self, index: int) -> dict[str, Any]:
         return {
             "index": index,
@@ -112,6 +116,21 @@ class Leg:
             "source": self.source.value,
             "note": self.note,
         }
+
+
+def leg_from_json(data: dict[str, Any]) -> Leg:
+    """A leg back from its JSON form (the event log, the cache)."""
+    port = data.get("port") or {}
+    return Leg(
+        Endpoint(Role(data["from"]["role"]), data["from"].get("host")),
+        Endpoint(Role(data["to"]["role"]), data["to"].get("host")),
+        Protocol(data["protocol"]),
+        TlsFacts.from_json(data["tls"]),
+        Source(data["source"]),
+        port_role=port.get("role"),
+        port_actual=port.get("actual"),
+        note=data.get("note", ""),
+    )
 
 
 class TraceStatus(StrEnum):

@@ -1,9 +1,9 @@
 """Received header fields read into hops: who handed the message to whom, how, and when.
 
 The form is RFC 5321 section 4.4 (`from` / `by` / `via` / `with` / `id` / `for`, then `;` and
-the date); the `with` keywords are RFC 3848 and RFC 6531 (UTF8SMTP...), and RFC 8314 section
-7.4 adds the `tls` clause naming the cipher suite. The TLS details are read in every form the
-major MTAs write them, always from comments or the `tls` clause:
+the date); the `with` keywords are RFC 3848 and RFC 6531 (UTF8SMTP...), and RFC 8314 adds the
+`tls` clause naming the cipher suite. The TLS details are read in every form the major MTAs
+write them, always from comments or the `tls` clause:
 
     Postfix, Dovecot, Stalwart   (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))
     Exim 4.92+, Haraka, RFC 8314 with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384
@@ -24,8 +24,8 @@ What the header does not say stays None; nothing is guessed:
   (STARTTLS) and the header does not name the port. UNKNOWN too when only a comment says TLS,
   and for Gmail's non-standard `SMTPS`. IMPLICIT for HTTPS, which is TLS from the first byte.
 - `verified` comes only from Sendmail's `verify=` (OK true; FAIL, NO, NOT false) and
-  OpenSMTPD's YES/NO (also Haraka's older `verify=`). These record the peer certificate check
-  made by the server that wrote the header, not the sender's check of that server.
+  OpenSMTPD's YES/NO. Both record the peer certificate check made by the server that wrote
+  the header, not the sending side's check of that server.
 - `authenticated`: the A of RFC 3848, or a comment saying so (Postfix "Authenticated sender:",
   Sendmail and Haraka "authenticated bits=0"); False for a plain RFC 3848 keyword; else None.
 """
@@ -45,6 +45,7 @@ from typing import NamedTuple
 from mua.core.tls import TlsFacts, TlsMode
 
 HeaderSource = Message | Iterable[tuple[str, object]]
+MAX_FIELD = 16 * 1024  # characters of one field that are read
 
 
 class ProtocolFamily(StrEnum):
@@ -93,6 +94,13 @@ class _Token(NamedTuple):
     end: int
 
 
+class _Keyword(NamedTuple):
+    family: ProtocolFamily | None
+    encrypted: bool | None = None
+    mode: TlsMode = TlsMode.UNKNOWN
+    authenticated: bool | None = None
+
+
 # RFC 3848 / RFC 6531 keywords: [UTF8] SMTP|ESMTP|LMTP [S] [A], in any case (Exim writes
 # lowercase). Exim's "local-esmtp" and friends are a local program speaking SMTP on stdin.
 _KEYWORD = re.compile(
@@ -105,7 +113,6 @@ _KEYWORD = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-_RFC_KEYWORDS = {"ESMTP", "SMTP", "LMTP"}  # bases whose S means STARTTLS (SMTPS alone does not)
 _HTTP = re.compile(r"^HTTP(?P<tls>S)?(?:REST)?$", re.IGNORECASE)  # Gmail HTTPREST, OWA HTTPS
 
 # Postfix, Dovecot and Stalwart: "using TLSv1.3 with cipher X (256/256 bits)".
@@ -117,7 +124,7 @@ _USING = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-# Gmail, Microsoft, Sendmail, older Haraka: key=value pairs, space or comma separated.
+# Gmail, Microsoft, Sendmail: key=value pairs, space or comma separated.
 _PAIR = re.compile(r"\b(?P<key>version|cipher|bits|verify)=(?P<value>[^\s,;()]+)", re.IGNORECASE)
 # OpenSMTPD "TLSv1.3:CIPHER:256:NO" and older Exim "TLS1.2:CIPHER:256".
 _COLONS = re.compile(
@@ -131,9 +138,9 @@ _COLONS = re.compile(
 )
 # Exim 4.92+ "(TLS1.3)" and Microsoft "(TLS)": a comment that is only a protocol name.
 _BARE_TLS = re.compile(r"^(?P<version>(?:TLS|SSL)(?:\s*v?\s*\d(?:[._]\d)?)?)$", re.IGNORECASE)
-# qmail-tls and qpsmtpd: "(ECDHE-RSA-AES256-GCM-SHA384 encrypted)"; a cipher name has - or _,
-# so "(not encrypted)" is not mistaken for one.
-_QMAIL = re.compile(r"^(?P<cipher>[\w.+]*[-_][\w.+-]*)\s+encrypted$", re.IGNORECASE)
+# qmail-tls and qpsmtpd: "(ECDHE-RSA-AES256-GCM-SHA384 encrypted)". A cipher name has a - or _
+# (checked in code, keeping the pattern linear), so "(not encrypted)" is not taken for one.
+_QMAIL = re.compile(r"^(?P<cipher>[\w.+-]+)\s+encrypted$", re.IGNORECASE)
 _AUTH_COMMENT = re.compile(r"^(?:authenticated\s+sender:|authenticated\s+bits=)", re.IGNORECASE)
 _HELO_COMMENT = re.compile(r"(?:\bHELO\s+|\bhelo=)(?P<helo>[^\s()]+)", re.IGNORECASE)
 # An address literal: [192.0.2.1], [IPv6:2001:db8::1], [fe80::1%4], optionally :port (Exim).
@@ -146,7 +153,9 @@ def parse_received(value: str) -> ReceivedHop:
     """Read one Received field value (folded or not). Never raises: what it cannot read is
     None, and garbage gives a hop with every field None and TLS unknown."""
     raw = value if isinstance(value, str) else str(value)
-    text = " ".join(raw.split())  # unfold (RFC 5322 2.2.3) and collapse whitespace
+    # Unfold (RFC 5322 2.2.3) and collapse whitespace; real fields are far shorter than the cap,
+    # which keeps a hostile one from costing more than a moment.
+    text = " ".join(raw[:MAX_FIELD].split())
     tokens = _tokenize(text)
     semis = [i for i, t in enumerate(tokens) if t.kind == "semi"]
     date = _parse_date(text[tokens[semis[-1]].end :]) if semis else None
@@ -155,11 +164,9 @@ def parse_received(value: str) -> ReceivedHop:
     comments = [t.text for t in body if t.kind == "comment"]
     helo, host, address, host_unknown = _from_clause(clauses.get("from", []))
     keyword = _words(clauses.get("with", [])) or None
-    family, says_tls, plain, mode, auth_kw = _keyword(keyword)
-    tls = _tls(comments, _first_word(clauses.get("tls", [])), says_tls, plain, mode)
-    authenticated: bool | None = auth_kw
-    if any(_AUTH_COMMENT.match(c) for c in comments):
-        authenticated = True
+    said = _keyword(keyword)
+    tls = _tls(comments, _first_word(clauses.get("tls", [])), said)
+    authenticated = True if any(_AUTH_COMMENT.match(c) for c in comments) else said.authenticated
     recipient = (_first_word(clauses.get("for", [])) or "").strip(",").strip("<>")
     return ReceivedHop(
         from_helo=helo,
@@ -167,7 +174,7 @@ def parse_received(value: str) -> ReceivedHop:
         from_address=address,
         by_host=_first_word(clauses.get("by", [])),
         with_protocol=keyword,
-        protocol=family,
+        protocol=said.family,
         id=_first_word(clauses.get("id", [])),
         for_address=recipient or None,
         date=date,
@@ -184,15 +191,29 @@ def received_hops(message_headers: HeaderSource) -> list[ReceivedHop]:
 
 
 def header_values(headers: HeaderSource, name: str) -> list[str]:
-    """The values of every `name` field, in order, from a Message or (name, value) pairs."""
-    if isinstance(headers, Message):
-        return [str(v) for v in headers.get_all(name) or []]
-    return [str(v) for k, v in headers if str(k).lower() == name.lower()]
+    """The values of every `name` field, in order."""
+    return [v for k, v in header_fields(headers) if k.lower() == name.lower()]
+
+
+def header_fields(headers: HeaderSource) -> list[tuple[str, str]]:
+    """(name, value) of every field in order, from a Message (raw, as stored: no header class
+    gets a chance to choke on a malformed field) or from (name, value) pairs. Bytes that the
+    email package kept as surrogate escapes are decoded as UTF-8 (RFC 6532)."""
+    items = headers.raw_items() if isinstance(headers, Message) else headers
+    return [(str(k), _as_text(v)) for k, v in items]
+
+
+def _as_text(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def normalise_protocol(keyword: str | None) -> ProtocolFamily | None:
     """The family of a `with` keyword; idempotent (a family's value maps to itself)."""
-    return _keyword(keyword)[0]
+    return _keyword(keyword).family
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -223,7 +244,7 @@ def _tokenize(text: str) -> list[_Token]:
             j = i
             while j < n and not text[j].isspace() and text[j] not in "();":
                 closer = {"<": ">", "[": "]", '"': '"'}.get(text[j])
-                close_at = text.find(closer, j + 1) if closer else -1
+                close_at = text.find(closer, j + 1, j + 256) if closer else -1
                 j = close_at + 1 if close_at > 0 else j + 1
             tokens.append(_Token("word", text[i:j], j))
             i = j
@@ -264,7 +285,7 @@ def _from_clause(tokens: list[_Token]) -> tuple[str | None, str | None, str | No
     helo = next((m.group("helo") for c in comments if (m := _HELO_COMMENT.search(c))), None)
     host, address, unknown = None, None, False
     for comment in comments:
-        found = _tcp_info(comment)
+        found = _tcp_info(_HELO_COMMENT.sub(" ", comment))  # Exim's helo=[ip] is not the peer
         if found is not None:
             host, address = found
             break
@@ -315,42 +336,40 @@ def _clean_name(name: str | None) -> str | None:
     return name or None
 
 
-def _keyword(keyword: str | None) -> tuple[ProtocolFamily | None, bool, bool, TlsMode, bool | None]:
-    """(family, says TLS, is a plain RFC keyword, mode, authenticated) for a `with` value."""
+def _keyword(keyword: str | None) -> _Keyword:
+    """What a `with` value says: its family, TLS (True, False for a plain RFC 3848 keyword,
+    None when silent), the TLS mode, and whether the client authenticated."""
     if not keyword:
-        return None, False, False, TlsMode.UNKNOWN, None
+        return _Keyword(None)
     match = _KEYWORD.match(keyword)
     if match is not None:
+        auth = bool(match.group("auth"))
         if match.group("local"):
-            return ProtocolFamily.LOCAL, False, False, TlsMode.UNKNOWN, bool(match.group("auth"))
+            return _Keyword(ProtocolFamily.LOCAL, authenticated=auth)
         base = match.group("base").upper()
         family = ProtocolFamily.LMTP if base == "LMTP" else ProtocolFamily.SMTP
-        tls, auth = bool(match.group("tls")), bool(match.group("auth"))
-        standard = base in _RFC_KEYWORDS and (base != "SMTP" or not tls)
-        mode = TlsMode.STARTTLS if tls and standard and not auth else TlsMode.UNKNOWN
-        return family, tls, not tls, mode if tls else TlsMode.NONE, auth
+        if not match.group("tls"):
+            return _Keyword(family, False, TlsMode.NONE, auth)
+        standard = base != "SMTP" or bool(match.group("utf8"))  # plain "SMTPS" is no RFC's
+        starttls = standard and not auth  # submission writes ESMTPSA for 465 and 587 alike
+        return _Keyword(family, True, TlsMode.STARTTLS if starttls else TlsMode.UNKNOWN, auth)
     http = _HTTP.match(keyword)
     if http is not None:
-        tls = bool(http.group("tls"))
-        return ProtocolFamily.HTTP, tls, False, TlsMode.IMPLICIT if tls else TlsMode.UNKNOWN, None
+        if http.group("tls"):  # HTTPS is TLS from the first byte
+            return _Keyword(ProtocolFamily.HTTP, True, TlsMode.IMPLICIT)
+        return _Keyword(ProtocolFamily.HTTP)
     lowered = keyword.lower()
-    if lowered == "mapi":
-        return ProtocolFamily.MAPI, False, False, TlsMode.UNKNOWN, None
-    if lowered == "local" or lowered.startswith("local-"):
-        return ProtocolFamily.LOCAL, False, False, TlsMode.UNKNOWN, None
+    if lowered.startswith("local"):
+        return _Keyword(ProtocolFamily.LOCAL)
     if "lmtp" in lowered:
-        return ProtocolFamily.LMTP, False, False, TlsMode.UNKNOWN, None
-    if "smtp" in lowered:  # "Microsoft SMTP Server" and the like: says nothing about TLS
-        return ProtocolFamily.SMTP, False, False, TlsMode.UNKNOWN, None
-    for family in ProtocolFamily:
-        if lowered == family.value.lower():
-            return family, False, False, TlsMode.UNKNOWN, None
-    return ProtocolFamily.OTHER, False, False, TlsMode.UNKNOWN, None
+        return _Keyword(ProtocolFamily.LMTP)
+    if "smtp" in lowered:  # "Microsoft SMTP Server" and the like: silent about TLS
+        return _Keyword(ProtocolFamily.SMTP)
+    family = next((f for f in ProtocolFamily if f.value.lower() == lowered), None)
+    return _Keyword(family or ProtocolFamily.OTHER)  # "mapi" is ProtocolFamily.MAPI
 
 
-def _tls(
-    comments: list[str], tls_clause: str | None, says_tls: bool, plain: bool, mode: TlsMode
-) -> TlsFacts:
+def _tls(comments: list[str], tls_clause: str | None, keyword: _Keyword) -> TlsFacts:
     facts: dict[str, str] = {}
     seen = tls_clause is not None
     if tls_clause is not None:
@@ -360,16 +379,14 @@ def _tls(
             seen = True
             for key, value in found.items():
                 facts.setdefault(key, value)
-    if not (seen or says_tls):
-        if plain:
-            return TlsFacts(encrypted=False, mode=TlsMode.NONE)
-        return TlsFacts.unknown()
-    if mode is TlsMode.NONE:  # a plain keyword, yet a comment says TLS (qmail): mode unknown
-        mode = TlsMode.UNKNOWN
+    if not seen:
+        if keyword.encrypted is None:
+            return TlsFacts.unknown()
+        return TlsFacts(keyword.encrypted, keyword.mode)
     bits = facts.get("bits")
     return TlsFacts(
         encrypted=True,
-        mode=mode,
+        mode=keyword.mode if keyword.encrypted else TlsMode.UNKNOWN,  # qmail: plain word + TLS
         version=facts.get("version"),
         cipher=facts.get("cipher"),
         bits=int(bits) if bits and bits.isdigit() and len(bits) < 6 else None,
@@ -389,7 +406,7 @@ def _tls_in_comment(comment: str) -> list[dict[str, str]]:
         found.append(pairs)
     for pattern in (_COLONS, _BARE_TLS, _QMAIL):
         match = pattern.fullmatch(comment)
-        if match is not None:
+        if match is not None and (pattern is not _QMAIL or re.search(r"[-_]", comment)):
             found.append({k: v for k, v in match.groupdict().items() if v})
     return found
 

@@ -185,19 +185,5 @@ def _stack_legs(world: World, message_id: str) -> list[Leg]:
     for kind, side in wanted:
         for record in records:
             if record["leg"] == kind and record["side"] == side:
-                legs.append(leg_from_record(record))
+                legs.append(Leg.from_json(record))
     return legs
-
-
-def leg_from_record(record: dict[str, Any]) -> Leg:
-    port = record.get("port") or {}
-    return Leg(
-        Endpoint(Role(record["from"]["role"]), record["from"]["host"]),
-        Endpoint(Role(record["to"]["role"]), record["to"]["host"]),
-        Protocol(record["protocol"]),
-        TlsFacts.from_json(record["tls"]),
-        Source(record["source"]),
-        port_role=port.get("role"),
-        port_actual=port.get("actual"),
-        note=record.get("note", ""),
-    )
