@@ -125,6 +125,12 @@ class Engine:
         async with lock:
             return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def imap_tls(self, address: str):
+        """What protected this account's IMAP session, when one is open (else None)."""
+        sync = self._syncs.get(address.lower())
+        session = sync.connected_session if sync is not None else None
+        return session.tls if session is not None else None
+
     # -- reading ------------------------------------------------------------------------------
 
     async def sync(self, address: str, folders: Iterable[str] | None = None) -> list[FolderSync]:

@@ -98,6 +98,11 @@ class AccountSync:
             self._session = session
         return self._session
 
+    @property
+    def connected_session(self) -> ImapSession | None:
+        """The open session, without connecting."""
+        return self._session
+
     def close(self) -> None:
         if self._session is not None:
             self._session.close()

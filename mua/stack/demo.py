@@ -78,7 +78,7 @@ async def run_demo(
         submission = await _send(world, scenario)
         message_id = submission["message_id"]
         status = await _outcome(world, message_id, timeout)
-        legs = [submission["leg"], *_stack_legs(world, message_id)]
+        legs = [submission["leg"], *stack_legs(world, message_id)]
         if status is TraceStatus.DELIVERED:
             legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
         return Trace(status, legs, subject=submission["subject"], message_id=message_id)
@@ -171,7 +171,7 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
     return TraceStatus.DEFERRED
 
 
-def _stack_legs(world: World, message_id: str) -> list[Leg]:
+def stack_legs(world: World, message_id: str) -> list[Leg]:
     """Handoff, relay (as the sending MTA saw it), delivery: in journey order."""
     records = [
         e for e in world.events.read() if e["event"] == "leg" and e.get("message_id") == message_id

@@ -1,0 +1,92 @@
+"""Which journey the hop panel shows for a message (plain Python, no Qt).
+
+Ground truth first: in demo mode the embedded stack recorded every leg of its own mail, so
+those legs are used as observed. Otherwise the legs come from the Received headers, with the
+account's provider deciding what is recorded and what is merely claimed, merged with what
+this client observed itself: the submission leg it made when it sent the message (kept in
+the cache), and the IMAP session it read the message over.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import socket
+from collections.abc import Callable
+
+from mua.core.journey import trace_from_headers
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
+
+log = logging.getLogger(__name__)
+
+TraceProvider = Callable[[str, str, int, bytes], Trace]
+
+
+def trace_provider(engine, demo=None) -> TraceProvider:
+    def provide(address: str, folder: str, uid: int, raw: bytes) -> Trace:
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        message_id = str(message.get("Message-ID", "")).strip()
+        account = engine.accounts.get(address)
+        observed = _sent_by_this_client(engine, message_id)
+        retrieval = _retrieval_leg(engine, address, account)
+        if demo is not None and message_id:
+            from mua.stack.demo import stack_legs
+
+            legs = stack_legs(demo.world.world, message_id)
+            if legs:
+                submission = observed or _submission_from_log(demo.world.world, message_id)
+                full = [*submission, *legs, *([retrieval] if retrieval else [])]
+                subject = str(message.get("Subject", ""))
+                return Trace(TraceStatus.DELIVERED, full, subject=subject, message_id=message_id)
+        own_hosts: list[str] = []
+        if account is not None:
+            own_hosts = [account.domain, *account.provider_hosts]
+            own_hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
+        if retrieval is not None:
+            observed.append(retrieval)
+        return trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+
+    return provide
+
+
+def _sent_by_this_client(engine, message_id: str) -> list[Leg]:
+    """The submission leg, when this client sent the message from any of its accounts
+    (in the demo, alice's client sends what bob's reads): what it saw is observed."""
+    if not message_id:
+        return []
+    for account in engine.accounts.load():
+        stored = engine.cache.trace(account.key, message_id)
+        if stored is not None and stored.observed_legs:
+            return [Leg.from_json(leg) for leg in stored.observed_legs]
+    return []
+
+
+def _retrieval_leg(engine, address: str, account) -> Leg | None:
+    tls = engine.imap_tls(address)
+    if tls is None or account is None:
+        return None
+    settings = account.imap
+    return Leg(
+        Endpoint(Role.MS, settings.server_name or settings.host),
+        Endpoint(Role.MUA, socket.gethostname()),
+        Protocol.IMAP,
+        tls,
+        Source.OBSERVED,
+        port_role=993 if settings.security.value == "implicit" else 143,
+        port_actual=settings.port,
+        note="The IMAP session this client is reading the message over.",
+    )
+
+
+def _submission_from_log(world, message_id: str) -> list[Leg]:
+    """The MSA's own record of the submission leg (demo mode, when the client that sent it
+    was another one than this, e.g. swaks)."""
+    for record in world.events.read():
+        if (
+            record.get("event") == "leg"
+            and record.get("message_id") == message_id
+            and record.get("leg") == "submission"
+        ):
+            return [Leg.from_json(record)]
+    return []
