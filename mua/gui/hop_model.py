@@ -1,0 +1,495 @@
+"""The hop diagram of a `Trace`, without Qt: role boxes, arrows, their labels and geometry.
+
+One box per role in journey order; leg i+1 starts at leg i's box when its `from` role is the
+role leg i arrived at, otherwise a break (a step nobody recorded) opens a new box. Each arrow
+carries its grade (the colour), a line style for its source (solid observed, dashed recorded,
+dotted claimed) and the lines of its label. `explain` says what a grade means for that kind of
+leg and what would make it green, citing the RFC; `WHY_ROWS` is the recommendation table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mua.core.legs import Grade, Leg, LegKind, Role, Source, Trace
+from mua.core.tls import TlsMode, VerifiedBy
+
+
+class LineStyle(StrEnum):
+    SOLID = "solid"
+    DASHED = "dashed"
+    DOTTED = "dotted"
+
+
+SOURCE_STYLES = {
+    Source.OBSERVED: LineStyle.SOLID,
+    Source.RECORDED: LineStyle.DASHED,
+    Source.CLAIMED: LineStyle.DOTTED,
+}
+GRADE_ORDER = (Grade.GREEN, Grade.AMBER, Grade.RED, Grade.INTERNAL, Grade.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Box:
+    role: Role
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arrow:
+    index: int  # the leg's position in trace.legs (0-based)
+    leg: Leg
+    start: int  # box indexes
+    end: int
+    label: tuple[str, ...]
+
+    @property
+    def grade(self) -> Grade:
+        return self.leg.grade
+
+    @property
+    def style(self) -> LineStyle:
+        return SOURCE_STYLES[self.leg.source]
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def contains(self, px: float, py: float) -> bool:
+        return self.x <= px <= self.x + self.w and self.y <= py <= self.y + self.h
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Sizes in device-independent pixels; the widget derives them from its font."""
+
+    box_w: float = 84
+    box_h: float = 54
+    gap: float = 52  # between boxes joined by an arrow
+    break_gap: float = 28  # between boxes with no recorded leg between them
+    margin: float = 12
+    label_gap: float = 8
+    line_h: float = 15
+    label_lines: int = 5
+
+
+@dataclass(frozen=True)
+class Layout:
+    boxes: tuple[Rect, ...]
+    arrows: tuple[tuple[float, float, float], ...]  # (x1, x2, y) per leg
+    labels: tuple[Rect, ...]  # per leg
+    breaks: tuple[tuple[float, float], ...]  # (x_mid, y) of each unrecorded step
+    width: float
+    height: float  # bottom of the labels plus a margin; the legend goes below
+
+    def leg_at(self, px: float, py: float) -> int | None:
+        """The leg whose arrow band or label is at (px, py), or None."""
+        for i, ((x1, x2, y), label) in enumerate(zip(self.arrows, self.labels, strict=True)):
+            band = Rect(x1, y - 14, x2 - x1, 28)
+            if band.contains(px, py) or label.contains(px, py):
+                return i
+        return None
+
+
+@dataclass(frozen=True)
+class HopDiagramModel:
+    boxes: tuple[Box, ...]
+    arrows: tuple[Arrow, ...]
+
+    @classmethod
+    def from_trace(cls, trace: Trace | None) -> HopDiagramModel:
+        boxes: list[Box] = []
+        arrows: list[Arrow] = []
+        for i, leg in enumerate(trace.legs if trace else ()):
+            if not boxes or boxes[-1].role is not leg.from_.role:
+                boxes.append(Box(leg.from_.role, _hosts(leg.from_.host)))
+            else:
+                last = boxes[-1]
+                boxes[-1] = Box(last.role, _hosts(*last.hosts, leg.from_.host))
+            boxes.append(Box(leg.to.role, _hosts(leg.to.host)))
+            arrows.append(Arrow(i, leg, len(boxes) - 2, len(boxes) - 1, label_lines(leg)))
+        return cls(tuple(boxes), tuple(arrows))
+
+    def is_break(self, box: int) -> bool:
+        """True when no leg joins box `box` to the next one."""
+        return not any(a.start == box for a in self.arrows) and box + 1 < len(self.boxes)
+
+    def layout(self, m: Metrics) -> Layout:
+        boxes: list[Rect] = []
+        x = m.margin
+        for i in range(len(self.boxes)):
+            boxes.append(Rect(x, m.margin, m.box_w, m.box_h))
+            x += m.box_w + (m.break_gap if self.is_break(i) else m.gap)
+        y = m.margin + m.box_h / 2
+        label_top = m.margin + m.box_h + m.label_gap
+        pitch = m.box_w + m.gap
+        arrows, labels = [], []
+        for a in self.arrows:
+            x1, x2 = boxes[a.start].x + m.box_w, boxes[a.end].x
+            arrows.append((x1, x2, y))
+            mid = (x1 + x2) / 2
+            labels.append(Rect(mid - pitch / 2 + 3, label_top, pitch - 6, m.line_h * len(a.label)))
+        breaks = tuple(
+            (boxes[i].x + m.box_w + m.break_gap / 2, y)
+            for i in range(len(self.boxes))
+            if self.is_break(i)
+        )
+        width = (boxes[-1].x + m.box_w + m.margin) if boxes else 2 * m.margin
+        height = label_top + m.line_h * m.label_lines + m.margin
+        return Layout(tuple(boxes), tuple(arrows), tuple(labels), breaks, width, height)
+
+
+def _hosts(*names: str | None) -> tuple[str, ...]:
+    seen: list[str] = []
+    for name in names:
+        if name and name.lower() not in (s.lower() for s in seen):
+            seen.append(name)
+    return tuple(seen)
+
+
+def ports_text(leg: Leg) -> str | None:
+    role, actual = leg.port_role, leg.port_actual
+    if role is not None and actual is not None and role != actual:
+        return f"{role} \u2192 {actual}"
+    if role is not None or actual is not None:
+        return f"port {role if role is not None else actual}"
+    return None
+
+
+def tls_text(leg: Leg) -> str:
+    tls = leg.tls
+    if tls.encrypted is None:
+        return "same server" if leg.grade is Grade.INTERNAL else "TLS unknown"
+    if not tls.encrypted:
+        return "cleartext"
+    mode = {TlsMode.IMPLICIT: "implicit", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
+    return f"{tls.version or 'TLS'} {mode}".strip()
+
+
+def verification_text(leg: Leg) -> str | None:
+    tls = leg.tls
+    if not tls.encrypted:
+        return None
+    if tls.verified:
+        by = tls.verified_by
+        return f"verified ({by.value if by else '?'})"
+    return "not verified" if tls.verified is False else "verification unknown"
+
+
+def label_lines(leg: Leg) -> tuple[str, ...]:
+    """protocol; ports; TLS version and mode; verification; the source unless observed."""
+    lines = [leg.protocol.value, ports_text(leg), tls_text(leg), verification_text(leg)]
+    if leg.source is not Source.OBSERVED:
+        lines.append(leg.source.value)
+    return tuple(line for line in lines if line)
+
+
+# -- explanations -------------------------------------------------------------------------
+
+_CLIENT = {  # kind: (what, implicit port, STARTTLS port, STARTTLS RFC)
+    LegKind.SUBMISSION: ("submission", 465, 587, "RFC 3207"),
+    LegKind.RETRIEVAL: ("retrieval", 993, 143, "RFC 2595"),
+}
+_RELAY_GREEN = (
+    "To be green: the recipient's domain publishes DANE TLSA records (RFC 7672) or an MTA-STS "
+    "policy in enforce mode (RFC 8461), so that senders refuse cleartext and forged "
+    "certificates; a sender can also demand TLS for one message with REQUIRETLS (RFC 8689)."
+)
+_TO_BE_GREEN = {
+    LegKind.HANDOFF: "To be green: the MSA and the MTA run on the same server (RFC 5598, "
+    "section 2 describes the roles), so the message never crosses a network.",
+    LegKind.RELAY: _RELAY_GREEN,
+    LegKind.DELIVERY: "To be green: deliver on the same host (LMTP or a local program between "
+    "the MDA and the MS of RFC 5598); across hosts, use LMTP over TLS.",
+    LegKind.OTHER: "To be green: this leg should be part of one server or protected by TLS "
+    "with an authenticated certificate (RFC 5598, section 2 describes the roles).",
+}
+_INTERNAL = {
+    LegKind.HANDOFF: "The MSA queued the message for the MTA on the same server.",
+    LegKind.DELIVERY: "The message moved between delivery roles on the same host.",
+}
+
+
+def _client_green(kind: LegKind) -> str:
+    what, port, _, _ = _CLIENT[kind]
+    return (
+        f"To be green: implicit TLS on port {port} with a verified certificate, as RFC 8314 "
+        f"(section 3) recommends for {what}."
+    )
+
+
+def _explain_client(leg: Leg, grade: Grade) -> str:
+    what, port, starttls_port, starttls_rfc = _CLIENT[leg.kind]
+    tls = leg.tls
+    if grade is Grade.GREEN:
+        return (
+            f"Recommended. The client spoke TLS from the first byte (implicit TLS, the {port} "
+            "role) and verified the server's certificate, so the password and the message never "
+            "crossed the network in clear and nobody could pose as the server. This is what "
+            f"RFC 8314 (section 3) recommends for {what}."
+        )
+    if grade is Grade.AMBER and tls.verified is None:
+        return (
+            "Acceptable. The connection was encrypted, but nothing recorded whether the client "
+            "verified the server's certificate, so an impostor cannot be ruled out. "
+            + _client_green(leg.kind)
+        )
+    if grade is Grade.AMBER:
+        return (
+            f"Acceptable. Encrypted and verified, but with STARTTLS (the {starttls_port} role, "
+            f"{starttls_rfc}): the session began in cleartext and was then upgraded. An attacker "
+            "on the path can remove the STARTTLS offer; a client that insists on TLS refuses, "
+            "one that does not carries on in clear. RFC 8314 prefers implicit TLS because it "
+            "leaves no cleartext step. " + _client_green(leg.kind)
+        )
+    if tls.encrypted is False:
+        return (
+            f"Unprotected. The {what} crossed the network in cleartext: anyone on the path could "
+            "read the password and the message, or change them. " + _client_green(leg.kind)
+        )
+    return (
+        "Unprotected. The connection was encrypted, but the server's certificate failed "
+        "verification (RFC 6125): whoever answered may be an attacker in the middle, and the "
+        "password went to them. " + _client_green(leg.kind)
+    )
+
+
+def _explain_relay(leg: Leg, grade: Grade) -> str:
+    if grade is Grade.GREEN:
+        if leg.tls.verified_by is VerifiedBy.DANE:
+            how = "by DANE: its certificate matches a DNSSEC-signed TLSA record (RFC 7672)"
+        else:
+            how = "as the recipient domain's MTA-STS policy in enforce mode demands (RFC 8461)"
+        return (
+            "Recommended. The sending MTA used STARTTLS on port 25 and authenticated the "
+            f"receiving server {how}. With such a policy, a stripped STARTTLS or a forged "
+            "certificate makes the sender refuse and retry instead of falling back to cleartext, "
+            "which STARTTLS alone (RFC 3207) cannot promise."
+        )
+    if grade is Grade.AMBER:
+        return (
+            "Acceptable. Opportunistic STARTTLS (RFC 3207): encrypted against eavesdroppers, but "
+            "no policy authenticated the receiving server and nothing required TLS. An attacker "
+            "on the path can strip the 250-STARTTLS line from the EHLO reply, or present a "
+            "certificate of their own, and the sender would carry on without noticing. "
+            + _RELAY_GREEN
+        )
+    return (
+        "Unprotected. The message crossed between servers in cleartext on port 25: anyone on "
+        "the path could read or change it. Either the receiving server offered no STARTTLS "
+        "(RFC 3207), or an attacker removed the offer. " + _RELAY_GREEN
+    )
+
+
+def explain(leg: Leg) -> str:
+    """What the grade means for this kind of leg and what would make it green, with the RFC."""
+    grade, kind = leg.grade, leg.kind
+    if grade is Grade.UNKNOWN:
+        green = _client_green(kind) if kind in _CLIENT else _TO_BE_GREEN[kind]
+        return (
+            "Unknown. The record of this leg does not say whether it was encrypted (Received "
+            "headers often leave TLS out), and mua never guesses. " + green
+        )
+    if grade is Grade.INTERNAL:
+        what = _INTERNAL.get(kind, "This step happened inside one server.")
+        return (
+            f"Inside one server. {what} No network was crossed, so there is nothing to encrypt: "
+            "the leg is as safe as the server itself. RFC 5598 (section 2) names these roles "
+            "apart even when one program plays them all. This is already the recommended form."
+        )
+    if kind in _CLIENT:
+        return _explain_client(leg, grade)
+    if kind is LegKind.RELAY:
+        return _explain_relay(leg, grade)
+    if grade is Grade.RED:
+        return "Unprotected. This leg crossed a network in cleartext. " + _TO_BE_GREEN[kind]
+    return (
+        "Acceptable. Encrypted, but not in a form the recommendation table calls best. "
+        + _TO_BE_GREEN[kind]
+    )
+
+
+SOURCE_MEANING = {
+    Source.OBSERVED: "observed \u2014 mua or the embedded stack saw this connection itself.",
+    Source.RECORDED: "recorded \u2014 a Received header written inside your own provider; as "
+    "trustworthy as the provider.",
+    Source.CLAIMED: "claimed \u2014 a Received header written upstream of your provider. "
+    "Anyone can write such a header: treat these facts as a claim, not evidence.",
+}
+
+
+# -- details of one leg -------------------------------------------------------------------
+
+_MODES = {
+    TlsMode.IMPLICIT: "implicit TLS",
+    TlsMode.STARTTLS: "STARTTLS",
+    TlsMode.NONE: "none",
+    TlsMode.UNKNOWN: "unknown",
+}
+_KNOWN_TLS = {"encrypted", "mode", "version", "cipher", "bits", "verified", "verified_by"}
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _endpoint(role: Role, host: str | None) -> str:
+    return f"{role.value} {host}" if host else role.value
+
+
+def fact_rows(leg: Leg) -> list[tuple[str, str]]:
+    tls = leg.tls
+    unknown = "not recorded"
+    return [
+        ("From", _endpoint(leg.from_.role, leg.from_.host)),
+        ("To", _endpoint(leg.to.role, leg.to.host)),
+        ("Kind", leg.kind.value),
+        ("Protocol", leg.protocol.value),
+        ("Role port", str(leg.port_role) if leg.port_role is not None else unknown),
+        ("Actual port", str(leg.port_actual) if leg.port_actual is not None else unknown),
+        ("Encrypted", _yes_no(tls.encrypted)),
+        ("TLS mode", _MODES[tls.mode]),
+        ("TLS version", tls.version or unknown),
+        ("Cipher", tls.cipher or unknown),
+        ("Key bits", str(tls.bits) if tls.bits is not None else unknown),
+        ("Certificate verified", _yes_no(tls.verified)),
+        ("Verified by", tls.verified_by.value if tls.verified_by else unknown),
+        ("Grade", leg.grade.value),
+        ("Source", leg.source.value),
+    ]
+
+
+def certificate_rows(leg: Leg) -> list[tuple[str, str]]:
+    """Whatever the leg knows of the peer's certificate: peer_name, and any field added later."""
+    rows: list[tuple[str, str]] = []
+    for f in dataclasses.fields(leg.tls):
+        value = getattr(leg.tls, f.name)
+        if f.name not in _KNOWN_TLS and value not in (None, "", (), []):
+            rows.append((_humanise(f.name), _show(value)))
+    extra = getattr(leg, "certificate", None)
+    if dataclasses.is_dataclass(extra) and not isinstance(extra, type):
+        extra = dataclasses.asdict(extra)
+    if isinstance(extra, dict):
+        rows += [(_humanise(str(k)), _show(v)) for k, v in extra.items() if v not in (None, "")]
+    return rows
+
+
+def _humanise(name: str) -> str:
+    special = {"peer_name": "Name on certificate"}
+    return special.get(name, name.replace("_", " ").capitalize())
+
+
+def _show(value: object) -> str:
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def leg_title(trace: Trace, index: int) -> str:
+    leg = trace.legs[index]
+    a, b = _endpoint(leg.from_.role, leg.from_.host), _endpoint(leg.to.role, leg.to.host)
+    return f"Leg {index + 1} of {len(trace.legs)}: {a} \u2192 {b}"
+
+
+def details_text(trace: Trace, index: int) -> str:
+    """Everything known about one leg, as plain text."""
+    leg = trace.legs[index]
+    lines = [leg_title(trace, index), ""]
+    lines += [f"{k}: {v}" for k, v in fact_rows(leg)]
+    cert = certificate_rows(leg)
+    if cert:
+        lines += ["", "Certificate"] + [f"{k}: {v}" for k, v in cert]
+    if leg.note:
+        lines += ["", f"Note: {leg.note}"]
+    lines += ["", explain(leg), "", "Source: " + SOURCE_MEANING[leg.source]]
+    return "\n".join(lines)
+
+
+def summary(trace: Trace) -> str:
+    """'6 legs: 3 recommended, 3 inside one server.'"""
+    words = {
+        Grade.GREEN: "recommended",
+        Grade.AMBER: "acceptable",
+        Grade.RED: "unprotected",
+        Grade.INTERNAL: "inside one server",
+        Grade.UNKNOWN: "unknown",
+    }
+    grades = [leg.grade for leg in trace.legs]
+    parts = [f"{grades.count(g)} {words[g]}" for g in GRADE_ORDER if g in grades]
+    noun = "leg" if len(grades) == 1 else "legs"
+    return f"{len(grades)} {noun}: " + ", ".join(parts) + "." if parts else "No legs known."
+
+
+# -- the recommendation table (docs/architecture.md) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class WhyRow:
+    leg: str
+    path: str
+    recommended: str
+    acceptable: str
+    bad: str
+    why: str
+
+
+WHY_ROWS = (
+    WhyRow(
+        "submission",
+        "MUA \u2192 MSA",
+        "465, implicit TLS, certificate verified (RFC 8314)",
+        "587 STARTTLS, certificate verified (RFC 3207)",
+        "cleartext, or a certificate that fails verification",
+        "Your password travels here. Implicit TLS leaves no cleartext step to tamper with; "
+        "STARTTLS can be stripped unless the client insists on it.",
+    ),
+    WhyRow(
+        "handoff",
+        "MSA \u2192 MTA",
+        "internal (same server)",
+        "\u2014",
+        "\u2014",
+        "No network is crossed (RFC 5598 roles played by one server).",
+    ),
+    WhyRow(
+        "relay",
+        "MTA \u2192 MX (may repeat)",
+        "25 STARTTLS enforced by DANE (RFC 7672), MTA-STS enforce (RFC 8461) or REQUIRETLS "
+        "(RFC 8689)",
+        "opportunistic STARTTLS (encrypted, not authenticated)",
+        "cleartext",
+        "Port 25 always starts in cleartext. Without a policy a stripped STARTTLS is a silent "
+        "downgrade; with one it becomes a refusal and a retry.",
+    ),
+    WhyRow(
+        "delivery",
+        "MX \u2192 MDA \u2192 MS",
+        "internal (LMTP on the same host)",
+        "LMTPS to another host",
+        "LMTP in clear to another host",
+        "Usually inside one server; across hosts it needs TLS like any other leg.",
+    ),
+    WhyRow(
+        "retrieval",
+        "MS \u2192 MUA",
+        "993, implicit TLS, certificate verified (RFC 8314)",
+        "143 STARTTLS, certificate verified (RFC 2595)",
+        "cleartext, or a certificate that fails verification",
+        "Your password and every message travel here: the same reasoning as submission.",
+    ),
+)
+
+WHY_NOTES = (
+    "Ports do not mean encryption; the mode does. STARTTLS can be stripped by an attacker on the "
+    "path (the 250-STARTTLS line removed from EHLO); only a policy (DANE, MTA-STS, REQUIRETLS) "
+    "turns that into a refusal instead of a silent downgrade.",
+    "Solid arrows were observed by mua or the embedded stack; dashed ones were recorded by your "
+    "own provider in a Received header; dotted ones are claimed by servers upstream, and anyone "
+    "could have written them.",
+)

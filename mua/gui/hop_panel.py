@@ -1,0 +1,575 @@
+"""The hop panel: a message's journey as a diagram of RFC 5598 roles, and what each leg means.
+
+`HopDiagram` paints the boxes and arrows that `hop_model.HopDiagramModel` computes (colour is
+the grade, line style the source) and exports them as PNG or SVG; `HopPanel` puts it in a
+scroll area above a details pane that explains the clicked leg or the recommendation table.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mua.core.legs import Grade, Source, Trace
+from mua.gui import hop_model as hm
+from mua.gui.theme import GRADE_LABELS, grade_colour
+
+log = logging.getLogger(__name__)
+
+_DASHES = {hm.LineStyle.SOLID: [], hm.LineStyle.DASHED: [3.0, 2.0], hm.LineStyle.DOTTED: [0.1, 2.2]}
+_SOURCE_WORDS = {
+    Source.OBSERVED: "observed",
+    Source.RECORDED: "recorded by your provider",
+    Source.CLAIMED: "claimed upstream (unverifiable)",
+}
+_CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor.fromRgbF(
+        *(x * (1 - t) + y * t for x, y in zip(a.getRgbF(), b.getRgbF(), strict=True))
+    )
+
+
+def _alpha(colour: QColor, alpha: int) -> QColor:
+    c = QColor(colour)
+    c.setAlpha(alpha)
+    return c
+
+
+def _pen(colour: QColor, width: float, style: hm.LineStyle = hm.LineStyle.SOLID) -> QPen:
+    pen = QPen(colour, width)
+    round_cap = style is hm.LineStyle.DOTTED
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap if round_cap else Qt.PenCapStyle.FlatCap)
+    if _DASHES[style]:
+        pen.setDashPattern(_DASHES[style])
+    return pen
+
+
+class HopDiagram(QWidget):
+    """Role boxes joined by one arrow per leg; click an arrow or its label to select the leg."""
+
+    legClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._trace: Trace | None = None
+        self._model = hm.HopDiagramModel.from_trace(None)
+        self._selected: int | None = None
+        self._hover: int | None = None
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._relayout()
+
+    def set_trace(self, trace: Trace | None) -> None:
+        """Show `trace`'s journey; None shows the empty state."""
+        self._trace = trace
+        self._model = hm.HopDiagramModel.from_trace(trace)
+        self._selected = self._hover = None
+        self._relayout()
+
+    def trace(self) -> Trace | None:
+        return self._trace
+
+    def model(self) -> hm.HopDiagramModel:
+        return self._model
+
+    @property
+    def selected_leg(self) -> int | None:
+        return self._selected
+
+    def set_selected_leg(self, index: int | None) -> None:
+        in_range = index is not None and 0 <= index < len(self._model.arrows)
+        self._selected = index if in_range else None
+        self.update()
+
+    # -- geometry, in widget coordinates ----------------------------------------------------
+
+    def _font(self, delta: float = 0.0, bold: bool = False, italic: bool = False) -> QFont:
+        font = QFont(self.font())
+        if delta:
+            font.setPointSizeF(max(6.0, font.pointSizeF() + delta))
+        font.setBold(bold)
+        font.setItalic(italic)
+        return font
+
+    def _relayout(self) -> None:
+        lh = QFontMetricsF(self.font()).height()
+        bold = QFontMetricsF(self._font(bold=True))
+        labels = [line for a in self._model.arrows for line in a.label]
+        widest = max((bold.horizontalAdvance(line) for line in labels), default=0.0)
+        box_w = max(5.6 * lh, QFontMetricsF(self._font(1.5, True)).horizontalAdvance("MUA") * 2)
+        self._m = hm.Metrics(
+            box_w=box_w,
+            box_h=3.7 * lh,
+            gap=max(3.4 * lh, widest + 0.9 * lh - box_w),  # the widest label fits one pitch
+            break_gap=1.9 * lh,
+            margin=0.9 * lh,
+            label_gap=0.6 * lh,
+            line_h=lh,  # label_lines stays 5 whatever the trace: the height never jumps
+        )
+        self._layout = self._model.layout(self._m)
+        self.setMinimumSize(self._content_size())
+        self.updateGeometry()
+        self.update()
+
+    def _legend_rows(self, dim: QColor) -> list[tuple[str, list[tuple[QColor, hm.LineStyle, str]]]]:
+        grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in hm.GRADE_ORDER]
+        sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
+        return [
+            (self.tr("Grade"), [(c, s, self.tr(t)) for c, s, t in grades]),
+            (self.tr("Source"), [(c, s, self.tr(t)) for c, s, t in sources]),
+        ]
+
+    def _legend_width(self) -> float:
+        fm = QFontMetricsF(self.font())
+        rows = self._legend_rows(QColor())
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        return head + max(sum(48 + fm.horizontalAdvance(t) for *_, t in e) for _, e in rows)
+
+    def _content_size(self) -> QSize:
+        legend_h = 2 * (self._m.line_h + 6) + self._m.margin
+        w = max(self._layout.width, self._legend_width() + 2 * self._m.margin)
+        if not self._model.arrows:
+            w = QFontMetricsF(self.font()).height() * 24
+        return QSize(int(w + 1), int(self._layout.height + legend_h + 1))
+
+    def sizeHint(self) -> QSize:
+        return self._content_size()
+
+    def minimumSizeHint(self) -> QSize:
+        return self._content_size()
+
+    def _origin(self, width: float | None = None) -> float:
+        """The diagram is centred when the widget is wider than it."""
+        return max(0.0, ((width or self.width()) - self._content_size().width()) / 2)
+
+    def arrow_line(self, index: int) -> QLineF:
+        x1, x2, y = self._layout.arrows[index]
+        return QLineF(x1 + self._origin(), y, x2 + self._origin(), y)
+
+    def label_rect(self, index: int) -> QRectF:
+        r = self._layout.labels[index]
+        return QRectF(r.x + self._origin(), r.y, r.w, r.h)
+
+    def arrow_colour(self, index: int) -> QColor:
+        return grade_colour(self._model.arrows[index].grade)
+
+    def leg_at(self, pos: QPointF) -> int | None:
+        return self._layout.leg_at(pos.x() - self._origin(), pos.y())
+
+    # -- input ------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        index = self.leg_at(event.position())
+        if index is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        self.set_selected_leg(index)
+        self.legClicked.emit(index)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        index = self.leg_at(pos)
+        x = pos.x() - self._origin()
+        boxes = zip(self._model.boxes, self._layout.boxes, strict=True)
+        box = next((b for b, r in boxes if r.contains(x, pos.y())), None)
+        if index is not None:
+            self.setToolTip(self._model.arrows[index].leg.note)
+        else:
+            self.setToolTip(" ".join([box.role.value, *box.hosts]) if box else "")
+        if index != self._hover:
+            self._hover = index
+            hand = Qt.CursorShape.PointingHandCursor
+            self.setCursor(hand if index is not None else Qt.CursorShape.ArrowCursor)
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}.get(Qt.Key(event.key()))
+        count = len(self._model.arrows)
+        if step is None or not count:
+            return super().keyPressEvent(event)
+        current = self._selected if self._selected is not None else (-1 if step > 0 else count)
+        self.set_selected_leg(min(max(current + step, 0), count - 1))
+        self.legClicked.emit(self._selected)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
+            self._relayout()
+        super().changeEvent(event)
+
+    # -- painting ---------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        self._paint(painter, self.width(), self.height(), interactive=True)
+        painter.end()
+
+    def _paint(self, p: QPainter, width: float, height: float, *, interactive: bool) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        pal = self.palette()
+        bg, fg = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        p.fillRect(QRectF(0, 0, width, height), bg)
+        if not self._model.arrows:
+            p.setPen(_mix(bg, fg, 0.6))
+            p.setFont(self._font(1.0))
+            empty = self.tr("No leg of this message's journey is known")
+            if self._trace is None:
+                empty = self.tr("Select a message to see how it travelled")
+            p.drawText(QRectF(0, 0, width, height), _CENTRE, empty)
+            return
+        p.translate(self._origin(width), 0)
+        hover = self._hover if interactive else None
+        selected = self._selected if interactive else None
+        self._paint_breaks(p, _mix(bg, fg, 0.45))
+        for i in range(len(self._model.arrows)):
+            self._paint_arrow(p, i, fg, selected=i == selected, hovered=i == hover)
+        self._paint_boxes(p, bg, fg)
+        for i in range(len(self._model.arrows)):
+            self._paint_label(p, i, bg, fg, selected=i == selected, hovered=i == hover)
+        self._paint_legend(p, bg, fg, interactive)
+
+    def _paint_breaks(self, p: QPainter, colour: QColor) -> None:
+        half = self._m.break_gap / 2 - 3
+        p.setFont(self._font(-1.0))
+        for x, y in self._layout.breaks:  # a step nobody recorded
+            p.setPen(_pen(colour, 1.5, hm.LineStyle.DOTTED))
+            p.drawLine(QLineF(x - half, y, x + half, y))
+            p.setPen(colour)
+            p.drawText(QRectF(x - 20, y - 24, 40, 18), _CENTRE, "?")
+
+    def _paint_arrow(
+        self, p: QPainter, i: int, fg: QColor, *, selected: bool, hovered: bool
+    ) -> None:
+        arrow = self._model.arrows[i]
+        x1, x2, y = self._layout.arrows[i]
+        colour = grade_colour(arrow.grade)
+        head = 0.75 * self._m.line_h
+        if selected or hovered:
+            p.setPen(_pen(_alpha(colour, 90 if selected else 45), 12))
+            p.drawLine(QLineF(x1 + 3, y, x2 - 3, y))
+        p.setPen(_pen(colour, 4.0 if selected else 3.0, arrow.style))
+        p.drawLine(QLineF(x1 + 3, y, x2 - head, y))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(colour)
+        tip, back = QPointF(x2 - 1, y), x2 - head - 1
+        p.drawPolygon(QPolygonF([tip, QPointF(back, y - head / 2), QPointF(back, y + head / 2)]))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(_mix(fg, colour, 0.35))
+        p.setFont(self._font(-1.0, bold=True))
+        number = QRectF(x1, y - self._m.box_h / 2, x2 - x1, self._m.box_h / 2 - 4)
+        p.drawText(number, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(i + 1))
+
+    def _paint_boxes(self, p: QPainter, bg: QColor, fg: QColor) -> None:
+        role_font, host_font = self._font(1.5, bold=True), self._font(-1.0)
+        host_h = QFontMetricsF(host_font).height()
+        role_h = 1.3 * self._m.line_h
+        for box, r in zip(self._model.boxes, self._layout.boxes, strict=True):
+            p.setPen(QPen(_mix(bg, fg, 0.4), 1.2))
+            p.setBrush(_mix(bg, fg, 0.06))
+            p.drawRoundedRect(QRectF(r.x + 0.5, r.y + 0.5, r.w - 1, r.h - 1), 8, 8)
+            hosts = box.hosts[:2]
+            top = r.y + (r.h - role_h - len(hosts) * host_h) / 2
+            p.setPen(fg)
+            p.setFont(role_font)
+            p.drawText(QRectF(r.x, top, r.w, role_h), _CENTRE, box.role.value)
+            p.setFont(host_font)
+            p.setPen(_mix(bg, fg, 0.7))
+            for n, host in enumerate(hosts):
+                text = QFontMetricsF(host_font).elidedText(
+                    host, Qt.TextElideMode.ElideMiddle, r.w - 8
+                )
+                p.drawText(
+                    QRectF(r.x + 4, top + role_h + n * host_h, r.w - 8, host_h), _CENTRE, text
+                )
+        p.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_label(
+        self, p: QPainter, i: int, bg: QColor, fg: QColor, *, selected: bool, hovered: bool
+    ) -> None:
+        arrow = self._model.arrows[i]
+        r = self._layout.labels[i]
+        colour = grade_colour(arrow.grade)
+        p.setPen(QPen(colour, 1.5) if selected else Qt.PenStyle.NoPen)
+        p.setBrush(_alpha(colour, 70 if selected else 48 if hovered else 26))
+        p.drawRoundedRect(QRectF(r.x, r.y - 3, r.w, r.h + 6), 6, 6)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for n, line in enumerate(arrow.label):
+            source_line = arrow.leg.source is not Source.OBSERVED and n == len(arrow.label) - 1
+            p.setFont(self._font(bold=n == 0, italic=source_line))
+            p.setPen(_mix(bg, fg, 0.65) if source_line else fg)
+            p.drawText(QRectF(r.x, r.y + n * self._m.line_h, r.w, self._m.line_h), _CENTRE, line)
+
+    def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor, interactive: bool) -> None:
+        fm = QFontMetricsF(self.font())
+        lh, m, right = self._m.line_h, self._m.margin, self._content_size().width() - self._m.margin
+        dim = _mix(bg, fg, 0.65)
+        y0 = self._layout.height
+        p.setPen(QPen(_mix(bg, fg, 0.15), 1))
+        p.drawLine(QLineF(m, y0 - m / 2, right, y0 - m / 2))
+        rows = self._legend_rows(dim)
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        for row, (title, entries) in enumerate(rows):
+            y = y0 + row * (lh + 6)
+            p.setFont(self._font(bold=True))
+            p.setPen(dim)
+            p.drawText(QRectF(m, y, head, lh), _VCENTRE, title)
+            p.setFont(self.font())
+            x = m + head
+            for colour, style, text in entries:
+                p.setPen(_pen(colour, 3.0, style))
+                p.drawLine(QLineF(x, y + lh / 2, x + 26, y + lh / 2))
+                p.setPen(fg)
+                p.drawText(QRectF(x + 32, y, fm.horizontalAdvance(text) + 2, lh), _VCENTRE, text)
+                x += 48 + fm.horizontalAdvance(text)
+        if interactive:
+            hint = self.tr("Click an arrow for details")
+            p.setPen(dim)
+            p.setFont(self._font(italic=True))
+            align = Qt.AlignmentFlag.AlignRight | _VCENTRE
+            p.drawText(QRectF(m, y0 + lh + 6, right - m, lh), align, hint)
+
+    # -- export -----------------------------------------------------------------------------
+
+    def render_png(self, path: str | Path, scale: float = 2) -> Path:
+        """The whole diagram (without hover or selection) as a PNG, `scale` pixels per point."""
+        size = self._content_size()
+        w, h = int(size.width() * scale), int(size.height() * scale)
+        image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(scale)
+        painter = QPainter(image)
+        self._paint(painter, size.width(), size.height(), interactive=False)
+        painter.end()
+        if not image.save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        return Path(path)
+
+    def render_svg(self, path: str | Path) -> Path:
+        size = self._content_size()
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(size)
+        generator.setResolution(round(self.logicalDpiY()))  # fonts in points, as on screen
+        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
+        generator.setTitle(self.tr("How this message travelled"))
+        generator.setDescription((self._trace.subject or "") if self._trace else "")
+        painter = QPainter()
+        if not painter.begin(generator):
+            raise OSError(f"could not write {path}")
+        self._paint(painter, size.width(), size.height(), interactive=False)
+        painter.end()
+        return Path(path)
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    cells = "".join(
+        f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table cellpadding='1'>{cells}</table>"
+
+
+class HopPanel(QWidget):
+    """Status line, the diagram (scrolls sideways for long journeys), and a details pane."""
+
+    legClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._trace: Trace | None = None
+        self.status = QLabel(self)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.diagram = HopDiagram(self)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(self.diagram)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.why_button = QPushButton(self.tr("Why these grades?"), self)
+        self.why_button.setCheckable(True)
+        self.png_button = QPushButton(self.tr("Export PNG…"), self)
+        self.svg_button = QPushButton(self.tr("Export SVG…"), self)
+        self.details = QTextBrowser(self)
+        self.details.setOpenLinks(False)
+        self.details.setOpenExternalLinks(False)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wraps
+
+        lower = QWidget(self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.why_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.png_button)
+        buttons.addWidget(self.svg_button)
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addLayout(buttons)
+        lower_layout.addWidget(self.details)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.scroll)
+        self.splitter.addWidget(lower)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.splitter, 1)
+
+        self.diagram.legClicked.connect(self._leg_clicked)
+        self.why_button.toggled.connect(self.show_why)
+        self.png_button.clicked.connect(lambda: self._export(self.export_png))
+        self.svg_button.clicked.connect(lambda: self._export(self.export_svg))
+        self.set_trace(None)
+
+    def set_trace(self, trace: Trace | None) -> None:
+        self._trace = trace
+        self.diagram.set_trace(trace)
+        bar = self.scroll.horizontalScrollBar().sizeHint().height()
+        frame = 2 * self.scroll.frameWidth()
+        self.scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
+        for button in (self.png_button, self.svg_button):
+            button.setEnabled(bool(trace and trace.legs))
+        self.status.setText(self._status_html())
+        self.why_button.setChecked(False)
+        self._show_overview()
+        self.layout().activate()
+
+    def trace(self) -> Trace | None:
+        return self._trace
+
+    def _status_html(self) -> str:
+        if self._trace is None:
+            return self.tr("No message selected")
+        words = {
+            "delivered": self.tr("Delivered"),
+            "deferred": self.tr("Deferred: still trying"),
+            "bounced": self.tr("Bounced"),
+            "parsed": self.tr("Read from its headers"),
+        }
+        parts = [f"<b>{words[self._trace.status.value]}</b>"]
+        parts += [html.escape(s) for s in (self._trace.subject, self._trace.message_id) if s]
+        return " &nbsp;·&nbsp; ".join(parts)
+
+    def _show_overview(self) -> None:
+        if self._trace is None or not self._trace.legs:
+            self.details.setHtml(f"<p>{html.escape(self.tr('Nothing to show yet.'))}</p>")
+            return
+        hint = html.escape(self.tr("Click an arrow to see what is known about that leg."))
+        self.details.setHtml(f"<p><b>{html.escape(hm.summary(self._trace))}</b></p><p>{hint}</p>")
+
+    def _leg_clicked(self, index: int) -> None:
+        self.show_leg(index)
+        self.legClicked.emit(index)
+
+    def show_leg(self, index: int) -> None:
+        """Select leg `index` (0-based) and show its facts, certificate and explanation."""
+        if self._trace is None or not 0 <= index < len(self._trace.legs):
+            return
+        leg, e = self._trace.legs[index], html.escape
+        self.diagram.set_selected_leg(index)
+        label = self.diagram.label_rect(index)
+        margin = int(label.width() / 2 + 16)
+        self.scroll.ensureVisible(int(label.center().x()), int(label.center().y()), margin, 0)
+        self.why_button.blockSignals(True)
+        self.why_button.setChecked(False)
+        self.why_button.blockSignals(False)
+        chip = f"color:{grade_colour(leg.grade).name()}; font-weight:bold"
+        cert = hm.certificate_rows(leg)
+        self.details.setHtml(
+            f"<h3>{e(hm.leg_title(self._trace, index))}</h3>"
+            f"<p><span style='{chip}'>■ {e(self.tr(GRADE_LABELS[leg.grade]))}</span></p>"
+            f"<p>{e(hm.explain(leg))}</p>"
+            + (f"<p><i>{e(leg.note)}</i></p>" if leg.note else "")
+            + f"<p><b>{e(self.tr('Source'))}:</b> {e(hm.SOURCE_MEANING[leg.source])}</p>"
+            + _table(hm.fact_rows(leg))
+            + (f"<h4>{e(self.tr('Certificate'))}</h4>{_table(cert)}" if cert else "")
+        )
+
+    def show_why(self, on: bool = True) -> None:
+        """Show the recommendation table (on), or go back to the selected leg (off)."""
+        if self.why_button.isChecked() != on:
+            self.why_button.setChecked(on)  # comes back here through `toggled`
+            return
+        if not on:
+            selected = self.diagram.selected_leg
+            return self.show_leg(selected) if selected is not None else self._show_overview()
+        e = html.escape
+        heads = [
+            (self.tr("Leg"), None),
+            (self.tr("Recommended"), Grade.GREEN),
+            (self.tr("Acceptable"), Grade.AMBER),
+            (self.tr("Bad"), Grade.RED),
+            (self.tr("Why"), None),
+        ]
+        head = "".join(
+            f"<th style='color:{grade_colour(g).name()}'>{e(t)}</th>" if g else f"<th>{e(t)}</th>"
+            for t, g in heads
+        )
+        body = "".join(
+            f"<tr><td><b>{e(r.leg)}</b><br>{e(r.path)}</td><td>{e(r.recommended)}</td>"
+            f"<td>{e(r.acceptable)}</td><td>{e(r.bad)}</td><td>{e(r.why)}</td></tr>"
+            for r in hm.WHY_ROWS
+        )
+        self.details.setHtml(
+            f"<h3>{e(self.tr('Why these grades?'))}</h3>"
+            f"<table border='1' cellspacing='0' cellpadding='4' width='100%'>"
+            f"<tr>{head}</tr>{body}</table>" + "".join(f"<p>{e(n)}</p>" for n in hm.WHY_NOTES)
+        )
+
+    def export_png(self, path: str | Path | None = None, scale: float = 2) -> Path | None:
+        """Write the diagram as PNG to `path`, or ask where (None when the user cancels)."""
+        path = path or self._ask_path(self.tr("PNG image (*.png)"), ".png")
+        return self.diagram.render_png(path, scale) if path else None
+
+    def export_svg(self, path: str | Path | None = None) -> Path | None:
+        path = path or self._ask_path(self.tr("SVG image (*.svg)"), ".svg")
+        return self.diagram.render_svg(path) if path else None
+
+    def _export(self, export: Callable[[], Path | None]) -> None:
+        try:
+            export()
+        except OSError as exc:
+            log.warning("exporting the hop diagram failed", exc_info=exc)
+            message = self.tr("The diagram could not be saved: {0}. Choose another folder.")
+            QMessageBox.warning(self, self.tr("Export failed"), message.format(exc))
+
+    def _ask_path(self, filter_: str, suffix: str) -> str | None:
+        title = self.tr("Export the diagram")
+        name, _ = QFileDialog.getSaveFileName(self, title, f"journey{suffix}", filter_)
+        if name and not name.endswith(suffix):
+            name += suffix
+        return name or None
