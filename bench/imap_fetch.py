@@ -4,7 +4,8 @@ Both servers get the same 10,000 messages (about 2 kB each, CRLF, written into t
 Maildir new/ with the MDA's deliver_to_maildir) and serve them over implicit TLS with a
 certificate from one LocalCA. Ours runs in the demo world in a subprocess; Dovecot runs from
 a throwaway configuration under the same temporary directory, on a loopback port, with its
-defaults otherwise (mail_fsync=optimized). Each is measured alone, one after the other.
+defaults otherwise (mail_fsync=optimized); bench/_servers.py sets both up. Each is measured
+alone, one after the other.
 
 Measured, on a raw socket (send the command, read to the tagged OK: the server's cost) and
 through imapclient (what a Python client experiences):
@@ -24,59 +25,23 @@ APPEND (p50) within 3x. Without Dovecot installed, only ours is printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
-import json
-import os
-import shutil
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from pathlib import Path
 
+from _servers import Server, filled_servers, start_ours
+from _servers import message as _message
 from imapclient import IMAPClient
 
 from mua.net.tls import client_context
-from mua.stack.ca import LocalCA, ServerCert
-from mua.stack.mda import deliver_to_maildir
-from mua.stack.world import World
 
 FETCH_ITEMS = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "UID"]
 FETCH_COMMAND = "FETCH 1:* (ENVELOPE FLAGS RFC822.SIZE UID)"
-BASE_DATE = 1_780_000_000  # 2026-05-28
-
-
-def _message(i: int) -> bytes:
-    """A plain 2 kB message; every 4th has a Cc, every 3rd is a reply, some subjects are
-    encoded words, as in a real inbox."""
-    n = i % 97
-    subject = f"Quarterly numbers, part {i}" if i % 5 else f"=?utf-8?q?R=C3=A9sum=C3=A9_{i}?="
-    lines = [
-        f"Return-Path: <sender{n}@example.org>",
-        f"Received: from mx.example.org (mx.example.org [192.0.2.{n}]) by mx.b.test"
-        f" with ESMTPS id Q{i:08d} for <bob@b.test>; {formatdate(BASE_DATE + i * 60)}",
-        f'From: "Sender {n}" <sender{n}@example.org>',
-        "To: Bob <bob@b.test>",
-        *(["Cc: Carol <carol@example.net>, dave@example.net"] if i % 4 == 0 else []),
-        f"Subject: {subject}",
-        f"Date: {formatdate(BASE_DATE + i * 60)}",
-        f"Message-ID: <bench-{i}@example.org>",
-        *([f"In-Reply-To: <bench-{i - 1}@example.org>"] if i % 3 == 0 else []),
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-    ]
-    body = [
-        f"Line {k} of message {i}: the numbers are as expected this quarter." for k in range(24)
-    ]
-    return "\r\n".join(lines + body + [""]).encode()
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -135,16 +100,6 @@ class RawImap:
         if not chunk:
             raise ConnectionError("the server closed the connection")
         into += chunk
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    ca_file: Path
-    user: str
-    password: str
-    one_off: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -212,157 +167,6 @@ def _measure(server: Server, messages: int, appends: int, repeats: int) -> Figur
     return figures
 
 
-# -- our server -------------------------------------------------------------------------------
-
-
-async def _serve(directory: Path) -> None:
-    """The subprocess: the demo world on free ports; builds bob's index, then says so."""
-    world = World(directory)
-    await world.start()
-    provider = world.providers["b.test"]
-    start = time.perf_counter()
-    mailbox = world.mailbox("bob@b.test")
-    provider.store_for(mailbox).folder("INBOX")
-    built = time.perf_counter() - start
-    assert provider.ports is not None
-    print(json.dumps({"port": provider.ports.imap_implicit, "index": built}), flush=True)
-    await asyncio.Event().wait()
-
-
-def _start_ours(directory: Path) -> tuple[subprocess.Popen, Server]:
-    world = World(directory)  # not started: only to read its CA and bob's password
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(directory)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    try:
-        ready = json.loads(proc.stdout.readline())
-    except ValueError:
-        proc.terminate()
-        proc.wait()
-        raise RuntimeError("our server did not start") from None
-    bob = world.mailbox("bob@b.test")
-    server = Server("ours", ready["port"], world.ca.ca_file, bob.user, bob.password)
-    server.one_off["index build (in the server)"] = ready["index"]
-    return proc, server
-
-
-# -- Dovecot ----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Dovecot:
-    """Dovecot from a throwaway configuration under `root`, on one loopback port."""
-
-    def __init__(self, root: Path, cert: ServerCert, user: str = "bob", password: str = "bench"):
-        self.root, self.cert, self.user, self.password = root, cert, user, password
-        self.maildir = root / "mail" / user
-        self.port = _free_port()
-        self.config = root / "dovecot.conf"
-        self.proc: subprocess.Popen | None = None
-        if os.geteuid() == 0:  # Dovecot refuses mail access as root: use nobody's ids
-            self.uid, self.gid = 65534, 65534
-            self.login_user, self.internal_user = "dovenull", "dovecot"
-        else:
-            self.uid, self.gid = os.getuid(), os.getgid()
-            self.login_user = self.internal_user = _user_name()
-        for sub in ("tmp", "new", "cur"):
-            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ("run", "state", f"home/{user}"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> None:
-        r = self.root
-        (r / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
-        self.config.write_text(
-            f"""base_dir = {r}/run
-state_dir = {r}/state
-log_path = {r}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-default_login_user = {self.login_user}
-default_internal_user = {self.internal_user}
-ssl = required
-ssl_cert = <{self.cert.cert_file}
-ssl_key = <{self.cert.key_file}
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {r}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={self.uid} gid={self.gid} home={r}/home/%n
-}}
-mail_location = maildir:{r}/mail/%n
-first_valid_uid = 1
-first_valid_gid = 1
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {self.port}
-    ssl = yes
-  }}
-}}
-"""
-        )
-        if os.geteuid() == 0:
-            os.chmod(r, 0o755)  # the mail user and the login user must get through
-            for top in (r / "mail", r / "home"):
-                for path in [top, *top.rglob("*")]:
-                    os.chown(path, self.uid, self.gid)
-        self.proc = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    log = r / "dovecot.log"
-                    raise RuntimeError(
-                        "Dovecot did not start: "
-                        + (log.read_text()[-2000:] if log.exists() else "no log")
-                    ) from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()  # the master stops its children
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def server(self, ca_file: Path) -> Server:
-        return Server("Dovecot", self.port, ca_file, self.user, self.password)
-
-    def version(self) -> str:
-        out = subprocess.run(["dovecot", "--version"], capture_output=True, text=True)
-        return out.stdout.split()[0] if out.stdout else "?"
-
-
-def _user_name() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_name
-
-
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -414,29 +218,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--appends", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5, help="timed FETCHes per server")
-    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        asyncio.run(_serve(args.serve))
-        return
-    have_dovecot = shutil.which("dovecot") is not None
     with tempfile.TemporaryDirectory(prefix="mua-bench-") as tmp:
-        root = Path(tmp)
-        os.chmod(root, 0o755)  # Dovecot's unprivileged processes must get to their files
-        world_dir = root / "world"
-        inbox = World(world_dir).providers["b.test"].mda.maildir("bob")
-        start = time.perf_counter()
-        for i in range(args.messages):
-            deliver_to_maildir(inbox, _message(i))
-        print(f"({args.messages:,} messages written in {time.perf_counter() - start:.1f} s)")
-        dovecot = None
-        if have_dovecot:
-            cert = LocalCA(world_dir / "ca").server_cert("imap.dovecot.test")
-            dovecot = Dovecot(root / "dovecot", cert)
-            for path in (inbox / "new").iterdir():
-                shutil.copyfile(path, dovecot.maildir / "new" / path.name)
-
-        proc, server = _start_ours(world_dir)
+        world_dir, dovecot = filled_servers(Path(tmp), args.messages)
+        proc, server = start_ours(world_dir)
         try:
             ours = _measure(server, args.messages, args.appends, args.repeats)
             tls = _tls_version(server)

@@ -231,3 +231,22 @@ async def test_a_draft_is_saved_to_the_drafts_folder(world: World, tmp_path: Pat
         assert row.subject == "Unfinished" and {"\\Draft", "\\Seen"} <= row.flags
     finally:
         await engine.aclose()
+
+
+async def test_sync_keeps_the_internal_date_and_decodes_encoded_words(
+    world: World, tmp_path: Path
+) -> None:
+    store = world.providers["b.test"].store_for(world.mailbox("bob@b.test"))
+    store.folder("INBOX").append(
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: =?utf-8?q?J=C3=BCrgen?= <j@a.test>\r\n"
+        b"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\n\r\nhi\r\n",
+        internaldate=1_790_000_000.0,
+    )
+    engine = make_engine(world, tmp_path, "bob@b.test")
+    try:
+        await engine.sync("bob@b.test", ["INBOX"])
+        (row,) = engine.cache.page("bob@b.test", "INBOX")
+        assert row.subject == "Grüße" and row.sender_name == "Jürgen"
+        assert row.internaldate == 1_790_000_000.0
+    finally:
+        await engine.aclose()

@@ -339,6 +339,8 @@ def _text(value: bytes | None) -> str:
     if not value:
         return ""
     raw = value.decode("utf-8", "replace")
+    if "=?" not in raw:
+        return raw  # no RFC 2047 encoded-word: nothing to decode (most headers)
     try:
         return str(email.header.make_header(email.header.decode_header(raw)))
     except (email.errors.HeaderParseError, LookupError, UnicodeError):
@@ -399,4 +401,5 @@ def _cached(account: str, folder: str, uid: int, data: dict) -> CachedMessage:
         preview="",
         in_reply_to=in_reply_to,
         references="",
+        internaldate=internaldate,
     )
