@@ -250,3 +250,19 @@ async def test_sync_keeps_the_internal_date_and_decodes_encoded_words(
         assert row.internaldate == 1_790_000_000.0
     finally:
         await engine.aclose()
+
+
+async def test_reading_mail_learns_the_providers_own_hosts(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="learn"))
+        row = await _arrives(engine, "bob@b.test", "learn")
+        await engine.body("bob@b.test", "INBOX", row.uid)
+        # mx.b.test is inside b.test, which the account already counts as its own
+        assert engine.accounts.get("bob@b.test").provider_hosts == ()
+        raw = b"Received: from x by mx1.provider.example with ESMTPS id 1; date\r\n\r\nbody"
+        learned = engine.learn_provider_host(engine.account("bob@b.test"), raw)
+        assert learned.provider_hosts == ("mx1.provider.example",)
+        assert engine.accounts.get("bob@b.test").provider_hosts == ("mx1.provider.example",)
+    finally:
+        await engine.aclose()

@@ -9,6 +9,7 @@ commands on a connection.
 from __future__ import annotations
 
 import asyncio
+import email
 import logging
 from collections.abc import Iterable
 
@@ -16,6 +17,7 @@ from mua.client.outbox import OutboxSender, SendOutcome
 from mua.client.sync import AccountSync, FolderSync
 from mua.core.account import Account
 from mua.core.compose import Draft, build_message
+from mua.core.received import received_hops
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
@@ -142,7 +144,27 @@ class Engine:
 
     async def body(self, address: str, folder: str, uid: int) -> bytes:
         account = self.account(address)
-        return await self._run(account, self._sync_for(account).body, folder, uid)
+        raw = await self._run(account, self._sync_for(account).body, folder, uid)
+        self.learn_provider_host(account, raw)
+        return raw
+
+    def learn_provider_host(self, account: Account, raw: bytes) -> Account:
+        """The topmost Received field of a message in the user's mailbox was written by the
+        user's own provider (its last hop delivered it there), so its `by` host belongs to
+        the provider: remembered for the trace's trust boundary (editable in the account)."""
+        message = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+        hops = received_hops(message)
+        host = (hops[0].by_host or "").lower().rstrip(".") if hops else ""
+        known = {account.domain, *account.provider_hosts}
+        if not host or any(host == k or host.endswith("." + k) for k in known):
+            return account
+        learned = account.with_changes(provider_hosts=(*account.provider_hosts, host))
+        try:
+            self.accounts.update(learned)
+        except Exception:  # learning is a nicety: never fail a read for it
+            log.warning("could not remember %s as a provider host", host, exc_info=True)
+            return account
+        return learned
 
     async def set_flags(self, address: str, folder: str, uids, flags, *, add: bool) -> None:
         account = self.account(address)
