@@ -1,0 +1,675 @@
+"""The main window: folders on the left, the message list, the reader beside or below it.
+
+Everything network-bound goes through the engine and the one Bridge (mua.gui.bridge); the
+window only reacts to results. New mail is heard with IMAP IDLE (the engine keeps a second
+connection per account for it, so waiting never holds up what the user does): each IDLE
+slice is one bridge job, errors back off and retry, and a change syncs INBOX and notifies.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from email.message import EmailMessage
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QSystemTrayIcon,
+    QTabWidget,
+    QTreeView,
+    QWidget,
+)
+
+from mua.client.engine import Engine
+from mua.core.compose import Attachment, Draft, reply_draft
+from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
+from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
+from mua.gui.message_model import Column, MessageListModel, lock_icon, star_icon
+from mua.gui.reader import ReaderView
+from mua.store.cache import CachedMessage
+from mua.store.config import Settings
+
+log = logging.getLogger(__name__)
+
+TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
+MAX_BACKOFF = 60.0
+
+
+def _hop_panel() -> QWidget:
+    try:
+        from mua.gui.hop_panel import HopPanel
+    except ImportError:
+        return QLabel("The journey view is not available.", alignment=Qt.AlignmentFlag.AlignCenter)
+    return HopPanel()
+
+
+class MainWindow(QMainWindow):
+    newMail = Signal(str, int)  # account, how many new messages in its INBOX
+    settingsChanged = Signal(object)  # Settings, after the user changed one here
+
+    idle_slice = 300.0  # seconds per IDLE command (servers end IDLE after 30 minutes)
+
+    def __init__(self, engine: Engine, bridge, *, settings: Settings | None = None, demo=None):
+        super().__init__()
+        self.engine, self.bridge, self.demo = engine, bridge, demo
+        self.settings = settings or Settings()
+        self.qsettings = QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mua", "mua"
+        )
+        self.trace_provider: TraceProvider | None = None
+        self.compose_opener: Callable[[Draft | None], object] = self._open_compose
+        self.account: str | None = None
+        self.folder: str | None = None
+        self.shown: tuple[str, str, int] | None = None
+        self.raw: bytes | None = None
+        self._closing = False
+        self._restoring = False  # re-selecting after a refresh: the reader stays as it is
+        self._state: dict[str, tuple[str, str]] = {}  # account -> (state, problem)
+        self._idle: dict[str, object] = {}
+        self._backoff: dict[str, float] = {}
+        self._syncing = 0
+        self._tray: QSystemTrayIcon | None = None
+        self.folders = FolderTreeModel(self)
+        self.messages = MessageListModel(engine.cache, self)
+        self._build_views()
+        self._build_actions()
+        self._build_status()
+        self._restore()
+        self.folders.messagesDropped.connect(self._move)
+        self.refresh_folders()
+        self._poll = QTimer(self, interval=self.settings.check_interval_minutes * 60_000)
+        self._poll.timeout.connect(self.refresh_all)
+        self._poll.start()
+        QTimer.singleShot(0, self._start)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.folder_view = QTreeView(headerHidden=True, uniformRowHeights=True)
+        self.folder_view.setModel(self.folders)
+        self.folder_view.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.folder_view.setDropIndicatorShown(True)
+        self.folder_view.selectionModel().currentChanged.connect(self._folder_chosen)
+        view = self.message_view = QTreeView(rootIsDecorated=False, uniformRowHeights=True)
+        view.setModel(self.messages)
+        view.setAlternatingRowColors(True)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        view.setAllColumnsShowFocus(True)
+        header = view.header()
+        header.setStretchLastSection(False)
+        header.setSortIndicator(Column.DATE, Qt.SortOrder.DescendingOrder)
+        view.setSortingEnabled(True)
+        for column, width in ((Column.FLAGS, 36), (Column.BADGE, 26)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width)
+        header.resizeSection(Column.SENDER, 130)
+        header.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(Column.DATE, 80)
+        header.resizeSection(Column.SIZE, 64)
+        view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.reader = ReaderView(
+            prefer_html=self.qsettings.value("reader/prefer_html", True, type=bool),
+            allowed_senders=set(json.loads(self.qsettings.value("reader/senders", "[]"))),
+            load_remote=self.settings.load_remote_content,
+        )
+        self.reader.senderAllowed.connect(self._remember_sender)
+        self.hop_panel = _hop_panel()
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.reader, self.tr("Message"))
+        self.tabs.addTab(self.hop_panel, self.tr("Journey"))
+        self.tabs.setMinimumWidth(320)  # not the widest line of a page: the list needs room
+        self.content = QSplitter(self._orientation())
+        self.content.addWidget(view)
+        self.content.addWidget(self.tabs)
+        self.content.setStretchFactor(1, 1)
+        self.content.setSizes([500, 660])
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.main_splitter.addWidget(self.folder_view)
+        self.main_splitter.addWidget(self.content)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([220, 1000])
+        self.setCentralWidget(self.main_splitter)
+
+    def _build_actions(self) -> None:
+        sp, ti, key = QStyle.StandardPixmap, QIcon.ThemeIcon, QKeySequence.StandardKey
+        table = [  # name, text, slot, shortcut, (theme icon, fallback), checkable
+            ("new", self.tr("&New Message"), lambda: self.compose(), key.New,
+             (ti.MailMessageNew, sp.SP_FileIcon), False),
+            ("reply", self.tr("&Reply"), lambda: self.reply(), "Ctrl+R",
+             (ti.MailReplySender, sp.SP_ArrowBack), False),
+            ("reply_all", self.tr("Reply &All"), lambda: self.reply(all_recipients=True),
+             "Ctrl+Shift+R", (ti.MailReplyAll, sp.SP_ArrowLeft), False),
+            ("forward", self.tr("&Forward"), self.forward, "Ctrl+L",
+             (ti.MailForward, sp.SP_ArrowForward), False),
+            ("delete", self.tr("&Delete"), self.delete_selected, key.Delete,
+             (ti.EditDelete, sp.SP_TrashIcon), False),
+            ("toggle_read", self.tr("Toggle Read"), self.toggle_read, "M", None, False),
+            ("mark_read", self.tr("Mark as &Read"), lambda: self.set_read(True), None, None, False),
+            ("mark_unread", self.tr("Mark as &Unread"), lambda: self.set_read(False), "Ctrl+U",
+             None, False),
+            ("flag", self.tr("F&lag"), self.toggle_flag, "S", None, False),
+            ("move", self.tr("&Move To…"), lambda: self.move_selected(), "Ctrl+Shift+M", None,
+             False),
+            ("refresh", self.tr("&Get Messages"), self.refresh_all, key.Refresh,
+             (ti.ViewRefresh, sp.SP_BrowserReload), False),
+            ("find", self.tr("&Find"), self._focus_search, key.Find, None, False),
+            ("quit", self.tr("&Quit"), self.close, key.Quit, None, False),
+            ("right", self.tr("Reader on the &Right"), lambda: self.set_reader_position("right"),
+             None, None, True),
+            ("below", self.tr("Reader &Below"), lambda: self.set_reader_position("bottom"), None,
+             None, True),
+            ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
+            ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
+             "Ctrl+J", None, False),
+        ]  # fmt: skip
+        for name, text, slot, shortcut, icon, checkable in table:
+            action = QAction(text, self, checkable=checkable)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if icon is not None:
+                action.setIcon(QIcon.fromTheme(icon[0], self.style().standardIcon(icon[1])))
+            action.triggered.connect(slot)
+            setattr(self, f"act_{name}", action)
+        self.act_flag.setIcon(QIcon.fromTheme(ti.MailMarkImportant, star_icon()))
+        self.act_html.setChecked(self.reader.prefer_html)
+        self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
+        bar = self.menuBar()
+        for title, actions in (
+            (self.tr("&File"), [self.act_new, None, self.act_refresh, None, self.act_quit]),
+            (self.tr("&Edit"), [self.act_find]),
+            (self.tr("&View"), [self.act_right, self.act_below, None, self.act_html,
+                self.act_journey]),
+            (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
+                self.act_toggle_read, self.act_mark_read, self.act_mark_unread, self.act_flag,
+                None, self.act_move, self.act_delete]),
+        ):  # fmt: skip
+            menu = bar.addMenu(title)
+            for action in actions:
+                menu.addSeparator() if action is None else menu.addAction(action)
+        self._show_position()
+        toolbar = self.addToolBar(self.tr("Main"))
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.act_refresh, None, self.act_new, self.act_reply, self.act_reply_all,
+                       self.act_forward, None, self.act_flag, self.act_delete):  # fmt: skip
+            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        self.search = QLineEdit(placeholderText=self.tr("Search this folder  (Ctrl+F)"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setMaximumWidth(280)
+        toolbar.addWidget(self.search)
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(self._run_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.message_view.addActions([self.act_reply, self.act_forward, self.act_toggle_read,
+                                      self.act_flag, self.act_move, self.act_delete])  # fmt: skip
+        self.message_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self._update_actions()
+
+    def _build_status(self) -> None:
+        status = self.statusBar()
+        self.progress = QProgressBar(maximum=0, maximumWidth=120, textVisible=False)
+        self.progress.setMaximumHeight(14)
+        self.progress.hide()
+        self.state_label = QLabel()
+        self.security_icon = QLabel()
+        self.security_label = QLabel()
+        if self.demo is not None:
+            status.addPermanentWidget(QLabel(self.tr("Demo world on this computer")))
+        for widget in (self.progress, self.state_label, self.security_icon, self.security_label):
+            status.addPermanentWidget(widget)
+        self._update_status()
+
+    def _restore(self) -> None:
+        geometry = self.qsettings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        for key, splitter in (("main", self.main_splitter), ("content", self.content)):
+            state = self.qsettings.value(f"window/{key}")
+            if state is not None:
+                splitter.restoreState(state)
+        self.content.setOrientation(self._orientation())
+
+    def closeEvent(self, event) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/main", self.main_splitter.saveState())
+        self.qsettings.setValue("window/content", self.content.saveState())
+        self.qsettings.sync()
+        self._closing = True
+        super().closeEvent(event)
+
+    async def aclose(self) -> None:
+        """Stop listening for new mail and wait for the window's other jobs; the app awaits
+        this before closing the engine."""
+        self._closing = True
+        self._poll.stop()
+        for task in self._idle.values():
+            task.cancel()  # the engine's aclose shuts the IDLE connection itself
+        await self.bridge.drain()
+
+    # -- the view settings --------------------------------------------------------------------
+
+    def _orientation(self) -> Qt.Orientation:
+        below = self.settings.reader_position == "bottom"
+        return Qt.Orientation.Vertical if below else Qt.Orientation.Horizontal
+
+    def _show_position(self) -> None:
+        self.act_right.setChecked(self.settings.reader_position == "right")
+        self.act_below.setChecked(self.settings.reader_position == "bottom")
+
+    def set_reader_position(self, position: str) -> None:
+        self.settings = replace(self.settings, reader_position=position)
+        self.content.setOrientation(self._orientation())
+        self._show_position()
+        self.settingsChanged.emit(self.settings)
+
+    def _remember_sender(self, address: str) -> None:
+        self.qsettings.setValue("reader/senders", json.dumps(sorted(self.reader.allowed_senders)))
+
+    # -- folders and the list -----------------------------------------------------------------
+
+    def accounts(self) -> list[str]:
+        return [a.address for a in self.engine.accounts.load()]
+
+    def refresh_folders(self) -> None:
+        accounts = self.engine.accounts.load()
+        self.folders.refresh(self.engine.cache, [(a.address, a.address) for a in accounts])
+        self.folder_view.expandAll()
+        current = self.folder_view.currentIndex()
+        if accounts and (not current.isValid() or current.data(FolderRole) is None):
+            account = current.data(AccountRole) if current.isValid() else accounts[0].address
+            inbox = self.folders.folder_index(account, "INBOX")  # an account shows its Inbox
+            if inbox.isValid() or not current.isValid():
+                self.folder_view.setCurrentIndex(
+                    inbox if inbox.isValid() else self.folders.index(0, 0)
+                )
+
+    def select_folder(self, account: str, folder: str) -> bool:
+        index = self.folders.folder_index(account, folder)
+        if index.isValid():
+            self.folder_view.setCurrentIndex(index)
+        return index.isValid()
+
+    def _folder_chosen(self, current, _previous=None) -> None:
+        self.account, self.folder = current.data(AccountRole), current.data(FolderRole)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.messages.set_folder(self.account, self.folder)
+        self._clear_reader()
+        label = current.data(Qt.ItemDataRole.DisplayRole) or ""
+        self.setWindowTitle(" — ".join(p for p in ("mua", self.account, label) if p))
+        self._update_status()
+        if self.account and self.folder and not self._closing:
+            self.sync(self.account, [self.folder])
+
+    def _refresh_list(self) -> None:
+        """Re-read the list after a sync, keeping the selection, the scroll position and the
+        reader as they are (unless the message shown is gone)."""
+        chosen = [m.uid for m in self.selected_messages()]
+        current = self.messages.message_at(self.message_view.currentIndex().row())
+        position = self.message_view.verticalScrollBar().value()
+        self._restoring = True
+        try:
+            self.messages.refresh()
+            self.select_uids(chosen, current.uid if current else None)
+        finally:
+            self._restoring = False
+        self.message_view.verticalScrollBar().setValue(position)
+        if self.shown and self.messages.row_of(self.shown[2]) is None:
+            self._clear_reader()
+        self._update_actions()
+
+    def select_uids(self, uids: list[int], current: int | None = None) -> None:
+        selection = QItemSelection()
+        for uid in uids:
+            row = self.messages.row_of(uid)
+            if row is not None:
+                selection.select(
+                    self.messages.index(row, 0), self.messages.index(row, len(Column) - 1)
+                )
+        model = self.message_view.selectionModel()
+        row = self.messages.row_of(current) if current is not None else None
+        if row is not None:
+            model.setCurrentIndex(
+                self.messages.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+        model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def selected_messages(self) -> list[CachedMessage]:
+        rows = sorted(i.row() for i in self.message_view.selectionModel().selectedRows())
+        return [m for r in rows if (m := self.messages.message_at(r)) is not None]
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _run_search(self) -> None:
+        text, where = self.search.text(), (self.account, self.folder)
+        self.messages.set_search(text)
+        server = getattr(self.engine, "search", None)  # proposed: Engine.search -> [uid]
+        if text.strip() and server is not None and self.account and self.folder:
+            self.bridge.run(
+                self.tr("Searching the server"),
+                server(self.account, self.folder, text),
+                lambda uids: self._server_found(where, text, uids),
+            )
+
+    def _server_found(self, where, text: str, uids) -> None:
+        if where == (self.account, self.folder) and text == self.search.text():
+            found = (self.engine.cache.message(*where, uid) for uid in uids)
+            self.messages.add_results(m for m in found if m is not None)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _clear_reader(self) -> None:
+        self.shown, self.raw = None, None
+        self.reader.clear()
+        if hasattr(self.hop_panel, "set_trace"):
+            self.hop_panel.set_trace(None)
+
+    def _selection_changed(self, *_args) -> None:
+        if self._restoring:
+            return
+        self._update_actions()
+        chosen = self.selected_messages()
+        if len(chosen) != 1:
+            if not chosen:
+                self._clear_reader()
+            return
+        message = chosen[0]
+        key = (message.account, message.folder, message.uid)
+        if key == self.shown:
+            return
+        self.shown, self.raw = key, None
+        raw = self.engine.cache.body(*key)
+        if raw is not None:
+            self._display(key, raw)
+            return
+        self.statusBar().showMessage(self.tr("Loading the message…"))
+        self.bridge.run(
+            self.tr("Reading the message"),
+            self.engine.body(*key),
+            lambda data: self._display(key, data),
+            self._failed,
+        )
+
+    def _display(self, key: tuple[str, str, int], raw: bytes) -> None:
+        if key != self.shown:
+            return  # another message was chosen meanwhile
+        self.statusBar().clearMessage()
+        self.raw = raw
+        self.reader.show_message(raw)
+        self._update_actions()
+        message = self.engine.cache.message(*key)
+        if self.trace_provider is not None:
+            try:
+                trace = self.trace_provider(*key, raw)
+            except Exception:
+                log.exception("the journey of message %s could not be worked out", key[2])
+                trace = None
+            if hasattr(self.hop_panel, "set_trace"):
+                self.hop_panel.set_trace(trace)
+            if trace is not None and message is not None and message.message_id:
+                self.engine.cache.store_trace(key[0], message.message_id, trace)
+                self.messages.forget_grade(message.message_id)
+        if message is not None and not message.seen:
+            self._change_flags("\\Seen", True, [message])  # reading it makes it read
+
+    # -- changing messages --------------------------------------------------------------------
+
+    def _change_flags(
+        self, flag: str, add: bool, chosen: list[CachedMessage] | None = None
+    ) -> None:
+        chosen = self.selected_messages() if chosen is None else chosen
+        if not chosen:
+            return
+        account, folder, uids = chosen[0].account, chosen[0].folder, [m.uid for m in chosen]
+
+        def done(_result) -> None:
+            if (account, folder) == (self.account, self.folder):
+                self.messages.update_messages(uids)
+            self.refresh_folders()
+            self._update_actions()
+
+        change = self.engine.set_flags(account, folder, uids, [flag], add=add)
+        self.bridge.run(self.tr("Changing flags"), change, done, self._failed)
+
+    def set_read(self, read: bool) -> None:
+        self._change_flags("\\Seen", read)
+
+    def toggle_read(self) -> None:
+        chosen = self.selected_messages()
+        self._change_flags("\\Seen", not all(m.seen for m in chosen), chosen)
+
+    def toggle_flag(self) -> None:
+        chosen = self.selected_messages()
+        self._change_flags("\\Flagged", not all("\\Flagged" in m.flags for m in chosen), chosen)
+
+    def delete_selected(self) -> None:
+        chosen = self.selected_messages()
+        if chosen:
+            trash = self._special_folder(chosen[0].account, "\\Trash")
+            self._remove(chosen, self.engine.delete(self.account, self.folder, self._uids(chosen)),
+                         trash if trash != self.folder else None)  # fmt: skip
+
+    def move_selected(self, destination: str | None = None) -> None:
+        chosen = self.selected_messages()
+        if not chosen or not self.account:
+            return
+        if destination is None:
+            names = [
+                f.name for f in self.engine.cache.folders(self.account) if f.name != self.folder
+            ]
+            destination, ok = QInputDialog.getItem(
+                self, self.tr("Move To"), self.tr("Move the messages to:"), names, 0, False
+            )
+            if not ok:
+                return
+        self._move(self.account, self.folder, self._uids(chosen), destination)
+
+    def _move(self, account: str, folder: str, uids: list[int], destination: str) -> None:
+        chosen = [m for u in uids if (m := self.engine.cache.message(account, folder, u))]
+        self._remove(chosen, self.engine.move(account, folder, uids, destination), destination)
+
+    @staticmethod
+    def _uids(chosen: list[CachedMessage]) -> list[int]:
+        return [m.uid for m in chosen]
+
+    def _remove(self, chosen: list[CachedMessage], job, destination: str | None) -> None:
+        if not chosen:
+            job.close()
+            return
+        account, folder, uids = chosen[0].account, chosen[0].folder, self._uids(chosen)
+        first = min((r for u in uids if (r := self.messages.row_of(u)) is not None), default=None)
+
+        def done(_result) -> None:
+            if (account, folder) == (self.account, self.folder):
+                self.messages.remove_uids(uids)
+                after = self.messages.message_at(min(first or 0, self.messages.rowCount() - 1))
+                if first is not None and after is not None:
+                    self.select_uids([after.uid], after.uid)
+            self.refresh_folders()
+            if destination:
+                self.sync(account, [destination])
+
+        self.bridge.run(self.tr("Moving messages"), job, done, self._failed)
+
+    def _special_folder(self, account: str, use: str) -> str | None:
+        found = (f.name for f in self.engine.cache.folders(account) if f.special_use == use)
+        return next(found, None)
+
+    # -- composing ----------------------------------------------------------------------------
+
+    def _original(self) -> EmailMessage | None:
+        if self.raw is None:
+            return None
+        message = email.message_from_bytes(self.raw, policy=email.policy.default)
+        return message if isinstance(message, EmailMessage) else None
+
+    def compose(self, draft: Draft | None = None) -> object:
+        if draft is None:
+            sender = self.account or next(iter(self.accounts()), "")
+            draft = Draft(sender=sender)
+        return self.compose_opener(draft)
+
+    def reply(self, *, all_recipients: bool = False) -> object:
+        original = self._original()
+        if original is None or not self.account:
+            return None
+        return self.compose(reply_draft(original, self.account, reply_all=all_recipients))
+
+    def forward(self) -> object:
+        original = self._original()
+        if original is None or not self.account:
+            return None
+        subject = str(original.get("Subject", ""))
+        body = original.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        intro = self.tr("-------- Forwarded message --------")
+        head = "\n".join(
+            f"{h}: {original[h]}" for h in ("From", "Date", "Subject", "To") if original[h]
+        )
+        attachments = tuple(
+            Attachment(a.name, a.data, a.content_type)
+            for a in (self.reader.message.attachments if self.reader.message else [])
+        )
+        return self.compose(Draft(
+            sender=self.account,
+            subject=subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}",
+            text=f"\n\n{intro}\n{head}\n\n{text}",
+            attachments=attachments,
+        ))  # fmt: skip
+
+    def _open_compose(self, draft: Draft | None) -> object:
+        try:
+            from mua.gui.compose import ComposeWindow
+        except ImportError:
+            self.statusBar().showMessage(self.tr("Writing messages is not available yet."), 5000)
+            return None
+        sender = draft.sender if draft is not None else self.account or ""
+        window = ComposeWindow(self.engine, self.bridge, sender, draft, parent=self)
+        window.show()
+        return window
+
+    # -- syncing and new mail -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        for address in self.accounts():
+            self.sync(address, first=True)
+
+    def refresh_all(self) -> None:
+        for address in self.accounts():
+            self.sync(address)
+
+    def sync(self, address: str, folders: list[str] | None = None, *, first=False, notify=False):
+        if self._closing:
+            return
+        self._syncing += 1
+        self._update_status(address, self.tr("synchronising…"))
+
+        def done(results) -> None:
+            self._syncing -= 1
+            self._update_status(address, self.tr("online"))
+            self.refresh_folders()
+            if address.lower() == (self.account or "").lower():
+                self._refresh_list()
+            added = sum(r.added for r in results if r.folder == "INBOX")
+            if notify and added:
+                self._notify(address, added)
+            if first:
+                self._watch(address)
+
+        def failed(message: str) -> None:
+            self._syncing -= 1
+            self._update_status(address, self.tr("offline"), message)
+            if first:
+                self._watch(address)
+
+        self.bridge.run(self.tr("Synchronising %1").replace("%1", address),
+                        self.engine.sync(address, folders), done, failed)  # fmt: skip
+
+    def _watch(self, address: str) -> None:
+        """One IDLE slice on INBOX; a change syncs it; errors back off, then retry."""
+        if self._closing:
+            return
+        wait = self.engine.wait_for_change(address, "INBOX", self.idle_slice)
+
+        def heard(changed: bool) -> None:
+            if self._backoff.pop(address, None) is not None:
+                self._update_status(address, self.tr("online"))
+            if changed:
+                self.sync(address, ["INBOX"], notify=True)
+            self._watch(address)
+
+        def lost(message: str) -> None:
+            delay = self._backoff.get(address, 1.0)
+            self._backoff[address] = min(delay * 2, MAX_BACKOFF)
+            self._update_status(address, self.tr("offline"), message)
+            QTimer.singleShot(int(delay * 1000), lambda: self._watch(address))
+
+        self._idle[address] = self.bridge.run(self.tr("Waiting for new mail"), wait, heard, lost)
+
+    def _notify(self, address: str, count: int) -> None:
+        text = self.tr("A new message for %1") if count == 1 else self.tr("%2 new messages for %1")
+        text = text.replace("%1", address).replace("%2", str(count))
+        self.newMail.emit(address, count)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.windowIcon(), self)
+                self._tray.show()
+            self._tray.showMessage("mua", text)
+        self.statusBar().showMessage(text, 10_000)
+
+    # -- status -------------------------------------------------------------------------------
+
+    def _failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+
+    def _update_status(self, address: str | None = None, state: str = "", problem: str = ""):
+        self.progress.setVisible(self._syncing > 0)
+        if address is not None and state:
+            self._state[address.lower()] = (state, problem)
+        account = (self.account or "").lower()
+        state, problem = self._state.get(account, (self.tr("not connected"), ""))
+        self.state_label.setText(f"{account}: {state}" if account else "")
+        self.state_label.setToolTip(problem)
+        tls = self.engine.imap_tls(account) if account else None
+        if tls is None:
+            self.security_icon.setPixmap(lock_icon(Grade.UNKNOWN).pixmap(16, 16))
+            self.security_label.setText(self.tr("IMAP: no session"))
+            return
+        leg = Leg(Endpoint(Role.MS), Endpoint(Role.MUA), Protocol.IMAP, tls, Source.OBSERVED)
+        self.security_icon.setPixmap(lock_icon(leg.grade).pixmap(16, 16))
+        self.security_label.setText(self.tr("IMAP: %1").replace("%1", tls.summary()))
+        self.security_label.setToolTip(tls.cipher or "")
+
+    def _update_actions(self) -> None:
+        chosen = bool(self.selected_messages())
+        one = self.raw is not None
+        for action in (self.act_delete, self.act_toggle_read, self.act_mark_read,
+                       self.act_mark_unread, self.act_flag, self.act_move):  # fmt: skip
+            action.setEnabled(chosen)
+        for action in (self.act_reply, self.act_reply_all, self.act_forward):
+            action.setEnabled(one)

@@ -1,0 +1,380 @@
+"""The reading pane: a message's headers, its body (plain text, or HTML made safe) and its
+attachments. Remote content stays blocked until the user allows it for this message or
+for its sender; the browser below never fetches anything on its own (see loadResource)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QTextDocument
+from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mua.gui.html_safety import (
+    AttachmentFile,
+    ReadableMessage,
+    SafeHtml,
+    human_size,
+    plain_to_html,
+    sanitise,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_REMOTE_IMAGE = 5 * 1024 * 1024
+_RISKY = {".exe", ".bat", ".cmd", ".com", ".scr", ".msi", ".js", ".vbs", ".jar", ".sh",
+          ".desktop", ".app", ".ps1", ".lnk", ".py", ".pif", ".hta", ".reg"}  # fmt: skip
+
+
+def _placeholder() -> QImage:
+    image = QImage(48, 36, QImage.Format.Format_ARGB32)
+    image.fill(QColor("#eceff1"))
+    painter = QPainter(image)
+    painter.setPen(QColor("#90a4ae"))
+    painter.drawRect(0, 0, 47, 35)
+    painter.drawLine(8, 28, 20, 14)
+    painter.drawLine(20, 14, 28, 22)
+    painter.drawLine(28, 22, 34, 16)
+    painter.drawLine(34, 16, 42, 28)
+    painter.end()
+    return image
+
+
+class MessageBrowser(QTextBrowser):
+    """A QTextBrowser that loads nothing by itself: cid: parts of the message, data: images,
+    and remote images only once allowed and fetched (by ReaderView); never local files."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.inline: dict[str, tuple[str, bytes]] = {}
+        self.remote_images: dict[str, QImage] = {}
+        self.remote_allowed = False
+        self._placeholder = _placeholder()
+
+    def loadResource(self, kind: int, url: QUrl) -> object:
+        scheme = url.scheme().lower()
+        if kind != QTextDocument.ResourceType.ImageResource.value:
+            return None  # style sheets, other documents: none may load
+        if scheme == "cid":
+            found = self.inline.get(url.toString()[4:].strip("<>"))
+            return QImage.fromData(found[1]) if found else self._placeholder
+        if scheme == "data":
+            head, _, body = url.toString().partition(",")
+            if head.lower().startswith("data:image/") and head.lower().endswith(";base64"):
+                return QImage.fromData(base64.b64decode(body, validate=False))
+            return self._placeholder
+        if scheme in ("http", "https") and self.remote_allowed:
+            return self.remote_images.get(url.toString(), self._placeholder)
+        return self._placeholder  # mua-blocked:, not yet fetched, or anything else
+
+
+class ReaderView(QWidget):
+    senderAllowed = Signal(str)  # "always for this sender": the address, to be remembered
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        prefer_html: bool = True,
+        allowed_senders: set[str] | None = None,
+        load_remote: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.prefer_html = prefer_html
+        self.allowed_senders = set(allowed_senders or ())
+        self.load_remote = load_remote  # the user's setting: remote content for every message
+        self.message: ReadableMessage | None = None
+        self.safe_html: SafeHtml | None = None
+        self._allowed_here = False
+        self._network = QNetworkAccessManager(self)
+        self._fetching: set[str] = set()
+        self._generation = 0  # which message is shown: late image replies are dropped
+        self._build()
+        self.clear()
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.header = QFrame(objectName="readerHeader")
+        self.header.setStyleSheet(
+            "#readerHeader { background: palette(base); border-bottom: 1px solid #d0d7de; }"
+        )
+        self.subject_label = QLabel(wordWrap=True)
+        font = self.subject_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setBold(True)
+        self.subject_label.setFont(font)
+        self.subject_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields = QGridLayout()
+        self.fields.setHorizontalSpacing(10)
+        self.fields.setVerticalSpacing(2)
+        self.fields.setColumnStretch(1, 1)
+        header = QVBoxLayout(self.header)
+        header.setContentsMargins(12, 10, 12, 8)
+        header.addWidget(self.subject_label)
+        header.addLayout(self.fields)
+
+        self.remote_bar = QFrame(objectName="remoteBar")
+        self.remote_bar.setStyleSheet(
+            "#remoteBar { background: #fff6d5; border-bottom: 1px solid #e8cf73; }"
+        )
+        self.remote_label = QLabel(wordWrap=True)
+        self.load_once = QPushButton(self.tr("Load for this message"))
+        self.load_always = QPushButton(self.tr("Always for this sender"))
+        self.load_once.clicked.connect(self.load_remote_for_message)
+        self.load_always.clicked.connect(self.load_remote_for_sender)
+        bar = QHBoxLayout(self.remote_bar)
+        bar.setContentsMargins(12, 4, 8, 4)
+        bar.addWidget(self.remote_label, 1)
+        bar.addWidget(self.load_once)
+        bar.addWidget(self.load_always)
+
+        self.browser = MessageBrowser()
+        self.browser.setFrameShape(QFrame.Shape.NoFrame)
+        self.browser.anchorClicked.connect(self._open_link)
+        self.browser.document().setDocumentMargin(12)
+
+        self.attachment_bar = QFrame(objectName="attachmentBar")
+        self.attachment_bar.setStyleSheet(
+            "#attachmentBar { border-top: 1px solid #d0d7de; background: palette(window); }"
+        )
+        self.attachment_row = QHBoxLayout(self.attachment_bar)
+        self.attachment_row.setContentsMargins(8, 4, 8, 4)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        for widget in (self.header, self.remote_bar, self.browser, self.attachment_bar):
+            layout.addWidget(widget)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self.message = None
+        self.safe_html = None
+        self.header.hide()
+        self.remote_bar.hide()
+        self.attachment_bar.hide()
+        self.browser.setHtml(
+            '<p align="center" style="color:#8a8a8a"><br><br>'
+            + html.escape(self.tr("No message selected"))
+            + "</p>"
+        )
+
+    def show_message(self, raw: bytes) -> None:
+        self.message = ReadableMessage.parse(raw)
+        self._allowed_here = False
+        self._generation += 1
+        self._fetching.clear()
+        self.browser.remote_images.clear()
+        self._show_header(self.message)
+        self._show_attachments(self.message.attachments)
+        self._render()
+
+    def set_prefer_html(self, prefer: bool) -> None:
+        self.prefer_html = prefer
+        if self.message is not None:
+            self._render()
+
+    @property
+    def remote_allowed(self) -> bool:
+        if self.message is None:
+            return False
+        return (
+            self.load_remote
+            or self._allowed_here
+            or self.message.sender_address in self.allowed_senders
+        )
+
+    def _show_header(self, message: ReadableMessage) -> None:
+        self.subject_label.setText(message.subject or self.tr("(no subject)"))
+        while self.fields.count():
+            item = self.fields.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        rows = [(self.tr("From"), message.sender), (self.tr("To"), message.to)]
+        if message.cc:
+            rows.append((self.tr("Cc"), message.cc))
+        rows.append((self.tr("Date"), message.date))
+        for row, (name, value) in enumerate(rows):
+            label = QLabel(name, styleSheet="color: #6a737d;")
+            shown = QLabel(value, wordWrap=True)
+            shown.setTextFormat(Qt.TextFormat.PlainText)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields.addWidget(label, row, 0, Qt.AlignmentFlag.AlignTop)
+            self.fields.addWidget(shown, row, 1)
+        self.header.show()
+
+    def _render(self) -> None:
+        message = self.message
+        assert message is not None
+        self.browser.inline = message.inline
+        self.browser.remote_allowed = self.remote_allowed
+        use_html = message.html is not None and (self.prefer_html or message.text is None)
+        if use_html:
+            self.safe_html = sanitise(message.html or "", allow_remote=self.remote_allowed)
+            self.browser.setHtml(self.safe_html.html)
+        else:
+            self.safe_html = None
+            self.browser.setHtml(plain_to_html(message.text or ""))
+        blocked = self.safe_html.blocked if self.safe_html else 0
+        self.remote_label.setText(
+            self.tr("Remote content blocked (1 item) to protect your privacy.")
+            if blocked == 1
+            else self.tr("Remote content blocked (%1 items) to protect your privacy.").replace(
+                "%1", str(blocked)
+            )
+        )
+        self.remote_bar.setVisible(blocked > 0)
+        if self.safe_html is not None and self.remote_allowed:
+            self._fetch(self.safe_html.remote)
+
+    def _show_attachments(self, attachments: list[AttachmentFile]) -> None:
+        while self.attachment_row.count():
+            item = self.attachment_row.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        if not attachments:
+            self.attachment_bar.hide()
+            return
+        self.attachment_row.addWidget(QLabel(self.tr("Attachments:")))
+        for index, attachment in enumerate(attachments):
+            button = QToolButton()
+            button.setText(f"{attachment.name} ({human_size(attachment.size)})")
+            button.setToolTip(attachment.content_type)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+            menu = QMenu(button)
+            menu.addAction(self.tr("Open"), lambda i=index: self.open_attachment(i))
+            menu.addAction(self.tr("Save As…"), lambda i=index: self.save_attachment_as(i))
+            button.setMenu(menu)
+            button.clicked.connect(lambda _=False, i=index: self.open_attachment(i))
+            self.attachment_row.addWidget(button)
+        self.attachment_row.addStretch(1)
+        self.attachment_bar.show()
+
+    # -- remote content -----------------------------------------------------------------------
+
+    def load_remote_for_message(self) -> None:
+        self._allowed_here = True
+        if self.message is not None:
+            self._render()
+
+    def load_remote_for_sender(self) -> None:
+        if self.message is None:
+            return
+        address = self.message.sender_address
+        if address:
+            self.allowed_senders.add(address)
+            self.senderAllowed.emit(address)
+        self.load_remote_for_message()
+
+    def _fetch(self, urls: tuple[str, ...]) -> None:
+        """Fetch the allowed remote images asynchronously (QNetworkAccessManager: nothing
+        waits on the GUI thread); each arrival re-renders the body."""
+        for url in urls:
+            if url in self._fetching or url in self.browser.remote_images:
+                continue
+            self._fetching.add(url)
+            request = QNetworkRequest(QUrl(url))
+            request.setTransferTimeout(15000)
+            request.setAttribute(
+                QNetworkRequest.Attribute.RedirectPolicyAttribute,
+                QNetworkRequest.RedirectPolicy.NoLessSafeRedirectPolicy,
+            )
+            reply = self._network.get(request)
+            reply.downloadProgress.connect(
+                lambda got, _total, r=reply: r.abort() if got > MAX_REMOTE_IMAGE else None
+            )
+            generation = self._generation
+            reply.finished.connect(lambda r=reply, u=url, g=generation: self._fetched(u, r, g))
+
+    def _fetched(self, url: str, reply: QNetworkReply, generation: int) -> None:
+        reply.deleteLater()
+        if generation != self._generation:
+            return  # another message is shown now
+        self._fetching.discard(url)
+        if reply.error() != QNetworkReply.NetworkError.NoError:
+            log.info("remote image %s not loaded: %s", url, reply.errorString())
+            return
+        image = QImage.fromData(reply.readAll().data())
+        if image.isNull():
+            return
+        self.browser.remote_images[url] = image
+        position = self.browser.verticalScrollBar().value()
+        self._render()
+        self.browser.verticalScrollBar().setValue(position)
+
+    # -- links and attachments ----------------------------------------------------------------
+
+    def _open_link(self, url: QUrl) -> None:
+        if url.scheme().lower() in ("http", "https", "mailto"):
+            QDesktopServices.openUrl(url)
+
+    def attachment_names(self) -> list[str]:
+        return [a.name for a in self.message.attachments] if self.message else []
+
+    def write_attachment(self, index: int, directory: Path) -> Path:
+        """Write the attachment into `directory` under its safe name (never over a file)."""
+        attachment = self.message.attachments[index] if self.message else None
+        if attachment is None:
+            raise IndexError(index)
+        path = directory / attachment.name
+        stem, suffix, n = path.stem, path.suffix, 1
+        while path.exists():
+            path = directory / f"{stem}-{n}{suffix}"
+            n += 1
+        path.write_bytes(attachment.data)
+        return path
+
+    def open_attachment(self, index: int) -> None:
+        if self.message is None:
+            return
+        name = self.message.attachments[index].name
+        if Path(name).suffix.lower() in _RISKY:
+            answer = QMessageBox.warning(
+                self,
+                self.tr("Open attachment"),
+                self.tr(
+                    "%1 is a program or script. Opening it can harm your computer. Open it?"
+                ).replace("%1", name),
+                QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Open:
+                return
+        temp = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.TempLocation)
+        directory = Path(temp) / "mua-attachments"
+        directory.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.write_attachment(index, directory))))
+
+    def save_attachment_as(self, index: int) -> None:
+        if self.message is None:
+            return
+        attachment = self.message.attachments[index]
+        downloads = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DownloadLocation
+        )
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Save attachment"), str(Path(downloads) / attachment.name)
+        )
+        if chosen:
+            Path(chosen).write_bytes(attachment.data)

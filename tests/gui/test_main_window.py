@@ -1,0 +1,255 @@
+"""The main window against a live demo world: bob reads what alice sent, through the GUI."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import asyncio
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import qasync
+from PySide6.QtCore import QSettings, Qt, QTimer
+
+from mua.core.compose import Attachment, Draft
+from mua.core.legs import Grade
+from mua.gui.bridge import Bridge
+from mua.gui.demo_profile import DemoSession
+from mua.gui.journey import trace_provider
+from mua.gui.main_window import MainWindow
+from mua.gui.message_model import Column, GradeRole
+from tests.conftest import fast_options
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+BOB = "bob@b.test"
+WAIT = 20_000  # ms: the world is local, but CI machines can be slow
+
+
+@pytest.fixture
+def loop(qapp, qtbot) -> Iterator[qasync.QEventLoop]:
+    """asyncio on Qt's loop, running for the whole test: qtbot.waitUntil spins Qt, and with
+    it asyncio (already_running: the loop counts as running while Qt processes events)."""
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    finish(qtbot, loop.shutdown_default_executor())
+    loop.stop()  # also asks Qt to quit, which Qt keeps pending while no exec() runs: let one
+    QTimer.singleShot(0, qapp.quit)  # exec() consume it, else every later QEventLoop.exec()
+    qapp.exec()  # (qtbot.wait, waitSignal) would return at once
+    asyncio.events._set_running_loop(None)
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def finish(qtbot, coro, timeout: int = WAIT):
+    """Run a coroutine to its end on the test's loop (spinning Qt meanwhile)."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+@pytest.fixture
+def settings_dir(tmp_path: Path) -> Path:
+    """QSettings (IniFormat, user scope) redirected into the test's directory."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    return tmp_path / "qs"
+
+
+@pytest.fixture
+def session(qtbot, tmp_path: Path, loop, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoSession]:
+    monkeypatch.setenv("MUA_HOME", str(tmp_path / "home"))
+    demo = DemoSession.start(tmp_path / "demo", options=fast_options())
+    yield demo
+    finish(qtbot, demo.aclose())
+
+
+@pytest.fixture
+def window(qtbot, session: DemoSession, loop, settings_dir: Path) -> Iterator[MainWindow]:
+    main = MainWindow(session.engine, Bridge(), demo=session)
+    main.idle_slice = 1.0
+    main.show()
+    yield main  # not qtbot.addWidget: pytest-qt would delete it before this teardown
+    main.close()
+    finish(qtbot, main.aclose())
+    main.deleteLater()
+
+
+def server_flags(session: DemoSession, address: str, folder: str) -> dict[str, frozenset[str]]:
+    """Subject -> flags of every message in the folder, read on the world's own thread."""
+    world = session.world.world
+
+    async def read() -> dict[str, frozenset[str]]:
+        store = world.providers[address.rpartition("@")[2]].store_for(world.mailbox(address))
+        box = store.folder(folder)
+        return {
+            str(email.message_from_bytes(box.read(info.uid)).get("Subject", "")): info.flags
+            for info in box.messages()
+        }
+
+    return session.world.call(read())
+
+
+def rows(window: MainWindow) -> list[str]:
+    model = window.messages
+    return [model.message_at(r).subject for r in range(model.rowCount())]
+
+
+def row_of(window: MainWindow, subject: str) -> int:
+    return rows(window).index(subject)
+
+
+def flags_of(session: DemoSession, folder: str, subject: str) -> frozenset[str] | None:
+    return server_flags(session, BOB, folder).get(subject)
+
+
+def test_bob_reads_flags_and_deletes_what_alice_sent(
+    qtbot, window: MainWindow, session: DemoSession
+) -> None:
+    qtbot.waitUntil(lambda: window.folders.folder_index(BOB, "Trash").isValid(), timeout=WAIT)
+    assert window.select_folder(BOB, "INBOX")
+    qtbot.waitUntil(lambda: window.state_label.text() == f"{BOB}: online", timeout=WAIT)
+    assert "TLSv1.3" in window.security_label.text()
+    heard: list[tuple[str, int]] = []
+    window.newMail.connect(lambda account, count: heard.append((account, count)))
+    qtbot.wait(300)  # IDLE listens now: the message below comes in by itself
+
+    draft = Draft(
+        sender="alice@a.test",
+        to=(BOB,),
+        subject="Plans for Friday",
+        text="Hi Bob,\nthe plan is on: see the attachment.\n",
+        html='<p>Hi <b>Bob</b>,</p><p>the plan is on.</p><img src="http://tracker.example/p.gif">'
+        '<script>alert("x")</script>',
+        attachments=(Attachment("../plan for friday.txt", b"step 1\nstep 2\n"),),
+    )
+    outcome = finish(qtbot, session.engine.send(draft))
+    assert outcome.sent, outcome.error
+    qtbot.waitUntil(lambda: "Plans for Friday" in rows(window), timeout=WAIT)
+    qtbot.waitUntil(lambda: heard == [(BOB, 1)], timeout=WAIT)
+
+    journeys = []
+    provide = trace_provider(session.engine, session)
+
+    def provider(account, folder, uid, raw):
+        journeys.append((account, folder, uid))
+        return provide(account, folder, uid, raw)
+
+    window.trace_provider = provider
+    index = window.messages.index(row_of(window, "Plans for Friday"), Column.SUBJECT)
+    assert window.messages.data(index, Qt.ItemDataRole.FontRole).bold()  # unread
+    assert "(1)" in window.folders.folder_index(BOB, "INBOX").data()
+    window.message_view.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: window.reader.message is not None, timeout=WAIT)
+    reader = window.reader
+    assert reader.subject_label.text() == "Plans for Friday"
+    assert "the plan is on" in reader.browser.toPlainText()
+    assert "alert" not in reader.browser.toHtml()
+    assert not reader.remote_bar.isHidden() and reader.safe_html.blocked == 1
+    assert reader.attachment_names() == ["plan for friday.txt"]
+    assert journeys and journeys[0][0] == BOB and window.hop_panel.trace() is not None
+    badge = window.messages.index(index.row(), Column.BADGE)
+    assert window.messages.data(badge, GradeRole) is not Grade.UNKNOWN
+
+    for subject, text in (("Lunch on Thursday?", "The usual place at noon?"),
+                          ("Minutes of Monday's meeting", "Attached, as promised.")):  # fmt: skip
+        finish(
+            qtbot,
+            session.engine.send(
+                Draft(sender="alice@a.test", to=(BOB,), subject=subject, text=text)
+            ),
+        )
+    qtbot.waitUntil(lambda: len(rows(window)) == 3, timeout=WAIT)
+    assert window.reader.subject_label.text() == "Plans for Friday"  # still shown
+
+    # opening it made it read, on the server too
+    qtbot.waitUntil(
+        lambda: "\\Seen" in flags_of(session, "INBOX", "Plans for Friday"), timeout=WAIT
+    )
+    index = window.messages.index(row_of(window, "Plans for Friday"), Column.SUBJECT)
+    qtbot.waitUntil(lambda: not window.messages.data(index, Qt.ItemDataRole.FontRole), timeout=WAIT)
+    ARTIFACTS.mkdir(exist_ok=True)
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    assert window.grab().save(str(ARTIFACTS / "main_window.png"))
+    window.act_journey.trigger()
+    qtbot.wait(50)
+    assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))
+    window.tabs.setCurrentIndex(0)
+
+    window.act_mark_unread.trigger()
+    qtbot.waitUntil(
+        lambda: "\\Seen" not in flags_of(session, "INBOX", "Plans for Friday"), timeout=WAIT
+    )
+    qtbot.waitUntil(lambda: bool(window.messages.data(index, Qt.ItemDataRole.FontRole)))
+    window.act_mark_read.trigger()
+    qtbot.waitUntil(
+        lambda: "\\Seen" in flags_of(session, "INBOX", "Plans for Friday"), timeout=WAIT
+    )
+    window.act_flag.trigger()
+    qtbot.waitUntil(
+        lambda: "\\Flagged" in flags_of(session, "INBOX", "Plans for Friday"), timeout=WAIT
+    )
+
+    drafts: list[Draft] = []
+    window.compose_opener = drafts.append
+    window.act_reply.trigger()
+    window.act_forward.trigger()
+    reply, forward = drafts
+    assert reply.to == ("alice@a.test",) and reply.subject == "Re: Plans for Friday"
+    assert reply.sender == BOB and reply.in_reply_to
+    assert forward.subject == "Fwd: Plans for Friday"
+    assert [a.filename for a in forward.attachments] == ["plan for friday.txt"]
+
+    window.act_delete.trigger()
+    qtbot.waitUntil(
+        lambda: flags_of(session, "Trash", "Plans for Friday") is not None, timeout=WAIT
+    )
+    assert flags_of(session, "INBOX", "Plans for Friday") is None
+    qtbot.waitUntil(lambda: "Plans for Friday" not in rows(window), timeout=WAIT)
+    assert window.select_folder(BOB, "Trash")
+    qtbot.waitUntil(lambda: "Plans for Friday" in rows(window), timeout=WAIT)
+
+
+def test_dragging_a_message_onto_a_folder_moves_it(
+    qtbot, window: MainWindow, session: DemoSession
+) -> None:
+    qtbot.waitUntil(lambda: window.folders.folder_index(BOB, "Junk").isValid(), timeout=WAIT)
+    spam = Draft(sender="alice@a.test", to=(BOB,), subject="Cheap watches")
+    assert finish(qtbot, session.engine.send(spam)).sent
+    window.select_folder(BOB, "INBOX")
+    qtbot.waitUntil(lambda: "Cheap watches" in rows(window), timeout=WAIT)
+    second = Draft(sender="alice@a.test", to=(BOB,), subject="Agenda")
+    assert finish(qtbot, session.engine.send(second)).sent
+    qtbot.waitUntil(lambda: len(rows(window)) == 2, timeout=WAIT)
+    window.act_find.trigger()
+    qtbot.keyClicks(window.search, "watch")  # the local cache first
+    qtbot.waitUntil(lambda: rows(window) == ["Cheap watches"], timeout=WAIT)
+    window.search.clear()
+    qtbot.waitUntil(lambda: len(rows(window)) == 2, timeout=WAIT)
+    data = window.messages.mimeData([window.messages.index(row_of(window, "Cheap watches"), 0)])
+    junk = window.folders.folder_index(BOB, "Junk")
+    inbox = window.folders.folder_index(BOB, "INBOX")
+    move = Qt.DropAction.MoveAction
+    assert not window.folders.canDropMimeData(data, move, -1, -1, inbox)  # where it is already
+    assert window.folders.dropMimeData(data, move, -1, -1, junk)
+    qtbot.waitUntil(lambda: flags_of(session, "Junk", "Cheap watches") is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: "Cheap watches" not in rows(window), timeout=WAIT)
+
+
+def test_layout_is_switchable_and_remembered(qtbot, window: MainWindow, settings_dir: Path) -> None:
+    assert window.content.orientation() == Qt.Orientation.Horizontal
+    with qtbot.waitSignal(window.settingsChanged) as changed:
+        window.act_below.trigger()
+    assert changed.args[0].reader_position == "bottom"
+    assert window.content.orientation() == Qt.Orientation.Vertical
+    assert window.act_below.isChecked() and not window.act_right.isChecked()
+    window.resize(900, 600)
+    window.close()
+    stored = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mua", "mua")
+    assert stored.value("window/geometry") is not None
+    assert Path(stored.fileName()).is_relative_to(settings_dir)
