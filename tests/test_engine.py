@@ -266,3 +266,18 @@ async def test_reading_mail_learns_the_providers_own_hosts(world: World, tmp_pat
         assert engine.accounts.get("bob@b.test").provider_hosts == ("mx1.provider.example",)
     finally:
         await engine.aclose()
+
+
+async def test_server_search_finds_words_in_bodies_never_fetched(
+    world: World, tmp_path: Path
+) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        await engine.send(
+            Draft(sender="alice@a.test", to=("bob@b.test",), subject="x", text="zebra crossing")
+        )
+        row = await _arrives(engine, "bob@b.test", "x")
+        assert await engine.search("bob@b.test", "INBOX", "zebra") == [row.uid]
+        assert await engine.search("bob@b.test", "INBOX", "giraffe") == []
+    finally:
+        await engine.aclose()

@@ -166,6 +166,11 @@ class Engine:
             return account
         return learned
 
+    async def search(self, address: str, folder: str, text: str) -> list[int]:
+        """UIDs of the messages the server finds for `text` in `folder`."""
+        account = self.account(address)
+        return await self._run(account, self._sync_for(account).search, folder, text)
+
     async def set_flags(self, address: str, folder: str, uids, flags, *, add: bool) -> None:
         account = self.account(address)
         sync = self._sync_for(account)

@@ -294,6 +294,18 @@ class AccountSync:
 
         self._retrying(f"saving to {folder}", step)
 
+    def search(self, folder: str, text: str) -> list[int]:
+        """The server's SEARCH TEXT (RFC 3501 section 6.4.4): headers and body, which the
+        cache does not hold for messages never opened. UTF-8 when the text needs it."""
+
+        def step() -> list[int]:
+            client = self.session.client
+            client.select_folder(folder, readonly=True)
+            charset = None if text.isascii() else "UTF-8"
+            return sorted(client.search(["TEXT", text], charset=charset))
+
+        return self._retrying(f"searching {folder}", step)
+
     def folder_with_use(self, use: str) -> str | None:
         for folder in self.cache.folders(self.account.key):
             if folder.special_use == use:

@@ -39,6 +39,7 @@ def run(argv: list[str] | None = None) -> int:
     app.lastWindowClosed.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
+        loop.run_until_complete(window.aclose())  # stops IDLE loops before logging out
         if session is not None:
             loop.run_until_complete(session.aclose())
         else:
@@ -65,9 +66,12 @@ def _main_window(engine, session):
     from mua.gui.bridge import Bridge
     from mua.gui.journey import trace_provider
     from mua.gui.main_window import MainWindow
+    from mua.store.config import SettingsStore
 
     bridge = Bridge()
-    window = MainWindow(engine, bridge, demo=session)
+    store = SettingsStore()
+    window = MainWindow(engine, bridge, settings=store.load(), demo=session)
+    window.settingsChanged.connect(store.save)
     window.trace_provider = trace_provider(engine, session)
     return window
 

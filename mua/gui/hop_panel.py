@@ -415,6 +415,7 @@ class HopPanel(QWidget):
         self._trace: Trace | None = None
         self.status = QLabel(self)
         self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setWordWrap(True)  # a long Message-ID must not force the panel's width
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.diagram = HopDiagram(self)
         self.scroll = QScrollArea(self)

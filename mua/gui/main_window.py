@@ -368,11 +368,10 @@ class MainWindow(QMainWindow):
     def _run_search(self) -> None:
         text, where = self.search.text(), (self.account, self.folder)
         self.messages.set_search(text)
-        server = getattr(self.engine, "search", None)  # proposed: Engine.search -> [uid]
-        if text.strip() and server is not None and self.account and self.folder:
+        if text.strip() and self.account and self.folder:  # local first, then the server
             self.bridge.run(
                 self.tr("Searching the server"),
-                server(self.account, self.folder, text),
+                self.engine.search(self.account, self.folder, text),
                 lambda uids: self._server_found(where, text, uids),
             )
 
