@@ -2,7 +2,8 @@
 
 The trace is assembled from ground truth: the client's own observation of the submission
 leg, and the world's event log for the rest (for the relay, the sending MTA's record, which
-knows whether it authenticated the MX).
+knows whether it authenticated the MX). In the attack scenarios the attacker's own record is
+added to the relay leg's note: what it read is something the sending MTA cannot know.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
+from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts
 from mua.net.imap import ImapEndpoint, ImapSession
+from mua.net.mta_sts import StsMode
 from mua.net.submission import Security, SubmissionEndpoint, submit
+from mua.stack.attacker import AttackMode, describe_attack
 from mua.stack.provider import MxTls, ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
@@ -33,6 +36,9 @@ class Scenario:
     submission: Security = Security.IMPLICIT
     retrieval: Security = Security.IMPLICIT
     mx_tls: MxTls = MxTls.VERIFIED
+    dane: bool = True  # b.test publishes a TLSA record for its MX
+    mta_sts: StsMode | None = None  # b.test publishes an MTA-STS policy in this mode
+    attacker: AttackMode | None = None  # a man-in-the-middle before b.test's MX
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -56,6 +62,44 @@ SCENARIOS = {
             "The recipient's MX offers no STARTTLS: the relay crosses the network in clear.",
             mx_tls=MxTls.NONE,
         ),
+        Scenario(
+            "strip",
+            "An attacker removes STARTTLS from the MX's reply; b.test publishes no policy.",
+            dane=False,
+            attacker=AttackMode.STRIP,
+        ),
+        Scenario(
+            "strip-dane",
+            "An attacker removes STARTTLS; b.test's DNSSEC-signed TLSA record makes it mandatory.",
+            attacker=AttackMode.STRIP,
+            expect=TraceStatus.DEFERRED,
+        ),
+        Scenario(
+            "intercept",
+            "An attacker answers STARTTLS with its own certificate; b.test publishes no policy.",
+            dane=False,
+            attacker=AttackMode.INTERCEPT,
+        ),
+        Scenario(
+            "intercept-dane",
+            "An attacker answers STARTTLS with its own certificate; the TLSA record exposes it.",
+            attacker=AttackMode.INTERCEPT,
+            expect=TraceStatus.DEFERRED,
+        ),
+        Scenario(
+            "mta-sts",
+            "No TLSA record, but b.test publishes an MTA-STS policy in enforce mode.",
+            dane=False,
+            mta_sts=StsMode.ENFORCE,
+        ),
+        Scenario(
+            "strip-mta-sts",
+            "An attacker removes STARTTLS; b.test's MTA-STS policy (enforce) requires it.",
+            dane=False,
+            mta_sts=StsMode.ENFORCE,
+            attacker=AttackMode.STRIP,
+            expect=TraceStatus.DEFERRED,
+        ),
     )
 }
 
@@ -63,8 +107,10 @@ SCENARIOS = {
 def scenario_options(scenario: Scenario) -> WorldOptions:
     demo_timers = {"retry_delays": (1.0, 2.0, 4.0), "relay_timeout": 10.0}
     providers = {d: ProviderOptions(users=u, **demo_timers) for d, u in DEMO_USERS.items()}
-    providers["b.test"] = replace(providers["b.test"], mx_tls=scenario.mx_tls)
-    return WorldOptions(providers=providers)
+    providers["b.test"] = replace(
+        providers["b.test"], mx_tls=scenario.mx_tls, dane=scenario.dane, mta_sts=scenario.mta_sts
+    )
+    return WorldOptions(providers=providers, attacker=scenario.attacker, victim="b.test")
 
 
 async def run_demo(
@@ -79,6 +125,8 @@ async def run_demo(
         message_id = submission["message_id"]
         status = await _outcome(world, message_id, timeout)
         legs = [submission["leg"], *stack_legs(world, message_id)]
+        if scenario.attacker is not None:
+            legs = [_with_attack(leg, world, message_id) for leg in legs]
         if status is TraceStatus.DELIVERED:
             legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
         return Trace(status, legs, subject=submission["subject"], message_id=message_id)
@@ -162,6 +210,8 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
         events = [e for e in world.events.read() if e.get("message_id") == message_id]
         if any(e["event"] == "bounced" for e in events):
             return TraceStatus.BOUNCED
+        if any(e["event"] == "deferred" for e in events):
+            return TraceStatus.DEFERRED  # the first attempt failed: no need to watch retries
         # Delivered once the MDA wrote it and the sending MTA recorded its side of the relay
         # (the MX writes its records before its 250, the MTA only after reading it).
         stored = any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events)
@@ -169,6 +219,14 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
             return TraceStatus.DELIVERED
         await asyncio.sleep(0.02)
     return TraceStatus.DEFERRED
+
+
+def _with_attack(leg: Leg, world: World, message_id: str) -> Leg:
+    """The relay leg with what the attacker recorded added to its note."""
+    if leg.kind is not LegKind.RELAY:
+        return leg
+    told = describe_attack(world.events.read(), message_id)
+    return replace(leg, note=f"{leg.note} {told}".strip()) if told else leg
 
 
 def stack_legs(world: World, message_id: str) -> list[Leg]:

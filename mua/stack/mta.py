@@ -130,7 +130,13 @@ class Mta:
     def _record(self, entry: QueueEntry, outcome: RelayOutcome) -> None:
         ids = {"queue_id": entry.id, "message_id": entry.message_id}
         if outcome.leg is not None:
-            self.events.leg(outcome.leg, side="client", recipients=outcome.delivered, **ids)
+            self.events.leg(
+                outcome.leg,
+                side="client",
+                recipients=outcome.delivered,
+                policy=outcome.policy,
+                **ids,
+            )
         if outcome.delivered:
             self.events.write("relayed", recipients=outcome.delivered, remote=outcome.remote, **ids)
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from mua.net.dns import Resolver
+from mua.net.mta_sts import MtaStsClient, StsMode
 from mua.stack.ca import LocalCA
 from mua.stack.events import EventLog
 from mua.stack.imap import render
@@ -17,6 +18,7 @@ from mua.stack.imap.server import ImapLimits, ImapServer
 from mua.stack.mda import Mda, ensure_maildir
 from mua.stack.msa import Msa
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
+from mua.stack.mta_sts_server import PolicyServer, policy_id, policy_text
 from mua.stack.mx import Mx
 from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
@@ -43,16 +45,21 @@ class ProviderPorts:
     mx: int = 0
     imap_implicit: int = 0
     imap_starttls: int = 0
+    mta_sts: int = 0  # the HTTPS policy host, when the provider publishes MTA-STS
 
     @classmethod
     def offset(cls, offset: int) -> ProviderPorts:
-        return cls(465 + offset, 587 + offset, 25 + offset, 993 + offset, 143 + offset)
+        return cls(
+            465 + offset, 587 + offset, 25 + offset, 993 + offset, 143 + offset, 443 + offset
+        )
 
 
 @dataclass(frozen=True)
 class ProviderOptions:
     users: tuple[str, ...]
     mx_tls: MxTls = MxTls.VERIFIED
+    dane: bool = True  # publish a TLSA record for the MX (only with a verifiable certificate)
+    mta_sts: StsMode | None = None  # publish an MTA-STS policy in this mode (RFC 8461)
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     retry_window: float = DEFAULT_RETRY_WINDOW
     idle_timeout: float = IDLE_TIMEOUT
@@ -75,6 +82,7 @@ class Provider:
         self.smtp_host = f"smtp.{domain}"
         self.mx_host = f"mx.{domain}"
         self.imap_host = f"imap.{domain}"
+        self.mta_sts_host = f"mta-sts.{domain}"
         self.users = UserDirectory.load_or_create(
             domain, list(options.users), self.directory / "users.json"
         )
@@ -98,6 +106,7 @@ class Provider:
         self.ms: ImapServer | None = None
         self.mx: Mx | None = None
         self.mta: Mta | None = None
+        self.policy_server: PolicyServer | None = None
         self.ports: ProviderPorts | None = None
 
     async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
@@ -132,8 +141,25 @@ class Provider:
             limits=self.options.imap_limits,
         )
         imap_ports = await self.ms.start(ports.imap_implicit, ports.imap_starttls)
-        self.ports = ProviderPorts(msa_ports.implicit_tls, msa_ports.starttls, mx_port, *imap_ports)
+        sts_port = 0
+        if self.options.mta_sts is not None:
+            cert = self.ca.server_cert(self.mta_sts_host)
+            self.policy_server = PolicyServer(self.sts_policy_text(), cert.server_context())
+            sts_port = await self.policy_server.start(ports.mta_sts)
+        self.ports = ProviderPorts(
+            msa_ports.implicit_tls, msa_ports.starttls, mx_port, *imap_ports, mta_sts=sts_port
+        )
         return self.ports
+
+    def sts_policy_text(self) -> str:
+        assert self.options.mta_sts is not None
+        return policy_text(self.options.mta_sts, [self.mx_host])
+
+    def sts_txt(self) -> dict[str, list[str]]:
+        """The `_mta-sts` TXT record (RFC 8461 section 3.1), when a policy is published."""
+        if self.options.mta_sts is None:
+            return {}
+        return {f"_mta-sts.{self.domain}": [f"v=STSv1; id={policy_id(self.sts_policy_text())};"]}
 
     def store_for(self, mailbox: Mailbox) -> MailStore:
         """The message store of one user, shared by the MDA and every IMAP session."""
@@ -150,13 +176,27 @@ class Provider:
         if mailbox is not None:
             self.store_for(mailbox).notice_delivery(path)
 
-    def start_mta(self, resolver: Resolver, port_for_mx: dict[str, int]) -> None:
+    def start_mta(
+        self,
+        resolver: Resolver,
+        port_for_mx: dict[str, int],
+        port_for_https: dict[str, int] | None = None,
+    ) -> None:
+        """`port_for_https` maps MTA-STS policy hosts to their ports (443 when absent)."""
+        https = port_for_https or {}
+        mta_sts = MtaStsClient(
+            resolver,
+            ca_file=self.ca.ca_file,
+            port_for=lambda host: https.get(host.lower().rstrip("."), 443),
+            timeout=self.options.relay_timeout,
+        )
         relay = RelayClient(
             self.smtp_host,
             resolver,
             port_for=lambda host: port_for_mx.get(host.lower().rstrip("."), 25),
             ca_file=self.ca.ca_file,
             timeout=self.options.relay_timeout,
+            mta_sts=mta_sts,
         )
         self.mta = Mta(
             hostname=self.smtp_host,
@@ -173,10 +213,10 @@ class Provider:
             self.mta.wake()
 
     async def stop(self) -> None:
-        for part in (self.msa, self.mx, self.mta, self.ms):
+        for part in (self.msa, self.mx, self.mta, self.ms, self.policy_server):
             if part is not None:
                 await part.stop()
-        self.msa = self.mx = self.mta = self.ms = None
+        self.msa = self.mx = self.mta = self.ms = self.policy_server = None
         with self._stores_lock:
             for store in self._stores.values():
                 store.close()

@@ -1,9 +1,11 @@
 """One relay attempt: the MTA hands a message to a domain's MX over SMTP (RFC 5321 section 5).
 
-MX hosts are tried in preference order, each address in turn. STARTTLS is used whenever the
-MX offers it and is opportunistic (RFC 7435; RFC 3207 section 4.1 lets a public MTA relay
-without TLS): the certificate is not required to verify, but whether it would have is
-recorded. Policies that make TLS mandatory (DANE, MTA-STS, REQUIRETLS) come on top of this.
+MX hosts are tried in preference order, each address in turn. Without a policy STARTTLS is
+opportunistic (RFC 7435; RFC 3207 section 4.1 lets a public MTA relay without TLS): used when
+offered, the certificate not required to verify, but whether it would have is recorded.
+A DANE (RFC 7672) or MTA-STS (RFC 8461) policy, looked up before connecting (tls_policy.py),
+makes STARTTLS mandatory and the certificate's authentication a condition: when either fails
+the session ends before MAIL FROM and the message is deferred, never sent in clear.
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ import aiosmtplib
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
-from mua.net.dns import DnsError, Resolver, TlsaRecord
-from mua.net.tls import facts_from_ssl_object, verify_certificate
+from mua.net.dns import DnsError, DnssecBogus, Resolver
+from mua.net.mta_sts import MtaStsClient, StsPolicy
+from mua.net.tls import facts_from_ssl_object
+from mua.stack.tls_policy import (
+    OPPORTUNISTIC,
+    PolicyRefusal,
+    TlsPolicy,
+    dane_policy,
+    sts_policy_for_mx,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,7 @@ class RelayOutcome:
     permanent: dict[str, str] = field(default_factory=dict)
     leg: Leg | None = None  # the relay leg as this client saw it, when a session got that far
     remote: str | None = None  # "mx.b.test [127.0.0.1]:20025"
+    policy: str | None = None  # "DANE" or "MTA-STS" when one applied to the leg
 
 
 class RelayClient:
@@ -43,15 +54,17 @@ class RelayClient:
         port_for: Callable[[str], int] = lambda _mx: 25,
         ca_file: Path | None = None,
         timeout: float = 60.0,
+        mta_sts: MtaStsClient | None = None,
     ) -> None:
         """`port_for` maps an MX host name to the port it listens on (25 in the real world;
         the demo world's MX listens on an unprivileged port, like a Postfix transport map
-        entry `smtp:[mx.b.test]:20025`)."""
+        entry `smtp:[mx.b.test]:20025`). Without `mta_sts` no MTA-STS policy is looked up."""
         self.hostname = hostname
         self.resolver = resolver
         self.port_for = port_for
         self.ca_file = ca_file
         self.timeout = timeout
+        self.mta_sts = mta_sts
         # Opportunistic STARTTLS does not verify during the handshake (what would have
         # verified is recorded after it), so this context loads no CA store: building one
         # with the system store costs ~20 ms, on the loop every server shares.
@@ -66,21 +79,43 @@ class RelayClient:
         outcome = RelayOutcome()
         try:
             mx = await self.resolver.mx(domain)
+        except DnssecBogus as exc:
+            # RFC 7672 section 2.1: a bogus answer may be an attacker's; it is a reason to
+            # wait, never to fall back to a name or a policy the attacker could choose.
+            return _all(
+                outcome,
+                recipients,
+                temporary=f"DNSSEC: the MX records of {domain} failed validation ({exc})",
+            )
         except DnsError as exc:
             return _all(outcome, recipients, temporary=f"MX lookup for {domain} failed: {exc}")
         if mx.null_mx or not mx.records:
             # RFC 7505 section 3: a null MX means the domain accepts no mail.
             return _all(outcome, recipients, permanent=f"556 5.1.10 {domain} accepts no mail")
+        sts = await self._sts_policy(domain)
         last_error = f"no MX host of {domain} could be reached"
         for record in mx.records:
             try:
                 addresses = await self.resolver.addresses(record.host)
+                policy = await self._policy(
+                    domain, record.host, sts, mx.secure and addresses.secure
+                )
             except DnsError as exc:
                 last_error = f"address lookup for {record.host} failed: {exc}"
                 continue
+            except PolicyRefusal as exc:
+                last_error = exc.reason
+                log.info("relay to %s: %s", domain, exc.reason)
+                continue
             for address in addresses.records:
                 try:
-                    return await self._session(record.host, address, sender, recipients, data)
+                    return await self._session(
+                        record.host, address, sender, recipients, data, policy
+                    )
+                except PolicyRefusal as exc:
+                    last_error = f"{record.host} [{address}]: {exc.reason}"
+                    outcome.leg, outcome.policy = exc.leg, policy.name
+                    outcome.remote = f"{record.host} [{address}]:{self.port_for(record.host)}"
                 except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
                     last_error = f"{record.host} [{address}]: {exc}"
                 except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
@@ -90,8 +125,27 @@ class RelayClient:
                 log.info("relay to %s failed: %s", domain, last_error)
         return _all(outcome, recipients, temporary=last_error)
 
+    async def _sts_policy(self, domain: str) -> StsPolicy | None:
+        return await self.mta_sts.policy(domain) if self.mta_sts is not None else None
+
+    async def _policy(
+        self, domain: str, mx_host: str, sts: StsPolicy | None, secure_path: bool
+    ) -> TlsPolicy:
+        """DANE when the MX has DNSSEC-signed TLSA records, else MTA-STS, else opportunistic
+        (RFC 8461 section 2: DANE wins where both apply)."""
+        found = await dane_policy(self.resolver, mx_host, secure_path=secure_path)
+        if found is None:
+            found = sts_policy_for_mx(sts, domain, mx_host)
+        return found or OPPORTUNISTIC
+
     async def _session(
-        self, mx_host: str, address: str, sender: str, recipients: list[str], data: bytes
+        self,
+        mx_host: str,
+        address: str,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        policy: TlsPolicy,
     ) -> RelayOutcome:
         port = self.port_for(mx_host)
         outcome = RelayOutcome(remote=f"{mx_host} [{address}]:{port}")
@@ -103,13 +157,9 @@ class RelayClient:
             start_tls=False,
         )
         await client.connect()
-        try:
-            await client.ehlo()
-            tls = TlsFacts.cleartext()
-            note = f"{mx_host} did not offer STARTTLS: the message crossed the network in clear."
-            if client.supports_extension("starttls"):
-                tls, note = await self._starttls(client, mx_host)
-            outcome.leg = Leg(
+
+        def leg(tls: TlsFacts, note: str) -> Leg:
+            return Leg(
                 Endpoint(Role.MTA, self.hostname),
                 Endpoint(Role.MX, mx_host),
                 Protocol.SMTP,
@@ -119,6 +169,16 @@ class RelayClient:
                 port_actual=port,
                 note=note,
             )
+
+        try:
+            await client.ehlo()
+            tls = TlsFacts.cleartext()
+            if not client.supports_extension("starttls"):
+                note = _no_starttls(mx_host, policy, leg)
+            else:
+                tls, note = await self._starttls(client, mx_host, policy, leg)
+            outcome.leg = leg(tls, note)
+            outcome.policy = policy.name if policy.by else None
             await self._transaction(client, sender, recipients, data, outcome)
         finally:
             try:
@@ -127,51 +187,62 @@ class RelayClient:
                 client.close()
         return outcome
 
-    async def _starttls(self, client: aiosmtplib.SMTP, mx_host: str) -> tuple[TlsFacts, str]:
-        await client.starttls(tls_context=self._opportunistic, server_hostname=mx_host)
+    async def _starttls(
+        self, client: aiosmtplib.SMTP, mx_host: str, policy: TlsPolicy, leg: _LegMaker
+    ) -> tuple[TlsFacts, str]:
+        try:
+            await client.starttls(tls_context=self._opportunistic, server_hostname=mx_host)
+        except aiosmtplib.SMTPResponseException as exc:
+            # RFC 3207 section 4: after a refused STARTTLS the session goes on in clear,
+            # which only a policy forbids.
+            why = f"{mx_host} offered STARTTLS but refused it ({exc.code} {exc.message})"
+            if policy.tls_required:
+                raise _refusal(
+                    policy, why, leg(TlsFacts.cleartext(), _stopped(policy, why))
+                ) from exc
+            return TlsFacts.cleartext(), f"{why}: the message crossed the network in clear."
         ssl_object = client.get_transport_info("ssl_object")
-        chain = _peer_chain(ssl_object)
-        tlsa = await self._usable_tlsa(mx_host)
-        if tlsa:
-            verified, by = dane.matches(tlsa, chain), VerifiedBy.DANE
-            reason = (
-                "it matches the DNSSEC-signed TLSA record"
-                if verified
-                else ("it does not match the DNSSEC-signed TLSA record")
-            )
-        else:
-            verified, reason = verify_certificate(
-                chain[0] if chain else None, mx_host, self.ca_file
-            )
-            by = VerifiedBy.PKI
+        verified, by, reason = policy.check_certificate(
+            dane.peer_chain(ssl_object), mx_host, self.ca_file
+        )
         tls = facts_from_ssl_object(
             ssl_object, TlsMode.STARTTLS, verified=verified, verified_by=by, peer_name=mx_host
         )
         if verified and by is VerifiedBy.DANE:
-            note = (
+            return tls, (
                 f"Encrypted with STARTTLS; {mx_host}'s certificate was authenticated by DANE "
                 f"({reason})."
             )
-        elif verified:
-            note = (
+        if verified and by is VerifiedBy.MTA_STS:
+            return tls, (
+                f"Encrypted with STARTTLS to an MX that {policy.source} lists, with a "
+                f"certificate valid for {mx_host} under the web PKI: as the policy, in "
+                "enforce mode, requires."
+            )
+        if not verified and policy.authenticate:
+            why = f"{mx_host}'s certificate failed authentication ({reason})"
+            raise _refusal(policy, why, leg(tls, _stopped(policy, why)))
+        if policy.by is VerifiedBy.DANE:  # a secure TLSA RRset without a usable record
+            pki = (
+                f"{mx_host}'s certificate is valid under the PKI, which no policy required"
+                if verified
+                else f"{mx_host}'s certificate could not be verified either ({reason})"
+            )
+            return tls, (
+                f"Encrypted with STARTTLS, which {policy.source} make mandatory; none of them "
+                f"is usable, so DANE authenticated nothing ({pki})."
+            )
+        testing = _testing(policy)
+        if verified:
+            return tls, (
                 f"Encrypted with STARTTLS and {mx_host}'s certificate is valid, but no policy "
-                "required it: an attacker on the path could have removed the STARTTLS offer."
+                "required it: an attacker on the path could have removed the STARTTLS "
+                f"offer.{testing}"
             )
-        else:
-            note = (
-                f"Encrypted with STARTTLS, but {mx_host}'s certificate could not be verified "
-                f"({reason}): the server was not authenticated."
-            )
-        return tls, note
-
-    async def _usable_tlsa(self, mx_host: str) -> list[TlsaRecord]:
-        """TLSA records that DNSSEC vouches for (RFC 7672 section 2.2); none otherwise."""
-        try:
-            answer = await self.resolver.tlsa(25, mx_host)
-        except DnsError as exc:
-            log.info("TLSA lookup for %s failed: %s", mx_host, exc)
-            return []
-        return dane.usable(answer.records) if answer.secure else []
+        return tls, (
+            f"Encrypted with STARTTLS, but {mx_host}'s certificate could not be verified "
+            f"({reason}): the server was not authenticated.{testing}"
+        )
 
     async def _transaction(
         self,
@@ -211,12 +282,36 @@ def _all(
     return outcome
 
 
-def _peer_chain(ssl_object: ssl.SSLObject | None) -> list[bytes]:
-    """The certificates the server sent, leaf first. Python < 3.13 exposes only the leaf."""
-    if ssl_object is None:
-        return []
-    get_chain = getattr(ssl_object, "get_unverified_chain", None)
-    if get_chain is not None:
-        return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in get_chain()]  # type: ignore[attr-defined]
-    leaf = ssl_object.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+_LegMaker = Callable[[TlsFacts, str], Leg]
+
+
+def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
+    """The note of a session without STARTTLS, or a refusal when the policy requires TLS."""
+    if policy.tls_required:
+        why = (
+            f"{mx_host}'s EHLO reply did not offer STARTTLS, which {policy.source} "
+            f"{policy.makes} mandatory (an attacker on the path may have removed the offer)"
+        )
+        raise _refusal(policy, why, leg(TlsFacts.cleartext(), _stopped(policy, why)))
+    return (
+        f"{mx_host} did not offer STARTTLS: the message crossed the network in clear."
+        f"{_testing(policy)}"
+    )
+
+
+def _testing(policy: TlsPolicy) -> str:
+    """RFC 8461 section 5: in testing mode a failure is reported (TLS-RPT), not enforced."""
+    if policy.by is VerifiedBy.MTA_STS and not policy.enforced:
+        return f" {policy.source} is in testing mode: it reports failures, it stops nothing."
+    return ""
+
+
+def _stopped(policy: TlsPolicy, why: str) -> str:
+    return (
+        f"{policy.name} stopped it: {why}. Nothing of the message was sent; it stays queued "
+        "and will be retried."
+    )
+
+
+def _refusal(policy: TlsPolicy, why: str, leg: Leg) -> PolicyRefusal:
+    return PolicyRefusal(f"{policy.name}: {why}", leg)

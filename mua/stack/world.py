@@ -10,11 +10,13 @@ and role + 20000 for b.test (docs/architecture.md); otherwise the system picks f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mua.net.dns import Resolver
+from mua.stack.attacker import Attacker, AttackMode
 from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.dns_server import DnsServer
 from mua.stack.events import EventLog
@@ -35,6 +37,10 @@ class WorldOptions:
     providers: dict[str, ProviderOptions] = field(
         default_factory=lambda: {d: ProviderOptions(users=u) for d, u in DEMO_USERS.items()}
     )
+    # A man-in-the-middle on the path to `victim`'s MX: every MTA's route to that MX goes
+    # through it (the MX itself and the world's settings are unchanged).
+    attacker: AttackMode | None = None
+    victim: str = "b.test"
 
 
 class World:
@@ -49,6 +55,7 @@ class World:
         }
         self.zones: WorldZones | None = None
         self.dns: DnsServer | None = None
+        self.attacker: Attacker | None = None
 
     async def start(self) -> None:
         try:
@@ -68,11 +75,30 @@ class World:
         self.dns = DnsServer(self.zones, host=LOOPBACK, port=FIXED_DNS_PORT if fixed else 0)
         await self.dns.start()
         port_for_mx = {p.mx_host: p.ports.mx for p in self.providers.values() if p.ports}
+        if self.options.attacker is not None:
+            victim = self.providers[self.options.victim]
+            assert victim.ports is not None
+            self.attacker = Attacker(
+                self.options.attacker,
+                mx_host=victim.mx_host,
+                upstream_port=victim.ports.mx,
+                events=self.events,
+                ca=LocalCA(self.directory / "attacker-ca", organization="Attacker"),
+            )
+            port_for_mx[victim.mx_host] = await self.attacker.start()
+        port_for_https = {
+            p.mta_sts_host: p.ports.mta_sts
+            for p in self.providers.values()
+            if p.ports and p.ports.mta_sts
+        }
         for provider in self.providers.values():
-            provider.start_mta(self.resolver(), port_for_mx)
+            provider.start_mta(self.resolver(), port_for_mx, port_for_https)
         log.info("world up in %s (DNS on port %s)", self.directory, self.dns.port)
 
     async def stop(self) -> None:
+        if self.attacker is not None:
+            await self.attacker.stop()
+            self.attacker = None
         for provider in self.providers.values():
             await provider.stop()
         if self.dns is not None:
@@ -102,24 +128,38 @@ class World:
             raise KeyError(address)
         return found
 
+    def rebuild_zones(self, edit: Callable[[list[DomainSpec]], None]) -> None:
+        """Re-sign the zones after `edit` changed their specs, and answer from them from the
+        next query on (tests publish other TLSA records this way). Resolvers made before
+        keep cached answers until `flush()`."""
+        assert self.dns is not None
+        specs = [self._zone_spec(p) for p in self.providers.values()]
+        edit(specs)
+        self.zones = WorldZones.build(specs, self.directory / "dns")
+        self.dns.replace_zones(self.zones)
+
     def _zone_spec(self, provider: Provider) -> DomainSpec:
         assert provider.ports is not None
         d = provider.domain
+        hosts = {
+            provider.smtp_host: LOOPBACK,
+            provider.mx_host: LOOPBACK,
+            provider.imap_host: LOOPBACK,
+        }
+        if provider.options.mta_sts is not None:
+            hosts[provider.mta_sts_host] = LOOPBACK
         return DomainSpec(
             domain=d,
-            hosts={
-                provider.smtp_host: LOOPBACK,
-                provider.mx_host: LOOPBACK,
-                provider.imap_host: LOOPBACK,
-            },
+            hosts=hosts,
             mx=[(10, provider.mx_host)],
             # RFC 7672 section 3.1.1: DANE-EE(3) SPKI(1) SHA2-256(1) pins the MX key itself.
             # An MX without a trustworthy certificate publishes no TLSA, as in real life.
             tlsa=(
                 {f"_25._tcp.{provider.mx_host}": [(3, 1, 1, provider.mx_cert.spki_sha256())]}
-                if provider.options.mx_tls is MxTls.VERIFIED
+                if provider.options.mx_tls is MxTls.VERIFIED and provider.options.dane
                 else {}
             ),
+            txt=provider.sts_txt(),
             # RFC 6186 / RFC 8314 section 5.1: implicit TLS is listed (and preferred) first.
             srv=[
                 ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),

@@ -1,0 +1,136 @@
+"""What a relay to one MX host must achieve: the TLS policy the sending MTA applies.
+
+Opportunistic STARTTLS (RFC 7435) is the default: use TLS when offered, authenticate nobody.
+Two published policies turn that into a refusal when TLS is missing or the server is not the
+one the recipient domain named:
+
+- DANE (RFC 7672): DNSSEC-signed TLSA records at `_25._tcp.<mx host>`. Usable records make
+  STARTTLS mandatory and the certificate must match them (section 2.2); a secure TLSA RRset
+  with no usable record still makes TLS mandatory, unauthenticated (section 2.2; Postfix
+  calls this level "encrypt").
+- MTA-STS (RFC 8461): an HTTPS-published policy; in enforce mode the MX must be listed, offer
+  STARTTLS and present a certificate valid for its name under the web PKI (section 4).
+
+DANE takes precedence: an MX with usable TLSA records is not held to the MTA-STS policy
+(RFC 8461 section 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from mua.core.legs import Leg
+from mua.core.tls import VerifiedBy
+from mua.net import dane
+from mua.net.dns import DnsError, DnssecBogus, Resolver, TlsaRecord
+from mua.net.mta_sts import StsMode, StsPolicy
+from mua.net.tls import verify_certificate
+
+log = logging.getLogger(__name__)
+
+
+class PolicyRefusal(Exception):
+    """The policy forbids relaying through this MX now: a temporary failure (never in clear).
+
+    `reason` is short, for the queue and the bounce; `leg` (when a session got that far)
+    carries the sentence for people in its note.
+    """
+
+    def __init__(self, reason: str, leg: Leg | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.leg = leg
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """`by` None: opportunistic. `enforced` False: MTA-STS testing (note failures, deliver)."""
+
+    by: VerifiedBy | None = None
+    tls_required: bool = False
+    tlsa: tuple[TlsaRecord, ...] = ()
+    authenticate: bool = False
+    enforced: bool = True
+    source: str = ""  # what published it, for notes: "mx.b.test's DNSSEC-signed TLSA records"
+
+    @property
+    def makes(self) -> str:
+        """`source` + this verb reads as a sentence ("... records make", "... policy makes")."""
+        return "make" if self.by is VerifiedBy.DANE else "makes"
+
+    @property
+    def name(self) -> str:
+        return {VerifiedBy.DANE: "DANE", VerifiedBy.MTA_STS: "MTA-STS"}.get(self.by, "no policy")  # type: ignore[arg-type]
+
+    def check_certificate(
+        self, chain: list[bytes], mx_host: str, ca_file: Path | None
+    ) -> tuple[bool, VerifiedBy | None, str]:
+        """(verified, by what, reason): DANE matches the TLSA records, anything else asks
+        the web PKI (for the record when opportunistic, as the rule under MTA-STS)."""
+        if self.by is VerifiedBy.DANE and self.tlsa:
+            ok, reason = dane.authenticate(self.tlsa, chain, mx_host)
+            return ok, VerifiedBy.DANE, reason
+        ok, reason = verify_certificate(chain[0] if chain else None, mx_host, ca_file)
+        # Only an enforced MTA-STS policy authenticates; testing mode merely reports.
+        enforcing = self.by is VerifiedBy.MTA_STS and self.enforced
+        by = VerifiedBy.MTA_STS if enforcing else VerifiedBy.PKI
+        return ok, by, reason
+
+
+OPPORTUNISTIC = TlsPolicy()
+
+
+async def dane_policy(resolver: Resolver, mx_host: str, *, secure_path: bool) -> TlsPolicy | None:
+    """The DANE policy of one MX host, None when DANE does not apply.
+
+    RFC 7672 section 2.2: TLSA records are looked up only when the MX and address answers
+    were DNSSEC-validated (`secure_path`); otherwise the host name itself could be forged.
+    Section 2.1: a TLSA lookup that fails (bogus signatures, a server error, no answer) —
+    anything but a validated "no such records" — forbids delivery to that host for now.
+    """
+    if not secure_path:
+        return None
+    try:
+        answer = await resolver.tlsa(25, mx_host)
+    except DnssecBogus as exc:
+        raise PolicyRefusal(
+            f"DANE: the TLSA records of {mx_host} failed DNSSEC validation ({exc})"
+        ) from exc
+    except DnsError as exc:
+        raise PolicyRefusal(f"DANE: the TLSA lookup for {mx_host} failed ({exc})") from exc
+    if not answer.secure or not answer.exists:
+        return None
+    records = tuple(dane.usable(answer.records))
+    return TlsPolicy(
+        VerifiedBy.DANE,
+        tls_required=True,
+        tlsa=records,
+        authenticate=bool(records),
+        source=f"{mx_host}'s DNSSEC-signed TLSA records",
+    )
+
+
+def sts_policy_for_mx(sts: StsPolicy | None, domain: str, mx_host: str) -> TlsPolicy | None:
+    """RFC 8461 section 5: what an MTA-STS policy demands of one MX; None: no policy.
+
+    Raises PolicyRefusal for an MX the enforced policy does not list (section 4.1).
+    """
+    if sts is None or sts.mode is StsMode.NONE:
+        return None
+    enforced = sts.mode is StsMode.ENFORCE
+    if not sts.matches_mx(mx_host):
+        if enforced:
+            raise PolicyRefusal(
+                f"MTA-STS: {mx_host} is not among the MX hosts {domain}'s policy lists "
+                f"({', '.join(sts.mx) or 'none'})"
+            )
+        log.info("MTA-STS testing: %s is not listed by %s's policy", mx_host, domain)
+    return TlsPolicy(
+        VerifiedBy.MTA_STS,
+        tls_required=enforced,
+        authenticate=enforced,
+        enforced=enforced,
+        source=f"{domain}'s MTA-STS policy",
+    )
