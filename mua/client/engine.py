@@ -52,6 +52,7 @@ class Engine:
         self.timeout = timeout
         self._syncs: dict[str, AccountSync] = {}
         self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
+        self._idling: set[asyncio.Future] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self.sender = OutboxSender(
             outbox,
@@ -94,7 +95,9 @@ class Engine:
                 await asyncio.to_thread(sync.close)
         for idler in idlers:  # possibly inside IDLE: shut the socket, don't wait for it
             await asyncio.to_thread(idler.abort)
-        self.cache.close()
+        if self._idling:  # the IDLE threads end once their socket is gone
+            await asyncio.wait(list(self._idling), timeout=self.timeout)
+        self.cache.close()  # only now: no worker thread uses it any more
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -125,7 +128,7 @@ class Engine:
     async def _run(self, account: Account, fn, *args, **kwargs):
         lock = self._locks.setdefault(account.key, asyncio.Lock())
         async with lock:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await _until_the_thread_ends(asyncio.to_thread(fn, *args, **kwargs))
 
     def imap_tls(self, address: str):
         """What protected this account's IMAP session, when one is open (else None)."""
@@ -194,7 +197,10 @@ class Engine:
                 account, lambda: self.password(account, "imap"), self.cache, timeout=self.timeout
             )
             self._idlers[account.key] = idler
-        return await asyncio.to_thread(idler.wait_for_change, folder, timeout)
+        work = asyncio.ensure_future(asyncio.to_thread(idler.wait_for_change, folder, timeout))
+        self._idling.add(work)
+        work.add_done_callback(self._idling.discard)
+        return await _until_the_thread_ends(work)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -248,6 +254,19 @@ class Engine:
             return True
 
         return await self._run(account, save)
+
+
+async def _until_the_thread_ends(work):
+    """Await a worker thread's result. Cancelling the caller does not stop the thread, so
+    on cancellation this still waits for it to end before letting the cancellation through:
+    whoever holds a lock around it keeps it until the thread no longer uses the connection
+    or the cache (closing SQLite under a running thread crashes the process)."""
+    future = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 def _draft_message(draft: Draft):

@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
             ("refresh", self.tr("&Get Messages"), self.refresh_all, key.Refresh,
              (ti.ViewRefresh, sp.SP_BrowserReload), False),
             ("find", self.tr("&Find"), self._focus_search, key.Find, None, False),
+            ("add_account", self.tr("&Add Account…"), self.add_account, None, None, False),
             ("quit", self.tr("&Quit"), self.close, key.Quit, None, False),
             ("right", self.tr("Reader on the &Right"), lambda: self.set_reader_position("right"),
              None, None, True),
@@ -191,7 +192,10 @@ class MainWindow(QMainWindow):
         self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
         bar = self.menuBar()
         for title, actions in (
-            (self.tr("&File"), [self.act_new, None, self.act_refresh, None, self.act_quit]),
+            (
+                self.tr("&File"),
+                [self.act_new, None, self.act_refresh, self.act_add_account, None, self.act_quit],
+            ),
             (self.tr("&Edit"), [self.act_find]),
             (self.tr("&View"), [self.act_right, self.act_below, None, self.act_html,
                 self.act_journey]),
@@ -568,9 +572,29 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Writing messages is not available yet."), 5000)
             return None
         sender = draft.sender if draft is not None else self.account or ""
-        window = ComposeWindow(self.engine, self.bridge, sender, draft, parent=self)
+        lookup = None
+        if self.demo is not None:  # the demo's MX ports and trust anchor, for the travel strip
+            from mua.gui.compose_logic import TravelLookup
+
+            lookup = TravelLookup.from_demo_settings(self.demo.settings)
+        window = ComposeWindow(self.engine, self.bridge, sender, draft, lookup=lookup, parent=self)
+        window.reported.connect(lambda text: self.statusBar().showMessage(text, 8000))
         window.show()
         return window
+
+    def add_account(self) -> object:
+        """The account wizard; a saved account appears in the folder tree."""
+        from mua.gui.wizard import AccountWizard
+
+        wizard = AccountWizard(
+            self.bridge,
+            accounts=self.engine.accounts,
+            secrets=self.engine.secrets,
+            parent=self,
+        )
+        wizard.account_saved.connect(lambda _account: self.refresh_all())
+        wizard.show()
+        return wizard
 
     # -- syncing and new mail -----------------------------------------------------------------
 

@@ -80,6 +80,9 @@ def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
     """
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # A certificate the user chose to trust (pinned in the account) is a trust anchor even
+    # when it is not self-signed; Python 3.13's default context sets this flag too.
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     return ctx
 
 

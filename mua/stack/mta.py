@@ -47,6 +47,7 @@ class Mta:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._busy: set[str] = set()
+        self._attempts: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Look at the queue now (a message was queued). Safe to call from the loop only."""
@@ -56,11 +57,16 @@ class Mta:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mta-queue")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the queue runner and any relay under way. A message cut off mid-relay stays
+        in the queue (it is removed only after the MX's 250) and is tried again later."""
+        tasks = [t for t in (self._task, *self._attempts) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
+        self._attempts.clear()
 
     async def _run(self) -> None:
         while True:
@@ -71,6 +77,8 @@ class Mta:
             for entry in due:
                 self._busy.add(entry.id)
                 task = asyncio.create_task(self._attempt(entry))
+                self._attempts.add(task)
+                task.add_done_callback(self._attempts.discard)
                 task.add_done_callback(lambda _t, qid=entry.id: self._done(qid))
             waits = [e.next_attempt - now for e in entries if e.next_attempt > now]
             timeout = min(waits) if waits else None

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import qasync
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 
 from mua.core.compose import Attachment, Draft
 from mua.core.legs import Grade
@@ -28,22 +27,6 @@ from tests.conftest import fast_options
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BOB = "bob@b.test"
 WAIT = 20_000  # ms: the world is local, but CI machines can be slow
-
-
-@pytest.fixture
-def loop(qapp, qtbot) -> Iterator[qasync.QEventLoop]:
-    """asyncio on Qt's loop, running for the whole test: qtbot.waitUntil spins Qt, and with
-    it asyncio (already_running: the loop counts as running while Qt processes events)."""
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    finish(qtbot, loop.shutdown_default_executor())
-    loop.stop()  # also asks Qt to quit, which Qt keeps pending while no exec() runs: let one
-    QTimer.singleShot(0, qapp.quit)  # exec() consume it, else every later QEventLoop.exec()
-    qapp.exec()  # (qtbot.wait, waitSignal) would return at once
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 def finish(qtbot, coro, timeout: int = WAIT):

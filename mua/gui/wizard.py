@@ -1,0 +1,510 @@
+"""The account wizard: address and password, discovery with a grade for every server found,
+manual settings, a test connection that shows an unverifiable certificate and waits for the
+user's explicit decision, then the account saved and its passwords put in the keyring.
+
+The decisions live in mua.gui.wizard_logic (Qt-free); this file is the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from mua.core.legs import Grade
+from mua.core.tls import Security
+from mua.gui import wizard_logic as logic
+from mua.gui.bridge import Bridge
+from mua.gui.theme import GRADE_LABELS, grade_colour
+from mua.net.candidates import Candidate, Discovery
+from mua.net.discovery import discover
+from mua.store.config import AccountStore
+from mua.store.secrets import Secrets
+
+KINDS: tuple[logic.Kind, ...] = ("imap", "smtp")
+_ROLE = Qt.ItemDataRole.UserRole
+
+
+def grade_icon(grade: Grade) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(grade_colour(grade))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(1, 1, 10, 10)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def _label(text: str = "", *, grey: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    if grey:
+        label.setStyleSheet("color: palette(placeholder-text);")
+    return label
+
+
+def _paint(label: QLabel, grade: Grade | None) -> None:
+    label.setStyleSheet(f"color: {grade_colour(grade).name()};" if grade else "")
+
+
+class AccountWizard(QWizard):
+    """`discover_options` are discover()'s keyword arguments (nameserver, trust_anchor_file,
+    ca_file, ports, autoconfig_urls...), e.g. the demo world's DNS and CA."""
+
+    IDENTITY, DISCOVERY, MANUAL, TEST, DONE = range(5)
+    account_saved = Signal(object)  # the Account, once it and its passwords are stored
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        *,
+        accounts: AccountStore,
+        secrets: Secrets,
+        discover_options: Mapping[str, Any] | None = None,
+        certificates_dir: Path | None = None,  # where trusted certificates go (data dir)
+        timeout: float = 10.0,
+        discover_fn: Callable[..., Any] = discover,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.bridge, self.accounts, self.secrets = bridge, accounts, secrets
+        self.discover_options = dict(discover_options or {})
+        self.certificates_dir, self.timeout = certificates_dir, timeout
+        self.discover_fn = discover_fn
+        self.discovery: Discovery | None = None
+        self.account = None  # the tested Account, ready to save
+        self.setWindowTitle(self.tr("Add a mail account"))
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.resize(780, 580)
+        self.identity, self.discovering = IdentityPage(self), DiscoveryPage(self)
+        self.manual, self.testing, self.finished_page = (
+            ManualPage(self),
+            TestPage(self),
+            DonePage(self),
+        )
+        pages = (self.identity, self.discovering, self.manual, self.testing, self.finished_page)
+        for page_id, page in enumerate(pages):
+            self.setPage(page_id, page)
+
+    def accept(self) -> None:
+        logic.save_account(self.account, self.field("password"), self.accounts, self.secrets)
+        self.account_saved.emit(self.account)
+        super().accept()
+
+    def done(self, result: int) -> None:
+        self.discovering.cancel()
+        self.testing.cancel()
+        super().done(result)
+
+
+class _Page(QWizardPage):
+    """A page that may run one job through the bridge, cancelled when the user leaves."""
+
+    def __init__(self, wizard: AccountWizard, title: str, subtitle: str = "") -> None:
+        super().__init__()
+        self._wizard, self._task = wizard, None
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+
+    def start(self, what: str, coro, on_done, on_error) -> None:
+        self.cancel()
+        self._task = self._wizard.bridge.run(what, coro, on_done, on_error)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def cleanupPage(self) -> None:
+        self.cancel()
+
+
+class IdentityPage(_Page):
+    def __init__(self, wizard: AccountWizard) -> None:
+        super().__init__(
+            wizard,
+            wizard.tr("Your mail account"),
+            wizard.tr("mua finds the servers from your address."),
+        )
+        self.name_edit, self.address_edit = QLineEdit(), QLineEdit()
+        self.password_edit = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.address_edit.setPlaceholderText("you@example.org")
+        self.error = _label()
+        _paint(self.error, Grade.RED)
+        form = QFormLayout(self)
+        form.addRow(self.tr("Your name:"), self.name_edit)
+        form.addRow(self.tr("Email address:"), self.address_edit)
+        form.addRow(self.tr("Password:"), self.password_edit)
+        form.addRow(self.error)
+        self.registerField("name", self.name_edit)
+        self.registerField("address*", self.address_edit)
+        self.registerField("password*", self.password_edit)
+
+    def validatePage(self) -> bool:
+        problem = logic.address_problem(self.address_edit.text(), self._wizard.accounts)
+        self.error.setText(problem or "")
+        return problem is None
+
+
+class DiscoveryPage(_Page):
+    """Discovery in the background: every candidate with its grade, the best preselected."""
+
+    def __init__(self, wizard: AccountWizard) -> None:
+        super().__init__(
+            wizard,
+            wizard.tr("Finding your servers"),
+            wizard.tr(
+                "SRV records, then autoconfig files, then the usual names; "
+                "each server found is tried with its certificate verified."
+            ),
+        )
+        self._finished = False
+        self.status = _label()
+        self.lists: dict[str, QTreeWidget] = {}
+        self.notes: dict[str, QLabel] = {}
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        headers = [self.tr("Server"), self.tr("Security"), self.tr("Grade"), self.tr("Result")]
+        for kind in KINDS:
+            tree = self.lists[kind] = QTreeWidget()
+            tree.setHeaderLabels(headers)
+            tree.setRootIsDecorated(False)
+            tree.setMaximumHeight(96)
+            for column, width in enumerate((190, 110, 110)):
+                tree.setColumnWidth(column, width)
+            self.notes[kind] = note = _label(grey=True)
+            tree.currentItemChanged.connect(
+                lambda item, _old, n=note: n.setText(
+                    item.data(0, _ROLE).note if item is not None else ""
+                )
+            )
+            layout.addWidget(QLabel(f"<b>{self.tr(logic.KIND_NAMES[kind])}</b>"))
+            layout.addWidget(tree)
+            layout.addWidget(note)
+        layout.addWidget(QLabel(f"<b>{self.tr('What was tried')}</b>"))
+        self.steps = QListWidget()
+        self.steps.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.steps, 1)
+
+    def initializePage(self) -> None:
+        self._finished = False
+        for widget in (*self.lists.values(), *self.notes.values(), self.steps):
+            widget.clear()
+        address = self.field("address").strip()
+        self.status.setText(self.tr("Looking up the servers for %s…") % address)
+        coro = self._wizard.discover_fn(address, **self._wizard.discover_options)
+        self.start("discover", coro, self._found, self._failed)
+
+    def _found(self, discovery: Discovery) -> None:
+        self._wizard.discovery = discovery
+        for kind in KINDS:
+            chosen = logic.preselected(discovery, kind)
+            for candidate in getattr(discovery, kind):
+                row = logic.candidate_row(candidate)
+                item = QTreeWidgetItem(
+                    [row.where, row.security, GRADE_LABELS[row.grade], row.status]
+                )
+                item.setIcon(0, grade_icon(row.grade))
+                item.setForeground(2, grade_colour(row.grade))
+                item.setData(0, _ROLE, candidate)
+                item.setToolTip(3, row.status)
+                self.lists[kind].addTopLevelItem(item)
+                if candidate is chosen:
+                    self.lists[kind].setCurrentItem(item)
+        found = len(discovery.imap) + len(discovery.smtp)
+        self.status.setText(
+            self.tr("Found %d servers; the selected ones are used (you can change them next).")
+            % found
+            if found
+            else self.tr("No server was found; enter the settings on the next page.")
+        )
+        self.steps.addItems(list(discovery.steps))
+        self._done()
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(self.tr("Discovery failed: %s Enter the settings by hand.") % message)
+        self._done()
+
+    def _done(self) -> None:
+        self._task, self._finished = None, True
+        self.completeChanged.emit()
+
+    def chosen(self, kind: str) -> Candidate | None:
+        item = self.lists[kind].currentItem()
+        return item.data(0, _ROLE) if item is not None else None
+
+    def isComplete(self) -> bool:
+        return self._finished
+
+
+class ManualPage(_Page):
+    def __init__(self, wizard: AccountWizard) -> None:
+        super().__init__(
+            wizard,
+            wizard.tr("Server settings"),
+            wizard.tr("Check them, or change them if your provider says otherwise."),
+        )
+        self.hosts, self.ports, self.securities, self.usernames = {}, {}, {}, {}
+        layout = QVBoxLayout(self)
+        for kind in KINDS:
+            self.hosts[kind], self.usernames[kind] = QLineEdit(), QLineEdit()
+            self.ports[kind] = port = QSpinBox(minimum=1, maximum=65535)
+            self.securities[kind] = security = QComboBox()
+            for value in (Security.IMPLICIT, Security.STARTTLS):
+                security.addItem(self.tr(logic.SECURITY_NAMES[value]), value)
+            security.currentIndexChanged.connect(lambda _i, k=kind: self._security_changed(k))
+            where = QHBoxLayout()
+            where.addWidget(self.hosts[kind], 1)
+            where.addWidget(QLabel(self.tr("Port:")))
+            where.addWidget(port)
+            box = QGroupBox(self.tr(logic.KIND_NAMES[kind]))
+            form = QFormLayout(box)
+            form.addRow(self.tr("Server:"), where)
+            form.addRow(self.tr("Security:"), security)
+            form.addRow(self.tr("User name:"), self.usernames[kind])
+            layout.addWidget(box)
+            for edit in (self.hosts[kind], self.usernames[kind]):
+                edit.textChanged.connect(self.completeChanged)
+        self.ca_edit = QLineEdit(placeholderText=self.tr("The system's certificate authorities"))
+        choose = QPushButton(self.tr("Choose…"))
+        choose.clicked.connect(self._choose_ca)
+        ca_row = QHBoxLayout()
+        for widget, stretch in (
+            (QLabel(self.tr("Trusted CA file:")), 0),
+            (self.ca_edit, 1),
+            (choose, 0),
+        ):
+            ca_row.addWidget(widget, stretch)
+        layout.addLayout(ca_row)
+        layout.addWidget(
+            _label(
+                self.tr(
+                    "Only for a server whose certificate comes from your "
+                    "company's or your own certificate authority."
+                ),
+                grey=True,
+            )
+        )
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        address = self.field("address").strip()
+        for kind in KINDS:
+            candidate = self._wizard.discovering.chosen(kind)
+            if candidate is not None:
+                choice = logic.ServerChoice.from_candidate(candidate)
+            else:  # nothing found: the usual name, implicit TLS
+                port = logic.DEFAULT_PORTS[kind, Security.IMPLICIT]
+                host = f"{kind}.{address.rpartition('@')[2]}"
+                choice = logic.ServerChoice(host, port, Security.IMPLICIT, address)
+            self.hosts[kind].setText(choice.host)
+            self.securities[kind].setCurrentIndex(
+                max(0, self.securities[kind].findData(choice.security))
+            )
+            self.ports[kind].setValue(choice.port)
+            self.usernames[kind].setText(choice.username)
+        ca_file = self._wizard.discover_options.get("ca_file")
+        self.ca_edit.setText(str(ca_file) if ca_file else "")
+
+    def security(self, kind: str) -> Security:
+        return Security(self.securities[kind].currentData())  # Qt hands back a plain str
+
+    def _security_changed(self, kind: str) -> None:
+        """Move the port along when it is the other mode's standard port."""
+        new = self.security(kind)
+        old = Security.STARTTLS if new is Security.IMPLICIT else Security.IMPLICIT
+        if self.ports[kind].value() == logic.DEFAULT_PORTS[kind, old]:
+            self.ports[kind].setValue(logic.DEFAULT_PORTS[kind, new])
+
+    def _choose_ca(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Trusted CA file"), "", self.tr("Certificates (*.pem *.crt)")
+        )
+        if path:
+            self.ca_edit.setText(path)
+
+    def choices(self) -> dict[logic.Kind, logic.ServerChoice]:
+        return {
+            kind: logic.ServerChoice(
+                self.hosts[kind].text().strip(),
+                self.ports[kind].value(),
+                self.security(kind),
+                self.usernames[kind].text().strip(),
+            )
+            for kind in KINDS
+        }
+
+    def ca_file(self) -> Path | None:
+        return Path(self.ca_edit.text().strip()) if self.ca_edit.text().strip() else None
+
+    def isComplete(self) -> bool:
+        return all(self.hosts[k].text().strip() and self.usernames[k].text().strip() for k in KINDS)
+
+
+class TestPage(_Page):
+    """IMAP sign-in and an SMTP probe. A certificate that does not verify is shown, and the
+    page waits for "Trust this certificate for this account" or "Cancel"."""
+
+    def __init__(self, wizard: AccountWizard) -> None:
+        super().__init__(wizard, wizard.tr("Testing the connection"))
+        self._ok, self._account = False, None
+        self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
+        self._pending: tuple[str, logic.CertificateInfo] | None = None
+        self.status = _label()
+        self.results = {kind: _label() for kind in KINDS}
+        self.retry = QPushButton(self.tr("Test again"))
+        self.retry.clicked.connect(self.run)
+        self.certificate_box = QGroupBox(self.tr("This server's certificate could not be verified"))
+        self.certificate_form = QFormLayout()
+        self.explanation = _label()
+        self.decline_button = QPushButton(self.tr("Cancel"))
+        self.trust_button = QPushButton(self.tr("Trust this certificate for this account"))
+        self.decline_button.clicked.connect(self.decline)
+        self.trust_button.clicked.connect(self.trust)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.decline_button)
+        buttons.addWidget(self.trust_button)
+        box = QVBoxLayout(self.certificate_box)
+        box.addLayout(self.certificate_form)
+        box.addWidget(self.explanation)
+        box.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        for widget in (self.status, *self.results.values(), self.certificate_box):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(self.retry, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def initializePage(self) -> None:
+        self._account, self.pinned = None, {}
+        self.run()
+
+    def run(self) -> None:
+        self._ok, self._pending, self._wizard.account = False, None, None
+        self.certificate_box.hide()
+        self.retry.setEnabled(False)
+        for label in self.results.values():
+            label.clear()
+        self.status.setText(
+            self.tr("Signing in to the incoming server, greeting the outgoing one…")
+        )
+        self.start("test account", self._test(), self._tested, self._failed)
+        self.completeChanged.emit()
+
+    async def _test(self):
+        w, manual = self._wizard, self._wizard.manual
+        if self._account is None:  # built once per visit, so that trusted certificates stay
+            self._account = await logic.build_account(
+                self.field("name"),
+                self.field("address"),
+                manual.choices(),
+                ca_file=manual.ca_file(),
+                nameserver=w.discover_options.get("nameserver"),
+                trust_anchor_file=w.discover_options.get("trust_anchor_file"),
+                timeout=w.timeout,
+            )
+        return await logic.check_account(self._account, self.field("password"), timeout=w.timeout)
+
+    def _tested(self, results: list[logic.CheckResult]) -> None:
+        self._task = None
+        self.retry.setEnabled(True)
+        for result in results:
+            label = self.results[result.kind]
+            label.setText(f"<b>{self.tr(logic.KIND_NAMES[result.kind])}:</b> {result.text}")
+            _paint(label, Grade.GREEN if result.ok else Grade.RED)
+        self._ok = all(r.ok for r in results)
+        self._wizard.account = self._account if self._ok else None
+        self.status.setText(
+            self.tr("Both servers work.")
+            if self._ok
+            else self.tr("The account cannot be used as it is.")
+        )
+        doubtful = next((r for r in results if r.certificate_problem is not None), None)
+        if doubtful is not None:
+            server = getattr(self._account, doubtful.kind)
+            coro = logic.fetch_certificate(server, doubtful.kind, timeout=self._wizard.timeout)
+            self.start(
+                "read certificate",
+                coro,
+                lambda cert: self._show_certificate(doubtful, cert),
+                self._failed,
+            )
+        self.completeChanged.emit()
+
+    def _show_certificate(self, result: logic.CheckResult, cert: logic.CertificateInfo) -> None:
+        self._task, self._pending = None, (result.kind, cert)
+        while self.certificate_form.rowCount():
+            self.certificate_form.removeRow(0)
+        for label, value in cert.rows():
+            field = _label(value)
+            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if label.startswith("SHA-256"):
+                field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+            self.certificate_form.addRow(self.tr(label) + ":", field)
+        again = self.pinned.get(result.kind) == cert.sha256
+        advice, pinnable = logic.certificate_advice(result.certificate_problem, again)
+        self.explanation.setText(advice)
+        self.trust_button.setVisible(pinnable)
+        self.certificate_box.show()
+
+    def trust(self) -> None:
+        """The user's explicit choice: pin the certificate shown, then test again."""
+        if self._pending is not None:
+            kind, cert = self._pending
+            directory = self._wizard.certificates_dir
+            self._account = logic.pin_certificate(self._account, kind, cert, directory)
+            self.pinned[kind] = cert.sha256
+            self.run()
+
+    def decline(self) -> None:
+        self._pending = None
+        self.certificate_box.hide()
+        self.status.setText(
+            self.tr(
+                "Not trusted. Go back to change the settings or the CA file, "
+                "or ask your provider for the right ones."
+            )
+        )
+
+    def _failed(self, message: str) -> None:
+        self._task = None
+        self.retry.setEnabled(True)
+        self.status.setText(message)
+
+    def isComplete(self) -> bool:
+        return self._ok
+
+
+class DonePage(_Page):
+    def __init__(self, wizard: AccountWizard) -> None:
+        super().__init__(wizard, wizard.tr("Ready"))
+        self.summary = _label()
+        QVBoxLayout(self).addWidget(self.summary)
+
+    def initializePage(self) -> None:
+        w = self._wizard
+        lines = logic.summary(w.account, w.secrets.location, w.testing.pinned)
+        self.summary.setText("<br>".join(lines))

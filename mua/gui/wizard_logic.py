@@ -1,0 +1,413 @@
+"""What the account wizard decides without Qt: rows for the candidates discovery found, the
+account built from the chosen settings, the test connection, and the certificate a server
+showed when it could not be verified.
+
+A certificate that does not verify is never accepted silently. The wizard shows what
+`fetch_certificate` read (in a worker thread, over a connection that verifies nothing and is
+used for nothing else), and only the user's explicit choice pins it: `pin_certificate` saves
+its PEM under mua's data dir and makes it that server's `ca_file`, so verification stays on,
+against that certificate alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import re
+import socket
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from mua.core.account import Account, ServerSettings
+from mua.core.legs import Grade
+from mua.core.tls import Security, TlsFacts, TlsMode
+from mua.net import imap, submission
+from mua.net.candidates import Candidate, Discovery
+from mua.net.dns import DnsError, Resolver
+from mua.net.tls import CertificateProblem
+from mua.store import paths
+from mua.store.config import AccountStore, write_private_file
+from mua.store.secrets import Secrets
+
+Kind = Literal["imap", "smtp"]
+KIND_NAMES = {"imap": "Incoming (IMAP)", "smtp": "Outgoing (SMTP)"}
+SECURITY_NAMES = {
+    Security.IMPLICIT: "TLS (implicit)",
+    Security.STARTTLS: "STARTTLS",
+    Security.NONE: "none",
+}
+DEFAULT_PORTS = {
+    ("imap", Security.IMPLICIT): 993,
+    ("imap", Security.STARTTLS): 143,
+    ("smtp", Security.IMPLICIT): 465,
+    ("smtp", Security.STARTTLS): 587,
+}
+# Pinning helps when nobody vouches for the certificate; not when it is expired or for another name.
+PINNABLE = {CertificateProblem.SELF_SIGNED, CertificateProblem.UNKNOWN_ISSUER}
+
+
+# --- what discovery found -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    where: str  # "imap.a.test:993"
+    security: str
+    grade: Grade
+    status: str  # "Verified: TLSv1.3" / the problem / "Not tried"
+    note: str
+
+
+def candidate_row(c: Candidate) -> CandidateRow:
+    if c.verified:
+        status = f"Verified: {c.tls.version if c.tls and c.tls.version else 'TLS'}"
+    elif c.verified is False:
+        status = c.problem or "The connection failed."
+    else:
+        status = "Not tried"
+    if c.confirm:
+        status += " (confirm this server: the lookup could have been forged)"
+    return CandidateRow(f"{c.host}:{c.port}", SECURITY_NAMES[c.security], c.grade, status, c.note)
+
+
+def preselected(discovery: Discovery, kind: Kind) -> Candidate | None:
+    """`Discovery.best()`, else the first found (so the manual page has something to edit)."""
+    best_imap, best_smtp = discovery.best()
+    best = best_imap if kind == "imap" else best_smtp
+    found = discovery.imap if kind == "imap" else discovery.smtp
+    return best or (found[0] if found else None)
+
+
+# --- the account --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerChoice:
+    """One server as the manual page shows it: a host name, never an address from DNS."""
+
+    host: str
+    port: int
+    security: Security
+    username: str
+
+    @classmethod
+    def from_candidate(cls, c: Candidate) -> ServerChoice:
+        return cls(c.host, c.port, c.security, c.username)
+
+
+def nameserver_text(nameserver: tuple[str, int] | None) -> str | None:
+    if nameserver is None:
+        return None
+    host, port = nameserver
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def build_account(
+    display_name: str,
+    address: str,
+    choices: Mapping[Kind, ServerChoice],
+    *,
+    ca_file: Path | None = None,
+    nameserver: tuple[str, int] | None = None,
+    trust_anchor_file: Path | None = None,
+    timeout: float = 5.0,
+) -> Account:
+    """The account for these settings. With a name server (the demo world's), each host name
+    is resolved through it and stored as an address, the name kept to verify (as
+    `account_from` does); without one the system resolves it when connecting."""
+    resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
+
+    async def settings(choice: ServerChoice) -> ServerSettings:
+        host, server_name = choice.host.strip().lower().rstrip("."), None
+        if nameserver is not None and not _is_address(host):
+            answer = await resolver.addresses(host)
+            if not answer.records:
+                raise DnsError(f"The server name {host} has no address; check it.")
+            host, server_name = answer.records[0], host
+        return ServerSettings(
+            host, choice.port, choice.security, choice.username.strip(), ca_file, server_name
+        )
+
+    imap_settings, smtp_settings = await asyncio.gather(
+        settings(choices["imap"]), settings(choices["smtp"])
+    )
+    names = (
+        imap_settings.server_name or imap_settings.host,
+        smtp_settings.server_name or smtp_settings.host,
+    )
+    return Account(
+        address=address.strip(),
+        imap=imap_settings,
+        smtp=smtp_settings,
+        display_name=display_name.strip(),
+        nameserver=nameserver_text(nameserver),
+        provider_hosts=tuple(dict.fromkeys(names)),
+    )
+
+
+def save_account(account: Account, password: str, accounts: AccountStore, secrets: Secrets) -> None:
+    """Store the account (replacing one with the same address) and its passwords (the same
+    for IMAP and SMTP, as most providers have it) in the keyring."""
+    secrets.set(account.key, "imap", password)
+    secrets.set(account.key, "smtp", password)
+    if accounts.get(account.address) is None:
+        accounts.add(account)
+    else:
+        accounts.update(account)
+
+
+# --- the test connection ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    kind: Kind
+    ok: bool
+    text: str  # one sentence for the user
+    certificate_problem: CertificateProblem | None = None
+    tls: TlsFacts | None = None
+
+
+async def check_account(account: Account, password: str, *, timeout: float = 10.0):
+    """(IMAP, SMTP): sign in over IMAP, and probe the submission server (no message sent)."""
+    return await asyncio.gather(
+        _check_imap(account, password, timeout), _check_smtp(account, timeout)
+    )
+
+
+async def _check_imap(account: Account, password: str, timeout: float) -> CheckResult:
+    s = account.imap
+    endpoint = imap.ImapEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
+
+    def sign_in() -> TlsFacts:
+        with imap.ImapSession.connect(endpoint, timeout=timeout) as session:
+            session.login(s.username, password)
+            return session.tls
+
+    try:
+        tls = await asyncio.to_thread(sign_in)
+    except imap.CertificateInvalid as exc:
+        return CheckResult("imap", False, str(exc), _problem(exc.reason))
+    except imap.ImapError as exc:
+        return CheckResult("imap", False, str(exc))
+    return CheckResult("imap", True, f"Signed in over {protection(tls)}.", tls=tls)
+
+
+async def _check_smtp(account: Account, timeout: float) -> CheckResult:
+    s = account.smtp
+    endpoint = submission.SubmissionEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
+    try:
+        result = await submission.probe(endpoint, timeout=timeout)
+    except submission.CertificateInvalid as exc:
+        return CheckResult("smtp", False, str(exc), _problem(exc.reason))
+    except submission.SubmissionError as exc:
+        return CheckResult("smtp", False, str(exc))
+    how = ", ".join(result.auth_mechanisms) or "none"
+    text = f"Connected over {protection(result.tls)}; sign-in offered: {how}."
+    return CheckResult("smtp", True, text, tls=result.tls)
+
+
+def protection(tls: TlsFacts) -> str:
+    """ "TLSv1.3 (implicit TLS), certificate verified": a connection's protection, in words."""
+    if not tls.encrypted:
+        return "an unencrypted connection"
+    mode = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "TLS")
+    verified = ", certificate verified" if tls.verified else ", certificate not verified"
+    return f"{tls.version or 'TLS'} ({mode}){verified}"
+
+
+def _problem(reason: object) -> CertificateProblem:
+    return reason if isinstance(reason, CertificateProblem) else CertificateProblem.OTHER
+
+
+# --- the certificate a server showed ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    server: str  # "imap.a.test port 993"
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    sha256: str  # "AB:CD:..."
+    names: tuple[str, ...]
+    pem: bytes
+
+    @property
+    def self_signed(self) -> bool:
+        return self.subject == self.issuer
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, in the order a person checks them."""
+        return [
+            ("Server", self.server),
+            ("Issued to", self.subject),
+            ("Names", ", ".join(self.names) or "none"),
+            ("Issued by", self.issuer + (" (itself: self-signed)" if self.self_signed else "")),
+            ("Valid", f"{self.not_before:%Y-%m-%d} to {self.not_after:%Y-%m-%d}"),
+            ("SHA-256 fingerprint", self.sha256[:47] + "\n" + self.sha256[48:]),  # two lines
+        ]
+
+
+def certificate_info(der: bytes, server: str) -> CertificateInfo:
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = tuple(san.get_values_for_type(x509.DNSName))
+        names += tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        names = ()
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return CertificateInfo(
+        server=server,
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        sha256=":".join(re.findall("..", digest)),
+        names=names,
+        pem=cert.public_bytes(Encoding.PEM),
+    )
+
+
+async def fetch_certificate(
+    settings: ServerSettings, kind: Kind, *, timeout: float = 10.0
+) -> CertificateInfo:
+    """The certificate the server presents, read without verifying it, for the user to judge.
+    Never used for anything but showing it (and pinning it, when the user says so)."""
+    der = await asyncio.to_thread(_read_certificate, settings, kind, timeout)
+    name = settings.server_name or settings.host
+    return certificate_info(der, f"{name} port {settings.port}")
+
+
+def _read_certificate(settings: ServerSettings, kind: Kind, timeout: float) -> bytes:
+    name = settings.server_name or settings.host
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only to read what the server shows; see above
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection((settings.host, settings.port), timeout=timeout) as sock:
+        if settings.security is Security.STARTTLS:
+            _starttls(sock, kind)
+        sni = None if _is_address(name) else name
+        with context.wrap_socket(sock, server_hostname=sni) as tls:
+            der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("the server presented no certificate")
+    return der
+
+
+def _starttls(sock: socket.socket, kind: Kind) -> None:
+    """Just enough of IMAP (RFC 3501 6.2.1) or SMTP (RFC 3207) to reach the TLS handshake."""
+    reader = sock.makefile("rb")
+    try:
+        if kind == "imap":
+            reader.readline()
+            sock.sendall(b"m1 STARTTLS\r\n")
+            line = reader.readline()
+            while line.startswith(b"*"):
+                line = reader.readline()
+            ok = line.startswith(b"m1 OK")
+        else:
+            _smtp_reply(reader)
+            sock.sendall(b"EHLO [127.0.0.1]\r\n")
+            _smtp_reply(reader)
+            sock.sendall(b"STARTTLS\r\n")
+            ok = _smtp_reply(reader).startswith(b"220")
+    finally:
+        reader.close()  # the socket stays open: makefile() keeps its own reference count
+    if not ok:
+        raise ConnectionError("the server did not start TLS")
+
+
+def _smtp_reply(reader) -> bytes:
+    line = reader.readline()
+    while line[3:4] == b"-":
+        line = reader.readline()
+    return line
+
+
+def pin_certificate(
+    account: Account, kind: Kind, cert: CertificateInfo, directory: Path | None = None
+) -> Account:
+    """The account with `cert` as the only trusted certificate for its `kind` server: the PEM
+    goes to `directory` (default: mua's data dir / "certificates"), one file per account and
+    server, and becomes that server's ca_file."""
+    directory = directory or paths.data_dir() / "certificates"
+    safe = re.sub(r"[^a-z0-9@._-]", "_", account.key)
+    path = directory / f"{safe}-{kind}.pem"
+    write_private_file(path, cert.pem)
+    server = account.imap if kind == "imap" else account.smtp
+    pinned = replace(server, ca_file=path)
+    return account.with_changes(**{kind: pinned})
+
+
+def _name(name: x509.Name) -> str:
+    common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    org = name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    parts = [str(a.value) for a in (*common, *org)]
+    return ", ".join(parts) or name.rfc4514_string()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --- words for the pages ------------------------------------------------------------------
+
+
+def address_problem(address: str, accounts: AccountStore) -> str | None:
+    """Why `address` cannot start a new account, or None."""
+    local, at, domain = address.strip().rpartition("@")
+    if not (local and at and "." in domain) or " " in address.strip():
+        return f"{address.strip() or 'That'} is not an email address."
+    if accounts.get(address.strip()) is not None:
+        return f"An account for {address.strip()} already exists."
+    return None
+
+
+def certificate_advice(
+    problem: CertificateProblem | None, trusted_before: bool
+) -> tuple[str, bool]:
+    """(what to tell the user, whether pinning is offered) for a certificate shown."""
+    if trusted_before:
+        return (
+            "It still does not verify against the certificate you trusted; check the server "
+            "settings.",
+            False,
+        )
+    if problem in PINNABLE:
+        return (
+            "Trust it only if you know this is your server's certificate: compare the "
+            "fingerprint with the one your provider or administrator gives you. mua will then "
+            "accept this certificate, and no other, for this server of this account.",
+            True,
+        )
+    return "Trusting it would not help: the server or its settings need fixing.", False
+
+
+def summary(account: Account, location: str, pinned: Iterable[str] = ()) -> list[str]:
+    """The lines of the last page; `pinned` names the servers whose certificate was trusted."""
+    lines = [f"{account.address} is ready."]
+    for kind, s in (("imap", account.imap), ("smtp", account.smtp)):
+        trusted = " (the certificate you trusted)" if kind in pinned else ""
+        security = SECURITY_NAMES[s.security]
+        lines.append(
+            f"{KIND_NAMES[kind]}: {s.server_name or s.host} port {s.port}, {security}{trusted}"
+        )
+    lines.append(f"The password will be kept in {location}.")
+    return lines

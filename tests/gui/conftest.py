@@ -1,0 +1,33 @@
+"""One asyncio-on-Qt loop fixture for every GUI test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import qasync
+from PySide6.QtCore import QTimer
+
+
+@pytest.fixture
+def loop(qapp, qtbot) -> Iterator[qasync.QEventLoop]:
+    """asyncio on Qt's loop, running for the whole test: qtbot.waitUntil spins Qt, and with
+    it asyncio (already_running: the loop counts as running while Qt processes events).
+
+    Teardown shuts the loop's executor down before closing it: a worker thread left over
+    from a closed loop later posts its result into a dead loop and crashes the process."""
+    event_loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    task = asyncio.ensure_future(event_loop.shutdown_default_executor())
+    qtbot.waitUntil(task.done, timeout=30_000)
+    event_loop.stop()  # also asks Qt to quit, which Qt keeps pending while no exec() runs:
+    QTimer.singleShot(0, qapp.quit)  # let one exec() consume it, else every later
+    qapp.exec()  # QEventLoop.exec() (qtbot.wait, waitSignal) would return at once
+    asyncio.events._set_running_loop(None)
+    event_loop.close()
+    asyncio.set_event_loop(None)
