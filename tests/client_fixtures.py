@@ -8,6 +8,7 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
@@ -20,22 +21,24 @@ from mua.store.secrets import Secrets
 
 
 class MemoryKeyring(KeyringBackend):
-    """A keyring that lives and dies with the test; the OS keychain is never touched."""
+    """A keyring in a dict that lives and dies with the test; the OS keychain is never
+    touched. The one in-memory backend every test uses."""
 
-    priority = -1  # type: ignore[assignment]  # never chosen by keyring's own detection
+    priority = -1  # type: ignore[assignment]  # loadable by name, never chosen by detection
 
     def __init__(self) -> None:
         super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
+        self.entries: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
+        return self.entries.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
+        self.entries[(service, username)] = password
 
     def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
+        if self.entries.pop((service, username), None) is None:
+            raise PasswordDeleteError("no such password")
 
 
 @pytest.fixture

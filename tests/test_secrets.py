@@ -23,34 +23,15 @@ import keyring.backend
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
+from keyring.errors import KeyringLocked, PasswordSetError
 from keyrings.alt.file import EncryptedKeyring, PlaintextKeyring
 
 from mua.store import secrets as secrets_module
 from mua.store.secrets import NoKeyring, Secrets, SecretsError, WrongMasterPassword
+from tests.client_fixtures import MemoryKeyring
 
 PASSWORD = "correct horse battery staple"
 MASTER = "open sesame, master"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring in a dict, for tests."""
-
-    priority = -1  # loadable by name, never chosen by keyring's own detection
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("no such password")
 
 
 class BrokenKeyring(MemoryKeyring):

@@ -193,7 +193,7 @@ def test_discovery_by_srv_test_and_save(world, bridge, qtbot, tmp_path, keys) ->
     assert (account.imap.host, account.imap.server_name) == (LOOPBACK, "imap.a.test")
     assert account.smtp.ca_file == world.world.ca.ca_file
     password = world.world.mailbox("alice@a.test").password
-    assert keys.passwords == {
+    assert keys.entries == {
         ("mua:alice@a.test", "imap"): password,
         ("mua:alice@a.test", "smtp"): password,
     }
@@ -241,7 +241,7 @@ def test_an_unknown_certificate_waits_for_an_explicit_choice(
     # Nothing proceeds on its own: no Next, and nothing saved or trusted.
     assert not page.isComplete()
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
-    assert not (tmp_path / "certificates").exists() and keys.passwords == {}
+    assert not (tmp_path / "certificates").exists() and keys.entries == {}
 
     page.decline_button.click()
     assert page.certificate_box.isHidden() and not page.isComplete()
@@ -256,7 +256,7 @@ def test_an_unknown_certificate_waits_for_an_explicit_choice(
     assert page._account.imap.ca_file == pinned
     assert page._account.smtp.ca_file != pinned  # the SMTP server was not trusted
     qtbot.waitUntil(lambda: page.retry.isEnabled() and page._task is None, timeout=WAIT)
-    assert keys.passwords == {}  # nothing saved before the wizard finishes
+    assert keys.entries == {}  # nothing saved before the wizard finishes
 
 
 def test_trusted_certificates_let_the_account_work(world, bridge, qtbot, tmp_path, keys) -> None:

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from mua.client.engine import Engine
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
 from mua.store.outbox import Outbox
 from mua.store.secrets import Secrets
+from tests.client_fixtures import MemoryKeyring
 from tests.interop.servers import (
     MailServers,
     ServerFailed,
@@ -74,26 +73,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         for path in servers.log_files:
             report.sections.append((f"interop server log {path.name}", tail(path)))
     return report
-
-
-class MemoryKeyring(KeyringBackend):
-    """Passwords in a dict: the OS keychain is never touched."""
-
-    priority = -1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("no such password")
 
 
 @pytest.fixture
