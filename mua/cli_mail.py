@@ -65,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--trust-anchor", type=Path, help="DNSSEC trust anchor for --nameserver")
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.add_argument("--allow-cleartext", action="store_true", help="consent to security none")
+    add.add_argument(
+        "--server-saves-sent",
+        action="store_true",
+        help="the server files sent mail in Sent itself (as Gmail does): mua does not add a copy",
+    )
     add.set_defaults(run=_accounts_add)
     ls = acc.add_parser("list", help="the configured accounts")
     ls.add_argument("--json", action="store_true")
@@ -240,6 +245,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
         smtp=servers["smtp"],
         nameserver=args.nameserver,
         cleartext_consent=args.allow_cleartext,
+        server_saves_sent=args.server_saves_sent,
     )
     _check_signin(account, password)
     secrets = _secrets()

@@ -281,3 +281,19 @@ async def test_server_search_finds_words_in_bodies_never_fetched(
         assert await engine.search("bob@b.test", "INBOX", "giraffe") == []
     finally:
         await engine.aclose()
+
+
+async def test_no_sent_copy_when_the_server_files_it_itself(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "bob@b.test")
+    account = world_account(world, "alice@a.test").with_changes(server_saves_sent=True)
+    engine.accounts.add(account)
+    password = world.mailbox("alice@a.test").password
+    for service in ("imap", "smtp"):
+        engine.secrets.set(account.key, service, password)
+    try:
+        outcome = await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="s"))
+        assert outcome.sent and not outcome.saved_to_sent
+        await engine.sync("alice@a.test", ["Sent"])
+        assert engine.cache.page("alice@a.test", "Sent") == []
+    finally:
+        await engine.aclose()

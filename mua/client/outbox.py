@@ -109,7 +109,8 @@ class OutboxSender:
         )
         saved = False
         try:
-            saved = await self._save_to_sent(account, message)
+            if not account.server_saves_sent:
+                saved = await self._save_to_sent(account, message)
         except Exception as exc:  # sent is sent: a failed copy must not resend it
             log.warning("sent %s but could not file it in Sent: %s", entry.message_id, exc)
         self.outbox.remove(entry)

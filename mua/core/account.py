@@ -57,6 +57,9 @@ class Account:
     cleartext_consent: bool = False
     # Host names that belong to the user's own provider, for the trace's trust boundary.
     provider_hosts: tuple[str, ...] = field(default=())
+    # Some servers (Gmail's among them) file every submitted message in Sent themselves; no
+    # IMAP or SMTP extension says so, so it is a setting, as in other mail clients.
+    server_saves_sent: bool = False
 
     @property
     def key(self) -> str:
@@ -78,6 +81,7 @@ class Account:
             "smtp": self.smtp.to_dict(),
             "cleartext_consent": self.cleartext_consent,
             "provider_hosts": list(self.provider_hosts),
+            "server_saves_sent": self.server_saves_sent,
         }
         if self.nameserver:
             data["nameserver"] = self.nameserver
@@ -93,4 +97,5 @@ class Account:
             nameserver=data.get("nameserver"),
             cleartext_consent=bool(data.get("cleartext_consent", False)),
             provider_hosts=tuple(data.get("provider_hosts", ())),
+            server_saves_sent=bool(data.get("server_saves_sent", False)),
         )
