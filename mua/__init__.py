@@ -1,8 +1,6 @@
 """mua: a mail client that shows how your mail travels."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mua")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it (dynamic version), and
+# About, `mua --version` and the installers show it. A plain string costs nothing at
+# start-up, unlike importlib.metadata (~20 ms).
+__version__ = "0.1.0"

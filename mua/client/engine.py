@@ -12,17 +12,21 @@ import asyncio
 import email
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from mua.client.outbox import OutboxSender, SendOutcome
-from mua.client.sync import AccountSync, FolderSync
 from mua.core.account import Account
 from mua.core.compose import Draft, build_message
-from mua.core.received import received_hops
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
 from mua.store.outbox import Outbox, OutboxEntry
-from mua.store.secrets import Secrets
+
+# The protocol stacks (imapclient, aiosmtplib) and keyring load on first use, not when the
+# app starts: they are most of the engine's import time (bench/startup.py).
+if TYPE_CHECKING:
+    from mua.client.outbox import OutboxSender, SendOutcome
+    from mua.client.sync import AccountSync, FolderSync
+    from mua.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +55,25 @@ class Engine:
         self.outbox = outbox
         self.timeout = timeout
         self._syncs: dict[str, AccountSync] = {}
+        self._sender: OutboxSender | None = None
         self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
         self._idling: set[asyncio.Future] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self.sender = OutboxSender(
-            outbox,
-            account=self.accounts.get,
-            password=lambda account: self.password(account, "smtp"),
-            cache=cache,
-            save_to_sent=self._save_to_sent,
-            timeout=timeout,
-        )
+
+    @property
+    def sender(self) -> OutboxSender:
+        if self._sender is None:
+            from mua.client.outbox import OutboxSender
+
+            self._sender = OutboxSender(
+                self.outbox,
+                account=self.accounts.get,
+                password=lambda account: self.password(account, "smtp"),
+                cache=self.cache,
+                save_to_sent=self._save_to_sent,
+                timeout=self.timeout,
+            )
+        return self._sender
 
     @classmethod
     def open(cls, secrets: Secrets, *, timeout: float = 30.0) -> Engine:
@@ -114,6 +126,8 @@ class Engine:
         return account
 
     def _sync_for(self, account: Account) -> AccountSync:
+        from mua.client.sync import AccountSync
+
         sync = self._syncs.get(account.key)
         if sync is None:
             sync = AccountSync(
@@ -155,6 +169,8 @@ class Engine:
         """The topmost Received field of a message in the user's mailbox was written by the
         user's own provider (its last hop delivered it there), so its `by` host belongs to
         the provider: remembered for the trace's trust boundary (editable in the account)."""
+        from mua.core.received import received_hops
+
         message = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
         hops = received_hops(message)
         host = (hops[0].by_host or "").lower().rstrip(".") if hops else ""
@@ -191,6 +207,8 @@ class Engine:
         """IDLE on a connection of its own, outside the command lock, so that sending,
         reading and syncing go on while it waits (RFC 2177 allows one IDLE per connection)."""
         account = self.account(address)
+        from mua.client.sync import AccountSync
+
         idler = self._idlers.get(account.key)
         if idler is None:
             idler = AccountSync(

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QSystemTrayIcon,
     QTabWidget,
     QTreeView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -50,12 +51,33 @@ TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folde
 MAX_BACKOFF = 60.0
 
 
-def _hop_panel() -> QWidget:
-    try:
-        from mua.gui.hop_panel import HopPanel
-    except ImportError:
-        return QLabel("The journey view is not available.", alignment=Qt.AlignmentFlag.AlignCenter)
-    return HopPanel()
+class JourneyTab(QWidget):
+    """The Journey tab, built the first time it is shown: the hop panel (and QtSvg) cost
+    ~30 ms of start-up that a user who never opens the tab should not pay."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._panel = None
+        self._trace = None
+
+    def ensure(self):
+        if self._panel is None:
+            from mua.gui.hop_panel import HopPanel
+
+            self._panel = HopPanel(self)
+            self._layout.addWidget(self._panel)
+            self._panel.set_trace(self._trace)
+        return self._panel
+
+    def set_trace(self, trace) -> None:
+        self._trace = trace
+        if self._panel is not None:
+            self._panel.set_trace(trace)
+
+    def trace(self):
+        return self._trace
 
 
 class MainWindow(QMainWindow):
@@ -129,10 +151,15 @@ class MainWindow(QMainWindow):
             load_remote=self.settings.load_remote_content,
         )
         self.reader.senderAllowed.connect(self._remember_sender)
-        self.hop_panel = _hop_panel()
+        self.hop_panel = JourneyTab()
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.reader, self.tr("Message"))
         self.tabs.addTab(self.hop_panel, self.tr("Journey"))
+        self.tabs.currentChanged.connect(
+            lambda index: (
+                self.hop_panel.ensure() if self.tabs.widget(index) is self.hop_panel else None
+            )
+        )
         self.tabs.setMinimumWidth(320)  # not the widest line of a page: the list needs room
         self.content = QSplitter(self._orientation())
         self.content.addWidget(view)
@@ -389,8 +416,7 @@ class MainWindow(QMainWindow):
     def _clear_reader(self) -> None:
         self.shown, self.raw = None, None
         self.reader.clear()
-        if hasattr(self.hop_panel, "set_trace"):
-            self.hop_panel.set_trace(None)
+        self.hop_panel.set_trace(None)
 
     def _selection_changed(self, *_args) -> None:
         if self._restoring:
@@ -432,8 +458,7 @@ class MainWindow(QMainWindow):
             except Exception:
                 log.exception("the journey of message %s could not be worked out", key[2])
                 trace = None
-            if hasattr(self.hop_panel, "set_trace"):
-                self.hop_panel.set_trace(trace)
+            self.hop_panel.set_trace(trace)
             if trace is not None and message is not None and message.message_id:
                 self.engine.cache.store_trace(key[0], message.message_id, trace)
                 self.messages.forget_grade(message.message_id)

@@ -131,6 +131,10 @@ class RecipientsRefused(SubmissionError):
         self.refused = dict(refused)  # address -> (code, server text), every recipient
 
 
+class RequireTlsUnsupported(SubmissionError):
+    """REQUIRETLS (RFC 8689) was asked for, and the server does not advertise it."""
+
+
 class MessageRefused(SubmissionError):
     """DATA was refused: the message itself (size, content, policy)."""
 
@@ -360,12 +364,16 @@ async def submit(
     timeout: float = 30.0,
     local_hostname: str | None = None,
     allow_cleartext: bool = False,
+    requiretls: bool = False,
 ) -> SubmissionResult:
     """Submit `message`; sender and recipients default to its headers (Bcc is not sent).
 
     `timeout` bounds every network step (connect, TLS handshake, each command), not the whole.
     `Security.NONE` needs `allow_cleartext=True` and no credentials. Raises `SubmissionError`;
     recipients refused while others were accepted are listed in `SubmissionResult.refused`.
+    `requiretls` sends MAIL FROM with REQUIRETLS (RFC 8689): every server on the way must
+    relay it over authenticated TLS or return it; raises `RequireTlsUnsupported`, sending
+    nothing, when the server does not advertise it.
     """
     if (username is None) != (password is None):
         raise ValueError("give both username and password, or neither")
@@ -383,13 +391,25 @@ async def submit(
     async with _Conversation(endpoint, timeout, local_hostname) as conversation:
         if username is not None and password is not None:
             await conversation.authenticate(username, password)
+        options = []
+        if requiretls:
+            if not conversation.smtp.supports_extension("requiretls"):
+                raise RequireTlsUnsupported(
+                    f"{endpoint.describe()} does not offer REQUIRETLS, so it cannot promise to "
+                    "relay this message only over authenticated TLS; nothing was sent. Send "
+                    "it without that requirement, or through a provider that offers it.",
+                    temporary=False,
+                )
+            options = ["REQUIRETLS"]
         with conversation.step("sending the message"):
             if isinstance(message, bytes):
                 assert sender is not None and recipients
-                sent = await conversation.smtp.sendmail(sender, list(recipients), message)
+                sent = await conversation.smtp.sendmail(
+                    sender, list(recipients), message, mail_options=options
+                )
             else:
                 sent = await conversation.smtp.send_message(
-                    message, sender=sender, recipients=recipients
+                    message, sender=sender, recipients=recipients, mail_options=options
                 )
         await conversation.quit()
     errors, reply = sent

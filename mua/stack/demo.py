@@ -39,6 +39,7 @@ class Scenario:
     dane: bool = True  # b.test publishes a TLSA record for its MX
     mta_sts: StsMode | None = None  # b.test publishes an MTA-STS policy in this mode
     attacker: AttackMode | None = None  # a man-in-the-middle before b.test's MX
+    requiretls: bool = False  # alice submits with MAIL FROM ... REQUIRETLS (RFC 8689)
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -100,6 +101,19 @@ SCENARIOS = {
             attacker=AttackMode.STRIP,
             expect=TraceStatus.DEFERRED,
         ),
+        Scenario(
+            "requiretls",
+            "Alice sends with REQUIRETLS: every hop must use authenticated TLS, or return it.",
+            requiretls=True,
+        ),
+        Scenario(
+            "requiretls-strip",
+            "Alice sends with REQUIRETLS; an attacker removes STARTTLS and b.test has no policy.",
+            dane=False,
+            attacker=AttackMode.STRIP,
+            requiretls=True,
+            expect=TraceStatus.BOUNCED,
+        ),
     )
 }
 
@@ -151,7 +165,13 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         ca_file=world.ca.ca_file,
         server_name=provider.smtp_host,
     )
-    result = await submit(endpoint, msg, username=alice.user, password=alice.password)
+    result = await submit(
+        endpoint,
+        msg,
+        username=alice.user,
+        password=alice.password,
+        requiretls=scenario.requiretls,
+    )
     leg = Leg(
         Endpoint(Role.MUA, socket.gethostname()),
         Endpoint(Role.MSA, provider.smtp_host),

@@ -26,6 +26,7 @@ from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
+    REQUIRETLS,
     IDLE_TIMEOUT,
     WorldSMTP,
     bound_port,
@@ -139,6 +140,7 @@ class SubmissionHandler:
         )
         leg = self._submission_leg(tls, peer_ip(server))
         meta = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
+        meta |= _transport_request(envelope, data)
         try:
             entry = await asyncio.to_thread(self._enqueue, envelope, data, value, message_id, meta)
         except OSError:
@@ -194,6 +196,19 @@ class SubmissionHandler:
             port_role=self.role_port,
             port_actual=self.actual_port,
         )
+
+
+def _transport_request(envelope: Envelope, data: bytes) -> dict[str, bool]:
+    """What the sender asked of the relay (RFC 8689): `requiretls` (the MAIL FROM parameter:
+    authenticated TLS on every hop, section 4.2.1) or `tls_required_no` (the `TLS-Required: No`
+    header field: recipient-domain policies may be ignored, section 5). The parameter wins:
+    with REQUIRETLS the header field is ignored (section 4.1)."""
+    if REQUIRETLS in envelope.mail_options:
+        return {"requiretls": True}
+    value = _headers.parsebytes(data).get("TLS-Required")
+    if value is not None and str(value).strip().lower() == "no":
+        return {"tls_required_no": True}
+    return {}
 
 
 class Msa:

@@ -102,8 +102,16 @@ class Mta:
         by_domain: dict[str, list[str]] = defaultdict(list)
         for rcpt in entry.recipients:
             by_domain[rcpt.rpartition("@")[2].lower()].append(rcpt)
+        # RFC 8689: what the sender asked of the transport travels with the queued message.
+        asked = {
+            "requiretls": bool(entry.meta.get("requiretls")),
+            "ignore_policy": bool(entry.meta.get("tls_required_no")),
+        }
         outcomes = await asyncio.gather(
-            *(self.relay.deliver(d, entry.sender, rcpts, data) for d, rcpts in by_domain.items())
+            *(
+                self.relay.deliver(d, entry.sender, rcpts, data, **asked)
+                for d, rcpts in by_domain.items()
+            )
         )
         entry.attempts += 1
         temporary: dict[str, str] = {}
@@ -176,7 +184,10 @@ class Mta:
             remote=remote,
             expired=expired,
         )
-        await asyncio.to_thread(self.queue.enqueue, "", [entry.sender], report)
+        # RFC 8689 section 5: a non-delivery report of a REQUIRETLS message goes with
+        # REQUIRETLS too (it quotes the original's header section).
+        meta = {"requiretls": True} if entry.meta.get("requiretls") else {}
+        await asyncio.to_thread(self.queue.enqueue, "", [entry.sender], report, meta=meta)
 
     def _delay(self, attempt: int) -> float:
         return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

@@ -6,6 +6,12 @@ offered, the certificate not required to verify, but whether it would have is re
 A DANE (RFC 7672) or MTA-STS (RFC 8461) policy, looked up before connecting (tls_policy.py),
 makes STARTTLS mandatory and the certificate's authentication a condition: when either fails
 the session ends before MAIL FROM and the message is deferred, never sent in clear.
+
+A message sent with REQUIRETLS (RFC 8689) is relayed only as section 4.2.1 lists: MX named by
+DNSSEC or MTA-STS, STARTTLS, a certificate authenticated by DANE or the web PKI, an MX that
+advertises REQUIRETLS (the parameter is passed on). When no MX qualifies it is returned
+(5.7.30 when the only lack was REQUIRETLS itself, else 5.7.10 "encryption needed").
+`TLS-Required: No` (section 5) relays without the recipient domain's policies.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from mua.stack.tls_policy import (
     PolicyRefusal,
     TlsPolicy,
     dane_policy,
+    requiretls_mx_check,
     sts_policy_for_mx,
+    with_requiretls,
 )
+from mua.stack.smtpd import REQUIRETLS
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +83,17 @@ class RelayClient:
         self._opportunistic.minimum_version = ssl.TLSVersion.TLSv1_2
 
     async def deliver(
-        self, domain: str, sender: str, recipients: list[str], data: bytes
+        self,
+        domain: str,
+        sender: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        requiretls: bool = False,
+        ignore_policy: bool = False,
     ) -> RelayOutcome:
+        """`requiretls`: the message came with REQUIRETLS; `ignore_policy`: with
+        `TLS-Required: No` (RFC 8689 section 5: relay even where DANE or MTA-STS would stop)."""
         outcome = RelayOutcome()
         try:
             mx = await self.resolver.mx(domain)
@@ -92,19 +110,29 @@ class RelayClient:
         if mx.null_mx or not mx.records:
             # RFC 7505 section 3: a null MX means the domain accepts no mail.
             return _all(outcome, recipients, permanent=f"556 5.1.10 {domain} accepts no mail")
-        sts = await self._sts_policy(domain)
+        sts = None if ignore_policy else await self._sts_policy(domain)
         last_error = f"no MX host of {domain} could be reached"
+        final: list[str] = []  # REQUIRETLS statuses; a failure without one means "retry"
         for record in mx.records:
             try:
                 addresses = await self.resolver.addresses(record.host)
-                policy = await self._policy(
-                    domain, record.host, sts, mx.secure and addresses.secure
-                )
+                policy = OPPORTUNISTIC
+                if not ignore_policy:
+                    policy = await self._policy(
+                        domain, record.host, sts, mx.secure and addresses.secure
+                    )
+                if requiretls:
+                    policy = with_requiretls(policy)
+                    refusal = requiretls_mx_check(record.host, mx.secure, sts)
+                    if refusal is not None:
+                        raise refusal
             except DnsError as exc:
                 last_error = f"address lookup for {record.host} failed: {exc}"
+                final.append("")
                 continue
             except PolicyRefusal as exc:
                 last_error = exc.reason
+                final.append(exc.status or "")
                 log.info("relay to %s: %s", domain, exc.reason)
                 continue
             for address in addresses.records:
@@ -114,15 +142,20 @@ class RelayClient:
                     )
                 except PolicyRefusal as exc:
                     last_error = f"{record.host} [{address}]: {exc.reason}"
+                    final.append(exc.status or "")
                     outcome.leg, outcome.policy = exc.leg, policy.name
                     outcome.remote = f"{record.host} [{address}]:{self.port_for(record.host)}"
+                    continue
                 except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
                     last_error = f"{record.host} [{address}]: {exc}"
                 except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
                     last_error = f"{record.host} [{address}]: timed out ({exc})"
                 except ssl.SSLError as exc:
                     last_error = f"{record.host} [{address}]: TLS handshake failed ({exc})"
+                final.append("")
                 log.info("relay to %s failed: %s", domain, last_error)
+        if requiretls and final and all(final):
+            return _all(outcome, recipients, permanent=_returned(final, last_error))
         return _all(outcome, recipients, temporary=last_error)
 
     async def _sts_policy(self, domain: str) -> StsPolicy | None:
@@ -177,9 +210,17 @@ class RelayClient:
                 note = _no_starttls(mx_host, policy, leg)
             else:
                 tls, note = await self._starttls(client, mx_host, policy, leg)
+            options: list[str] = []
+            if policy.requiretls:
+                await client.ehlo()  # RFC 3207 section 4.2: what it offers over TLS counts
+                if not client.supports_extension(REQUIRETLS.lower()):
+                    why = f"{mx_host} did not advertise REQUIRETLS, so it could not pass it on"
+                    raise _refusal(policy, why, leg(tls, _stopped(policy, why)), "5.7.30")
+                options = [REQUIRETLS]
+                note += f" REQUIRETLS was passed on to {mx_host}, which must keep it on TLS too."
             outcome.leg = leg(tls, note)
-            outcome.policy = policy.name if policy.by else None
-            await self._transaction(client, sender, recipients, data, outcome)
+            outcome.policy = policy.name if policy.by or policy.requiretls else None
+            await self._transaction(client, sender, recipients, data, outcome, options)
         finally:
             try:
                 await client.quit()
@@ -251,9 +292,12 @@ class RelayClient:
         recipients: list[str],
         data: bytes,
         outcome: RelayOutcome,
+        mail_options: list[str],
     ) -> None:
         try:
-            refused, _response = await client.sendmail(sender, recipients, data)
+            refused, _response = await client.sendmail(
+                sender, recipients, data, mail_options=mail_options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = {e.recipient: (e.code, e.message) for e in exc.recipients}
         except aiosmtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
@@ -307,11 +351,23 @@ def _testing(policy: TlsPolicy) -> str:
 
 
 def _stopped(policy: TlsPolicy, why: str) -> str:
-    return (
-        f"{policy.name} stopped it: {why}. Nothing of the message was sent; it stays queued "
-        "and will be retried."
+    then = (
+        "it is returned to the sender (RFC 8689 section 4.2.1)"
+        if policy.requiretls
+        else "it stays queued and will be retried"
     )
+    return f"{policy.name} stopped it: {why}. Nothing of the message was sent; {then}."
 
 
-def _refusal(policy: TlsPolicy, why: str, leg: Leg) -> PolicyRefusal:
-    return PolicyRefusal(f"{policy.name}: {why}", leg)
+def _refusal(policy: TlsPolicy, why: str, leg: Leg, status: str = "5.7.10") -> PolicyRefusal:
+    """A refusal; final (with `status`) only for a REQUIRETLS message."""
+    return PolicyRefusal(f"{policy.name}: {why}", leg, status=status if policy.requiretls else None)
+
+
+def _returned(statuses: list[str], last_error: str) -> str:
+    """The permanent reason of a REQUIRETLS message no MX could take (RFC 8689 sections 4.2.1
+    and 6: 5.7.30 when an MX lacked only REQUIRETLS itself; otherwise 5.7.10, encryption
+    needed, from the RFC 3463 registry)."""
+    if "5.7.30" in statuses:
+        return f"550 5.7.30 REQUIRETLS support required ({last_error})"
+    return f"550 5.7.10 Encryption needed: {last_error}"

@@ -32,18 +32,43 @@ class _AiosmtpdNoise(logging.Filter):
 logging.getLogger("mail.log").addFilter(_AiosmtpdNoise())
 
 
+REQUIRETLS = "REQUIRETLS"  # the EHLO keyword and MAIL FROM parameter of RFC 8689
+
+
 class WorldSMTP(SMTP):
-    """aiosmtpd's server with the enhanced status code RFC 3207 section 4 implies.
+    """aiosmtpd's server with the enhanced status code RFC 3207 section 4 implies, and the
+    REQUIRETLS extension (RFC 8689).
 
     aiosmtpd answers a mail command before STARTTLS with a bare `530 Must issue a STARTTLS
     command first`; RFC 3207 gives the text and RFC 3463 the 5.7.0 class (Postfix writes
     the same), so the one line is rewritten here rather than copying the command loop.
+
+    REQUIRETLS is advertised only once the session is on TLS: RFC 8689 section 3 allows the
+    MAIL FROM parameter only on a TLS session, so offering it in clear would offer something
+    the client may not use (and an attacker on the path could edit it anyway). A MAIL FROM
+    with REQUIRETLS in clear is refused; accepted, it is kept in `envelope.mail_options`.
     """
+
+    _in_ehlo = False
+
+    def over_tls(self) -> bool:
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
 
     async def push(self, status: str | bytes) -> None:  # type: ignore[override]
         if status == "530 Must issue a STARTTLS command first":
             status = "530 5.7.0 Must issue a STARTTLS command first"
+        if self._in_ehlo and status == "250 HELP" and self.over_tls():
+            await super().push(f"250-{REQUIRETLS}")
         await super().push(status)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._in_ehlo = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._in_ehlo = False
 
     # RFC 5321 section 4.1.2: a path is always in angle brackets. aiosmtpd accepts
     # `MAIL FROM:<unterminated` as if it were an address; these answer 501 instead.
@@ -52,7 +77,20 @@ class WorldSMTP(SMTP):
         if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
             await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
             return
+        requiretls = False
+        if arg and self.session is not None and self.session.extended_smtp:
+            path, _, params = arg.partition(">")
+            kept = [p for p in params.split() if p.upper() != REQUIRETLS]
+            requiretls = len(kept) != len(params.split())
+            if requiretls and not self.over_tls():
+                await self.push("530 5.7.10 REQUIRETLS needs a TLS session: issue STARTTLS first")
+                return
+            arg = f"{path}>{' ' if kept else ''}{' '.join(kept)}"
+        had_sender = self.envelope is not None and self.envelope.mail_from is not None
         await super().smtp_MAIL(arg)
+        envelope = self.envelope
+        if requiretls and envelope is not None and envelope.mail_from and not had_sender:
+            envelope.mail_options.append(REQUIRETLS)
 
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:

@@ -13,12 +13,17 @@ one the recipient domain named:
 
 DANE takes precedence: an MX with usable TLSA records is not held to the MTA-STS policy
 (RFC 8461 section 2).
+
+A message sent with REQUIRETLS (RFC 8689) adds the sender's demand on top of whatever the
+domain publishes (`with_requiretls`): STARTTLS, a certificate authenticated by DANE or the
+web PKI, and an MX that passes REQUIRETLS on (section 4.2.1). Failing that the message is
+returned, not retried.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mua.core.legs import Leg
@@ -38,10 +43,13 @@ class PolicyRefusal(Exception):
     carries the sentence for people in its note.
     """
 
-    def __init__(self, reason: str, leg: Leg | None = None) -> None:
+    def __init__(self, reason: str, leg: Leg | None = None, *, status: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.leg = leg
+        # An RFC 3463 status when the refusal is final: REQUIRETLS messages are returned
+        # (RFC 8689 section 4.2.1), "5.7.30" or "5.7.10"; None: retry later.
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -54,14 +62,17 @@ class TlsPolicy:
     authenticate: bool = False
     enforced: bool = True
     source: str = ""  # what published it, for notes: "mx.b.test's DNSSEC-signed TLSA records"
+    requiretls: bool = False  # the message was sent with REQUIRETLS (RFC 8689)
 
     @property
     def makes(self) -> str:
         """`source` + this verb reads as a sentence ("... records make", "... policy makes")."""
-        return "make" if self.by is VerifiedBy.DANE else "makes"
+        return "make" if self.by is VerifiedBy.DANE and not self.requiretls else "makes"
 
     @property
     def name(self) -> str:
+        if self.requiretls:
+            return "REQUIRETLS"
         return {VerifiedBy.DANE: "DANE", VerifiedBy.MTA_STS: "MTA-STS"}.get(self.by, "no policy")  # type: ignore[arg-type]
 
     def check_certificate(
@@ -80,6 +91,33 @@ class TlsPolicy:
 
 
 OPPORTUNISTIC = TlsPolicy()
+
+
+def with_requiretls(policy: TlsPolicy) -> TlsPolicy:
+    """RFC 8689 section 4.2.1, steps 3 and 4: TLS is mandatory and the certificate must be
+    authenticated, by the TLSA records when DANE applies, else under the web PKI (RFC 6125)."""
+    return replace(
+        policy,
+        requiretls=True,
+        tls_required=True,
+        authenticate=True,
+        enforced=True,
+        source="the sender's REQUIRETLS request",
+    )
+
+
+def requiretls_mx_check(
+    mx_host: str, mx_secure: bool, sts: StsPolicy | None
+) -> PolicyRefusal | None:
+    """RFC 8689 section 4.2.1 step 1: the MX host name must come from a DNSSEC-validated MX
+    answer or be listed by the domain's MTA-STS policy; else an attacker could have named it."""
+    if mx_secure or (sts is not None and sts.mode is not StsMode.NONE and sts.matches_mx(mx_host)):
+        return None
+    return PolicyRefusal(
+        f"REQUIRETLS: the MX host {mx_host} was named neither by a DNSSEC-signed MX record nor "
+        "by an MTA-STS policy",
+        status="5.7.10",
+    )
 
 
 async def dane_policy(resolver: Resolver, mx_host: str, *, secure_path: bool) -> TlsPolicy | None:
