@@ -218,7 +218,18 @@ class Engine:
         work = asyncio.ensure_future(asyncio.to_thread(idler.wait_for_change, folder, timeout))
         self._idling.add(work)
         work.add_done_callback(self._idling.discard)
-        return await _until_the_thread_ends(work)
+        # An aborted IDLE ends with a socket error: consumed here, whoever still waits.
+        work.add_done_callback(lambda f: f.cancelled() or f.exception())
+        # Cancelling an IDLE drops its connection, so that its thread ends now rather than
+        # when the IDLE would have timed out; the next wait_for_change reconnects.
+        # (An IDLE thread never touches the cache, so waiting for it can be bounded.)
+        return await _until_the_thread_ends(work, on_cancel=idler.abort, patience=5.0)
+
+    def stop_idling(self) -> None:
+        """Drop every IDLE connection now: their threads end and any wait_for_change
+        raises; the next one reconnects. For a quick, clean shutdown."""
+        for idler in self._idlers.values():
+            idler.abort()
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -274,7 +285,7 @@ class Engine:
         return await self._run(account, save)
 
 
-async def _until_the_thread_ends(work):
+async def _until_the_thread_ends(work, on_cancel=None, patience: float | None = None):
     """Await a worker thread's result. Cancelling the caller does not stop the thread, so
     on cancellation this still waits for it to end before letting the cancellation through:
     whoever holds a lock around it keeps it until the thread no longer uses the connection
@@ -283,7 +294,11 @@ async def _until_the_thread_ends(work):
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
-        await asyncio.wait([future])
+        if on_cancel is not None:
+            on_cancel()
+        await asyncio.wait([future], timeout=patience)
+        if future.done() and not future.cancelled() and future.exception() is not None:
+            log.debug("a cancelled worker ended with %r", future.exception())
         raise
 
 

@@ -79,6 +79,7 @@ class AccountSync:
         self.retries = retries
         self.backoff = backoff
         self._session: ImapSession | None = None
+        self._aborted = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -109,16 +110,24 @@ class AccountSync:
             self._session = None
 
     def abort(self) -> None:
-        """Drop the connection without a goodbye (it may be in the middle of an IDLE)."""
+        """Drop the connection without a goodbye (it may be in the middle of an IDLE). The
+        step under way fails instead of reconnecting; the next call connects afresh."""
+        self._aborted = True
         self._forget_connection()
 
     def _retrying(self, what: str, step: Callable[[], object]):
         """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
         delay = self.backoff
+        self._aborted = False
         for attempt in range(self.retries + 1):
             try:
                 return step()
-            except _DROPPED as exc:
+            except Exception as exc:
+                if self._aborted:  # abort() closed the socket under the step: no retry
+                    self._forget_connection()
+                    raise ServerUnreachable(f"Stopped while {what}.") from exc
+                if not isinstance(exc, _DROPPED):
+                    raise
                 self._forget_connection()
                 if attempt == self.retries:
                     raise ServerUnreachable(

@@ -32,11 +32,11 @@ def run(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "mua", str(exc))
         return 1
     window = _main_window(engine, session)
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)  # (lastWindowClosed is not emitted under qasync's loop)
     window.show()
     if session is not None:
         _welcome(window)
-    closed = asyncio.Event()
-    app.lastWindowClosed.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(window.aclose())  # stops IDLE loops before logging out
@@ -73,21 +73,32 @@ def _main_window(engine, session):
     window = MainWindow(engine, bridge, settings=store.load(), demo=session)
     window.settingsChanged.connect(store.save)
     window.trace_provider = trace_provider(engine, session)
+    if session is not None:
+        from mua.gui.scenarios import install_scenario_menu
+
+        install_scenario_menu(window, bridge)
     return window
 
 
 def _welcome(window) -> None:
+    """A short welcome, not modal: the app works behind it (asyncio keeps running)."""
     from PySide6.QtWidgets import QMessageBox
 
-    QMessageBox.information(
-        window,
+    box = QMessageBox(
+        QMessageBox.Icon.Information,
         window.tr("Welcome to mua"),
         window.tr(
             "You are signed in as alice@a.test on a small mail world that runs on this "
             "computer (bob@b.test is your second account). Send Bob a message, then open it "
-            "in his Inbox and look at its Journey: every leg, and what protected it."
+            "in his Inbox and look at its Journey: every leg, and what protected it. The "
+            "Demo menu sends a sample message under other scenarios (STARTTLS, cleartext, "
+            "an attacker...) to compare."
         ),
+        parent=window,
     )
+    box.setModal(False)
+    box.show()
+    window.welcome = box
 
 
 def _install_crash_handler() -> None:

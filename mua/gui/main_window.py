@@ -82,6 +82,7 @@ class JourneyTab(QWidget):
 
 class MainWindow(QMainWindow):
     newMail = Signal(str, int)  # account, how many new messages in its INBOX
+    closed = Signal()  # the user closed the window: the app then shuts down
     settingsChanged = Signal(object)  # Settings, after the user changed one here
 
     idle_slice = 300.0  # seconds per IDLE command (servers end IDLE after 30 minutes)
@@ -289,12 +290,14 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
         self._closing = True
         super().closeEvent(event)
+        self.closed.emit()
 
     async def aclose(self) -> None:
         """Stop listening for new mail and wait for the window's other jobs; the app awaits
         this before closing the engine."""
         self._closing = True
         self._poll.stop()
+        self.engine.stop_idling()
         for task in self._idle.values():
             task.cancel()  # the engine's aclose shuts the IDLE connection itself
         await self.bridge.drain()

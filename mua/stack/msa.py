@@ -26,8 +26,8 @@ from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
-    REQUIRETLS,
     IDLE_TIMEOUT,
+    REQUIRETLS,
     WorldSMTP,
     bound_port,
     listen,

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from mua.stack.bounce import delivery_status_notification
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry
 from mua.stack.relay import RelayClient, RelayOutcome
+from mua.stack.tlsrpt import TlsReportLog, write_daily_report
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,11 @@ class Mta:
         events: EventLog,
         retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
         retry_window: float = DEFAULT_RETRY_WINDOW,
+        tls_reports: TlsReportLog | None = None,
     ) -> None:
+        """`tls_reports`: where each relay session is recorded for TLS-RPT (RFC 8460)."""
         self.hostname = hostname
+        self.tls_reports = tls_reports
         self.queue = queue
         self.relay = relay
         self.events = events
@@ -113,6 +119,8 @@ class Mta:
                 for d, rcpts in by_domain.items()
             )
         )
+        if self.tls_reports is not None:
+            await asyncio.to_thread(self._record_tls, list(zip(by_domain, outcomes, strict=True)))
         entry.attempts += 1
         temporary: dict[str, str] = {}
         permanent: dict[str, str] = {}
@@ -188,6 +196,27 @@ class Mta:
         # REQUIRETLS too (it quotes the original's header section).
         meta = {"requiretls": True} if entry.meta.get("requiretls") else {}
         await asyncio.to_thread(self.queue.enqueue, "", [entry.sender], report, meta=meta)
+
+    def _record_tls(self, outcomes: list[tuple[str, RelayOutcome]]) -> None:
+        assert self.tls_reports is not None
+        for domain, outcome in outcomes:
+            for session in outcome.sessions:
+                self.tls_reports.record(domain, session)
+
+    async def write_tls_report(self, domain: str, directory: Path, day: dt.date) -> Path | None:
+        """RFC 8460 section 4: `domain`'s report for the UTC day `day`, written into
+        `directory` when the domain publishes a TLS-RPT record; None when it does not."""
+        if self.tls_reports is None:
+            return None
+        return await write_daily_report(
+            self.tls_reports,
+            self.relay.resolver,
+            domain,
+            directory,
+            day=day,
+            sender=self.hostname,
+            contact=f"postmaster@{self.hostname}",
+        )
 
     def _delay(self, attempt: int) -> float:
         return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

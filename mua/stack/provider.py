@@ -23,6 +23,7 @@ from mua.stack.mx import Mx
 from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT
+from mua.stack.tlsrpt import TlsReportLog
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ class Provider:
             events=self.events,
             retry_delays=self.options.retry_delays,
             retry_window=self.options.retry_window,
+            tls_reports=TlsReportLog(self.directory / "tlsrpt" / "sessions.jsonl"),
         )
         self.mta.start()
 

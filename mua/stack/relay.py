@@ -30,16 +30,18 @@ from mua.net import dane
 from mua.net.dns import DnsError, DnssecBogus, Resolver
 from mua.net.mta_sts import MtaStsClient, StsPolicy
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.smtpd import REQUIRETLS
 from mua.stack.tls_policy import (
     OPPORTUNISTIC,
     PolicyRefusal,
     TlsPolicy,
     dane_policy,
     requiretls_mx_check,
+    returned_reason,
     sts_policy_for_mx,
     with_requiretls,
 )
-from mua.stack.smtpd import REQUIRETLS
+from mua.stack.tlsrpt import TlsSession, certificate_result, refused_session
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class RelayOutcome:
     leg: Leg | None = None  # the relay leg as this client saw it, when a session got that far
     remote: str | None = None  # "mx.b.test [127.0.0.1]:20025"
     policy: str | None = None  # "DANE" or "MTA-STS" when one applied to the leg
+    sessions: list[TlsSession] = field(default_factory=list)  # for TLS-RPT, every attempt
 
 
 class RelayClient:
@@ -133,16 +136,20 @@ class RelayClient:
             except PolicyRefusal as exc:
                 last_error = exc.reason
                 final.append(exc.status or "")
+                outcome.sessions.append(refused_session(policy, record.host, None, exc))
                 log.info("relay to %s: %s", domain, exc.reason)
                 continue
             for address in addresses.records:
                 try:
-                    return await self._session(
+                    done = await self._session(
                         record.host, address, sender, recipients, data, policy
                     )
+                    done.sessions[:0] = outcome.sessions
+                    return done
                 except PolicyRefusal as exc:
                     last_error = f"{record.host} [{address}]: {exc.reason}"
                     final.append(exc.status or "")
+                    outcome.sessions.append(refused_session(policy, record.host, address, exc))
                     outcome.leg, outcome.policy = exc.leg, policy.name
                     outcome.remote = f"{record.host} [{address}]:{self.port_for(record.host)}"
                     continue
@@ -155,7 +162,7 @@ class RelayClient:
                 final.append("")
                 log.info("relay to %s failed: %s", domain, last_error)
         if requiretls and final and all(final):
-            return _all(outcome, recipients, permanent=_returned(final, last_error))
+            return _all(outcome, recipients, permanent=returned_reason(final, last_error))
         return _all(outcome, recipients, temporary=last_error)
 
     async def _sts_policy(self, domain: str) -> StsPolicy | None:
@@ -220,6 +227,10 @@ class RelayClient:
                 note += f" REQUIRETLS was passed on to {mx_host}, which must keep it on TLS too."
             outcome.leg = leg(tls, note)
             outcome.policy = policy.name if policy.by or policy.requiretls else None
+            result = None if tls.encrypted else "starttls-not-supported"
+            outcome.sessions.append(
+                TlsSession(policy.report_type, policy.strings, mx_host, address, result)
+            )
             await self._transaction(client, sender, recipients, data, outcome, options)
         finally:
             try:
@@ -239,7 +250,10 @@ class RelayClient:
             why = f"{mx_host} offered STARTTLS but refused it ({exc.code} {exc.message})"
             if policy.tls_required:
                 raise _refusal(
-                    policy, why, leg(TlsFacts.cleartext(), _stopped(policy, why))
+                    policy,
+                    why,
+                    leg(TlsFacts.cleartext(), _stopped(policy, why)),
+                    result_type="starttls-not-supported",
                 ) from exc
             return TlsFacts.cleartext(), f"{why}: the message crossed the network in clear."
         ssl_object = client.get_transport_info("ssl_object")
@@ -262,7 +276,9 @@ class RelayClient:
             )
         if not verified and policy.authenticate:
             why = f"{mx_host}'s certificate failed authentication ({reason})"
-            raise _refusal(policy, why, leg(tls, _stopped(policy, why)))
+            dane_failed = by is VerifiedBy.DANE
+            result = "validation-failure" if dane_failed else certificate_result(reason)
+            raise _refusal(policy, why, leg(tls, _stopped(policy, why)), result_type=result)
         if policy.by is VerifiedBy.DANE:  # a secure TLSA RRset without a usable record
             pki = (
                 f"{mx_host}'s certificate is valid under the PKI, which no policy required"
@@ -336,7 +352,12 @@ def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
             f"{mx_host}'s EHLO reply did not offer STARTTLS, which {policy.source} "
             f"{policy.makes} mandatory (an attacker on the path may have removed the offer)"
         )
-        raise _refusal(policy, why, leg(TlsFacts.cleartext(), _stopped(policy, why)))
+        raise _refusal(
+            policy,
+            why,
+            leg(TlsFacts.cleartext(), _stopped(policy, why)),
+            result_type="starttls-not-supported",
+        )
     return (
         f"{mx_host} did not offer STARTTLS: the message crossed the network in clear."
         f"{_testing(policy)}"
@@ -359,15 +380,14 @@ def _stopped(policy: TlsPolicy, why: str) -> str:
     return f"{policy.name} stopped it: {why}. Nothing of the message was sent; {then}."
 
 
-def _refusal(policy: TlsPolicy, why: str, leg: Leg, status: str = "5.7.10") -> PolicyRefusal:
+def _refusal(
+    policy: TlsPolicy,
+    why: str,
+    leg: Leg,
+    status: str = "5.7.10",
+    *,
+    result_type: str = "validation-failure",
+) -> PolicyRefusal:
     """A refusal; final (with `status`) only for a REQUIRETLS message."""
-    return PolicyRefusal(f"{policy.name}: {why}", leg, status=status if policy.requiretls else None)
-
-
-def _returned(statuses: list[str], last_error: str) -> str:
-    """The permanent reason of a REQUIRETLS message no MX could take (RFC 8689 sections 4.2.1
-    and 6: 5.7.30 when an MX lacked only REQUIRETLS itself; otherwise 5.7.10, encryption
-    needed, from the RFC 3463 registry)."""
-    if "5.7.30" in statuses:
-        return f"550 5.7.30 REQUIRETLS support required ({last_error})"
-    return f"550 5.7.10 Encryption needed: {last_error}"
+    final = status if policy.requiretls else None
+    return PolicyRefusal(f"{policy.name}: {why}", leg, status=final, result_type=result_type)

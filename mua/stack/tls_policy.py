@@ -43,10 +43,18 @@ class PolicyRefusal(Exception):
     carries the sentence for people in its note.
     """
 
-    def __init__(self, reason: str, leg: Leg | None = None, *, status: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        leg: Leg | None = None,
+        *,
+        status: str | None = None,
+        result_type: str = "validation-failure",
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.leg = leg
+        self.result_type = result_type  # for TLS-RPT (RFC 8460 section 4.3)
         # An RFC 3463 status when the refusal is final: REQUIRETLS messages are returned
         # (RFC 8689 section 4.2.1), "5.7.30" or "5.7.10"; None: retry later.
         self.status = status
@@ -63,6 +71,15 @@ class TlsPolicy:
     enforced: bool = True
     source: str = ""  # what published it, for notes: "mx.b.test's DNSSEC-signed TLSA records"
     requiretls: bool = False  # the message was sent with REQUIRETLS (RFC 8689)
+    strings: tuple[str, ...] = ()  # the policy as TLS-RPT quotes it (RFC 8460 section 4.4)
+
+    @property
+    def report_type(self) -> str:
+        """RFC 8460 section 4.4's policy-type."""
+        return {VerifiedBy.DANE: "tlsa", VerifiedBy.MTA_STS: "sts"}.get(
+            self.by,  # type: ignore[arg-type]
+            "no-policy-found",
+        )
 
     @property
     def makes(self) -> str:
@@ -134,10 +151,13 @@ async def dane_policy(resolver: Resolver, mx_host: str, *, secure_path: bool) ->
         answer = await resolver.tlsa(25, mx_host)
     except DnssecBogus as exc:
         raise PolicyRefusal(
-            f"DANE: the TLSA records of {mx_host} failed DNSSEC validation ({exc})"
+            f"DANE: the TLSA records of {mx_host} failed DNSSEC validation ({exc})",
+            result_type="dnssec-invalid",
         ) from exc
     except DnsError as exc:
-        raise PolicyRefusal(f"DANE: the TLSA lookup for {mx_host} failed ({exc})") from exc
+        raise PolicyRefusal(
+            f"DANE: the TLSA lookup for {mx_host} failed ({exc})", result_type="tlsa-invalid"
+        ) from exc
     if not answer.secure or not answer.exists:
         return None
     records = tuple(dane.usable(answer.records))
@@ -147,6 +167,7 @@ async def dane_policy(resolver: Resolver, mx_host: str, *, secure_path: bool) ->
         tlsa=records,
         authenticate=bool(records),
         source=f"{mx_host}'s DNSSEC-signed TLSA records",
+        strings=tuple(f"{r.usage} {r.selector} {r.mtype} {r.data.hex()}" for r in answer.records),
     )
 
 
@@ -171,4 +192,19 @@ def sts_policy_for_mx(sts: StsPolicy | None, domain: str, mx_host: str) -> TlsPo
         authenticate=enforced,
         enforced=enforced,
         source=f"{domain}'s MTA-STS policy",
+        strings=(
+            "version: STSv1",
+            f"mode: {sts.mode.value}",
+            *(f"mx: {mx}" for mx in sts.mx),
+            f"max_age: {sts.max_age}",
+        ),
     )
+
+
+def returned_reason(statuses: list[str], last_error: str) -> str:
+    """The permanent reason of a REQUIRETLS message no MX could take (RFC 8689 sections 4.2.1
+    and 6: 5.7.30 when an MX lacked only REQUIRETLS itself; otherwise 5.7.10, encryption
+    needed, from the RFC 3463 registry)."""
+    if "5.7.30" in statuses:
+        return f"550 5.7.30 REQUIRETLS support required ({last_error})"
+    return f"550 5.7.10 Encryption needed: {last_error}"

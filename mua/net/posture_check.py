@@ -1,0 +1,385 @@
+"""`mua check DOMAIN`: the inbound transport security of a domain, every MX in depth, graded.
+
+For each MX: STARTTLS offered, the TLS versions accepted, the negotiated cipher, the
+certificate (chain and name, under the web PKI or the given CA file), the TLSA records
+(present, DNSSEC-valid, matching: DANE, RFC 7672), whether the domain's MTA-STS policy lists
+it (RFC 8461), REQUIRETLS (RFC 8689). For the domain: the MTA-STS TXT record and policy, the
+TLS-RPT record (RFC 8460 section 3). Each problem is one finding: a sentence saying what to fix.
+
+Grades, the way a sending MTA would experience the MX:
+- green: STARTTLS, authenticated by DANE or by an enforced MTA-STS policy.
+- amber: encrypted, but an attacker on the path could downgrade or impersonate it
+  (opportunistic STARTTLS, testing mode, a certificate nobody can verify).
+- red: mail goes in clear, or a published policy makes delivery fail.
+The domain's grade is its worst MX's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from mua.core.legs import Grade
+from mua.net import dane
+from mua.net.dns import DnsError, Resolver
+from mua.net.mta_sts import MtaStsClient, MtaStsError, StsMode, StsPolicy, parse_policy, parse_txt
+from mua.net.posture_probe import OUTDATED, SmtpProbe, VersionResult, probe_smtp
+from mua.net.tls import verify_certificate
+
+SMTP_PORT = 25
+_ORDER = {Grade.GREEN: 0, Grade.UNKNOWN: 1, Grade.AMBER: 2, Grade.RED: 3}
+
+
+class Severity(StrEnum):
+    RED = "red"
+    AMBER = "amber"
+    ADVICE = "advice"  # worth doing; does not lower the grade
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable, for scripts: "no-starttls", "certificate", ...
+    severity: Severity
+    text: str  # one sentence: what is wrong and what to do
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity.value, "text": self.text}
+
+
+# One sentence per finding: what is wrong, then what to fix.
+_SAY = {
+    "mx-lookup": "The MX lookup for {domain} failed ({why}); fix its DNS.",
+    "no-mx": "{domain} {why}, so it receives no mail; publish an MX.",
+    "mx-unsigned": "The MX records of {domain} are not DNSSEC-signed, so DANE cannot apply; "
+    "sign the zone to let senders authenticate your MX.",
+    "mta-sts-broken": "The MTA-STS policy of {domain} could not be used: {why}; serve it at "
+    "https://mta-sts.{domain}/.well-known/mta-sts.txt with a valid certificate.",
+    "mta-sts-testing": "The MTA-STS policy of {domain} is in testing mode; switch it to "
+    "enforce once the TLS reports show no failures.",
+    "no-tls-rpt": "{domain} publishes no TLS-RPT record; add a TXT record at _smtp._tls.{domain} "
+    '("v=TLSRPTv1; rua=mailto:...", RFC 8460) to hear about failed TLS deliveries.',
+    "host-lookup": "Looking up {host} failed ({why}); fix its DNS.",
+    "no-address": "{host} has no address; publish an A record.",
+    "unreachable": "{why}; check that it accepts connections on that port.",
+    "no-starttls": "{host} offers no STARTTLS, so mail reaches it in clear; enable STARTTLS "
+    "with a certificate for its name.",
+    "dane-without-tls": "{host} has DNSSEC-signed TLSA records but no STARTTLS, so DANE "
+    "senders cannot deliver at all; enable STARTTLS or remove the records.",
+    "tls-failed": "{why}; fix the server's TLS setup.",
+    "certificate": "The certificate of {host} does not verify ({why}); install one from a "
+    "public CA that names the host{then}.",
+    "tlsa-mismatch": "The certificate of {host} matches none of its TLSA records ({why}), so "
+    "DANE senders will not deliver; publish a record for the current key first.",
+    "tlsa-insecure": "The TLSA records of {host} are not DNSSEC-valid, so DANE ignores them; "
+    "sign the zone.",
+    "tlsa-unusable": "None of the TLSA records of {host} is usable for SMTP (RFC 7672 section "
+    "3.1); publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records.",
+    "mta-sts-unlisted": "{host} is not listed in the MTA-STS policy, so senders that enforce "
+    "it will not deliver to it; add it to the policy's mx lines.",
+    "no-policy": "Nothing makes TLS to {host} mandatory, so an attacker could strip STARTTLS; "
+    "publish DNSSEC-signed TLSA records (DANE) or an MTA-STS policy in enforce mode.",
+    "old-tls": "{host} still accepts {why}, deprecated by RFC 8996; allow only TLS 1.2 and 1.3.",
+    "no-modern-tls": "{host} accepts neither TLS 1.2 nor 1.3; enable them.",
+    "no-requiretls": "{host} does not advertise REQUIRETLS (RFC 8689); offer it so senders "
+    "can insist on TLS all the way.",
+}
+
+
+def _finding(code: str, severity: Severity, **facts: str) -> Finding:
+    return Finding(code, severity, _SAY[code].format(**facts))
+
+
+@dataclass
+class MxReport:
+    host: str
+    preference: int
+    port: int
+    address: str | None = None
+    probe: SmtpProbe = field(default_factory=SmtpProbe)
+    certificate_valid: bool | None = None
+    certificate_reason: str = ""
+    tlsa_present: bool = False
+    tlsa_secure: bool = False
+    tlsa_usable: int = 0
+    tlsa_matches: bool | None = None
+    tlsa_reason: str = ""
+    sts_listed: bool | None = None  # None: no MTA-STS policy
+    grade: Grade = Grade.UNKNOWN
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.probe
+        return {
+            "host": self.host,
+            "preference": self.preference,
+            "address": self.address,
+            "port": self.port,
+            "grade": self.grade.value,
+            "reached": p.reached,
+            "starttls": p.starttls,
+            "requiretls": p.requiretls,
+            "tls": {
+                "version": p.version,
+                "cipher": p.cipher,
+                "bits": p.bits,
+                "versions": {k: v.value for k, v in p.versions.items()},
+            },
+            "certificate": {"valid": self.certificate_valid, "reason": self.certificate_reason},
+            "dane": {
+                "tlsa": self.tlsa_present,
+                "dnssec": self.tlsa_secure,
+                "usable": self.tlsa_usable,
+                "matches": self.tlsa_matches,
+                "reason": self.tlsa_reason,
+            },
+            "mta_sts_listed": self.sts_listed,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    mx_signed: bool = False
+    mx: list[MxReport] = field(default_factory=list)
+    sts_id: str | None = None
+    sts_policy: StsPolicy | None = None
+    sts_error: str = ""
+    tlsrpt: str | None = None
+    grade: Grade = Grade.UNKNOWN
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        policy = self.sts_policy
+        return {
+            "domain": self.domain,
+            "grade": self.grade.value,
+            "mx_signed": self.mx_signed,
+            "mta_sts": {
+                "id": self.sts_id,
+                "mode": policy.mode.value if policy else None,
+                "mx": list(policy.mx) if policy else [],
+                "max_age": policy.max_age if policy else None,
+                "error": self.sts_error or None,
+            },
+            "tls_rpt": self.tlsrpt,
+            "mx": [m.to_json() for m in self.mx],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+async def check_domain(
+    domain: str,
+    resolver: Resolver,
+    *,
+    port: int = SMTP_PORT,
+    ca_file: Path | None = None,
+    mta_sts_port: int = 443,
+    timeout: float = 10.0,
+) -> DomainReport:
+    """Look everything up and probe every MX. `port`: the SMTP port to probe (the demo world's
+    MX listens on an unprivileged one DNS cannot tell); TLSA is still `_25._tcp`."""
+    domain = domain.lower().rstrip(".")
+    report = DomainReport(domain)
+    try:
+        mx = await resolver.mx(domain)
+    except DnsError as exc:
+        report.findings.append(_finding("mx-lookup", Severity.RED, domain=domain, why=str(exc)))
+        return report
+    report.mx_signed = mx.secure
+    if mx.null_mx or not mx.records:
+        why = "publishes a null MX (RFC 7505)" if mx.null_mx else "has no MX record"
+        report.grade = Grade.RED
+        report.findings.append(_finding("no-mx", Severity.RED, domain=domain, why=why))
+        return report
+    await _domain_records(report, resolver, ca_file, mta_sts_port, timeout)
+    report.mx = list(
+        await asyncio.gather(
+            *(
+                _check_mx(report, r.host, r.preference, resolver, port, ca_file, timeout)
+                for r in mx.records
+            )
+        )
+    )
+    report.grade = max((m.grade for m in report.mx), key=_ORDER.__getitem__)
+    return report
+
+
+async def _domain_records(
+    report: DomainReport, resolver: Resolver, ca_file: Path | None, sts_port: int, timeout: float
+) -> None:
+    domain, say = report.domain, report.findings.append
+    if not report.mx_signed:
+        say(_finding("mx-unsigned", Severity.ADVICE, domain=domain))
+    try:
+        txt = await resolver.txt(f"_mta-sts.{domain}")
+        report.sts_id = parse_txt(txt.records)
+    except DnsError as exc:
+        report.sts_error = f"the _mta-sts TXT lookup failed ({exc})"
+    if report.sts_id is not None:
+        client = MtaStsClient(
+            resolver, ca_file=ca_file, port_for=lambda _h: sts_port, timeout=timeout
+        )
+        try:
+            report.sts_policy = parse_policy(await client.fetch(domain), report.sts_id)
+        except MtaStsError as exc:
+            report.sts_error = str(exc)
+    if report.sts_error:
+        say(_finding("mta-sts-broken", Severity.AMBER, domain=domain, why=report.sts_error))
+    elif report.sts_policy is not None and report.sts_policy.mode is StsMode.TESTING:
+        say(_finding("mta-sts-testing", Severity.ADVICE, domain=domain))
+    try:
+        rpt = await resolver.txt(f"_smtp._tls.{domain}")
+        report.tlsrpt = next((r for r in rpt.records if r.startswith("v=TLSRPTv1")), None)
+    except DnsError:
+        report.tlsrpt = None
+    if report.tlsrpt is None:
+        say(_finding("no-tls-rpt", Severity.ADVICE, domain=domain))
+
+
+async def _check_mx(
+    report: DomainReport,
+    host: str,
+    preference: int,
+    resolver: Resolver,
+    port: int,
+    ca_file: Path | None,
+    timeout: float,
+) -> MxReport:
+    mx = MxReport(host, preference, port)
+    secure_path = report.mx_signed
+    try:
+        addresses = await resolver.addresses(host)
+        mx.address = addresses.records[0] if addresses.records else None
+        secure_path = secure_path and addresses.secure
+        # RFC 7672 section 2.2: TLSA records count only below a DNSSEC-validated MX and address.
+        tlsa = await resolver.tlsa(SMTP_PORT, host) if secure_path else None
+    except DnsError as exc:
+        mx.findings.append(_finding("host-lookup", Severity.RED, host=host, why=str(exc)))
+        mx.grade = Grade.RED
+        return mx
+    if mx.address is None:
+        mx.findings.append(_finding("no-address", Severity.RED, host=host))
+        mx.grade = Grade.RED
+        return mx
+    if tlsa is not None and tlsa.exists:
+        mx.tlsa_present, mx.tlsa_secure = True, tlsa.secure
+        mx.tlsa_usable = len(dane.usable(tlsa.records))
+    mx.probe = await probe_smtp(mx.address, port, host, timeout)
+    if mx.probe.chain:
+        mx.certificate_valid, mx.certificate_reason = verify_certificate(
+            mx.probe.chain[0], host, ca_file
+        )
+        if tlsa is not None and mx.tlsa_usable:
+            mx.tlsa_matches, mx.tlsa_reason = dane.authenticate(tlsa.records, mx.probe.chain, host)
+    if report.sts_policy is not None and report.sts_policy.mode is not StsMode.NONE:
+        mx.sts_listed = report.sts_policy.matches_mx(host)
+    mx.findings.extend(_mx_findings(mx, _enforced(report)))
+    mx.grade = _grade(mx, _enforced(report))
+    return mx
+
+
+def _enforced(report: DomainReport) -> bool:
+    return report.sts_policy is not None and report.sts_policy.mode is StsMode.ENFORCE
+
+
+def _grade(mx: MxReport, enforced: bool) -> Grade:
+    if any(f.severity is Severity.RED for f in mx.findings):
+        return Grade.RED
+    if not mx.probe.reached:
+        return Grade.UNKNOWN
+    dane_ok = mx.tlsa_secure and bool(mx.tlsa_matches)
+    sts_ok = enforced and bool(mx.sts_listed) and bool(mx.certificate_valid)
+    amber = any(f.severity is Severity.AMBER for f in mx.findings)
+    return Grade.GREEN if (dane_ok or sts_ok) and not amber else Grade.AMBER
+
+
+def _mx_findings(mx: MxReport, enforced: bool) -> list[Finding]:
+    host, p = mx.host, mx.probe
+    out: list[Finding] = []
+
+    def say(code: str, severity: Severity, why: str = "", then: str = "") -> None:
+        out.append(_finding(code, severity, host=host, why=why, then=then))
+
+    if not p.reached:
+        say("unreachable", Severity.AMBER, why=p.error or "no answer")
+        return out
+    if not p.starttls:
+        say("no-starttls", Severity.RED)
+        if mx.tlsa_secure:
+            say("dane-without-tls", Severity.RED)
+        return out
+    if p.error:
+        say("tls-failed", Severity.RED, why=p.error)
+    if mx.certificate_valid is False:
+        # Under an enforced MTA-STS policy a bad certificate stops delivery (RFC 8461 4.2);
+        # DANE-EE does not look at the certificate's name or issuer (RFC 7672 3.1.1).
+        stops = enforced and bool(mx.sts_listed) and not mx.tlsa_matches
+        then = ", or MTA-STS senders will refuse it" if stops else ""
+        severity = Severity.RED if stops else Severity.AMBER
+        if mx.tlsa_matches and not stops:
+            severity = Severity.ADVICE  # DANE senders authenticate it; others cannot
+        say("certificate", severity, mx.certificate_reason, then)
+    if mx.tlsa_secure and mx.tlsa_usable and mx.tlsa_matches is False:
+        say("tlsa-mismatch", Severity.RED, why=mx.tlsa_reason)
+    elif mx.tlsa_present and not mx.tlsa_secure:
+        say("tlsa-insecure", Severity.AMBER)
+    elif mx.tlsa_secure and not mx.tlsa_usable:
+        say("tlsa-unusable", Severity.AMBER)
+    if enforced and mx.sts_listed is False:
+        say("mta-sts-unlisted", Severity.RED)
+    if not mx.tlsa_secure and not enforced:
+        say("no-policy", Severity.AMBER)
+    old = [v for v in OUTDATED if p.versions.get(v) is VersionResult.ACCEPTED]
+    if old:
+        say("old-tls", Severity.AMBER, why=" and ".join(old))
+    modern = [p.versions.get(v) for v in ("TLSv1.2", "TLSv1.3")]
+    if p.versions and VersionResult.ACCEPTED not in modern:
+        say("no-modern-tls", Severity.AMBER)
+    if p.requiretls is False:
+        say("no-requiretls", Severity.ADVICE)
+    return out
+
+
+def describe(report: DomainReport) -> str:
+    """The report as text for a terminal: the verdicts, the facts, then what to fix."""
+    lines = [f"{report.domain}: {report.grade.value.upper()}"]
+    if report.mx:
+        lines.append(f"  MX records: {'DNSSEC-signed' if report.mx_signed else 'unsigned'}")
+    sts = report.sts_policy
+    lines.append(
+        "  MTA-STS: "
+        + (f"mode {sts.mode.value}, mx {', '.join(sts.mx)}" if sts else report.sts_error or "none")
+    )
+    lines.append(f"  TLS-RPT: {report.tlsrpt or 'none'}")
+    for mx in report.mx:
+        p = mx.probe
+        versions = ", ".join(f"{k} {v.value}" for k, v in p.versions.items()) or "not tested"
+        cert = {True: "valid", False: f"invalid ({mx.certificate_reason})", None: "none seen"}
+        lines += [
+            f"  MX {mx.host} (preference {mx.preference}) {mx.address}:{mx.port}: "
+            f"{mx.grade.value.upper()}",
+            f"    STARTTLS: {_yes(p.starttls)}; REQUIRETLS: {_yes(p.requiretls)}",
+            f"    TLS: {p.version or '-'} {p.cipher or ''}".rstrip() + f"; versions: {versions}",
+            f"    certificate: {cert[mx.certificate_valid]}",
+            f"    TLSA: {'present' if mx.tlsa_present else 'none'}"
+            + (
+                f", DNSSEC-valid {_yes(mx.tlsa_secure)}, matches {_yes(mx.tlsa_matches)}"
+                if mx.tlsa_present
+                else ""
+            ),
+        ]
+        if mx.sts_listed is not None:
+            lines.append(f"    listed by MTA-STS: {_yes(mx.sts_listed)}")
+    findings = report.findings + [f for mx in report.mx for f in mx.findings]
+    if findings:
+        lines.append("What to fix:")
+        lines += [f"  [{f.severity.value}] {f.text}" for f in findings]
+    return "\n".join(lines)
+
+
+def _yes(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "unknown"}[value]

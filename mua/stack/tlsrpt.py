@@ -1,0 +1,204 @@
+"""SMTP TLS Reporting (RFC 8460): the sending MTA's record of each relay session's TLS, and the
+daily aggregate report for a recipient domain that asks for one with a `_smtp._tls` TXT record.
+
+Each relay session is one line in a JSON-lines file (`TlsReportLog`): the policy that applied
+(section 4.4: "tlsa", "sts" or "no-policy-found", with its policy strings), the MX, and the
+result (None for a successful TLS session, else a result type of section 4.3). The report for
+one UTC day is aggregated from those lines (section 4.4) and written under the file name of
+section 5.3; sending it to the `rua` URIs (mailto or https, section 5) is not done here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mua.net.dns import DnsError, Resolver
+from mua.stack.tls_policy import PolicyRefusal, TlsPolicy
+
+log = logging.getLogger(__name__)
+
+_RUA = re.compile(r"^\s*rua\s*=\s*(.+?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TlsSession:
+    """One relay session as TLS-RPT counts it."""
+
+    policy_type: str  # "tlsa" | "sts" | "no-policy-found"
+    policy_strings: tuple[str, ...]
+    mx_host: str
+    receiving_ip: str | None
+    result_type: str | None = None  # None: TLS was negotiated as the policy asked
+    reason: str = ""  # for people (failure-reason-code, section 4.4)
+
+
+def refused_session(
+    policy: TlsPolicy, mx_host: str, address: str | None, refusal: PolicyRefusal
+) -> TlsSession:
+    """The session a relay policy refused, as TLS-RPT counts it."""
+    return TlsSession(
+        policy.report_type,
+        policy.strings,
+        mx_host,
+        address,
+        refusal.result_type,
+        refusal.reason,
+    )
+
+
+def certificate_result(reason: str) -> str:
+    """Section 4.3.1: the result type of a certificate that failed web-PKI validation, from
+    the phrase mua.net.tls.verify_certificate gave."""
+    if "expired" in reason or "not valid before" in reason:
+        return "certificate-expired"
+    if reason.startswith("it names"):
+        return "certificate-host-mismatch"
+    return "certificate-not-trusted"
+
+
+def parse_tlsrpt(records: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
+    """Section 3: the `rua` URIs of the one `v=TLSRPTv1` record; None when there is not
+    exactly one such record, or it names no URI."""
+    found = [r for r in records if re.match(r"^v=TLSRPTv1\s*(;|$)", r)]
+    if len(found) != 1:
+        return None
+    for part in found[0].split(";")[1:]:
+        match = _RUA.match(part)
+        if match:
+            uris = tuple(u.strip() for u in match.group(1).split(",") if u.strip())
+            return uris or None
+    return None
+
+
+class TlsReportLog:
+    """The sessions of one sending MTA, per recipient (policy) domain, in a JSON-lines file."""
+
+    def __init__(self, path: Path, *, sending_ip: str = "127.0.0.1") -> None:
+        self.path = Path(path)
+        self.sending_ip = sending_ip
+        self._lock = threading.Lock()
+
+    def record(self, domain: str, session: TlsSession, when: float | None = None) -> None:
+        line = {"time": when if when is not None else time.time(), "domain": domain.lower()}
+        line |= asdict(session)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def sessions(self, domain: str, start: float, end: float) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self._lock:
+            text = self.path.read_text(encoding="utf-8")
+        found = []
+        for line in text.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if item.get("domain") == domain.lower() and start <= item.get("time", -1) < end:
+                found.append(item)
+        return found
+
+    def report(
+        self,
+        domain: str,
+        start: float,
+        end: float,
+        *,
+        organization: str,
+        contact: str,
+        report_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The aggregate report of section 4.4 for sessions in [start, end)."""
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for s in self.sessions(domain, start, end):
+            groups[(s["policy_type"], tuple(s["policy_strings"]))].append(s)
+        policies = []
+        for (policy_type, strings), sessions in groups.items():
+            failures = Counter(
+                (s["result_type"], s["mx_host"], s["receiving_ip"], s["reason"])
+                for s in sessions
+                if s["result_type"]
+            )
+            policy: dict[str, Any] = {"policy-type": policy_type, "policy-domain": domain}
+            if strings:
+                policy["policy-string"] = list(strings)
+            policy["mx-host"] = sorted({s["mx_host"] for s in sessions})
+            policies.append(
+                {
+                    "policy": policy,
+                    "summary": {
+                        "total-successful-session-count": len(sessions) - sum(failures.values()),
+                        "total-failure-session-count": sum(failures.values()),
+                    },
+                    "failure-details": [
+                        {
+                            "result-type": result,
+                            "sending-mta-ip": self.sending_ip,
+                            "receiving-mx-hostname": mx_host,
+                            **({"receiving-ip": ip} if ip else {}),
+                            "failed-session-count": count,
+                            **({"failure-reason-code": why} if why else {}),
+                        }
+                        for (result, mx_host, ip, why), count in sorted(failures.items(), key=str)
+                    ],
+                }
+            )
+        return {
+            "organization-name": organization,
+            "date-range": {"start-datetime": _iso(start), "end-datetime": _iso(end - 1)},
+            "contact-info": contact,
+            "report-id": report_id or f"{int(start)}.{secrets.token_hex(6)}@{organization}",
+            "policies": policies,
+        }
+
+
+async def write_daily_report(
+    log_: TlsReportLog,
+    resolver: Resolver,
+    domain: str,
+    directory: Path,
+    *,
+    day: dt.date,
+    sender: str,
+    contact: str,
+) -> Path | None:
+    """Write `domain`'s report for the UTC day `day` when it publishes a TLS-RPT record
+    (section 3); None when it does not. The file is named as section 5.3 says:
+    sender!policy-domain!begin!end.json, the times in seconds since the epoch."""
+    try:
+        txt = await resolver.txt(f"_smtp._tls.{domain}")
+    except DnsError as exc:
+        log.info("no TLS report for %s: the _smtp._tls lookup failed (%s)", domain, exc)
+        return None
+    rua = parse_tlsrpt(txt.records)
+    if rua is None:
+        return None
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+    end = start + 86400
+    report = log_.report(domain, start, end, organization=sender, contact=contact)
+    path = directory / f"{sender}!{domain}!{int(start)}!{int(end)}.json"
+    await asyncio.to_thread(_write, path, json.dumps(report, indent=2) + "\n")
+    log.info("TLS report for %s written to %s (for %s)", domain, path, ", ".join(rua))
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _iso(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
