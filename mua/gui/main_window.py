@@ -8,20 +8,16 @@ slice is one bridge job, errors back off and retry, and a change syncs INBOX and
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from email.message import EmailMessage
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -37,10 +33,12 @@ from PySide6.QtWidgets import (
 )
 
 from mua.client.engine import Engine
-from mua.core.compose import Attachment, Draft, reply_draft
+from mua.core.compose import Draft
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
+from mua.gui.mail_actions import MailActions
 from mua.gui.message_model import Column, MessageListModel, lock_icon, star_icon
+from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
@@ -48,7 +46,6 @@ from mua.store.config import Settings
 log = logging.getLogger(__name__)
 
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
-MAX_BACKOFF = 60.0
 
 
 class JourneyTab(QWidget):
@@ -80,7 +77,7 @@ class JourneyTab(QWidget):
         return self._trace
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MailActions, NewMail, QMainWindow):
     newMail = Signal(str, int)  # account, how many new messages in its INBOX
     closed = Signal()  # the user closed the window: the app then shuts down
     settingsChanged = Signal(object)  # Settings, after the user changed one here
@@ -467,231 +464,6 @@ class MainWindow(QMainWindow):
                 self.messages.forget_grade(message.message_id)
         if message is not None and not message.seen:
             self._change_flags("\\Seen", True, [message])  # reading it makes it read
-
-    # -- changing messages --------------------------------------------------------------------
-
-    def _change_flags(
-        self, flag: str, add: bool, chosen: list[CachedMessage] | None = None
-    ) -> None:
-        chosen = self.selected_messages() if chosen is None else chosen
-        if not chosen:
-            return
-        account, folder, uids = chosen[0].account, chosen[0].folder, [m.uid for m in chosen]
-
-        def done(_result) -> None:
-            if (account, folder) == (self.account, self.folder):
-                self.messages.update_messages(uids)
-            self.refresh_folders()
-            self._update_actions()
-
-        change = self.engine.set_flags(account, folder, uids, [flag], add=add)
-        self.bridge.run(self.tr("Changing flags"), change, done, self._failed)
-
-    def set_read(self, read: bool) -> None:
-        self._change_flags("\\Seen", read)
-
-    def toggle_read(self) -> None:
-        chosen = self.selected_messages()
-        self._change_flags("\\Seen", not all(m.seen for m in chosen), chosen)
-
-    def toggle_flag(self) -> None:
-        chosen = self.selected_messages()
-        self._change_flags("\\Flagged", not all("\\Flagged" in m.flags for m in chosen), chosen)
-
-    def delete_selected(self) -> None:
-        chosen = self.selected_messages()
-        if chosen:
-            trash = self._special_folder(chosen[0].account, "\\Trash")
-            self._remove(chosen, self.engine.delete(self.account, self.folder, self._uids(chosen)),
-                         trash if trash != self.folder else None)  # fmt: skip
-
-    def move_selected(self, destination: str | None = None) -> None:
-        chosen = self.selected_messages()
-        if not chosen or not self.account:
-            return
-        if destination is None:
-            names = [
-                f.name for f in self.engine.cache.folders(self.account) if f.name != self.folder
-            ]
-            destination, ok = QInputDialog.getItem(
-                self, self.tr("Move To"), self.tr("Move the messages to:"), names, 0, False
-            )
-            if not ok:
-                return
-        self._move(self.account, self.folder, self._uids(chosen), destination)
-
-    def _move(self, account: str, folder: str, uids: list[int], destination: str) -> None:
-        chosen = [m for u in uids if (m := self.engine.cache.message(account, folder, u))]
-        self._remove(chosen, self.engine.move(account, folder, uids, destination), destination)
-
-    @staticmethod
-    def _uids(chosen: list[CachedMessage]) -> list[int]:
-        return [m.uid for m in chosen]
-
-    def _remove(self, chosen: list[CachedMessage], job, destination: str | None) -> None:
-        if not chosen:
-            job.close()
-            return
-        account, folder, uids = chosen[0].account, chosen[0].folder, self._uids(chosen)
-        first = min((r for u in uids if (r := self.messages.row_of(u)) is not None), default=None)
-
-        def done(_result) -> None:
-            if (account, folder) == (self.account, self.folder):
-                self.messages.remove_uids(uids)
-                after = self.messages.message_at(min(first or 0, self.messages.rowCount() - 1))
-                if first is not None and after is not None:
-                    self.select_uids([after.uid], after.uid)
-            self.refresh_folders()
-            if destination:
-                self.sync(account, [destination])
-
-        self.bridge.run(self.tr("Moving messages"), job, done, self._failed)
-
-    def _special_folder(self, account: str, use: str) -> str | None:
-        found = (f.name for f in self.engine.cache.folders(account) if f.special_use == use)
-        return next(found, None)
-
-    # -- composing ----------------------------------------------------------------------------
-
-    def _original(self) -> EmailMessage | None:
-        if self.raw is None:
-            return None
-        message = email.message_from_bytes(self.raw, policy=email.policy.default)
-        return message if isinstance(message, EmailMessage) else None
-
-    def compose(self, draft: Draft | None = None) -> object:
-        if draft is None:
-            sender = self.account or next(iter(self.accounts()), "")
-            draft = Draft(sender=sender)
-        return self.compose_opener(draft)
-
-    def reply(self, *, all_recipients: bool = False) -> object:
-        original = self._original()
-        if original is None or not self.account:
-            return None
-        return self.compose(reply_draft(original, self.account, reply_all=all_recipients))
-
-    def forward(self) -> object:
-        original = self._original()
-        if original is None or not self.account:
-            return None
-        subject = str(original.get("Subject", ""))
-        body = original.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
-        intro = self.tr("-------- Forwarded message --------")
-        head = "\n".join(
-            f"{h}: {original[h]}" for h in ("From", "Date", "Subject", "To") if original[h]
-        )
-        attachments = tuple(
-            Attachment(a.name, a.data, a.content_type)
-            for a in (self.reader.message.attachments if self.reader.message else [])
-        )
-        return self.compose(Draft(
-            sender=self.account,
-            subject=subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}",
-            text=f"\n\n{intro}\n{head}\n\n{text}",
-            attachments=attachments,
-        ))  # fmt: skip
-
-    def _open_compose(self, draft: Draft | None) -> object:
-        try:
-            from mua.gui.compose import ComposeWindow
-        except ImportError:
-            self.statusBar().showMessage(self.tr("Writing messages is not available yet."), 5000)
-            return None
-        sender = draft.sender if draft is not None else self.account or ""
-        lookup = None
-        if self.demo is not None:  # the demo's MX ports and trust anchor, for the travel strip
-            from mua.gui.compose_logic import TravelLookup
-
-            lookup = TravelLookup.from_demo_settings(self.demo.settings)
-        window = ComposeWindow(self.engine, self.bridge, sender, draft, lookup=lookup, parent=self)
-        window.reported.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        window.show()
-        return window
-
-    def add_account(self) -> object:
-        """The account wizard; a saved account appears in the folder tree."""
-        from mua.gui.wizard import AccountWizard
-
-        wizard = AccountWizard(
-            self.bridge,
-            accounts=self.engine.accounts,
-            secrets=self.engine.secrets,
-            parent=self,
-        )
-        wizard.account_saved.connect(lambda _account: self.refresh_all())
-        wizard.show()
-        return wizard
-
-    # -- syncing and new mail -----------------------------------------------------------------
-
-    def _start(self) -> None:
-        for address in self.accounts():
-            self.sync(address, first=True)
-
-    def refresh_all(self) -> None:
-        for address in self.accounts():
-            self.sync(address)
-
-    def sync(self, address: str, folders: list[str] | None = None, *, first=False, notify=False):
-        if self._closing:
-            return
-        self._syncing += 1
-        self._update_status(address, self.tr("synchronising…"))
-
-        def done(results) -> None:
-            self._syncing -= 1
-            self._update_status(address, self.tr("online"))
-            self.refresh_folders()
-            if address.lower() == (self.account or "").lower():
-                self._refresh_list()
-            added = sum(r.added for r in results if r.folder == "INBOX")
-            if notify and added:
-                self._notify(address, added)
-            if first:
-                self._watch(address)
-
-        def failed(message: str) -> None:
-            self._syncing -= 1
-            self._update_status(address, self.tr("offline"), message)
-            if first:
-                self._watch(address)
-
-        self.bridge.run(self.tr("Synchronising %1").replace("%1", address),
-                        self.engine.sync(address, folders), done, failed)  # fmt: skip
-
-    def _watch(self, address: str) -> None:
-        """One IDLE slice on INBOX; a change syncs it; errors back off, then retry."""
-        if self._closing:
-            return
-        wait = self.engine.wait_for_change(address, "INBOX", self.idle_slice)
-
-        def heard(changed: bool) -> None:
-            if self._backoff.pop(address, None) is not None:
-                self._update_status(address, self.tr("online"))
-            if changed:
-                self.sync(address, ["INBOX"], notify=True)
-            self._watch(address)
-
-        def lost(message: str) -> None:
-            delay = self._backoff.get(address, 1.0)
-            self._backoff[address] = min(delay * 2, MAX_BACKOFF)
-            self._update_status(address, self.tr("offline"), message)
-            QTimer.singleShot(int(delay * 1000), lambda: self._watch(address))
-
-        self._idle[address] = self.bridge.run(self.tr("Waiting for new mail"), wait, heard, lost)
-
-    def _notify(self, address: str, count: int) -> None:
-        text = self.tr("A new message for %1") if count == 1 else self.tr("%2 new messages for %1")
-        text = text.replace("%1", address).replace("%2", str(count))
-        self.newMail.emit(address, count)
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            if self._tray is None:
-                self._tray = QSystemTrayIcon(self.windowIcon(), self)
-                self._tray.show()
-            self._tray.showMessage("mua", text)
-        self.statusBar().showMessage(text, 10_000)
 
     # -- status -------------------------------------------------------------------------------
 

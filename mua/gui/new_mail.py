@@ -1,0 +1,85 @@
+"""The main window's syncing and new mail: sync jobs, IDLE slices with backoff, desktop
+notifications. A mixin of MainWindow (mua/gui/main_window.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QSystemTrayIcon
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0  # seconds between attempts to get IDLE back after an error
+
+
+class NewMail:
+    """Syncing and new mail for MainWindow (it provides engine, bridge, accounts(), the
+    status bar and the list it refreshes)."""
+
+    def _start(self) -> None:
+        for address in self.accounts():
+            self.sync(address, first=True)
+
+    def refresh_all(self) -> None:
+        for address in self.accounts():
+            self.sync(address)
+
+    def sync(self, address: str, folders: list[str] | None = None, *, first=False, notify=False):
+        if self._closing:
+            return
+        self._syncing += 1
+        self._update_status(address, self.tr("synchronising…"))
+
+        def done(results) -> None:
+            self._syncing -= 1
+            self._update_status(address, self.tr("online"))
+            self.refresh_folders()
+            if address.lower() == (self.account or "").lower():
+                self._refresh_list()
+            added = sum(r.added for r in results if r.folder == "INBOX")
+            if notify and added:
+                self._notify(address, added)
+            if first:
+                self._watch(address)
+
+        def failed(message: str) -> None:
+            self._syncing -= 1
+            self._update_status(address, self.tr("offline"), message)
+            if first:
+                self._watch(address)
+
+        self.bridge.run(self.tr("Synchronising %1").replace("%1", address),
+                        self.engine.sync(address, folders), done, failed)  # fmt: skip
+
+    def _watch(self, address: str) -> None:
+        """One IDLE slice on INBOX; a change syncs it; errors back off, then retry."""
+        if self._closing:
+            return
+        wait = self.engine.wait_for_change(address, "INBOX", self.idle_slice)
+
+        def heard(changed: bool) -> None:
+            if self._backoff.pop(address, None) is not None:
+                self._update_status(address, self.tr("online"))
+            if changed:
+                self.sync(address, ["INBOX"], notify=True)
+            self._watch(address)
+
+        def lost(message: str) -> None:
+            delay = self._backoff.get(address, 1.0)
+            self._backoff[address] = min(delay * 2, MAX_BACKOFF)
+            self._update_status(address, self.tr("offline"), message)
+            QTimer.singleShot(int(delay * 1000), lambda: self._watch(address))
+
+        self._idle[address] = self.bridge.run(self.tr("Waiting for new mail"), wait, heard, lost)
+
+    def _notify(self, address: str, count: int) -> None:
+        text = self.tr("A new message for %1") if count == 1 else self.tr("%2 new messages for %1")
+        text = text.replace("%1", address).replace("%2", str(count))
+        self.newMail.emit(address, count)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.windowIcon(), self)
+                self._tray.show()
+            self._tray.showMessage("mua", text)
+        self.statusBar().showMessage(text, 10_000)
