@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from imapclient import response_parser
+
 from mua.core.account import Account
 from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable
 from mua.store.cache import CachedMessage, MailCache
@@ -54,6 +56,7 @@ class FolderSync:
     removed: int
     flags_changed: int
     reset: bool  # the server's UIDVALIDITY changed and the cache was emptied first
+    method: str = "full"  # "qresync": the server told what changed (RFC 7162 section 3.2)
 
 
 def endpoint_for(account: Account) -> ImapEndpoint:
@@ -80,6 +83,7 @@ class AccountSync:
         self.backoff = backoff
         self._session: ImapSession | None = None
         self._aborted = False
+        self._qresync = False  # the server accepted ENABLE QRESYNC on this connection
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -89,7 +93,11 @@ class AccountSync:
             session = ImapSession.connect(endpoint_for(self.account), timeout=self.timeout)
             try:
                 session.login(self.account.imap.username, self._password())
-                if session.client.has_capability("CONDSTORE"):
+                if session.client.has_capability("QRESYNC"):
+                    # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE.
+                    enabled = session.client.enable("QRESYNC")
+                    self._qresync = any(_text_of(c).upper() == "QRESYNC" for c in enabled)
+                elif session.client.has_capability("CONDSTORE"):
                     # RFC 7162 section 3.1: servers report HIGHESTMODSEQ (and answer
                     # CHANGEDSINCE) once a client has said it uses CONDSTORE.
                     session.client.enable("CONDSTORE")
@@ -176,6 +184,11 @@ class AccountSync:
     def _sync_folder(self, folder: str) -> FolderSync:
         key = self.account.key
         client = self.session.client
+        cached = self.cache.folder(key, folder)
+        if self._qresync and cached and cached.uidvalidity and cached.highestmodseq:
+            quick = self._sync_by_qresync(folder, cached)
+            if quick is not None:
+                return quick
         info = client.select_folder(folder, readonly=True)
         uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = int(info.get(b"UIDNEXT", 0)) or None
@@ -202,6 +215,55 @@ class AccountSync:
             key, folder, uidvalidity=uidvalidity, uidnext=uidnext, highestmodseq=modseq
         )
         return FolderSync(folder, len(new), len(gone), changed, reset)
+
+    def _sync_by_qresync(self, folder: str, cached) -> FolderSync | None:
+        """EXAMINE with QRESYNC (RFC 7162 section 3.2.5): the server answers with the UIDs
+        expunged since the cached HIGHESTMODSEQ (VANISHED (EARLIER)) and the flags that
+        changed, so nothing is compared message by message. None: use a full sync (the
+        server's UIDVALIDITY changed, so its QRESYNC data would not apply)."""
+        client = self.session.client
+        key = self.account.key
+        qresync = f"(QRESYNC ({cached.uidvalidity} {cached.highestmodseq}))"
+        imap = client._imap  # imapclient has no QRESYNC SELECT: imaplib's plain command
+        typ, data = imap._simple_command("EXAMINE", client._normalise_folder(folder), qresync)
+        if typ != "OK":
+            raise ImapError(f"The server refused to open {folder}: {data!r}; try again later.")
+        imap.state = "SELECTED"
+        untagged = imap.untagged_responses
+        vanished_lines = untagged.pop("VANISHED", [])
+        changed_lines = untagged.pop("FETCH", [])
+        info = client._process_select_response(untagged)
+        if int(info.get(b"UIDVALIDITY", 0)) != cached.uidvalidity:
+            return None
+        known = self.cache.uids(key, folder)
+        gone = _in_sets(known, vanished_lines)
+        if gone:
+            self.cache.remove_messages(key, folder, gone)
+        flags: dict[int, frozenset[str]] = {}
+        if changed_lines:
+            changes = response_parser.parse_fetch_response(changed_lines, uid_is_key=True)
+            for uid, data in changes.items():
+                new = _flags(data.get(b"FLAGS", ()))
+                row = self.cache.message(key, folder, uid)
+                if row is not None and row.flags != new:
+                    flags[uid] = new
+        if flags:
+            self.cache.update_flags(key, folder, flags)
+        top = max(known, default=0)
+        new_uids = [u for u in client.search(["UID", f"{top + 1}:*"]) if u > top]
+        for batch in _batches(new_uids, BATCH):
+            rows = client.fetch(batch, FETCH_ITEMS)
+            self.cache.upsert_messages(
+                key, folder, [_cached(key, folder, uid, data) for uid, data in rows.items()]
+            )
+        self.cache.set_folder_state(
+            key,
+            folder,
+            uidvalidity=cached.uidvalidity,
+            uidnext=int(info.get(b"UIDNEXT", 0)) or None,
+            highestmodseq=int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
+        )
+        return FolderSync(folder, len(new_uids), len(gone), len(flags), False, "qresync")
 
     def _refresh_flags(self, folder: str, uids: list[int], cached, modseq: int | None) -> int:
         if not uids:
@@ -338,6 +400,23 @@ class AccountSync:
             return bool(responses)
 
         return self._retrying(f"waiting for new mail in {folder}", step)
+
+
+def _text_of(value: bytes | str) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+def _in_sets(uids: Iterable[int], lines: Iterable[bytes]) -> list[int]:
+    """Those of `uids` inside the UID sets of VANISHED responses ("(EARLIER) 3:5,9")."""
+    ranges: list[tuple[int, int]] = []
+    for line in lines:
+        text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
+        for part in text.replace("(EARLIER)", "").strip().split(","):
+            low, _, high = part.strip().partition(":")
+            if low.isdigit() and (not high or high.isdigit()):
+                a, b = int(low), int(high or low)
+                ranges.append((min(a, b), max(a, b)))
+    return [u for u in uids if any(a <= u <= b for a, b in ranges)]
 
 
 def _batches(items: Sequence[int], size: int) -> Iterable[list[int]]:

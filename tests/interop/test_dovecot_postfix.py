@@ -403,3 +403,32 @@ async def test_a_wrong_password_is_refused_by_both_and_nothing_is_sent(
     assert [e.subject for e in engine.outbox.entries()] == [subject]
     with pytest.raises(AuthenticationFailed, match="rejected the user name or password"):
         await engine.sync(address, ["INBOX"])
+
+
+async def test_qresync_brings_expunges_and_flag_changes_without_a_full_compare(
+    engine: Engine, servers: MailServers
+) -> None:
+    """Dovecot has QRESYNC (RFC 7162): after a first sync, another client flags one message
+    and expunges another; the next sync learns both from the server's answer to EXAMINE."""
+    address = add_carol(engine, servers)
+    subjects = [unique_subject("qresync") for _ in range(3)]
+    for subject in subjects:
+        outcome = await engine.send(Draft(sender=address, to=(address,), subject=subject))
+        assert outcome.sent, outcome.error
+    for subject in subjects:
+        await synced_message(engine, address, "INBOX", subject)
+    kept, flagged, expunged = (
+        next(m for m in engine.cache.page(address, "INBOX", limit=500) if m.subject == s)
+        for s in subjects
+    )
+    with server_view(servers) as other:
+        other.select_folder("INBOX")
+        other.add_flags([flagged.uid], [b"\\Flagged"])
+        other.add_flags([expunged.uid], [b"\\Deleted"])
+        other.uid_expunge([expunged.uid])
+    (result,) = await engine.sync(address, ["INBOX"])
+    assert result.method == "qresync"
+    assert (result.removed, result.flags_changed, result.added) == (1, 1, 0)
+    assert engine.cache.message(address, "INBOX", expunged.uid) is None
+    assert "\\Flagged" in engine.cache.message(address, "INBOX", flagged.uid).flags
+    assert engine.cache.message(address, "INBOX", kept.uid) is not None
