@@ -745,11 +745,15 @@ def test_sigkill_at_random_points_never_breaks_the_index(root: Path) -> None:
         assert child.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.05, 0.4))
         child.kill()  # SIGKILL on POSIX: no cleanup, no atexit, mid-fsync or mid-rename
-        lines = child.stdout.read().splitlines()
+        output = child.stdout.read()
         child.stdout.close()
         assert child.wait() != 0
-        for line in lines:
-            kind, seq = line.split()
+        # Only complete lines are reports: the kill may cut the last one short.
+        for line in output.splitlines(keepends=True):
+            fields = line.split()
+            if not line.endswith("\n") or len(fields) != 2:
+                continue
+            kind, seq = fields
             (appended if kind == "A" else expunged).add(seq)
 
         with MailStore(root, summarize=Summaries()) as store:
