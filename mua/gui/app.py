@@ -22,6 +22,9 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("mua")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("mua")
+    icon = app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
     _install_crash_handler()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -45,6 +48,17 @@ def run(argv: list[str] | None = None) -> int:
         else:
             loop.run_until_complete(engine.aclose())
     return 0
+
+
+def app_icon():
+    """The application icon, an SVG from resources/ (crisp at any DPI); None when the
+    resources are not beside the package (an unusual install)."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    svg = Path(__file__).resolve().parents[2] / "resources" / "mua.svg"
+    return QIcon(str(svg)) if svg.exists() else None
 
 
 def _open_session():

@@ -36,3 +36,12 @@ def test_mua_starts_in_demo_mode_and_quits_cleanly(tmp_path: Path) -> None:
     assert "Welcome to mua" in proc.stdout
     assert (tmp_path / "data" / "demo" / "world" / "ca" / "ca.pem").exists()
     assert "Traceback" not in proc.stderr
+
+
+def test_the_application_icon_renders_from_its_svg(qapp) -> None:
+    from mua.gui.app import app_icon
+
+    icon = app_icon()
+    assert icon is not None and not icon.isNull()
+    for size in (16, 64, 256):  # SVG: crisp at every size a desktop asks for
+        assert icon.pixmap(size, size).width() == size
