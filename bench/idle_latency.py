@@ -33,8 +33,10 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
+from _servers import Dovecot
+
 from mua.net.tls import client_context
-from mua.stack.ca import LocalCA, ServerCert
+from mua.stack.ca import LocalCA
 from mua.stack.mda import deliver_to_maildir
 from mua.stack.world import World
 
@@ -212,104 +214,6 @@ def _ours(args: argparse.Namespace, root: Path) -> dict[str, list[float]]:
 
 
 # -- Dovecot --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Dovecot:
-    """Dovecot from a throwaway configuration under `root`, on one loopback port (TLS)."""
-
-    def __init__(self, root: Path, cert: ServerCert, user: str = "bob", password: str = "bench"):
-        self.root, self.cert, self.user, self.password = root, cert, user, password
-        self.maildir = root / "mail" / user
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-        if os.geteuid() == 0:  # Dovecot refuses mail access as root: use nobody's ids
-            self.uid, self.gid = 65534, 65534
-            self.login_user, self.internal_user = "dovenull", "dovecot"
-        else:
-            self.uid, self.gid = os.getuid(), os.getgid()
-            import pwd  # Unix only, like Dovecot
-
-            self.login_user = self.internal_user = pwd.getpwuid(os.getuid()).pw_name
-        for sub in ("mail/bob/tmp", "mail/bob/new", "mail/bob/cur", "run", "state", "home/bob"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> None:
-        r = self.root
-        (r / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
-        config = r / "dovecot.conf"
-        config.write_text(
-            f"""base_dir = {r}/run
-state_dir = {r}/state
-log_path = {r}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-default_login_user = {self.login_user}
-default_internal_user = {self.internal_user}
-ssl = required
-ssl_cert = <{self.cert.cert_file}
-ssl_key = <{self.cert.key_file}
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {r}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={self.uid} gid={self.gid} home={r}/home/%n
-}}
-mail_location = maildir:{r}/mail/%n
-first_valid_uid = 1
-first_valid_gid = 1
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {self.port}
-    ssl = yes
-  }}
-}}
-"""
-        )
-        if os.geteuid() == 0:
-            os.chmod(r, 0o755)
-            for top in (r / "mail", r / "home"):
-                for path in [top, *top.rglob("*")]:
-                    os.chown(path, self.uid, self.gid)
-        self.proc = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    log = r / "dovecot.log"
-                    tail = log.read_text()[-2000:] if log.exists() else "no log"
-                    raise RuntimeError(f"Dovecot did not start: {tail}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()  # the master stops its children
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
 
 
 def _dovecot(args: argparse.Namespace, root: Path, ca: LocalCA) -> dict[str, list[float]]:
