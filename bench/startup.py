@@ -83,6 +83,7 @@ def _child_bare(marks: dict[str, float]) -> None:
 def _child_mua(marks: dict[str, float], demo_dir: Path | None) -> None:
     import asyncio
 
+    os.environ["QT_API"] = "pyside6"  # as mua.gui.app does
     import qasync  # noqa: TID251 (as mua.gui.app does)
     from PySide6.QtWidgets import QApplication  # noqa: TID251 (as mua.gui.app does)
 
@@ -142,6 +143,9 @@ def _start_once(mode: str, home: Path, demo_dir: Path | None = None) -> dict[str
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[name] = str(home / name.lower())
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # An installed app runs from byte-code caches (pip and PyInstaller compile them); without
+    # this, a shell with PYTHONDONTWRITEBYTECODE set would compile every module at each start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [sys.executable, __file__, "--child", mode]
     if demo_dir is not None:
         command += ["--demo-dir", str(demo_dir)]

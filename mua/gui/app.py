@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import traceback
 from types import TracebackType
@@ -14,6 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def run(argv: list[str] | None = None) -> int:
+    # qasync picks its Qt binding from QT_API, else tries PyQt5, PyQt6, PySide2 first: name
+    # ours, so that a QT_API set for another program cannot hand mua the wrong binding.
+    os.environ["QT_API"] = "pyside6"
     import qasync
     from PySide6.QtWidgets import QApplication, QMessageBox
 

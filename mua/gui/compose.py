@@ -42,7 +42,7 @@ from mua.core.legs import Grade
 from mua.gui import compose_logic as logic
 from mua.gui.bridge import Bridge
 from mua.gui.compose_logic import Chip, TravelLookup
-from mua.gui.theme import grade_colour
+from mua.gui.theme import grade_colour, human_size
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ class ComposeWindow(QWidget):
         self.attachment_list.clear()
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         for attachment in self._attachments:
-            size = logic.human_size(len(attachment.data))
+            size = human_size(len(attachment.data))
             self.attachment_list.addItem(QListWidgetItem(icon, f"{attachment.filename} ({size})"))
         self.attachments_box.setVisible(bool(self._attachments))
 

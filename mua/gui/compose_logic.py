@@ -211,13 +211,3 @@ class TravelLookup:
             domain, resolver, mx_ports=self.mx_ports, timeout=self.timeout
         )
         return InboundPosture.of(found)
-
-
-def human_size(size: int) -> str:
-    """12 B, 3.4 KB, 1.2 MB: attachment sizes as the list shows them."""
-    value = float(size)
-    for unit in ("B", "KB", "MB"):
-        if value < 1024 or unit == "MB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover

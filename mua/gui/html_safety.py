@@ -298,11 +298,3 @@ def _attachment(part: EmailMessage) -> AttachmentFile:
         else "attachment" + (mimetypes.guess_extension(ctype) or "")
     )
     return AttachmentFile(safe_filename(name), ctype, data)
-
-
-def human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""

@@ -9,13 +9,10 @@ the cache), and the IMAP session it read the message over.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import socket
 from collections.abc import Callable
 
-from mua.core.journey import trace_from_headers
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
 
 log = logging.getLogger(__name__)
@@ -25,6 +22,8 @@ TraceProvider = Callable[[str, str, int, bytes], Trace]
 
 def trace_provider(engine, demo=None) -> TraceProvider:
     def provide(address: str, folder: str, uid: int, raw: bytes) -> Trace:
+        import email.policy
+
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         message_id = str(message.get("Message-ID", "")).strip()
         account = engine.accounts.get(address)
@@ -45,6 +44,9 @@ def trace_provider(engine, demo=None) -> TraceProvider:
             own_hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
         if retrieval is not None:
             observed.append(retrieval)
+        # imported on the first journey shown, not at start-up (the parsers take ~20 ms)
+        from mua.core.journey import trace_from_headers
+
         return trace_from_headers(message, own_hosts=own_hosts, observed=observed)
 
     return provide

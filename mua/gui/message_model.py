@@ -28,8 +28,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
 
 from mua.core.legs import Grade
-from mua.gui.html_safety import human_size
-from mua.gui.theme import grade_colour
+from mua.gui.theme import grade_colour, human_size
 from mua.store.cache import CachedMessage, CachedTrace, MailCache
 
 PAGE = 200

@@ -8,10 +8,10 @@ import base64
 import html
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QTextDocument
-from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -27,14 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mua.gui.html_safety import (
-    AttachmentFile,
-    ReadableMessage,
-    SafeHtml,
-    human_size,
-    plain_to_html,
-    sanitise,
-)
+from mua.gui.theme import human_size
+
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QNetworkReply
+
+    from mua.gui.html_safety import AttachmentFile, ReadableMessage, SafeHtml
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +103,7 @@ class ReaderView(QWidget):
         self.message: ReadableMessage | None = None
         self.safe_html: SafeHtml | None = None
         self._allowed_here = False
-        self._network = QNetworkAccessManager(self)
+        self._network = None  # a QNetworkAccessManager once remote content is allowed
         self._fetching: set[str] = set()
         self._generation = 0  # which message is shown: late image replies are dropped
         self._build()
@@ -181,6 +179,10 @@ class ReaderView(QWidget):
         )
 
     def show_message(self, raw: bytes) -> None:
+        # html_safety (email parsing, nh3) is imported with the first message shown, not at
+        # start-up: bench/startup.py
+        from mua.gui.html_safety import ReadableMessage
+
         self.message = ReadableMessage.parse(raw)
         self._allowed_here = False
         self._generation += 1
@@ -225,6 +227,8 @@ class ReaderView(QWidget):
         self.header.show()
 
     def _render(self) -> None:
+        from mua.gui.html_safety import plain_to_html, sanitise
+
         message = self.message
         assert message is not None
         self.browser.inline = message.inline
@@ -290,6 +294,11 @@ class ReaderView(QWidget):
     def _fetch(self, urls: tuple[str, ...]) -> None:
         """Fetch the allowed remote images asynchronously (QNetworkAccessManager: nothing
         waits on the GUI thread); each arrival re-renders the body."""
+        # QtNetwork is imported here, not at start-up: most sessions never load remote content.
+        from PySide6.QtNetwork import QNetworkAccessManager, QNetworkRequest
+
+        if self._network is None:
+            self._network = QNetworkAccessManager(self)
         for url in urls:
             if url in self._fetching or url in self.browser.remote_images:
                 continue
@@ -308,6 +317,8 @@ class ReaderView(QWidget):
             reply.finished.connect(lambda r=reply, u=url, g=generation: self._fetched(u, r, g))
 
     def _fetched(self, url: str, reply: QNetworkReply, generation: int) -> None:
+        from PySide6.QtNetwork import QNetworkReply
+
         reply.deleteLater()
         if generation != self._generation:
             return  # another message is shown now

@@ -1,4 +1,4 @@
-"""Colours and labels shared by every view: one meaning, one colour."""
+"""Colours, labels and sizes shared by every view: one meaning, one look."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ SOURCE_LABELS = {
 
 def grade_colour(grade: Grade) -> QColor:
     return QColor(GRADE_COLOURS[grade])
+
+
+def human_size(size: int) -> str:
+    """12 B, 3.5 KB, 1.2 MB: sizes as lists show them."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -29,25 +29,17 @@ No password is ever logged, shown by repr(), or put in an exception message.
 from __future__ import annotations
 
 import configparser
-import hashlib
-import io
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, NoReturn, get_args
-
-import keyring
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail, null
-from keyring.errors import InitError, KeyringError, NoKeyringError, PasswordDeleteError
-from keyrings.alt.escape import escape as escape_for_ini
-from keyrings.alt.file import EncryptedKeyring
-from keyrings.alt.file_base import FileBacked
+from typing import TYPE_CHECKING, Literal, NoReturn, get_args
 
 from mua.store import paths
-from mua.store.config import SecretsBackendName, write_private_file
+from mua.store.config import SecretsBackendName
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +97,16 @@ class Secrets:
     """
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
+        # keyring is imported only here, for a keyring backend (see keyring_backends.py)
         if backend is None:
-            backend = _system_backend()
-        elif isinstance(backend, fail.Keyring | null.Keyring):
-            _no_keyring(backend)
+            from mua.store.keyring_backends import system_backend
+
+            backend = system_backend()
+        elif not isinstance(backend, _SessionKeyring):
+            from keyring.backends import fail, null
+
+            if isinstance(backend, fail.Keyring | null.Keyring):
+                _no_keyring(backend)
         self._backend = backend
 
     @classmethod
@@ -125,8 +123,10 @@ class Secrets:
         """
         if not isinstance(master_password, str) or not master_password.strip():
             raise ValueError("The master password must not be empty.")
+        from mua.store.keyring_backends import MasterPasswordKeyring
+
         path = path if path is not None else encrypted_file_path()
-        backend = _MasterPasswordKeyring(path, master_password)
+        backend = MasterPasswordKeyring(path, master_password)
         backend.open()
         log.info("using the encrypted password file %s", path)
         return cls(backend)
@@ -162,16 +162,14 @@ class Secrets:
         """Which of the user's choices this is (the value for `Settings.secrets_backend`)."""
         if isinstance(self._backend, _SessionKeyring):
             return "session-only"
-        if isinstance(self._backend, _MasterPasswordKeyring):
-            return "encrypted-file"
-        return "system"
+        return "encrypted-file" if _is_password_file(self._backend) else "system"
 
     @property
     def location(self) -> str:
         """Where the passwords are, in words for the user."""
         if isinstance(self._backend, _SessionKeyring):
             return "memory, for this session only"
-        if isinstance(self._backend, _MasterPasswordKeyring):
+        if _is_password_file(self._backend):
             return f"the encrypted file {self._backend.file_path}"
         return f"the system keyring ({self._backend.name})"
 
@@ -193,6 +191,8 @@ class Secrets:
 
     def delete(self, account_key: str, service: ServiceKind) -> bool:
         """Forget the password; False when there was none."""
+        from keyring.errors import PasswordDeleteError
+
         name, kind = service_name(account_key), _kind(service)
         with self._errors("delete", name, kind):
             try:
@@ -211,9 +211,13 @@ class Secrets:
             yield
         except SecretsError:
             raise
-        except (NoKeyringError, InitError) as exc:
-            raise NoKeyring(_scrub(exc, secret)) from _cause(exc, secret)
-        except (KeyringError, configparser.Error, OSError) as exc:
+        except Exception as exc:
+            from keyring.errors import InitError, KeyringError, NoKeyringError
+
+            if isinstance(exc, NoKeyringError | InitError):
+                raise NoKeyring(_scrub(exc, secret)) from _cause(exc, secret)
+            if not isinstance(exc, KeyringError | configparser.Error | OSError):
+                raise
             where = _describe(self._backend)
             raise SecretsError(
                 f"Could not {action} the {kind} password for {name} in {where}"
@@ -227,10 +231,16 @@ def _kind(service: str) -> ServiceKind:
     return service  # type: ignore[return-value]
 
 
-def _describe(backend: KeyringBackend) -> str:
+def _is_password_file(backend: object) -> bool:
+    from mua.store.keyring_backends import MasterPasswordKeyring
+
+    return isinstance(backend, MasterPasswordKeyring)
+
+
+def _describe(backend: KeyringBackend | _SessionKeyring) -> str:
     if isinstance(backend, _SessionKeyring):
         return "memory, this session only"
-    if isinstance(backend, _MasterPasswordKeyring):
+    if _is_password_file(backend):
         return f"encrypted file {backend.file_path}"
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -252,43 +262,12 @@ def _no_keyring(backend: KeyringBackend, why: str = "") -> NoReturn:
     raise NoKeyring(why or f"keyring offers only {_describe(backend)}")
 
 
-def _system_backend() -> KeyringBackend:
-    """keyring's own choice, as long as it is a real OS keyring."""
-    try:
-        backend = keyring.get_keyring()
-    except Exception as exc:  # a backend named by PYTHON_KEYRING_BACKEND that cannot load
-        raise NoKeyring(
-            f"the backend that PYTHON_KEYRING_BACKEND or keyringrc.cfg names cannot be used: {exc}"
-        ) from exc
-    if isinstance(backend, chainer.ChainerBackend):
-        chained = list(backend.backends)
-        usable = [b for b in chained if _is_os_keyring(b)]
-        if not usable:
-            _no_keyring(backend, "keyring found no OS keyring to use")
-        # A chain that also holds keyrings.alt files would read from them: use the best alone.
-        return backend if len(usable) == len(chained) else usable[0]
-    if isinstance(backend, FileBacked):
-        _no_keyring(
-            backend,
-            f"{_describe(backend)} keeps passwords in a file that mua does not manage",
-        )
-    if not _is_os_keyring(backend):
-        _no_keyring(backend)
-    return backend
-
-
-def _is_os_keyring(backend: KeyringBackend) -> bool:
-    unusable = fail.Keyring | null.Keyring | chainer.ChainerBackend | FileBacked
-    return not isinstance(backend, unusable)
-
-
-class _SessionKeyring(KeyringBackend):
+class _SessionKeyring:
     """Passwords in this process's memory; nothing is written anywhere."""
 
-    priority = -1  # never picked by keyring's detection: only by Secrets.session_only()
+    name = "session-only"
 
     def __init__(self) -> None:
-        super().__init__()
         self._passwords: dict[tuple[str, str], str] = {}
 
     def __repr__(self) -> str:
@@ -302,108 +281,6 @@ class _SessionKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         if self._passwords.pop((service, username), None) is None:
+            from keyring.errors import PasswordDeleteError  # what Secrets.delete expects
+
             raise PasswordDeleteError("Password not found")
-
-
-class _MasterPasswordKeyring(EncryptedKeyring):
-    """keyrings.alt's EncryptedKeyring, unlocked by a master password given by the caller.
-
-    keyrings.alt asks with getpass on the terminal; here the two prompts are replaced, the
-    key derivation is strengthened (its default is 1,000 rounds of PBKDF2-HMAC-SHA1), and
-    the file is written atomically with mode 0600.
-    """
-
-    priority = -1  # never picked by keyring's detection: only by Secrets.encrypted_file()
-    kdf_iterations = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
-    scheme = f"[PBKDF2-HMAC-SHA256 {kdf_iterations}] AES256.CFB"
-
-    def __init__(self, path: Path, master_password: str) -> None:
-        super().__init__()
-        self.file_path = str(path)
-        self._master_password = master_password
-
-    def __repr__(self) -> str:
-        return f"<encrypted password file {self.file_path}>"
-
-    def open(self) -> None:
-        """Unlock the file, or create it: raises WrongMasterPassword or SecretsError."""
-        path = Path(self.file_path)
-        try:
-            self.keyring_key  # noqa: B018 (keyrings.alt unlocks or creates on first access)
-        except SecretsError:
-            raise
-        except configparser.Error as exc:
-            raise SecretsError(
-                f"The password file {path} is damaged; move it away to start a new one."
-            ) from exc
-        except ValueError as exc:  # keyrings.alt: "Encryption scheme mismatch"
-            raise SecretsError(
-                f"The password file {path} was not written by mua; move it away to start a new one."
-            ) from exc
-        except OSError as exc:
-            raise SecretsError(f"The password file {path} cannot be used ({exc}).") from exc
-
-    # --- the master password comes from the caller, never from a prompt ------------------
-
-    def _get_new_password(self) -> str:
-        return self._master_password
-
-    def _unlock(self) -> None:
-        self.keyring_key = self._master_password
-        try:
-            reference = self.get_password("keyring-setting", "password reference")
-        except _Undecryptable:
-            reference = None
-        # Compared here, not asserted as keyrings.alt does, so that `python -O` checks it too.
-        if reference != "password reference value":
-            self._lock()
-            raise WrongMasterPassword(Path(self.file_path))
-
-    def get_password(self, service: str, username: str) -> str | None:
-        try:
-            return super().get_password(service, username)
-        except (AssertionError, ValueError) as exc:  # a wrong key: bad prefix, not UTF-8...
-            raise _Undecryptable(
-                f"An entry of {self.file_path} does not decrypt with this master password;"
-                " the file may be damaged."
-            ) from exc
-
-    def _create_cipher(self, password: str, salt: bytes, IV: bytes) -> Any:
-        key = hashlib.pbkdf2_hmac(
-            "sha256", password.encode("utf-8"), salt, self.kdf_iterations, dklen=self.block_size
-        )
-        return self.AES.new(key, self.AES.MODE_CFB, IV)
-
-    # --- atomic, private writes (keyrings.alt truncates the file in place) ---------------
-
-    def _read_config(self) -> configparser.RawConfigParser:
-        config = configparser.RawConfigParser()
-        if os.path.exists(self.file_path):
-            config.read(self.file_path, encoding="utf-8")
-        return config
-
-    def _save_config(self, config: configparser.RawConfigParser) -> None:
-        text = io.StringIO()
-        config.write(text)
-        write_private_file(Path(self.file_path), text.getvalue().encode("utf-8"))
-
-    def _write_config_value(self, service: str, key: str, value: str) -> None:
-        config = self._read_config()
-        section = escape_for_ini(service)
-        if not config.has_section(section):
-            config.add_section(section)
-        config.set(section, escape_for_ini(key), value)
-        self._save_config(config)
-
-    def delete_password(self, service: str, username: str) -> None:
-        config = self._read_config()
-        section = escape_for_ini(service)
-        try:
-            removed = config.remove_option(section, escape_for_ini(username))
-        except configparser.NoSectionError:
-            removed = False
-        if not removed:
-            raise PasswordDeleteError("Password not found")
-        if not config.options(section):
-            config.remove_section(section)
-        self._save_config(config)

@@ -29,6 +29,7 @@ from mua.gui.bridge import Bridge
 from mua.gui.compose import ComposeWindow, RecipientEdit
 from mua.gui.compose_logic import InboundPosture, TravelLookup
 from mua.gui.demo_profile import DemoSession
+from mua.gui.theme import human_size
 from mua.stack.provider import MxTls
 from mua.stack.thread import WorldThread
 from mua.store.cache import CachedMessage, MailCache
@@ -193,7 +194,7 @@ def test_posture_verdicts_never_guess() -> None:
     assert logic.parse_nameserver("127.0.0.1:5353") == ("127.0.0.1", 5353)
     assert logic.parse_nameserver("[::1]:53") == ("::1", 53)
     assert logic.parse_nameserver("192.0.2.1") == ("192.0.2.1", 53)
-    assert logic.human_size(12) == "12 B" and logic.human_size(3 * 1024 + 512) == "3.5 KB"
+    assert human_size(12) == "12 B" and human_size(3 * 1024 + 512) == "3.5 KB"
 
 
 @pytest.mark.parametrize(
