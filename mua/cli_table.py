@@ -54,6 +54,8 @@ def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
         tls = "no network: inside one server"
     elif leg.tls.cipher:
         tls = tls.replace(leg.tls.version or "", f"{leg.tls.version} {leg.tls.cipher}", 1)
+    if leg.refused:
+        tls = f"REFUSED, nothing of the message sent (the attempt: {tls})"
     body = [f"    {hosts}; {tls}"]
     if leg.note:
         body += textwrap.wrap(leg.note, WIDTH, initial_indent="    ", subsequent_indent="    ")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace, TraceStatus
+from mua.core.legs import (
+    Endpoint,
+    Grade,
+    Leg,
+    Outcome,
+    Protocol,
+    Role,
+    Source,
+    Trace,
+    TraceStatus,
+)
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy, normalise_tls_version
 
 
@@ -124,3 +136,26 @@ def test_trace_json_has_the_documented_shape() -> None:
 def test_tls_facts_round_trip_through_json() -> None:
     facts = _tls(TlsMode.STARTTLS, True, VerifiedBy.DANE)
     assert TlsFacts.from_json(facts.to_json()) == facts
+
+
+@pytest.mark.parametrize(
+    "tls",
+    [TlsFacts.cleartext(), _tls(TlsMode.STARTTLS, False, VerifiedBy.DANE)],
+    ids=["stripped", "intercepted"],
+)
+def test_a_refused_relay_leg_is_not_red(tls: TlsFacts) -> None:
+    """strip-dane, intercept-dane: the policy stopped the session before MAIL FROM, so nothing
+    of the message was exposed, whatever the attempt looked like; the outcome says it stayed."""
+    attempt = _leg(Role.MTA, Role.MX, tls)
+    refused = replace(attempt, outcome=Outcome.REFUSED)
+    assert attempt.grade is not Grade.GREEN
+    assert refused.grade is Grade.GREEN and refused.refused
+
+
+def test_only_a_refused_leg_carries_an_outcome_in_json() -> None:
+    sent = _leg(Role.MTA, Role.MX, TlsFacts.cleartext())
+    refused = replace(sent, outcome=Outcome.REFUSED)
+    assert "outcome" not in sent.to_json(1)
+    data = refused.to_json(1)
+    assert data["outcome"] == "refused" and data["grade"] == "green"
+    assert Leg.from_json(data) == refused and Leg.from_json(sent.to_json(1)) == sent

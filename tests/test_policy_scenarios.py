@@ -16,14 +16,16 @@ from mua.core.legs import LegKind, TraceStatus
 from mua.stack.demo import SCENARIOS, run_demo
 from mua.stack.events import EventLog
 
-# scenario -> (status, relay grade, verified_by, encrypted, words the relay note must hold)
+# scenario -> (status, relay grade, verified_by, encrypted, words the relay note must hold).
+# A leg a policy refused is green (nothing of the message crossed) with outcome "refused";
+# its tls facts are those of the attempt (stripped: cleartext; intercepted: encrypted).
 EXPECTED = {
     "strip": ("delivered", "red", None, False, ["did not offer STARTTLS", "removed the STARTTLS"]),
-    "strip-dane": ("deferred", "red", None, False, ["DANE stopped it", "read nothing"]),
+    "strip-dane": ("deferred", "green", None, False, ["DANE stopped it", "read nothing"]),
     "intercept": ("delivered", "amber", None, True, ["own certificate", "read the whole"]),
-    "intercept-dane": ("deferred", "amber", None, True, ["DANE stopped it", "read nothing"]),
+    "intercept-dane": ("deferred", "green", None, True, ["DANE stopped it", "read nothing"]),
     "mta-sts": ("delivered", "green", "mta-sts", True, ["MTA-STS policy lists"]),
-    "strip-mta-sts": ("deferred", "red", None, False, ["MTA-STS stopped it", "read nothing"]),
+    "strip-mta-sts": ("deferred", "green", None, False, ["MTA-STS stopped it", "read nothing"]),
 }
 
 
@@ -40,8 +42,11 @@ def test_demo_scenario_exits_0_with_the_expected_relay(name: str, capsys) -> Non
         assert word in relay["note"]
     if status == "deferred":  # the message never reached bob, so there is nothing to read
         assert [leg["to"]["role"] for leg in trace["legs"]] == ["MSA", "MTA", "MX"]
+        assert relay["outcome"] == "refused"
+        assert "Nothing of the message was sent" in relay["note"]
     else:
         assert trace["legs"][-1]["protocol"] == "IMAP"
+        assert "outcome" not in relay
 
 
 def _attacker_records(directory: Path) -> list[dict]:

@@ -11,11 +11,17 @@ The table it implements is docs/architecture.md's "recommended transport for eac
 - handoff and same-host delivery are internal; delivery to another host is amber over TLS and
   red in clear.
 Where the facts do not say whether the leg was encrypted, the grade is unknown: never a guess.
+
+A leg a policy refused (`Outcome.REFUSED`: DANE, MTA-STS or REQUIRETLS stopped the session
+before MAIL FROM) carried nothing of the message, so nothing was exposed, however the
+attempted session looked (an attacker may have stripped STARTTLS): the grade rates the
+message's protection, and the policy kept it, which is the relay row's green ("enforced by
+DANE or MTA-STS"). That the message did not travel is the leg's outcome, not its grade.
 """
 
 from __future__ import annotations
 
-from mua.core.legs import Grade, Leg, LegKind, Protocol, Source
+from mua.core.legs import Grade, Leg, LegKind, Outcome, Protocol, Source
 from mua.core.tls import TlsMode, VerifiedBy
 
 _IMPLICIT_TLS_PORTS = {465, 993, 995}
@@ -28,6 +34,8 @@ def grade_leg(leg: Leg) -> Grade:
         return Grade.INTERNAL
     if kind is LegKind.DELIVERY and _same_host(leg):
         return Grade.INTERNAL
+    if leg.outcome is Outcome.REFUSED:
+        return Grade.GREEN  # nothing of the message was sent: the policy protected it
     if tls.encrypted is None:
         return Grade.UNKNOWN
     if not tls.encrypted:

@@ -44,6 +44,15 @@ class Grade(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Outcome(StrEnum):
+    """Whether the message crossed the leg."""
+
+    SENT = "sent"
+    # A policy (DANE, MTA-STS, REQUIRETLS) stopped the session before MAIL FROM: nothing of the
+    # message crossed. The message stays queued, or is returned; the note says which.
+    REFUSED = "refused"
+
+
 class LegKind(StrEnum):
     """Which row of the recommendation table a leg belongs to."""
 
@@ -89,6 +98,11 @@ class Leg:
     port_role: int | None = None  # the standard port this listener stands for (465, 25, ...)
     port_actual: int | None = None  # the port actually connected to
     note: str = ""
+    outcome: Outcome = Outcome.SENT
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome is Outcome.REFUSED
 
     @property
     def kind(self) -> LegKind:
@@ -105,7 +119,9 @@ class Leg:
         return leg_from_json(data)
 
     def to_json(self, index: int) -> dict[str, Any]:
-        return {
+        """The contract's leg (DESIGN.md); `outcome` is added only to a refused leg, so every
+        leg that carried the message keeps exactly the documented keys."""
+        data = {
             "index": index,
             "from": self.from_.to_json(),
             "to": self.to.to_json(),
@@ -116,6 +132,9 @@ class Leg:
             "source": self.source.value,
             "note": self.note,
         }
+        if self.outcome is not Outcome.SENT:
+            data["outcome"] = self.outcome.value
+        return data
 
 
 def leg_from_json(data: dict[str, Any]) -> Leg:
@@ -130,6 +149,7 @@ def leg_from_json(data: dict[str, Any]) -> Leg:
         port_role=port.get("role"),
         port_actual=port.get("actual"),
         note=data.get("note", ""),
+        outcome=Outcome(data.get("outcome", Outcome.SENT.value)),
     )
 
 

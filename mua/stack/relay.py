@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiosmtplib
 
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.legs import Endpoint, Leg, Outcome, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
 from mua.net.dns import DnsError, DnssecBogus, Resolver
@@ -388,6 +388,8 @@ def _refusal(
     *,
     result_type: str = "validation-failure",
 ) -> PolicyRefusal:
-    """A refusal; final (with `status`) only for a REQUIRETLS message."""
+    """A refusal; final (with `status`) only for a REQUIRETLS message. Every refusal comes
+    before MAIL FROM, so the leg's outcome is "refused": nothing of the message was sent."""
     final = status if policy.requiretls else None
-    return PolicyRefusal(f"{policy.name}: {why}", leg, status=final, result_type=result_type)
+    refused = replace(leg, outcome=Outcome.REFUSED)
+    return PolicyRefusal(f"{policy.name}: {why}", refused, status=final, result_type=result_type)
