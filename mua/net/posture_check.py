@@ -39,6 +39,9 @@ class Severity(StrEnum):
     ADVICE = "advice"  # worth doing; does not lower the grade
 
 
+_AS_GRADE = {Severity.RED: Grade.RED, Severity.AMBER: Grade.AMBER}
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str  # stable, for scripts: "no-starttls", "certificate", ...
@@ -188,12 +191,13 @@ async def check_domain(
         mx = await resolver.mx(domain)
     except DnsError as exc:
         report.findings.append(_finding("mx-lookup", Severity.RED, domain=domain, why=str(exc)))
+        report.grade = _domain_grade(report)
         return report
     report.mx_signed = mx.secure
     if mx.null_mx or not mx.records:
         why = "publishes a null MX (RFC 7505)" if mx.null_mx else "has no MX record"
-        report.grade = Grade.RED
         report.findings.append(_finding("no-mx", Severity.RED, domain=domain, why=why))
+        report.grade = _domain_grade(report)
         return report
     await _domain_records(report, resolver, ca_file, mta_sts_port, timeout)
     report.mx = list(
@@ -204,8 +208,16 @@ async def check_domain(
             )
         )
     )
-    report.grade = max((m.grade for m in report.mx), key=_ORDER.__getitem__)
+    report.grade = _domain_grade(report)
     return report
+
+
+def _domain_grade(report: DomainReport) -> Grade:
+    """The worst MX's grade, lowered by the domain's own red and amber findings (a broken
+    MTA-STS policy leaves senders that rely on it opportunistic, whatever DANE does)."""
+    grades = [m.grade for m in report.mx]
+    grades += [_AS_GRADE[f.severity] for f in report.findings if f.severity in _AS_GRADE]
+    return max(grades, key=_ORDER.__getitem__, default=Grade.UNKNOWN)
 
 
 async def _domain_records(

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ LOOPBACK = "127.0.0.1"
 CA_LIFETIME = dt.timedelta(days=3650)
 CERT_LIFETIME = dt.timedelta(days=397)  # the CA/Browser Forum maximum
 CLOCK_SKEW = dt.timedelta(hours=1)
+_OUTDATED = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,23 @@ class ServerCert:
         )
         return hashlib.sha256(spki).digest()
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(
+        self,
+        minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+        maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    ) -> ssl.SSLContext:
+        """A server context for this certificate, TLS 1.2 and up unless told otherwise.
+
+        A `minimum` below TLS 1.2 (a server `mua check` should flag, RFC 8996) also drops the
+        context to OpenSSL security level 0: OpenSSL 3 offers TLS 1.0 and 1.1 at no other."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        with warnings.catch_warnings():
+            # Python deprecates TLS 1.0 and 1.1; offering them is the point of such a server.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if minimum in _OUTDATED:
+                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            ctx.minimum_version = minimum
+            ctx.maximum_version = maximum
         ctx.load_cert_chain(self.cert_file, self.key_file)
         return ctx
 

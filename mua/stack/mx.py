@@ -138,14 +138,17 @@ class Mx:
         host: str = "127.0.0.1",
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
+        requiretls: bool = True,
     ) -> None:
-        """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario)."""
+        """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario);
+        `requiretls` False one that does not offer REQUIRETLS (RFC 8689)."""
         self.hostname = hostname
         self.host = host
         self.handler = InboundHandler(hostname=hostname, users=users, mda=mda, events=events)
         self._tls_context = tls_context
         self._idle_timeout = idle_timeout
         self._data_size_limit = data_size_limit
+        self._requiretls = requiretls
         self._server: asyncio.Server | None = None
 
     def _factory(self) -> Callable[[], SMTP]:
@@ -159,6 +162,7 @@ class Mx:
                 tls_context=self._tls_context,
                 require_starttls=False,  # RFC 3207 section 4: a public MX must not require it
                 auth_required=False,
+                requiretls=self._requiretls,
             )
 
         return make

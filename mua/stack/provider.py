@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -57,10 +58,28 @@ class ProviderPorts:
 
 @dataclass(frozen=True)
 class ProviderOptions:
+    """How one provider is set up. The defaults are the modern provider; the others are
+    what the demo scenarios and `mua check`'s findings turn.
+
+    - `mx_tls_versions`: the lowest and highest TLS version the MX accepts. Below TLS 1.2
+      its context drops to OpenSSL security level 0, which OpenSSL 3 needs to offer TLS 1.0
+      and 1.1 at all (`(TLSv1, TLSv1_1)` is an MX that modern senders cannot reach).
+    - `mx_requiretls`: the MX advertises REQUIRETLS (RFC 8689) over TLS.
+    - `mta_sts_policy`: with `mta_sts`, the text the policy host serves instead of the policy
+      made from the mode and the MX (a broken or mismatched policy); the `_mta-sts` TXT id
+      follows whatever is served.
+    """
+
     users: tuple[str, ...]
     mx_tls: MxTls = MxTls.VERIFIED
     dane: bool = True  # publish a TLSA record for the MX (only with a verifiable certificate)
     mta_sts: StsMode | None = None  # publish an MTA-STS policy in this mode (RFC 8461)
+    mx_tls_versions: tuple[ssl.TLSVersion, ssl.TLSVersion] = (
+        ssl.TLSVersion.TLSv1_2,
+        ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    )
+    mx_requiretls: bool = True
+    mta_sts_policy: str | None = None
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     retry_window: float = DEFAULT_RETRY_WINDOW
     idle_timeout: float = IDLE_TIMEOUT
@@ -118,9 +137,12 @@ class Provider:
             mda=self.mda,
             events=self.events,
             tls_context=(
-                None if self.options.mx_tls is MxTls.NONE else self.mx_cert.server_context()
+                None
+                if self.options.mx_tls is MxTls.NONE
+                else self.mx_cert.server_context(*self.options.mx_tls_versions)
             ),
             idle_timeout=self.options.idle_timeout,
+            requiretls=self.options.mx_requiretls,
         )
         mx_port = await self.mx.start(ports.mx)
         self.msa = Msa(
@@ -154,6 +176,8 @@ class Provider:
 
     def sts_policy_text(self) -> str:
         assert self.options.mta_sts is not None
+        if self.options.mta_sts_policy is not None:
+            return self.options.mta_sts_policy
         return policy_text(self.options.mta_sts, [self.mx_host])
 
     def sts_txt(self) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ import logging
 import re
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, syntax
 
@@ -51,6 +52,12 @@ class WorldSMTP(SMTP):
 
     _in_ehlo = False
 
+    def __init__(self, *args: Any, requiretls: bool = True, **kwargs: Any) -> None:
+        """`requiretls` False: a server without the extension (as most MX hosts still are):
+        nothing advertised, and a MAIL FROM with the parameter is refused as unknown (555)."""
+        super().__init__(*args, **kwargs)
+        self.requiretls = requiretls
+
     def over_tls(self) -> bool:
         transport = self.transport
         return transport is not None and transport.get_extra_info("ssl_object") is not None
@@ -58,7 +65,7 @@ class WorldSMTP(SMTP):
     async def push(self, status: str | bytes) -> None:  # type: ignore[override]
         if status == "530 Must issue a STARTTLS command first":
             status = "530 5.7.0 Must issue a STARTTLS command first"
-        if self._in_ehlo and status == "250 HELP" and self.over_tls():
+        if self._in_ehlo and status == "250 HELP" and self.requiretls and self.over_tls():
             await super().push(f"250-{REQUIRETLS}")
         await super().push(status)
 
@@ -78,7 +85,7 @@ class WorldSMTP(SMTP):
             await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
             return
         requiretls = False
-        if arg and self.session is not None and self.session.extended_smtp:
+        if arg and self.requiretls and self.session is not None and self.session.extended_smtp:
             path, _, params = arg.partition(">")
             kept = [p for p in params.split() if p.upper() != REQUIRETLS]
             requiretls = len(kept) != len(params.split())
