@@ -15,7 +15,7 @@ from mua.stack.demo import SCENARIOS, run_demo, scenario_options
 from mua.stack.events import EventLog
 from mua.stack.tls_policy import returned_reason
 from mua.stack.world import World
-from tests.conftest import eventually, maildir_messages
+from tests.conftest import eventually, fast_options, maildir_messages
 from tests.stackhelp import endpoint, message
 
 
@@ -122,7 +122,7 @@ def test_a_missing_requiretls_offer_is_5_7_30() -> None:
 
 
 async def test_tls_required_no_relays_past_the_domain_policy(tmp_path: Path) -> None:
-    """strip-dane defers a normal message; with `TLS-Required: No` (RFC 8689 section 5) the
+    """strip-dane defers a normal message; with `TLS-Required: No` (RFC 8689 sections 3, 4.2.2) the
     sender's MTA ignores the TLSA records and delivers, as the sender asked."""
     async with World(tmp_path, scenario_options(SCENARIOS["strip-dane"])) as world:
         alice = world.mailbox("alice@a.test")
@@ -160,3 +160,42 @@ async def test_requiretls_overrides_tls_required_no(tmp_path: Path) -> None:
             lambda: [e for e in world.events.read() if e["event"] == "bounced"], what="a bounce"
         )
         assert maildir_messages(world, "bob@b.test") == []
+
+
+async def test_an_mx_without_the_extension_refuses_the_parameter(tmp_path: Path, connect) -> None:
+    async with World(tmp_path, fast_options(b_test={"mx_requiretls": False})) as world:
+        wire = await connect(world.providers["b.test"].ports.mx)
+        await wire.send("EHLO client.test")
+        assert (await wire.send("STARTTLS")).startswith("220")
+        await wire.starttls(_any_certificate(), "mx.b.test")
+        assert "REQUIRETLS" not in _extensions(await wire.send("EHLO client.test"))
+        reply = await wire.send("MAIL FROM:<alice@a.test> REQUIRETLS")
+        assert reply.startswith("555"), reply  # RFC 5321 4.1.1.11: a parameter it does not know
+
+
+async def test_an_mx_without_requiretls_gets_the_message_returned_with_5_7_30(
+    tmp_path: Path,
+) -> None:
+    """RFC 8689 section 4.2.1: the MX is named by a DNSSEC-signed MX record and authenticated
+    by DANE, but does not advertise REQUIRETLS: the message is returned, "5.7.30 REQUIRETLS
+    support required", and nothing reaches the MX."""
+    async with World(tmp_path, fast_options(b_test={"mx_requiretls": False})) as world:
+        alice = world.mailbox("alice@a.test")
+        await submit(
+            endpoint(world, "alice@a.test"),
+            message("alice@a.test", ["bob@b.test"], "needs REQUIRETLS"),
+            username=alice.user,
+            password=alice.password,
+            timeout=10.0,
+            requiretls=True,
+        )
+        (bounced,) = await eventually(
+            lambda: [e for e in world.events.read() if e["event"] == "bounced"], what="a bounce"
+        )
+        returned = await eventually(
+            lambda: maildir_messages(world, "alice@a.test"), what="the report to alice"
+        )
+        assert maildir_messages(world, "bob@b.test") == []
+    reason = bounced["reasons"]["bob@b.test"]
+    assert reason.startswith("550 5.7.30 REQUIRETLS support required"), reason
+    assert b"5.7.30" in returned[0]

@@ -201,8 +201,8 @@ class SubmissionHandler:
 def _transport_request(envelope: Envelope, data: bytes) -> dict[str, bool]:
     """What the sender asked of the relay (RFC 8689): `requiretls` (the MAIL FROM parameter:
     authenticated TLS on every hop, section 4.2.1) or `tls_required_no` (the `TLS-Required: No`
-    header field: recipient-domain policies may be ignored, section 5). The parameter wins:
-    with REQUIRETLS the header field is ignored (section 4.1)."""
+    header field: recipient-domain policies may be ignored, sections 3 and 4.2.2). The
+    parameter wins: with REQUIRETLS the header field is ignored (section 4.1)."""
     if REQUIRETLS in envelope.mail_options:
         return {"requiretls": True}
     value = _headers.parsebytes(data).get("TLS-Required")

@@ -9,9 +9,10 @@ the session ends before MAIL FROM and the message is deferred, never sent in cle
 
 A message sent with REQUIRETLS (RFC 8689) is relayed only as section 4.2.1 lists: MX named by
 DNSSEC or MTA-STS, STARTTLS, a certificate authenticated by DANE or the web PKI, an MX that
-advertises REQUIRETLS (the parameter is passed on). When no MX qualifies it is returned
-(5.7.30 when the only lack was REQUIRETLS itself, else 5.7.10 "encryption needed").
-`TLS-Required: No` (section 5) relays without the recipient domain's policies.
+advertises REQUIRETLS (the parameter is passed on). When no MX qualifies it is returned with
+the statuses section 4.2.1 lists: 5.7.30 "REQUIRETLS support required" when an MX lacked
+only the extension, else 5.7.10 "Encryption needed" (no TLS session as the section demands).
+`TLS-Required: No` (sections 3 and 4.2.2) relays without the recipient domain's policies.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class RelayClient:
         ignore_policy: bool = False,
     ) -> RelayOutcome:
         """`requiretls`: the message came with REQUIRETLS; `ignore_policy`: with
-        `TLS-Required: No` (RFC 8689 section 5: relay even where DANE or MTA-STS would stop)."""
+        `TLS-Required: No` (RFC 8689 sections 3 and 4.2.2: relay even where DANE or MTA-STS
+        would stop)."""
         outcome = RelayOutcome()
         try:
             mx = await self.resolver.mx(domain)

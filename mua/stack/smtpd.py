@@ -44,7 +44,7 @@ class WorldSMTP(SMTP):
     command first`; RFC 3207 gives the text and RFC 3463 the 5.7.0 class (Postfix writes
     the same), so the one line is rewritten here rather than copying the command loop.
 
-    REQUIRETLS is advertised only once the session is on TLS: RFC 8689 section 3 allows the
+    REQUIRETLS is advertised only once the session is on TLS: RFC 8689 section 2 allows the
     MAIL FROM parameter only on a TLS session, so offering it in clear would offer something
     the client may not use (and an attacker on the path could edit it anyway). A MAIL FROM
     with REQUIRETLS in clear is refused; accepted, it is kept in `envelope.mail_options`.
@@ -90,6 +90,10 @@ class WorldSMTP(SMTP):
             kept = [p for p in params.split() if p.upper() != REQUIRETLS]
             requiretls = len(kept) != len(params.split())
             if requiretls and not self.over_tls():
+                # RFC 8689 section 2 forbids the parameter outside TLS but prescribes no
+                # reply: 530 answers a command that needs TLS first (RFC 3207 section 4),
+                # 5.7.10 "Encryption needed" is the status section 4.2.1 gives a relay that
+                # cannot get a TLS session.
                 await self.push("530 5.7.10 REQUIRETLS needs a TLS session: issue STARTTLS first")
                 return
             arg = f"{path}>{' ' if kept else ''}{' '.join(kept)}"

@@ -202,9 +202,11 @@ def sts_policy_for_mx(sts: StsPolicy | None, domain: str, mx_host: str) -> TlsPo
 
 
 def returned_reason(statuses: list[str], last_error: str) -> str:
-    """The permanent reason of a REQUIRETLS message no MX could take (RFC 8689 sections 4.2.1
-    and 6: 5.7.30 when an MX lacked only REQUIRETLS itself; otherwise 5.7.10, encryption
-    needed, from the RFC 3463 registry)."""
+    """The permanent reason of a REQUIRETLS message no MX could take. RFC 8689 section 4.2.1:
+    5.7.30 (registered by the RFC's section 7, "REQUIRETLS support required") when an MX
+    lacked only REQUIRETLS itself; 5.7.10 "Encryption needed" (RFC 3463, RFC 5248) when no
+    TLS session meeting the section's steps (a validated MX name, TLS, an authenticated
+    certificate) could be had."""
     if "5.7.30" in statuses:
         return f"550 5.7.30 REQUIRETLS support required ({last_error})"
     return f"550 5.7.10 Encryption needed: {last_error}"
