@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import email.utils
 import logging
 import time
 from collections import defaultdict
@@ -20,7 +21,8 @@ from mua.stack.bounce import delivery_status_notification
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry
 from mua.stack.relay import RelayClient, RelayOutcome
-from mua.stack.tlsrpt import TlsReportLog, write_daily_report
+from mua.stack.tlsrpt import TlsReportLog, daily_report, write_daily_report
+from mua.stack.tlsrpt_mail import mailto_recipients, report_message
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,8 @@ class Mta:
                 for d, rcpts in by_domain.items()
             )
         )
-        if self.tls_reports is not None:
+        if self.tls_reports is not None and not entry.meta.get("tlsrpt"):
+            # RFC 8460 section 3: the sessions that carry a report are not themselves counted.
             await asyncio.to_thread(self._record_tls, list(zip(by_domain, outcomes, strict=True)))
         entry.attempts += 1
         temporary: dict[str, str] = {}
@@ -217,6 +220,44 @@ class Mta:
             sender=self.hostname,
             contact=f"postmaster@{self.hostname}",
         )
+
+    async def send_tls_report(self, domain: str, day: dt.date) -> list[str]:
+        """RFC 8460 section 5.3: mail `domain`'s report for the UTC day `day` to the
+        `mailto:` URIs of its TLS-RPT record, through this MTA's own queue; the recipients,
+        [] when the domain asks for no mailed report.
+
+        Section 3: reports are delivered despite any TLS failure, so the message is queued as
+        `TLS-Required: No` would have it (the domain's DANE or MTA-STS policy does not stop
+        it; an attacker who strips STARTTLS can read it), and its own relay sessions are not
+        counted. The null reverse-path keeps a failed report from bouncing back and forth."""
+        if self.tls_reports is None:
+            return []
+        daily = await daily_report(
+            self.tls_reports,
+            self.relay.resolver,
+            domain,
+            day=day,
+            sender=self.hostname,
+            contact=f"postmaster@{self.hostname}",
+        )
+        recipients = mailto_recipients(daily.rua) if daily is not None else []
+        if daily is None or not recipients:
+            return []
+        message_id = email.utils.make_msgid("tlsrpt", domain=self.hostname)
+        data = report_message(
+            daily,
+            submitter=self.hostname,
+            sender=f"tlsrpt-noreply@{self.hostname}",
+            to=recipients,
+            message_id=message_id,
+        )
+        meta = {"tls_required_no": True, "tlsrpt": True}
+        await asyncio.to_thread(
+            self.queue.enqueue, "", recipients, data, message_id=message_id, meta=meta
+        )
+        self.wake()
+        log.info("TLS report for %s queued for %s", domain, ", ".join(recipients))
+        return recipients
 
     def _delay(self, attempt: int) -> float:
         return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

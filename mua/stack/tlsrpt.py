@@ -4,8 +4,8 @@ daily aggregate report for a recipient domain that asks for one with a `_smtp._t
 Each relay session is one line in a JSON-lines file (`TlsReportLog`): the policy that applied
 (section 4.4: "tlsa", "sts" or "no-policy-found", with its policy strings), the MX, and the
 result (None for a successful TLS session, else a result type of section 4.3). The report for
-one UTC day is aggregated from those lines (section 4.4) and written under the file name of
-section 5.3; sending it to the `rua` URIs (mailto or https, section 5) is not done here.
+one UTC day is aggregated from those lines (section 4.4), written under the file name of
+section 5.1, or mailed to the record's `mailto:` URIs (section 5.3, `tlsrpt_mail.py`).
 """
 
 from __future__ import annotations
@@ -165,19 +165,30 @@ class TlsReportLog:
         }
 
 
-async def write_daily_report(
+@dataclass(frozen=True)
+class DailyReport:
+    """One policy domain's aggregate report for one UTC day, and where it is to go."""
+
+    domain: str
+    rua: tuple[str, ...]  # section 3: mailto: and https: URIs
+    report: dict[str, Any]  # section 4.4
+    name: str  # section 5.1's file name without its extension: sender!domain!begin!end
+
+    def json_bytes(self) -> bytes:
+        return (json.dumps(self.report, indent=2) + "\n").encode()
+
+
+async def daily_report(
     log_: TlsReportLog,
     resolver: Resolver,
     domain: str,
-    directory: Path,
     *,
     day: dt.date,
     sender: str,
     contact: str,
-) -> Path | None:
-    """Write `domain`'s report for the UTC day `day` when it publishes a TLS-RPT record
-    (section 3); None when it does not. The file is named as section 5.3 says:
-    sender!policy-domain!begin!end.json, the times in seconds since the epoch."""
+) -> DailyReport | None:
+    """`domain`'s report for the UTC day `day` when it publishes a TLS-RPT record (section
+    3); None when it does not (or the lookup fails: a report needs somewhere to go)."""
     try:
         txt = await resolver.txt(f"_smtp._tls.{domain}")
     except DnsError as exc:
@@ -189,15 +200,34 @@ async def write_daily_report(
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
     end = start + 86400
     report = log_.report(domain, start, end, organization=sender, contact=contact)
-    path = directory / f"{sender}!{domain}!{int(start)}!{int(end)}.json"
-    await asyncio.to_thread(_write, path, json.dumps(report, indent=2) + "\n")
-    log.info("TLS report for %s written to %s (for %s)", domain, path, ", ".join(rua))
+    return DailyReport(domain, rua, report, f"{sender}!{domain}!{int(start)}!{int(end)}")
+
+
+async def write_daily_report(
+    log_: TlsReportLog,
+    resolver: Resolver,
+    domain: str,
+    directory: Path,
+    *,
+    day: dt.date,
+    sender: str,
+    contact: str,
+) -> Path | None:
+    """Write `domain`'s report for `day` into `directory` as section 5.1 names it
+    (sender!policy-domain!begin!end.json, the times in seconds since the epoch); None when
+    the domain asks for none."""
+    found = await daily_report(log_, resolver, domain, day=day, sender=sender, contact=contact)
+    if found is None:
+        return None
+    path = directory / f"{found.name}.json"
+    await asyncio.to_thread(_write, path, found.json_bytes())
+    log.info("TLS report for %s written to %s (for %s)", domain, path, ", ".join(found.rua))
     return path
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(data)
 
 
 def _iso(when: float) -> str:
