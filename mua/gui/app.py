@@ -26,10 +26,15 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("mua")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("mua")
+    from mua.gui.resources import app_icon
+
     icon = app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
     _install_crash_handler()
+    from mua.gui.collector import GuiThreadCollector
+
+    collector = GuiThreadCollector(app).start()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
@@ -51,18 +56,8 @@ def run(argv: list[str] | None = None) -> int:
             loop.run_until_complete(session.aclose())
         else:
             loop.run_until_complete(engine.aclose())
+    collector.stop()
     return 0
-
-
-def app_icon():
-    """The application icon, an SVG from resources/ (crisp at any DPI); None when the
-    resources are not beside the package (an unusual install)."""
-    from pathlib import Path
-
-    from PySide6.QtGui import QIcon
-
-    svg = Path(__file__).resolve().parents[2] / "resources" / "mua.svg"
-    return QIcon(str(svg)) if svg.exists() else None
 
 
 def _open_session():

@@ -13,8 +13,8 @@ import json
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QApplication, QStyle
 
+from mua.gui import resources
 from mua.gui.message_model import MIME_TYPE
 from mua.store.cache import CachedFolder, MailCache
 
@@ -39,16 +39,10 @@ def folder_rank(folder: CachedFolder) -> int:
 
 
 def _icon(folder: CachedFolder | None) -> QIcon:
-    style = QApplication.style()
     if folder is None:
-        return QIcon.fromTheme(
-            "mail-unread", style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon)
-        )
+        return resources.icon("avatar-default")
     use = "INBOX" if folder.name == "INBOX" else folder.special_use or ""
-    fallback = style.standardIcon(
-        QStyle.StandardPixmap.SP_TrashIcon if use == "\\Trash" else QStyle.StandardPixmap.SP_DirIcon
-    )
-    return QIcon.fromTheme(_THEME.get(use, "folder"), fallback)
+    return resources.icon(_THEME.get(use, "folder"))
 
 
 class FolderTreeModel(QStandardItemModel):

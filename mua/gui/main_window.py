@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -24,7 +25,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSizePolicy,
     QSplitter,
-    QStyle,
     QSystemTrayIcon,
     QTabWidget,
     QTreeView,
@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
 from mua.client.engine import Engine
 from mua.core.compose import Draft
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
+from mua.gui import resources
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
 from mua.gui.mail_actions import MailActions
-from mua.gui.message_model import Column, MessageListModel, lock_icon, star_icon
+from mua.gui.message_model import Column, MessageListModel, lock_icon
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
 from mua.store.cache import CachedMessage
@@ -172,27 +173,27 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         self.setCentralWidget(self.main_splitter)
 
     def _build_actions(self) -> None:
-        sp, ti, key = QStyle.StandardPixmap, QIcon.ThemeIcon, QKeySequence.StandardKey
-        table = [  # name, text, slot, shortcut, (theme icon, fallback), checkable
+        key = QKeySequence.StandardKey
+        table = [  # name, text, slot, shortcut, icon (freedesktop name), checkable
             ("new", self.tr("&New Message"), lambda: self.compose(), key.New,
-             (ti.MailMessageNew, sp.SP_FileIcon), False),
+             "mail-message-new", False),
             ("reply", self.tr("&Reply"), lambda: self.reply(), "Ctrl+R",
-             (ti.MailReplySender, sp.SP_ArrowBack), False),
+             "mail-reply-sender", False),
             ("reply_all", self.tr("Reply &All"), lambda: self.reply(all_recipients=True),
-             "Ctrl+Shift+R", (ti.MailReplyAll, sp.SP_ArrowLeft), False),
+             "Ctrl+Shift+R", "mail-reply-all", False),
             ("forward", self.tr("&Forward"), self.forward, "Ctrl+L",
-             (ti.MailForward, sp.SP_ArrowForward), False),
+             "mail-forward", False),
             ("delete", self.tr("&Delete"), self.delete_selected, key.Delete,
-             (ti.EditDelete, sp.SP_TrashIcon), False),
+             "edit-delete", False),
             ("toggle_read", self.tr("Toggle Read"), self.toggle_read, "M", None, False),
             ("mark_read", self.tr("Mark as &Read"), lambda: self.set_read(True), None, None, False),
             ("mark_unread", self.tr("Mark as &Unread"), lambda: self.set_read(False), "Ctrl+U",
              None, False),
-            ("flag", self.tr("F&lag"), self.toggle_flag, "S", None, False),
+            ("flag", self.tr("F&lag"), self.toggle_flag, "S", "mail-mark-important", False),
             ("move", self.tr("&Move To…"), lambda: self.move_selected(), "Ctrl+Shift+M", None,
              False),
             ("refresh", self.tr("&Get Messages"), self.refresh_all, key.Refresh,
-             (ti.ViewRefresh, sp.SP_BrowserReload), False),
+             "view-refresh", False),
             ("find", self.tr("&Find"), self._focus_search, key.Find, None, False),
             ("add_account", self.tr("&Add Account…"), self.add_account, None, None, False),
             ("quit", self.tr("&Quit"), self.close, key.Quit, None, False),
@@ -202,17 +203,18 @@ class MainWindow(MailActions, NewMail, QMainWindow):
              None, True),
             ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
             ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
-             "Ctrl+J", None, False),
+             "Ctrl+J", "mua-journey", False),
+            ("about", self.tr("&About mua"), self._about, None, None, False),
+            ("about_qt", self.tr("About &Qt"), QApplication.aboutQt, None, None, False),
         ]  # fmt: skip
         for name, text, slot, shortcut, icon, checkable in table:
             action = QAction(text, self, checkable=checkable)
             if shortcut is not None:
                 action.setShortcut(QKeySequence(shortcut))
             if icon is not None:
-                action.setIcon(QIcon.fromTheme(icon[0], self.style().standardIcon(icon[1])))
+                action.setIcon(resources.icon(icon))
             action.triggered.connect(slot)
             setattr(self, f"act_{name}", action)
-        self.act_flag.setIcon(QIcon.fromTheme(ti.MailMarkImportant, star_icon()))
         self.act_html.setChecked(self.reader.prefer_html)
         self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
         bar = self.menuBar()
@@ -227,6 +229,7 @@ class MainWindow(MailActions, NewMail, QMainWindow):
             (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
                 self.act_toggle_read, self.act_mark_read, self.act_mark_unread, self.act_flag,
                 None, self.act_move, self.act_delete]),
+            (self.tr("&Help"), [self.act_about, self.act_about_qt]),
         ):  # fmt: skip
             menu = bar.addMenu(title)
             for action in actions:
@@ -253,6 +256,11 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                                       self.act_flag, self.act_move, self.act_delete])  # fmt: skip
         self.message_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._update_actions()
+
+    def _about(self) -> None:
+        from mua.gui.about import show_about
+
+        self.about_box = show_about(self)
 
     def _build_status(self) -> None:
         status = self.statusBar()

@@ -105,20 +105,6 @@ def _star(painter: QPainter, x: float, y: float) -> None:
     painter.drawPolygon(star)
 
 
-def star_icon() -> QIcon:
-    """The flag: an orange star."""
-    if "star" not in _ICONS:
-        pixmap = QPixmap(16, 16)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        _star(painter, 8, 8.5)
-        painter.end()
-        _ICONS["star"] = QIcon(pixmap)
-    return _ICONS["star"]
-
-
 def flags_icon(unread: bool, flagged: bool) -> QIcon:
     """A blue dot for unread, an orange star for flagged, side by side."""
     key = ("flags", unread, flagged)

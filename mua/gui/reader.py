@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -43,9 +43,9 @@ _RISKY = {".exe", ".bat", ".cmd", ".com", ".scr", ".msi", ".js", ".vbs", ".jar",
 
 def _placeholder() -> QImage:
     image = QImage(48, 36, QImage.Format.Format_ARGB32)
-    image.fill(QColor("#eceff1"))
+    image.fill(QColor(128, 128, 128, 48))  # translucent grey: readable on light and dark
     painter = QPainter(image)
-    painter.setPen(QColor("#90a4ae"))
+    painter.setPen(QColor(128, 128, 128, 190))
     painter.drawRect(0, 0, 47, 35)
     painter.drawLine(8, 28, 20, 14)
     painter.drawLine(20, 14, 28, 22)
@@ -111,11 +111,27 @@ class ReaderView(QWidget):
 
     # -- layout -------------------------------------------------------------------------------
 
+    _STYLES = {  # palette() is looked up when a sheet is set: re-set on every palette change
+        "header": "#readerHeader { background: palette(base);"
+        " border-bottom: 1px solid palette(mid); }",
+        # amber (the "acceptable" colour) washed over the palette: light and dark alike
+        "remote_bar": "#remoteBar { background: rgba(224, 161, 0, 45);"
+        " border-bottom: 1px solid rgba(224, 161, 0, 150); }",
+        "attachment_bar": "#attachmentBar { border-top: 1px solid palette(mid);"
+        " background: palette(window); }",
+    }
+
+    def _apply_styles(self) -> None:
+        for name, sheet in self._STYLES.items():
+            getattr(self, name).setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "attachment_bar"):
+            self._apply_styles()
+
     def _build(self) -> None:
         self.header = QFrame(objectName="readerHeader")
-        self.header.setStyleSheet(
-            "#readerHeader { background: palette(base); border-bottom: 1px solid #d0d7de; }"
-        )
         self.subject_label = QLabel(wordWrap=True)
         font = self.subject_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.35)
@@ -132,9 +148,6 @@ class ReaderView(QWidget):
         header.addLayout(self.fields)
 
         self.remote_bar = QFrame(objectName="remoteBar")
-        self.remote_bar.setStyleSheet(
-            "#remoteBar { background: #fff6d5; border-bottom: 1px solid #e8cf73; }"
-        )
         self.remote_label = QLabel(wordWrap=True)
         self.load_once = QPushButton(self.tr("Load for this message"))
         self.load_always = QPushButton(self.tr("Always for this sender"))
@@ -152,9 +165,6 @@ class ReaderView(QWidget):
         self.browser.document().setDocumentMargin(12)
 
         self.attachment_bar = QFrame(objectName="attachmentBar")
-        self.attachment_bar.setStyleSheet(
-            "#attachmentBar { border-top: 1px solid #d0d7de; background: palette(window); }"
-        )
         self.attachment_row = QHBoxLayout(self.attachment_bar)
         self.attachment_row.setContentsMargins(8, 4, 8, 4)
 
@@ -163,6 +173,7 @@ class ReaderView(QWidget):
         layout.setSpacing(0)
         for widget in (self.header, self.remote_bar, self.browser, self.attachment_bar):
             layout.addWidget(widget)
+        self._apply_styles()
 
     # -- showing ------------------------------------------------------------------------------
 
@@ -218,7 +229,7 @@ class ReaderView(QWidget):
             rows.append((self.tr("Cc"), message.cc))
         rows.append((self.tr("Date"), message.date))
         for row, (name, value) in enumerate(rows):
-            label = QLabel(name, styleSheet="color: #6a737d;")
+            label = QLabel(name, styleSheet="color: palette(placeholder-text);")
             shown = QLabel(value, wordWrap=True)
             shown.setTextFormat(Qt.TextFormat.PlainText)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

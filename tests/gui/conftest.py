@@ -31,3 +31,14 @@ def loop(qapp, qtbot) -> Iterator[qasync.QEventLoop]:
     asyncio.events._set_running_loop(None)
     event_loop.close()
     asyncio.set_event_loop(None)
+
+
+@pytest.fixture(autouse=True)
+def _collect_in_gui_thread(qapp) -> Iterator[None]:
+    """As the app does (mua.gui.collector): cyclic garbage, Qt objects among it, is only
+    collected in the GUI thread, never by a worker thread that happens to allocate."""
+    from mua.gui.collector import GuiThreadCollector
+
+    collector = GuiThreadCollector().start()
+    yield
+    collector.stop()

@@ -39,7 +39,7 @@ def test_mua_starts_in_demo_mode_and_quits_cleanly(tmp_path: Path) -> None:
 
 
 def test_the_application_icon_renders_from_its_svg(qapp) -> None:
-    from mua.gui.app import app_icon
+    from mua.gui.resources import app_icon
 
     icon = app_icon()
     assert icon is not None and not icon.isNull()

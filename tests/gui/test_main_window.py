@@ -9,12 +9,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import asyncio
 import email
 import email.policy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, QSize, Qt
+from PySide6.QtGui import QColor, QPalette
 
+from mua import __version__
 from mua.core.compose import Attachment, Draft
 from mua.core.legs import Grade
 from mua.gui.bridge import Bridge
@@ -22,6 +25,8 @@ from mua.gui.demo_profile import DemoSession
 from mua.gui.journey import trace_provider
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column, GradeRole
+from mua.gui.theme import grade_colour
+from mua.store import paths
 from tests.conftest import fast_options
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -75,6 +80,40 @@ def server_flags(session: DemoSession, address: str, folder: str) -> dict[str, f
         }
 
     return session.world.call(read())
+
+
+# The demo world's default ("modern") journey: per leg, its grade and words its label shows.
+MODERN = [
+    (Grade.GREEN, ["SMTP-submission", r"\b465\b", "TLSv1.3 implicit", r"verified \(pki\)"]),
+    (Grade.INTERNAL, ["internal", "same server"]),
+    (Grade.GREEN, ["SMTP", r"\b25\b", "TLSv1.3 STARTTLS", r"verified \(dane\)"]),
+    (Grade.INTERNAL, ["internal", "same server"]),
+    (Grade.INTERNAL, ["internal", "same server"]),
+    (Grade.GREEN, ["IMAP", r"\b993\b", "TLSv1.3 implicit", r"verified \(pki\)"]),
+]
+
+
+def check_journey_as_drawn(diagram) -> None:
+    """Each leg's arrow, as painted on screen, has its grade's colour, and its label says
+    the protocol, the role port, the TLS version and mode, and how the peer was verified."""
+    image = diagram.grab().toImage()
+    ratio = image.devicePixelRatio()
+    arrows = diagram.model().arrows
+    assert [a.grade for a in arrows] == [grade for grade, _ in MODERN]
+    for arrow, (grade, words) in zip(arrows, MODERN, strict=True):
+        label = "\n".join(arrow.label)
+        for word in words:
+            assert re.search(word, label), f"leg {arrow.index}: {word!r} not in {label!r}"
+        middle = diagram.arrow_line(arrow.index).center()
+        painted = image.pixelColor(int(middle.x() * ratio), int(middle.y() * ratio))
+        expected = grade_colour(grade)
+        assert diagram.arrow_colour(arrow.index) == expected
+        distance = max(
+            abs(painted.red() - expected.red()),
+            abs(painted.green() - expected.green()),
+            abs(painted.blue() - expected.blue()),
+        )
+        assert distance < 40, f"leg {arrow.index} painted {painted.name()}, not {expected.name()}"
 
 
 def rows(window: MainWindow) -> list[str]:
@@ -162,6 +201,7 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
     window.act_journey.trigger()
     qtbot.wait(50)
     assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))
+    check_journey_as_drawn(window.hop_panel.ensure().diagram)
     window.tabs.setCurrentIndex(0)
 
     window.act_mark_unread.trigger()
@@ -236,3 +276,54 @@ def test_layout_is_switchable_and_remembered(qtbot, window: MainWindow, settings
     stored = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mua", "mua")
     assert stored.value("window/geometry") is not None
     assert Path(stored.fileName()).is_relative_to(settings_dir)
+
+
+def test_about_says_the_version_and_where_files_are(qtbot, window: MainWindow) -> None:
+    window.act_about.trigger()
+    box = window.about_box
+    qtbot.waitUntil(box.isVisible)
+    assert f"mua {__version__}" in box.text()
+    assert str(paths.log_dir()) in box.text() and str(paths.config_dir()) in box.text()
+    box.close()
+
+
+def test_toolbar_icons_are_drawn_crisp_at_any_scale(window: MainWindow) -> None:
+    """Our SVG icons (the offscreen platform has no icon theme), rendered for the size and
+    device-pixel ratio asked for, not scaled up from a small bitmap."""
+    w = window
+    for action in (w.act_new, w.act_reply, w.act_reply_all, w.act_forward, w.act_delete,
+                   w.act_refresh, w.act_flag, w.act_journey):  # fmt: skip
+        icon = action.icon()
+        assert not icon.isNull(), action.text()
+        image = icon.pixmap(QSize(24, 24), 2.0).toImage()
+        assert image.width() == 48, action.text()
+        assert any(image.pixelColor(x, y).alpha() for x in range(48) for y in range(48))
+
+
+def test_dark_palette_is_followed(qtbot, qapp, window: MainWindow) -> None:
+    """When the system switches to a dark palette, nothing of ours stays light: the reader's
+    header, the blocked-content bar and the toolbar icons follow it."""
+    light = qapp.palette()
+    dark = QPalette(QColor("#2b2b2b"))  # what Qt's Fusion style derives a dark palette from
+    for role, colour in ((QPalette.ColorRole.Base, "#1e1e1e"),
+                         (QPalette.ColorRole.Text, "#e8e8e8"),
+                         (QPalette.ColorRole.WindowText, "#e8e8e8")):  # fmt: skip
+        dark.setColor(role, QColor(colour))
+    qapp.setPalette(dark)
+    try:
+        window.reader.remote_bar.show()
+        window.resize(1280, 800)
+        qtbot.wait(50)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = window.grab()
+        assert shot.save(str(ARTIFACTS / "main_window_dark.png"))
+        image, ratio = shot.toImage(), shot.devicePixelRatio()
+        for widget in (window.reader.header, window.reader.remote_bar, window.message_view):
+            spot = widget.mapTo(window, widget.rect().bottomRight()) - QPoint(3, 3)
+            sample = image.pixelColor(int(spot.x() * ratio), int(spot.y() * ratio))
+            assert sample.lightness() < 90, f"{widget.objectName()}: {sample.name()}"
+        icon = window.act_reply.icon().pixmap(QSize(24, 24)).toImage()
+        inked = [icon.pixelColor(x, y) for x in range(24) for y in range(24)]
+        assert max(c.lightness() for c in inked if c.alpha() > 200) > 180  # light ink
+    finally:
+        qapp.setPalette(light)
