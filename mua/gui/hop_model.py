@@ -53,6 +53,11 @@ class Arrow:
     def style(self) -> LineStyle:
         return SOURCE_STYLES[self.leg.source]
 
+    @property
+    def refused(self) -> bool:
+        """A policy stopped this leg before the message was sent: drawn stopping short."""
+        return self.leg.refused
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -183,8 +188,11 @@ def verification_text(leg: Leg) -> str | None:
 
 
 def label_lines(leg: Leg) -> tuple[str, ...]:
-    """protocol; ports; TLS version and mode; verification; the source unless observed."""
+    """protocol; ports; TLS version and mode; verification; the source unless observed.
+    A refused leg says so instead of the TLS of a session that carried nothing."""
     lines = [leg.protocol.value, ports_text(leg), tls_text(leg), verification_text(leg)]
+    if leg.refused:
+        lines[2:] = ["refused", "nothing sent"]
     if leg.source is not Source.OBSERVED:
         lines.append(leg.source.value)
     return tuple(line for line in lines if line)
@@ -260,6 +268,17 @@ def _explain_client(leg: Leg, grade: Grade) -> str:
     )
 
 
+_REFUSED = (
+    "Stopped: nothing of the message was sent. The sending MTA's policy refused this server "
+    "before MAIL FROM: DANE (RFC 7672, section 2.2), an MTA-STS policy in enforce mode "
+    "(RFC 8461, section 5) or the message's REQUIRETLS (RFC 8689, section 4.2.1) demands "
+    "STARTTLS with an authenticated certificate, and the server, or an attacker in front of "
+    "it, did not provide that. So the message was not exposed: it waits in the sender's queue "
+    "for another try (deferred), or went back to its sender (bounced). This is the policy "
+    "doing its job; the note says which one and why."
+)
+
+
 def _explain_relay(leg: Leg, grade: Grade) -> str:
     if grade is Grade.GREEN:
         if leg.tls.verified_by is VerifiedBy.DANE:
@@ -290,6 +309,8 @@ def _explain_relay(leg: Leg, grade: Grade) -> str:
 def explain(leg: Leg) -> str:
     """What the grade means for this kind of leg and what would make it green, with the RFC."""
     grade, kind = leg.grade, leg.kind
+    if leg.refused:
+        return _REFUSED
     if grade is Grade.UNKNOWN:
         green = _client_green(kind) if kind in _CLIENT else _TO_BE_GREEN[kind]
         return (

@@ -53,6 +53,7 @@ _SOURCE_WORDS = {
     Source.CLAIMED: "claimed upstream (unverifiable)",
 }
 _CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
+_REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -65,6 +66,13 @@ def _alpha(colour: QColor, alpha: int) -> QColor:
     c = QColor(colour)
     c.setAlpha(alpha)
     return c
+
+
+def _paint_refused(p: QPainter, colour: QColor, x1: float, x2: float, y: float, h: float) -> None:
+    """A refused leg: the line stops short and ends in a bar (nothing crossed)."""
+    p.drawLine(QLineF(x1, y, x2, y))
+    p.setPen(_pen(colour, 3.0))
+    p.drawLine(QLineF(x2, y - h / 2 - 2, x2, y + h / 2 + 2))
 
 
 def _pen(colour: QColor, width: float, style: hm.LineStyle = hm.LineStyle.SOLID) -> QPen:
@@ -143,13 +151,19 @@ class HopDiagram(QWidget):
         self.updateGeometry()
         self.update()
 
-    def _legend_rows(self, dim: QColor) -> list[tuple[str, list[tuple[QColor, hm.LineStyle, str]]]]:
+    def _legend_rows(
+        self, dim: QColor
+    ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
         grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in hm.GRADE_ORDER]
         sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
-        return [
+        rows = [
             (self.tr("Grade"), [(c, s, self.tr(t)) for c, s, t in grades]),
             (self.tr("Source"), [(c, s, self.tr(t)) for c, s, t in sources]),
         ]
+        if any(a.refused for a in self._model.arrows):
+            refused = (dim, _REFUSED_STYLE, self.tr("refused by a policy: nothing sent"))
+            rows.append((self.tr("Outcome"), [refused]))
+        return rows
 
     def _legend_width(self) -> float:
         fm = QFontMetricsF(self.font())
@@ -158,7 +172,7 @@ class HopDiagram(QWidget):
         return head + max(sum(48 + fm.horizontalAdvance(t) for *_, t in e) for _, e in rows)
 
     def _content_size(self) -> QSize:
-        legend_h = 2 * (self._m.line_h + 6) + self._m.margin
+        legend_h = len(self._legend_rows(QColor())) * (self._m.line_h + 6) + self._m.margin
         w = max(self._layout.width, self._legend_width() + 2 * self._m.margin)
         if not self._model.arrows:
             w = QFontMetricsF(self.font()).height() * 24
@@ -263,7 +277,7 @@ class HopDiagram(QWidget):
         self._paint_boxes(p, bg, fg)
         for i in range(len(self._model.arrows)):
             self._paint_label(p, i, bg, fg, selected=i == selected, hovered=i == hover)
-        self._paint_legend(p, bg, fg, interactive)
+        self._paint_legend(p, bg, fg)
 
     def _paint_breaks(self, p: QPainter, colour: QColor) -> None:
         half = self._m.break_gap / 2 - 3
@@ -285,12 +299,17 @@ class HopDiagram(QWidget):
             p.setPen(_pen(_alpha(colour, 90 if selected else 45), 12))
             p.drawLine(QLineF(x1 + 3, y, x2 - 3, y))
         p.setPen(_pen(colour, 4.0 if selected else 3.0, arrow.style))
-        p.drawLine(QLineF(x1 + 3, y, x2 - head, y))
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(colour)
-        tip, back = QPointF(x2 - 1, y), x2 - head - 1
-        p.drawPolygon(QPolygonF([tip, QPointF(back, y - head / 2), QPointF(back, y + head / 2)]))
-        p.setBrush(Qt.BrushStyle.NoBrush)
+        if arrow.refused:  # stopped before the message went: a line that ends in a bar
+            _paint_refused(p, colour, x1 + 3, x1 + 0.6 * (x2 - x1), y, head)
+        else:
+            p.drawLine(QLineF(x1 + 3, y, x2 - head, y))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(colour)
+            tip, back = QPointF(x2 - 1, y), x2 - head - 1
+            p.drawPolygon(
+                QPolygonF([tip, QPointF(back, y - head / 2), QPointF(back, y + head / 2)])
+            )
+            p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(_mix(fg, colour, 0.35))
         p.setFont(self._font(-1.0, bold=True))
         number = QRectF(x1, y - self._m.box_h / 2, x2 - x1, self._m.box_h / 2 - 4)
@@ -336,7 +355,7 @@ class HopDiagram(QWidget):
             p.setPen(_mix(bg, fg, 0.65) if source_line else fg)
             p.drawText(QRectF(r.x, r.y + n * self._m.line_h, r.w, self._m.line_h), _CENTRE, line)
 
-    def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor, interactive: bool) -> None:
+    def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor) -> None:
         fm = QFontMetricsF(self.font())
         lh, m, right = self._m.line_h, self._m.margin, self._content_size().width() - self._m.margin
         dim = _mix(bg, fg, 0.65)
@@ -353,17 +372,14 @@ class HopDiagram(QWidget):
             p.setFont(self.font())
             x = m + head
             for colour, style, text in entries:
-                p.setPen(_pen(colour, 3.0, style))
-                p.drawLine(QLineF(x, y + lh / 2, x + 26, y + lh / 2))
+                p.setPen(_pen(colour, 3.0, hm.LineStyle.SOLID if style is None else style))
+                if style is _REFUSED_STYLE:
+                    _paint_refused(p, colour, x, x + 22, y + lh / 2, lh * 0.6)
+                else:
+                    p.drawLine(QLineF(x, y + lh / 2, x + 26, y + lh / 2))
                 p.setPen(fg)
                 p.drawText(QRectF(x + 32, y, fm.horizontalAdvance(text) + 2, lh), _VCENTRE, text)
                 x += 48 + fm.horizontalAdvance(text)
-        if interactive:
-            hint = self.tr("Click an arrow for details")
-            p.setPen(dim)
-            p.setFont(self._font(italic=True))
-            align = Qt.AlignmentFlag.AlignRight | _VCENTRE
-            p.drawText(QRectF(m, y0 + lh + 6, right - m, lh), align, hint)
 
     # -- export -----------------------------------------------------------------------------
 
@@ -462,6 +478,9 @@ class HopPanel(QWidget):
         bar = self.scroll.horizontalScrollBar().sizeHint().height()
         frame = 2 * self.scroll.frameWidth()
         self.scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
+        need, sizes = self.scroll.minimumHeight(), self.splitter.sizes()
+        if sizes[0] < need < sum(sizes):  # a taller legend: make room now, from the details
+            self.splitter.setSizes([need, sum(sizes) - need])
         for button in (self.png_button, self.svg_button):
             button.setEnabled(bool(trace and trace.legs))
         self.status.setText(self._status_html())

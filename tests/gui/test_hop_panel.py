@@ -535,3 +535,33 @@ def test_demo_journeys(qtbot, panel: HopPanel, demo_traces, scenario: str) -> No
     panel.show_leg(2)
     save_artifact(panel, scenario)
     panel.export_png(ARTIFACTS / f"hop_diagram_{scenario}.png")
+
+
+@pytest.mark.slow
+def test_a_leg_refused_by_a_policy_stops_short(qtbot, panel: HopPanel) -> None:
+    """strip-dane: the attacker removed STARTTLS, DANE made the MTA refuse. The relay arrow
+    ends in a bar before the MX, its label says nothing was sent, the legend explains it."""
+    trace = asyncio.run(run_demo(SCENARIOS["strip-dane"]))
+    relay = trace.legs[2]
+    assert relay.refused and relay.grade is Grade.GREEN
+    plain = panel.diagram.sizeHint().height()
+    panel.set_trace(trace)
+    assert panel.diagram.sizeHint().height() > plain  # the legend's Outcome row
+    arrow = panel.diagram.model().arrows[2]
+    assert arrow.refused and arrow.label[2:4] == ("refused", "nothing sent")
+    panel.show_leg(2)
+    assert panel.details.toPlainText().count("Stopped: nothing of the message was sent") == 1
+    assert "RFC 7672" in panel.details.toPlainText()
+    image = panel.diagram.grab().toImage()
+    ratio = image.devicePixelRatio()
+    line = panel.diagram.arrow_line(2)
+    colour = grade_colour(Grade.GREEN)
+
+    def near(x: float) -> bool:
+        got = image.pixelColor(int(x * ratio), int(line.y1() * ratio))
+        pairs = zip(got.getRgb()[:3], colour.getRgb()[:3], strict=True)
+        return all(abs(a - b) <= 12 for a, b in pairs)
+
+    assert near(line.x1() + 0.3 * line.dx())  # the shaft starts...
+    assert not near(line.x1() + 0.85 * line.dx())  # ...and stops short of the MX
+    save_artifact(panel, "strip-dane")
