@@ -233,6 +233,11 @@ def write_all(out: Path) -> dict[str, Path]:
 if __name__ == "__main__":
     import sys
 
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "packaging"
-    for role, path in write_all(target).items():
-        print(f"{role}: {path}")
+    # `appmeta.py --version` prints the version (CI names its artefacts with it);
+    # `appmeta.py [OUT_DIR]` writes the metadata files (default build/packaging/).
+    if sys.argv[1:] == ["--version"]:
+        print(version())
+    else:
+        target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "packaging"
+        for role, path in write_all(target).items():
+            print(f"{role}: {path}")

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Wraps dist/mua.app (from `pyinstaller packaging/mua.spec` on macOS) in a compressed disk
+# image with an Applications link to drag it onto: dist/mua-VERSION-macos-ARCH.dmg.
+# Sign the .app before, and sign and notarise the .dmg after (packaging/README.md).
+# Usage: packaging/macos/make_dmg.sh            (on macOS, from the repository root)
+set -eu
+cd "$(dirname "$0")/../.."
+version=$(python3 packaging/appmeta.py --version)
+arch=$(uname -m)
+out="dist/mua-$version-macos-$arch.dmg"
+staging=$(mktemp -d)
+trap 'rm -rf "$staging"' EXIT
+ditto dist/mua.app "$staging/mua.app"   # ditto keeps the bundle's symlinks and signature
+ln -s /Applications "$staging/Applications"
+rm -f "$out"
+hdiutil create -volname "mua $version" -srcfolder "$staging" -fs HFS+ -format UDZO -ov "$out"
+echo "$out"
