@@ -30,7 +30,7 @@ DESCRIPTION = (
     "account anywhere.",
 )
 LICENSE = "MIT"
-DEVELOPER = "The mua developers"
+DEVELOPER = "The mua authors"
 # Inno Setup's AppId: fixed forever once released (upgrades and the uninstaller find the
 # installed copy by it).
 WINDOWS_APP_GUID = "{{5B0C6E5A-3D0E-4F8B-9C55-6D1A3E2B7F41}"

@@ -131,6 +131,7 @@ def stage(app: Path, target: Path) -> Path:
     shutil.copy2(meta["metainfo"], share / "metainfo" / meta["metainfo"].name)
     shutil.copytree(generated / "icons" / "hicolor", share / "icons" / "hicolor")
     shutil.copy2(ROOT / "packaging" / "linux" / "install.sh", target / "install.sh")
+    shutil.copy2(ROOT / "LICENSE", target / "LICENSE")
     return target
 
 

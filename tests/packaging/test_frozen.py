@@ -198,6 +198,8 @@ def test_the_tarball_holds_the_app_its_desktop_entry_and_icons(
     for name in (
         "mua",
         "install.sh",
+        "LICENSE",
+        "_internal/LICENSE",
         "_internal/resources/mua.svg",
         "share/applications/mua.desktop",
         "share/icons/hicolor/scalable/apps/mua.svg",
