@@ -92,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--json", action="store_true", help="print one JSON document")
     trace.add_argument("--account", metavar="ADDRESS", help="the account it belongs to")
     trace.set_defaults(command="trace", run=_trace)
+    opener = sub.add_parser(
+        "open",
+        help="show a message file (.eml) and its journey in a window",
+        description="Open a message file in a window: the message, safely rendered, and the "
+        "hop panel of its journey from its Received headers. The account it was sent to, when "
+        "configured here, tells which headers your provider recorded. Without a display, "
+        "prints what `mua trace` prints. This is what opening an .eml file in the file "
+        "manager runs; without FILE it starts mua as `mua` does.",
+    )
+    opener.add_argument(
+        "file", type=Path, nargs="?", help="a message file (RFC 5322, .eml); none: start mua"
+    )
+    opener.add_argument("--account", metavar="ADDRESS", help="the account it belongs to")
+    opener.set_defaults(command="open", run=_open)
     check = sub.add_parser(
         "check",
         help="the transport-security posture of a domain's inbound mail",
@@ -127,7 +141,9 @@ def _default(args: argparse.Namespace) -> int:
 
 
 def _has_display() -> bool:
-    if sys.platform in ("win32", "darwin"):
+    """A screen to show windows on; a Qt platform chosen explicitly (QT_QPA_PLATFORM, e.g.
+    offscreen or vnc) counts as one."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -151,23 +167,66 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _trace(args: argparse.Namespace) -> int:
+def _read_trace(path: Path, account: str | None):
+    """(raw bytes, message, own hosts, trace) of a message file, for `trace` and `open`."""
     import email
     import email.policy
 
-    from mua.cli_table import render_trace
-    from mua.core.journey import trace_from_headers, transport_notes
+    from mua.core.journey import trace_from_headers
 
     try:
-        raw = args.file.read_bytes()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise CliError(f"Cannot read {args.file}: {exc.strerror}.", 66) from exc
+        raise CliError(f"Cannot read {path}: {exc.strerror}.", 66) from exc
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     own_hosts: list[str] = []
     observed = []
-    if args.account:
-        own_hosts, observed = _account_context(args.account, message.get("Message-ID"))
+    if account:
+        own_hosts, observed = _account_context(account, message.get("Message-ID"))
     trace = trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+    return raw, message, own_hosts, trace
+
+
+def _open(args: argparse.Namespace) -> int:
+    if args.file is None:  # the menu entry's "mua open %f" with no file
+        return _default(args)
+    account = args.account or _recipient_account(args.file)
+    if not _has_display():
+        print("No display found: showing the journey as `mua trace` does.", file=sys.stderr)
+        args.json, args.account = False, account
+        return _trace(args)
+    raw, _message, _hosts, trace = _read_trace(args.file, account)
+    from mua.gui.viewer import show_file
+
+    return show_file(args.file, raw, trace)
+
+
+def _recipient_account(path: Path) -> str | None:
+    """The configured account the message was addressed to, if any (best effort: a file
+    that cannot be read is reported by the caller)."""
+    import email
+    import email.policy
+    from email.utils import getaddresses
+
+    from mua.store.config import AccountStore
+
+    try:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+        accounts = {a.address.lower(): a.address for a in AccountStore().load()}
+    except (OSError, ValueError):
+        return None
+    fields = ("Delivered-To", "X-Original-To", "To", "Cc")
+    for _name, address in getaddresses([str(v) for f in fields for v in message.get_all(f, [])]):
+        if address.lower() in accounts:
+            return accounts[address.lower()]
+    return None
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from mua.cli_table import render_trace
+    from mua.core.journey import transport_notes
+
+    _raw, message, own_hosts, trace = _read_trace(args.file, args.account)
     if args.json:
         print(json.dumps(trace.to_json(), indent=2))
         return 0

@@ -62,3 +62,24 @@ async def test_trace_with_the_account_knows_its_provider(
     assert (submission["from"]["role"], submission["to"]["role"]) == ("MUA", "MSA")
     assert submission["source"] == "claimed"  # a.test is not bob's provider
     assert relay["source"] == "recorded" and relay["tls"]["version"] == "TLSv1.3"
+
+
+@pytest.mark.usefixtures("memory_keyring")
+async def test_open_without_a_display_prints_the_journey_for_the_recipients_account(
+    world: World, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What double-clicking an .eml runs; the account comes from the message's recipient."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    await send(world, "alice@a.test", ["bob@b.test"], subject="opened")
+    (raw,) = await eventually(lambda: maildir_messages(world, "bob@b.test"))
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(raw)
+    assert main(["open", str(eml)]) == 0
+    before = capsys.readouterr()
+    assert "No display found" in before.err and "claimed" in before.out
+    AccountStore().add(world_account(world, "bob@b.test"))
+    assert main(["open", str(eml)]) == 0
+    out = capsys.readouterr().out
+    assert "recorded" in out  # bob's provider's own header, known through his account
+    assert main(["open", str(tmp_path / "nope.eml")]) == 66

@@ -142,13 +142,38 @@ def test_the_mail_commands_work_against_the_frozen_world(frozen: Path, tmp_path:
     assert "Traceback" not in err
 
 
+def test_open_an_eml_as_the_file_association_does(frozen: Path, tmp_path: Path) -> None:
+    """`mua open FILE.eml`: offscreen, its window until killed; with no display at all, the
+    journey as text."""
+    eml = tmp_path / "sample.eml"
+    eml.write_text(
+        "Received: from mx.example.net (mx.example.net [192.0.2.10])\r\n"
+        "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+        "\tby mail.example.com (Postfix) with ESMTPS id 4ABC; Sat, 28 Nov 2026 10:00:05 +0000\r\n"
+        "Subject: sample\r\n\r\nbody\r\n"
+    )
+    env = _env(tmp_path)
+    with subprocess.Popen([str(frozen), "open", str(eml)], env=env, stderr=subprocess.PIPE) as proc:
+        time.sleep(3)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(name, None)
+    text = subprocess.run(
+        [str(frozen), "open", str(eml)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert text.returncode == 0, text.stderr
+    assert "No display found" in text.stderr and "TLSv1.3" in text.stdout
+
+
 def test_the_gui_starts_offscreen_and_keeps_running(frozen: Path, tmp_path: Path) -> None:
     """`mua` with no command, as the menu entry starts it: demo mode (no account), its main
     window painted, still running 5 s after start, no traceback anywhere."""
     home = tmp_path / "home"
     stderr_file = tmp_path / "stderr.txt"
-    # mua starts the GUI when it sees a display; offscreen Qt never connects to this one.
-    env = _env(home, DISPLAY=os.environ.get("DISPLAY", ":0"))
+    env = _env(home)  # QT_QPA_PLATFORM=offscreen counts as a display
     env["QT_LOGGING_RULES"] = "qt.widgets.painting=true"  # says when the window is flushed
     started = time.monotonic()
     with open(stderr_file, "w") as err:
