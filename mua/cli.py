@@ -84,13 +84,16 @@ def _parser() -> argparse.ArgumentParser:
         help="the legs that a stored message's headers show",
         description="Read a message (.eml) and show each leg of its journey from its "
         "Received headers, with what protected it. Headers written by your own provider "
-        "are 'recorded'; those from further upstream are only 'claimed'. With --account, "
-        "the provider's hosts come from that account, and what mua observed itself when "
-        "it sent the message is merged in.",
+        "are 'recorded'; those from further upstream are only 'claimed'. The provider's "
+        "hosts come from the account (--account, else the configured account the message "
+        "was addressed to), and what mua observed itself when it sent the message is "
+        "merged in.",
     )
     trace.add_argument("file", type=Path, help="a message file (RFC 5322, .eml)")
     trace.add_argument("--json", action="store_true", help="print one JSON document")
-    trace.add_argument("--account", metavar="ADDRESS", help="the account it belongs to")
+    trace.add_argument(
+        "--account", metavar="ADDRESS", help="the account it belongs to (default: its recipient's)"
+    )
     trace.set_defaults(command="trace", run=_trace)
     opener = sub.add_parser(
         "open",
@@ -104,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     opener.add_argument(
         "file", type=Path, nargs="?", help="a message file (RFC 5322, .eml); none: start mua"
     )
-    opener.add_argument("--account", metavar="ADDRESS", help="the account it belongs to")
+    opener.add_argument(
+        "--account", metavar="ADDRESS", help="the account it belongs to (default: its recipient's)"
+    )
     opener.set_defaults(command="open", run=_open)
     check = sub.add_parser(
         "check",
@@ -167,66 +172,36 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _read_trace(path: Path, account: str | None):
-    """(raw bytes, message, own hosts, trace) of a message file, for `trace` and `open`."""
-    import email
-    import email.policy
-
-    from mua.core.journey import trace_from_headers
+def _read_file(path: Path, account: str | None):
+    from mua.client.message_file import NoSuchAccount, read_message_file
 
     try:
-        raw = path.read_bytes()
+        return read_message_file(path, account)
     except OSError as exc:
-        raise CliError(f"Cannot read {path}: {exc.strerror}.", 66) from exc
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    own_hosts: list[str] = []
-    observed = []
-    if account:
-        own_hosts, observed = _account_context(account, message.get("Message-ID"))
-    trace = trace_from_headers(message, own_hosts=own_hosts, observed=observed)
-    return raw, message, own_hosts, trace
+        raise CliError(f"Cannot read {path}: {exc.strerror or exc}.", 66) from exc
+    except NoSuchAccount as exc:
+        raise CliError(str(exc), 78) from exc
 
 
 def _open(args: argparse.Namespace) -> int:
     if args.file is None:  # the menu entry's "mua open %f" with no file
         return _default(args)
-    account = args.account or _recipient_account(args.file)
     if not _has_display():
         print("No display found: showing the journey as `mua trace` does.", file=sys.stderr)
-        args.json, args.account = False, account
+        args.json = False
         return _trace(args)
-    raw, _message, _hosts, trace = _read_trace(args.file, account)
+    found = _read_file(args.file, args.account)
     from mua.gui.viewer import show_file
 
-    return show_file(args.file, raw, trace)
-
-
-def _recipient_account(path: Path) -> str | None:
-    """The configured account the message was addressed to, if any (best effort: a file
-    that cannot be read is reported by the caller)."""
-    import email
-    import email.policy
-    from email.utils import getaddresses
-
-    from mua.store.config import AccountStore
-
-    try:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
-        accounts = {a.address.lower(): a.address for a in AccountStore().load()}
-    except (OSError, ValueError):
-        return None
-    fields = ("Delivered-To", "X-Original-To", "To", "Cc")
-    for _name, address in getaddresses([str(v) for f in fields for v in message.get_all(f, [])]):
-        if address.lower() in accounts:
-            return accounts[address.lower()]
-    return None
+    return show_file(found)
 
 
 def _trace(args: argparse.Namespace) -> int:
     from mua.cli_table import render_trace
     from mua.core.journey import transport_notes
 
-    _raw, message, own_hosts, trace = _read_trace(args.file, args.account)
+    found = _read_file(args.file, args.account)
+    message, own_hosts, trace = found.message, found.own_hosts, found.trace
     if args.json:
         print(json.dumps(trace.to_json(), indent=2))
         return 0
@@ -265,28 +240,6 @@ def _check(args: argparse.Namespace) -> int:
     )
     print(json.dumps(report.to_json(), indent=2) if args.json else describe(report))
     return 0 if report.grade is Grade.GREEN else 1
-
-
-def _account_context(address: str, message_id: str | None) -> tuple[list[str], list]:
-    """The account's provider hosts, and the legs mua observed for this message."""
-    from mua.core.legs import Leg
-    from mua.store import paths
-    from mua.store.cache import MailCache
-    from mua.store.config import AccountStore
-
-    account = AccountStore().get(address)
-    if account is None:
-        raise CliError(f"There is no account {address}.", 78)
-    hosts = [account.domain, *account.provider_hosts]
-    hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
-    observed: list[Leg] = []
-    cache_file = paths.cache_dir() / "mail.sqlite3"
-    if message_id and cache_file.exists():
-        with MailCache(cache_file) as cache:
-            stored = cache.trace(account.key, message_id.strip())
-        if stored is not None:
-            observed = [Leg.from_json(leg) for leg in stored.observed_legs]
-    return hosts, observed
 
 
 def _stack(args: argparse.Namespace) -> int:

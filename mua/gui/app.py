@@ -44,6 +44,8 @@ def run(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "mua", str(exc))
         return 1
     window = _main_window(engine, session)
+    opener = _file_opener(app)  # macOS: an .eml opened from Finder while mua runs
+    app.installEventFilter(opener)
     closed = asyncio.Event()
     window.closed.connect(closed.set)  # (lastWindowClosed is not emitted under qasync's loop)
     window.show()
@@ -91,6 +93,32 @@ def _main_window(engine, session):
 
         install_scenario_menu(window, bridge)
     return window
+
+
+def _file_opener(app):
+    """An event filter for the application: a FileOpen event (macOS Finder, "Open With")
+    opens the file in a window of its own (mua.gui.viewer, imported only then)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QFileOpenEvent
+
+    class FileOpener(QObject):
+        def __init__(self, parent: QObject | None = None) -> None:
+            super().__init__(parent)
+            self.windows: list = []
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+                from mua.gui.viewer import open_file
+
+                window = open_file(Path(event.file()))
+                if window is not None:
+                    self.windows = [w for w in self.windows if w.isVisible()] + [window]
+                return True
+            return super().eventFilter(watched, event)
+
+    return FileOpener(app)
 
 
 def _welcome(window) -> None:

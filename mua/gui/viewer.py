@@ -1,7 +1,9 @@
 """`mua open FILE.eml`: one message file in a window of its own, the message and its
-journey side by side, with no account, no network and no event loop but Qt's.
+journey side by side, with no network and no event loop but Qt's.
 
 What opening an .eml in the file manager shows (the installers associate the type with it).
+On macOS, Finder hands the file to the running app as a FileOpen event instead of an
+argument: `mua.gui.app.FileOpener` turns those into the same window.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QSplitter, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
 
 from mua import __version__
-from mua.core.legs import Trace
+from mua.client.message_file import MessageFile, NoSuchAccount, read_message_file
 from mua.gui.hop_panel import HopPanel
 from mua.gui.reader import ReaderView
 from mua.gui.resources import app_icon
@@ -22,18 +24,32 @@ from mua.gui.resources import app_icon
 class MessageFileWindow(QSplitter):
     """The reader on the left, the hop panel on the right."""
 
-    def __init__(self, path: Path, raw: bytes, trace: Trace, parent: QWidget | None = None):
+    def __init__(self, found: MessageFile, parent: QWidget | None = None):
         super().__init__(Qt.Orientation.Horizontal, parent)
-        self.setWindowTitle(self.tr("%1 — mua").replace("%1", path.name))
+        self.setWindowTitle(self.tr("%1 — mua").replace("%1", found.path.name))
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.reader = ReaderView(self)  # remote content blocked, as in the main window
         self.hop_panel = HopPanel(self)
-        self.reader.show_message(raw)
-        self.hop_panel.set_trace(trace)
+        self.reader.show_message(found.raw)
+        self.hop_panel.set_trace(found.trace)
         self.setSizes([520, 760])
         self.resize(1280, 760)
 
 
-def show_file(path: Path, raw: bytes, trace: Trace) -> int:
+def open_file(path: Path, parent: QWidget | None = None) -> MessageFileWindow | None:
+    """A window for the file, shown; None (after saying why) when it cannot be read."""
+    try:
+        found = read_message_file(path)
+    except (OSError, NoSuchAccount) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        QMessageBox.warning(parent, "mua", f"Cannot open {path}: {why}.")
+        return None
+    window = MessageFileWindow(found)
+    window.show()
+    return window
+
+
+def show_file(found: MessageFile) -> int:
     """Show the window until it is closed; the process's exit code."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("mua")
@@ -41,6 +57,6 @@ def show_file(path: Path, raw: bytes, trace: Trace) -> int:
     icon = app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
-    window = MessageFileWindow(path, raw, trace)
+    window = MessageFileWindow(found)
     window.show()
     return app.exec()
