@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
@@ -49,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(command=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    from mua.stack.demo import SCENARIOS
+    from mua.stack.scenario_names import SCENARIO_NAMES
 
     demo = sub.add_parser(
         "demo",
@@ -61,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--headless", action="store_true", help="run in the terminal (the only mode so far)"
     )
-    demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="modern")
+    demo.add_argument("--scenario", choices=SCENARIO_NAMES, default="modern")
     demo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     demo.set_defaults(command="demo", run=_demo)
 
@@ -154,6 +153,8 @@ def _has_display() -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from mua.cli_table import render_trace
     from mua.stack.demo import SCENARIOS, run_demo
 
@@ -218,6 +219,8 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from mua.core.legs import Grade
     from mua.net.dns import Resolver
     from mua.net.posture import parse_nameserver
@@ -243,6 +246,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _stack(args: argparse.Namespace) -> int:
+    import asyncio
+
     from mua.stack.world import World, WorldOptions
 
     async def serve(directory: Path) -> None:

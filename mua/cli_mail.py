@@ -9,9 +9,6 @@ Exit codes a script can rely on (sysexits.h names):
 from __future__ import annotations
 
 import argparse
-import asyncio
-import email
-import email.policy
 import getpass
 import json
 import os
@@ -20,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 from mua.core.account import Account, ServerSettings
-from mua.core.compose import Attachment, ComposeError, Draft
 from mua.core.tls import Security
 
 EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXIT_CONFIG = (
@@ -164,6 +160,7 @@ def _engine():
 def _errors(exc: BaseException) -> CliError:
     """One sentence and the right exit code for what the layers below raise."""
     from mua.client.engine import MissingPassword
+    from mua.core.compose import ComposeError
     from mua.net import imap, submission
 
     text = str(exc)
@@ -196,6 +193,8 @@ def _default_security(port: int, imap: bool) -> Security:
 
 
 def _accounts_add(args: argparse.Namespace) -> int:
+    import asyncio
+
     from mua.net import discovery
     from mua.store.config import AccountExists, AccountStore
 
@@ -272,6 +271,8 @@ def _describe(s: ServerSettings) -> str:
 
 def _check_signin(account: Account, password: str) -> None:
     """Sign in to IMAP and look at the SMTP server before anything is saved."""
+    import asyncio
+
     from mua.client.outbox import submission_endpoint
     from mua.client.sync import endpoint_for
     from mua.net.imap import ImapSession
@@ -320,6 +321,8 @@ def _accounts_remove(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    import asyncio
+
     engine = _engine()
     try:
         addresses = [args.address] if args.address else [a.address for a in engine.accounts.load()]
@@ -380,6 +383,10 @@ def _row_json(r) -> dict:
 
 
 def _read(args: argparse.Namespace) -> int:
+    import asyncio
+    import email
+    import email.policy
+
     engine = _engine()
     try:
         raw = asyncio.run(engine.body(args.address, args.folder, args.uid))
@@ -408,6 +415,10 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from mua.core.compose import Attachment, Draft
+
     text = args.body if args.body is not None else args.body_file.read_text()
     try:
         attachments = tuple(Attachment.from_path(p) for p in args.attach)
@@ -447,6 +458,8 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _outbox(args: argparse.Namespace) -> int:
+    import asyncio
+
     engine = _engine()
     try:
         if args.flush:

@@ -140,3 +140,19 @@ async def test_message_acknowledged_before_a_sigkill_is_delivered_after_restart(
         found = await eventually(lambda: maildir_messages(world, "bob@b.test"))
         assert any(b"Subject: Survivor" in raw for raw in found)
         await eventually(lambda: len(world.providers["a.test"].queue) == 0)
+
+
+def test_the_scenario_names_are_the_demos_and_the_parser_does_not_start_a_world() -> None:
+    """`mua --version` and `--help` import neither the mail world nor asyncio."""
+
+    from mua.stack.demo import SCENARIOS
+    from mua.stack.scenario_names import SCENARIO_NAMES
+
+    assert tuple(SCENARIOS) == SCENARIO_NAMES
+    probe = (
+        "import sys\nfrom mua.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('mua.stack.', 'asyncio'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "['mua.stack.scenario_names']", out.stdout
