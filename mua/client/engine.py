@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mua.core.account import Account
-from mua.core.compose import Draft, build_message
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
@@ -26,6 +25,7 @@ from mua.store.outbox import Outbox, OutboxEntry
 if TYPE_CHECKING:
     from mua.client.outbox import OutboxSender, SendOutcome
     from mua.client.sync import AccountSync, FolderSync
+    from mua.core.compose import Draft
     from mua.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,8 @@ class Engine:
 
     def queue(self, draft: Draft) -> OutboxEntry:
         """Put a message into the Outbox (durably) and return its entry; nothing is sent yet."""
+        from mua.core.compose import Draft, build_message  # email's parsers: not at start-up
+
         account = self.account(draft.sender)
         if not draft.sender_name and account.display_name:
             draft = Draft(**{**draft.__dict__, "sender_name": account.display_name})
@@ -278,6 +280,8 @@ class Engine:
                 drafts = sync.folder_with_use("\\Drafts")
             if drafts is None:
                 return False
+            from mua.core.compose import build_message
+
             message = build_message(draft) if draft.recipients else _draft_message(draft)
             sync.append(drafts, message.as_bytes(), ["\\Draft", "\\Seen"])
             return True
@@ -304,6 +308,8 @@ async def _until_the_thread_ends(work, on_cancel=None, patience: float | None = 
 
 def _draft_message(draft: Draft):
     """A draft may have no recipients yet; build it without that check."""
+    from mua.core.compose import Draft, build_message
+
     placeholder = Draft(**{**draft.__dict__, "to": (draft.sender,)})
     message = build_message(placeholder)
     del message["To"]

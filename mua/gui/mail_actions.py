@@ -3,17 +3,19 @@ account. A mixin of MainWindow (mua/gui/main_window.py), split out to keep one i
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
-from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QInputDialog,
 )
 
-from mua.core.compose import Attachment, Draft, reply_draft
 from mua.store.cache import CachedMessage
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from mua.core.compose import Draft
 
 log = logging.getLogger(__name__)
 
@@ -106,24 +108,33 @@ class MailActions:
     # -- composing ----------------------------------------------------------------------------
 
     def _original(self) -> EmailMessage | None:
+        import email.policy  # email's parsers and the compose model load on first use
+        from email.message import EmailMessage
+
         if self.raw is None:
             return None
         message = email.message_from_bytes(self.raw, policy=email.policy.default)
         return message if isinstance(message, EmailMessage) else None
 
     def compose(self, draft: Draft | None = None) -> object:
+        from mua.core.compose import Draft
+
         if draft is None:
             sender = self.account or next(iter(self.accounts()), "")
             draft = Draft(sender=sender)
         return self.compose_opener(draft)
 
     def reply(self, *, all_recipients: bool = False) -> object:
+        from mua.core.compose import reply_draft
+
         original = self._original()
         if original is None or not self.account:
             return None
         return self.compose(reply_draft(original, self.account, reply_all=all_recipients))
 
     def forward(self) -> object:
+        from mua.core.compose import Attachment, Draft
+
         original = self._original()
         if original is None or not self.account:
             return None

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -33,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from mua.client.engine import Engine
-from mua.core.compose import Draft
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui import resources
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
@@ -43,6 +43,9 @@ from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
+
+if TYPE_CHECKING:
+    from mua.core.compose import Draft
 
 log = logging.getLogger(__name__)
 
