@@ -53,6 +53,7 @@ _SOURCE_WORDS = {
     Source.CLAIMED: "claimed upstream (unverifiable)",
 }
 _CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
+MIN_SCALE = 0.65  # the smallest the diagram is drawn to fit; narrower, it scrolls
 _REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
 
 
@@ -134,8 +135,15 @@ class HopDiagram(QWidget):
     def _relayout(self) -> None:
         lh = QFontMetricsF(self.font()).height()
         bold = QFontMetricsF(self._font(bold=True))
-        labels = [line for a in self._model.arrows for line in a.label]
-        widest = max((bold.horizontalAdvance(line) for line in labels), default=0.0)
+        plain = QFontMetricsF(self.font())
+        widest = max(  # the first line of a label is bold, the rest plain
+            (
+                (bold if n == 0 else plain).horizontalAdvance(line)
+                for a in self._model.arrows
+                for n, line in enumerate(a.label)
+            ),
+            default=0.0,
+        )
         box_w = max(5.6 * lh, QFontMetricsF(self._font(1.5, True)).horizontalAdvance("MUA") * 2)
         self._m = hm.Metrics(
             box_w=box_w,
@@ -147,7 +155,8 @@ class HopDiagram(QWidget):
             line_h=lh,  # label_lines stays 5 whatever the trace: the height never jumps
         )
         self._layout = self._model.layout(self._m)
-        self.setMinimumSize(self._content_size())
+        natural = self._content_size()
+        self.setMinimumSize(QSize(int(natural.width() * MIN_SCALE) + 1, natural.height()))
         self.updateGeometry()
         self.update()
 
@@ -182,25 +191,39 @@ class HopDiagram(QWidget):
         return self._content_size()
 
     def minimumSizeHint(self) -> QSize:
-        return self._content_size()
+        return self.minimumSize()
 
-    def _origin(self, width: float | None = None) -> float:
+    def scale(self) -> float:
+        """How much the diagram is shrunk to fit the widget's width: down to MIN_SCALE, below
+        which the scroll area scrolls sideways instead."""
+        natural = self._content_size().width()
+        return min(1.0, max(MIN_SCALE, self.width() / natural)) if self._model.arrows else 1.0
+
+    def _origin(self, width: float | None = None, scale: float | None = None) -> float:
         """The diagram is centred when the widget is wider than it."""
-        return max(0.0, ((width or self.width()) - self._content_size().width()) / 2)
+        shown = self._content_size().width() * (self.scale() if scale is None else scale)
+        return max(0.0, ((width or self.width()) - shown) / 2)
+
+    def _to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(self._origin() + x * self.scale(), y * self.scale())
+
+    def _to_diagram(self, pos: QPointF) -> QPointF:
+        return QPointF((pos.x() - self._origin()) / self.scale(), pos.y() / self.scale())
 
     def arrow_line(self, index: int) -> QLineF:
         x1, x2, y = self._layout.arrows[index]
-        return QLineF(x1 + self._origin(), y, x2 + self._origin(), y)
+        return QLineF(self._to_widget(x1, y), self._to_widget(x2, y))
 
     def label_rect(self, index: int) -> QRectF:
         r = self._layout.labels[index]
-        return QRectF(r.x + self._origin(), r.y, r.w, r.h)
+        return QRectF(self._to_widget(r.x, r.y), self._to_widget(r.x + r.w, r.y + r.h))
 
     def arrow_colour(self, index: int) -> QColor:
         return grade_colour(self._model.arrows[index].grade)
 
     def leg_at(self, pos: QPointF) -> int | None:
-        return self._layout.leg_at(pos.x() - self._origin(), pos.y())
+        at = self._to_diagram(pos)
+        return self._layout.leg_at(at.x(), at.y())
 
     # -- input ------------------------------------------------------------------------------
 
@@ -214,9 +237,9 @@ class HopDiagram(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         index = self.leg_at(pos)
-        x = pos.x() - self._origin()
+        at = self._to_diagram(pos)
         boxes = zip(self._model.boxes, self._layout.boxes, strict=True)
-        box = next((b for b, r in boxes if r.contains(x, pos.y())), None)
+        box = next((b for b, r in boxes if r.contains(at.x(), at.y())), None)
         if index is not None:
             self.setToolTip(self._model.arrows[index].leg.note)
         else:
@@ -251,10 +274,12 @@ class HopDiagram(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        self._paint(painter, self.width(), self.height(), interactive=True)
+        self._paint(painter, self.width(), self.height(), interactive=True, scale=self.scale())
         painter.end()
 
-    def _paint(self, p: QPainter, width: float, height: float, *, interactive: bool) -> None:
+    def _paint(
+        self, p: QPainter, width: float, height: float, *, interactive: bool, scale: float = 1.0
+    ) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         pal = self.palette()
@@ -268,7 +293,8 @@ class HopDiagram(QWidget):
                 empty = self.tr("Select a message to see how it travelled")
             p.drawText(QRectF(0, 0, width, height), _CENTRE, empty)
             return
-        p.translate(self._origin(width), 0)
+        p.translate(self._origin(width, scale), 0)
+        p.scale(scale, scale)
         hover = self._hover if interactive else None
         selected = self._selected if interactive else None
         self._paint_breaks(p, _mix(bg, fg, 0.45))

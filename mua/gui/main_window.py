@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MIN_LIST_WIDTH = 420  # px: sender, subject and date stay readable beside the journey
+
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
 
 
@@ -108,6 +110,7 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         self._backoff: dict[str, float] = {}
         self._syncing = 0
         self._tray: QSystemTrayIcon | None = None
+        self._widened: list[int] | None = None  # the user's split, while the journey is wider
         self.folders = FolderTreeModel(self)
         self.messages = MessageListModel(engine.cache, self)
         self._build_views()
@@ -157,16 +160,14 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.reader, self.tr("Message"))
         self.tabs.addTab(self.hop_panel, self.tr("Journey"))
-        self.tabs.currentChanged.connect(
-            lambda index: (
-                self.hop_panel.ensure() if self.tabs.widget(index) is self.hop_panel else None
-            )
-        )
+        self.tabs.currentChanged.connect(lambda _index: self._fit_journey())
         self.tabs.setMinimumWidth(320)  # not the widest line of a page: the list needs room
         self.content = QSplitter(self._orientation())
         self.content.addWidget(view)
         self.content.addWidget(self.tabs)
         self.content.setStretchFactor(1, 1)
+        # the user dragged the handle: that split is theirs, not to be restored later
+        self.content.splitterMoved.connect(lambda *_: setattr(self, "_widened", None))
         self.content.setSizes([500, 660])
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.addWidget(self.folder_view)
@@ -259,6 +260,29 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                                       self.act_flag, self.act_move, self.act_delete])  # fmt: skip
         self.message_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._update_actions()
+
+    def _fit_journey(self) -> None:
+        """With the Journey tab shown beside the list, widen it to the whole diagram (the
+        list keeps a useful width); the diagram scrolls sideways only when the window is
+        too narrow for both."""
+        if self.tabs.currentWidget() is not self.hop_panel:
+            if self._widened is not None:
+                self.content.setSizes(self._widened)  # back to the user's own split
+            self._widened = None
+            return
+        panel = self.hop_panel.ensure()
+        if self.content.orientation() != Qt.Orientation.Horizontal:
+            return
+        margins = self.tabs.width() - panel.scroll.viewport().width()
+        wanted = panel.diagram.sizeHint().width() + margins
+        list_width, tabs_width = self.content.sizes()
+        if wanted > tabs_width:
+            total = list_width + tabs_width
+            tabs_width = min(wanted, total - MIN_LIST_WIDTH)
+            if tabs_width > self.content.sizes()[1]:
+                if self._widened is None:
+                    self._widened = self.content.sizes()
+                self.content.setSizes([total - tabs_width, tabs_width])
 
     def _about(self) -> None:
         from mua.gui.about import show_about
@@ -470,6 +494,7 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                 log.exception("the journey of message %s could not be worked out", key[2])
                 trace = None
             self.hop_panel.set_trace(trace)
+            self._fit_journey()
             if trace is not None and message is not None and message.message_id:
                 self.engine.cache.store_trace(key[0], message.message_id, trace)
                 self.messages.forget_grade(message.message_id)

@@ -198,9 +198,23 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
     window.resize(1280, 800)
     qtbot.wait(50)
     assert window.grab().save(str(ARTIFACTS / "main_window.png"))
+    split = window.content.sizes()
     window.act_journey.trigger()
     qtbot.wait(50)
     assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))
+    assert window.content.sizes()[1] > split[1]  # widened for the journey
+    journey = window.hop_panel.ensure()
+    assert journey.scroll.horizontalScrollBar().maximum() == 0  # the whole journey in view
+    window.resize(1600, 900)  # wider: the diagram grows back towards its natural size
+    qtbot.wait(50)
+    window._fit_journey()
+    qtbot.wait(50)
+    assert journey.diagram.scale() > 0.8
+    assert window.grab().save(str(ARTIFACTS / "main_window_journey_wide.png"))
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    window.tabs.setCurrentIndex(0)
+    assert abs(window.content.sizes()[0] - split[0]) <= 2  # the user's own split again
     check_journey_as_drawn(window.hop_panel.ensure().diagram)
     window.tabs.setCurrentIndex(0)
 
