@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.gui import hop_model as hm
-from mua.gui.hop_panel import HopDiagram, HopPanel
+from mua.gui.hop_diagram import HopDiagram
+from mua.gui.hop_panel import HopPanel
 from mua.gui.theme import grade_colour
 from mua.stack.demo import SCENARIOS, run_demo
 

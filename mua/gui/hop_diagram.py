@@ -1,0 +1,424 @@
+"""The journey diagram: RFC 5598 role boxes joined by one arrow per leg.
+
+`HopDiagram` paints what `hop_model.HopDiagramModel` computes (colour is the grade, line
+style the source, a bar where a policy refused the leg), shrinks it to fit down to
+`MIN_SCALE`, handles clicks, hover and keys, and exports PNG or SVG. `hop_panel.HopPanel`
+puts it above the details of the selected leg.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QWidget
+
+from mua.core.legs import Source, Trace
+from mua.gui import hop_model as hm
+from mua.gui.theme import GRADE_LABELS, grade_colour
+
+_DASHES = {hm.LineStyle.SOLID: [], hm.LineStyle.DASHED: [3.0, 2.0], hm.LineStyle.DOTTED: [0.1, 2.2]}
+_SOURCE_WORDS = {
+    Source.OBSERVED: "observed",
+    Source.RECORDED: "recorded by your provider",
+    Source.CLAIMED: "claimed upstream (unverifiable)",
+}
+_CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
+MIN_SCALE = 0.65  # the smallest the diagram is drawn to fit; narrower, it scrolls
+_REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor.fromRgbF(
+        *(x * (1 - t) + y * t for x, y in zip(a.getRgbF(), b.getRgbF(), strict=True))
+    )
+
+
+def _alpha(colour: QColor, alpha: int) -> QColor:
+    c = QColor(colour)
+    c.setAlpha(alpha)
+    return c
+
+
+def _paint_refused(p: QPainter, colour: QColor, x1: float, x2: float, y: float, h: float) -> None:
+    """A refused leg: the line stops short and ends in a bar (nothing crossed)."""
+    p.drawLine(QLineF(x1, y, x2, y))
+    p.setPen(_pen(colour, 3.0))
+    p.drawLine(QLineF(x2, y - h / 2 - 2, x2, y + h / 2 + 2))
+
+
+def _pen(colour: QColor, width: float, style: hm.LineStyle = hm.LineStyle.SOLID) -> QPen:
+    pen = QPen(colour, width)
+    round_cap = style is hm.LineStyle.DOTTED
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap if round_cap else Qt.PenCapStyle.FlatCap)
+    if _DASHES[style]:
+        pen.setDashPattern(_DASHES[style])
+    return pen
+
+
+class HopDiagram(QWidget):
+    """Role boxes joined by one arrow per leg; click an arrow or its label to select the leg."""
+
+    legClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._trace: Trace | None = None
+        self._model = hm.HopDiagramModel.from_trace(None)
+        self._selected: int | None = None
+        self._hover: int | None = None
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._relayout()
+
+    def set_trace(self, trace: Trace | None) -> None:
+        """Show `trace`'s journey; None shows the empty state."""
+        self._trace = trace
+        self._model = hm.HopDiagramModel.from_trace(trace)
+        self._selected = self._hover = None
+        self._relayout()
+
+    def trace(self) -> Trace | None:
+        return self._trace
+
+    def model(self) -> hm.HopDiagramModel:
+        return self._model
+
+    @property
+    def selected_leg(self) -> int | None:
+        return self._selected
+
+    def set_selected_leg(self, index: int | None) -> None:
+        in_range = index is not None and 0 <= index < len(self._model.arrows)
+        self._selected = index if in_range else None
+        self.update()
+
+    # -- geometry, in widget coordinates ----------------------------------------------------
+
+    def _font(self, delta: float = 0.0, bold: bool = False, italic: bool = False) -> QFont:
+        font = QFont(self.font())
+        if delta:
+            font.setPointSizeF(max(6.0, font.pointSizeF() + delta))
+        font.setBold(bold)
+        font.setItalic(italic)
+        return font
+
+    def _relayout(self) -> None:
+        lh = QFontMetricsF(self.font()).height()
+        bold = QFontMetricsF(self._font(bold=True))
+        plain = QFontMetricsF(self.font())
+        widest = max(  # the first line of a label is bold, the rest plain
+            (
+                (bold if n == 0 else plain).horizontalAdvance(line)
+                for a in self._model.arrows
+                for n, line in enumerate(a.label)
+            ),
+            default=0.0,
+        )
+        box_w = max(5.6 * lh, QFontMetricsF(self._font(1.5, True)).horizontalAdvance("MUA") * 2)
+        self._m = hm.Metrics(
+            box_w=box_w,
+            box_h=3.7 * lh,
+            gap=max(3.4 * lh, widest + 0.9 * lh - box_w),  # the widest label fits one pitch
+            break_gap=1.9 * lh,
+            margin=0.9 * lh,
+            label_gap=0.6 * lh,
+            line_h=lh,  # label_lines stays 5 whatever the trace: the height never jumps
+        )
+        self._layout = self._model.layout(self._m)
+        natural = self._content_size()
+        self.setMinimumSize(QSize(int(natural.width() * MIN_SCALE) + 1, natural.height()))
+        self.updateGeometry()
+        self.update()
+
+    def _legend_rows(
+        self, dim: QColor
+    ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
+        grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in hm.GRADE_ORDER]
+        sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
+        rows = [
+            (self.tr("Grade"), [(c, s, self.tr(t)) for c, s, t in grades]),
+            (self.tr("Source"), [(c, s, self.tr(t)) for c, s, t in sources]),
+        ]
+        if any(a.refused for a in self._model.arrows):
+            refused = (dim, _REFUSED_STYLE, self.tr("refused by a policy: nothing sent"))
+            rows.append((self.tr("Outcome"), [refused]))
+        return rows
+
+    def _legend_width(self) -> float:
+        fm = QFontMetricsF(self.font())
+        rows = self._legend_rows(QColor())
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        return head + max(sum(48 + fm.horizontalAdvance(t) for *_, t in e) for _, e in rows)
+
+    def _content_size(self) -> QSize:
+        legend_h = len(self._legend_rows(QColor())) * (self._m.line_h + 6) + self._m.margin
+        w = max(self._layout.width, self._legend_width() + 2 * self._m.margin)
+        if not self._model.arrows:
+            w = QFontMetricsF(self.font()).height() * 24
+        return QSize(int(w + 1), int(self._layout.height + legend_h + 1))
+
+    def sizeHint(self) -> QSize:
+        return self._content_size()
+
+    def minimumSizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def scale(self) -> float:
+        """How much the diagram is shrunk to fit the widget's width: down to MIN_SCALE, below
+        which the scroll area scrolls sideways instead."""
+        natural = self._content_size().width()
+        return min(1.0, max(MIN_SCALE, self.width() / natural)) if self._model.arrows else 1.0
+
+    def _origin(self, width: float | None = None, scale: float | None = None) -> float:
+        """The diagram is centred when the widget is wider than it."""
+        shown = self._content_size().width() * (self.scale() if scale is None else scale)
+        return max(0.0, ((width or self.width()) - shown) / 2)
+
+    def _to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(self._origin() + x * self.scale(), y * self.scale())
+
+    def _to_diagram(self, pos: QPointF) -> QPointF:
+        return QPointF((pos.x() - self._origin()) / self.scale(), pos.y() / self.scale())
+
+    def arrow_line(self, index: int) -> QLineF:
+        x1, x2, y = self._layout.arrows[index]
+        return QLineF(self._to_widget(x1, y), self._to_widget(x2, y))
+
+    def label_rect(self, index: int) -> QRectF:
+        r = self._layout.labels[index]
+        return QRectF(self._to_widget(r.x, r.y), self._to_widget(r.x + r.w, r.y + r.h))
+
+    def arrow_colour(self, index: int) -> QColor:
+        return grade_colour(self._model.arrows[index].grade)
+
+    def leg_at(self, pos: QPointF) -> int | None:
+        at = self._to_diagram(pos)
+        return self._layout.leg_at(at.x(), at.y())
+
+    # -- input ------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        index = self.leg_at(event.position())
+        if index is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        self.set_selected_leg(index)
+        self.legClicked.emit(index)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        index = self.leg_at(pos)
+        at = self._to_diagram(pos)
+        boxes = zip(self._model.boxes, self._layout.boxes, strict=True)
+        box = next((b for b, r in boxes if r.contains(at.x(), at.y())), None)
+        if index is not None:
+            self.setToolTip(self._model.arrows[index].leg.note)
+        else:
+            self.setToolTip(" ".join([box.role.value, *box.hosts]) if box else "")
+        if index != self._hover:
+            self._hover = index
+            hand = Qt.CursorShape.PointingHandCursor
+            self.setCursor(hand if index is not None else Qt.CursorShape.ArrowCursor)
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}.get(Qt.Key(event.key()))
+        count = len(self._model.arrows)
+        if step is None or not count:
+            return super().keyPressEvent(event)
+        current = self._selected if self._selected is not None else (-1 if step > 0 else count)
+        self.set_selected_leg(min(max(current + step, 0), count - 1))
+        self.legClicked.emit(self._selected)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
+            self._relayout()
+        super().changeEvent(event)
+
+    # -- painting ---------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        self._paint(painter, self.width(), self.height(), interactive=True, scale=self.scale())
+        painter.end()
+
+    def _paint(
+        self, p: QPainter, width: float, height: float, *, interactive: bool, scale: float = 1.0
+    ) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        pal = self.palette()
+        bg, fg = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        p.fillRect(QRectF(0, 0, width, height), bg)
+        if not self._model.arrows:
+            p.setPen(_mix(bg, fg, 0.6))
+            p.setFont(self._font(1.0))
+            empty = self.tr("No leg of this message's journey is known")
+            if self._trace is None:
+                empty = self.tr("Select a message to see how it travelled")
+            p.drawText(QRectF(0, 0, width, height), _CENTRE, empty)
+            return
+        p.translate(self._origin(width, scale), 0)
+        p.scale(scale, scale)
+        hover = self._hover if interactive else None
+        selected = self._selected if interactive else None
+        self._paint_breaks(p, _mix(bg, fg, 0.45))
+        for i in range(len(self._model.arrows)):
+            self._paint_arrow(p, i, fg, selected=i == selected, hovered=i == hover)
+        self._paint_boxes(p, bg, fg)
+        for i in range(len(self._model.arrows)):
+            self._paint_label(p, i, bg, fg, selected=i == selected, hovered=i == hover)
+        self._paint_legend(p, bg, fg)
+
+    def _paint_breaks(self, p: QPainter, colour: QColor) -> None:
+        half = self._m.break_gap / 2 - 3
+        p.setFont(self._font(-1.0))
+        for x, y in self._layout.breaks:  # a step nobody recorded
+            p.setPen(_pen(colour, 1.5, hm.LineStyle.DOTTED))
+            p.drawLine(QLineF(x - half, y, x + half, y))
+            p.setPen(colour)
+            p.drawText(QRectF(x - 20, y - 24, 40, 18), _CENTRE, "?")
+
+    def _paint_arrow(
+        self, p: QPainter, i: int, fg: QColor, *, selected: bool, hovered: bool
+    ) -> None:
+        arrow = self._model.arrows[i]
+        x1, x2, y = self._layout.arrows[i]
+        colour = grade_colour(arrow.grade)
+        head = 0.75 * self._m.line_h
+        if selected or hovered:
+            p.setPen(_pen(_alpha(colour, 90 if selected else 45), 12))
+            p.drawLine(QLineF(x1 + 3, y, x2 - 3, y))
+        p.setPen(_pen(colour, 4.0 if selected else 3.0, arrow.style))
+        if arrow.refused:  # stopped before the message went: a line that ends in a bar
+            _paint_refused(p, colour, x1 + 3, x1 + 0.6 * (x2 - x1), y, head)
+        else:
+            p.drawLine(QLineF(x1 + 3, y, x2 - head, y))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(colour)
+            tip, back = QPointF(x2 - 1, y), x2 - head - 1
+            p.drawPolygon(
+                QPolygonF([tip, QPointF(back, y - head / 2), QPointF(back, y + head / 2)])
+            )
+            p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(_mix(fg, colour, 0.35))
+        p.setFont(self._font(-1.0, bold=True))
+        number = QRectF(x1, y - self._m.box_h / 2, x2 - x1, self._m.box_h / 2 - 4)
+        p.drawText(number, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(i + 1))
+
+    def _paint_boxes(self, p: QPainter, bg: QColor, fg: QColor) -> None:
+        role_font, host_font = self._font(1.5, bold=True), self._font(-1.0)
+        host_h = QFontMetricsF(host_font).height()
+        role_h = 1.3 * self._m.line_h
+        for box, r in zip(self._model.boxes, self._layout.boxes, strict=True):
+            p.setPen(QPen(_mix(bg, fg, 0.4), 1.2))
+            p.setBrush(_mix(bg, fg, 0.06))
+            p.drawRoundedRect(QRectF(r.x + 0.5, r.y + 0.5, r.w - 1, r.h - 1), 8, 8)
+            hosts = box.hosts[:2]
+            top = r.y + (r.h - role_h - len(hosts) * host_h) / 2
+            p.setPen(fg)
+            p.setFont(role_font)
+            p.drawText(QRectF(r.x, top, r.w, role_h), _CENTRE, box.role.value)
+            p.setFont(host_font)
+            p.setPen(_mix(bg, fg, 0.7))
+            for n, host in enumerate(hosts):
+                text = QFontMetricsF(host_font).elidedText(
+                    host, Qt.TextElideMode.ElideMiddle, r.w - 8
+                )
+                p.drawText(
+                    QRectF(r.x + 4, top + role_h + n * host_h, r.w - 8, host_h), _CENTRE, text
+                )
+        p.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_label(
+        self, p: QPainter, i: int, bg: QColor, fg: QColor, *, selected: bool, hovered: bool
+    ) -> None:
+        arrow = self._model.arrows[i]
+        r = self._layout.labels[i]
+        colour = grade_colour(arrow.grade)
+        p.setPen(QPen(colour, 1.5) if selected else Qt.PenStyle.NoPen)
+        p.setBrush(_alpha(colour, 70 if selected else 48 if hovered else 26))
+        p.drawRoundedRect(QRectF(r.x, r.y - 3, r.w, r.h + 6), 6, 6)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for n, line in enumerate(arrow.label):
+            source_line = arrow.leg.source is not Source.OBSERVED and n == len(arrow.label) - 1
+            p.setFont(self._font(bold=n == 0, italic=source_line))
+            p.setPen(_mix(bg, fg, 0.65) if source_line else fg)
+            p.drawText(QRectF(r.x, r.y + n * self._m.line_h, r.w, self._m.line_h), _CENTRE, line)
+
+    def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor) -> None:
+        fm = QFontMetricsF(self.font())
+        lh, m, right = self._m.line_h, self._m.margin, self._content_size().width() - self._m.margin
+        dim = _mix(bg, fg, 0.65)
+        y0 = self._layout.height
+        p.setPen(QPen(_mix(bg, fg, 0.15), 1))
+        p.drawLine(QLineF(m, y0 - m / 2, right, y0 - m / 2))
+        rows = self._legend_rows(dim)
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        for row, (title, entries) in enumerate(rows):
+            y = y0 + row * (lh + 6)
+            p.setFont(self._font(bold=True))
+            p.setPen(dim)
+            p.drawText(QRectF(m, y, head, lh), _VCENTRE, title)
+            p.setFont(self.font())
+            x = m + head
+            for colour, style, text in entries:
+                p.setPen(_pen(colour, 3.0, hm.LineStyle.SOLID if style is None else style))
+                if style is _REFUSED_STYLE:
+                    _paint_refused(p, colour, x, x + 22, y + lh / 2, lh * 0.6)
+                else:
+                    p.drawLine(QLineF(x, y + lh / 2, x + 26, y + lh / 2))
+                p.setPen(fg)
+                p.drawText(QRectF(x + 32, y, fm.horizontalAdvance(text) + 2, lh), _VCENTRE, text)
+                x += 48 + fm.horizontalAdvance(text)
+
+    # -- export -----------------------------------------------------------------------------
+
+    def render_png(self, path: str | Path, scale: float = 2) -> Path:
+        """The whole diagram (without hover or selection) as a PNG, `scale` pixels per point."""
+        size = self._content_size()
+        w, h = int(size.width() * scale), int(size.height() * scale)
+        image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(scale)
+        painter = QPainter(image)
+        self._paint(painter, size.width(), size.height(), interactive=False)
+        painter.end()
+        if not image.save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        return Path(path)
+
+    def render_svg(self, path: str | Path) -> Path:
+        size = self._content_size()
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(size)
+        generator.setResolution(round(self.logicalDpiY()))  # fonts in points, as on screen
+        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
+        generator.setTitle(self.tr("How this message travelled"))
+        generator.setDescription((self._trace.subject or "") if self._trace else "")
+        painter = QPainter()
+        if not painter.begin(generator):
+            raise OSError(f"could not write {path}")
+        self._paint(painter, size.width(), size.height(), interactive=False)
+        painter.end()
+        return Path(path)
