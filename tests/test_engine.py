@@ -297,3 +297,32 @@ async def test_no_sent_copy_when_the_server_files_it_itself(world: World, tmp_pa
         assert engine.cache.page("alice@a.test", "Sent") == []
     finally:
         await engine.aclose()
+
+
+async def test_removing_an_account_forgets_it_but_never_strands_the_outbox(
+    world: World, tmp_path: Path
+) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    a = world.providers["a.test"]
+    engine.sender.retry_delays = (60.0,)
+    try:
+        await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Hello"))
+        await _arrives(engine, "bob@b.test", "Hello")
+        idle = asyncio.create_task(engine.wait_for_change("bob@b.test", "INBOX", 10))
+        await asyncio.sleep(0.2)
+        bob = engine.account("bob@b.test")
+        await engine.remove_account("bob@b.test")
+        assert engine.accounts.get("bob@b.test") is None
+        assert engine.secrets.get(bob.key, "imap") is None
+        assert engine.cache.folders(bob.key) == []
+        with pytest.raises(Exception):  # noqa: B017 (its IDLE connection was shut)
+            await asyncio.wait_for(idle, 10)
+
+        await a.msa.stop()  # alice's next message waits in the Outbox
+        outcome = await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="x"))
+        assert not outcome.sent
+        with pytest.raises(ValueError, match="1 message waiting in the Outbox"):
+            await engine.remove_account("alice@a.test")
+        assert engine.accounts.get("alice@a.test") is not None and len(engine.outbox) == 1
+    finally:
+        await engine.aclose()

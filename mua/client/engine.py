@@ -125,6 +125,32 @@ class Engine:
             raise LookupError(f"There is no account {address}; add it with `mua accounts add`.")
         return account
 
+    async def remove_account(self, address: str) -> None:
+        """Forget an account: log out, then drop its settings, passwords and cached mail.
+
+        Refuses (ValueError, one sentence) while the Outbox still holds messages from it:
+        removing the account would strand them, and nothing is ever lost silently.
+        """
+        account = self.account(address)
+        waiting = self.outbox.entries(account.key)
+        if waiting:
+            count = f"{len(waiting)} message{'s' if len(waiting) > 1 else ''}"
+            raise ValueError(
+                f"{account.address} still has {count} waiting in the Outbox; send or delete "
+                "them before removing the account."
+            )
+        async with self._locks.setdefault(account.key, asyncio.Lock()):
+            idler, sync = self._idlers.pop(account.key, None), self._syncs.pop(account.key, None)
+            if idler is not None:  # possibly inside IDLE: shut the socket, don't wait
+                await asyncio.to_thread(idler.abort)
+            if sync is not None:
+                await asyncio.to_thread(sync.close)
+        self.accounts.remove(account.address)
+        for service in ("imap", "smtp"):
+            self.secrets.delete(account.key, service)
+        self.cache.forget_account(account.key)
+        log.info("removed the account %s", account.address)
+
     def _sync_for(self, account: Account) -> AccountSync:
         from mua.client.sync import AccountSync
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QSizePolicy,
     QSplitter,
@@ -200,6 +201,8 @@ class MainWindow(MailActions, NewMail, QMainWindow):
              "view-refresh", False),
             ("find", self.tr("&Find"), self._focus_search, key.Find, None, False),
             ("add_account", self.tr("&Add Account…"), self.add_account, None, None, False),
+            ("preferences", self.tr("&Preferences…"), lambda: self.preferences(),
+             key.Preferences, None, False),
             ("quit", self.tr("&Quit"), self.close, key.Quit, None, False),
             ("right", self.tr("Reader on the &Right"), lambda: self.set_reader_position("right"),
              None, None, True),
@@ -220,6 +223,7 @@ class MainWindow(MailActions, NewMail, QMainWindow):
             action.triggered.connect(slot)
             setattr(self, f"act_{name}", action)
         self.act_html.setChecked(self.reader.prefer_html)
+        self.act_preferences.setMenuRole(QAction.MenuRole.PreferencesRole)  # macOS: app menu
         self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
         bar = self.menuBar()
         for title, actions in (
@@ -227,7 +231,7 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                 self.tr("&File"),
                 [self.act_new, None, self.act_refresh, self.act_add_account, None, self.act_quit],
             ),
-            (self.tr("&Edit"), [self.act_find]),
+            (self.tr("&Edit"), [self.act_find, None, self.act_preferences]),
             (self.tr("&View"), [self.act_right, self.act_below, None, self.act_html,
                 self.act_journey]),
             (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
@@ -343,6 +347,62 @@ class MainWindow(MailActions, NewMail, QMainWindow):
     def _show_position(self) -> None:
         self.act_right.setChecked(self.settings.reader_position == "right")
         self.act_below.setChecked(self.settings.reader_position == "bottom")
+
+    def preferences(self):
+        """Edit > Preferences (not modal to the app: mail keeps arriving behind it)."""
+        from mua.gui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(
+            self.settings,
+            prefer_html=self.reader.prefer_html,
+            accounts=self.accounts(),
+            parent=self,
+        )
+        dialog.removeRequested.connect(lambda address: self._remove_account(address, dialog))
+        dialog.addRequested.connect(self.add_account)
+        dialog.accepted.connect(
+            lambda: self.apply_settings(dialog.settings(), prefer_html=dialog.prefer_html())
+        )
+        self.preferences_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: Settings, *, prefer_html: bool | None = None) -> None:
+        """Use `settings` from now on (and say so, to be saved) and the reader's HTML choice."""
+        changed = settings != self.settings
+        self.settings = settings
+        self._poll.setInterval(settings.check_interval_minutes * 60_000)
+        self.reader.load_remote = settings.load_remote_content
+        self.content.setOrientation(self._orientation())
+        self._show_position()
+        if prefer_html is not None and prefer_html != self.reader.prefer_html:
+            self.act_html.setChecked(prefer_html)  # remembered in QSettings
+            self.reader.set_prefer_html(prefer_html)
+        if self.reader.message is not None:
+            self.reader.set_prefer_html(self.reader.prefer_html)  # re-render: remote content
+        if changed:
+            self.settingsChanged.emit(settings)
+
+    def _remove_account(self, address: str, dialog) -> None:
+        idle = self._idle.pop(address, None)
+        if idle is not None:
+            idle.cancel()
+
+        def done(_result) -> None:
+            dialog.account_removed(address)
+            self._state.pop(address, None)
+            self.refresh_folders()
+            self.statusBar().showMessage(self.tr("Removed %1").replace("%1", address), 10_000)
+
+        def failed(message: str) -> None:
+            QMessageBox.warning(dialog, self.tr("Remove account"), message)
+
+        self.bridge.run(
+            self.tr("Removing %1").replace("%1", address),
+            self.engine.remove_account(address),
+            done,
+            failed,
+        )
 
     def set_reader_position(self, position: str) -> None:
         self.settings = replace(self.settings, reader_position=position)

@@ -54,7 +54,7 @@ class NewMail:
 
     def _watch(self, address: str) -> None:
         """One IDLE slice on INBOX; a change syncs it; errors back off, then retry."""
-        if self._closing:
+        if self._closing or self.engine.accounts.get(address) is None:  # closing, or removed
             return
         wait = self.engine.wait_for_change(address, "INBOX", self.idle_slice)
 
@@ -69,7 +69,7 @@ class NewMail:
             delay = self._backoff.get(address, 1.0)
             self._backoff[address] = min(delay * 2, MAX_BACKOFF)
             self._update_status(address, self.tr("offline"), message)
-            QTimer.singleShot(int(delay * 1000), lambda: self._watch(address))
+            QTimer.singleShot(int(delay * 1000), self, lambda: self._watch(address))
 
         self._idle[address] = self.bridge.run(self.tr("Waiting for new mail"), wait, heard, lost)
 

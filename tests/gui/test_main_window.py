@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QSettings, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QMessageBox
 
 from mua import __version__
 from mua.core.compose import Attachment, Draft
@@ -341,3 +342,33 @@ def test_dark_palette_is_followed(qtbot, qapp, window: MainWindow) -> None:
         assert max(c.lightness() for c in inked if c.alpha() > 200) > 180  # light ink
     finally:
         qapp.setPalette(light)
+
+
+def test_preferences_apply_and_an_account_is_removed(
+    qtbot, window: MainWindow, session: DemoSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qtbot.waitUntil(lambda: window.folders.folder_index(BOB, "INBOX").isValid(), timeout=WAIT)
+    window.act_preferences.trigger()
+    dialog = window.preferences_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert dialog.grab().save(str(ARTIFACTS / "preferences.png"))
+    dialog.interval.setValue(3)
+    dialog.remote.setChecked(True)
+    dialog.below.setChecked(True)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
+    (bob,) = dialog.account_list.findItems(BOB, Qt.MatchFlag.MatchExactly)
+    dialog.account_list.setCurrentItem(bob)
+    dialog.remove_button.click()
+    qtbot.waitUntil(lambda: not window.folders.folder_index(BOB, "INBOX").isValid(), timeout=WAIT)
+    assert session.engine.accounts.get(BOB) is None
+    assert [dialog.account_list.item(i).text() for i in range(dialog.account_list.count())] == [
+        "alice@a.test"
+    ]
+    with qtbot.waitSignal(window.settingsChanged) as changed:
+        dialog.accept()
+    settings = changed.args[0]
+    assert settings.check_interval_minutes == 3 and settings.load_remote_content
+    assert window._poll.interval() == 3 * 60_000 and window.reader.load_remote
+    assert window.content.orientation() == Qt.Orientation.Vertical
