@@ -326,3 +326,18 @@ async def test_removing_an_account_forgets_it_but_never_strands_the_outbox(
         assert engine.accounts.get("alice@a.test") is not None and len(engine.outbox) == 1
     finally:
         await engine.aclose()
+
+
+async def test_headers_of_unread_messages_leave_them_unread(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Headers"))
+        row = await _arrives(engine, "bob@b.test", "Headers")
+        headers = await engine.headers("bob@b.test", "INBOX", [row.uid, 999_999])
+        assert list(headers) == [row.uid]  # a UID not in the folder is simply missing
+        assert b"Received: from" in headers[row.uid] and b"Headers" in headers[row.uid]
+        assert not headers[row.uid].rstrip(b"\r\n").endswith(b"--")  # no body
+        await engine.sync("bob@b.test", ["INBOX"])
+        assert "\\Seen" not in engine.cache.message("bob@b.test", "INBOX", row.uid).flags
+    finally:
+        await engine.aclose()

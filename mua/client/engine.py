@@ -191,6 +191,11 @@ class Engine:
         self.learn_provider_host(account, raw)
         return raw
 
+    async def headers(self, address: str, folder: str, uids: list[int]) -> dict[int, bytes]:
+        """The header sections of messages (for their journeys, before they are read)."""
+        account = self.account(address)
+        return await self._run(account, self._sync_for(account).headers, folder, uids)
+
     def learn_provider_host(self, account: Account, raw: bytes) -> Account:
         """The topmost Received field of a message in the user's mailbox was written by the
         user's own provider (its last hop delivered it there), so its `by` host belongs to

@@ -308,6 +308,18 @@ class AccountSync:
         self.cache.store_body(self.account.key, folder, uid, raw)
         return raw
 
+    def headers(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+        """The header sections of these messages (BODY.PEEK[HEADER]: not \\Seen), for
+        journeys of messages not read yet; a UID gone from the folder is simply missing."""
+
+        def step() -> dict[int, bytes]:
+            client = self.session.client
+            client.select_folder(folder, readonly=True)
+            rows = client.fetch(list(uids), [b"BODY.PEEK[HEADER]"])
+            return {uid: data[b"BODY[HEADER]"] for uid, data in rows.items()}
+
+        return self._retrying(f"reading the headers of {len(uids)} messages", step)
+
     def set_flags(self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool):
         def step() -> dict:
             client = self.session.client

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TRACE_BATCH = 50  # messages whose headers one background fetch asks for
 MIN_LIST_WIDTH = 420  # px: sender, subject and date stay readable beside the journey
 
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
@@ -114,6 +115,10 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         self._widened: list[int] | None = None  # the user's split, while the journey is wider
         self.folders = FolderTreeModel(self)
         self.messages = MessageListModel(engine.cache, self)
+        self._tracing = False
+        self._trace_timer = QTimer(self, singleShot=True, interval=150)
+        self._trace_timer.timeout.connect(self._trace_shown)
+        self.messages.untraced.connect(self._trace_timer.start)
         self._build_views()
         self._build_actions()
         self._build_status()
@@ -560,6 +565,40 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                 self.messages.forget_grade(message.message_id)
         if message is not None and not message.seen:
             self._change_flags("\\Seen", True, [message])  # reading it makes it read
+
+    def _trace_shown(self) -> None:
+        """Badges for messages not read yet: fetch the headers of those the list shows (a
+        batch at a time, in the background) and work out their journeys as when opened."""
+        if self.trace_provider is None or self._tracing or self._closing:
+            return
+        batch = self.messages.take_untraced(TRACE_BATCH)
+        if not batch:
+            return
+        account, folder = batch[0].account, batch[0].folder
+        self._tracing = True
+
+        def done(headers: dict[int, bytes]) -> None:
+            self._tracing = False
+            for message in batch:
+                raw = headers.get(message.uid)
+                if raw is None or self.trace_provider is None:
+                    continue
+                try:
+                    trace = self.trace_provider(account, folder, message.uid, raw)
+                except Exception:
+                    log.exception("the journey of message %s could not be worked out", message.uid)
+                    continue
+                self.engine.cache.store_trace(account, message.message_id, trace)
+                self.messages.forget_grade(message.message_id)
+            self._trace_timer.start()  # the next batch, if the list asks for more
+
+        def failed(_message: str) -> None:
+            self._tracing = False  # those messages keep a grey badge until opened
+
+        uids = [m.uid for m in batch]
+        self.bridge.run(
+            self.tr("Reading journeys"), self.engine.headers(account, folder, uids), done, failed
+        )
 
     # -- status -------------------------------------------------------------------------------
 

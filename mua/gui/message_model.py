@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPointF,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
 
@@ -125,6 +126,10 @@ def flags_icon(unread: bool, flagged: bool) -> QIcon:
 
 
 class MessageListModel(QAbstractTableModel):
+    # a badge was asked for a message whose journey nobody has worked out yet: the window
+    # fetches the headers of `take_untraced()` in the background
+    untraced = Signal()
+
     def __init__(self, cache: MailCache, parent=None) -> None:
         super().__init__(parent)
         self.cache = cache
@@ -137,6 +142,8 @@ class MessageListModel(QAbstractTableModel):
         self._uids: dict[int, int] | None = None  # uid -> row, rebuilt when needed
         self._total = 0
         self._grades: dict[str, Grade] = {}
+        self._untraced: dict[str, CachedMessage] = {}  # message id -> message, to trace
+        self._asked: set[str] = set()  # handed out once: never asked for again
         self._bold = QFont()
         self._bold.setBold(True)
         self._today = QDate.currentDate()
@@ -257,9 +264,28 @@ class MessageListModel(QAbstractTableModel):
             return Grade.UNKNOWN
         grade = self._grades.get(message.message_id)
         if grade is None:
-            grade = worst_grade(self.cache.trace(message.account, message.message_id))
+            trace = self.cache.trace(message.account, message.message_id)
+            grade = worst_grade(trace)
             self._grades[message.message_id] = grade
+            if trace is None and message.message_id not in self._asked:
+                self._untraced[message.message_id] = message
+                self.untraced.emit()
         return grade
+
+    def take_untraced(self, limit: int) -> list[CachedMessage]:
+        """Up to `limit` shown messages of one folder that need a journey worked out (each
+        handed out once, so a message whose headers cannot be read is not asked again)."""
+        batch: list[CachedMessage] = []
+        for message_id, message in list(self._untraced.items()):
+            if len(batch) == limit:
+                break
+            del self._untraced[message_id]
+            here = ((self.account or "").lower(), self.folder)
+            if (message.account.lower(), message.folder) != here:
+                continue  # the folder changed meanwhile
+            self._asked.add(message_id)
+            batch.append(message)
+        return batch
 
     # -- QAbstractTableModel ------------------------------------------------------------------
 

@@ -187,6 +187,13 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
             ),
         )
     qtbot.waitUntil(lambda: len(rows(window)) == 3, timeout=WAIT)
+    for subject in ("Lunch on Thursday?", "Minutes of Monday's meeting"):  # never opened:
+        badge = window.messages.index(row_of(window, subject), Column.BADGE)  # their headers
+        qtbot.waitUntil(  # were read in the background, leaving them unread
+            lambda b=badge: window.messages.data(b, GradeRole) is Grade.GREEN, timeout=WAIT
+        )
+        subject_index = window.messages.index(badge.row(), Column.SUBJECT)
+        assert window.messages.data(subject_index, Qt.ItemDataRole.FontRole).bold()
     assert window.reader.subject_label.text() == "Plans for Friday"  # still shown
 
     # opening it made it read, on the server too
