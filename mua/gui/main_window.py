@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
@@ -23,14 +22,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QSizePolicy,
     QSplitter,
     QSystemTrayIcon,
     QTabWidget,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,10 +35,12 @@ from mua.client.engine import Engine
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui import resources
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
+from mua.gui.journey_view import JourneyTab, JourneyView
 from mua.gui.mail_actions import MailActions
 from mua.gui.message_model import Column, MessageListModel, lock_icon
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
+from mua.gui.window_settings import WindowSettings
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
 
@@ -50,42 +49,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRACE_BATCH = 50  # messages whose headers one background fetch asks for
-MIN_LIST_WIDTH = 420  # px: sender, subject and date stay readable beside the journey
-
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
 
 
-class JourneyTab(QWidget):
-    """The Journey tab, built the first time it is shown: the hop panel (and QtSvg) cost
-    ~30 ms of start-up that a user who never opens the tab should not pay."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._panel = None
-        self._trace = None
-
-    def ensure(self):
-        if self._panel is None:
-            from mua.gui.hop_panel import HopPanel
-
-            self._panel = HopPanel(self)
-            self._layout.addWidget(self._panel)
-            self._panel.set_trace(self._trace)
-        return self._panel
-
-    def set_trace(self, trace) -> None:
-        self._trace = trace
-        if self._panel is not None:
-            self._panel.set_trace(trace)
-
-    def trace(self):
-        return self._trace
-
-
-class MainWindow(MailActions, NewMail, QMainWindow):
+class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow):
     newMail = Signal(str, int)  # account, how many new messages in its INBOX
     closed = Signal()  # the user closed the window: the app then shuts down
     settingsChanged = Signal(object)  # Settings, after the user changed one here
@@ -270,34 +237,6 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         self.message_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._update_actions()
 
-    def _fit_journey(self) -> None:
-        """With the Journey tab shown beside the list, widen it to the whole diagram (the
-        list keeps a useful width); the diagram scrolls sideways only when the window is
-        too narrow for both."""
-        if self.tabs.currentWidget() is not self.hop_panel:
-            if self._widened is not None:
-                self.content.setSizes(self._widened)  # back to the user's own split
-            self._widened = None
-            return
-        panel = self.hop_panel.ensure()
-        if self.content.orientation() != Qt.Orientation.Horizontal:
-            return
-        margins = self.tabs.width() - panel.scroll.viewport().width()
-        wanted = panel.diagram.sizeHint().width() + margins
-        list_width, tabs_width = self.content.sizes()
-        if wanted > tabs_width:
-            total = list_width + tabs_width
-            tabs_width = min(wanted, total - MIN_LIST_WIDTH)
-            if tabs_width > self.content.sizes()[1]:
-                if self._widened is None:
-                    self._widened = self.content.sizes()
-                self.content.setSizes([total - tabs_width, tabs_width])
-
-    def _about(self) -> None:
-        from mua.gui.about import show_about
-
-        self.about_box = show_about(self)
-
     def _build_status(self) -> None:
         status = self.statusBar()
         self.progress = QProgressBar(maximum=0, maximumWidth=120, textVisible=False)
@@ -344,79 +283,6 @@ class MainWindow(MailActions, NewMail, QMainWindow):
         await self.bridge.drain()
 
     # -- the view settings --------------------------------------------------------------------
-
-    def _orientation(self) -> Qt.Orientation:
-        below = self.settings.reader_position == "bottom"
-        return Qt.Orientation.Vertical if below else Qt.Orientation.Horizontal
-
-    def _show_position(self) -> None:
-        self.act_right.setChecked(self.settings.reader_position == "right")
-        self.act_below.setChecked(self.settings.reader_position == "bottom")
-
-    def preferences(self):
-        """Edit > Preferences (not modal to the app: mail keeps arriving behind it)."""
-        from mua.gui.preferences import PreferencesDialog
-
-        dialog = PreferencesDialog(
-            self.settings,
-            prefer_html=self.reader.prefer_html,
-            accounts=self.accounts(),
-            parent=self,
-        )
-        dialog.removeRequested.connect(lambda address: self._remove_account(address, dialog))
-        dialog.addRequested.connect(self.add_account)
-        dialog.accepted.connect(
-            lambda: self.apply_settings(dialog.settings(), prefer_html=dialog.prefer_html())
-        )
-        self.preferences_dialog = dialog
-        dialog.open()
-        return dialog
-
-    def apply_settings(self, settings: Settings, *, prefer_html: bool | None = None) -> None:
-        """Use `settings` from now on (and say so, to be saved) and the reader's HTML choice."""
-        changed = settings != self.settings
-        self.settings = settings
-        self._poll.setInterval(settings.check_interval_minutes * 60_000)
-        self.reader.load_remote = settings.load_remote_content
-        self.content.setOrientation(self._orientation())
-        self._show_position()
-        if prefer_html is not None and prefer_html != self.reader.prefer_html:
-            self.act_html.setChecked(prefer_html)  # remembered in QSettings
-            self.reader.set_prefer_html(prefer_html)
-        if self.reader.message is not None:
-            self.reader.set_prefer_html(self.reader.prefer_html)  # re-render: remote content
-        if changed:
-            self.settingsChanged.emit(settings)
-
-    def _remove_account(self, address: str, dialog) -> None:
-        idle = self._idle.pop(address, None)
-        if idle is not None:
-            idle.cancel()
-
-        def done(_result) -> None:
-            dialog.account_removed(address)
-            self._state.pop(address, None)
-            self.refresh_folders()
-            self.statusBar().showMessage(self.tr("Removed %1").replace("%1", address), 10_000)
-
-        def failed(message: str) -> None:
-            QMessageBox.warning(dialog, self.tr("Remove account"), message)
-
-        self.bridge.run(
-            self.tr("Removing %1").replace("%1", address),
-            self.engine.remove_account(address),
-            done,
-            failed,
-        )
-
-    def set_reader_position(self, position: str) -> None:
-        self.settings = replace(self.settings, reader_position=position)
-        self.content.setOrientation(self._orientation())
-        self._show_position()
-        self.settingsChanged.emit(self.settings)
-
-    def _remember_sender(self, address: str) -> None:
-        self.qsettings.setValue("reader/senders", json.dumps(sorted(self.reader.allowed_senders)))
 
     # -- folders and the list -----------------------------------------------------------------
 
@@ -565,40 +431,6 @@ class MainWindow(MailActions, NewMail, QMainWindow):
                 self.messages.forget_grade(message.message_id)
         if message is not None and not message.seen:
             self._change_flags("\\Seen", True, [message])  # reading it makes it read
-
-    def _trace_shown(self) -> None:
-        """Badges for messages not read yet: fetch the headers of those the list shows (a
-        batch at a time, in the background) and work out their journeys as when opened."""
-        if self.trace_provider is None or self._tracing or self._closing:
-            return
-        batch = self.messages.take_untraced(TRACE_BATCH)
-        if not batch:
-            return
-        account, folder = batch[0].account, batch[0].folder
-        self._tracing = True
-
-        def done(headers: dict[int, bytes]) -> None:
-            self._tracing = False
-            for message in batch:
-                raw = headers.get(message.uid)
-                if raw is None or self.trace_provider is None:
-                    continue
-                try:
-                    trace = self.trace_provider(account, folder, message.uid, raw)
-                except Exception:
-                    log.exception("the journey of message %s could not be worked out", message.uid)
-                    continue
-                self.engine.cache.store_trace(account, message.message_id, trace)
-                self.messages.forget_grade(message.message_id)
-            self._trace_timer.start()  # the next batch, if the list asks for more
-
-        def failed(_message: str) -> None:
-            self._tracing = False  # those messages keep a grey badge until opened
-
-        uids = [m.uid for m in batch]
-        self.bridge.run(
-            self.tr("Reading journeys"), self.engine.headers(account, folder, uids), done, failed
-        )
 
     # -- status -------------------------------------------------------------------------------
 

@@ -1,0 +1,103 @@
+"""The Journey tab of the main window: built on first show, widened to show the whole
+journey beside the list, and the background work that gives unread messages their badges.
+A mixin of MainWindow (mua/gui/main_window.py), split out to keep one idea a file."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+log = logging.getLogger(__name__)
+
+TRACE_BATCH = 50  # messages whose headers one background fetch asks for
+MIN_LIST_WIDTH = 420  # px: sender, subject and date stay readable beside the journey
+
+
+class JourneyTab(QWidget):
+    """The Journey tab, built the first time it is shown: the hop panel (and QtSvg) cost
+    ~30 ms of start-up that a user who never opens the tab should not pay."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._panel = None
+        self._trace = None
+
+    def ensure(self):
+        if self._panel is None:
+            from mua.gui.hop_panel import HopPanel
+
+            self._panel = HopPanel(self)
+            self._layout.addWidget(self._panel)
+            self._panel.set_trace(self._trace)
+        return self._panel
+
+    def set_trace(self, trace) -> None:
+        self._trace = trace
+        if self._panel is not None:
+            self._panel.set_trace(trace)
+
+    def trace(self):
+        return self._trace
+
+
+class JourneyView:
+    def _fit_journey(self) -> None:
+        """With the Journey tab shown beside the list, widen it to the whole diagram (the
+        list keeps a useful width); the diagram scrolls sideways only when the window is
+        too narrow for both."""
+        if self.tabs.currentWidget() is not self.hop_panel:
+            if self._widened is not None:
+                self.content.setSizes(self._widened)  # back to the user's own split
+            self._widened = None
+            return
+        panel = self.hop_panel.ensure()
+        if self.content.orientation() != Qt.Orientation.Horizontal:
+            return
+        margins = self.tabs.width() - panel.scroll.viewport().width()
+        wanted = panel.diagram.sizeHint().width() + margins
+        list_width, tabs_width = self.content.sizes()
+        if wanted > tabs_width:
+            total = list_width + tabs_width
+            tabs_width = min(wanted, total - MIN_LIST_WIDTH)
+            if tabs_width > self.content.sizes()[1]:
+                if self._widened is None:
+                    self._widened = self.content.sizes()
+                self.content.setSizes([total - tabs_width, tabs_width])
+
+    def _trace_shown(self) -> None:
+        """Badges for messages not read yet: fetch the headers of those the list shows (a
+        batch at a time, in the background) and work out their journeys as when opened."""
+        if self.trace_provider is None or self._tracing or self._closing:
+            return
+        batch = self.messages.take_untraced(TRACE_BATCH)
+        if not batch:
+            return
+        account, folder = batch[0].account, batch[0].folder
+        self._tracing = True
+
+        def done(headers: dict[int, bytes]) -> None:
+            self._tracing = False
+            for message in batch:
+                raw = headers.get(message.uid)
+                if raw is None or self.trace_provider is None:
+                    continue
+                try:
+                    trace = self.trace_provider(account, folder, message.uid, raw)
+                except Exception:
+                    log.exception("the journey of message %s could not be worked out", message.uid)
+                    continue
+                self.engine.cache.store_trace(account, message.message_id, trace)
+                self.messages.forget_grade(message.message_id)
+            self._trace_timer.start()  # the next batch, if the list asks for more
+
+        def failed(_message: str) -> None:
+            self._tracing = False  # those messages keep a grey badge until opened
+
+        uids = [m.uid for m in batch]
+        self.bridge.run(
+            self.tr("Reading journeys"), self.engine.headers(account, folder, uids), done, failed
+        )
