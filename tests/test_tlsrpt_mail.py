@@ -56,7 +56,7 @@ async def test_the_daily_report_reaches_the_rua_mailbox(tmp_path: Path) -> None:
         assert mta is not None
         today = dt.datetime.now(dt.UTC).date()
         assert await mta.send_tls_report("a.test", today) == []  # a.test asks for none
-        assert await mta.send_tls_report("b.test", today) == [RUA]
+        assert await mta.send_tls_report("b.test", today) == [f"mailto:{RUA}"]
         (raw,) = await eventually(
             lambda: maildir_messages(world, RUA), what="the report in the rua mailbox"
         )

@@ -16,12 +16,15 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from mua.net.https_post import HttpsPostError
 from mua.stack.bounce import delivery_status_notification
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry
 from mua.stack.relay import RelayClient, RelayOutcome
-from mua.stack.tlsrpt import TlsReportLog, daily_report, write_daily_report
+from mua.stack.tlsrpt import DailyReport, TlsReportLog, daily_report, write_daily_report
+from mua.stack.tlsrpt_https import ReportPoster, https_uris
 from mua.stack.tlsrpt_mail import mailto_recipients, report_message
 
 log = logging.getLogger(__name__)
@@ -43,10 +46,13 @@ class Mta:
         retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
         retry_window: float = DEFAULT_RETRY_WINDOW,
         tls_reports: TlsReportLog | None = None,
+        report_poster: ReportPoster | None = None,
     ) -> None:
-        """`tls_reports`: where each relay session is recorded for TLS-RPT (RFC 8460)."""
+        """`tls_reports`: where each relay session is recorded for TLS-RPT (RFC 8460);
+        `report_poster`: how reports reach `https:` rua URIs (none: they are not sent)."""
         self.hostname = hostname
         self.tls_reports = tls_reports
+        self.report_poster = report_poster
         self.queue = queue
         self.relay = relay
         self.events = events
@@ -70,9 +76,8 @@ class Mta:
         tasks = [t for t in (self._task, *self._attempts) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:  # asyncio.wait: a cancellation of the caller is not swallowed with theirs
+            await asyncio.wait(tasks)
         self._task = None
         self._attempts.clear()
 
@@ -90,8 +95,12 @@ class Mta:
                 task.add_done_callback(lambda _t, qid=entry.id: self._done(qid))
             waits = [e.next_attempt - now for e in entries if e.next_attempt > now]
             timeout = min(waits) if waits else None
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+            # the event is set (an attempt cancelled by stop() sets it), and stop() then
+            # waited for ever on a runner that went on running.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _done(self, queue_id: str) -> None:
         self._busy.discard(queue_id)
@@ -222,9 +231,11 @@ class Mta:
         )
 
     async def send_tls_report(self, domain: str, day: dt.date) -> list[str]:
-        """RFC 8460 section 5.3: mail `domain`'s report for the UTC day `day` to the
-        `mailto:` URIs of its TLS-RPT record, through this MTA's own queue; the recipients,
-        [] when the domain asks for no mailed report.
+        """RFC 8460: send `domain`'s report for the UTC day `day` to every URI of its TLS-RPT
+        record (section 3: a comma-separated list; the reporter may try each): `mailto:`
+        through this MTA's own queue (section 5.3.1), `https:` by POST (section 5.3.2). The
+        URIs that took it (queued, or answered 2xx), in the record's order; [] when the
+        domain asks for no report. A failed POST is logged and written to the event log.
 
         Section 3: reports are delivered despite any TLS failure, so the message is queued as
         `TLS-Required: No` would have it (the domain's DANE or MTA-STS policy does not stop
@@ -240,8 +251,21 @@ class Mta:
             sender=self.hostname,
             contact=f"postmaster@{self.hostname}",
         )
-        recipients = mailto_recipients(daily.rua) if daily is not None else []
-        if daily is None or not recipients:
+        if daily is None:
+            return []
+        taken = set(await self._mail_report(daily))
+        for uri in https_uris(daily.rua):
+            if await self._post_report(uri, daily):
+                taken.add(uri)
+        for uri in daily.rua:
+            if urlsplit(uri).scheme.lower() not in ("mailto", "https"):
+                log.info("TLS report for %s not sent to %s: an unknown scheme", domain, uri)
+        return [uri for uri in daily.rua if uri in taken]
+
+    async def _mail_report(self, daily: DailyReport) -> list[str]:
+        """Queue the report for the `mailto:` URIs; those URIs (none without an address)."""
+        recipients = mailto_recipients(daily.rua)
+        if not recipients:
             return []
         message_id = email.utils.make_msgid("tlsrpt", domain=self.hostname)
         data = report_message(
@@ -252,12 +276,29 @@ class Mta:
             message_id=message_id,
         )
         meta = {"tls_required_no": True, "tlsrpt": True}
-        await asyncio.to_thread(
+        entry = await asyncio.to_thread(
             self.queue.enqueue, "", recipients, data, message_id=message_id, meta=meta
         )
         self.wake()
-        log.info("TLS report for %s queued for %s", domain, ", ".join(recipients))
-        return recipients
+        self.events.write(
+            "tlsrpt_queued", domain=daily.domain, recipients=recipients, queue_id=entry.id
+        )
+        log.info("TLS report for %s queued for %s", daily.domain, ", ".join(recipients))
+        return [u for u in daily.rua if mailto_recipients((u,))]
+
+    async def _post_report(self, uri: str, daily: DailyReport) -> bool:
+        if self.report_poster is None:
+            log.info("TLS report for %s not posted to %s: no HTTPS client", daily.domain, uri)
+            return False
+        try:
+            status = await self.report_poster.post(uri, daily)
+        except HttpsPostError as exc:
+            log.warning("TLS report for %s not accepted at %s: %s", daily.domain, uri, exc)
+            self.events.write("tlsrpt_failed", domain=daily.domain, uri=uri, reason=str(exc))
+            return False
+        log.info("TLS report for %s posted to %s (HTTP %d)", daily.domain, uri, status)
+        self.events.write("tlsrpt_posted", domain=daily.domain, uri=uri, status=status)
+        return True
 
     def _delay(self, attempt: int) -> float:
         return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

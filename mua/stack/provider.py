@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +28,9 @@ from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT
 from mua.stack.tlsrpt import TlsReportLog
+from mua.stack.tlsrpt_daily import DailyTlsReports
+from mua.stack.tlsrpt_https import ReportPoster
+from mua.stack.tlsrpt_server import ReportReceiver, receiver_paths
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -48,11 +54,18 @@ class ProviderPorts:
     imap_implicit: int = 0
     imap_starttls: int = 0
     mta_sts: int = 0  # the HTTPS policy host, when the provider publishes MTA-STS
+    tlsrpt: int = 0  # the HTTPS report receiver, when its TLS-RPT record names one
 
     @classmethod
     def offset(cls, offset: int) -> ProviderPorts:
         return cls(
-            465 + offset, 587 + offset, 25 + offset, 993 + offset, 143 + offset, 443 + offset
+            465 + offset,
+            587 + offset,
+            25 + offset,
+            993 + offset,
+            143 + offset,
+            443 + offset,
+            8443 + offset,
         )
 
 
@@ -68,6 +81,17 @@ class ProviderOptions:
     - `mta_sts_policy`: with `mta_sts`, the text the policy host serves instead of the policy
       made from the mode and the MX (a broken or mismatched policy); the `_mta-sts` TXT id
       follows whatever is served.
+    - `tlsrpt_rua`: the URIs of the domain's TLS-RPT record (RFC 8460 section 3), published
+      as `v=TLSRPTv1; rua=<them, comma-separated>` at `_smtp._tls.<domain>`; () publishes
+      none. An `https://tlsrpt.<domain>/...` URI among them is served by the provider's
+      report receiver (`tlsrpt_server.py`), which keeps what it is sent in
+      `<domain>/tlsrpt/received/`; `mailto:` URIs need a user here to land anywhere.
+    - `tlsrpt_send_at`: the UTC time of day at which the MTA sends the previous day's TLS
+      reports; None: a random moment in the first hours after midnight (section 4.1 asks
+      for some delay; `tlsrpt_daily.py`).
+    - `clock`: the wall clock the MTA dates its TLS-RPT sessions by and whose midnight
+      starts each day's reports (seconds since the epoch, like `time.time`); a test passes
+      one set to just before midnight instead of waiting for it.
     """
 
     users: tuple[str, ...]
@@ -80,6 +104,9 @@ class ProviderOptions:
     )
     mx_requiretls: bool = True
     mta_sts_policy: str | None = None
+    tlsrpt_rua: tuple[str, ...] = ()
+    tlsrpt_send_at: dt.time | None = None
+    clock: Callable[[], float] = time.time
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     retry_window: float = DEFAULT_RETRY_WINDOW
     idle_timeout: float = IDLE_TIMEOUT
@@ -103,6 +130,7 @@ class Provider:
         self.mx_host = f"mx.{domain}"
         self.imap_host = f"imap.{domain}"
         self.mta_sts_host = f"mta-sts.{domain}"
+        self.tlsrpt_host = f"tlsrpt.{domain}"
         self.users = UserDirectory.load_or_create(
             domain, list(options.users), self.directory / "users.json"
         )
@@ -127,6 +155,8 @@ class Provider:
         self.mx: Mx | None = None
         self.mta: Mta | None = None
         self.policy_server: PolicyServer | None = None
+        self.report_receiver: ReportReceiver | None = None
+        self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
 
     async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
@@ -169,8 +199,24 @@ class Provider:
             cert = self.ca.server_cert(self.mta_sts_host)
             self.policy_server = PolicyServer(self.sts_policy_text(), cert.server_context())
             sts_port = await self.policy_server.start(ports.mta_sts)
+        rpt_port = 0
+        paths = receiver_paths(self.options.tlsrpt_rua, self.tlsrpt_host)
+        if paths:
+            self.report_receiver = ReportReceiver(
+                self.tlsrpt_host,
+                paths,
+                self.directory / "tlsrpt" / "received",
+                self.events,
+                self.ca.server_cert(self.tlsrpt_host).server_context(),
+            )
+            rpt_port = await self.report_receiver.start(ports.tlsrpt)
         self.ports = ProviderPorts(
-            msa_ports.implicit_tls, msa_ports.starttls, mx_port, *imap_ports, mta_sts=sts_port
+            msa_ports.implicit_tls,
+            msa_ports.starttls,
+            mx_port,
+            *imap_ports,
+            mta_sts=sts_port,
+            tlsrpt=rpt_port,
         )
         return self.ports
 
@@ -185,6 +231,13 @@ class Provider:
         if self.options.mta_sts is None:
             return {}
         return {f"_mta-sts.{self.domain}": [f"v=STSv1; id={policy_id(self.sts_policy_text())};"]}
+
+    def tlsrpt_txt(self) -> dict[str, list[str]]:
+        """The `_smtp._tls` TXT record (RFC 8460 section 3), when the domain asks for reports."""
+        if not self.options.tlsrpt_rua:
+            return {}
+        rua = ",".join(self.options.tlsrpt_rua)
+        return {f"_smtp._tls.{self.domain}": [f"v=TLSRPTv1; rua={rua}"]}
 
     def store_for(self, mailbox: Mailbox) -> MailStore:
         """The message store of one user, shared by the MDA and every IMAP session."""
@@ -207,12 +260,17 @@ class Provider:
         port_for_mx: dict[str, int],
         port_for_https: dict[str, int] | None = None,
     ) -> None:
-        """`port_for_https` maps MTA-STS policy hosts to their ports (443 when absent)."""
+        """`port_for_https` maps the world's HTTPS hosts (MTA-STS policy hosts, TLS-RPT
+        receivers) to their ports (443 when absent). Starts the MTA and its daily reports."""
         https = port_for_https or {}
+
+        def https_port(host: str) -> int:
+            return https.get(host.lower().rstrip("."), 443)
+
         mta_sts = MtaStsClient(
             resolver,
             ca_file=self.ca.ca_file,
-            port_for=lambda host: https.get(host.lower().rstrip("."), 443),
+            port_for=https_port,
             timeout=self.options.relay_timeout,
         )
         relay = RelayClient(
@@ -223,6 +281,9 @@ class Provider:
             timeout=self.options.relay_timeout,
             mta_sts=mta_sts,
         )
+        sessions = TlsReportLog(
+            self.directory / "tlsrpt" / "sessions.jsonl", clock=self.options.clock
+        )
         self.mta = Mta(
             hostname=self.smtp_host,
             queue=self.queue,
@@ -230,19 +291,42 @@ class Provider:
             events=self.events,
             retry_delays=self.options.retry_delays,
             retry_window=self.options.retry_window,
-            tls_reports=TlsReportLog(self.directory / "tlsrpt" / "sessions.jsonl"),
+            tls_reports=sessions,
+            report_poster=ReportPoster(
+                resolver,
+                ca_file=self.ca.ca_file,
+                port_for=https_port,
+                timeout=self.options.relay_timeout,
+            ),
         )
         self.mta.start()
+        self.daily_reports = DailyTlsReports(
+            self.mta.send_tls_report,
+            sessions,
+            self.directory / "tlsrpt" / "sent.json",
+            send_at=self.options.tlsrpt_send_at,
+        )
+        self.daily_reports.start()
 
     def _queued(self) -> None:
         if self.mta is not None:
             self.mta.wake()
 
     async def stop(self) -> None:
-        for part in (self.msa, self.mx, self.mta, self.ms, self.policy_server):
+        parts = (
+            self.daily_reports,  # before the MTA it sends through
+            self.msa,
+            self.mx,
+            self.mta,
+            self.ms,
+            self.policy_server,
+            self.report_receiver,
+        )
+        for part in parts:
             if part is not None:
                 await part.stop()
         self.msa = self.mx = self.mta = self.ms = self.policy_server = None
+        self.daily_reports = self.report_receiver = None
         with self._stores_lock:
             for store in self._stores.values():
                 store.close()

@@ -5,7 +5,9 @@ Each relay session is one line in a JSON-lines file (`TlsReportLog`): the policy
 (section 4.4: "tlsa", "sts" or "no-policy-found", with its policy strings), the MX, and the
 result (None for a successful TLS session, else a result type of section 4.3). The report for
 one UTC day is aggregated from those lines (section 4.4), written under the file name of
-section 5.1, or mailed to the record's `mailto:` URIs (section 5.3, `tlsrpt_mail.py`).
+section 5.1, mailed to the record's `mailto:` URIs (section 5.3.1, `tlsrpt_mail.py`) and
+POSTed to its `https:` URIs (section 5.3.2, `tlsrpt_https.py`); `tlsrpt_daily.py` sends each
+day's reports once, after midnight UTC (section 4.1).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import secrets
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,19 +87,34 @@ def parse_tlsrpt(records: list[str] | tuple[str, ...]) -> tuple[str, ...] | None
 class TlsReportLog:
     """The sessions of one sending MTA, per recipient (policy) domain, in a JSON-lines file."""
 
-    def __init__(self, path: Path, *, sending_ip: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sending_ip: str = "127.0.0.1",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock`: the wall clock sessions are dated by (the daily reports follow it too)."""
         self.path = Path(path)
         self.sending_ip = sending_ip
+        self.clock = clock
         self._lock = threading.Lock()
 
     def record(self, domain: str, session: TlsSession, when: float | None = None) -> None:
-        line = {"time": when if when is not None else time.time(), "domain": domain.lower()}
+        line = {"time": when if when is not None else self.clock(), "domain": domain.lower()}
         line |= asdict(session)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
     def sessions(self, domain: str, start: float, end: float) -> list[dict[str, Any]]:
+        return [s for s in self._read(start, end) if s.get("domain") == domain.lower()]
+
+    def domains(self, start: float, end: float) -> set[str]:
+        """The policy domains with sessions in [start, end)."""
+        return {str(s["domain"]) for s in self._read(start, end) if s.get("domain")}
+
+    def _read(self, start: float, end: float) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         with self._lock:
@@ -107,7 +125,7 @@ class TlsReportLog:
                 item = json.loads(line)
             except ValueError:
                 continue  # a line cut short by a crash
-            if item.get("domain") == domain.lower() and start <= item.get("time", -1) < end:
+            if isinstance(item, dict) and start <= item.get("time", -1) < end:
                 found.append(item)
         return found
 
@@ -197,7 +215,7 @@ async def daily_report(
     rua = parse_tlsrpt(txt.records)
     if rua is None:
         return None
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+    start = day_start(day)
     end = start + 86400
     report = log_.report(domain, start, end, organization=sender, contact=contact)
     return DailyReport(domain, rua, report, f"{sender}!{domain}!{int(start)}!{int(end)}")
@@ -223,6 +241,12 @@ async def write_daily_report(
     await asyncio.to_thread(_write, path, found.json_bytes())
     log.info("TLS report for %s written to %s (for %s)", domain, path, ", ".join(found.rua))
     return path
+
+
+def day_start(day: dt.date) -> float:
+    """The first second of the UTC day `day`, in seconds since the epoch (section 4.1: a
+    report covers 00:00 to 24:00 UTC)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -86,11 +86,12 @@ class World:
                 ca=LocalCA(self.directory / "attacker-ca", organization="Attacker"),
             )
             port_for_mx[victim.mx_host] = await self.attacker.start()
-        port_for_https = {
-            p.mta_sts_host: p.ports.mta_sts
-            for p in self.providers.values()
-            if p.ports and p.ports.mta_sts
-        }
+        port_for_https: dict[str, int] = {}
+        for p in self.providers.values():
+            if p.ports and p.ports.mta_sts:
+                port_for_https[p.mta_sts_host] = p.ports.mta_sts
+            if p.ports and p.ports.tlsrpt:
+                port_for_https[p.tlsrpt_host] = p.ports.tlsrpt
         for provider in self.providers.values():
             provider.start_mta(self.resolver(), port_for_mx, port_for_https)
         log.info("world up in %s (DNS on port %s)", self.directory, self.dns.port)
@@ -148,6 +149,8 @@ class World:
         }
         if provider.options.mta_sts is not None:
             hosts[provider.mta_sts_host] = LOOPBACK
+        if provider.report_receiver is not None:
+            hosts[provider.tlsrpt_host] = LOOPBACK
         return DomainSpec(
             domain=d,
             hosts=hosts,
@@ -159,7 +162,7 @@ class World:
                 if provider.options.mx_tls is MxTls.VERIFIED and provider.options.dane
                 else {}
             ),
-            txt=provider.sts_txt(),
+            txt=provider.sts_txt() | provider.tlsrpt_txt(),
             # RFC 6186 / RFC 8314 section 5.1: implicit TLS is listed (and preferred) first.
             srv=[
                 ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),

@@ -1,0 +1,207 @@
+"""The demo world's TLS-RPT report receiver: `https://tlsrpt.<domain>/<path>`, the endpoint
+a domain names in the `https:` rua of its `_smtp._tls` record (RFC 8460 section 3).
+
+Section 5.3.2: reports arrive by POST, `application/tlsrpt+gzip` (or `+json` uncompressed),
+and the receiver answers a 2xx; it "is not expected to process reports at receipt time", so
+this one checks that the body is a JSON report, stores it as it came under
+`DIR/<domain>/tlsrpt/received/` (written like the MDA writes Maildir: tmp file, fsync,
+rename) and notes it in the event log. The certificate is the world CA's, for
+`tlsrpt.<domain>`, like the MTA-STS policy host beside it (`mta_sts_server.py`). One request
+per connection, bounded in size and time; anything else gets a 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import ssl
+import zlib
+from pathlib import Path
+from typing import Any
+
+from mua.net.https_post import parse_https_url
+from mua.stack.events import EventLog
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD = 8192
+MAX_REPORT = 1024 * 1024  # compressed, as sent; and the JSON it inflates to, separately
+REQUEST_TIMEOUT = 10.0
+MEDIA_TYPES = {"application/tlsrpt+gzip": ".json.gz", "application/tlsrpt+json": ".json"}
+
+
+def receiver_paths(rua: tuple[str, ...], host_name: str) -> frozenset[str]:
+    """The request targets of the `https:` URIs in `rua` that `host_name` serves (those that
+    name no port of their own: the world decides where its hosts listen)."""
+    paths = set()
+    for uri in rua:
+        try:
+            where = parse_https_url(uri)
+        except ValueError:
+            continue
+        if where.host == host_name.lower() and where.port is None:
+            paths.add(where.target)
+    return frozenset(paths)
+
+
+class ReportError(ValueError):
+    """A request this receiver does not take: the HTTP status and a sentence."""
+
+    def __init__(self, status: str, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+class ReportReceiver:
+    """Takes the reports POSTed to `paths` and keeps them in `directory`."""
+
+    def __init__(
+        self,
+        host_name: str,
+        paths: frozenset[str],
+        directory: Path,
+        events: EventLog,
+        tls_context: ssl.SSLContext,
+        *,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host_name = host_name
+        self.paths = paths
+        self.directory = Path(directory)
+        self.events = events
+        self.host = host
+        self._context = tls_context
+        self._server: asyncio.Server | None = None
+
+    async def start(self, port: int = 0) -> int:
+        self._server = await asyncio.start_server(
+            self._serve, self.host, port, ssl=self._context, limit=MAX_HEAD
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def received(self) -> list[Path]:
+        """The reports kept so far, oldest first."""
+        if not self.directory.exists():
+            return []
+        return sorted(p for p in self.directory.iterdir() if not p.name.startswith("."))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT):
+                    status = await self._take(reader)
+                body = b""
+            except ReportError as exc:
+                log.info("TLS report refused at %s: %s", self.host_name, exc)
+                status, body = exc.status, f"{exc}\r\n".encode()
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            pass  # a silent, half or oversized request: just close
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _take(self, reader: asyncio.StreamReader) -> str:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, headers = _parse_head(head)
+        if method != "POST":
+            raise ReportError("405 Method Not Allowed", "reports are POSTed")
+        if target not in self.paths:
+            raise ReportError("404 Not Found", f"no report endpoint at {target}")
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in MEDIA_TYPES:
+            raise ReportError("415 Unsupported Media Type", f"{media or 'no type'} is no report")
+        length = headers.get("content-length", "")
+        if not length.isdigit() or not length.isascii():
+            raise ReportError("411 Length Required", "a report needs a Content-Length")
+        if int(length) > MAX_REPORT:
+            raise ReportError("413 Content Too Large", f"a report is at most {MAX_REPORT} bytes")
+        body = await reader.readexactly(int(length))
+        report = _report(body, gzipped=media.endswith("gzip"))
+        path = await asyncio.to_thread(self._keep, body, MEDIA_TYPES[media])
+        domains = sorted({_policy_domain(p) for p in report["policies"]})
+        self.events.write(
+            "tlsrpt_received",
+            host=self.host_name,
+            path=str(path),
+            report_id=report.get("report-id"),
+            organization=report.get("organization-name"),
+            policy_domains=domains,
+        )
+        log.info("TLS report %s from %s kept in %s", report.get("report-id"), domains, path)
+        return "201 Created"
+
+    def _keep(self, body: bytes, suffix: str) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        name = f"{stamp}-{hashlib.sha256(body).hexdigest()[:16]}{suffix}"
+        tmp = self.directory / f".{name}.tmp"
+        with tmp.open("wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.directory / name)
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return self.directory / name
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    lines = head.decode("iso-8859-1").split("\r\n")
+    request = lines[0].split(" ")
+    if len(request) != 3 or not request[2].startswith("HTTP/1."):
+        raise ReportError("400 Bad Request", "not an HTTP/1.1 request")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return request[0], request[1], headers
+
+
+def _report(body: bytes, *, gzipped: bool) -> dict[str, Any]:
+    """The JSON report in `body` (section 4.4), inflated with a bound (no gzip bomb)."""
+    data = body
+    if gzipped:
+        inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
+        try:
+            data = inflate.decompress(body, MAX_REPORT)
+        except zlib.error as exc:
+            raise ReportError("400 Bad Request", f"the body is not gzip ({exc})") from exc
+        if inflate.unconsumed_tail:
+            raise ReportError("413 Content Too Large", "the report inflates too far")
+    try:
+        report = json.loads(data)
+    except ValueError as exc:
+        raise ReportError("400 Bad Request", "the report is not JSON") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("policies"), list):
+        raise ReportError("400 Bad Request", "the JSON is not a TLS report (no policies)")
+    if not all(isinstance(p, dict) for p in report["policies"]):
+        raise ReportError("400 Bad Request", "a policy of the report is not an object")
+    return report
+
+
+def _policy_domain(policy: dict[str, Any]) -> str:
+    inner = policy.get("policy")
+    return str(inner.get("policy-domain", "?")) if isinstance(inner, dict) else "?"
