@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mua.stack.demo import SCENARIOS, scenario_options
-from mua.stack.tlsrpt import TlsReportLog, day_start
+from mua.stack.tlsrpt import ReportOutcome, TlsReportLog, day_start
 from mua.stack.tlsrpt_daily import SPREAD, DailyTlsReports
 from mua.stack.world import World, WorldOptions
 from tests.conftest import eventually
@@ -24,8 +24,8 @@ DAY = dt.date(2025, 3, 1)
 
 
 def _reporter(tmp_path: Path, **kwargs: object) -> DailyTlsReports:
-    async def nothing(_domain: str, _day: dt.date) -> list[str]:
-        return []
+    async def nothing(_domain: str, _day: dt.date, _only: object) -> ReportOutcome:
+        return ReportOutcome()
 
     sessions = TlsReportLog(tmp_path / "sessions.jsonl")
     return DailyTlsReports(nothing, sessions, tmp_path / "sent.json", **kwargs)
@@ -113,9 +113,38 @@ async def test_the_world_stops_while_a_report_is_on_its_way(tmp_path: Path) -> N
         mta = world.providers["a.test"].mta
         assert mta is not None
         today = dt.datetime.now(dt.UTC).date()
-        assert await mta.send_tls_report("b.test", today) == ["mailto:tls-reports@b.test"]
+        outcome = await mta.send_tls_report("b.test", today)
+        assert outcome.sent == ("mailto:tls-reports@b.test",)
     finally:
         started = time.monotonic()
         async with asyncio.timeout(20):
             await world.stop()
     assert time.monotonic() - started < 5
+
+
+async def test_an_https_rua_that_refused_the_report_is_tried_again(tmp_path: Path) -> None:
+    """The receiver is down when the report goes: the POST fails, and the MTA tries again on
+    its retry schedule until the receiver takes it (for up to 24 hours)."""
+    options = _options(retry_delays=(0.2, 0.4))
+    async with World(tmp_path / "world", options) as world:
+        await send(world, "alice@a.test", ["bob@b.test"], subject="reported")
+        await eventually(lambda: _events(world, "deferred"), what="deferral")
+        b = world.providers["b.test"]
+        daily = world.providers["a.test"].daily_reports
+        assert b.report_receiver is not None and b.ports is not None and daily is not None
+        await b.report_receiver.stop()
+        today = dt.datetime.now(dt.UTC).date()
+        (outcome,) = (await daily.send_day(today)).values()
+        assert outcome.sent == () and list(outcome.failed) == [HTTPS_RUA]
+        (retry,) = daily.retries()
+        assert (retry["domain"], retry["uris"], retry["tries"]) == ("b.test", [HTTPS_RUA], 0)
+        assert daily.sent() == {today.isoformat(): {"b.test": []}}
+
+        await b.report_receiver.start(b.ports.tlsrpt)
+        (path,) = await eventually(b.report_receiver.received, what="the report, retried")
+        await eventually(lambda: not daily.retries(), what="no retry left")
+        assert daily.sent() == {today.isoformat(): {"b.test": [HTTPS_RUA]}}
+        assert len(_events(world, "tlsrpt_failed")) >= 1
+        assert len(_events(world, "tlsrpt_posted")) == 1
+    report = json.loads(gzip.decompress(path.read_bytes()))
+    assert report["policies"][0]["policy"]["policy-domain"] == "b.test"

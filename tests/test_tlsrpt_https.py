@@ -22,6 +22,7 @@ from mua.net.https_post import HttpsPostError, parse_https_url, parse_status, po
 from mua.net.tls import client_context
 from mua.stack.ca import LocalCA
 from mua.stack.demo import SCENARIOS, scenario_options
+from mua.stack.tlsrpt import ReportOutcome
 from mua.stack.tlsrpt_https import CONTENT_TYPE, https_uris
 from mua.stack.tlsrpt_server import ReportReceiver, receiver_paths
 from mua.stack.world import World, WorldOptions
@@ -212,8 +213,8 @@ async def test_the_daily_report_is_posted_to_the_https_rua(tmp_path: Path) -> No
         receiver = world.providers["b.test"].report_receiver
         assert mta is not None and receiver is not None
         today = dt.datetime.now(dt.UTC).date()
-        assert await mta.send_tls_report("a.test", today) == []  # a.test asks for none
-        assert await mta.send_tls_report("b.test", today) == [HTTPS_RUA]
+        assert await mta.send_tls_report("a.test", today) == ReportOutcome()  # asks for none
+        assert await mta.send_tls_report("b.test", today) == ReportOutcome((HTTPS_RUA,))
         (path,) = receiver.received()
         (received,) = _events(world, "tlsrpt_received")
         (posted,) = _events(world, "tlsrpt_posted")
@@ -262,14 +263,14 @@ async def test_a_receiver_with_a_certificate_from_another_ca_gets_nothing(
             await _a_failed_delivery(world)
             mta = world.providers["a.test"].mta
             assert mta is not None
-            assert await mta.send_tls_report("b.test", dt.datetime.now(dt.UTC).date()) == []
+            outcome = await mta.send_tls_report("b.test", dt.datetime.now(dt.UTC).date())
         finally:
             await impostor.stop()
         (failed,) = _events(world, "tlsrpt_failed")
         assert not _events(world, "tlsrpt_received") and not _events(world, "tlsrpt_posted")
     assert impostor.received() == []
-    assert failed["uri"] == uri and failed["domain"] == "b.test"
-    assert "certificate was refused" in failed["reason"]
+    assert outcome == ReportOutcome((), {uri: failed["reason"]})
+    assert failed["domain"] == "b.test" and "certificate was refused" in failed["reason"]
 
 
 async def test_a_record_with_both_kinds_of_rua_gets_the_report_both_ways(
@@ -283,7 +284,8 @@ async def test_a_record_with_both_kinds_of_rua_gets_the_report_both_ways(
         mta = world.providers["a.test"].mta
         receiver = world.providers["b.test"].report_receiver
         assert mta is not None and receiver is not None
-        assert await mta.send_tls_report("b.test", dt.datetime.now(dt.UTC).date()) == list(rua)
+        outcome = await mta.send_tls_report("b.test", dt.datetime.now(dt.UTC).date())
+        assert outcome == ReportOutcome(rua)
         (raw,) = await eventually(
             lambda: maildir_messages(world, MAILBOX), what="the report in the rua mailbox"
         )

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mua.stack.demo import SCENARIOS, scenario_options
+from mua.stack.tlsrpt import ReportOutcome
 from mua.stack.tlsrpt_mail import mailto_recipients
 from mua.stack.world import World
 from tests.conftest import eventually, maildir_messages
@@ -55,8 +56,8 @@ async def test_the_daily_report_reaches_the_rua_mailbox(tmp_path: Path) -> None:
         mta = world.providers["a.test"].mta
         assert mta is not None
         today = dt.datetime.now(dt.UTC).date()
-        assert await mta.send_tls_report("a.test", today) == []  # a.test asks for none
-        assert await mta.send_tls_report("b.test", today) == [f"mailto:{RUA}"]
+        assert await mta.send_tls_report("a.test", today) == ReportOutcome()  # asks for none
+        assert (await mta.send_tls_report("b.test", today)).sent == (f"mailto:{RUA}",)
         (raw,) = await eventually(
             lambda: maildir_messages(world, RUA), what="the report in the rua mailbox"
         )

@@ -15,6 +15,8 @@ import email.utils
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +25,13 @@ from mua.stack.bounce import delivery_status_notification
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry
 from mua.stack.relay import RelayClient, RelayOutcome
-from mua.stack.tlsrpt import DailyReport, TlsReportLog, daily_report, write_daily_report
+from mua.stack.tlsrpt import (
+    DailyReport,
+    ReportOutcome,
+    TlsReportLog,
+    daily_report,
+    write_daily_report,
+)
 from mua.stack.tlsrpt_https import ReportPoster, https_uris
 from mua.stack.tlsrpt_mail import mailto_recipients, report_message
 
@@ -230,19 +238,21 @@ class Mta:
             contact=f"postmaster@{self.hostname}",
         )
 
-    async def send_tls_report(self, domain: str, day: dt.date) -> list[str]:
+    async def send_tls_report(
+        self, domain: str, day: dt.date, only: Collection[str] | None = None
+    ) -> ReportOutcome:
         """RFC 8460: send `domain`'s report for the UTC day `day` to every URI of its TLS-RPT
-        record (section 3: a comma-separated list; the reporter may try each): `mailto:`
-        through this MTA's own queue (section 5.3.1), `https:` by POST (section 5.3.2). The
-        URIs that took it (queued, or answered 2xx), in the record's order; [] when the
-        domain asks for no report. A failed POST is logged and written to the event log.
+        record (section 3: a comma-separated list; the reporter may try each), or to those
+        of them in `only` (a retry): `mailto:` through this MTA's own queue (section 5.3.1),
+        `https:` by POST (section 5.3.2). Empty when the domain asks for no report; a failed
+        POST is also logged and written to the event log.
 
         Section 3: reports are delivered despite any TLS failure, so the message is queued as
         `TLS-Required: No` would have it (the domain's DANE or MTA-STS policy does not stop
         it; an attacker who strips STARTTLS can read it), and its own relay sessions are not
         counted. The null reverse-path keeps a failed report from bouncing back and forth."""
         if self.tls_reports is None:
-            return []
+            return ReportOutcome()
         daily = await daily_report(
             self.tls_reports,
             self.relay.resolver,
@@ -252,15 +262,21 @@ class Mta:
             contact=f"postmaster@{self.hostname}",
         )
         if daily is None:
-            return []
+            return ReportOutcome()
+        if only is not None:
+            daily = replace(daily, rua=tuple(u for u in daily.rua if u in only))
         taken = set(await self._mail_report(daily))
+        failed: dict[str, str] = {}
         for uri in https_uris(daily.rua):
-            if await self._post_report(uri, daily):
+            why = await self._post_report(uri, daily)
+            if why is None:
                 taken.add(uri)
+            else:
+                failed[uri] = why
         for uri in daily.rua:
             if urlsplit(uri).scheme.lower() not in ("mailto", "https"):
                 log.info("TLS report for %s not sent to %s: an unknown scheme", domain, uri)
-        return [uri for uri in daily.rua if uri in taken]
+        return ReportOutcome(tuple(u for u in daily.rua if u in taken), failed)
 
     async def _mail_report(self, daily: DailyReport) -> list[str]:
         """Queue the report for the `mailto:` URIs; those URIs (none without an address)."""
@@ -286,19 +302,22 @@ class Mta:
         log.info("TLS report for %s queued for %s", daily.domain, ", ".join(recipients))
         return [u for u in daily.rua if mailto_recipients((u,))]
 
-    async def _post_report(self, uri: str, daily: DailyReport) -> bool:
+    async def _post_report(self, uri: str, daily: DailyReport) -> str | None:
+        """POST the report to `uri`; None when it took it, else why not."""
         if self.report_poster is None:
-            log.info("TLS report for %s not posted to %s: no HTTPS client", daily.domain, uri)
-            return False
-        try:
-            status = await self.report_poster.post(uri, daily)
-        except HttpsPostError as exc:
-            log.warning("TLS report for %s not accepted at %s: %s", daily.domain, uri, exc)
-            self.events.write("tlsrpt_failed", domain=daily.domain, uri=uri, reason=str(exc))
-            return False
-        log.info("TLS report for %s posted to %s (HTTP %d)", daily.domain, uri, status)
-        self.events.write("tlsrpt_posted", domain=daily.domain, uri=uri, status=status)
-        return True
+            why = "this MTA has no HTTPS client"
+        else:
+            try:
+                status = await self.report_poster.post(uri, daily)
+            except HttpsPostError as exc:
+                why = str(exc)
+            else:
+                log.info("TLS report for %s posted to %s (HTTP %d)", daily.domain, uri, status)
+                self.events.write("tlsrpt_posted", domain=daily.domain, uri=uri, status=status)
+                return None
+        log.warning("TLS report for %s not accepted at %s: %s", daily.domain, uri, why)
+        self.events.write("tlsrpt_failed", domain=daily.domain, uri=uri, reason=why)
+        return why
 
     def _delay(self, attempt: int) -> float:
         return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]

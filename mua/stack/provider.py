@@ -305,6 +305,7 @@ class Provider:
             sessions,
             self.directory / "tlsrpt" / "sent.json",
             send_at=self.options.tlsrpt_send_at,
+            retry_delays=self.options.retry_delays,
         )
         self.daily_reports.start()
 

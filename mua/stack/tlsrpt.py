@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +194,14 @@ class DailyReport:
 
     def json_bytes(self) -> bytes:
         return (json.dumps(self.report, indent=2) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """Where one domain's report for one day went."""
+
+    sent: tuple[str, ...] = ()  # the rua URIs that took it: mail queued, or HTTPS 2xx
+    failed: dict[str, str] = field(default_factory=dict)  # https: URIs that did not: why
 
 
 async def daily_report(

@@ -7,34 +7,43 @@ several hours". So after each midnight UTC, at a moment drawn at random from the
 report to every policy domain the MTA recorded sessions for; `send` (the MTA's
 `send_tls_report`) looks up whether the domain publishes a TLS-RPT record and where to.
 
-What was sent is written to `state_file` in the world directory before the next domain is
-tried, so a restart neither sends a day twice nor forgets one: a task started after its
-moment (the world was down at midnight) sends yesterday's reports at once.
+A failed delivery "SHOULD" be tried again "for up to 24 hours after the initial attempt"
+(the RFC's Delivery Retry section): mail is retried by the MTA's queue; an `https:` URI that
+refused the report is tried again here on the MTA's retry schedule, within those 24 hours.
+
+What was sent, and what is still to be retried, is written to `state_file` in the world
+directory after each domain, so a restart neither sends a day twice nor forgets one: a task
+started after its moment (the world was down at midnight) sends yesterday's reports at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
+from typing import Any
 
-from mua.stack.tlsrpt import TlsReportLog, day_start
+from mua.stack.mta import DEFAULT_RETRY_DELAYS
+from mua.stack.tlsrpt import ReportOutcome, TlsReportLog, day_start
 
 log = logging.getLogger(__name__)
 
 SPREAD = 2 * 3600.0  # the random delay after midnight is drawn from [0, SPREAD)
+RETRY_WINDOW = 24 * 3600.0  # failed deliveries are retried this long after the first try
 # asyncio sleeps on the monotonic clock, which stands still while a laptop is suspended:
 # the wall clock is read again at least this often, so midnight is not overslept by hours.
 RECHECK = 600.0
 KEEP_DAYS = 40  # days remembered in the state file
 
-SendReport = Callable[[str, dt.date], Awaitable[list[str]]]
+# (policy domain, day, only these rua URIs or all) -> where the report went
+SendReport = Callable[[str, dt.date, Collection[str] | None], Awaitable[ReportOutcome]]
 
 
 class DailyTlsReports:
@@ -43,6 +52,8 @@ class DailyTlsReports:
     `clock` is the wall clock (seconds since the epoch, like `time.time`) that decides what
     "yesterday" and "midnight" are; by default the session log's. `send_at` is the UTC time
     of day to send at; None draws a random moment in the first `SPREAD` seconds of each day.
+    `retry_delays` space the retries of an `https:` URI that refused a report (the MTA's
+    schedule: the last delay repeats until `RETRY_WINDOW` has passed since the first try).
     """
 
     def __init__(
@@ -52,6 +63,7 @@ class DailyTlsReports:
         state_file: Path,
         *,
         send_at: dt.time | None = None,
+        retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -59,11 +71,13 @@ class DailyTlsReports:
         self.sessions = sessions
         self.state_file = Path(state_file)
         self.send_at = send_at
+        self.retry_delays = retry_delays
         self.clock = clock or sessions.clock
         self.next_run: float | None = None  # when the task wakes next (set after each pass)
         self._rng = rng or random.Random()
         self._delays: dict[dt.date, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # a retry was scheduled from outside the task
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tlsrpt-daily")
@@ -87,32 +101,29 @@ class DailyTlsReports:
     def sent(self) -> dict[str, dict[str, list[str]]]:
         """Per UTC day (ISO date), per policy domain, the rua URIs that took the report ([]
         when none did, or the domain publishes no TLS-RPT record)."""
-        try:
-            state = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError:
-            log.warning("%s is not JSON; starting a new record of sent reports", self.state_file)
-            return {}
-        return state if isinstance(state, dict) else {}
+        return dict(self._state()["days"])
 
-    async def send_day(self, day: dt.date) -> dict[str, list[str]]:
-        """Send `day`'s report to each domain with sessions that day not sent to yet; what
-        was sent now, per domain."""
+    def retries(self) -> list[dict[str, Any]]:
+        """The deliveries still to be tried again: day, domain, uris, first, tries, next."""
+        return list(self._state()["retries"])
+
+    async def send_day(self, day: dt.date) -> dict[str, ReportOutcome]:
+        """Send `day`'s report to each domain with sessions that day not sent to yet; where
+        each went."""
         start = day_start(day)
         domains = await asyncio.to_thread(self.sessions.domains, start, start + 86400)
         done_before = (await asyncio.to_thread(self.sent)).get(day.isoformat(), {})
-        now: dict[str, list[str]] = {}
+        outcomes: dict[str, ReportOutcome] = {}
         for domain in sorted(domains - set(done_before)):
-            try:
-                now[domain] = await self.send(domain, day)
-            except Exception:  # one domain's trouble must not stop the others, or tomorrow
-                log.exception("TLS report for %s of %s could not be sent", domain, day)
-                now[domain] = []
-            await asyncio.to_thread(self._remember, day, domain, now[domain])
-        if now:
-            log.info("TLS reports of %s: %s", day, now)
-        return now
+            outcome = outcomes[domain] = await self._send(domain, day, None)
+            first = self.clock()
+            retry = {"day": day.isoformat(), "domain": domain, "first": first, "tries": 0}
+            await asyncio.to_thread(self._update, retry, outcome, first)
+            if outcome.failed:
+                self._wake.set()
+        if outcomes:
+            log.info("TLS reports of %s: %s", day, {d: o.sent for d, o in outcomes.items()})
+        return outcomes
 
     async def _run(self) -> None:
         handled: dt.date | None = None
@@ -122,16 +133,66 @@ class DailyTlsReports:
             if yesterday != handled and now >= self.send_time(yesterday):
                 await self.send_day(yesterday)
                 handled = yesterday
-            self.next_run = self.send_time(
-                yesterday + dt.timedelta(days=1) if yesterday == handled else yesterday
-            )
-            await asyncio.sleep(max(0.0, min(self.next_run - self.clock(), RECHECK)))
+            for retry in await asyncio.to_thread(self.retries):
+                if retry["next"] <= self.clock():
+                    await self._retry(retry)
+            upcoming = [r["next"] for r in await asyncio.to_thread(self.retries)]
+            tomorrow = yesterday + dt.timedelta(days=1) if yesterday == handled else yesterday
+            self.next_run = min([self.send_time(tomorrow), *upcoming])
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, min(self.next_run - self.clock(), RECHECK))):
+                    await self._wake.wait()
+            self._wake.clear()
 
-    def _remember(self, day: dt.date, domain: str, uris: list[str]) -> None:
-        state = self.sent()
-        state.setdefault(day.isoformat(), {})[domain] = uris
-        oldest = (day - dt.timedelta(days=KEEP_DAYS)).isoformat()
-        state = {d: v for d, v in sorted(state.items()) if d >= oldest}
+    async def _retry(self, retry: dict[str, Any]) -> None:
+        day = dt.date.fromisoformat(retry["day"])
+        outcome = await self._send(retry["domain"], day, retry["uris"])
+        retry = retry | {"tries": retry["tries"] + 1}
+        await asyncio.to_thread(self._update, retry, outcome, self.clock())
+
+    async def _send(self, domain: str, day: dt.date, only: list[str] | None) -> ReportOutcome:
+        try:
+            return await self.send(domain, day, only)
+        except Exception:  # one domain's trouble must not stop the others, or tomorrow
+            log.exception("TLS report for %s of %s could not be sent", domain, day)
+            return ReportOutcome()
+
+    def _update(self, retry: dict[str, Any], outcome: ReportOutcome, now: float) -> None:
+        """Note where `retry`'s report went, and whether it is to be tried again."""
+        state = self._state()
+        day, domain = retry["day"], retry["domain"]
+        sent = state["days"].setdefault(day, {}).setdefault(domain, [])
+        sent.extend(u for u in outcome.sent if u not in sent)
+        key = (day, domain)
+        state["retries"] = [r for r in state["retries"] if (r["day"], r["domain"]) != key]
+        if outcome.failed:
+            # As the MTA's queue does: the last delay repeats, here until the window closes.
+            due = now + self.retry_delays[min(retry["tries"], len(self.retry_delays) - 1)]
+            if due < retry["first"] + RETRY_WINDOW:
+                state["retries"].append(retry | {"uris": sorted(outcome.failed), "next": due})
+            else:
+                log.warning("TLS report for %s of %s given up: %s", domain, day, outcome.failed)
+        oldest = (dt.date.fromisoformat(day) - dt.timedelta(days=KEEP_DAYS)).isoformat()
+        state["days"] = {d: v for d, v in sorted(state["days"].items()) if d >= oldest}
+        self._write(state)
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            state = {}
+        except ValueError:
+            log.warning("%s is not JSON; starting a new record of sent reports", self.state_file)
+            state = {}
+        if not isinstance(state, dict):
+            state = {}
+        days, retries = state.get("days"), state.get("retries")
+        return {
+            "days": days if isinstance(days, dict) else {},
+            "retries": retries if isinstance(retries, list) else [],
+        }
+
+    def _write(self, state: dict[str, Any]) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_name(f".{self.state_file.name}.{time.time_ns()}.tmp")
         with tmp.open("w", encoding="utf-8") as f:

@@ -1,10 +1,10 @@
-"""A TLS-RPT aggregate report as an email (RFC 8460 section 5.3), for the `mailto:` rua URIs.
+"""A TLS-RPT aggregate report as an email (RFC 8460 section 5.3.1), for the `mailto:` rua URIs.
 
 The message is a multipart/report (RFC 6522) with `report-type="tlsrpt"`: a line for people,
 then the gzip'd JSON report (section 5.2) as `application/tlsrpt+gzip`, named as section 5.1
 says with `.json.gz`. The `TLS-Report-Domain` and `TLS-Report-Submitter` header fields name
 the policy domain and the reporting MTA, and the Subject carries both and the report id.
-(Section 5.3 also asks for a DKIM signature; the demo world signs nothing.)
+(Section 3 also asks for a DKIM signature; the demo world signs nothing.)
 """
 
 from __future__ import annotations
