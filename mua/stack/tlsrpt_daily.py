@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
@@ -41,6 +42,7 @@ RETRY_WINDOW = 24 * 3600.0  # failed deliveries are retried this long after the 
 # the wall clock is read again at least this often, so midnight is not overslept by hours.
 RECHECK = 600.0
 KEEP_DAYS = 40  # days remembered in the state file
+_RETRY_KEYS = {"day", "domain", "uris", "first", "tries", "next"}
 
 # (policy domain, day, only these rua URIs or all) -> where the report went
 SendReport = Callable[[str, dt.date, Collection[str] | None], Awaitable[ReportOutcome]]
@@ -78,6 +80,8 @@ class DailyTlsReports:
         self._delays: dict[dt.date, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # a retry was scheduled from outside the task
+        self._sending = asyncio.Lock()  # one sender at a time: the task, or a caller
+        self._state_lock = threading.Lock()  # state updates run in worker threads
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tlsrpt-daily")
@@ -111,16 +115,17 @@ class DailyTlsReports:
         """Send `day`'s report to each domain with sessions that day not sent to yet; where
         each went."""
         start = day_start(day)
-        domains = await asyncio.to_thread(self.sessions.domains, start, start + 86400)
-        done_before = (await asyncio.to_thread(self.sent)).get(day.isoformat(), {})
         outcomes: dict[str, ReportOutcome] = {}
-        for domain in sorted(domains - set(done_before)):
-            outcome = outcomes[domain] = await self._send(domain, day, None)
-            first = self.clock()
-            retry = {"day": day.isoformat(), "domain": domain, "first": first, "tries": 0}
-            await asyncio.to_thread(self._update, retry, outcome, first)
-            if outcome.failed:
-                self._wake.set()
+        async with self._sending:
+            domains = await asyncio.to_thread(self.sessions.domains, start, start + 86400)
+            done_before = (await asyncio.to_thread(self.sent)).get(day.isoformat(), {})
+            for domain in sorted(domains - set(done_before)):
+                outcome = outcomes[domain] = await self._send(domain, day, None)
+                first = self.clock()
+                retry = {"day": day.isoformat(), "domain": domain, "first": first, "tries": 0}
+                await asyncio.to_thread(self._update, retry, outcome, first)
+                if outcome.failed:
+                    self._wake.set()
         if outcomes:
             log.info("TLS reports of %s: %s", day, {d: o.sent for d, o in outcomes.items()})
         return outcomes
@@ -128,27 +133,39 @@ class DailyTlsReports:
     async def _run(self) -> None:
         handled: dt.date | None = None
         while True:
-            now = self.clock()
-            yesterday = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=1)
-            if yesterday != handled and now >= self.send_time(yesterday):
-                await self.send_day(yesterday)
-                handled = yesterday
-            for retry in await asyncio.to_thread(self.retries):
-                if retry["next"] <= self.clock():
-                    await self._retry(retry)
-            upcoming = [r["next"] for r in await asyncio.to_thread(self.retries)]
-            tomorrow = yesterday + dt.timedelta(days=1) if yesterday == handled else yesterday
-            self.next_run = min([self.send_time(tomorrow), *upcoming])
+            try:
+                handled = await self._pass(handled)
+            except Exception:  # the task must outlive one bad pass (a full disk, say)
+                log.exception("sending the TLS reports failed; trying again later")
+                self.next_run = self.clock() + RECHECK
+            assert self.next_run is not None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, min(self.next_run - self.clock(), RECHECK))):
                     await self._wake.wait()
             self._wake.clear()
 
+    async def _pass(self, handled: dt.date | None) -> dt.date | None:
+        """Send yesterday's reports if it is time and they have not gone, then the retries
+        that are due; sets `next_run`. The day handled now."""
+        now = self.clock()
+        yesterday = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=1)
+        if yesterday != handled and now >= self.send_time(yesterday):
+            await self.send_day(yesterday)
+            handled = yesterday
+        for retry in await asyncio.to_thread(self.retries):
+            if retry["next"] <= self.clock():
+                await self._retry(retry)
+        upcoming = [r["next"] for r in await asyncio.to_thread(self.retries)]
+        tomorrow = yesterday + dt.timedelta(days=1) if yesterday == handled else yesterday
+        self.next_run = min([self.send_time(tomorrow), *upcoming])
+        return handled
+
     async def _retry(self, retry: dict[str, Any]) -> None:
         day = dt.date.fromisoformat(retry["day"])
-        outcome = await self._send(retry["domain"], day, retry["uris"])
-        retry = retry | {"tries": retry["tries"] + 1}
-        await asyncio.to_thread(self._update, retry, outcome, self.clock())
+        async with self._sending:
+            outcome = await self._send(retry["domain"], day, retry["uris"])
+            retry = retry | {"tries": retry["tries"] + 1}
+            await asyncio.to_thread(self._update, retry, outcome, self.clock())
 
     async def _send(self, domain: str, day: dt.date, only: list[str] | None) -> ReportOutcome:
         try:
@@ -159,6 +176,10 @@ class DailyTlsReports:
 
     def _update(self, retry: dict[str, Any], outcome: ReportOutcome, now: float) -> None:
         """Note where `retry`'s report went, and whether it is to be tried again."""
+        with self._state_lock:
+            self._note(retry, outcome, now)
+
+    def _note(self, retry: dict[str, Any], outcome: ReportOutcome, now: float) -> None:
         state = self._state()
         day, domain = retry["day"], retry["domain"]
         sent = state["days"].setdefault(day, {}).setdefault(domain, [])
@@ -187,9 +208,11 @@ class DailyTlsReports:
         if not isinstance(state, dict):
             state = {}
         days, retries = state.get("days"), state.get("retries")
+        if not isinstance(retries, list):
+            retries = []
         return {
             "days": days if isinstance(days, dict) else {},
-            "retries": retries if isinstance(retries, list) else [],
+            "retries": [r for r in retries if isinstance(r, dict) and r.keys() >= _RETRY_KEYS],
         }
 
     def _write(self, state: dict[str, Any]) -> None:
