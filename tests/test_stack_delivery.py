@@ -120,6 +120,25 @@ async def test_queued_message_survives_a_restart_of_the_world(tmp_path) -> None:
         assert b"Subject: Patience" in raw
 
 
+async def test_a_delivery_finishing_as_the_world_stops_is_indexed_at_the_next_start(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The MDA writes in a worker thread; one that ends after the stores closed must neither
+    fail (a logged traceback), nor reopen an index nobody will close, nor be lost: the next
+    start's rescan indexes the file."""
+    directory = tmp_path / "world"
+    async with World(directory, fast_options()) as first:
+        b = first.providers["b.test"]
+        b.store_for(first.mailbox("bob@b.test")).folder("INBOX")  # an open store, as IMAP has
+    late = b.mda.deliver("bob", b"Subject: Late\r\n\r\nJust in time.\r\n")
+    assert "delivery listener failed" not in caplog.text
+    assert not b._stores  # no index reopened (and left open) by the stopped provider
+    async with World(directory, fast_options()) as second:
+        inbox = second.providers["b.test"].store_for(second.mailbox("bob@b.test")).folder("INBOX")
+        assert [m.uid for m in inbox.messages()] == [1]
+        assert late.exists()
+
+
 async def test_message_is_bounced_when_the_retry_window_ends(tmp_path) -> None:
     options = fast_options(a_test={"retry_window": 0.5})
     async with World(tmp_path / "world", options) as world:

@@ -17,6 +17,7 @@ from mua.net.mta_sts import MtaStsClient, StsMode
 from mua.stack.ca import LocalCA
 from mua.stack.events import EventLog
 from mua.stack.imap import render
+from mua.stack.imap.mailchange import StoreError
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.server import ImapLimits, ImapServer
 from mua.stack.mda import Mda, ensure_maildir
@@ -149,6 +150,7 @@ class Provider:
         self.imap_cert = ca.server_cert(self.imap_host)
         self._stores: dict[str, MailStore] = {}
         self._stores_lock = threading.Lock()
+        self._stopping = False  # stores are closing: a late delivery is found by the next rescan
         self.mda.add_listener(self._delivered)
         self.msa: Msa | None = None
         self.ms: ImapServer | None = None
@@ -161,6 +163,7 @@ class Provider:
 
     async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
         """Listen (MSA and MX); the MTA starts later, once the world's DNS answers."""
+        self._stopping = False
         self.mx = Mx(
             hostname=self.mx_host,
             users=self.users,
@@ -251,8 +254,16 @@ class Provider:
     def _delivered(self, user: str, path: Path) -> None:
         """The MDA wrote a message (in a worker thread): index it now, which wakes IDLE."""
         mailbox = self.users.get(user)
-        if mailbox is not None:
+        with self._stores_lock:
+            if self._stopping:  # the file is safe in the Maildir; the next start rescans it
+                return
+        if mailbox is None:
+            return
+        try:
             self.store_for(mailbox).notice_delivery(path)
+        except StoreError:
+            if not self._stopping:  # closed under us by stop(): the rescan finds the file
+                raise
 
     def start_mta(
         self,
@@ -329,6 +340,7 @@ class Provider:
         self.msa = self.mx = self.mta = self.ms = self.policy_server = None
         self.daily_reports = self.report_receiver = None
         with self._stores_lock:
+            self._stopping = True
             for store in self._stores.values():
                 store.close()
             self._stores.clear()
