@@ -12,9 +12,10 @@ import pytest
 
 from mua.client import sync as sync_module
 from mua.core.compose import Attachment, Draft
-from mua.net.imap import AuthenticationFailed, CertificateInvalid
+from mua.net.imap import AuthenticationFailed, CertificateInvalid, ImapError
 from mua.stack.ca import LocalCA
 from mua.stack.world import World
+from mua.store.cache import MailCache
 from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
 from tests.conftest import eventually, fast_options, maildir_messages
 
@@ -341,3 +342,30 @@ async def test_headers_of_unread_messages_leave_them_unread(world: World, tmp_pa
         assert "\\Seen" not in engine.cache.message("bob@b.test", "INBOX", row.uid).flags
     finally:
         await engine.aclose()
+
+
+async def test_an_abort_while_connecting_closes_that_connection(
+    world: World, tmp_path: Path
+) -> None:
+    """abort() (removing an account, quitting) can come while a connection is being opened
+    in a worker thread: that connection is closed at once, not left open for nobody."""
+    account = world_account(world, "bob@b.test")
+    password = world.mailbox("bob@b.test").password
+    ms = world.providers["b.test"].ms
+    cache = MailCache(tmp_path / "cache.sqlite3")
+    sync: sync_module.AccountSync | None = None
+
+    def password_then_abort() -> str:
+        assert sync is not None
+        sync.abort()  # as if from the GUI thread, between connecting and signing in
+        return password
+
+    sync = sync_module.AccountSync(account, password_then_abort, cache, timeout=10)
+    try:
+        with pytest.raises(ImapError, match="Stopped while listing folders"):
+            await asyncio.to_thread(sync.sync_folder_list)
+        assert sync.connected_session is None
+        await eventually(lambda: not ms._sessions, what="the server to see it closed")
+    finally:
+        sync.close()
+        cache.close()

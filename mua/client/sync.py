@@ -104,6 +104,9 @@ class AccountSync:
             except BaseException:
                 session.close()
                 raise
+            if self._aborted:  # abort() came while this connection was being opened: it
+                session.close()  # must not outlive the abort unseen (nobody would close it)
+                raise ImapError("The connection was dropped on purpose.")
             self._session = session
         return self._session
 

@@ -76,11 +76,27 @@ class FolderTreeModel(QStandardItemModel):
             for folder in folders:
                 wanted.add((key, folder.name))
                 self._show_folder(key, folder, names)
-        for key in [k for k in self._items if k not in wanted]:
-            item = self._items.pop(key)
-            parent = item.parent() or self.invisibleRootItem()
-            parent.removeRow(item.row())
+        self._drop([k for k in self._items if k not in wanted])
         self.sort(0)
+
+    def _drop(self, keys: list[tuple[str, str | None]]) -> None:
+        """Remove these items with everything under them. Removing a row deletes its
+        children in Qt too, so the topmost are found (and every key under them forgotten)
+        before anything is removed: a deleted item must never be touched again."""
+        doomed = [self._items[k] for k in keys]
+
+        def doomed_or_under(item: QStandardItem | None) -> bool:
+            while item is not None:
+                if any(item is d for d in doomed):
+                    return True
+                item = item.parent()
+            return False
+
+        tops = [item for item in doomed if not doomed_or_under(item.parent())]
+        for key in [k for k, item in self._items.items() if doomed_or_under(item)]:
+            del self._items[key]
+        for item in tops:
+            (item.parent() or self.invisibleRootItem()).removeRow(item.row())
 
     def _new_item(self, account: str, folder: str | None) -> QStandardItem:
         item = QStandardItem()
@@ -99,8 +115,7 @@ class FolderTreeModel(QStandardItemModel):
         parent = self._items.get((account, parent_name or None)) or self._items[(account, None)]
         item = self._items.get((account, folder.name))
         if item is not None and item.parent() is not parent:  # moved in the hierarchy
-            (item.parent() or self.invisibleRootItem()).removeRow(item.row())
-            del self._items[(account, folder.name)]
+            self._drop([(account, folder.name)])
             item = None
         if item is None:
             item = self._new_item(account, folder.name)

@@ -163,3 +163,28 @@ def test_the_badge_is_the_worst_known_leg(cache: MailCache) -> None:
     assert worst_grade(CachedTrace(ME, "<x>", {"legs": [{"grade": "unknown"}]}, [])) is (
         Grade.UNKNOWN
     )
+
+
+def test_folder_tree_drops_a_removed_account_and_moved_folders_whole(cache: MailCache) -> None:
+    """Removing a row deletes its children in Qt: the model must never touch them again
+    (a removed account with nested folders, a folder that moved under another)."""
+    from mua.gui.folder_model import FolderRole, FolderTreeModel
+
+    other = "bob@b.test"
+    cache.sync_folder_list(ME, [("INBOX", "/"), ("Work", "/"), ("Work/2026", "/")])
+    cache.sync_folder_list(other, [("INBOX", "/"), ("Lists", "/"), ("Lists/python", "/")])
+    model = FolderTreeModel()
+    model.refresh(cache, [(ME, ME), (other, other)])
+    assert model.folder_index(other, "Lists/python").isValid()
+
+    model.refresh(cache, [(ME, ME)])  # bob's account was removed
+    assert not model.folder_index(other, "INBOX").isValid()
+    assert not model.folder_index(other, "Lists/python").isValid()
+    assert model.rowCount() == 1
+
+    cache.sync_folder_list(ME, [("INBOX", "/"), ("Work", "/"), ("Archive", "/"),
+                                ("Archive/Work", "/"), ("Archive/Work/2026", "/")])  # fmt: skip
+    model.refresh(cache, [(ME, ME)])
+    moved = model.folder_index(ME, "Archive/Work/2026")
+    assert moved.isValid() and moved.parent().data(FolderRole) == "Archive/Work"
+    assert not model.folder_index(ME, "Work/2026").isValid()
