@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
 from mua.stack.provider import MxTls
+from mua.stack.relay import RelayClient
 from mua.stack.world import World
 from mua.stack.zones import DomainSpec
 from tests.conftest import eventually, fast_options, maildir_messages
@@ -139,3 +142,32 @@ def test_provider_options_default_to_publishing_dane() -> None:
     options = fast_options()
     assert options.providers["b.test"].dane is True
     assert replace(options.providers["b.test"], dane=False).dane is False
+
+
+async def test_a_relay_cancelled_mid_session_closes_its_connection(world: World) -> None:
+    """The world stopping cancels relays in flight: a session cancelled while it waits for
+    the MX (here one that greets, then never answers) closes its connection at once: no
+    QUIT that would wait for the silent server, no socket left to the garbage collector."""
+    accepted: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.b.test ESMTP\r\n")  # then never another word
+        accepted.append((reader, writer))
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    relay = RelayClient("smtp.a.test", world.resolver(), port_for=lambda _mx: port, timeout=30)
+    try:
+        sending = asyncio.create_task(relay.deliver("b.test", "alice@a.test", ["bob@b.test"], b"x"))
+        await eventually(lambda: accepted, what="the relay to connect")
+        reader, _writer = accepted[0]
+        assert (await reader.readline()).startswith(b"EHLO")  # it waits for the answer now
+        sending.cancel()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, without a QUIT
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+    finally:
+        for _reader, writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

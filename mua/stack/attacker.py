@@ -147,11 +147,12 @@ class Attacker:
         finally:
             session.record(final=True)
             self._sessions.discard(task)
-            for w in (writer, up_writer):
-                if w is not None:
-                    w.close()
-                    with contextlib.suppress(Exception):
-                        await w.wait_closed()
+            writers = [w for w in (writer, up_writer) if w is not None]
+            for w in writers:  # both closed before waiting: a cancelled wait must not
+                w.close()  # leave the other connection open
+            for w in writers:
+                with contextlib.suppress(Exception):
+                    await w.wait_closed()
 
     def _write_event(self, reading: _Reading) -> None:
         self.events.write("attacker", mode=self.mode.value, mx=self.mx_host, **reading.to_json())

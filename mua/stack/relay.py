@@ -17,6 +17,7 @@ only the extension, else 5.7.10 "Encryption needed" (no TLS session as the secti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Callable
@@ -198,7 +199,6 @@ class RelayClient:
             timeout=self.timeout,
             start_tls=False,
         )
-        await client.connect()
 
         def leg(tls: TlsFacts, note: str) -> Leg:
             return Leg(
@@ -212,7 +212,9 @@ class RelayClient:
                 note=note,
             )
 
+        cancelled = False
         try:
+            await client.connect()  # in the try: a cancelled connect is closed too
             await client.ehlo()
             tls = TlsFacts.cleartext()
             if not client.supports_extension("starttls"):
@@ -234,11 +236,20 @@ class RelayClient:
                 TlsSession(policy.report_type, policy.strings, mx_host, address, result)
             )
             await self._transaction(client, sender, recipients, data, outcome, options)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            try:
-                await client.quit()
-            except aiosmtplib.SMTPException:
+            if cancelled:  # the world stops: close now, no QUIT a silent server could stall
                 client.close()
+            else:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+                except BaseException:  # a timeout, or cancelled during QUIT: close anyway
+                    client.close()
+                    raise
         return outcome
 
     async def _starttls(
