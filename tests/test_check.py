@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import socket
@@ -14,6 +15,7 @@ from mua.cli import main
 from mua.core.legs import Grade
 from mua.net.dns import Resolver
 from mua.net.posture_check import check_domain
+from mua.net.posture_probe import probe_smtp
 from mua.stack.demo import SCENARIOS, scenario_options
 from mua.stack.provider import MxTls
 from mua.stack.tlsrpt import parse_tlsrpt
@@ -189,3 +191,31 @@ async def test_check_reads_the_tlsrpt_record(tmp_path: Path) -> None:
         report = await check_domain("b.test", resolver, port=port, ca_file=ca_file)
     assert report.tlsrpt == TLSRPT
     assert "no-tls-rpt" not in {f.code for f in report.findings}
+
+
+async def test_a_probe_cancelled_mid_session_closes_its_connection() -> None:
+    """Compose cancels the lookups of recipients removed meanwhile: a probe cancelled while
+    the server is silent closes its connection at once (the server reads the end of it)."""
+    accepted: list[asyncio.StreamReader] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.b.test ESMTP\r\n")  # then never another word
+        accepted.append(reader)
+        writers.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        probing = asyncio.create_task(probe_smtp("127.0.0.1", port, "mx.b.test", 30))
+        await eventually(lambda: accepted, what="the probe to connect")
+        assert (await accepted[0].readline()).startswith(b"EHLO")
+        probing.cancel()
+        assert await asyncio.wait_for(accepted[0].read(), 5) == b""
+        with contextlib.suppress(asyncio.CancelledError):
+            await probing
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()

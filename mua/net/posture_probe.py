@@ -73,18 +73,24 @@ def _context(version: ssl.TLSVersion | None) -> ssl.SSLContext:
 
 async def _session(address: str, port: int, timeout: float) -> aiosmtplib.SMTP:
     smtp = aiosmtplib.SMTP(hostname=address, port=port, timeout=timeout, start_tls=False)
-    await smtp.connect()
-    sockname = smtp.transport.get_extra_info("sockname") if smtp.transport else None
-    local = sockname[0] if sockname else "127.0.0.1"
-    # An address literal: nothing about this machine for the server to look up or log.
-    await smtp.ehlo(hostname=f"[IPv6:{local}]" if ":" in local else f"[{local}]")
+    try:
+        await smtp.connect()
+        sockname = smtp.transport.get_extra_info("sockname") if smtp.transport else None
+        local = sockname[0] if sockname else "127.0.0.1"
+        # An address literal: nothing about this machine for the server to look up or log.
+        await smtp.ehlo(hostname=f"[IPv6:{local}]" if ":" in local else f"[{local}]")
+    except BaseException:  # a failed EHLO, or the lookup was cancelled: never leave it open
+        smtp.close()
+        raise
     return smtp
 
 
 async def _close(smtp: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-        await smtp.quit()
-    smtp.close()
+    try:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await smtp.quit()
+    finally:  # also when cancelled during QUIT (a closed compose window stops its lookups)
+        smtp.close()
 
 
 async def probe_smtp(address: str, port: int, server_name: str, timeout: float) -> SmtpProbe:
