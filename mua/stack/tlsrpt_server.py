@@ -13,7 +13,6 @@ per connection, bounded in size and time; anything else gets a 4xx.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -26,12 +25,12 @@ from typing import Any
 
 from mua.net.https_post import parse_https_url
 from mua.stack.events import EventLog
+from mua.stack.https_server import OneRequestHttpsServer
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 8192
 MAX_REPORT = 1024 * 1024  # compressed, as sent; and the JSON it inflates to, separately
-REQUEST_TIMEOUT = 10.0
 MEDIA_TYPES = {"application/tlsrpt+gzip": ".json.gz", "application/tlsrpt+json": ".json"}
 
 
@@ -57,8 +56,10 @@ class ReportError(ValueError):
         self.status = status
 
 
-class ReportReceiver:
+class ReportReceiver(OneRequestHttpsServer):
     """Takes the reports POSTed to `paths` and keeps them in `directory`."""
+
+    limit = MAX_HEAD
 
     def __init__(
         self,
@@ -70,25 +71,11 @@ class ReportReceiver:
         *,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(tls_context, host=host)
         self.host_name = host_name
         self.paths = paths
         self.directory = Path(directory)
         self.events = events
-        self.host = host
-        self._context = tls_context
-        self._server: asyncio.Server | None = None
-
-    async def start(self, port: int = 0) -> int:
-        self._server = await asyncio.start_server(
-            self._serve, self.host, port, ssl=self._context, limit=MAX_HEAD
-        )
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
 
     def received(self) -> list[Path]:
         """The reports kept so far, oldest first."""
@@ -96,28 +83,12 @@ class ReportReceiver:
             return []
         return sorted(p for p in self.directory.iterdir() if not p.name.startswith("."))
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def answer(self, reader: asyncio.StreamReader) -> tuple[str, bytes]:
         try:
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):
-                    status = await self._take(reader)
-                body = b""
-            except ReportError as exc:
-                log.info("TLS report refused at %s: %s", self.host_name, exc)
-                status, body = exc.status, f"{exc}\r\n".encode()
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            async with asyncio.timeout(REQUEST_TIMEOUT):
-                await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            pass  # a silent, half or oversized request: just close
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            return await self._take(reader), b""
+        except ReportError as exc:
+            log.info("TLS report refused at %s: %s", self.host_name, exc)
+            return exc.status, f"{exc}\r\n".encode()
 
     async def _take(self, reader: asyncio.StreamReader) -> str:
         head = await reader.readuntil(b"\r\n\r\n")
