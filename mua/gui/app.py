@@ -44,8 +44,8 @@ def run(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "mua", str(exc))
         return 1
     window = _main_window(engine, session)
-    opener = _file_opener(app)  # macOS: an .eml opened from Finder while mua runs
-    app.installEventFilter(opener)
+    if sys.platform == "darwin":  # Finder hands files over as FileOpen events, not argv
+        app.installEventFilter(_file_opener(app))
     closed = asyncio.Event()
     window.closed.connect(closed.set)  # (lastWindowClosed is not emitted under qasync's loop)
     window.show()
