@@ -59,14 +59,25 @@ class JourneyView:
             return
         margins = self.tabs.width() - panel.scroll.viewport().width()
         wanted = panel.diagram.sizeHint().width() + margins
-        list_width, tabs_width = self.content.sizes()
-        if wanted > tabs_width:
-            total = list_width + tabs_width
-            tabs_width = min(wanted, total - MIN_LIST_WIDTH)
-            if tabs_width > self.content.sizes()[1]:
-                if self._widened is None:
-                    self._widened = self.content.sizes()
-                self.content.setSizes([total - tabs_width, tabs_width])
+        sizes = self.content.sizes()
+        width = min(wanted, sum(sizes) - MIN_LIST_WIDTH)
+        if width > sizes[1]:
+            if self._widened is None:
+                self._widened = sizes
+            self.content.setSizes([sum(sizes) - width, width])
+
+    def _journey(self, key: tuple[str, str, int], raw: bytes, message=None):
+        """The journey of the message `key` (whole or just its header section), kept in the
+        cache for its badge; None when it cannot be worked out (logged)."""
+        try:
+            trace = self.trace_provider(*key, raw)
+        except Exception:
+            log.exception("the journey of message %s could not be worked out", key[2])
+            return None
+        if trace is not None and message is not None and message.message_id:
+            self.engine.cache.store_trace(key[0], message.message_id, trace)
+            self.messages.forget_grade(message.message_id)
+        return trace
 
     def _trace_shown(self) -> None:
         """Badges for messages not read yet: fetch the headers of those the list shows (a
@@ -83,15 +94,8 @@ class JourneyView:
             self._tracing = False
             for message in batch:
                 raw = headers.get(message.uid)
-                if raw is None or self.trace_provider is None:
-                    continue
-                try:
-                    trace = self.trace_provider(account, folder, message.uid, raw)
-                except Exception:
-                    log.exception("the journey of message %s could not be worked out", message.uid)
-                    continue
-                self.engine.cache.store_trace(account, message.message_id, trace)
-                self.messages.forget_grade(message.message_id)
+                if raw is not None and self.trace_provider is not None:
+                    self._journey((account, folder, message.uid), raw, message)
             self._trace_timer.start()  # the next batch, if the list asks for more
 
         def failed(_message: str) -> None:

@@ -9,7 +9,6 @@ slice is one bridge job, errors back off and retry, and a change syncs INBOX and
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -47,7 +46,6 @@ from mua.store.config import Settings
 if TYPE_CHECKING:
     from mua.core.compose import Draft
 
-log = logging.getLogger(__name__)
 
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
 
@@ -419,16 +417,8 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self._update_actions()
         message = self.engine.cache.message(*key)
         if self.trace_provider is not None:
-            try:
-                trace = self.trace_provider(*key, raw)
-            except Exception:
-                log.exception("the journey of message %s could not be worked out", key[2])
-                trace = None
-            self.hop_panel.set_trace(trace)
+            self.hop_panel.set_trace(self._journey(key, raw, message))
             self._fit_journey()
-            if trace is not None and message is not None and message.message_id:
-                self.engine.cache.store_trace(key[0], message.message_id, trace)
-                self.messages.forget_grade(message.message_id)
         if message is not None and not message.seen:
             self._change_flags("\\Seen", True, [message])  # reading it makes it read
 
