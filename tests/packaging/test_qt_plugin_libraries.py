@@ -10,6 +10,7 @@ scripts/system-deps installs them; tests/packaging/test_frozen.py checks the fro
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -79,9 +80,10 @@ NOT_FOUND = re.compile(r"^\s*(\S+) => not found", re.MULTILINE)
 
 
 def qt_dir() -> Path:
-    import PySide6  # the wheel's files only: no Qt library is loaded into this process
-
-    return Path(PySide6.__file__).resolve().parent / "Qt"
+    """The wheel's Qt folder, found without importing (and loading) Qt."""
+    spec = importlib.util.find_spec("PySide6")
+    assert spec is not None and spec.origin is not None, "PySide6 is not installed"
+    return Path(spec.origin).resolve().parent / "Qt"
 
 
 def plugins(root: Path) -> list[Path]:
