@@ -159,9 +159,11 @@ def _hosts(*names: str | None) -> tuple[str, ...]:
 
 
 def ports_text(leg: Leg) -> str | None:
+    """'port 465 (here 10465)': the role's standard port, then where the demo world (or a
+    test) really listened; never 'a -> b', which reads as client port -> server port."""
     role, actual = leg.port_role, leg.port_actual
     if role is not None and actual is not None and role != actual:
-        return f"{role} \u2192 {actual}"
+        return f"port {role} (here {actual})"
     if role is not None or actual is not None:
         return f"port {role if role is not None else actual}"
     return None
@@ -364,6 +366,10 @@ def _endpoint(role: Role, host: str | None) -> str:
     return f"{role.value} {host}" if host else role.value
 
 
+def _port(port: int | None, meaning: str) -> str:
+    return "not recorded" if port is None else f"{port} ({meaning})"
+
+
 def fact_rows(leg: Leg) -> list[tuple[str, str]]:
     tls = leg.tls
     unknown = "not recorded"
@@ -372,8 +378,8 @@ def fact_rows(leg: Leg) -> list[tuple[str, str]]:
         ("To", _endpoint(leg.to.role, leg.to.host)),
         ("Kind", leg.kind.value),
         ("Protocol", leg.protocol.value),
-        ("Role port", str(leg.port_role) if leg.port_role is not None else unknown),
-        ("Actual port", str(leg.port_actual) if leg.port_actual is not None else unknown),
+        ("Role port", _port(leg.port_role, "the standard port for this leg")),
+        ("Actual port", _port(leg.port_actual, "where this server listens here")),
         ("Encrypted", _yes_no(tls.encrypted)),
         ("TLS mode", _MODES[tls.mode]),
         ("TLS version", tls.version or unknown),

@@ -191,10 +191,25 @@ def test_line_style_per_source_and_labels() -> None:
         Grade.GREEN,
     ]
     sub = hm.label_lines(demo_like(tls()).legs[0])
-    assert sub == ("SMTP-submission", "465 \u2192 10465", "TLSv1.3 implicit", "verified (pki)")
+    assert sub == ("SMTP-submission", "port 465 (here 10465)", "TLSv1.3 implicit", "verified (pki)")
     assert arrows[0].label[-1] == "claimed"
     assert arrows[3].label == ("LMTP", "cleartext", "recorded")
     assert arrows[4].label[1] == "TLS unknown"
+
+
+def test_ports_say_which_is_the_role_port_and_which_the_actual_one(panel: HopPanel) -> None:
+    """'465 -> 10465' read as client -> server: the label and the details name both."""
+    panel.set_trace(demo_like(tls(TlsMode.STARTTLS, VerifiedBy.DANE)))
+    labels = [a.label for a in panel.diagram.model().arrows]
+    assert labels[0][1] == "port 465 (here 10465)"
+    assert labels[2][1] == "port 25 (here 10025)"
+    assert not any("\u2192" in line for label in labels for line in label)
+    same = leg(Role.MS, Role.MUA, Protocol.IMAP, tls(), port_role=993, port_actual=993)
+    assert hm.label_lines(same)[1] == "port 993"
+    panel.show_leg(0)
+    text = " ".join(panel.details.toPlainText().split())  # table cells: one line each
+    assert "Role port 465 (the standard port for this leg)" in text
+    assert "Actual port 10465 (where this server listens here)" in text
 
 
 @pytest.mark.parametrize(
