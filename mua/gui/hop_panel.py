@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -39,6 +40,19 @@ def _table(rows: list[tuple[str, str]]) -> str:
         for k, v in rows
     )
     return f"<table cellpadding='1'>{cells}</table>"
+
+
+def suggested_export_path(trace: Trace | None, suffix: str) -> str:
+    """Where an export is offered to go: the user's Pictures folder for a PNG, Documents for
+    an SVG (else home), named after the message's subject ('journey-Lunch.png')."""
+    where = QStandardPaths.StandardLocation
+    kind = where.PicturesLocation if suffix == ".png" else where.DocumentsLocation
+    folder = QStandardPaths.writableLocation(kind) or QStandardPaths.writableLocation(
+        where.HomeLocation
+    )
+    subject = re.sub(r"[^\w.-]+", "-", (trace.subject or "") if trace else "").strip("-.")
+    name = f"journey-{subject[:60]}" if subject else "journey"
+    return str(Path(folder) / f"{name}{suffix}")
 
 
 class HopPanel(QWidget):
@@ -209,7 +223,8 @@ class HopPanel(QWidget):
 
     def _ask_path(self, filter_: str, suffix: str) -> str | None:
         title = self.tr("Export the diagram")
-        name, _ = QFileDialog.getSaveFileName(self, title, f"journey{suffix}", filter_)
+        suggested = suggested_export_path(self._trace, suffix)
+        name, _ = QFileDialog.getSaveFileName(self, title, suggested, filter_)
         if name and not name.endswith(suffix):
             name += suffix
         return name or None

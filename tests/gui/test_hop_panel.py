@@ -496,6 +496,33 @@ def test_export_failure_is_a_sentence_not_a_traceback(
     assert len(warnings) == 1 and "could not be saved" in warnings[0]
 
 
+def test_export_suggests_pictures_for_png_and_documents_for_svg(
+    panel: HopPanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QFileDialog
+
+    from mua.gui.hop_panel import suggested_export_path
+
+    where = QStandardPaths.StandardLocation
+    pictures = Path(QStandardPaths.writableLocation(where.PicturesLocation))
+    documents = Path(QStandardPaths.writableLocation(where.DocumentsLocation))
+    panel.set_trace(demo_like(tls()))  # subject "Lunch?"
+    assert Path(suggested_export_path(panel.trace(), ".png")) == pictures / "journey-Lunch.png"
+    assert Path(suggested_export_path(panel.trace(), ".svg")) == documents / "journey-Lunch.svg"
+    assert Path(suggested_export_path(None, ".png")).name == "journey.png"
+    asked: list[str] = []
+
+    def dialog(_parent, _title, directory, _filter):
+        asked.append(directory)
+        return "", ""  # the user cancels
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    panel.png_button.click()
+    panel.svg_button.click()
+    assert asked == [str(pictures / "journey-Lunch.png"), str(documents / "journey-Lunch.svg")]
+
+
 def test_exports(panel: HopPanel, tmp_path: Path) -> None:
     panel.set_trace(nine_legs())
     png = panel.export_png(tmp_path / "journey.png", scale=2)
