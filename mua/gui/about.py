@@ -19,6 +19,7 @@ def about_text() -> str:
     """The dialog's text, as rich text (the paths are escaped)."""
     places = [
         ("Settings and accounts", paths.config_dir()),
+        ("Window state", paths.window_state_file()),
         ("Mail cache", paths.cache_dir()),
         ("Data", paths.data_dir()),
         ("Logs", paths.log_dir()),

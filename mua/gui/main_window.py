@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,7 +39,7 @@ from mua.gui.mail_actions import MailActions
 from mua.gui.message_model import Column, MessageListModel, lock_icon
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
-from mua.gui.window_settings import WindowSettings
+from mua.gui.window_settings import WindowSettings, app_settings, restore_geometry
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
 
@@ -61,9 +61,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         super().__init__()
         self.engine, self.bridge, self.demo = engine, bridge, demo
         self.settings = settings or Settings()
-        self.qsettings = QSettings(
-            QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mua", "mua"
-        )
+        self.qsettings = app_settings()  # in mua's config directory (MUA_HOME moves it)
         self.trace_provider: TraceProvider | None = None
         self.compose_opener: Callable[[Draft | None], object] = self._open_compose
         self.account: str | None = None
@@ -250,11 +248,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self._update_status()
 
     def _restore(self) -> None:
-        geometry = self.qsettings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        restore_geometry(self, self.qsettings.value("window/geometry"))  # if it fits the screen
         for key, splitter in (("main", self.main_splitter), ("content", self.content)):
             state = self.qsettings.value(f"window/{key}")
             if state is not None:

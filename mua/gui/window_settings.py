@@ -1,16 +1,70 @@
 """The main window's settings: the reader's position, Edit > Preferences (and removing an
 account from there), Help > About. A mixin of MainWindow (mua/gui/main_window.py), split
-out to keep one idea a file."""
+out to keep one idea a file.
+
+Also the one place that opens the app's QSettings (`app_settings`: an INI file in mua's own
+config directory, which MUA_HOME moves, never Qt's default ~/.config/mua/mua.ini) and the
+check that a saved window geometry still fits the screen it is restored on."""
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from mua.store import paths
 from mua.store.config import Settings
+
+DEFAULT_SIZE = QSize(1280, 800)
+MINIMUM_SIZE = QSize(800, 500)  # a saved geometry smaller than this is not restored
+_GEOMETRY_MAGIC = 0x01D9D0CB  # QWidget::saveGeometry's format (version 3.x)
+
+
+def app_settings() -> QSettings:
+    """The app's QSettings: window state and small reading choices, in
+    `paths.window_state_file()` (What Help > About shows)."""
+    return QSettings(str(paths.window_state_file()), QSettings.Format.IniFormat)
+
+
+def saved_frame(saved: object) -> tuple[QRect, bool] | None:
+    """(frame geometry, maximized) as QWidget.saveGeometry wrote them; None if unreadable."""
+    data = bytes(saved.data()) if isinstance(saved, QByteArray) else saved
+    if not isinstance(data, bytes) or len(data) < 50:
+        return None
+    magic, major = struct.unpack_from(">IH", data)
+    if magic != _GEOMETRY_MAGIC or major != 3:
+        return None
+    left, top, right, bottom = struct.unpack_from(">4i", data, 8)
+    maximized = data[44] != 0  # after the normal geometry and the screen number
+    return QRect(QPoint(left, top), QPoint(right, bottom)), maximized
+
+
+def restore_geometry(window: QWidget, saved: object, default: QSize = DEFAULT_SIZE) -> bool:
+    """Give `window` the saved geometry (QWidget.saveGeometry bytes) if, as saved, it lies
+    inside the available area of a screen there is now and is at least MINIMUM_SIZE (or 90%
+    of a smaller screen); otherwise `default`, shrunk to fit, centred on the primary screen.
+    (Qt's restoreGeometry alone would take an 831x302 window, or squeeze one saved on a
+    larger screen.) True when the saved geometry was used."""
+    found = saved_frame(saved)
+    if found is not None:
+        frame, maximized = found
+        screen = QApplication.screenAt(frame.center())
+        if screen is not None:
+            area = screen.availableGeometry()
+            least = MINIMUM_SIZE.boundedTo(area.size() * 0.9)  # a small screen: most of it
+            big_enough = frame.width() >= least.width() and frame.height() >= least.height()
+            fits = maximized or (area.contains(frame) and big_enough)
+            if fits and window.restoreGeometry(saved):
+                return True
+    area = QApplication.primaryScreen().availableGeometry()
+    window.resize(default.boundedTo(area.size() * 0.9))
+    frame = window.geometry()
+    frame.moveCenter(area.center())
+    window.move(frame.topLeft())
+    return False
 
 
 class WindowSettings:

@@ -33,3 +33,9 @@ def data_dir() -> Path:
 def log_dir() -> Path:
     home = _home()
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP, appauthor=False))
+
+
+def window_state_file() -> Path:
+    """Where the desktop app keeps window sizes, splitters and small reading choices (an
+    INI file written by Qt's QSettings), beside the other settings."""
+    return config_dir() / "window-state.ini"

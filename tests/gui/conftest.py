@@ -1,16 +1,61 @@
-"""One asyncio-on-Qt loop fixture for every GUI test."""
+"""One asyncio-on-Qt loop fixture for every GUI test, and the user's own files kept out of
+reach: the whole session runs with HOME, the XDG directories and MUA_HOME in a temporary
+directory (set at import, before Qt or platformdirs first work out a path: QSettings keeps
+its default paths for the life of the process), each test gets its own MUA_HOME, and a test
+fails if anything appears in mua's config directory under the session's HOME (something
+that ignored MUA_HOME) or changes under the real user's ~/.config/mua."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import platformdirs
 import pytest
 import qasync
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
+
+_REAL_CONFIG = Path(platformdirs.user_config_dir("mua", appauthor=False))  # before the switch
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="mua-gui-tests-home-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+os.environ["HOME"] = str(_SESSION_HOME)
+for _name in ("CONFIG", "DATA", "CACHE", "STATE"):
+    os.environ[f"XDG_{_name}_HOME"] = str(_SESSION_HOME / _name.lower())
+os.environ["MUA_HOME"] = str(_SESSION_HOME / "mua-home")
+for _scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+    for _format in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(_format, _scope, str(_SESSION_HOME / "qsettings"))
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory`: (size, mtime in ns); nothing is read or written."""
+    if not directory.is_dir():
+        return {}
+    return {
+        str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """MUA_HOME in the test's directory; fail if the test wrote where a user's files are."""
+    monkeypatch.setenv("MUA_HOME", str(tmp_path / "home"))
+    session_config = Path(platformdirs.user_config_dir("mua", appauthor=False))
+    assert session_config.is_relative_to(_SESSION_HOME)
+    real_before = _snapshot(_REAL_CONFIG)
+    yield tmp_path / "home"
+    stray = sorted(_snapshot(session_config)) + sorted(_snapshot(_SESSION_HOME / "qsettings"))
+    assert not stray, f"written outside MUA_HOME (the user's config in real use): {stray}"
+    assert _snapshot(_REAL_CONFIG) == real_before, f"the user's {_REAL_CONFIG} was changed"
 
 
 @pytest.fixture

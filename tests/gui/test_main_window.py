@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, QSize, Qt
+from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QMessageBox
 
@@ -27,6 +27,7 @@ from mua.gui.journey import trace_provider
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column, GradeRole
 from mua.gui.theme import grade_colour
+from mua.gui.window_settings import app_settings
 from mua.store import paths
 from tests.conftest import fast_options
 
@@ -44,9 +45,10 @@ def finish(qtbot, coro, timeout: int = WAIT):
 
 @pytest.fixture
 def settings_dir(tmp_path: Path) -> Path:
-    """QSettings (IniFormat, user scope) redirected into the test's directory."""
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
-    return tmp_path / "qs"
+    """Where the window state goes: mua's config directory, in this test's MUA_HOME (the
+    autouse fixture of tests/gui/conftest.py)."""
+    assert paths.config_dir().is_relative_to(tmp_path)
+    return paths.config_dir()
 
 
 @pytest.fixture
@@ -295,7 +297,7 @@ def test_layout_is_switchable_and_remembered(qtbot, window: MainWindow, settings
     assert window.act_below.isChecked() and not window.act_right.isChecked()
     window.resize(900, 600)
     window.close()
-    stored = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mua", "mua")
+    stored = app_settings()
     assert stored.value("window/geometry") is not None
     assert Path(stored.fileName()).is_relative_to(settings_dir)
 
