@@ -35,10 +35,12 @@ from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui import resources
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
 from mua.gui.journey_view import JourneyTab, JourneyView
+from mua.gui.list_icons import lock_icon
 from mua.gui.mail_actions import MailActions
-from mua.gui.message_model import Column, MessageListModel, lock_icon
+from mua.gui.message_model import Column, MessageListModel
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
+from mua.gui.welcome import show_welcome
 from mua.gui.window_settings import WindowSettings, app_settings, restore_geometry
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
@@ -179,6 +181,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
             ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
             ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
              "Ctrl+J", "mua-journey", False),
+            ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
             ("about", self.tr("&About mua"), self._about, None, None, False),
             ("about_qt", self.tr("About &Qt"), QApplication.aboutQt, None, None, False),
         ]  # fmt: skip
@@ -205,7 +208,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
             (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
                 self.act_toggle_read, self.act_mark_read, self.act_mark_unread, self.act_flag,
                 None, self.act_move, self.act_delete]),
-            (self.tr("&Help"), [self.act_about, self.act_about_qt]),
+            (self.tr("&Help"), [self.act_welcome, None, self.act_about, self.act_about_qt]),
         ):  # fmt: skip
             menu = bar.addMenu(title)
             for action in actions:

@@ -9,7 +9,6 @@ A search replaces the rows with the cache's matches (and whatever the server add
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from enum import IntEnum
 
@@ -22,14 +21,14 @@ from PySide6.QtCore import (
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
-    QPointF,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QFont
 
 from mua.core.legs import Grade
-from mua.gui.theme import grade_colour, human_size
+from mua.gui.list_icons import flags_icon, lock_icon
+from mua.gui.theme import human_size
 from mua.store.cache import CachedMessage, CachedTrace, MailCache
 
 PAGE = 200
@@ -59,7 +58,18 @@ _IN_MEMORY = {
     "date": lambda m: (m.date or 0.0, m.uid),
     "size": lambda m: (m.size, m.uid),
 }
-_ICONS: dict[object, QIcon] = {}
+# Folders of the user's own outgoing mail: their list shows whom a message went to.
+OUTGOING_USES = frozenset({"\\Sent", "\\Drafts"})
+OUTGOING_NAMES = frozenset({"sent", "sent items", "sent messages", "drafts", "outbox"})
+
+
+def is_outgoing(name: str | None, special_use: str | None, delimiter: str | None = None) -> bool:
+    """A Sent, Drafts or Outbox folder: by its SPECIAL-USE attribute (RFC 6154), else by
+    its name (the last part of it, as servers without SPECIAL-USE commonly name them)."""
+    if special_use in OUTGOING_USES:
+        return True
+    leaf = (name or "").rsplit(delimiter, 1)[-1] if delimiter else (name or "")
+    return leaf.casefold() in OUTGOING_NAMES
 
 
 def worst_grade(trace: CachedTrace | None) -> Grade:
@@ -75,56 +85,6 @@ def worst_grade(trace: CachedTrace | None) -> Grade:
     return Grade.GREEN if Grade.INTERNAL.value in grades else Grade.UNKNOWN
 
 
-def lock_icon(grade: Grade) -> QIcon:
-    """A small padlock in the grade's colour (grey when unknown)."""
-    if grade not in _ICONS:
-        pixmap = QPixmap(16, 16)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colour = grade_colour(grade)
-        painter.setPen(QPen(colour, 1.8))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawArc(4, 1, 8, 10, 0, 180 * 16)
-        painter.drawLine(QPointF(4, 6), QPointF(4, 8))
-        painter.drawLine(QPointF(12, 6), QPointF(12, 8))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(2, 7, 12, 8, 2, 2)
-        painter.end()
-        _ICONS[grade] = QIcon(pixmap)
-    return _ICONS[grade]
-
-
-def _star(painter: QPainter, x: float, y: float) -> None:
-    painter.setBrush(QColor("#f0a30a"))
-    star = QPolygonF()
-    for i in range(10):
-        radius = 6.5 if i % 2 == 0 else 2.8
-        angle = math.radians(-90 + i * 36)
-        star.append(QPointF(x + radius * math.cos(angle), y + radius * math.sin(angle)))
-    painter.drawPolygon(star)
-
-
-def flags_icon(unread: bool, flagged: bool) -> QIcon:
-    """A blue dot for unread, an orange star for flagged, side by side."""
-    key = ("flags", unread, flagged)
-    if key not in _ICONS:
-        pixmap = QPixmap(30, 16)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        if unread:
-            painter.setBrush(QColor("#2f7de1"))
-            painter.drawEllipse(QPointF(6, 8), 4, 4)
-        if flagged:
-            _star(painter, 21, 8.5)
-        painter.end()
-        _ICONS[key] = QIcon(pixmap)
-    return _ICONS[key]
-
-
 class MessageListModel(QAbstractTableModel):
     # a badge was asked for a message whose journey nobody has worked out yet: the window
     # fetches the headers of `take_untraced()` in the background
@@ -138,6 +98,7 @@ class MessageListModel(QAbstractTableModel):
         self.order = "date"
         self.descending = True
         self.search_text = ""
+        self.outgoing = False  # a Sent-like folder: the sender column shows "To"
         self._rows: list[CachedMessage] = []
         self._uids: dict[int, int] | None = None  # uid -> row, rebuilt when needed
         self._total = 0
@@ -153,6 +114,13 @@ class MessageListModel(QAbstractTableModel):
 
     def set_folder(self, account: str | None, folder: str | None) -> None:
         self.account, self.folder, self.search_text = account, folder, ""
+        cached = self.cache.folder(account, folder) if account and folder else None
+        outgoing = cached is not None and is_outgoing(
+            cached.name, cached.special_use, cached.delimiter
+        )
+        if outgoing != self.outgoing:
+            self.outgoing = outgoing
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, Column.SENDER, Column.SENDER)
         self._reload(PAGE)
 
     def refresh(self) -> None:
@@ -337,7 +305,7 @@ class MessageListModel(QAbstractTableModel):
 
     def _display(self, message: CachedMessage, column: int) -> str | None:
         if column == Column.SENDER:
-            return message.sender
+            return message.recipients if self.outgoing else message.sender
         if column == Column.SUBJECT:
             return message.subject or self.tr("(no subject)")
         if column == Column.DATE:
@@ -353,7 +321,7 @@ class MessageListModel(QAbstractTableModel):
 
     def _tooltip(self, message: CachedMessage, column: int) -> str | None:
         if column == Column.SENDER:
-            return message.sender_address
+            return message.recipients if self.outgoing else message.sender_address
         if column == Column.BADGE:
             return self.tr("Transport security of its journey: %1").replace(
                 "%1", self.grade_of(message).value
@@ -371,7 +339,8 @@ class MessageListModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            names = ["", "", self.tr("From"), self.tr("Subject"), self.tr("Date"), self.tr("Size")]
+            sender = self.tr("To") if self.outgoing else self.tr("From")
+            names = ["", "", sender, self.tr("Subject"), self.tr("Date"), self.tr("Size")]
             return names[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             tips = [self.tr("Unread and flagged"), self.tr("Transport security"), "", "", "", ""]

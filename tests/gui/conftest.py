@@ -12,7 +12,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -22,9 +22,15 @@ import pytest
 import qasync
 from PySide6.QtCore import QSettings, QTimer
 
-_REAL_CONFIG = Path(platformdirs.user_config_dir("mua", appauthor=False))  # before the switch
-_SESSION_HOME = Path(tempfile.mkdtemp(prefix="mua-gui-tests-home-"))
-atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+if "MUA_TESTS_SESSION_HOME" in os.environ:  # this module imported a second time
+    _REAL_CONFIG = Path(os.environ["MUA_TESTS_REAL_CONFIG"])
+    _SESSION_HOME = Path(os.environ["MUA_TESTS_SESSION_HOME"])
+else:
+    _REAL_CONFIG = Path(platformdirs.user_config_dir("mua", appauthor=False))  # before
+    _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mua-gui-tests-home-"))
+    atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+    os.environ["MUA_TESTS_REAL_CONFIG"] = str(_REAL_CONFIG)
+    os.environ["MUA_TESTS_SESSION_HOME"] = str(_SESSION_HOME)
 os.environ["HOME"] = str(_SESSION_HOME)
 for _name in ("CONFIG", "DATA", "CACHE", "STATE"):
     os.environ[f"XDG_{_name}_HOME"] = str(_SESSION_HOME / _name.lower())
@@ -96,3 +102,45 @@ def _collect_in_gui_thread(qapp) -> Iterator[None]:
     collector = GuiThreadCollector().start()
     yield
     collector.stop()
+
+
+def finish(qtbot, coro, timeout: int = 20_000):
+    """Run a coroutine to its end on the test's loop (spinning Qt meanwhile)."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+@pytest.fixture
+def demo_session(qtbot, tmp_path: Path, loop):
+    """The app's demo mode (alice and bob on a demo world with test-speed timers)."""
+    from mua.gui.demo_profile import DemoSession
+    from tests.conftest import fast_options
+
+    demo = DemoSession.start(tmp_path / "demo", options=fast_options())
+    yield demo
+    finish(qtbot, demo.aclose())
+
+
+@pytest.fixture
+def open_main_window(qtbot, demo_session, loop) -> Iterator[Callable[[], object]]:
+    """Open main windows as the app does, over the demo session (shown; closed and shut
+    down afterwards)."""
+    from mua.gui.bridge import Bridge
+    from mua.gui.main_window import MainWindow
+
+    opened: list[MainWindow] = []
+
+    def open_one() -> MainWindow:
+        main = MainWindow(demo_session.engine, Bridge(), demo=demo_session)
+        main.idle_slice = 1.0
+        main.show()
+        qtbot.waitExposed(main)
+        opened.append(main)
+        return main
+
+    yield open_one
+    for main in opened:
+        main.close()
+        finish(qtbot, main.aclose())
+        main.deleteLater()

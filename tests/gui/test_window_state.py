@@ -7,48 +7,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication, QWidget
 
-from mua.gui.bridge import Bridge
-from mua.gui.demo_profile import DemoSession
-from mua.gui.main_window import MainWindow
 from mua.gui.window_settings import DEFAULT_SIZE, app_settings
 from mua.store import paths
-from tests.conftest import fast_options
-from tests.gui.test_main_window import finish
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-@pytest.fixture
-def session(qtbot, tmp_path: Path, loop) -> Iterator[DemoSession]:
-    demo = DemoSession.start(tmp_path / "demo", options=fast_options())
-    yield demo
-    finish(qtbot, demo.aclose())
-
-
-@pytest.fixture
-def open_window(qtbot, session: DemoSession, loop) -> Iterator[Callable[[], MainWindow]]:
-    """Open main windows as the app does (shown; closed and shut down afterwards)."""
-    opened: list[MainWindow] = []
-
-    def open_one() -> MainWindow:
-        main = MainWindow(session.engine, Bridge(), demo=session)
-        main.show()
-        qtbot.waitExposed(main)
-        opened.append(main)
-        return main
-
-    yield open_one
-    for main in opened:
-        main.close()
-        finish(qtbot, main.aclose())
-        main.deleteLater()
 
 
 def saved_geometry(rect: QRect) -> bytes:
@@ -61,29 +27,29 @@ def saved_geometry(rect: QRect) -> bytes:
 
 
 def test_window_state_is_kept_in_mua_home_and_about_says_where(
-    qtbot, open_window, tmp_path: Path
+    qtbot, open_main_window, tmp_path: Path
 ) -> None:
     state = paths.window_state_file()
     assert state.is_relative_to(tmp_path)  # MUA_HOME: the test's own directory
-    window = open_window()
+    window = open_main_window()
     window.act_below.trigger()
     window.close()
     assert state.is_file()
     assert app_settings().value("window/geometry") is not None
-    window = open_window()
+    window = open_main_window()
     window.act_about.trigger()
     qtbot.waitUntil(window.about_box.isVisible)
     assert str(state) in window.about_box.text()
     window.about_box.close()
 
 
-def test_a_geometry_that_fits_the_screen_comes_back(qtbot, open_window) -> None:
+def test_a_geometry_that_fits_the_screen_comes_back(qtbot, open_main_window) -> None:
     area = QApplication.primaryScreen().availableGeometry()
     wanted = QRect(area.x() + 10, area.y() + 40, area.width() - 20, area.height() - 80)
     qsettings = app_settings()
     qsettings.setValue("window/geometry", saved_geometry(wanted))
     qsettings.sync()
-    window = open_window()
+    window = open_main_window()
     # (Qt takes its guess at the window frame off the saved size: a few pixels)
     assert abs(window.width() - wanted.width()) <= 4, window.size()
     assert abs(window.height() - wanted.height()) <= 30, window.size()
@@ -95,12 +61,12 @@ def test_a_geometry_that_fits_the_screen_comes_back(qtbot, open_window) -> None:
     ids=["too-small-831x302", "larger-than-the-screen"],
 )
 def test_a_geometry_that_does_not_fit_gives_the_default_centred(
-    qtbot, open_window, saved: QRect
+    qtbot, open_main_window, saved: QRect
 ) -> None:
     qsettings = app_settings()
     qsettings.setValue("window/geometry", saved_geometry(saved))
     qsettings.sync()
-    window = open_window()
+    window = open_main_window()
     area = QApplication.primaryScreen().availableGeometry()
     frame = window.frameGeometry()
     assert area.contains(frame), (frame, area)

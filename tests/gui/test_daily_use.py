@@ -1,0 +1,57 @@
+"""The main window in daily use: the Sent list says whom mail went to, the Edit menu edits
+whatever has the focus, and every window of ours closes with the platform's shortcut."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from mua.core.compose import Draft
+from mua.gui.message_model import Column
+from tests.gui.conftest import finish
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ALICE, BOB = "alice@a.test", "bob@b.test"
+WAIT = 20_000
+
+
+def shown_rows(window) -> dict[str, str]:
+    """Subject -> what the sender column shows, for every row of the list."""
+    model = window.messages
+    return {
+        model.data(model.index(row, Column.SUBJECT)): model.data(model.index(row, Column.SENDER))
+        for row in range(model.rowCount())
+    }
+
+
+def sender_header(window) -> str:
+    return window.messages.headerData(
+        Column.SENDER, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole
+    )
+
+
+def test_sent_shows_the_recipients_under_to(qtbot, open_main_window, demo_session) -> None:
+    window = open_main_window()
+    qtbot.waitUntil(lambda: window.folders.folder_index(ALICE, "Sent").isValid(), timeout=WAIT)
+    draft = Draft(sender=ALICE, to=(BOB,), subject="Minutes", text="Attached.\n")
+    outcome = finish(qtbot, demo_session.engine.send(draft))
+    assert outcome.sent and outcome.saved_to_sent, outcome
+
+    assert window.select_folder(ALICE, "Sent")
+    qtbot.waitUntil(lambda: "Minutes" in shown_rows(window), timeout=WAIT)
+    assert sender_header(window) == "To"
+    assert BOB in shown_rows(window)["Minutes"]
+    index = window.messages.index(0, Column.SENDER)
+    assert BOB in window.messages.data(index, Qt.ItemDataRole.ToolTipRole)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert window.grab().save(str(ARTIFACTS / "sent_folder.png"))
+
+    assert window.select_folder(BOB, "INBOX")  # a folder of received mail: From again
+    qtbot.waitUntil(lambda: "Minutes" in shown_rows(window), timeout=WAIT)
+    assert sender_header(window) == "From"
+    assert "alice" in shown_rows(window)["Minutes"].lower()
