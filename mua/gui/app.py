@@ -122,24 +122,11 @@ def _file_opener(app):
 
 
 def _welcome(window) -> None:
-    """A short welcome, not modal: the app works behind it (asyncio keeps running)."""
-    from PySide6.QtWidgets import QMessageBox
+    """The welcome on the first start of the demo only (mua.gui.welcome remembers it in the
+    window's settings); Help > Welcome… shows it again."""
+    from mua.gui.welcome import show_welcome_once
 
-    box = QMessageBox(
-        QMessageBox.Icon.Information,
-        window.tr("Welcome to mua"),
-        window.tr(
-            "You are signed in as alice@a.test on a small mail world that runs on this "
-            "computer (bob@b.test is your second account). Send Bob a message, then open it "
-            "in his Inbox and look at its Journey: every leg, and what protected it. The "
-            "Demo menu sends a sample message under other scenarios (STARTTLS, cleartext, "
-            "an attacker...) to compare."
-        ),
-        parent=window,
-    )
-    box.setModal(False)
-    box.show()
-    window.welcome = box
+    show_welcome_once(window)
 
 
 def _install_crash_handler() -> None:

@@ -41,6 +41,7 @@ from mua.gui.message_model import Column, MessageListModel
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
 from mua.gui.welcome import show_welcome
+from mua.gui.welcome import show_welcome
 from mua.gui.window_settings import WindowSettings, app_settings, restore_geometry
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
@@ -181,6 +182,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
             ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
             ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
              "Ctrl+J", "mua-journey", False),
+            ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
             ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
             ("about", self.tr("&About mua"), self._about, None, None, False),
             ("about_qt", self.tr("About &Qt"), QApplication.aboutQt, None, None, False),
