@@ -41,7 +41,6 @@ from mua.gui.message_model import Column, MessageListModel
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
 from mua.gui.welcome import show_welcome
-from mua.gui.welcome import show_welcome
 from mua.gui.window_settings import WindowSettings, app_settings, restore_geometry
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
@@ -101,11 +100,13 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
     def _build_views(self) -> None:
         self.folder_view = QTreeView(headerHidden=True, uniformRowHeights=True)
         self.folder_view.setModel(self.folders)
+        self.folder_view.setAccessibleName(self.tr("Folders"))
         self.folder_view.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.folder_view.setDropIndicatorShown(True)
         self.folder_view.selectionModel().currentChanged.connect(self._folder_chosen)
         view = self.message_view = QTreeView(rootIsDecorated=False, uniformRowHeights=True)
         view.setModel(self.messages)
+        view.setAccessibleName(self.tr("Messages"))
         view.setAlternatingRowColors(True)
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -130,6 +131,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.reader.senderAllowed.connect(self._remember_sender)
         self.hop_panel = JourneyTab()
         self.tabs = QTabWidget(documentMode=True)
+        self.tabs.setAccessibleName(self.tr("Message and journey"))
         self.tabs.addTab(self.reader, self.tr("Message"))
         self.tabs.addTab(self.hop_panel, self.tr("Journey"))
         self.tabs.currentChanged.connect(lambda _index: self._fit_journey())
@@ -182,7 +184,6 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
             ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
             ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
              "Ctrl+J", "mua-journey", False),
-            ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
             ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
             ("about", self.tr("&About mua"), self._about, None, None, False),
             ("about_qt", self.tr("About &Qt"), QApplication.aboutQt, None, None, False),
