@@ -146,8 +146,61 @@ def metainfo() -> str:
 """
 
 
-def info_plist() -> dict:
-    """Info.plist keys for the macOS .app (PyInstaller's BUNDLE merges them)."""
+# The wheels whose native code the app bundles and which set the oldest macOS it runs on (Qt
+# 6.8+ wheels are built for macOS 13; Python and the other wheels go back further).
+MACOS_FLOOR_DISTRIBUTIONS = ("PySide6-Essentials", "shiboken6")
+# LSMinimumSystemVersion when no macOS wheel is installed: the metadata written on Linux or
+# Windows for a check. A macOS build always reads the wheels' own tags.
+MACOS_MINIMUM_ELSEWHERE = "11.0"
+
+
+def macos_minimum(tags: list[str]) -> str | None:
+    """The oldest macOS that wheels with these tags all run on, as "13.0": the highest
+    macosx_X_Y among them (a tag may be a compressed set, "cp39-abi3-macosx_11_0_x86_64.
+    macosx_13_0_arm64"); None when no tag is a macOS one."""
+    import re
+
+    versions = [
+        (int(found[1]), int(found[2]))
+        for tag in tags
+        for platform in tag.strip().split("-")[-1].split(".")
+        if (found := re.fullmatch(r"macosx_(\d+)_(\d+)_\w+", platform))
+    ]
+    if not versions:
+        return None
+    major, minor = max(versions)
+    return f"{major}.{minor}"
+
+
+def installed_wheel_tags(names: tuple[str, ...] = MACOS_FLOOR_DISTRIBUTIONS) -> list[str]:
+    """The `Tag:` lines of the WHEEL files of these installed distributions."""
+    import importlib.metadata
+
+    tags = []
+    for name in names:
+        try:
+            wheel = importlib.metadata.distribution(name).read_text("WHEEL") or ""
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        tags += [line[4:].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+    return tags
+
+
+def macos_minimum_of_installed_qt() -> str:
+    """LSMinimumSystemVersion for the app about to be built: from the installed Qt wheels."""
+    import sys
+
+    found = macos_minimum(installed_wheel_tags())
+    if found is None and sys.platform == "darwin":
+        raise LookupError(
+            f"no macOS wheel tag in {MACOS_FLOOR_DISTRIBUTIONS}: cannot tell the oldest macOS"
+        )
+    return found or MACOS_MINIMUM_ELSEWHERE
+
+
+def info_plist(minimum_macos: str | None = None) -> dict:
+    """Info.plist keys for the macOS .app (PyInstaller's BUNDLE merges them); the oldest
+    macOS is the Qt wheels' own unless given."""
     return {
         "CFBundleName": "mua",
         "CFBundleDisplayName": "mua",
@@ -156,7 +209,7 @@ def info_plist() -> dict:
         "CFBundleVersion": version(),
         "NSHumanReadableCopyright": f"{DEVELOPER}, {LICENSE} licence",
         "NSHighResolutionCapable": True,
-        "LSMinimumSystemVersion": "11.0",
+        "LSMinimumSystemVersion": minimum_macos or macos_minimum_of_installed_qt(),
         "LSApplicationCategoryType": "public.app-category.productivity",
         "CFBundleDocumentTypes": [
             {

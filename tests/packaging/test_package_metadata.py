@@ -73,6 +73,29 @@ def test_every_generated_file_carries_that_version(tmp_path: Path) -> None:
     assert eml["CFBundleTypeExtensions"] == ["eml"]
 
 
+@pytest.mark.parametrize(
+    ("tags", "minimum"),
+    [
+        (["cp39-abi3-macosx_13_0_universal2"], "13.0"),  # PySide6 6.8+
+        (["cp39-abi3-macosx_11_0_universal2", "cp39-abi3-macosx_13_0_universal2"], "13.0"),
+        (["cp39-abi3-macosx_10_15_x86_64.macosx_12_0_arm64"], "12.0"),  # a compressed set
+        (["cp312-cp312-macosx_10_9_universal2"], "10.9"),
+        (["cp310-abi3-manylinux_2_34_x86_64", "cp39-abi3-win_amd64"], None),
+        ([], None),
+    ],
+)
+def test_the_oldest_macos_is_the_wheels_own(tags: list[str], minimum: str | None) -> None:
+    assert appmeta.macos_minimum(tags) == minimum
+
+
+def test_info_plist_takes_the_oldest_macos_from_the_installed_qt_wheels() -> None:
+    tags = appmeta.installed_wheel_tags()
+    assert tags and all(tag.count("-") == 2 for tag in tags), tags  # read from WHEEL files
+    expected = appmeta.macos_minimum(tags) or appmeta.MACOS_MINIMUM_ELSEWHERE
+    assert appmeta.info_plist()["LSMinimumSystemVersion"] == expected
+    assert appmeta.info_plist("13.0")["LSMinimumSystemVersion"] == "13.0"
+
+
 def test_the_desktop_entry_is_valid_and_opens_eml_files(tmp_path: Path) -> None:
     desktop = appmeta.write_all(tmp_path)["desktop"]
     result = subprocess.run(
