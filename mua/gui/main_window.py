@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from mua.client.engine import Engine
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui import resources
+from mua.gui.edit_actions import EditActions
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
 from mua.gui.journey_view import JourneyTab, JourneyView
 from mua.gui.list_icons import lock_icon
@@ -199,13 +200,16 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.act_html.setChecked(self.reader.prefer_html)
         self.act_preferences.setMenuRole(QAction.MenuRole.PreferencesRole)  # macOS: app menu
         self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
+        self.edit_actions = EditActions(self)  # Undo ... Select All, on the focus widget
+        edit = self.edit_actions.actions()
         bar = self.menuBar()
         for title, actions in (
             (
                 self.tr("&File"),
                 [self.act_new, None, self.act_refresh, self.act_add_account, None, self.act_quit],
             ),
-            (self.tr("&Edit"), [self.act_find, None, self.act_preferences]),
+            (self.tr("&Edit"), [*edit[:2], None, *edit[2:5], None, edit[5], None,
+                self.act_find, None, self.act_preferences]),
             (self.tr("&View"), [self.act_right, self.act_below, None, self.act_html,
                 self.act_journey]),
             (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
@@ -229,6 +233,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         toolbar.addWidget(spacer)
         self.search = QLineEdit(placeholderText=self.tr("Search this folder  (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName(self.tr("Search this folder"))
         self.search.setMaximumWidth(280)
         toolbar.addWidget(self.search)
         self._search_timer = QTimer(self, singleShot=True, interval=250)

@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 
 from mua.core.compose import Draft
 from mua.gui.message_model import Column
@@ -55,3 +56,40 @@ def test_sent_shows_the_recipients_under_to(qtbot, open_main_window, demo_sessio
     qtbot.waitUntil(lambda: "Minutes" in shown_rows(window), timeout=WAIT)
     assert sender_header(window) == "From"
     assert "alice" in shown_rows(window)["Minutes"].lower()
+
+
+def test_edit_menu_acts_on_the_focused_field(qtbot, qapp, open_main_window) -> None:
+    window = open_main_window()
+    window.resize(1280, 800)  # the toolbar shows the search field (the screen is 800 wide)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    edit = window.edit_actions.by_name
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    key = QKeySequence.StandardKey
+    for name, standard in (("undo", key.Undo), ("redo", key.Redo), ("cut", key.Cut),
+                           ("copy", key.Copy), ("paste", key.Paste),
+                           ("select_all", key.SelectAll)):  # fmt: skip
+        assert edit[name] in menu.actions(), name
+        assert edit[name].shortcut() == QKeySequence(standard), name
+
+    window.search.setFocus()
+    qtbot.waitUntil(window.search.hasFocus)
+    assert not edit["cut"].isEnabled() and not edit["undo"].isEnabled()  # nothing yet
+    qtbot.keyClicks(window.search, "journey")
+    assert edit["undo"].isEnabled() and edit["select_all"].isEnabled()
+    assert not edit["cut"].isEnabled()  # nothing selected
+    edit["select_all"].trigger()
+    assert window.search.selectedText() == "journey"
+    assert edit["cut"].isEnabled() and edit["copy"].isEnabled()
+    edit["cut"].trigger()
+    assert window.search.text() == "" and qapp.clipboard().text() == "journey"
+    assert edit["paste"].isEnabled() and not edit["cut"].isEnabled()
+    edit["paste"].trigger()
+    assert window.search.text() == "journey"
+    edit["undo"].trigger()
+    assert window.search.text() == ""
+
+    window.message_view.setFocus()  # a list: Select All only
+    qtbot.waitUntil(window.message_view.hasFocus)
+    assert edit["select_all"].isEnabled()
+    assert not any(edit[name].isEnabled() for name in ("undo", "cut", "copy", "paste"))
