@@ -13,5 +13,17 @@ trap 'rm -rf "$staging"' EXIT
 ditto dist/mua.app "$staging/mua.app"   # ditto keeps the bundle's symlinks and signature
 ln -s /Applications "$staging/Applications"
 rm -f "$out"
-hdiutil create -volname "mua $version" -srcfolder "$staging" -fs HFS+ -format UDZO -ov "$out"
+# On hosted runners hdiutil now and then fails with "Resource busy" (something, Spotlight or
+# XProtect, still holds the staging folder or the half-made image): try again after a pause.
+attempt=1
+until hdiutil create -volname "mua $version" -srcfolder "$staging" -fs HFS+ -format UDZO -ov "$out"; do
+    if [ "$attempt" -ge 5 ]; then
+        echo "make_dmg: hdiutil create failed $attempt times" >&2
+        exit 1
+    fi
+    echo "make_dmg: hdiutil create failed (attempt $attempt), retrying in $((attempt * 5)) s" >&2
+    sleep $((attempt * 5))
+    attempt=$((attempt + 1))
+    rm -f "$out"
+done
 echo "$out"
