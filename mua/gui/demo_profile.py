@@ -7,13 +7,16 @@ and its passwords only for the session (the world makes them; no keyring is touc
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
+from mua.core.legs import Leg, Trace, TraceStatus
 from mua.core.tls import Security
 from mua.stack.thread import WorldThread
 from mua.stack.world import WorldOptions
@@ -63,12 +66,52 @@ def accounts_from_settings(settings: dict[str, Any]) -> list[Account]:
     return accounts
 
 
+class ScenarioJourneys:
+    """The journeys of the Demo menu's messages by Message-ID, as their scenario computed
+    them (each ran in a world of its own; mua.stack.scenario_mail), so that opening a copy
+    in Bob's Inbox, a bounce in Alice's or her Sent copy shows the scenario's legs. Kept in
+    a JSON file beside the demo's cache: the messages stay across restarts, so do these."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._traces: dict[str, dict[str, Any]] | None = None
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if self._traces is None:
+            try:
+                self._traces = json.loads(self.path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                self._traces = {}
+            except (OSError, ValueError):
+                log.warning("%s is unreadable: the scenarios' journeys are lost", self.path)
+                self._traces = {}
+        return self._traces
+
+    def get(self, message_id: str) -> Trace | None:
+        data = self._load().get(message_id.strip())
+        if data is None:
+            return None
+        legs = [Leg.from_json(leg) for leg in data["legs"]]
+        status = TraceStatus(data["status"])
+        return Trace(status, legs, subject=data.get("subject"), message_id=data.get("message_id"))
+
+    def remember(self, message_ids: list[str], trace: Trace) -> None:
+        traces = self._load()
+        for message_id in message_ids:
+            traces[message_id.strip()] = trace.to_json()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(traces), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
 @dataclass
 class DemoSession:
     world: WorldThread
     engine: Engine
     accounts: list[Account]
     settings: dict[str, Any]
+    journeys: ScenarioJourneys | None = None
 
     @classmethod
     def start(
@@ -100,7 +143,8 @@ class DemoSession:
         except BaseException:
             world.stop()
             raise
-        return cls(world, engine, accounts, settings)
+        journeys = ScenarioJourneys(directory / "scenario-journeys.json")
+        return cls(world, engine, accounts, settings, journeys)
 
     async def aclose(self) -> None:
         await self.engine.aclose()

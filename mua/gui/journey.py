@@ -1,10 +1,11 @@
 """Which journey the hop panel shows for a message (plain Python, no Qt).
 
 Ground truth first: in demo mode the embedded stack recorded every leg of its own mail, so
-those legs are used as observed. Otherwise the legs come from the Received headers, with the
-account's provider deciding what is recorded and what is merely claimed, merged with what
-this client observed itself: the submission leg it made when it sent the message (kept in
-the cache), and the IMAP session it read the message over.
+those legs are used as observed; a Demo menu scenario's message (and its bounce) gets the
+journey its scenario computed in a world of its own. Otherwise the legs come from the
+Received headers, with the account's provider deciding what is recorded and what is merely
+claimed, merged with what this client observed itself: the submission leg it made when it
+sent the message (kept in the cache), and the IMAP session it read the message over.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def trace_provider(engine, demo=None) -> TraceProvider:
         observed = _sent_by_this_client(engine, message_id)
         retrieval = _retrieval_leg(engine, address, account)
         if demo is not None and message_id:
+            kept = demo.journeys.get(message_id) if demo.journeys is not None else None
+            if kept is not None:  # a Demo menu scenario's message, or its bounce
+                return kept
             from mua.stack.demo import stack_legs
 
             legs = stack_legs(demo.world.world, message_id)

@@ -1,66 +1,114 @@
-"""Demo mode's scenario picker: send a sample message under another scenario and open its
-journey beside the others, to compare (modern, starttls, opportunistic, plaintext, and the
-attacks). Each scenario runs in a throwaway world on a worker thread with its own event
-loop, so the demo world the user is signed in to is left as it is."""
+"""Demo mode's Demo menu: send a sample message under another scenario (modern, starttls,
+opportunistic, plaintext, the attacks...) and show it in the main window, where a user
+looks for mail: the message in Bob's Inbox (a bounce in Alice's; for a message still
+waiting in the queue, Alice's Sent copy), selected, with its journey on the Journey tab.
+
+Each scenario runs in a throwaway world on a worker thread with its own event loop (an MX
+without TLS or an attacker cannot be switched on in the world the user is signed in to);
+its mail is then landed in the user's world and its journey kept by Message-ID
+(mua.stack.scenario_mail, mua.gui.demo_profile.ScenarioJourneys)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow
 
-from mua.core.legs import Trace
-from mua.stack.demo import SCENARIOS, run_demo
+from mua.core.legs import TraceStatus
+from mua.stack.demo import RECIPIENT, SCENARIOS, SENDER
+from mua.store.cache_rows import message_id_key
 
 log = logging.getLogger(__name__)
 
 
 def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
-    """A Demo menu with one action per scenario; the windows it opens are kept on
-    `window.scenario_windows`."""
+    """A Demo menu with one action per scenario, its description in the item's text."""
     menu = window.menuBar().addMenu(window.tr("&Demo"))
-    window.scenario_windows = []
+    menu.setToolTipsVisible(True)
     actions = []
     for name, scenario in SCENARIOS.items():
-        action = QAction(name, window)
+        text = f"{name} \u2014 {scenario.description}".replace("&", "&&")
+        action = QAction(text, window)
+        action.setData(name)
         action.setStatusTip(scenario.description)
+        action.setToolTip(scenario.description)
         action.triggered.connect(lambda _checked=False, n=name: run_scenario(window, bridge, n))
         menu.addAction(action)
         actions.append(action)
+    window.scenario_actions = actions
     return actions
 
 
+def where_to_look(mail) -> tuple[str, str, str]:
+    """(account, folder, Message-ID) of the copy a user would open for this scenario."""
+    status, message_id = mail.trace.status, mail.trace.message_id or ""
+    if status is TraceStatus.DELIVERED and mail.delivered is not None:
+        return RECIPIENT, "INBOX", message_id
+    if status is TraceStatus.BOUNCED and mail.bounce_id:
+        return SENDER, "INBOX", mail.bounce_id
+    return SENDER, "Sent", message_id  # deferred: still in the queue, as Alice sent it
+
+
 def run_scenario(window: QMainWindow, bridge, name: str):
-    """Run scenario `name` and open its journey in a window of its own when it is done."""
-    window.statusBar().showMessage(window.tr("Running the '%s' scenario…") % name)
+    """Run scenario `name`, land its mail in the demo world and show it; the bridge task."""
+    from mua.stack.scenario_mail import land, run_scenario_mail
 
-    async def in_a_thread() -> Trace:
-        return await asyncio.to_thread(asyncio.run, run_demo(SCENARIOS[name]))
+    session = window.demo
+    window.statusBar().showMessage(window.tr("Running the '%1' scenario…").replace("%1", name))
+    for action in getattr(window, "scenario_actions", []):
+        action.setEnabled(False)  # one at a time: each starts a world of its own
 
-    return bridge.run(
-        f"scenario {name}",
-        in_a_thread(),
-        lambda trace: _show(window, name, trace),
-        lambda error: window.statusBar().showMessage(error, 8000),
+    async def job():
+        mail = await asyncio.to_thread(asyncio.run, run_scenario_mail(SCENARIOS[name]))
+        await asyncio.to_thread(session.world.call, land(session.world.world, mail))
+        session.journeys.remember(mail.message_ids(), mail.trace)
+        account, folder, message_id = where_to_look(mail)
+        await window.engine.sync(account, [folder])
+        return mail, account, folder, message_id
+
+    def done(result) -> None:
+        _enable(window)
+        mail, account, folder, message_id = result
+        _show(window, account, folder, message_id)
+        status = mail.trace.status.value
+        text = window.tr("Scenario '%1': the message was %2.")
+        window.statusBar().showMessage(text.replace("%1", name).replace("%2", status), 8000)
+
+    def failed(error: str) -> None:
+        _enable(window)
+        window.statusBar().showMessage(error, 8000)
+
+    return bridge.run(window.tr("Scenario %1").replace("%1", name), job(), done, failed)
+
+
+def _enable(window: QMainWindow) -> None:
+    for action in getattr(window, "scenario_actions", []):
+        action.setEnabled(True)
+
+
+def _show(window: QMainWindow, account: str, folder: str, message_id: str) -> bool:
+    """Select the message in the main window's list and show its Journey tab."""
+    window.refresh_folders()
+    if (window.account, window.folder) == (account, folder):
+        window.messages.refresh()
+    elif not window.select_folder(account, folder):
+        return False
+    uid = next(
+        (
+            uid
+            for uid in sorted(window.engine.cache.uids(account, folder), reverse=True)
+            if (m := window.engine.cache.message(account, folder, uid)) is not None
+            and message_id_key(m.message_id or "") == message_id_key(message_id)
+        ),
+        None,
     )
-
-
-def _show(window: QMainWindow, name: str, trace: Trace) -> QWidget:
-    from mua.gui.hop_panel import HopPanel
-
-    scenario = SCENARIOS[name]
-    panel = HopPanel()
-    panel.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    panel.setWindowTitle(window.tr("Scenario '%s': %s") % (name, scenario.description))
-    panel.set_trace(trace)
-    panel.resize(1000, 620)
-    panel.show()
-    window.scenario_windows.append(panel)
-    panel.destroyed.connect(lambda *_: window.scenario_windows.remove(panel))
-    window.statusBar().showMessage(
-        window.tr("Scenario '%s': the message was %s.") % (name, trace.status.value), 8000
-    )
-    return panel
+    row = window.messages.row_of(uid) if uid is not None else None
+    if row is None:
+        log.warning("scenario message %s not found in %s %s", message_id, account, folder)
+        return False
+    window.select_uids([uid], uid)
+    window.message_view.scrollTo(window.messages.index(row, 0))
+    window.tabs.setCurrentWidget(window.hop_panel)
+    return True

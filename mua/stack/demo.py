@@ -9,6 +9,7 @@ added to the relay leg's note: what it read is something the sending MTA cannot 
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import socket
 import tempfile
 import time
@@ -135,15 +136,28 @@ async def run_demo(
         with tempfile.TemporaryDirectory(prefix="mua-demo-") as tmp:
             return await run_demo(scenario, Path(tmp), timeout=timeout)
     async with World(directory, scenario_options(scenario)) as world:
-        submission = await _send(world, scenario)
-        message_id = submission["message_id"]
-        status = await _outcome(world, message_id, timeout)
-        legs = [submission["leg"], *stack_legs(world, message_id)]
-        if scenario.attacker is not None:
-            legs = [_with_attack(leg, world, message_id) for leg in legs]
-        if status is TraceStatus.DELIVERED:
-            legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
-        return Trace(status, legs, subject=submission["subject"], message_id=message_id)
+        return (await send_through(world, scenario, timeout)).trace
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    trace: Trace
+    message: bytes  # as alice's client submitted it (wire form)
+
+
+async def send_through(world: World, scenario: Scenario, timeout: float = 20.0) -> SentMessage:
+    """Send the scenario's message through `world` (started with `scenario_options`) and
+    work out its journey; the world keeps running (mua.stack.scenario_mail reads it)."""
+    submission = await _send(world, scenario)
+    message_id = submission["message_id"]
+    status = await _outcome(world, message_id, timeout)
+    legs = [submission["leg"], *stack_legs(world, message_id)]
+    if scenario.attacker is not None:
+        legs = [_with_attack(leg, world, message_id) for leg in legs]
+    if status is TraceStatus.DELIVERED:
+        legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
+    trace = Trace(status, legs, subject=submission["subject"], message_id=message_id)
+    return SentMessage(trace, submission["raw"])
 
 
 async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
@@ -182,7 +196,8 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         port_actual=result.port_actual,
         note=_submission_note(result.tls, implicit),
     )
-    return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg}
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg, "raw": raw}
 
 
 def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:

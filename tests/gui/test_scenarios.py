@@ -1,31 +1,97 @@
-"""Demo mode's scenario picker opens the journey of a sample message under that scenario."""
+"""The Demo menu, as the app installs it in demo mode: a scenario's message lands where a user
+looks for it (Bob's Inbox; a bounce in Alice's), the main window selects it and shows the
+scenario's journey on its Journey tab, and no other window opens."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtWidgets import QMainWindow
+import pytest
+from PySide6.QtWidgets import QApplication
 
-from mua.core.legs import Grade
-from mua.gui.bridge import Bridge
-from mua.gui.scenarios import install_scenario_menu, run_scenario
+from mua.core.legs import Grade, Role, TraceStatus
+from mua.stack.demo import SCENARIOS
+from tests.gui.conftest import finish
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WAIT = 90_000  # ms: each scenario starts a world of its own
 
 
-def test_every_scenario_is_offered_and_one_opens_its_journey(qtbot, loop) -> None:
-    window = QMainWindow()
-    qtbot.addWidget(window)
-    bridge = Bridge()
-    names = [a.text() for a in install_scenario_menu(window, bridge)]
-    assert {"modern", "starttls", "opportunistic", "plaintext", "strip", "intercept"} <= set(names)
-    task = run_scenario(window, bridge, "plaintext")
-    qtbot.waitUntil(task.done, timeout=60_000)
-    (panel,) = window.scenario_windows
-    trace = panel.diagram.trace()
-    assert trace.status.value == "delivered"
-    relay = next(leg for leg in trace.legs if leg.to.role.value == "MX")
-    assert relay.grade is Grade.RED
+@pytest.fixture
+def window(qtbot, demo_session, loop) -> Iterator[object]:
+    """The main window as mua.gui.app makes it in demo mode (Demo menu, trace provider)."""
+    from mua.gui.app import _main_window
+
+    main = _main_window(demo_session.engine, demo_session)
+    main.idle_slice = 1.0
+    main.resize(1280, 800)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.close()
+    finish(qtbot, main.aclose())
+    main.deleteLater()
+
+
+def windows_shown() -> set[object]:
+    return {w for w in QApplication.topLevelWidgets() if w.isVisible()}
+
+
+def demo_action(window, name: str):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Demo")
+    return next(a for a in menu.actions() if a.text().startswith(f"{name} \u2014 "))
+
+
+def shown_subjects(window) -> list[str]:
+    model = window.messages
+    return [model.message_at(r).subject for r in range(model.rowCount())]
+
+
+def test_every_scenario_is_offered_with_its_description(window) -> None:
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Demo")
+    texts = [a.text() for a in menu.actions()]
+    assert texts == [f"{n} \u2014 {s.description}" for n, s in SCENARIOS.items()]
+    assert demo_action(window, "strip").text().startswith("strip \u2014 An attacker removes")
+
+
+def show_scenario(qtbot, window, name: str):
+    """Trigger the Demo menu's `name` and wait until its journey is on the Journey tab."""
+    before = windows_shown()
+    demo_action(window, name).trigger()
+    qtbot.waitUntil(lambda: demo_action(window, name).isEnabled(), timeout=WAIT)
+    shown = window.hop_panel.trace
+    qtbot.waitUntil(lambda: shown() is not None and f"({name})" in (shown().subject or ""),
+                    timeout=WAIT)  # fmt: skip
+    assert window.tabs.currentWidget() is window.hop_panel
+    assert windows_shown() == before  # no window of its own
+    return shown()
+
+
+def test_a_scenario_lands_in_bobs_inbox_and_its_journey_shows(qtbot, window, demo_session):
+    trace = show_scenario(qtbot, window, "plaintext")
+    assert (window.account, window.folder) == ("bob@b.test", "INBOX")
+    assert "How does this travel? (plaintext)" in shown_subjects(window)
+    (chosen,) = window.selected_messages()
+    assert chosen.subject == "How does this travel? (plaintext)"
+    assert trace.status is TraceStatus.DELIVERED
+    assert [leg.to.role for leg in trace.legs] == [
+        Role.MSA, Role.MTA, Role.MX, Role.MDA, Role.MS, Role.MUA,
+    ]  # fmt: skip
+    relay = next(leg for leg in trace.legs if leg.to.role is Role.MX)
+    assert relay.grade is Grade.RED  # the MX offered no STARTTLS: as the scenario computed
+    panel = window.hop_panel.ensure()
+    assert [a.grade for a in panel.diagram.model().arrows] == [leg.grade for leg in trace.legs]
+    assert demo_session.journeys.get(trace.message_id).legs == trace.legs  # kept by Message-ID
     ARTIFACTS.mkdir(exist_ok=True)
-    assert panel.grab().save(str(ARTIFACTS / "scenario_plaintext.png"))
-    panel.close()
+    assert window.grab().save(str(ARTIFACTS / "scenario_plaintext_main_window.png"))
+
+    bounced = show_scenario(qtbot, window, "requiretls-strip")  # the same window again
+    assert (window.account, window.folder) == ("alice@a.test", "INBOX")
+    (chosen,) = window.selected_messages()
+    assert chosen.subject == "Undelivered Mail Returned to Sender"
+    assert bounced.status is TraceStatus.BOUNCED
+    relay = next(leg for leg in bounced.legs if leg.to.role is Role.MX)
+    assert relay.refused  # REQUIRETLS refused the stripped session: nothing crossed
+    assert window.hop_panel.ensure().status.text().startswith("<b>Bounced</b>")
+    assert window.grab().save(str(ARTIFACTS / "scenario_requiretls_strip_main_window.png"))
