@@ -26,6 +26,9 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("mua")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("mua")
+    from mua.gui.app_style import install_app_style
+
+    install_app_style(app)  # the chosen style, dialog buttons without icons
     from mua.gui.resources import app_icon
 
     icon = app_icon()

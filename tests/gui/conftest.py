@@ -64,6 +64,14 @@ def _isolated_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     assert _snapshot(_REAL_CONFIG) == real_before, f"the user's {_REAL_CONFIG} was changed"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _app_style(qapp) -> None:
+    """The application's style as the app installs it (mua.gui.app_style)."""
+    from mua.gui.app_style import install_app_style
+
+    install_app_style(qapp)
+
+
 @pytest.fixture
 def loop(qapp, qtbot) -> Iterator[qasync.QEventLoop]:
     """asyncio on Qt's loop, running for the whole test: qtbot.waitUntil spins Qt, and with

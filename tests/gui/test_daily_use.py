@@ -11,8 +11,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialogButtonBox, QProxyStyle, QPushButton, QStyle, QStyleFactory
 
 from mua.core.compose import Draft
+from mua.gui.app_style import install_app_style
 from mua.gui.message_model import Column
 from tests.gui.conftest import finish
 
@@ -93,3 +95,41 @@ def test_edit_menu_acts_on_the_focused_field(qtbot, qapp, open_main_window) -> N
     qtbot.waitUntil(window.message_view.hasFocus)
     assert edit["select_all"].isEnabled()
     assert not any(edit[name].isEnabled() for name in ("undo", "cut", "copy", "paste"))
+
+
+class IconicButtons(QProxyStyle):
+    """A style that puts icons on dialog buttons, as Fusion does on KDE."""
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:
+        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 1
+        return super().styleHint(hint, option, widget, returnData)
+
+
+def button_icons(dialog) -> dict[str, bool]:
+    """Button text -> whether it has an icon, for every push button of the dialog."""
+    return {b.text(): not b.icon().isNull() for b in dialog.findChildren(QPushButton)}
+
+
+def test_dialog_buttons_show_no_icons_whatever_the_style(qtbot, qapp, open_main_window) -> None:
+    qapp.setStyle(IconicButtons(QStyleFactory.create("fusion")))
+    try:
+        probe = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        assert button_icons(probe) == {"OK": True}  # such a style does put icons there
+        probe.deleteLater()
+        install_app_style(qapp)  # what the app does with the style it finds
+        window = open_main_window()
+        dialogs = {"preferences": window.preferences()}
+        window.act_about.trigger()
+        dialogs["about"] = window.about_box
+        dialogs["wizard"] = window.add_account()
+        for name, dialog in dialogs.items():
+            qtbot.waitUntil(dialog.isVisible)
+            icons = button_icons(dialog)
+            assert icons and not any(icons.values()), (name, icons)
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert dialogs["preferences"].grab().save(str(ARTIFACTS / "preferences_buttons.png"))
+        for dialog in dialogs.values():
+            dialog.close()
+    finally:
+        install_app_style(qapp, QStyleFactory.create("fusion"))
