@@ -27,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
+O_BINARY = getattr(os, "O_BINARY", 0)
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -234,6 +237,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)

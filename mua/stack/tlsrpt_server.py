@@ -23,6 +23,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from mua.core.spool import fsync_dir
 from mua.net.https_post import parse_https_url
 from mua.stack.events import EventLog
 from mua.stack.https_server import OneRequestHttpsServer
@@ -130,11 +131,7 @@ class ReportReceiver(OneRequestHttpsServer):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.directory / name)
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self.directory)  # (not on Windows, which cannot open a directory)
         return self.directory / name
 
 

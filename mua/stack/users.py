@@ -13,6 +13,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
+O_BINARY = getattr(os, "O_BINARY", 0)
+
 
 @dataclass(frozen=True)
 class Mailbox:
@@ -41,7 +44,7 @@ class UserDirectory:
             stored[user] = secrets.token_urlsafe(12)
         if missing or not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(stored, f, indent=1)
         return cls(domain, [Mailbox(u, domain, stored[u]) for u in users])

@@ -32,6 +32,9 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.dnskeybase import Flag
 
+# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
+O_BINARY = getattr(os, "O_BINARY", 0)
+
 log = logging.getLogger(__name__)
 
 PARENT = dns.name.from_text("test.")
@@ -232,7 +235,7 @@ def _load_or_create_key(key_dir: Path, origin: dns.name.Name) -> tuple[GenericPr
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(path, 0o600)
