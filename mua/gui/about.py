@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mua import __version__
+from mua.gui.close_key import close_on_standard_key
 from mua.gui.resources import app_icon
 from mua.store import paths
 
@@ -52,5 +53,6 @@ def show_about(parent: QWidget) -> QMessageBox:
     if icon is not None:
         box.setIconPixmap(icon.pixmap(64, 64))
     box.setModal(False)
+    close_on_standard_key(box)
     box.show()
     return box

@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.gui.close_key import close_on_standard_key
+from mua.gui.language import LANGUAGES
 from mua.store.config import Settings
 
 _BACKENDS = {  # Settings.secrets_backend: what the user reads
@@ -51,8 +53,10 @@ class PreferencesDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Preferences"))
+        close_on_standard_key(self)
         self._settings = settings
         tabs = QTabWidget(self)
+        tabs.setAccessibleName(self.tr("Preferences"))
         tabs.addTab(self._general(settings), self.tr("General"))
         tabs.addTab(self._reading(settings, prefer_html), self.tr("Reading"))
         tabs.addTab(self._accounts(accounts), self.tr("Accounts"))
@@ -88,6 +92,12 @@ class PreferencesDialog(QDialog):
         )
         note.setStyleSheet("color: palette(placeholder-text);")
         form.addRow(note)
+        self.language = QComboBox()
+        self.language.addItem(self.tr("System language"), "system")
+        for code, name in LANGUAGES:
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(max(0, self.language.findData(settings.language)))
+        form.addRow(self.tr("Language (applied at the next start)"), self.language)
         return page
 
     def _reading(self, settings: Settings, prefer_html: bool) -> QWidget:
@@ -120,6 +130,7 @@ class PreferencesDialog(QDialog):
     def _accounts(self, accounts: list[str]) -> QWidget:
         page = QWidget()
         self.account_list = QListWidget()
+        self.account_list.setAccessibleName(self.tr("Accounts"))
         self.account_list.addItems(accounts)
         add = QPushButton(self.tr("Add…"))
         self.remove_button = QPushButton(self.tr("Remove…"))
@@ -168,6 +179,7 @@ class PreferencesDialog(QDialog):
             load_remote_content=self.remote.isChecked(),
             reader_position="bottom" if self.below.isChecked() else "right",
             secrets_backend=self.backend.currentData(),
+            language=self.language.currentData(),
         )
 
     def prefer_html(self) -> bool:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
 
 from mua import __version__
 from mua.client.message_file import MessageFile, NoSuchAccount, read_message_file
+from mua.gui.close_key import close_on_standard_key
 from mua.gui.hop_panel import HopPanel
 from mua.gui.reader import ReaderView
 from mua.gui.resources import app_icon
@@ -28,6 +29,7 @@ class MessageFileWindow(QSplitter):
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.setWindowTitle(self.tr("%1 — mua").replace("%1", found.path.name))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        close_on_standard_key(self)
         self.reader = ReaderView(self)  # remote content blocked, as in the main window
         self.hop_panel = HopPanel(self)
         self.reader.show_message(found.raw)

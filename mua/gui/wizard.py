@@ -36,6 +36,7 @@ from mua.core.legs import Grade
 from mua.core.tls import Security
 from mua.gui import wizard_logic as logic
 from mua.gui.bridge import Bridge
+from mua.gui.close_key import close_on_standard_key
 from mua.gui.theme import GRADE_LABELS, grade_colour
 from mua.net.candidates import Candidate, Discovery
 from mua.net.discovery import discover
@@ -98,6 +99,7 @@ class AccountWizard(QWizard):
         self.account = None  # the tested Account, ready to save
         self.setWindowTitle(self.tr("Add a mail account"))
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        close_on_standard_key(self)
         self.resize(780, 580)
         self.identity, self.discovering = IdentityPage(self), DiscoveryPage(self)
         self.manual, self.testing, self.finished_page = (
@@ -190,6 +192,7 @@ class DiscoveryPage(_Page):
         headers = [self.tr("Server"), self.tr("Security"), self.tr("Grade"), self.tr("Result")]
         for kind in KINDS:
             tree = self.lists[kind] = QTreeWidget()
+            tree.setAccessibleName(self.tr(logic.KIND_NAMES[kind]))
             tree.setHeaderLabels(headers)
             tree.setRootIsDecorated(False)
             tree.setMaximumHeight(96)
@@ -206,6 +209,7 @@ class DiscoveryPage(_Page):
             layout.addWidget(note)
         layout.addWidget(QLabel(f"<b>{self.tr('What was tried')}</b>"))
         self.steps = QListWidget()
+        self.steps.setAccessibleName(self.tr("What was tried"))
         self.steps.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.steps, 1)
 
@@ -283,12 +287,15 @@ class ManualPage(_Page):
             box = QGroupBox(self.tr(logic.KIND_NAMES[kind]))
             form = QFormLayout(box)
             form.addRow(self.tr("Server:"), where)
+            form.labelForField(where).setBuddy(self.hosts[kind])  # a row of host and port
+            port.setAccessibleName(self.tr("Port"))
             form.addRow(self.tr("Security:"), security)
             form.addRow(self.tr("User name:"), self.usernames[kind])
             layout.addWidget(box)
             for edit in (self.hosts[kind], self.usernames[kind]):
                 edit.textChanged.connect(self.completeChanged)
         self.ca_edit = QLineEdit(placeholderText=self.tr("The system's certificate authorities"))
+        self.ca_edit.setAccessibleName(self.tr("Trusted CA file"))
         choose = QPushButton(self.tr("Choose…"))
         choose.clicked.connect(self._choose_ca)
         ca_row = QHBoxLayout()

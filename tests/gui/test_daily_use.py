@@ -10,13 +10,23 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialogButtonBox, QProxyStyle, QPushButton, QStyle, QStyleFactory
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QProxyStyle,
+    QPushButton,
+    QStyle,
+    QStyleFactory,
+)
 
 from mua.core.compose import Draft
 from mua.gui.app_style import install_app_style
 from mua.gui.message_model import Column
+from mua.gui.viewer import open_file
 from tests.gui.conftest import finish
+from tests.test_cli_trace import SAMPLE
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ALICE, BOB = "alice@a.test", "bob@b.test"
@@ -133,3 +143,34 @@ def test_dialog_buttons_show_no_icons_whatever_the_style(qtbot, qapp, open_main_
             dialog.close()
     finally:
         install_app_style(qapp, QStyleFactory.create("fusion"))
+
+
+def close_with_shortcut(qtbot, window) -> None:
+    """Press the platform's Close shortcut (Ctrl+W, Cmd+W on macOS) in the active window."""
+    qtbot.waitExposed(window)
+    window.raise_()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    target = window.focusWidget() or window
+    QTest.keySequence(target, QKeySequence(QKeySequence.StandardKey.Close))
+    qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_our_windows_close_with_the_platforms_shortcut(
+    qtbot, open_main_window, tmp_path: Path
+) -> None:
+    window = open_main_window()
+    window.act_about.trigger()
+    close_with_shortcut(qtbot, window.about_box)
+    close_with_shortcut(qtbot, window.preferences())
+    wizard = window.add_account()
+    qtbot.keyClicks(wizard.focusWidget() or wizard, "someone")  # a field has the focus
+    close_with_shortcut(qtbot, wizard)
+    eml = tmp_path / "sample.eml"
+    eml.write_text(SAMPLE)
+    viewer = open_file(eml)  # what `mua open sample.eml` shows
+    close_with_shortcut(qtbot, viewer)
+    assert window.isVisible()  # the main window stays: quitting is Ctrl+Q's
+    assert QKeySequence(QKeySequence.StandardKey.Close) not in [
+        a.shortcut() for a in window.findChildren(QAction) if a.parent() is window
+    ]
