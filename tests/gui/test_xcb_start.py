@@ -12,7 +12,6 @@ The tools come from scripts/system-deps (xvfb, xdotool, imagemagick).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,39 +20,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.xvfb import xvfb
+
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-TOOLS = ("Xvfb", "xdotool", "xwininfo", "import")
 # The main window's title: "mua", or "mua — ACCOUNT — FOLDER".
 TITLE = "^mua( —|$)"
 
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    """A fresh Xvfb on a display number it picks itself (-displayfd: no race for a free one)."""
-    absent = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if not sys.platform.startswith("linux") or absent:
-        message = f"needs an X server and tools scripts/system-deps installs: {absent}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end) as numbers:
-            number = numbers.readline().strip()  # written once the server accepts clients
-        assert number.isdigit(), server.stderr.read().decode() if server.stderr else "Xvfb died"
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with xvfb() as name:
+        yield name
 
 
 def _app_env(home: Path, display: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ The build takes ~40 s on two cores; later runs reuse it while the sources are un
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 
 import mua
+from tests.packaging.qt_plugins import missing_libraries, plugins, qt_dir, report
+from tests.xvfb import xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 # The build runs in the first test's setup: this module's timeout covers it.
@@ -206,6 +209,43 @@ def test_the_gui_starts_offscreen_and_keeps_running(frozen: Path, tmp_path: Path
     assert " ERROR " not in log and " CRITICAL " not in log, log
     assert (home / "data" / "demo" / "world" / "ca" / "ca.pem").exists()
     assert out == "" or "Traceback" not in out
+
+
+def test_the_gui_starts_on_x11_with_the_bundled_xcb_plugin(
+    frozen: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a virtual X display, with the xcb platform plugin (not offscreen): what
+    packaging/smoke.py checks of qwindows and qcocoa on the CI's Windows and macOS runners."""
+    with xvfb() as display:
+        for name, value in _env(tmp_path / "home").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        _smoke().smoke_gui(frozen)  # raises SystemExit with the app's stderr on failure
+
+
+def _smoke():
+    """packaging/smoke.py (a script beside appmeta.py, not an importable package)."""
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        spec = importlib.util.spec_from_file_location("smoke", ROOT / "packaging" / "smoke.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "packaging"))
+
+
+def test_the_bundled_qt_plugins_find_every_library_they_link_to(frozen: Path) -> None:
+    """What the frozen app loads from the system (libxcb-cursor0, libxcb-icccm4, ...) is
+    installed by scripts/system-deps, and nothing it needs from its own folder is missing."""
+    internal = frozen.parent / "_internal"
+    found = plugins(internal / "PySide6" / "Qt" / "plugins")
+    assert {p.name for p in found} >= {"libqxcb.so", "libqwayland.so", "libqoffscreen.so"}
+    wheel_lib = qt_dir() / "lib"  # a Qt library the wheel lacks is excused, as there
+    missing = {p: libs for p in found if (libs := missing_libraries(p, wheel_lib, internal))}
+    assert not missing, report(missing)
 
 
 def _members(tarball: Path) -> dict[str, tarfile.TarInfo]:
