@@ -15,14 +15,14 @@ from pathlib import Path
 from mua import __version__
 from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
+from mua.cli_qt import platform_chosen, split_qt_args
 from mua.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse(argv)
     configure_logging(verbose=args.verbose)
     if args.command is None:
         return _default(args)
@@ -33,6 +33,20 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         return 130
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """mua's arguments. For the desktop app (no command, or `open`), Qt's own options
+    (`-style fusion`, `-reverse`, `-platform offscreen`: mua.cli_qt) are set aside in
+    `qt_args` for its QApplication; a terminal command gets its arguments as given."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ours, qt_args = split_qt_args(argv)
+    command = next((token for token in ours if not token.startswith("-")), None)
+    if command not in (None, "open"):
+        ours, qt_args = argv, []
+    args = _parser().parse_args(ours)
+    args.qt_args = qt_args
+    return args
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,19 +149,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _default(args: argparse.Namespace) -> int:
-    if _has_display():
+    if _has_display(args.qt_args):
         from mua.gui.app import run
 
-        return run()
+        return run([sys.argv[0], *args.qt_args])
     print("No display found: running the terminal demo instead.", file=sys.stderr)
     args.scenario, args.json = "modern", False
     return _demo(args)
 
 
-def _has_display() -> bool:
-    """A screen to show windows on; a Qt platform chosen explicitly (QT_QPA_PLATFORM, e.g.
-    offscreen or vnc) counts as one."""
+def _has_display(qt_args: list[str]) -> bool:
+    """A screen to show windows on; a Qt platform chosen explicitly (QT_QPA_PLATFORM or
+    `-platform`, e.g. offscreen or vnc) counts as one."""
     if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if platform_chosen(qt_args):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -187,14 +203,14 @@ def _read_file(path: Path, account: str | None):
 def _open(args: argparse.Namespace) -> int:
     if args.file is None:  # the menu entry's "mua open %f" with no file
         return _default(args)
-    if not _has_display():
+    if not _has_display(args.qt_args):
         print("No display found: showing the journey as `mua trace` does.", file=sys.stderr)
         args.json = False
         return _trace(args)
     found = _read_file(args.file, args.account)
     from mua.gui.viewer import show_file
 
-    return show_file(found)
+    return show_file(found, args.qt_args)
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ argument: `mua.gui.app.FileOpener` turns those into the same window.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
 
 from mua import __version__
 from mua.client.message_file import MessageFile, NoSuchAccount, read_message_file
+from mua.gui.app_style import install_app_style
 from mua.gui.close_key import close_on_standard_key
 from mua.gui.hop_panel import HopPanel
 from mua.gui.reader import ReaderView
@@ -51,9 +53,11 @@ def open_file(path: Path, parent: QWidget | None = None) -> MessageFileWindow | 
     return window
 
 
-def show_file(found: MessageFile) -> int:
-    """Show the window until it is closed; the process's exit code."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+def show_file(found: MessageFile, qt_args: Sequence[str] = ()) -> int:
+    """Show the window until it is closed; the process's exit code. `qt_args` are Qt's
+    own options from the command line (`-style fusion`, `-reverse`...)."""
+    app = QApplication.instance() or QApplication([*sys.argv[:1], *qt_args])
+    install_app_style(app)
     app.setApplicationName("mua")
     app.setApplicationVersion(__version__)
     icon = app_icon()
