@@ -13,15 +13,20 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
+from mua.cli_i18n import translate_argparse
 from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
 from mua.cli_qt import platform_chosen, split_qt_args
+from mua.core.i18n import _, error_text, set_language
+from mua.core.labels import status_label
 from mua.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_language(None)  # the system's language (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)
+    translate_argparse()
     args = parse(argv)
     configure_logging(verbose=args.verbose)
     if args.command is None:
@@ -52,13 +57,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mua",
-        description="A mail client that shows how your mail travels. Without a command it "
-        "starts the desktop app (or, without a display, the terminal demo).",
-        epilog=f"exit codes:\n{EXIT_CODES}",
+        description=_(
+            "A mail client that shows how your mail travels. Without a command it "
+            "starts the desktop app (or, without a display, the terminal demo)."
+        ),
+        epilog=_("exit codes:") + "\n" + _(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mua {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log details to stderr"))
     parser.set_defaults(command=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -66,80 +73,94 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="send one message through a temporary local mail world and show its journey",
-        description="Start the demo world in a temporary directory, send alice@a.test -> "
-        "bob@b.test through every leg, print each leg and what protected it, stop. "
-        "Exit 0 when the outcome is the scenario's expected one.",
+        help=_("send one message through a temporary local mail world and show its journey"),
+        description=_(
+            "Start the demo world in a temporary directory, send alice@a.test -> "
+            "bob@b.test through every leg, print each leg and what protected it, stop. "
+            "Exit 0 when the outcome is the scenario's expected one."
+        ),
     )
     demo.add_argument(
-        "--headless", action="store_true", help="run in the terminal (the only mode so far)"
+        "--headless", action="store_true", help=_("run in the terminal (the only mode so far)")
     )
     demo.add_argument("--scenario", choices=SCENARIO_NAMES, default="modern")
-    demo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    demo.add_argument("--json", action="store_true", help=_("print one JSON document on stdout"))
     demo.set_defaults(command="demo", run=_demo)
 
     stack = sub.add_parser(
         "stack",
-        help="run the local mail world until interrupted",
-        description="Run the demo world (a.test with alice, b.test with bob) on 127.0.0.1 "
-        "until SIGINT/SIGTERM, and print the settings a mail client needs. Ports: role + "
-        "10000 for a.test, role + 20000 for b.test, DNS on 10053.",
+        help=_("run the local mail world until interrupted"),
+        description=_(
+            "Run the demo world (a.test with alice, b.test with bob) on 127.0.0.1 "
+            "until SIGINT/SIGTERM, and print the settings a mail client needs. Ports: role + "
+            "10000 for a.test, role + 20000 for b.test, DNS on 10053."
+        ),
     )
     stack.add_argument(
-        "--dir", type=Path, help="keep the world (CA, keys, queue, mail) in DIR across restarts"
+        "--dir", type=Path, help=_("keep the world (CA, keys, queue, mail) in DIR across restarts")
     )
     stack.add_argument(
-        "--json", action="store_true", help="print the settings as one JSON object (first line)"
+        "--json", action="store_true", help=_("print the settings as one JSON object (first line)")
     )
     stack.set_defaults(command="stack", run=_stack)
     trace = sub.add_parser(
         "trace",
-        help="the legs that a stored message's headers show",
-        description="Read a message (.eml) and show each leg of its journey from its "
-        "Received headers, with what protected it. Headers written by your own provider "
-        "are 'recorded'; those from further upstream are only 'claimed'. The provider's "
-        "hosts come from the account (--account, else the configured account the message "
-        "was addressed to), and what mua observed itself when it sent the message is "
-        "merged in.",
+        help=_("the legs that a stored message's headers show"),
+        description=_(
+            "Read a message (.eml) and show each leg of its journey from its "
+            "Received headers, with what protected it. Headers written by your own provider "
+            "are 'recorded'; those from further upstream are only 'claimed'. The provider's "
+            "hosts come from the account (--account, else the configured account the message "
+            "was addressed to), and what mua observed itself when it sent the message is "
+            "merged in."
+        ),
     )
-    trace.add_argument("file", type=Path, help="a message file (RFC 5322, .eml)")
-    trace.add_argument("--json", action="store_true", help="print one JSON document")
+    trace.add_argument("file", type=Path, help=_("a message file (RFC 5322, .eml)"))
+    trace.add_argument("--json", action="store_true", help=_("print one JSON document"))
     trace.add_argument(
-        "--account", metavar="ADDRESS", help="the account it belongs to (default: its recipient's)"
+        "--account",
+        metavar="ADDRESS",
+        help=_("the account it belongs to (default: its recipient's)"),
     )
     trace.set_defaults(command="trace", run=_trace)
     opener = sub.add_parser(
         "open",
-        help="show a message file (.eml) and its journey in a window",
-        description="Open a message file in a window: the message, safely rendered, and the "
-        "hop panel of its journey from its Received headers. The account it was sent to, when "
-        "configured here, tells which headers your provider recorded. Without a display, "
-        "prints what `mua trace` prints. This is what opening an .eml file in the file "
-        "manager runs; without FILE it starts mua as `mua` does.",
+        help=_("show a message file (.eml) and its journey in a window"),
+        description=_(
+            "Open a message file in a window: the message, safely rendered, and the "
+            "hop panel of its journey from its Received headers. The account it was sent to, when "
+            "configured here, tells which headers your provider recorded. Without a display, "
+            "prints what `mua trace` prints. This is what opening an .eml file in the file "
+            "manager runs; without FILE it starts mua as `mua` does."
+        ),
     )
     opener.add_argument(
-        "file", type=Path, nargs="?", help="a message file (RFC 5322, .eml); none: start mua"
+        "file", type=Path, nargs="?", help=_("a message file (RFC 5322, .eml); none: start mua")
     )
     opener.add_argument(
-        "--account", metavar="ADDRESS", help="the account it belongs to (default: its recipient's)"
+        "--account",
+        metavar="ADDRESS",
+        help=_("the account it belongs to (default: its recipient's)"),
     )
     opener.set_defaults(command="open", run=_open)
     check = sub.add_parser(
         "check",
-        help="the transport-security posture of a domain's inbound mail",
-        description="Look up DOMAIN's MX hosts and probe each one: STARTTLS, the TLS versions "
-        "it accepts, its certificate, DANE (TLSA), MTA-STS, TLS-RPT and REQUIRETLS. Grades "
-        "each MX and the domain, with one sentence per problem saying what to fix. Exit 0 "
-        "when the domain grades green, 1 otherwise.",
+        help=_("the transport-security posture of a domain's inbound mail"),
+        description=_(
+            "Look up DOMAIN's MX hosts and probe each one: STARTTLS, the TLS versions "
+            "it accepts, its certificate, DANE (TLSA), MTA-STS, TLS-RPT and REQUIRETLS. Grades "
+            "each MX and the domain, with one sentence per problem saying what to fix. Exit 0 "
+            "when the domain grades green, 1 otherwise."
+        ),
     )
     check.add_argument("domain")
-    check.add_argument("--json", action="store_true", help="print one JSON document")
-    check.add_argument("--nameserver", metavar="HOST:PORT", help="ask this DNS server")
-    check.add_argument("--port", type=int, default=25, help="the SMTP port to probe (25)")
+    check.add_argument("--json", action="store_true", help=_("print one JSON document"))
+    check.add_argument("--nameserver", metavar="HOST:PORT", help=_("ask this DNS server"))
+    check.add_argument("--port", type=int, default=25, help=_("the SMTP port to probe (25)"))
     check.add_argument("--mta-sts-port", type=int, default=443, help=argparse.SUPPRESS)
-    check.add_argument("--ca-file", type=Path, help="trust only this CA for certificates")
+    check.add_argument("--ca-file", type=Path, help=_("trust only this CA for certificates"))
     check.add_argument(
-        "--trust-anchor", type=Path, help="validate DNSSEC with this trust anchor (DS/DNSKEY)"
+        "--trust-anchor", type=Path, help=_("validate DNSSEC with this trust anchor (DS/DNSKEY)")
     )
     check.set_defaults(command="check", run=_check)
     register_mail_commands(sub)
@@ -153,7 +174,7 @@ def _default(args: argparse.Namespace) -> int:
         from mua.gui.app import run
 
         return run([sys.argv[0], *args.qt_args])
-    print("No display found: running the terminal demo instead.", file=sys.stderr)
+    print(_("No display found: running the terminal demo instead."), file=sys.stderr)
     args.scenario, args.json = "modern", False
     return _demo(args)
 
@@ -179,11 +200,16 @@ def _demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(trace.to_json(), indent=2))
     else:
-        print(render_trace(trace, title=f"Scenario '{scenario.name}': {scenario.description}"))
+        title = _("Scenario '{name}': {description}").format(
+            name=scenario.name, description=_(scenario.description)
+        )
+        print(render_trace(trace, title=title))
     ok = trace.status is scenario.expect
     if not ok:
         print(
-            f"Expected the message to be {scenario.expect.value}, but it was {trace.status.value}.",
+            _("Expected the message to be {expected}, but it was {actual}.").format(
+                expected=status_label(scenario.expect), actual=status_label(trace.status)
+            ),
             file=sys.stderr,
         )
     return 0 if ok else 1
@@ -195,16 +221,17 @@ def _read_file(path: Path, account: str | None):
     try:
         return read_message_file(path, account)
     except OSError as exc:
-        raise CliError(f"Cannot read {path}: {exc.strerror or exc}.", 66) from exc
+        why = exc.strerror or exc
+        raise CliError(_("Cannot read {path}: {why}.").format(path=path, why=why), 66) from exc
     except NoSuchAccount as exc:
-        raise CliError(str(exc), 78) from exc
+        raise CliError(error_text(exc), 78) from exc
 
 
 def _open(args: argparse.Namespace) -> int:
     if args.file is None:  # the menu entry's "mua open %f" with no file
         return _default(args)
     if not _has_display(args.qt_args):
-        print("No display found: showing the journey as `mua trace` does.", file=sys.stderr)
+        print(_("No display found: showing the journey as `mua trace` does."), file=sys.stderr)
         args.json = False
         return _trace(args)
     found = _read_file(args.file, args.account)
@@ -225,12 +252,16 @@ def _trace(args: argparse.Namespace) -> int:
     print(render_trace(trace, title=f"{args.file.name}"))
     notes = transport_notes(message, own_hosts)
     if notes.tls_required_no:
-        print("TLS-Required: No — the sender asked servers not to insist on TLS (RFC 8689).")
+        print(_("TLS-Required: No — the sender asked servers not to insist on TLS (RFC 8689)."))
     for results in notes.authentication:
         checks = ", ".join(f"{r.method}={r.result}" for r in results.results)
-        print(f"Authentication-Results by {results.authserv_id}: {checks}")
+        print(
+            _("Authentication-Results by {host}: {checks}").format(
+                host=results.authserv_id, checks=checks
+            )
+        )
     if not trace.legs:
-        print("This message has no Received headers: nothing shows how it travelled.")
+        print(_("This message has no Received headers: nothing shows how it travelled."))
     return 0
 
 
@@ -240,7 +271,8 @@ def _check(args: argparse.Namespace) -> int:
     from mua.core.legs import Grade
     from mua.net.dns import Resolver
     from mua.net.posture import parse_nameserver
-    from mua.net.posture_check import check_domain, describe
+    from mua.net.posture_check import check_domain
+    from mua.net.posture_text import describe
 
     if args.nameserver:
         resolver = Resolver(parse_nameserver(args.nameserver), trust_anchor_file=args.trust_anchor)
@@ -276,7 +308,11 @@ def _stack(args: argparse.Namespace) -> int:
         try:
             await world.start()
         except OSError as exc:
-            print(f"Could not start the mail world: {exc}. Is another `mua stack` running?")
+            print(
+                _(
+                    "Could not start the mail world: {error}. Is another `mua stack` running?"
+                ).format(error=exc)
+            )
             raise SystemExit(1) from exc
         try:
             settings = world.settings()
@@ -287,7 +323,7 @@ def _stack(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await world.stop()
-            print("mua stack: stopped.", file=sys.stderr)
+            print(_("mua stack: stopped."), file=sys.stderr)
 
     if args.dir:
         asyncio.run(serve(args.dir))
@@ -299,28 +335,50 @@ def _stack(args: argparse.Namespace) -> int:
 
 def _settings_text(settings: dict, directory: Path) -> str:
     lines = [
-        f"mua stack: the demo mail world is running in {directory}",
-        f"  CA certificate:  {settings['ca_file']}",
-        f"  DNS (DNSSEC):    {settings['dns']['host']} port {settings['dns']['port']}"
-        f"  (trust anchor {settings['trust_anchor_file']})",
+        _("mua stack: the demo mail world is running in {directory}").format(directory=directory),
+        "  " + _("CA certificate:  {file}").format(file=settings["ca_file"]),
+        "  "
+        + _("DNS (DNSSEC):    {host} port {port}  (trust anchor {file})").format(
+            host=settings["dns"]["host"],
+            port=settings["dns"]["port"],
+            file=settings["trust_anchor_file"],
+        ),
     ]
     for account in settings["accounts"]:
         smtp, imap = account["smtp"], account["imap"]
         lines += [
-            f"  {account['address']}  user {account['username']}  password {account['password']}",
-            f"    SMTP {smtp['host']}: implicit TLS 127.0.0.1:{smtp['implicit_tls_port']},"
-            f" STARTTLS 127.0.0.1:{smtp['starttls_port']}",
+            "  "
+            + _("{address}  user {user}  password {password}").format(
+                address=account["address"], user=account["username"], password=account["password"]
+            ),
+            "    "
+            + _(
+                "SMTP {host}: implicit TLS 127.0.0.1:{implicit}, STARTTLS 127.0.0.1:{starttls}"
+            ).format(
+                host=smtp["host"],
+                implicit=smtp["implicit_tls_port"],
+                starttls=smtp["starttls_port"],
+            ),
         ]
         if imap["implicit_tls_port"]:
             lines.append(
-                f"    IMAP {imap['host']}: implicit TLS 127.0.0.1:{imap['implicit_tls_port']},"
-                f" STARTTLS 127.0.0.1:{imap['starttls_port']}"
+                "    "
+                + _(
+                    "IMAP {host}: implicit TLS 127.0.0.1:{implicit}, STARTTLS 127.0.0.1:{starttls}"
+                ).format(
+                    host=imap["host"],
+                    implicit=imap["implicit_tls_port"],
+                    starttls=imap["starttls_port"],
+                )
             )
     for domain in settings["domains"]:
         lines.append(
-            f"  MX of {domain['name']}: {domain['mx']['host']} 127.0.0.1:{domain['mx']['port']}"
+            "  "
+            + _("MX of {domain}: {host} 127.0.0.1:{port}").format(
+                domain=domain["name"], host=domain["mx"]["host"], port=domain["mx"]["port"]
+            )
         )
-    lines.append("Press Ctrl-C to stop.")
+    lines.append(_("Press Ctrl-C to stop."))
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mua.core.account import Account, ServerSettings
+from mua.core.i18n import N_, _, error_text, translated
 from mua.core.tls import Security
 
 EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXIT_CONFIG = (
@@ -28,7 +29,11 @@ EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXI
     77,
     78,
 )
-EXIT_CODES = __doc__.split("Exit codes a script can rely on (sysexits.h names):\n")[1].strip()
+EXIT_CODES = N_(
+    "0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;\n"
+    "69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;\n"
+    "77 (EX_NOPERM) password or certificate refused; 78 (EX_CONFIG) no such account / no keyring."
+)
 
 
 class CliError(Exception):
@@ -38,67 +43,77 @@ class CliError(Exception):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    accounts = sub.add_parser("accounts", help="add, list or remove mail accounts")
+    accounts = sub.add_parser("accounts", help=_("add, list or remove mail accounts"))
     acc = accounts.add_subparsers(title="accounts commands", metavar="ACTION", required=True)
     add = acc.add_parser(
         "add",
-        help="add an account, discovering what is not given, and check that it signs in",
-        description="Add an account. Servers not given are discovered (RFC 6186 SRV records, "
-        "autoconfig, probing), implicit TLS preferred. The password is read from standard "
-        "input and kept in the system keyring, never in a file.",
+        help=_("add an account, discovering what is not given, and check that it signs in"),
+        description=_(
+            "Add an account. Servers not given are discovered (RFC 6186 SRV records, "
+            "autoconfig, probing), implicit TLS preferred. The password is read from standard "
+            "input and kept in the system keyring, never in a file."
+        ),
     )
     add.add_argument("address")
     add.add_argument("--imap", metavar="HOST:PORT")
     add.add_argument("--smtp", metavar="HOST:PORT")
     add.add_argument("--imap-security", choices=[s.value for s in Security])
     add.add_argument("--smtp-security", choices=[s.value for s in Security])
-    add.add_argument("--username", help="when it is not the address")
-    add.add_argument("--imap-server-name", help="the name to verify when --imap gives an address")
-    add.add_argument("--smtp-server-name", help="the name to verify when --smtp gives an address")
+    add.add_argument("--username", help=_("when it is not the address"))
+    add.add_argument(
+        "--imap-server-name", help=_("the name to verify when --imap gives an address")
+    )
+    add.add_argument(
+        "--smtp-server-name", help=_("the name to verify when --smtp gives an address")
+    )
     add.add_argument("--display-name", default="")
-    add.add_argument("--ca-file", type=Path, help="trust this CA for the account's servers")
-    add.add_argument("--nameserver", metavar="HOST:PORT", help="DNS server for discovery")
-    add.add_argument("--trust-anchor", type=Path, help="DNSSEC trust anchor for --nameserver")
+    add.add_argument("--ca-file", type=Path, help=_("trust this CA for the account's servers"))
+    add.add_argument("--nameserver", metavar="HOST:PORT", help=_("DNS server for discovery"))
+    add.add_argument("--trust-anchor", type=Path, help=_("DNSSEC trust anchor for --nameserver"))
     add.add_argument("--password-stdin", action="store_true", required=True)
-    add.add_argument("--allow-cleartext", action="store_true", help="consent to security none")
+    add.add_argument("--allow-cleartext", action="store_true", help=_("consent to security none"))
     add.add_argument(
         "--server-saves-sent",
         action="store_true",
-        help="the server files sent mail in Sent itself (as Gmail does): mua does not add a copy",
+        help=_(
+            "the server files sent mail in Sent itself (as Gmail does): mua does not add a copy"
+        ),
     )
     add.set_defaults(run=_accounts_add)
-    ls = acc.add_parser("list", help="the configured accounts")
+    ls = acc.add_parser("list", help=_("the configured accounts"))
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(run=_accounts_list)
-    rm = acc.add_parser("remove", help="remove an account and its stored passwords")
+    rm = acc.add_parser("remove", help=_("remove an account and its stored passwords"))
     rm.add_argument("address")
     rm.set_defaults(run=_accounts_remove)
 
-    sync = sub.add_parser("sync", help="bring the local cache up to date with the server")
-    sync.add_argument("address", nargs="?", help="one account (default: all)")
-    sync.add_argument("--folder", action="append", help="only this folder (repeatable)")
+    sync = sub.add_parser("sync", help=_("bring the local cache up to date with the server"))
+    sync.add_argument("address", nargs="?", help=_("one account (default: all)"))
+    sync.add_argument("--folder", action="append", help=_("only this folder (repeatable)"))
     sync.add_argument("--json", action="store_true")
     sync.set_defaults(run=_sync)
 
-    lst = sub.add_parser("list", help="messages of a folder, from the local cache")
+    lst = sub.add_parser("list", help=_("messages of a folder, from the local cache"))
     lst.add_argument("address")
     lst.add_argument("--folder", default="INBOX")
     lst.add_argument("--limit", type=int, default=50)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(run=_list)
 
-    read = sub.add_parser("read", help="show one message (fetched when not cached)")
+    read = sub.add_parser("read", help=_("show one message (fetched when not cached)"))
     read.add_argument("address")
     read.add_argument("uid", type=int)
     read.add_argument("--folder", default="INBOX")
-    read.add_argument("--raw", action="store_true", help="the message exactly as stored")
+    read.add_argument("--raw", action="store_true", help=_("the message exactly as stored"))
     read.set_defaults(run=_read)
 
     send = sub.add_parser(
         "send",
-        help="send a message through the Outbox",
-        description="The message goes into the Outbox first; it is submitted at once, and "
-        "retried later if the server cannot take it now (exit 75).",
+        help=_("send a message through the Outbox"),
+        description=_(
+            "The message goes into the Outbox first; it is submitted at once, and "
+            "retried later if the server cannot take it now (exit 75)."
+        ),
     )
     send.add_argument("--from", dest="sender", required=True)
     send.add_argument("--to", action="append", default=[], required=True)
@@ -112,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
 
-    outbox = sub.add_parser("outbox", help="what waits in the Outbox; --flush sends what is due")
+    outbox = sub.add_parser("outbox", help=_("what waits in the Outbox; --flush sends what is due"))
     outbox.add_argument("--flush", action="store_true")
     outbox.add_argument("--json", action="store_true")
     outbox.set_defaults(run=_outbox)
@@ -131,13 +146,13 @@ def _secrets():
             return Secrets.encrypted_file(_master_password())
         return Secrets()
     except NoKeyring as exc:
-        raise CliError(
-            f'{exc} For the command line, set secrets_backend = "encrypted-file" in '
-            f"{SettingsStore().path} and provide MUA_MASTER_PASSWORD.",
-            EXIT_CONFIG,
-        ) from exc
+        hint = _(
+            'For the command line, set secrets_backend = "encrypted-file" in {path} and '
+            "provide MUA_MASTER_PASSWORD."
+        ).format(path=SettingsStore().path)
+        raise CliError(f"{error_text(exc)} {hint}", EXIT_CONFIG) from exc
     except SecretsError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
+        raise CliError(error_text(exc), EXIT_CONFIG) from exc
 
 
 def _master_password() -> str:
@@ -145,9 +160,9 @@ def _master_password() -> str:
     if value:
         return value
     if sys.stdin.isatty():
-        return getpass.getpass("mua master password: ")
+        return getpass.getpass(_("mua master password: "))
     raise CliError(
-        "The password file needs its master password: set MUA_MASTER_PASSWORD.", EXIT_CONFIG
+        _("The password file needs its master password: set MUA_MASTER_PASSWORD."), EXIT_CONFIG
     )
 
 
@@ -163,7 +178,7 @@ def _errors(exc: BaseException) -> CliError:
     from mua.core.compose import ComposeError
     from mua.net import imap, submission
 
-    text = str(exc)
+    text = error_text(exc)
     if isinstance(exc, imap.AuthenticationFailed | submission.AuthenticationFailed):
         return CliError(text, EXIT_NOPERM)
     if isinstance(exc, imap.CertificateInvalid | submission.CertificateInvalid):
@@ -180,7 +195,9 @@ def _errors(exc: BaseException) -> CliError:
 def _host_port(value: str, option: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
-        raise CliError(f"{option} needs HOST:PORT, not {value!r}.", 2)
+        raise CliError(
+            _("{option} needs HOST:PORT, not {value}.").format(option=option, value=repr(value)), 2
+        )
     return host, int(port)
 
 
@@ -200,7 +217,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
 
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise CliError("No password on standard input; pipe it in (--password-stdin).", 2)
+        raise CliError(_("No password on standard input; pipe it in (--password-stdin)."), 2)
     address = args.address
     username = args.username or address
     servers: dict[str, ServerSettings] = {}
@@ -225,7 +242,9 @@ def _accounts_add(args: argparse.Namespace) -> int:
         account = discovery.account_from(found, display_name=args.display_name)
         if account is None:
             raise CliError(
-                f"No mail servers were found for {address}; give them with --imap and --smtp.",
+                _(
+                    "No mail servers were found for {address}; give them with --imap and --smtp."
+                ).format(address=address),
                 EXIT_UNAVAILABLE,
             )
         servers.setdefault("imap", _with_user(account.imap, username, args.ca_file))
@@ -233,8 +252,10 @@ def _accounts_add(args: argparse.Namespace) -> int:
     for kind in ("imap", "smtp"):
         if servers[kind].security is Security.NONE and not args.allow_cleartext:
             raise CliError(
-                f"The {kind.upper()} server offers no TLS; passwords would cross the network in "
-                "clear. Use --allow-cleartext only if you accept that.",
+                _(
+                    "The {protocol} server offers no TLS; passwords would cross the network in "
+                    "clear. Use --allow-cleartext only if you accept that."
+                ).format(protocol=kind.upper()),
                 EXIT_NOPERM,
             )
     account = Account(
@@ -252,10 +273,14 @@ def _accounts_add(args: argparse.Namespace) -> int:
     try:
         store.add(account)
     except AccountExists as exc:
-        raise CliError(str(exc), EXIT_FAIL) from exc
+        raise CliError(error_text(exc), EXIT_FAIL) from exc
     secrets.set(account.key, "imap", password)
     secrets.set(account.key, "smtp", password)
-    print(f"Added {address}: IMAP {_describe(account.imap)}; SMTP {_describe(account.smtp)}.")
+    print(
+        _("Added {address}: IMAP {imap}; SMTP {smtp}.").format(
+            address=address, imap=_describe(account.imap), smtp=_describe(account.smtp)
+        )
+    )
     return EXIT_OK
 
 
@@ -294,7 +319,7 @@ def _accounts_list(args: argparse.Namespace) -> int:
         print(json.dumps([a.to_dict() for a in accounts], indent=2))
         return EXIT_OK
     if not accounts:
-        print("No accounts yet; add one with `mua accounts add ADDRESS --password-stdin`.")
+        print(_("No accounts yet; add one with `mua accounts add ADDRESS --password-stdin`."))
     for a in accounts:
         print(f"{a.address}  IMAP {_describe(a.imap)}  SMTP {_describe(a.smtp)}")
     return EXIT_OK
@@ -308,12 +333,14 @@ def _accounts_remove(args: argparse.Namespace) -> int:
     try:
         store.remove(args.address)
     except AccountNotFound as exc:
-        raise CliError(f"There is no account {args.address}.", EXIT_CONFIG) from exc
+        raise CliError(
+            _("There is no account {address}.").format(address=args.address), EXIT_CONFIG
+        ) from exc
     secrets = _secrets()
     if account is not None:
         for service in ("imap", "smtp"):
             secrets.delete(account.key, service)
-    print(f"Removed {args.address}.")
+    print(_("Removed {address}.").format(address=args.address))
     return EXIT_OK
 
 
@@ -340,11 +367,11 @@ def _sync(args: argparse.Namespace) -> int:
     else:
         for entry in report:
             for f in entry["folders"]:
-                print(
-                    f"{entry['address']} {f['folder']}: {f['added']} new, {f['removed']} "
-                    f"removed, {f['flags_changed']} flag changes"
-                    + ("; the server renumbered it (UIDVALIDITY)" if f["reset"] else "")
+                counts = _("{added} new, {removed} removed, {flags} flag changes").format(
+                    added=f["added"], removed=f["removed"], flags=f["flags_changed"]
                 )
+                reset = "; " + _("the server renumbered it (UIDVALIDITY)") if f["reset"] else ""
+                print(f"{entry['address']} {f['folder']}: {counts}{reset}")
     return EXIT_OK
 
 
@@ -354,7 +381,7 @@ def _list(args: argparse.Namespace) -> int:
         account = engine.account(args.address)
         rows = engine.cache.page(account.key, args.folder, limit=args.limit)
     except LookupError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
+        raise CliError(error_text(exc), EXIT_CONFIG) from exc
     finally:
         engine.close()
     if args.json:
@@ -403,11 +430,11 @@ def _read(args: argparse.Namespace) -> int:
             print(f"{header}: {msg[header]}")
     print()
     body = msg.get_body(preferencelist=("plain", "html"))
-    text = body.get_content() if body is not None else "(no text part)"
+    text = body.get_content() if body is not None else _("(no text part)")
     print(text.replace("\r\n", "\n").rstrip("\n"))
-    attachments = [part.get_filename() or "unnamed" for part in msg.iter_attachments()]
+    attachments = [part.get_filename() or _("unnamed") for part in msg.iter_attachments()]
     if attachments:
-        print(f"\nAttachments: {', '.join(attachments)}")
+        print("\n" + _("Attachments: {names}").format(names=", ".join(attachments)))
     return EXIT_OK
 
 
@@ -423,7 +450,9 @@ def _send(args: argparse.Namespace) -> int:
     try:
         attachments = tuple(Attachment.from_path(p) for p in args.attach)
     except OSError as exc:
-        raise CliError(f"Cannot read the attachment: {exc}.", EXIT_DATA) from exc
+        raise CliError(
+            _("Cannot read the attachment: {error}.").format(error=exc), EXIT_DATA
+        ) from exc
     draft = Draft(
         sender=args.sender,
         to=tuple(args.to),
@@ -449,11 +478,12 @@ def _send(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     elif outcome.sent:
-        print(f"Sent {entry.message_id} ({outcome.result.tls.summary()}).")
+        tls = translated(outcome.result.tls.summary())
+        print(_("Sent {message_id} ({tls}).").format(message_id=entry.message_id, tls=tls))
     if outcome.sent:
         return EXIT_OK
     if not args.json:
-        print(f"mua: {outcome.error}", file=sys.stderr)
+        print(f"mua: {translated(outcome.error or '')}", file=sys.stderr)
     return EXIT_TEMPFAIL if not entry.failed else EXIT_FAIL
 
 
@@ -471,10 +501,7 @@ def _outbox(args: argparse.Namespace) -> int:
         print(json.dumps([e.__dict__ for e in entries], indent=2))
     else:
         for e in entries:
-            state = (
-                "failed"
-                if e.failed
-                else f"retry after {datetime.fromtimestamp(e.next_attempt):%H:%M}"
-            )
+            when = f"{datetime.fromtimestamp(e.next_attempt):%H:%M}"
+            state = _("failed") if e.failed else _("retry after {time}").format(time=when)
             print(f"{e.account}  {e.subject[:40]!r}  {state}: {e.last_error or ''}")
     return EXIT_OK

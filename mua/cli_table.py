@@ -6,6 +6,8 @@ import os
 import sys
 import textwrap
 
+from mua.core.i18n import _, translated
+from mua.core.labels import grade_label, source_label, status_label
 from mua.core.legs import Grade, Leg, Protocol, Trace
 
 WIDTH = 80
@@ -28,7 +30,10 @@ def render_trace(trace: Trace, *, title: str | None = None, colour: bool | None 
     lines = []
     if title:
         lines += textwrap.wrap(title, WIDTH)
-    lines.append(f"Status: {trace.status.value}   Subject: {trace.subject or '-'}"[:WIDTH])
+    status = _("Status: {status}   Subject: {subject}").format(
+        status=status_label(trace.status), subject=trace.subject or "-"
+    )
+    lines.append(status[:WIDTH])
     lines.append(f"Message-ID: {trace.message_id or '-'}"[:WIDTH])
     lines.append("")
     for index, leg in enumerate(trace.legs, start=1):
@@ -38,25 +43,28 @@ def render_trace(trace: Trace, *, title: str | None = None, colour: bool | None 
 
 def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
     grade = leg.grade
-    label = f"{grade.value.upper():<8}"
+    label = f"{grade_label(grade).upper():<8}"
     if colour:
         label = f"{_COLOURS[grade]}{label}{_RESET}"
     roles = f"{leg.from_.role.value} -> {leg.to.role.value}"
     port = ""
     if leg.port_role is not None:
-        port = f"port {leg.port_role}"
+        port = _("port {port}").format(port=leg.port_role)
         if leg.port_actual is not None and leg.port_actual != leg.port_role:
             port += f" ({leg.port_actual})"
-    head = f"{index:>2}  {roles:<12} {leg.protocol.value:<16} {port:<18} {label} {leg.source.value}"
+    source = source_label(leg.source)
+    head = f"{index:>2}  {roles:<12} {leg.protocol.value:<16} {port:<18} {label} {source}"
     hosts = f"{leg.from_.host or '?'} -> {leg.to.host or '?'}"
-    tls = leg.tls.summary()
+    tls = translated(leg.tls.summary())
     if leg.protocol is Protocol.INTERNAL:
-        tls = "no network: inside one server"
+        tls = _("no network: inside one server")
     elif leg.tls.cipher:
         tls = tls.replace(leg.tls.version or "", f"{leg.tls.version} {leg.tls.cipher}", 1)
     if leg.refused:
-        tls = f"REFUSED, nothing of the message sent (the attempt: {tls})"
+        tls = _("REFUSED, nothing of the message sent (the attempt: {tls})").format(tls=tls)
     body = [f"    {hosts}; {tls}"]
     if leg.note:
-        body += textwrap.wrap(leg.note, WIDTH, initial_indent="    ", subsequent_indent="    ")
+        body += textwrap.wrap(
+            translated(leg.note), WIDTH, initial_indent="    ", subsequent_indent="    "
+        )
     return [head, *(textwrap.wrap(body[0], WIDTH, subsequent_indent="      ")), *body[1:], ""]

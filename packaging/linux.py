@@ -89,8 +89,20 @@ def build_lock() -> Iterator[None]:
         yield
 
 
+def compile_catalogs() -> None:
+    """The .mo files the spec ships, from the committed .po files (Babel's compiler)."""
+    log("compiling the translations (mua/locale)")
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "compile", "--domain", "mua",
+         "--directory", str(ROOT / "mua" / "locale")],
+        check=True,
+        cwd=ROOT,
+    )  # fmt: skip
+
+
 def freeze() -> Path:
     log("freezing with PyInstaller (packaging/mua.spec)")
+    compile_catalogs()
     subprocess.run(
         [
             sys.executable,

@@ -12,9 +12,11 @@ import asyncio
 import email
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mua.core.account import Account
+from mua.core.i18n import T_, TN_
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
@@ -34,8 +36,12 @@ log = logging.getLogger(__name__)
 class MissingPassword(LookupError):
     def __init__(self, account: Account, service: str) -> None:
         super().__init__(
-            f"No {service.upper()} password is stored for {account.address}; add the account "
-            "again with its password."
+            T_(
+                "No {service} password is stored for {address}; add the account again with its "
+                "password.",
+                service=service.upper(),
+                address=account.address,
+            )
         )
 
 
@@ -122,7 +128,12 @@ class Engine:
     def account(self, address: str) -> Account:
         account = self.accounts.get(address)
         if account is None:
-            raise LookupError(f"There is no account {address}; add it with `mua accounts add`.")
+            raise LookupError(
+                T_(
+                    "There is no account {address}; add it with `mua accounts add`.",
+                    address=address,
+                )
+            )
         return account
 
     async def remove_account(self, address: str) -> None:
@@ -134,10 +145,15 @@ class Engine:
         account = self.account(address)
         waiting = self.outbox.entries(account.key)
         if waiting:
-            count = f"{len(waiting)} message{'s' if len(waiting) > 1 else ''}"
             raise ValueError(
-                f"{account.address} still has {count} waiting in the Outbox; send or delete "
-                "them before removing the account."
+                TN_(
+                    "{address} still has {n} message waiting in the Outbox; send or delete it "
+                    "before removing the account.",
+                    "{address} still has {n} messages waiting in the Outbox; send or delete "
+                    "them before removing the account.",
+                    len(waiting),
+                    address=account.address,
+                )
             )
         async with self._locks.setdefault(account.key, asyncio.Lock()):
             idler, sync = self._idlers.pop(account.key, None), self._syncs.pop(account.key, None)
@@ -279,8 +295,16 @@ class Engine:
             subject=draft.subject,
         )
 
-    async def send(self, draft: Draft) -> SendOutcome:
-        return await self.sender.send(self.queue(draft))
+    async def send(self, draft: Draft, *, draft_copy: SavedDraft | None = None) -> SendOutcome:
+        """Send through the Outbox. The draft's saved copy (`draft_copy`) leaves Drafts once
+        the message is sent or safely queued for a retry; a permanent failure keeps it."""
+        outcome = await self.sender.send(self.queue(draft))
+        if draft_copy is not None and (outcome.sent or not outcome.entry.failed):
+            try:
+                await self.discard_draft(draft_copy)
+            except Exception as exc:  # the message went: a stale draft is no reason to fail
+                log.warning("sent, but could not remove the draft from Drafts: %s", exc)
+        return outcome
 
     async def flush_outbox(self) -> list[SendOutcome]:
         return await self.sender.send_due()
@@ -300,24 +324,57 @@ class Engine:
 
         return await self._run(account, save)
 
-    async def save_draft(self, draft: Draft) -> bool:
+    async def save_draft(
+        self, draft: Draft, *, replacing: SavedDraft | None = None
+    ) -> SavedDraft | None:
+        """File the draft in the account's Drafts folder; None when it has none. A copy saved
+        before (`replacing`) is then removed for good, so saving again replaces it: APPEND
+        first, so that a failure never loses both. The cache follows the server."""
         account = self.account(draft.sender)
         sync = self._sync_for(account)
 
-        def save() -> bool:
+        def save() -> SavedDraft | None:
             drafts = sync.folder_with_use("\\Drafts")
             if drafts is None:
                 sync.sync_folder_list()
                 drafts = sync.folder_with_use("\\Drafts")
             if drafts is None:
-                return False
+                return None
             from mua.core.compose import build_message
 
             message = build_message(draft) if draft.recipients else _draft_message(draft)
-            sync.append(drafts, message.as_bytes(), ["\\Draft", "\\Seen"])
-            return True
+            uid = sync.append(drafts, message.as_bytes(), ["\\Draft", "\\Seen"])
+            if same_account and replacing is not None and replacing.uid is not None:
+                sync.expunge(replacing.folder, [replacing.uid])
+            sync.sync_folder(drafts)
+            if uid is None:  # no APPENDUID (no UIDPLUS): found by its Message-ID instead
+                mid = str(message["Message-ID"])
+                rows = self.cache.page(account.key, drafts, limit=100_000)
+                uid = next((r.uid for r in rows if r.message_id == mid), None)
+            return SavedDraft(account.key, drafts, uid)
 
-        return await self._run(account, save)
+        same_account = replacing is None or replacing.account == account.key
+        saved = await self._run(account, save)
+        if saved is not None and replacing is not None and not same_account:
+            await self.discard_draft(replacing)  # the From changed: the old copy is elsewhere
+        return saved
+
+    async def discard_draft(self, saved: SavedDraft) -> None:
+        """Remove a saved draft for good (it was sent, or the user discarded it)."""
+        if saved.uid is None:
+            return
+        account = self.account(saved.account)
+        sync = self._sync_for(account)
+        await self._run(account, sync.expunge, saved.folder, [saved.uid])
+
+
+@dataclass(frozen=True)
+class SavedDraft:
+    """Where a draft's copy is on the server: saving again or sending removes it."""
+
+    account: str
+    folder: str
+    uid: int | None  # None: the server did not say and it could not be found
 
 
 async def _until_the_thread_ends(work, on_cancel=None, patience: float | None = None):

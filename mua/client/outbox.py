@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 
 from mua.core.account import Account
+from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.net.submission import (
     SubmissionEndpoint,
@@ -54,7 +55,7 @@ def submission_leg(account: Account, result: SubmissionResult) -> Leg:
         Source.OBSERVED,
         port_role=result.port_role,
         port_actual=result.port_actual,
-        note="Observed by this client when it sent the message.",
+        note=T_("Observed by this client when it sent the message."),
     )
 
 
@@ -105,7 +106,7 @@ class OutboxSender:
         except SubmissionError as exc:
             return self._fail(entry, str(exc), permanent=not exc.temporary)
         self.cache.add_observed_leg(
-            account.key, entry.message_id, submission_leg(account, result).to_json(1)
+            account.key, entry.message_id, submission_leg(account, result).to_record(1)
         )
         saved = False
         try:

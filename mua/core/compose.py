@@ -11,6 +11,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
+from mua.core.i18n import T_
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -66,14 +68,20 @@ def _check_addresses(label: str, addresses: tuple[str, ...]) -> None:
     for raw in addresses:
         _name, address = parseaddr(raw)
         if "@" not in address or " " in address.strip():
-            raise ComposeError(f"{label} address {raw!r} is not an email address; correct it.")
+            raise ComposeError(
+                T_(
+                    "{field} address {address} is not an email address; correct it.",
+                    field=label,
+                    address=repr(raw),
+                )
+            )
 
 
 def build_message(draft: Draft) -> EmailMessage:
     """The message to submit. Bcc stays in the headers: the submission client sends to those
     addresses and strips the field from what it transmits (RFC 5322 section 3.6.3)."""
     if not draft.recipients:
-        raise ComposeError("The message has no recipients; add at least one address.")
+        raise ComposeError(T_("The message has no recipients; add at least one address."))
     for label, addresses in (("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc)):
         _check_addresses(label, addresses)
     domain = draft.sender.rpartition("@")[2]
@@ -134,3 +142,42 @@ def reply_draft(original: EmailMessage, me: str, *, reply_all: bool = False) -> 
         in_reply_to=str(message_id) if message_id else None,
         references=references,
     )
+
+
+def draft_from_message(message: EmailMessage, me: str) -> Draft:
+    """A saved draft (a message from the Drafts folder) back into the fields it was written
+    with, to edit it again. `me` is the sender when the message names none."""
+    sender = next((a for _n, a in getaddresses(message.get_all("From", [])) if a), me)
+
+    def addresses(name: str) -> tuple[str, ...]:
+        values = [str(v) for v in message.get_all(name, [])]
+        return tuple(_entry(n, a) for n, a in getaddresses(values) if a)
+
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    attachments = tuple(
+        Attachment(
+            part.get_filename() or "attachment",
+            part.get_payload(decode=True) or b"",
+            part.get_content_type(),
+        )
+        for part in message.iter_attachments()
+    )
+    in_reply_to = message.get("In-Reply-To")
+    return Draft(
+        sender=sender,
+        to=addresses("To"),
+        cc=addresses("Cc"),
+        bcc=addresses("Bcc"),
+        subject=str(message.get("Subject", "")),
+        text=plain.get_content() if plain is not None else "",
+        html=html.get_content() if html is not None else None,
+        attachments=attachments,
+        in_reply_to=str(in_reply_to) if in_reply_to else None,
+        references=tuple(str(message.get("References", "")).split()),
+    )
+
+
+def _entry(name: str, address: str) -> str:
+    """'Bob <bob@b.test>', quoted when the name needs it, never encoded (it is edited)."""
+    return str(Address(display_name=name, addr_spec=address)) if name else address

@@ -29,6 +29,7 @@ from itertools import pairwise
 from typing import Any
 
 from mua.core.authresults import AuthenticationResults, parse_authentication_results
+from mua.core.i18n import T_, TN_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.received import (
     HeaderSource,
@@ -38,7 +39,9 @@ from mua.core.received import (
     parse_received,
 )
 
-CLAIMED_NOTE = "Claimed by a server outside your provider: anyone could have written this header"
+CLAIMED_NOTE = T_(
+    "Claimed by a server outside your provider: anyone could have written this header"
+)
 _LOCAL_NAMES = {"localhost", "localhost.localdomain"}
 _KIND_ORDER = {
     LegKind.SUBMISSION: 0,
@@ -202,40 +205,50 @@ def _roles(
     return Role.MTA, Role.MTA, Protocol.SMTP
 
 
-def _note(hop: ReceivedHop, source: Source, delay: float | None) -> str:
+def _note(hop: ReceivedHop, source: Source, delay: float | None) -> Text:
     if source is Source.CLAIMED:
-        first = CLAIMED_NOTE + (", including its TLS details" if hop.tls.encrypted else "")
+        if hop.tls.encrypted:
+            first = T_(
+                "Claimed by a server outside your provider: anyone could have written this "
+                "header, including its TLS details"
+            )
+        else:
+            first = CLAIMED_NOTE
     else:
-        first = f"Recorded by your provider's server {hop.by_host or '(unnamed)'}"
+        host = hop.by_host or T_("(unnamed)")
+        first = T_("Recorded by your provider's server {host}", host=host)
     parts = [first]
     family = hop.protocol
     if family is ProtocolFamily.HTTP:
-        parts.append("handed in over HTTP (webmail or an API), not SMTP")
+        parts.append(T_("handed in over HTTP (webmail or an API), not SMTP"))
     elif family is ProtocolFamily.MAPI:
-        parts.append("handed in by an Exchange client over MAPI")
+        parts.append(T_("handed in by an Exchange client over MAPI"))
     if hop.tls.encrypted is None and family is not ProtocolFamily.LOCAL:
-        parts.append("the header does not say whether TLS protected it")
+        parts.append(T_("the header does not say whether TLS protected it"))
     if delay is not None:
         parts.append(_delay_phrase(delay))
-    return "; ".join(parts) + "."
+    return Text.join(parts, "; ", ".")
 
 
-def _delay_phrase(seconds: float) -> str:
+def _delay_phrase(seconds: float) -> Text:
     if seconds < 0:
-        return f"stamped {_duration(-seconds)} before the previous hop (their clocks disagree)"
+        return T_(
+            "stamped {duration} before the previous hop (their clocks disagree)",
+            duration=_duration(-seconds),
+        )
     if seconds < 1:
-        return "arrived within a second of the previous hop"
-    return f"arrived {_duration(seconds)} after the previous hop"
+        return T_("arrived within a second of the previous hop")
+    return T_("arrived {duration} after the previous hop", duration=_duration(seconds))
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Text:
     if seconds < 120:
-        return f"{max(1, round(seconds))} s"
+        return TN_("{n} s", "{n} s", max(1, round(seconds)))
     if seconds < 2 * 3600:
-        return f"{round(seconds / 60)} min"
+        return TN_("{n} min", "{n} min", round(seconds / 60))
     if seconds < 2 * 86400:
-        return f"{round(seconds / 3600)} h"
-    return f"{round(seconds / 86400)} days"
+        return TN_("{n} h", "{n} h", round(seconds / 3600))
+    return TN_("{n} day", "{n} days", round(seconds / 86400))
 
 
 def _handed_over_inside(newer: ReceivedHop, older: ReceivedHop, own: set[str]) -> bool:

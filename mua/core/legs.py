@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mua.core.i18n import text_from_json, text_to_json
 from mua.core.tls import TlsFacts
 
 
@@ -136,6 +137,15 @@ class Leg:
             data["outcome"] = self.outcome.value
         return data
 
+    def to_record(self, index: int) -> dict[str, Any]:
+        """`to_json` plus what mua's own stores (the event log, the cache) keep to show the
+        note in the user's language later: `note_text` (mua.core.i18n), never in the output."""
+        data = self.to_json(index)
+        spec = text_to_json(self.note)
+        if spec is not None:
+            data["note_text"] = spec
+        return data
+
 
 def leg_from_json(data: dict[str, Any]) -> Leg:
     """A leg back from its JSON form (the event log, the cache)."""
@@ -148,7 +158,7 @@ def leg_from_json(data: dict[str, Any]) -> Leg:
         Source(data["source"]),
         port_role=port.get("role"),
         port_actual=port.get("actual"),
-        note=data.get("note", ""),
+        note=text_from_json(data.get("note", ""), data.get("note_text")),
         outcome=Outcome(data.get("outcome", Outcome.SENT.value)),
     )
 

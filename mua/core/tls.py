@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from mua.core.i18n import T_, Text
+
 
 class TlsMode(StrEnum):
     IMPLICIT = "implicit"  # TLS from the first byte (465, 993; RFC 8314)
@@ -99,15 +101,23 @@ class TlsFacts:
             peer_name=data.get("peer_name"),
         )
 
-    def summary(self) -> str:
-        """A few words for a table cell: 'TLSv1.3 implicit, verified (pki)'."""
+    def summary(self) -> Text:
+        """A few words for a table cell: 'TLSv1.3 implicit verified (pki)'; English in logs,
+        `translated()` on screen."""
         if self.encrypted is None:
-            return "unknown"
+            return T_("unknown")
         if not self.encrypted:
-            return "cleartext"
-        parts = [self.version or "TLS", self.mode.value]
+            return T_("cleartext")
+        modes = {
+            TlsMode.IMPLICIT: T_("implicit"),
+            TlsMode.STARTTLS: T_("starttls"),
+            TlsMode.NONE: T_("none"),
+            TlsMode.UNKNOWN: T_("unknown"),
+        }
+        parts: list[str] = [self.version or "TLS", modes[self.mode]]
         if self.verified:
-            parts.append(f"verified ({self.verified_by.value if self.verified_by else '?'})")
+            by = self.verified_by.value if self.verified_by else "?"
+            parts.append(T_("verified ({by})", by=by))
         elif self.verified is False:
-            parts.append("not verified")
-        return " ".join(parts)
+            parts.append(T_("not verified"))
+        return Text.join(parts)

@@ -26,6 +26,7 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("mua")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("mua")
+    _install_language(app)
     from mua.gui.app_style import install_app_style
 
     install_app_style(app)  # the chosen style, dialog buttons without icons
@@ -63,6 +64,19 @@ def run(argv: list[str] | None = None) -> int:
             loop.run_until_complete(engine.aclose())
     collector.stop()
     return 0
+
+
+def _install_language(app) -> None:
+    """mua's and Qt's translations, as Preferences chose (a broken settings file: the system's
+    language; the error is shown later, where the settings are loaded)."""
+    from mua.gui.language import install_language
+    from mua.store.config import ConfigError, SettingsStore
+
+    try:
+        choice = SettingsStore().load().language
+    except (ConfigError, OSError):
+        choice = "system"
+    install_language(app, choice)
 
 
 def _open_session():

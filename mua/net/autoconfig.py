@@ -281,8 +281,8 @@ class _Get:
                     raise AutoconfigTimeout(f"the file took longer than {self.timeout:g} seconds")
             return 200, None, bytes(body)
         except ssl.SSLCertVerificationError as exc:
-            _, text, _ = describe_certificate_error(exc)
-            raise AutoconfigError(f"the certificate of {host} {text}") from exc
+            _, text, _ = describe_certificate_error(exc, host)
+            raise AutoconfigError(text) from exc
         except TimeoutError as exc:
             if isinstance(exc, AutoconfigError):
                 raise

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from mua.core.account import Account, ServerSettings
+from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role
 from mua.core.legs import Source as FactSource
 from mua.core.tls import Security, TlsFacts
@@ -20,9 +21,9 @@ _PLANNED = {
     Security.NONE: Grade.RED,
 }
 _PROTECTION = {
-    Security.IMPLICIT: "implicit TLS, as RFC 8314 recommends",
-    Security.STARTTLS: "STARTTLS, which works but RFC 8314 prefers implicit TLS",
-    Security.NONE: "no encryption at all, so it is not used without your consent",
+    Security.IMPLICIT: N_("implicit TLS, as RFC 8314 recommends"),
+    Security.STARTTLS: N_("STARTTLS, which works but RFC 8314 prefers implicit TLS"),
+    Security.NONE: N_("no encryption at all, so it is not used without your consent"),
 }
 
 
@@ -81,7 +82,7 @@ class Candidate:
             source=source,
             secure_lookup=secure_lookup,
             grade=_PLANNED[security],
-            note=f"{origin}; {_PROTECTION[security]}.",
+            note=Text.join([origin, T_(_PROTECTION[security])], "; ", "."),
             confirm=confirm,
             authentication=authentication,
         )
@@ -92,7 +93,7 @@ class Candidate:
 
     def probed(self, tls: TlsFacts, address: str | None, seen: str) -> Candidate:
         """This candidate after a probe connected with verified TLS and saw `seen`."""
-        note = f"{self.note.removesuffix('.')}; a probe saw {seen}."
+        note = _extended(self.note, T_("a probe saw {seen}", seen=seen))
         return replace(
             self,
             address=address,
@@ -110,8 +111,14 @@ class Candidate:
             verified=False,
             problem=problem,
             grade=Grade.RED if certificate_or_cleartext else self.grade,
-            note=f"{self.note.removesuffix('.')}; connecting to it failed.",
+            note=_extended(self.note, T_("connecting to it failed")),
         )
+
+
+def _extended(note: str, part: Text) -> str:
+    if isinstance(note, Text):
+        return note.extended(part)
+    return f"{note.removesuffix('.')}; {part}."
 
 
 def observed_grade(kind: Kind, tls: TlsFacts) -> Grade:

@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from mua.core.i18n import T_, Text
 from mua.net.dns import TlsaRecord
 
 DANE_TA, DANE_EE = 2, 3
@@ -78,29 +79,33 @@ def authenticate(
     """
     records = usable(records)
     if not records:
-        return False, "no usable TLSA record"
+        return False, T_("no usable TLSA record")
     if not chain_der:
-        return False, "the server presented no certificate"
+        return False, T_("the server presented no certificate")
     leaf = chain_der[0]
     failures = []
     for record in records:
         label = f"{record.usage} {record.selector} {record.mtype}"
         if record.usage == DANE_EE:
             if association_data(leaf, record.selector, record.mtype) == record.data:
-                return True, f"it matches the DNSSEC-signed TLSA record {label}"
+                return True, T_("it matches the DNSSEC-signed TLSA record {label}", label=label)
             continue
         for position, cert in enumerate(chain_der[1:], start=1):
             if association_data(cert, record.selector, record.mtype) != record.data:
                 continue
             ok, why = _chain_to_anchor(chain_der[:position], cert, hostname)
             if ok:
-                return True, f"its chain leads to the trust anchor of the TLSA record {label}"
-            failures.append(f"the TLSA record {label} names an issuer, but {why}")
+                return True, T_(
+                    "its chain leads to the trust anchor of the TLSA record {label}", label=label
+                )
+            failures.append(
+                T_("the TLSA record {label} names an issuer, but {why}", label=label, why=why)
+            )
     if failures:
-        return False, "; ".join(failures)
+        return False, Text.join(failures, "; ")
     if len(chain_der) == 1 and any(r.usage == DANE_TA for r in records):
-        return False, "it matches no TLSA record (the server sent no issuer certificate)"
-    return False, "it matches no DNSSEC-signed TLSA record"
+        return False, T_("it matches no TLSA record (the server sent no issuer certificate)")
+    return False, T_("it matches no DNSSEC-signed TLSA record")
 
 
 def _chain_to_anchor(
@@ -112,7 +117,7 @@ def _chain_to_anchor(
     anchor = x509.load_der_x509_certificate(anchor_der)
     now = dt.datetime.now(dt.UTC)
     if leaf.not_valid_after_utc < now:
-        return False, f"the certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}"
+        return False, T_("the certificate expired on {date}", date=_day(leaf.not_valid_after_utc))
     try:
         verifier = (
             PolicyBuilder()
@@ -122,8 +127,10 @@ def _chain_to_anchor(
         )
         verifier.verify(leaf, intermediates)
     except (VerificationError, ValueError) as exc:
-        return False, f"the chain does not validate for {hostname} ({exc})"
-    return True, "verified"
+        return False, T_(
+            "the chain does not validate for {host} ({error})", host=hostname, error=exc
+        )
+    return True, T_("verified")
 
 
 def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> list[bytes]:
@@ -144,3 +151,7 @@ def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> list[bytes]:
         return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
     leaf = ssl_object.getpeercert(binary_form=True)
     return [leaf] if leaf else []
+
+
+def _day(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%d")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from mua.core.i18n import T_, TN_
 from mua.core.tls import Security, TlsFacts
 from mua.net import autoconfig, imap, submission
 from mua.net.autoconfig import AutoconfigError, Kind
@@ -57,7 +58,7 @@ _USUAL_PREFIXES: dict[Kind, tuple[str, ...]] = {
     "imap": ("imap.", "mail.", ""),
     "smtp": ("smtp.", "mail.", ""),
 }
-_MODE_WORDS = {Security.IMPLICIT: "implicit TLS", Security.STARTTLS: "STARTTLS"}
+_MODE_WORDS = {Security.IMPLICIT: T_("implicit TLS"), Security.STARTTLS: T_("STARTTLS")}
 _KINDS: tuple[Kind, ...] = ("imap", "smtp")
 _REFUSED = (
     submission.CertificateInvalid,
@@ -162,22 +163,44 @@ async def _from_srv(
     for (service, kind, security), answer in zip(_SRV_SERVICES, answers, strict=True):
         name = f"{service}.{domain}"
         if isinstance(answer, DnsError):
-            steps.append(f"SRV {name}: {answer}; ignored.")
+            steps.append(T_("SRV {name}: {error}; ignored.", name=name, error=answer))
             continue
         if isinstance(answer, BaseException):
             raise answer
-        signed = "DNSSEC-signed" if answer.secure else "unsigned"
+        signed = T_("DNSSEC-signed") if answer.secure else T_("unsigned")
         if not answer.exists:
-            steps.append(f"SRV {name}: none published.")
+            steps.append(T_("SRV {name}: none published.", name=name))
         elif not answer.records:
             not_offered.append(kind)
-            steps.append(f'SRV {name}: "." ({signed}), the domain does not offer this service.')
+            steps.append(
+                T_(
+                    'SRV {name}: "." ({signed}), the domain does not offer this service.',
+                    name=name,
+                    signed=signed,
+                )
+            )
         for record in answer.records:
             confirm = not answer.secure and not _within(record.target, domain)
-            origin = f"From {'a' if answer.secure else 'an'} {signed} SRV record ({name})"
             if confirm:
-                origin += f" naming a host outside {domain}, which could be forged: confirm it"
-            steps.append(f"SRV {name}: {record.target} port {record.port} ({signed}).")
+                origin = T_(
+                    "From an unsigned SRV record ({name}) naming a host outside {domain}, which "
+                    "could be forged: confirm it",
+                    name=name,
+                    domain=domain,
+                )
+            elif answer.secure:
+                origin = T_("From a DNSSEC-signed SRV record ({name})", name=name)
+            else:
+                origin = T_("From an unsigned SRV record ({name})", name=name)
+            steps.append(
+                T_(
+                    "SRV {name}: {host} port {port} ({signed}).",
+                    name=name,
+                    host=record.target,
+                    port=record.port,
+                    signed=signed,
+                )
+            )
             found.append(
                 Candidate.planned(
                     kind,
@@ -219,12 +242,23 @@ async def _from_autoconfig(
         )
         for url, result in zip(group, results, strict=True):
             if isinstance(result, AutoconfigError | DnsError):
-                steps.append(f"Autoconfig {url}: {result}.")
+                steps.append(T_("Autoconfig {url}: {error}.", url=url, error=result))
             elif isinstance(result, BaseException):
                 raise result
             else:
-                steps.append(f"Autoconfig {url}: {len(result.servers)} server(s) listed.")
-                steps += [f"Autoconfig {url}: skipped {why}." for why in result.skipped]
+                count = len(result.servers)
+                steps.append(
+                    TN_(
+                        "Autoconfig {url}: {n} server(s) listed.",
+                        "Autoconfig {url}: {n} server(s) listed.",
+                        count,
+                        url=url,
+                    )
+                )
+                steps += [
+                    T_("Autoconfig {url}: skipped {why}.", url=url, why=why)
+                    for why in result.skipped
+                ]
         for file in results:
             if isinstance(file, autoconfig.AutoconfigFile):
                 wanted = [s for s in file.servers if s.kind in kinds]
@@ -237,11 +271,12 @@ def _autoconfig_candidate(
     server: autoconfig.AutoconfigServer, file: autoconfig.AutoconfigFile
 ) -> Candidate:
     if file.secure:
-        origin = f"From the autoconfig file at {file.url}"
+        origin = T_("From the autoconfig file at {url}", url=file.url)
     else:
-        origin = (
-            f"From an autoconfig file fetched over plain HTTP ({file.url}), which anyone on the "
-            "path could have altered: confirm it"
+        origin = T_(
+            "From an autoconfig file fetched over plain HTTP ({url}), which anyone on the path "
+            "could have altered: confirm it",
+            url=file.url,
         )
     return Candidate.planned(
         server.kind,
@@ -269,7 +304,7 @@ def _usual_servers(
             security,
             username=address,
             source=Source.PROBE,
-            origin=f"Found by trying {prefix}{domain} port {port}",
+            origin=T_("Found by trying {host} port {port}", host=prefix + domain, port=port),
             secure_lookup=False,
         )
         for kind, security in itertools.product(kinds, (Security.IMPLICIT, Security.STARTTLS))
@@ -323,7 +358,7 @@ async def _with_names_that_resolve(
     gone = set()
     for host, answer in zip(hosts, answers, strict=True):
         if isinstance(answer, DnsError):
-            steps.append(f"Probe {host}: {answer}; not tried.")
+            steps.append(T_("Probe {host}: {error}; not tried.", host=host, error=answer))
             gone.add(host)
         elif isinstance(answer, BaseException):
             raise answer
@@ -341,25 +376,36 @@ class _Prober:
 
     async def check(self, c: Candidate) -> tuple[Candidate, str]:
         """The candidate as the probe found it, and a step saying what happened."""
-        where = f"Probe {c.host} port {c.port}"
+        where = T_("Probe {host} port {port}", host=c.host, port=c.port)
         if c.security is Security.NONE:
-            return c, f"{where}: not tried, it would be unencrypted."
+            return c, T_("{where}: not tried, it would be unencrypted.", where=where)
         how = _MODE_WORDS[c.security]
         try:
             address = await self.address_for(c.host)
             async with asyncio.timeout(self.timeout):
                 tls = await self._connect(c, address)
         except (submission.SubmissionError, imap.ImapError) as exc:
-            problem, refused = str(exc), isinstance(exc, _REFUSED)
+            problem, refused = exc.args[0] if exc.args else str(exc), isinstance(exc, _REFUSED)
         except DnsError as exc:
             problem, refused = f"{exc}.", False
         except TimeoutError:
-            problem = f"{c.host} port {c.port} did not answer within {self.timeout:g} seconds."
+            seconds = f"{self.timeout:g}"
+            problem = T_(
+                "{host} port {port} did not answer within {seconds} seconds.",
+                host=c.host,
+                port=c.port,
+                seconds=seconds,
+            )
             refused = False
         else:
-            seen = f"{tls.version or 'TLS'} ({how}) with a verified certificate"
-            return c.probed(tls, address, seen), f"{where}: {seen}."
-        return c.failed(problem, certificate_or_cleartext=refused), f"{where} ({how}): {problem}"
+            seen = T_(
+                "{version} ({how}) with a verified certificate",
+                version=tls.version or "TLS",
+                how=how,
+            )
+            return c.probed(tls, address, seen), T_("{where}: {seen}.", where=where, seen=seen)
+        step = T_("{where} ({how}): {problem}", where=where, how=how, problem=problem)
+        return c.failed(problem, certificate_or_cleartext=refused), step
 
     async def _connect(self, c: Candidate, address: str | None) -> TlsFacts:
         name = c.host if address else None

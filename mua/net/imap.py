@@ -20,6 +20,7 @@ from pathlib import Path
 from imapclient import IMAPClient, exceptions, imap4
 from imapclient import tls as imapclient_tls
 
+from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.tls import client_context, describe_certificate_error, facts_from_ssl_object
@@ -143,13 +144,16 @@ class ImapSession:
         try:
             client = _Client(endpoint, ctx, timeout)
         except BaseException as exc:
-            raise _translate(exc, endpoint, "connecting", timeout) from exc
+            raise _translate(exc, endpoint, T_("connecting"), timeout) from exc
         try:
             if endpoint.security is Security.STARTTLS:
                 if b"STARTTLS" not in client.capabilities():
                     raise CleartextRefused(
-                        f"{endpoint.describe()} does not offer STARTTLS, so the connection "
-                        "would not be encrypted; use port 993 with TLS instead."
+                        T_(
+                            "{where} does not offer STARTTLS, so the connection would not be "
+                            "encrypted; use port 993 with TLS instead.",
+                            where=endpoint.describe(),
+                        )
                     )
                 client.starttls(ctx)
             tls = _observed_tls(client, endpoint)
@@ -158,23 +162,28 @@ class ImapSession:
             raise
         except BaseException as exc:
             _quietly_close(client)
-            raise _translate(exc, endpoint, "setting up TLS", timeout) from exc
+            raise _translate(exc, endpoint, T_("setting up TLS"), timeout) from exc
         return cls(endpoint, client, tls)
 
     def login(self, username: str, password: str) -> None:
         if not self.tls.encrypted:  # RFC 3501 section 6.2.3 / RFC 8314: never in the clear
             raise CleartextRefused(
-                "This program does not send a password over an unencrypted connection; choose "
-                "TLS (port 993) or STARTTLS (port 143) in the account settings."
+                T_(
+                    "This program does not send a password over an unencrypted connection; "
+                    "choose TLS (port 993) or STARTTLS (port 143) in the account settings."
+                )
             )
         try:
             self.client.login(username, password)
         except exceptions.LoginError as exc:
             raise AuthenticationFailed(
-                f"{self.endpoint.describe()} rejected the user name or password; check them."
+                T_(
+                    "{where} rejected the user name or password; check them.",
+                    where=self.endpoint.describe(),
+                )
             ) from exc
         except BaseException as exc:
-            raise _translate(exc, self.endpoint, "signing in", 0) from exc
+            raise _translate(exc, self.endpoint, T_("signing in"), 0) from exc
 
     def retrieval_leg(self, client_host: str | None = None, note: str = "") -> Leg:
         """The MS -> MUA leg this session is, as this client observed it."""
@@ -225,24 +234,52 @@ def _quietly_close(client: IMAPClient) -> None:
 def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> ImapError:
     where = endpoint.describe()
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason, text, detail = describe_certificate_error(exc)
-        return CertificateInvalid(
-            f"The certificate of {where} {text}.", reason=reason, detail=detail
-        )
+        reason, text, detail = describe_certificate_error(exc, where)
+        return CertificateInvalid(text, reason=reason, detail=detail)
     if isinstance(exc, TimeoutError | socket.timeout):
         return ImapTimeout(
-            f"{where} did not answer within {timeout:g} seconds while {doing}; try again later, "
-            "or check the port and security setting."
+            T_(
+                "{where} did not answer within {seconds} seconds while {doing}; try again "
+                "later, or check the port and security setting.",
+                where=where,
+                seconds=_seconds(timeout),
+                doing=doing,
+            )
         )
     if isinstance(exc, ssl.SSLError):
         return ServerUnreachable(
-            f"TLS with {where} failed ({exc.reason or exc}); check that the security setting "
-            "matches the port (993: TLS, 143: STARTTLS)."
+            T_(
+                "TLS with {where} failed ({why}); check that the security setting matches the "
+                "port (993: TLS, 143: STARTTLS).",
+                where=where,
+                why=exc.reason or exc,
+            )
         )
     if isinstance(exc, socket.gaierror):
-        return ServerUnreachable(f"The server name {endpoint.host} could not be found; check it.")
+        return ServerUnreachable(
+            T_("The server name {host} could not be found; check it.", host=endpoint.host)
+        )
     if isinstance(exc, ConnectionRefusedError):
-        return ServerUnreachable(f"{where} refused the connection; check the server and port.")
+        return ServerUnreachable(
+            T_("{where} refused the connection; check the server and port.", where=where)
+        )
     if isinstance(exc, OSError | imaplib.IMAP4.abort):
-        return ServerUnreachable(f"{where} closed the connection while {doing}; try again later.")
-    return ImapError(f"{where} answered unexpectedly while {doing} ({exc}); try again later.")
+        return ServerUnreachable(
+            T_(
+                "{where} closed the connection while {doing}; try again later.",
+                where=where,
+                doing=doing,
+            )
+        )
+    return ImapError(
+        T_(
+            "{where} answered unexpectedly while {doing} ({error}); try again later.",
+            where=where,
+            doing=doing,
+            error=exc,
+        )
+    )
+
+
+def _seconds(timeout: float) -> str:
+    return f"{timeout:g}"

@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from mua.core.i18n import N_, T_
 from mua.core.legs import Grade
 from mua.net import dane
 from mua.net.dns import DnsError, Resolver
@@ -54,45 +55,73 @@ class Finding:
 
 # One sentence per finding: what is wrong, then what to fix.
 _SAY = {
-    "mx-lookup": "The MX lookup for {domain} failed ({why}); fix its DNS.",
-    "no-mx": "{domain} {why}, so it receives no mail; publish an MX.",
-    "mx-unsigned": "The MX records of {domain} are not DNSSEC-signed, so DANE cannot apply; "
-    "sign the zone to let senders authenticate your MX.",
-    "mta-sts-broken": "The MTA-STS policy of {domain} could not be used: {why}; serve it at "
-    "https://mta-sts.{domain}/.well-known/mta-sts.txt with a valid certificate.",
-    "mta-sts-testing": "The MTA-STS policy of {domain} is in testing mode; switch it to "
-    "enforce once the TLS reports show no failures.",
-    "no-tls-rpt": "{domain} publishes no TLS-RPT record; add a TXT record at _smtp._tls.{domain} "
-    '("v=TLSRPTv1; rua=mailto:...", RFC 8460) to hear about failed TLS deliveries.',
-    "host-lookup": "Looking up {host} failed ({why}); fix its DNS.",
-    "no-address": "{host} has no address; publish an A record.",
-    "unreachable": "{why}; check that it accepts connections on that port.",
-    "no-starttls": "{host} offers no STARTTLS, so mail reaches it in clear; enable STARTTLS "
-    "with a certificate for its name.",
-    "dane-without-tls": "{host} has DNSSEC-signed TLSA records but no STARTTLS, so DANE "
-    "senders cannot deliver at all; enable STARTTLS or remove the records.",
-    "tls-failed": "{why}; fix the server's TLS setup.",
-    "certificate": "The certificate of {host} does not verify ({why}); install one from a "
-    "public CA that names the host{then}.",
-    "tlsa-mismatch": "The certificate of {host} matches none of its TLSA records ({why}), so "
-    "DANE senders will not deliver; publish a record for the current key first.",
-    "tlsa-insecure": "The TLSA records of {host} are not DNSSEC-valid, so DANE ignores them; "
-    "sign the zone.",
-    "tlsa-unusable": "None of the TLSA records of {host} is usable for SMTP (RFC 7672 section "
-    "3.1); publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records.",
-    "mta-sts-unlisted": "{host} is not listed in the MTA-STS policy, so senders that enforce "
-    "it will not deliver to it; add it to the policy's mx lines.",
-    "no-policy": "Nothing makes TLS to {host} mandatory, so an attacker could strip STARTTLS; "
-    "publish DNSSEC-signed TLSA records (DANE) or an MTA-STS policy in enforce mode.",
-    "old-tls": "{host} still accepts {why}, deprecated by RFC 8996; allow only TLS 1.2 and 1.3.",
-    "no-modern-tls": "{host} accepts neither TLS 1.2 nor 1.3; enable them.",
-    "no-requiretls": "{host} does not advertise REQUIRETLS (RFC 8689); offer it so senders "
-    "can insist on TLS all the way.",
+    "mx-lookup": N_("The MX lookup for {domain} failed ({why}); fix its DNS."),
+    "no-mx": N_("{domain} {why}, so it receives no mail; publish an MX."),
+    "mx-unsigned": N_(
+        "The MX records of {domain} are not DNSSEC-signed, so DANE cannot apply; "
+        "sign the zone to let senders authenticate your MX."
+    ),
+    "mta-sts-broken": N_(
+        "The MTA-STS policy of {domain} could not be used: {why}; serve it at "
+        "https://mta-sts.{domain}/.well-known/mta-sts.txt with a valid certificate."
+    ),
+    "mta-sts-testing": N_(
+        "The MTA-STS policy of {domain} is in testing mode; switch it to "
+        "enforce once the TLS reports show no failures."
+    ),
+    "no-tls-rpt": N_(
+        "{domain} publishes no TLS-RPT record; add a TXT record at _smtp._tls.{domain} "
+        '("v=TLSRPTv1; rua=mailto:...", RFC 8460) to hear about failed TLS deliveries.'
+    ),
+    "host-lookup": N_("Looking up {host} failed ({why}); fix its DNS."),
+    "no-address": N_("{host} has no address; publish an A record."),
+    "unreachable": N_("{why}; check that it accepts connections on that port."),
+    "no-starttls": N_(
+        "{host} offers no STARTTLS, so mail reaches it in clear; enable STARTTLS "
+        "with a certificate for its name."
+    ),
+    "dane-without-tls": N_(
+        "{host} has DNSSEC-signed TLSA records but no STARTTLS, so DANE "
+        "senders cannot deliver at all; enable STARTTLS or remove the records."
+    ),
+    "tls-failed": N_("{why}; fix the server's TLS setup."),
+    "certificate": N_(
+        "The certificate of {host} does not verify ({why}); install one from a "
+        "public CA that names the host{then}."
+    ),
+    "tlsa-mismatch": N_(
+        "The certificate of {host} matches none of its TLSA records ({why}), so "
+        "DANE senders will not deliver; publish a record for the current key first."
+    ),
+    "tlsa-insecure": N_(
+        "The TLSA records of {host} are not DNSSEC-valid, so DANE ignores them; sign the zone."
+    ),
+    "tlsa-unusable": N_(
+        "None of the TLSA records of {host} is usable for SMTP (RFC 7672 section "
+        "3.1); publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records."
+    ),
+    "mta-sts-unlisted": N_(
+        "{host} is not listed in the MTA-STS policy, so senders that enforce "
+        "it will not deliver to it; add it to the policy's mx lines."
+    ),
+    "no-policy": N_(
+        "Nothing makes TLS to {host} mandatory, so an attacker could strip STARTTLS; "
+        "publish DNSSEC-signed TLSA records (DANE) or an MTA-STS policy in enforce mode."
+    ),
+    "old-tls": N_(
+        "{host} still accepts {why}, deprecated by RFC 8996; allow only TLS 1.2 and 1.3."
+    ),
+    "no-modern-tls": N_("{host} accepts neither TLS 1.2 nor 1.3; enable them."),
+    "no-requiretls": N_(
+        "{host} does not advertise REQUIRETLS (RFC 8689); offer it so senders "
+        "can insist on TLS all the way."
+    ),
 }
 
 
 def _finding(code: str, severity: Severity, **facts: str) -> Finding:
-    return Finding(code, severity, _SAY[code].format(**facts))
+    """The finding's sentence is a Text: English in --json, the user's language on screen."""
+    return Finding(code, severity, T_(_SAY[code], **facts))
 
 
 @dataclass
@@ -195,7 +224,7 @@ async def check_domain(
         return report
     report.mx_signed = mx.secure
     if mx.null_mx or not mx.records:
-        why = "publishes a null MX (RFC 7505)" if mx.null_mx else "has no MX record"
+        why = T_("publishes a null MX (RFC 7505)") if mx.null_mx else T_("has no MX record")
         report.findings.append(_finding("no-mx", Severity.RED, domain=domain, why=why))
         report.grade = _domain_grade(report)
         return report
@@ -230,7 +259,7 @@ async def _domain_records(
         txt = await resolver.txt(f"_mta-sts.{domain}")
         report.sts_id = parse_txt(txt.records)
     except DnsError as exc:
-        report.sts_error = f"the _mta-sts TXT lookup failed ({exc})"
+        report.sts_error = T_("the _mta-sts TXT lookup failed ({error})", error=exc)
     if report.sts_id is not None:
         client = MtaStsClient(
             resolver, ca_file=ca_file, port_for=lambda _h: sts_port, timeout=timeout
@@ -317,7 +346,7 @@ def _mx_findings(mx: MxReport, enforced: bool) -> list[Finding]:
         out.append(_finding(code, severity, host=host, why=why, then=then))
 
     if not p.reached:
-        say("unreachable", Severity.AMBER, why=p.error or "no answer")
+        say("unreachable", Severity.AMBER, why=p.error or T_("no answer"))
         return out
     if not p.starttls:
         say("no-starttls", Severity.RED)
@@ -330,7 +359,7 @@ def _mx_findings(mx: MxReport, enforced: bool) -> list[Finding]:
         # Under an enforced MTA-STS policy a bad certificate stops delivery (RFC 8461 4.2);
         # DANE-EE does not look at the certificate's name or issuer (RFC 7672 3.1.1).
         stops = enforced and bool(mx.sts_listed) and not mx.tlsa_matches
-        then = ", or MTA-STS senders will refuse it" if stops else ""
+        then = T_(", or MTA-STS senders will refuse it") if stops else ""
         severity = Severity.RED if stops else Severity.AMBER
         if mx.tlsa_matches and not stops:
             severity = Severity.ADVICE  # DANE senders authenticate it; others cannot
@@ -347,51 +376,13 @@ def _mx_findings(mx: MxReport, enforced: bool) -> list[Finding]:
         say("no-policy", Severity.AMBER)
     old = [v for v in OUTDATED if p.versions.get(v) is VersionResult.ACCEPTED]
     if old:
-        say("old-tls", Severity.AMBER, why=" and ".join(old))
+        listed = old[0]
+        for version in old[1:]:
+            listed = T_("{first} and {second}", first=listed, second=version)
+        say("old-tls", Severity.AMBER, why=listed)
     modern = [p.versions.get(v) for v in ("TLSv1.2", "TLSv1.3")]
     if p.versions and VersionResult.ACCEPTED not in modern:
         say("no-modern-tls", Severity.AMBER)
     if p.requiretls is False:
         say("no-requiretls", Severity.ADVICE)
     return out
-
-
-def describe(report: DomainReport) -> str:
-    """The report as text for a terminal: the verdicts, the facts, then what to fix."""
-    lines = [f"{report.domain}: {report.grade.value.upper()}"]
-    if report.mx:
-        lines.append(f"  MX records: {'DNSSEC-signed' if report.mx_signed else 'unsigned'}")
-    sts = report.sts_policy
-    lines.append(
-        "  MTA-STS: "
-        + (f"mode {sts.mode.value}, mx {', '.join(sts.mx)}" if sts else report.sts_error or "none")
-    )
-    lines.append(f"  TLS-RPT: {report.tlsrpt or 'none'}")
-    for mx in report.mx:
-        p = mx.probe
-        versions = ", ".join(f"{k} {v.value}" for k, v in p.versions.items()) or "not tested"
-        cert = {True: "valid", False: f"invalid ({mx.certificate_reason})", None: "none seen"}
-        lines += [
-            f"  MX {mx.host} (preference {mx.preference}) {mx.address}:{mx.port}: "
-            f"{mx.grade.value.upper()}",
-            f"    STARTTLS: {_yes(p.starttls)}; REQUIRETLS: {_yes(p.requiretls)}",
-            f"    TLS: {p.version or '-'} {p.cipher or ''}".rstrip() + f"; versions: {versions}",
-            f"    certificate: {cert[mx.certificate_valid]}",
-            f"    TLSA: {'present' if mx.tlsa_present else 'none'}"
-            + (
-                f", DNSSEC-valid {_yes(mx.tlsa_secure)}, matches {_yes(mx.tlsa_matches)}"
-                if mx.tlsa_present
-                else ""
-            ),
-        ]
-        if mx.sts_listed is not None:
-            lines.append(f"    listed by MTA-STS: {_yes(mx.sts_listed)}")
-    findings = report.findings + [f for mx in report.mx for f in mx.findings]
-    if findings:
-        lines.append("What to fix:")
-        lines += [f"  [{f.severity.value}] {f.text}" for f in findings]
-    return "\n".join(lines)
-
-
-def _yes(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "unknown"}[value]

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import aiosmtplib
 
+from mua.core.i18n import T_
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.tls import (
     CertificateProblem,
@@ -139,7 +140,8 @@ class MessageRefused(SubmissionError):
     """DATA was refused: the message itself (size, content, policy)."""
 
 
-_NO_PASSWORD_IN_CLEAR = (
+CONNECTING = T_("connecting")
+_NO_PASSWORD_IN_CLEAR = T_(
     "This program does not send a password over an unencrypted connection; choose TLS "
     "(port 465) or STARTTLS (port 587) in the account settings."
 )
@@ -165,63 +167,114 @@ def _translate(
     """The SubmissionError that says, in one sentence, what `exc` means for the user."""
     where = endpoint.describe()
     if (cert := _chained(exc, ssl.SSLCertVerificationError)) is not None:
-        reason, text, detail = describe_certificate_error(cert)
-        return CertificateInvalid(
-            f"The certificate of {where} {text}.", reason=reason, detail=detail
-        )
+        reason, text, detail = describe_certificate_error(cert, where)
+        return CertificateInvalid(text, reason=reason, detail=detail)
     # asyncio aborts a handshake that outlives ssl_handshake_timeout with ConnectionAbortedError
     aborted = isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(
         exc.__cause__, ConnectionAbortedError
     )
     if isinstance(exc, TimeoutError) or aborted:
         return SubmissionTimeout(
-            f"{where} did not answer within {timeout:g} seconds while {doing}; try again "
-            "later, or check the port and security setting.",
+            T_(
+                "{where} did not answer within {seconds} seconds while {doing}; try again "
+                "later, or check the port and security setting.",
+                where=where,
+                seconds=_seconds(timeout),
+                doing=doing,
+            ),
             temporary=True,
         )
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         first = exc.recipients[0]
         said = f"{first.recipient}: {_said(first.code, first.message)}"
         return RecipientsRefused(
-            f"{where} refused every recipient ({said}); check the addresses.",
+            T_(
+                "{where} refused every recipient ({said}); check the addresses.",
+                where=where,
+                said=said,
+            ),
             {r.recipient: (r.code, r.message) for r in exc.recipients},
             code=max(r.code for r in exc.recipients),  # temporary only if all were
         )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         code, said = exc.code, _said(exc.code, exc.message)
-        advice = "try again later" if 400 <= code < 500 else "check the account settings"
+        later = 400 <= code < 500
+        advice = T_("try again later") if later else T_("check the account settings")
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and code < 500:
-            text = f"{where} could not check the password right now ({said}); {advice}."
+            text = T_(
+                "{where} could not check the password right now ({said}); {advice}.",
+                where=where,
+                said=said,
+                advice=advice,
+            )
             return AuthenticationFailed(text, code=code)
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            text = f"{where} rejected the user name or password ({said}); check them."
+            text = T_(
+                "{where} rejected the user name or password ({said}); check them.",
+                where=where,
+                said=said,
+            )
             return AuthenticationFailed(text, code=code)
         if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-            text = f"{where} refused the sender {exc.sender} ({said}); check that your account "
-            return SenderRefused(text + "may send from that address.", code=code)
+            text = T_(
+                "{where} refused the sender {sender} ({said}); check that your account may send "
+                "from that address.",
+                where=where,
+                sender=exc.sender,
+                said=said,
+            )
+            return SenderRefused(text, code=code)
         if isinstance(exc, aiosmtplib.SMTPDataError):
-            advice = advice if code < 500 else "check its size and attachments"
-            return MessageRefused(f"{where} refused the message ({said}); {advice}.", code=code)
-        return SubmissionError(f"{where} answered {said} while {doing}; {advice}.", code=code)
+            advice = advice if code < 500 else T_("check its size and attachments")
+            text = T_(
+                "{where} refused the message ({said}); {advice}.",
+                where=where,
+                said=said,
+                advice=advice,
+            )
+            return MessageRefused(text, code=code)
+        text = T_(
+            "{where} answered {said} while {doing}; {advice}.",
+            where=where,
+            said=said,
+            doing=doing,
+            advice=advice,
+        )
+        return SubmissionError(text, code=code)
     if (tls := _chained(exc, ssl.SSLError)) is not None:
         return TlsHandshakeFailed(
-            f"TLS with {where} failed ({tls.reason or tls}); check that the security setting "
-            "matches the port (465: TLS, 587: STARTTLS)."
+            T_(
+                "TLS with {where} failed ({why}); check that the security setting matches the "
+                "port (465: TLS, 587: STARTTLS).",
+                where=where,
+                why=tls.reason or tls,
+            )
         )
     if _chained(exc, socket.gaierror) is not None:
         return ServerUnreachable(
-            f"The server name {endpoint.host} could not be found; check it, and that this "
-            "computer is online.",
+            T_(
+                "The server name {host} could not be found; check it, and that this computer "
+                "is online.",
+                host=endpoint.host,
+            ),
             temporary=True,
         )
-    if doing != "connecting":
-        text = f"{where} closed the connection while {doing}; try again later."
+    if doing != CONNECTING:
+        text = T_(
+            "{where} closed the connection while {doing}; try again later.",
+            where=where,
+            doing=doing,
+        )
         return ServerUnreachable(text, temporary=True)
     cause = _chained(exc, OSError)
     why = os.strerror(cause.errno) if cause and cause.errno else str(exc)
     return ServerUnreachable(
-        f"Could not connect to {where} ({why}); check the server name and port, and that "
-        "this computer is online.",
+        T_(
+            "Could not connect to {where} ({why}); check the server name and port, and that "
+            "this computer is online.",
+            where=where,
+            why=why,
+        ),
         temporary=True,
     )
 
@@ -260,7 +313,7 @@ class _Conversation:
 
     async def _open(self) -> None:
         endpoint, implicit = self.endpoint, self.endpoint.security is Security.IMPLICIT
-        with self.step("connecting"):
+        with self.step(CONNECTING):
             async with asyncio.timeout(self.timeout):
                 sock = await _open_socket(endpoint.host, endpoint.port)
         try:
@@ -279,21 +332,24 @@ class _Conversation:
             sock.close()
             raise
         smtp = self.smtp  # from here on its transport owns the socket
-        with self.step("setting up TLS" if implicit else "waiting for the greeting"):
+        with self.step(T_("setting up TLS") if implicit else T_("waiting for the greeting")):
             self.greeting = (await smtp.connect()).message
-        with self.step("greeting the server (EHLO)"):
+        with self.step(T_("greeting the server (EHLO)")):
             await smtp.ehlo()
         if endpoint.security is Security.STARTTLS:
             if not smtp.supports_extension("starttls"):
                 raise CleartextRefused(
-                    f"{endpoint.describe()} did not offer STARTTLS (or something on the network "
-                    "removed the offer), so nothing was sent; use port 465 with TLS, or ask "
-                    "your provider."
+                    T_(
+                        "{where} did not offer STARTTLS (or something on the network removed "
+                        "the offer), so nothing was sent; use port 465 with TLS, or ask your "
+                        "provider.",
+                        where=endpoint.describe(),
+                    )
                 )
-            with self.step("setting up STARTTLS"):
+            with self.step(T_("setting up STARTTLS")):
                 context = client_context(endpoint.ca_file)
                 await smtp.starttls(server_hostname=endpoint.verify_name, tls_context=context)
-            with self.step("greeting the server again after STARTTLS"):
+            with self.step(T_("greeting the server again after STARTTLS")):
                 await smtp.ehlo()
         if endpoint.security in _MODES:
             self.tls = facts_from_ssl_object(
@@ -311,10 +367,14 @@ class _Conversation:
             raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
         offered = [m for m in _MECHANISMS if m in smtp.server_auth_methods]
         if not offered:
+            offered = ", ".join(smtp.server_auth_methods) or T_("none")
             raise AuthenticationFailed(
-                f"{self.endpoint.describe()} offers no sign-in method this program supports "
-                f"({', '.join(smtp.server_auth_methods) or 'none'}); check the port and "
-                "security setting."
+                T_(
+                    "{where} offers no sign-in method this program supports ({offered}); check "
+                    "the port and security setting.",
+                    where=self.endpoint.describe(),
+                    offered=offered,
+                )
             )
         mechanism = offered[0].upper()
         log.info("authenticating to %s with AUTH %s", self.endpoint.describe(), mechanism)
@@ -384,8 +444,10 @@ async def submit(
             raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
         if not allow_cleartext:
             raise CleartextRefused(
-                "Sending without encryption needs your explicit consent; choose TLS (port 465) "
-                "or STARTTLS (port 587), or allow unencrypted sending for this account."
+                T_(
+                    "Sending without encryption needs your explicit consent; choose TLS (port "
+                    "465) or STARTTLS (port 587), or allow unencrypted sending for this account."
+                )
             )
         log.warning("submitting to %s without TLS, as allowed", endpoint.describe())
     async with _Conversation(endpoint, timeout, local_hostname) as conversation:
@@ -395,13 +457,16 @@ async def submit(
         if requiretls:
             if not conversation.smtp.supports_extension("requiretls"):
                 raise RequireTlsUnsupported(
-                    f"{endpoint.describe()} does not offer REQUIRETLS, so it cannot promise to "
-                    "relay this message only over authenticated TLS; nothing was sent. Send "
-                    "it without that requirement, or through a provider that offers it.",
+                    T_(
+                        "{where} does not offer REQUIRETLS, so it cannot promise to relay this "
+                        "message only over authenticated TLS; nothing was sent. Send it without "
+                        "that requirement, or through a provider that offers it.",
+                        where=endpoint.describe(),
+                    ),
                     temporary=False,
                 )
             options = ["REQUIRETLS"]
-        with conversation.step("sending the message"):
+        with conversation.step(T_("sending the message")):
             if isinstance(message, bytes):
                 assert sender is not None and recipients
                 sent = await conversation.smtp.sendmail(
@@ -444,3 +509,7 @@ async def probe(
         )
         await conversation.quit()
     return result
+
+
+def _seconds(timeout: float) -> str:
+    return f"{timeout:g}"

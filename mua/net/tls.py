@@ -6,8 +6,13 @@ import logging
 import ssl
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mua.core.i18n import N_, T_, Text
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +56,40 @@ _CERT_CODES = {10: CertificateProblem.EXPIRED, 9: CertificateProblem.NOT_YET_VAL
 _CERT_CODES |= dict.fromkeys((62, 64), CertificateProblem.WRONG_HOST)
 _CERT_CODES |= dict.fromkeys((18, 19), CertificateProblem.SELF_SIGNED)
 _CERT_CODES |= dict.fromkeys((2, 20, 21), CertificateProblem.UNKNOWN_ISSUER)
-_YOUR_OWN = "if this is your own server, add its CA certificate in the account settings"
+# Whole sentences about "the certificate of {where}" (a server, "host port 993"), each one
+# msgid so a translator can order it freely.
 _CERT_SENTENCES = {
-    CertificateProblem.EXPIRED: "has expired; ask its administrator to renew it, or check "
-    "that this computer's clock is right",
-    CertificateProblem.NOT_YET_VALID: "is not valid yet; check this computer's clock",
-    CertificateProblem.WRONG_HOST: "was issued for a different name; check the server name",
-    CertificateProblem.SELF_SIGNED: f"is self-signed; {_YOUR_OWN}",
-    CertificateProblem.UNKNOWN_ISSUER: f"comes from an unknown authority; {_YOUR_OWN}",
-    CertificateProblem.OTHER: "could not be verified ({detail}); ask its administrator",
+    CertificateProblem.EXPIRED: N_(
+        "The certificate of {where} has expired; ask its administrator to renew it, or check "
+        "that this computer's clock is right."
+    ),
+    CertificateProblem.NOT_YET_VALID: N_(
+        "The certificate of {where} is not valid yet; check this computer's clock."
+    ),
+    CertificateProblem.WRONG_HOST: N_(
+        "The certificate of {where} was issued for a different name; check the server name."
+    ),
+    CertificateProblem.SELF_SIGNED: N_(
+        "The certificate of {where} is self-signed; if this is your own server, add its CA "
+        "certificate in the account settings."
+    ),
+    CertificateProblem.UNKNOWN_ISSUER: N_(
+        "The certificate of {where} comes from an unknown authority; if this is your own "
+        "server, add its CA certificate in the account settings."
+    ),
+    CertificateProblem.OTHER: N_(
+        "The certificate of {where} could not be verified ({detail}); ask its administrator."
+    ),
 }
 
 
 def describe_certificate_error(
-    exc: ssl.SSLCertVerificationError,
-) -> tuple[CertificateProblem, str, str]:
-    """(problem, the end of a sentence that starts "The certificate of X ...", OpenSSL's text)."""
+    exc: ssl.SSLCertVerificationError, where: str
+) -> tuple[CertificateProblem, Text, str]:
+    """(problem, a sentence "The certificate of `where` ...", OpenSSL's text)."""
     detail = exc.verify_message or exc.reason or str(exc)
     problem = _CERT_CODES.get(exc.verify_code or 0, CertificateProblem.OTHER)
-    return problem, _CERT_SENTENCES[problem].format(detail=detail), detail
+    return problem, T_(_CERT_SENTENCES[problem], where=where, detail=detail), detail
 
 
 def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
@@ -104,19 +124,20 @@ def verify_certificate(
     from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
     if der is None:
-        return False, "the server presented no certificate"
+        return False, T_("the server presented no certificate")
     cafile = str(ca_file) if ca_file else ssl.get_default_verify_paths().cafile
     if not cafile:
-        return False, "no trusted certificate authorities are configured"
+        return False, T_("no trusted certificate authorities are configured")
     leaf = x509.load_der_x509_certificate(der)
     now = dt.datetime.now(dt.UTC)
     if leaf.not_valid_after_utc < now:
-        return False, f"it expired on {leaf.not_valid_after_utc:%Y-%m-%d}"
+        return False, T_("it expired on {date}", date=_day(leaf.not_valid_after_utc))
     if leaf.not_valid_before_utc > now:
-        return False, f"it is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}"
+        return False, T_("it is not valid before {date}", date=_day(leaf.not_valid_before_utc))
     names = _dns_names(leaf)
     if not any(_name_matches(pattern, hostname) for pattern in names):
-        return False, f"it names {', '.join(names) or 'no host'}, not {hostname}"
+        named = ", ".join(names) or T_("no host")
+        return False, T_("it names {names}, not {host}", names=named, host=hostname)
     with open(cafile, "rb") as f:
         roots = x509.load_pem_x509_certificates(f.read())
     verifier = PolicyBuilder().store(Store(roots)).build_server_verifier(x509.DNSName(hostname))
@@ -125,8 +146,10 @@ def verify_certificate(
     except VerificationError as exc:
         log.debug("verification of %s failed: %s", hostname, exc)
         issuer = leaf.issuer.rfc4514_string()
-        return False, f"it is not signed by a trusted authority (issued by {issuer})"
-    return True, "verified"
+        return False, T_(
+            "it is not signed by a trusted authority (issued by {issuer})", issuer=issuer
+        )
+    return True, T_("verified")
 
 
 def _dns_names(cert: object) -> list[str]:
@@ -146,3 +169,7 @@ def _name_matches(pattern: str, hostname: str) -> bool:
     if pattern.startswith("*."):
         return hostname.split(".", 1)[-1] == pattern[2:] and hostname.count(".") >= 2
     return pattern == hostname
+
+
+def _day(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%d")

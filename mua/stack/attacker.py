@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mua.core.i18n import T_
 from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.events import EventLog
 
@@ -299,15 +300,16 @@ def describe_attack(events: list[dict[str, Any]], message_id: str) -> str:
         return ""
     first = (read or unread)[0]
     if any(e.get("stripped") for e in read + unread):
-        how = "removed the STARTTLS offer from the MX's EHLO reply on the way"
+        how = T_("removed the STARTTLS offer from the MX's EHLO reply on the way")
     elif any(e.get("intercepted") for e in read + unread):
-        how = f"answered STARTTLS with its own certificate for {first.get('mx')}"
+        how = T_("answered STARTTLS with its own certificate for {mx}", mx=first.get("mx"))
     else:
-        how = "sat on the path"
+        how = T_("sat on the path")
     if read:
-        return (
-            f"The demo's attacker {how} and read the whole message, envelope and body (its "
-            "own record says so; the sending MTA could not tell)."
+        return T_(
+            "The demo's attacker {how} and read the whole message, envelope and body (its "
+            "own record says so; the sending MTA could not tell).",
+            how=how,
         )
     verbs: list[str] = []
     for e in unread:
@@ -315,5 +317,9 @@ def describe_attack(events: list[dict[str, Any]], message_id: str) -> str:
             verb = command.split(" ", 1)[0].upper()
             if verb not in verbs:
                 verbs.append(verb)
-    seen = ", ".join(verbs) or "nothing at all"
-    return f"The demo's attacker {how}, but read nothing of the message (all it saw: {seen})."
+    seen = ", ".join(verbs) or T_("nothing at all")
+    return T_(
+        "The demo's attacker {how}, but read nothing of the message (all it saw: {seen}).",
+        how=how,
+        seen=seen,
+    )

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts
 from mua.net.imap import ImapEndpoint, ImapSession
@@ -47,56 +48,65 @@ class Scenario:
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("modern", "Implicit TLS to the MSA, DANE-authenticated STARTTLS between MTAs."),
+        Scenario(
+            "modern", N_("Implicit TLS to the MSA, DANE-authenticated STARTTLS between MTAs.")
+        ),
         Scenario(
             "starttls",
-            "Submission on 587 and retrieval on 143, with STARTTLS instead of implicit TLS.",
+            N_("Submission on 587 and retrieval on 143, with STARTTLS instead of implicit TLS."),
             submission=Security.STARTTLS,
             retrieval=Security.STARTTLS,
         ),
         Scenario(
             "opportunistic",
-            "The recipient's MX has a certificate nobody can verify, and no TLSA record.",
+            N_("The recipient's MX has a certificate nobody can verify, and no TLSA record."),
             mx_tls=MxTls.UNVERIFIABLE,
         ),
         Scenario(
             "plaintext",
-            "The recipient's MX offers no STARTTLS: the relay crosses the network in clear.",
+            N_("The recipient's MX offers no STARTTLS: the relay crosses the network in clear."),
             mx_tls=MxTls.NONE,
         ),
         Scenario(
             "strip",
-            "An attacker removes STARTTLS from the MX's reply; b.test publishes no policy.",
+            N_("An attacker removes STARTTLS from the MX's reply; b.test publishes no policy."),
             dane=False,
             attacker=AttackMode.STRIP,
         ),
         Scenario(
             "strip-dane",
-            "An attacker removes STARTTLS; b.test's DNSSEC-signed TLSA record makes it mandatory.",
+            N_(
+                "An attacker removes STARTTLS; b.test's DNSSEC-signed TLSA record makes it "
+                "mandatory."
+            ),
             attacker=AttackMode.STRIP,
             expect=TraceStatus.DEFERRED,
         ),
         Scenario(
             "intercept",
-            "An attacker answers STARTTLS with its own certificate; b.test publishes no policy.",
+            N_(
+                "An attacker answers STARTTLS with its own certificate; b.test publishes no policy."
+            ),
             dane=False,
             attacker=AttackMode.INTERCEPT,
         ),
         Scenario(
             "intercept-dane",
-            "An attacker answers STARTTLS with its own certificate; the TLSA record exposes it.",
+            N_(
+                "An attacker answers STARTTLS with its own certificate; the TLSA record exposes it."
+            ),
             attacker=AttackMode.INTERCEPT,
             expect=TraceStatus.DEFERRED,
         ),
         Scenario(
             "mta-sts",
-            "No TLSA record, but b.test publishes an MTA-STS policy in enforce mode.",
+            N_("No TLSA record, but b.test publishes an MTA-STS policy in enforce mode."),
             dane=False,
             mta_sts=StsMode.ENFORCE,
         ),
         Scenario(
             "strip-mta-sts",
-            "An attacker removes STARTTLS; b.test's MTA-STS policy (enforce) requires it.",
+            N_("An attacker removes STARTTLS; b.test's MTA-STS policy (enforce) requires it."),
             dane=False,
             mta_sts=StsMode.ENFORCE,
             attacker=AttackMode.STRIP,
@@ -104,12 +114,15 @@ SCENARIOS = {
         ),
         Scenario(
             "requiretls",
-            "Alice sends with REQUIRETLS: every hop must use authenticated TLS, or return it.",
+            N_("Alice sends with REQUIRETLS: every hop must use authenticated TLS, or return it."),
             requiretls=True,
         ),
         Scenario(
             "requiretls-strip",
-            "Alice sends with REQUIRETLS; an attacker removes STARTTLS and b.test has no policy.",
+            N_(
+                "Alice sends with REQUIRETLS; an attacker removes STARTTLS and b.test has no "
+                "policy."
+            ),
             dane=False,
             attacker=AttackMode.STRIP,
             requiretls=True,
@@ -221,9 +234,9 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
             raise RuntimeError(f"{message_id} is not in bob's INBOX")
         session.client.fetch(uids[-1:], ["BODY[]"])
         if implicit:
-            note = "IMAP over implicit TLS, certificate verified: as RFC 8314 recommends."
+            note = T_("IMAP over implicit TLS, certificate verified: as RFC 8314 recommends.")
         else:
-            note = (
+            note = T_(
                 "IMAP with STARTTLS on the 143 role, certificate verified; RFC 8314 prefers "
                 "implicit TLS on 993."
             )
@@ -232,8 +245,8 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
 
 def _submission_note(tls: TlsFacts, implicit: bool) -> str:
     if implicit:
-        return "Implicit TLS from the first byte, certificate verified: as RFC 8314 recommends."
-    return (
+        return T_("Implicit TLS from the first byte, certificate verified: as RFC 8314 recommends.")
+    return T_(
         "STARTTLS on the submission port, certificate verified; RFC 8314 prefers implicit "
         "TLS on 465, which leaves no cleartext step to attack."
     )
@@ -261,7 +274,7 @@ def _with_attack(leg: Leg, world: World, message_id: str) -> Leg:
     if leg.kind is not LegKind.RELAY:
         return leg
     told = describe_attack(world.events.read(), message_id)
-    return replace(leg, note=f"{leg.note} {told}".strip()) if told else leg
+    return replace(leg, note=Text.join([leg.note, told])) if told else leg
 
 
 def stack_legs(world: World, message_id: str) -> list[Leg]:

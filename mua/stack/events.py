@@ -40,7 +40,7 @@ class EventLog:
 
 
 def leg_fields(leg: Leg) -> dict[str, Any]:
-    data = leg.to_json(0)
+    data = leg.to_record(0)
     data.pop("index")
     data["tls"]["peer_name"] = leg.tls.peer_name
     return data

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts
 from mua.stack.events import EventLog
@@ -153,7 +154,7 @@ class SubmissionHandler:
             Protocol.INTERNAL,
             TlsFacts.unknown(),
             Source.OBSERVED,
-            note="Queued on disk by the same server that accepted it.",
+            note=T_("Queued on disk by the same server that accepted it."),
         )
         self.events.leg(handoff, side="server", message_id=message_id, queue_id=entry.id)
         self.on_queued()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.stack.events import EventLog
@@ -113,7 +114,7 @@ class InboundHandler:
                 Protocol.INTERNAL,
                 TlsFacts.unknown(),
                 Source.OBSERVED,
-                note="Handed to the delivery agent inside the same server.",
+                note=T_("Handed to the delivery agent inside the same server."),
             ),
             Leg(
                 Endpoint(Role.MDA, host),
@@ -121,7 +122,7 @@ class InboundHandler:
                 Protocol.INTERNAL,
                 TlsFacts.unknown(),
                 Source.OBSERVED,
-                note="Written to the mailbox the message store serves, on the same host.",
+                note=T_("Written to the mailbox the message store serves, on the same host."),
             ),
         ]
 

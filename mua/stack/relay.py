@@ -26,6 +26,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, Outcome, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
@@ -225,10 +226,17 @@ class RelayClient:
             if policy.requiretls:
                 await client.ehlo()  # RFC 3207 section 4.2: what it offers over TLS counts
                 if not client.supports_extension(REQUIRETLS.lower()):
-                    why = f"{mx_host} did not advertise REQUIRETLS, so it could not pass it on"
+                    why = T_(
+                        "{host} did not advertise REQUIRETLS, so it could not pass it on",
+                        host=mx_host,
+                    )
                     raise _refusal(policy, why, leg(tls, _stopped(policy, why)), "5.7.30")
                 options = [REQUIRETLS]
-                note += f" REQUIRETLS was passed on to {mx_host}, which must keep it on TLS too."
+                passed = T_(
+                    "REQUIRETLS was passed on to {host}, which must keep it on TLS too.",
+                    host=mx_host,
+                )
+                note = Text.join([note, passed])
             outcome.leg = leg(tls, note)
             outcome.policy = policy.name if policy.by or policy.requiretls else None
             result = None if tls.encrypted else "starttls-not-supported"
@@ -260,7 +268,8 @@ class RelayClient:
         except aiosmtplib.SMTPResponseException as exc:
             # RFC 3207 section 4: after a refused STARTTLS the session goes on in clear,
             # which only a policy forbids.
-            why = f"{mx_host} offered STARTTLS but refused it ({exc.code} {exc.message})"
+            reply = f"{exc.code} {exc.message}"
+            why = T_("{host} offered STARTTLS but refused it ({reply})", host=mx_host, reply=reply)
             if policy.tls_required:
                 raise _refusal(
                     policy,
@@ -268,7 +277,8 @@ class RelayClient:
                     leg(TlsFacts.cleartext(), _stopped(policy, why)),
                     result_type="starttls-not-supported",
                 ) from exc
-            return TlsFacts.cleartext(), f"{why}: the message crossed the network in clear."
+            clear = T_("{why}: the message crossed the network in clear.", why=why)
+            return TlsFacts.cleartext(), clear
         ssl_object = client.get_transport_info("ssl_object")
         verified, by, reason = policy.check_certificate(
             dane.peer_chain(ssl_object), mx_host, self.ca_file
@@ -277,42 +287,61 @@ class RelayClient:
             ssl_object, TlsMode.STARTTLS, verified=verified, verified_by=by, peer_name=mx_host
         )
         if verified and by is VerifiedBy.DANE:
-            return tls, (
-                f"Encrypted with STARTTLS; {mx_host}'s certificate was authenticated by DANE "
-                f"({reason})."
+            return tls, T_(
+                "Encrypted with STARTTLS; {host}'s certificate was authenticated by DANE "
+                "({reason}).",
+                host=mx_host,
+                reason=reason,
             )
         if verified and by is VerifiedBy.MTA_STS:
-            return tls, (
-                f"Encrypted with STARTTLS to an MX that {policy.source} lists, with a "
-                f"certificate valid for {mx_host} under the web PKI: as the policy, in "
-                "enforce mode, requires."
+            return tls, T_(
+                "Encrypted with STARTTLS to an MX that {source} lists, with a certificate "
+                "valid for {host} under the web PKI: as the policy, in enforce mode, requires.",
+                source=policy.source,
+                host=mx_host,
             )
         if not verified and policy.authenticate:
-            why = f"{mx_host}'s certificate failed authentication ({reason})"
+            why = T_(
+                "{host}'s certificate failed authentication ({reason})",
+                host=mx_host,
+                reason=reason,
+            )
             dane_failed = by is VerifiedBy.DANE
             result = "validation-failure" if dane_failed else certificate_result(reason)
             raise _refusal(policy, why, leg(tls, _stopped(policy, why)), result_type=result)
         if policy.by is VerifiedBy.DANE:  # a secure TLSA RRset without a usable record
-            pki = (
-                f"{mx_host}'s certificate is valid under the PKI, which no policy required"
-                if verified
-                else f"{mx_host}'s certificate could not be verified either ({reason})"
-            )
-            return tls, (
-                f"Encrypted with STARTTLS, which {policy.source} make mandatory; none of them "
-                f"is usable, so DANE authenticated nothing ({pki})."
+            if verified:
+                pki = T_(
+                    "{host}'s certificate is valid under the PKI, which no policy required",
+                    host=mx_host,
+                )
+            else:
+                pki = T_(
+                    "{host}'s certificate could not be verified either ({reason})",
+                    host=mx_host,
+                    reason=reason,
+                )
+            return tls, T_(
+                "Encrypted with STARTTLS, which {source} make mandatory; none of them is "
+                "usable, so DANE authenticated nothing ({pki}).",
+                source=policy.source,
+                pki=pki,
             )
         testing = _testing(policy)
         if verified:
-            return tls, (
-                f"Encrypted with STARTTLS and {mx_host}'s certificate is valid, but no policy "
-                "required it: an attacker on the path could have removed the STARTTLS "
-                f"offer.{testing}"
+            valid = T_(
+                "Encrypted with STARTTLS and {host}'s certificate is valid, but no policy "
+                "required it: an attacker on the path could have removed the STARTTLS offer.",
+                host=mx_host,
             )
-        return tls, (
-            f"Encrypted with STARTTLS, but {mx_host}'s certificate could not be verified "
-            f"({reason}): the server was not authenticated.{testing}"
+            return tls, Text.join([valid, testing])
+        unverified = T_(
+            "Encrypted with STARTTLS, but {host}'s certificate could not be verified "
+            "({reason}): the server was not authenticated.",
+            host=mx_host,
+            reason=reason,
         )
+        return tls, Text.join([unverified, testing])
 
     async def _transaction(
         self,
@@ -361,9 +390,12 @@ _LegMaker = Callable[[TlsFacts, str], Leg]
 def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
     """The note of a session without STARTTLS, or a refusal when the policy requires TLS."""
     if policy.tls_required:
-        why = (
-            f"{mx_host}'s EHLO reply did not offer STARTTLS, which {policy.source} "
-            f"{policy.makes} mandatory (an attacker on the path may have removed the offer)"
+        why = T_(
+            "{host}'s EHLO reply did not offer STARTTLS, which {source} {makes} mandatory "
+            "(an attacker on the path may have removed the offer)",
+            host=mx_host,
+            source=policy.source,
+            makes=policy.makes,
         )
         raise _refusal(
             policy,
@@ -371,26 +403,36 @@ def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
             leg(TlsFacts.cleartext(), _stopped(policy, why)),
             result_type="starttls-not-supported",
         )
-    return (
-        f"{mx_host} did not offer STARTTLS: the message crossed the network in clear."
-        f"{_testing(policy)}"
+    clear = T_(
+        "{host} did not offer STARTTLS: the message crossed the network in clear.", host=mx_host
     )
+    return Text.join([clear, _testing(policy)])
 
 
 def _testing(policy: TlsPolicy) -> str:
     """RFC 8461 section 5: in testing mode a failure is reported (TLS-RPT), not enforced."""
     if policy.by is VerifiedBy.MTA_STS and not policy.enforced:
-        return f" {policy.source} is in testing mode: it reports failures, it stops nothing."
+        return T_(
+            "{source} is in testing mode: it reports failures, it stops nothing.",
+            source=policy.source,
+        )
     return ""
 
 
-def _stopped(policy: TlsPolicy, why: str) -> str:
-    then = (
-        "it is returned to the sender (RFC 8689 section 4.2.1)"
-        if policy.requiretls
-        else "it stays queued and will be retried"
+def _stopped(policy: TlsPolicy, why: str) -> Text:
+    if policy.requiretls:
+        return T_(
+            "{policy} stopped it: {why}. Nothing of the message was sent; it is returned to "
+            "the sender (RFC 8689 section 4.2.1).",
+            policy=policy.name,
+            why=why,
+        )
+    return T_(
+        "{policy} stopped it: {why}. Nothing of the message was sent; it stays queued and "
+        "will be retried.",
+        policy=policy.name,
+        why=why,
     )
-    return f"{policy.name} stopped it: {why}. Nothing of the message was sent; {then}."
 
 
 def _refusal(

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mua.core.i18n import T_
 from mua.core.legs import Leg
 from mua.core.tls import VerifiedBy
 from mua.net import dane
@@ -119,7 +120,7 @@ def with_requiretls(policy: TlsPolicy) -> TlsPolicy:
         tls_required=True,
         authenticate=True,
         enforced=True,
-        source="the sender's REQUIRETLS request",
+        source=T_("the sender's REQUIRETLS request"),
     )
 
 
@@ -166,7 +167,7 @@ async def dane_policy(resolver: Resolver, mx_host: str, *, secure_path: bool) ->
         tls_required=True,
         tlsa=records,
         authenticate=bool(records),
-        source=f"{mx_host}'s DNSSEC-signed TLSA records",
+        source=T_("{host}'s DNSSEC-signed TLSA records", host=mx_host),
         strings=tuple(f"{r.usage} {r.selector} {r.mtype} {r.data.hex()}" for r in answer.records),
     )
 
@@ -191,7 +192,7 @@ def sts_policy_for_mx(sts: StsPolicy | None, domain: str, mx_host: str) -> TlsPo
         tls_required=enforced,
         authenticate=enforced,
         enforced=enforced,
-        source=f"{domain}'s MTA-STS policy",
+        source=T_("{domain}'s MTA-STS policy", domain=domain),
         strings=(
             "version: STSv1",
             f"mode: {sts.mode.value}",

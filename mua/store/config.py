@@ -260,6 +260,9 @@ class Settings:
     check_interval_minutes: int = 10
     # "system" until the user asks mua to remember another choice (see mua.store.secrets).
     secrets_backend: SecretsBackendName = "system"
+    # "system": follow the desktop's language; else a catalog's code ("en", "ru"). Applied at
+    # the next start (mua.core.i18n.set_language).
+    language: str = "system"
 
     def __post_init__(self) -> None:
         if self.reader_position not in get_args(ReaderPosition):
@@ -271,6 +274,10 @@ class Settings:
             raise ValueError("check_interval_minutes must be a whole number of minutes, 1 or more")
         if self.secrets_backend not in get_args(SecretsBackendName):
             raise ValueError(f"secrets_backend must be one of {get_args(SecretsBackendName)}")
+        if not isinstance(self.language, str) or not re.fullmatch(
+            r"[A-Za-z]{2,3}(_[A-Z]{2})?|system", self.language
+        ):
+            raise ValueError('language must be "system" or a language code such as "ru"')
 
 
 class SettingsStore:

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn, get_args
 
+from mua.core.i18n import N_, T_
 from mua.store import paths
 from mua.store.config import SecretsBackendName
 
@@ -122,7 +123,7 @@ class Secrets:
         `SecretsError` when the file cannot be used.
         """
         if not isinstance(master_password, str) or not master_password.strip():
-            raise ValueError("The master password must not be empty.")
+            raise ValueError(T_("The master password must not be empty."))
         from mua.store.keyring_backends import MasterPasswordKeyring
 
         path = path if path is not None else encrypted_file_path()
@@ -146,7 +147,7 @@ class Secrets:
             return cls.session_only()
         if choice == "encrypted-file":
             if master_password is None:
-                raise ValueError("The encrypted password file needs its master password.")
+                raise ValueError(T_("The encrypted password file needs its master password."))
             return cls.encrypted_file(master_password, path=path)
         choices = get_args(SecretsBackendName)
         raise ValueError(f"unknown secrets backend {choice!r}; use one of {choices}")
@@ -219,10 +220,8 @@ class Secrets:
             if not isinstance(exc, KeyringError | configparser.Error | OSError):
                 raise
             where = _describe(self._backend)
-            raise SecretsError(
-                f"Could not {action} the {kind} password for {name} in {where}"
-                f" ({_scrub(exc, secret)}); check that the keyring is unlocked and try again."
-            ) from _cause(exc, secret)
+            facts = {"kind": kind, "name": name, "where": where, "error": _scrub(exc, secret)}
+            raise SecretsError(T_(_FAILED[action], **facts)) from _cause(exc, secret)
 
 
 def _kind(service: str) -> ServiceKind:
@@ -237,11 +236,27 @@ def _is_password_file(backend: object) -> bool:
     return isinstance(backend, MasterPasswordKeyring)
 
 
+_FAILED = {
+    "read": N_(
+        "Could not read the {kind} password for {name} in {where} ({error}); check that the "
+        "keyring is unlocked and try again."
+    ),
+    "store": N_(
+        "Could not store the {kind} password for {name} in {where} ({error}); check that the "
+        "keyring is unlocked and try again."
+    ),
+    "delete": N_(
+        "Could not delete the {kind} password for {name} in {where} ({error}); check that the "
+        "keyring is unlocked and try again."
+    ),
+}
+
+
 def _describe(backend: KeyringBackend | _SessionKeyring) -> str:
     if isinstance(backend, _SessionKeyring):
-        return "memory, this session only"
+        return T_("memory, this session only")
     if _is_password_file(backend):
-        return f"encrypted file {backend.file_path}"
+        return T_("encrypted file {path}", path=backend.file_path)
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -259,7 +274,7 @@ def _cause(exc: BaseException, secret: str | None) -> BaseException | None:
 
 
 def _no_keyring(backend: KeyringBackend, why: str = "") -> NoReturn:
-    raise NoKeyring(why or f"keyring offers only {_describe(backend)}")
+    raise NoKeyring(why or T_("keyring offers only {backend}", backend=_describe(backend)))
 
 
 class _SessionKeyring:
