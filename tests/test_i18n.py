@@ -214,3 +214,16 @@ def test_json_is_the_same_english_under_lang_ru(compiled: None) -> None:
 
 def _no_ports(note: str) -> str:
     return re.sub(r"\d+", "N", note)
+
+
+def test_the_language_setting_loads_from_old_and_new_settings_files(tmp_path: Path) -> None:
+    from mua.store.config import ConfigError, Settings, SettingsStore
+
+    store = SettingsStore(tmp_path / "settings.toml")
+    store.path.write_text("check_interval_minutes = 5\n")  # a file from before the setting
+    assert store.load().language == "system"
+    store.save(Settings(language="ru"))
+    assert store.load().language == "ru"
+    store.path.write_text('language = "Russian please"\n')
+    with pytest.raises(ConfigError, match="language"):
+        store.load()
