@@ -15,6 +15,7 @@ import email.errors
 import email.header
 import imaplib
 import logging
+import re
 import socket
 import ssl
 import time
@@ -25,6 +26,7 @@ from datetime import datetime
 from imapclient import response_parser
 
 from mua.core.account import Account
+from mua.core.i18n import T_, TN_
 from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable
 from mua.store.cache import CachedMessage, MailCache
 
@@ -106,7 +108,7 @@ class AccountSync:
                 raise
             if self._aborted:  # abort() came while this connection was being opened: it
                 session.close()  # must not outlive the abort unseen (nobody would close it)
-                raise ImapError("The connection was dropped on purpose.")
+                raise ImapError(T_("The connection was dropped on purpose."))
             self._session = session
         return self._session
 
@@ -136,14 +138,17 @@ class AccountSync:
             except Exception as exc:
                 if self._aborted:  # abort() closed the socket under the step: no retry
                     self._forget_connection()
-                    raise ServerUnreachable(f"Stopped while {what}.") from exc
+                    raise ServerUnreachable(T_("Stopped while {doing}.", doing=what)) from exc
                 if not isinstance(exc, _DROPPED):
                     raise
                 self._forget_connection()
                 if attempt == self.retries:
                     raise ServerUnreachable(
-                        f"{self.account.imap.host} kept dropping the connection while "
-                        f"{what}; try again later."
+                        T_(
+                            "{host} kept dropping the connection while {doing}; try again later.",
+                            host=self.account.imap.host,
+                            doing=what,
+                        )
                     ) from exc
                 log.info("connection dropped while %s (%s); reconnecting", what, exc)
                 time.sleep(delay)
@@ -172,7 +177,7 @@ class AccountSync:
                 folders.append((name, delim, _special_use(name, flags), name in subscribed))
             return folders
 
-        folders = self._retrying("listing folders", step)
+        folders = self._retrying(T_("listing folders"), step)
         self.cache.sync_folder_list(self.account.key, folders)
         return [name for name, *_ in folders]
 
@@ -182,7 +187,9 @@ class AccountSync:
     def sync_folder(self, folder: str) -> FolderSync:
         if self.cache.folder(self.account.key, folder) is None:
             self.sync_folder_list()  # the first sync of this account, or a new folder
-        return self._retrying(f"synchronising {folder}", lambda: self._sync_folder(folder))
+        return self._retrying(
+            T_("synchronising {folder}", folder=folder), lambda: self._sync_folder(folder)
+        )
 
     def _sync_folder(self, folder: str) -> FolderSync:
         key = self.account.key
@@ -230,7 +237,13 @@ class AccountSync:
         imap = client._imap  # imapclient has no QRESYNC SELECT: imaplib's plain command
         typ, data = imap._simple_command("EXAMINE", client._normalise_folder(folder), qresync)
         if typ != "OK":
-            raise ImapError(f"The server refused to open {folder}: {data!r}; try again later.")
+            raise ImapError(
+                T_(
+                    "The server refused to open {folder}: {answer}; try again later.",
+                    folder=folder,
+                    answer=repr(data),
+                )
+            )
         imap.state = "SELECTED"
         untagged = imap.untagged_responses
         vanished_lines = untagged.pop("VANISHED", [])
@@ -304,10 +317,16 @@ class AccountSync:
             client.select_folder(folder, readonly=True)
             data = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid)
             if not data:
-                raise ImapError(f"Message {uid} is no longer in {folder}; refresh the folder.")
+                raise ImapError(
+                    T_(
+                        "Message {uid} is no longer in {folder}; refresh the folder.",
+                        uid=uid,
+                        folder=folder,
+                    )
+                )
             return data[b"BODY[]"]
 
-        raw = self._retrying(f"reading message {uid}", step)
+        raw = self._retrying(T_("reading message {uid}", uid=uid), step)
         self.cache.store_body(self.account.key, folder, uid, raw)
         return raw
 
@@ -321,7 +340,14 @@ class AccountSync:
             rows = client.fetch(list(uids), [b"BODY.PEEK[HEADER]"])
             return {uid: data[b"BODY[HEADER]"] for uid, data in rows.items()}
 
-        return self._retrying(f"reading the headers of {len(uids)} messages", step)
+        return self._retrying(
+            TN_(
+                "reading the headers of {n} message",
+                "reading the headers of {n} messages",
+                len(uids),
+            ),
+            step,
+        )
 
     def set_flags(self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool):
         def step() -> dict:
@@ -331,7 +357,7 @@ class AccountSync:
             change = client.add_flags if add else client.remove_flags
             return change(list(uids), encoded)
 
-        result = self._retrying("changing flags", step)
+        result = self._retrying(T_("changing flags"), step)
         self.cache.update_flags(
             self.account.key, folder, {uid: _flags(f) for uid, f in result.items()}
         )
@@ -352,7 +378,7 @@ class AccountSync:
                 else:
                     client.expunge()
 
-        self._retrying(f"moving messages to {destination}", step)
+        self._retrying(T_("moving messages to {folder}", folder=destination), step)
         self.cache.remove_messages(self.account.key, folder, list(uids))
 
     def delete(self, folder: str, uids: Sequence[int]) -> None:
@@ -361,6 +387,11 @@ class AccountSync:
         if trash and trash != folder:
             self.move(folder, uids, trash)
             return
+        self.expunge(folder, uids)
+
+    def expunge(self, folder: str, uids: Sequence[int]) -> None:
+        """Remove these messages for good (\\Deleted, then UID EXPUNGE when the server has
+        UIDPLUS, RFC 4315), never by way of Trash: a draft replaced by a newer copy."""
 
         def step() -> None:
             client = self.session.client
@@ -371,14 +402,18 @@ class AccountSync:
             else:
                 client.expunge()
 
-        self._retrying("deleting messages", step)
+        self._retrying(T_("deleting messages"), step)
         self.cache.remove_messages(self.account.key, folder, list(uids))
 
-    def append(self, folder: str, message: bytes, flags: Iterable[str] = ()) -> None:
-        def step() -> None:
-            self.session.client.append(folder, message, flags=[f.encode() for f in flags])
+    def append(self, folder: str, message: bytes, flags: Iterable[str] = ()) -> int | None:
+        """APPEND; the new message's UID when the server says it (APPENDUID, RFC 4315)."""
 
-        self._retrying(f"saving to {folder}", step)
+        def step() -> bytes | str:
+            return self.session.client.append(folder, message, flags=[f.encode() for f in flags])
+
+        answer = _text_of(self._retrying(T_("saving to {folder}", folder=folder), step) or b"")
+        found = re.search(r"\[APPENDUID (\d+) (\d+)\]", answer, re.IGNORECASE)
+        return int(found.group(2)) if found else None
 
     def search(self, folder: str, text: str) -> list[int]:
         """The server's SEARCH TEXT (RFC 3501 section 6.4.4): headers and body, which the
