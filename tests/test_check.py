@@ -119,7 +119,7 @@ async def test_an_mx_that_is_not_listening_is_reported_not_raised(tmp_path: Path
 
 
 @pytest.mark.parametrize("domain", ["nowhere.test"])
-async def test_a_domain_without_mx_is_red(tmp_path: Path, domain: str) -> None:
+async def test_a_domain_that_does_not_exist_is_red(tmp_path: Path, domain: str) -> None:
     async with World(tmp_path / "world", fast_options()) as world:
         settings = world.settings()
         resolver = Resolver(
@@ -128,7 +128,7 @@ async def test_a_domain_without_mx_is_red(tmp_path: Path, domain: str) -> None:
         )
         report = await check_domain(domain, resolver)
     assert report.grade in (Grade.RED, Grade.UNKNOWN)
-    assert report.findings and report.findings[0].code in ("no-mx", "mx-lookup")
+    assert [f.code for f in report.findings] == ["no-such-domain"]  # NXDOMAIN, not "no MX"
 
 
 # --- TLS-RPT (RFC 8460): what `check` reports, and the report the sending MTA writes ----------
@@ -219,3 +219,40 @@ async def test_a_probe_cancelled_mid_session_closes_its_connection() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_name_that_does_not_exist_is_told_apart_from_one_without_mx(
+    tmp_path: Path, capsys
+) -> None:
+    """Under a.test: nosuch.a.test does not exist (NXDOMAIN); mx.a.test exists with an
+    address but no MX, so senders use that address (RFC 5321 section 5.1, implicit MX)."""
+    async with World(tmp_path / "world", fast_options()) as world:
+        settings = world.settings()
+        port = next(d["mx"]["port"] for d in settings["domains"] if d["name"] == "a.test")
+        common = [
+            "--nameserver", f"127.0.0.1:{settings['dns']['port']}",
+            "--port", str(port),
+            "--ca-file", settings["ca_file"],
+            "--trust-anchor", settings["trust_anchor_file"],
+        ]  # fmt: skip
+        reports = {}
+        for name in ("nosuch.a.test", "mx.a.test"):
+            code = await asyncio.to_thread(main, ["check", name, "--json", *common])
+            reports[name] = (code, json.loads(capsys.readouterr().out))
+        await asyncio.to_thread(main, ["check", "nosuch.a.test", *common])
+        text = capsys.readouterr().out
+
+    code, missing = reports["nosuch.a.test"]
+    assert code == 1 and missing["grade"] == "red" and missing["mx"] == []
+    assert _codes(missing) == {"no-such-domain"}
+    (finding,) = missing["findings"]
+    assert "does not exist" in finding["text"] and "NXDOMAIN" in finding["text"]
+    assert "does not exist in the DNS (NXDOMAIN)" in text
+
+    code, implicit = reports["mx.a.test"]
+    assert "no-such-domain" not in _codes(implicit) and "no-mx" not in _codes(implicit)
+    assert _codes(implicit, "advice") >= {"implicit-mx"}
+    (mx,) = implicit["mx"]
+    assert mx["host"] == "mx.a.test" and mx["reached"] is True  # its A record, as RFC 5321 says
+    sentence = next(f["text"] for f in implicit["findings"] if f["code"] == "implicit-mx")
+    assert "address record" in sentence and "RFC 5321 section 5.1" in sentence

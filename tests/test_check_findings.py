@@ -41,6 +41,7 @@ class Setup:
     zone: ZoneEdit | None = None  # an edit of the zones, re-signed
     corrupt: tuple[str, str] | None = None  # (name, type) whose signature is broken
     closed_port: bool = False  # probe a port nothing listens on
+    name: str = "b.test"  # the name checked: another one under b.test
 
 
 def _b_test(specs: list[DomainSpec]) -> DomainSpec:
@@ -91,7 +92,10 @@ BROKEN_POLICY = "version: STSv1\r\nmode: enforce\r\n"  # no mx, no max_age (RFC 
 # code -> (setup, severity, grade of b.test)
 FINDINGS: dict[str, tuple[Setup, Severity, Grade]] = {
     "mx-lookup": (Setup(corrupt=("b.test", "MX")), Severity.RED, Grade.RED),
+    "no-such-domain": (Setup(name="nosuch.b.test"), Severity.RED, Grade.RED),
     "no-mx": (Setup(zone=_null_mx), Severity.RED, Grade.RED),
+    # mx.b.test has an address but no MX: it is its own (implicit) MX, DANE-protected.
+    "implicit-mx": (Setup(name="mx.b.test"), Severity.ADVICE, Grade.GREEN),
     "mx-unsigned": (Setup(zone=_unsigned), Severity.ADVICE, Grade.AMBER),
     "mta-sts-broken": (
         Setup({"mta_sts": StsMode.ENFORCE, "mta_sts_policy": BROKEN_POLICY}),
@@ -171,7 +175,7 @@ async def _check_b_test(world: World, setup: Setup) -> DomainReport:
     b = world.providers["b.test"]
     assert b.ports is not None
     return await check_domain(
-        "b.test",
+        setup.name,
         world.resolver(),
         port=_closed_port() if setup.closed_port else b.ports.mx,
         ca_file=world.ca.ca_file,

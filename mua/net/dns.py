@@ -95,6 +95,7 @@ class Answer(Generic[T]):
 class MxAnswer(Answer[MxRecord]):
     null_mx: bool = False  # RFC 7505: the domain accepts no mail
     implicit: bool = False  # RFC 5321 section 5.1: no MX, the domain's own address stands in
+    nxdomain: bool = False  # the name does not exist at all (not merely without an MX)
 
 
 _MAX_CACHE_TTL = 3600  # seconds: re-validate at least hourly, whatever the TTL says
@@ -144,7 +145,7 @@ class Resolver:
             records = [MxRecord(p, _text(h)) for p, h in exchanges if h != dns.name.root]
             return MxAnswer(tuple(_order_mx(records)), found.secure, True)
         if found.nxdomain:
-            return MxAnswer((), found.secure, False)
+            return MxAnswer((), found.secure, False, nxdomain=True)
         addresses = await self.addresses(domain)  # RFC 5321 section 5.1: the implicit MX
         secure = found.secure and addresses.secure
         if not addresses.records:

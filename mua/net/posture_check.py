@@ -56,7 +56,16 @@ class Finding:
 # One sentence per finding: what is wrong, then what to fix.
 _SAY = {
     "mx-lookup": N_("The MX lookup for {domain} failed ({why}); fix its DNS."),
+    "no-such-domain": N_(
+        "{domain} does not exist in the DNS (NXDOMAIN), so no mail can reach it; check "
+        "the spelling, or register the domain and publish an MX."
+    ),
     "no-mx": N_("{domain} {why}, so it receives no mail; publish an MX."),
+    "implicit-mx": N_(
+        "{domain} has no MX record, so senders deliver to its address record instead (the "
+        "implicit MX of RFC 5321 section 5.1); publish an MX naming the host that "
+        "receives its mail."
+    ),
     "mx-unsigned": N_(
         "The MX records of {domain} are not DNSSEC-signed, so DANE cannot apply; "
         "sign the zone to let senders authenticate your MX."
@@ -223,11 +232,21 @@ async def check_domain(
         report.grade = _domain_grade(report)
         return report
     report.mx_signed = mx.secure
+    if mx.nxdomain:
+        report.findings.append(_finding("no-such-domain", Severity.RED, domain=domain))
+        report.grade = _domain_grade(report)
+        return report
     if mx.null_mx or not mx.records:
-        why = T_("publishes a null MX (RFC 7505)") if mx.null_mx else T_("has no MX record")
+        why = (
+            T_("publishes a null MX (RFC 7505)")
+            if mx.null_mx
+            else T_("has neither an MX record nor an address record")
+        )
         report.findings.append(_finding("no-mx", Severity.RED, domain=domain, why=why))
         report.grade = _domain_grade(report)
         return report
+    if mx.implicit:
+        report.findings.append(_finding("implicit-mx", Severity.ADVICE, domain=domain))
     await _domain_records(report, resolver, ca_file, mta_sts_port, timeout)
     report.mx = list(
         await asyncio.gather(
@@ -267,7 +286,7 @@ async def _domain_records(
         try:
             report.sts_policy = parse_policy(await client.fetch(domain), report.sts_id)
         except MtaStsError as exc:
-            report.sts_error = str(exc)
+            report.sts_error = exc.args[0] if exc.args else str(exc)  # a Text: shown translated
     if report.sts_error:
         say(_finding("mta-sts-broken", Severity.AMBER, domain=domain, why=report.sts_error))
     elif report.sts_policy is not None and report.sts_policy.mode is StsMode.TESTING:
