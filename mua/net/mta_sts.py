@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from mua.core.i18n import T_, Text
 from mua.net.dns import DnsError, Resolver
 from mua.net.tls import client_context
 
@@ -103,20 +104,22 @@ def parse_policy(text: str, policy_id: str = "", fetched: float | None = None) -
             continue
         key, sep, value = line.partition(":")
         if not sep:
-            raise MtaStsError(f"not a policy line: {line[:60]!r}")
+            raise MtaStsError(T_("not a policy line: {line}", line=repr(line[:60])))
         fields.setdefault(key.strip(), []).append(value.strip())
     if fields.get("version") != ["STSv1"]:
-        raise MtaStsError("the policy's version is not STSv1")
+        raise MtaStsError(T_("the policy's version is not STSv1"))
     try:
         mode = StsMode(fields.get("mode", [""])[0])
     except ValueError as exc:
-        raise MtaStsError(f"unknown mode {fields.get('mode')}") from exc
+        raise MtaStsError(T_("unknown mode {mode}", mode=fields.get("mode"))) from exc
     max_age_text = fields.get("max_age", [""])[0]
     if not _MAX_AGE.match(max_age_text):
-        raise MtaStsError(f"max_age {max_age_text!r} is not a number of seconds")
+        raise MtaStsError(
+            T_("max_age {value} is not a number of seconds", value=repr(max_age_text))
+        )
     mx = tuple(fields.get("mx", []))
     if not mx and mode is not StsMode.NONE:
-        raise MtaStsError("the policy lists no mx")
+        raise MtaStsError(T_("the policy lists no mx"))
     return StsPolicy(
         mode=mode,
         mx=mx,
@@ -177,13 +180,16 @@ class MtaStsClient:
         except DnsError as exc:
             raise MtaStsError(f"{host}: {exc}") from exc
         if not addresses.records:
-            raise MtaStsError(f"{host} has no address")
+            raise MtaStsError(T_("{host} has no address", host=host))
         port = self.port_for(host)
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._get(addresses.records[0], port, host)
         except TimeoutError as exc:
-            raise MtaStsError(f"{host}: no policy within {self.timeout:g} s") from exc
+            seconds = f"{self.timeout:g}"
+            raise MtaStsError(
+                T_("{host}: no policy within {seconds} s", host=host, seconds=seconds)
+            ) from exc
         except (OSError, ssl.SSLError) as exc:
             raise MtaStsError(f"{host}: {exc}") from exc
 
@@ -202,7 +208,7 @@ class MtaStsClient:
             while chunk := await reader.read(65536):
                 raw += chunk
                 if len(raw) > MAX_BODY + 8192:  # the body, and room for the headers
-                    raise MtaStsError(f"{host}: the policy is larger than {MAX_BODY} bytes")
+                    raise MtaStsError(_too_large(host))
         finally:
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
@@ -215,30 +221,38 @@ def parse_response(raw: bytes, host: str = "the policy host") -> str:
     redirect followed (a 3xx is a failure), Content-Length or chunked or to the end."""
     head, sep, body = raw.partition(b"\r\n\r\n")
     if not sep:
-        raise MtaStsError(f"{host}: not an HTTP response")
+        raise MtaStsError(T_("{host}: not an HTTP response", host=host))
     lines = head.decode("iso-8859-1").split("\r\n")
     status = lines[0].split(" ", 2)
     if len(status) < 2 or not status[0].startswith("HTTP/1."):
-        raise MtaStsError(f"{host}: not an HTTP response")
+        raise MtaStsError(T_("{host}: not an HTTP response", host=host))
     if status[1] != "200":
-        raise MtaStsError(f"{host}: HTTP status {' '.join(status[1:])}")
+        raise MtaStsError(
+            T_("{host}: HTTP status {status}", host=host, status=" ".join(status[1:]))
+        )
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "text/plain":
-        raise MtaStsError(f"{host}: the policy is {media or 'untyped'}, not text/plain")
+        raise MtaStsError(
+            T_(
+                "{host}: the policy is {media}, not text/plain",
+                host=host,
+                media=media or T_("untyped"),
+            )
+        )
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = _dechunk(body)
     elif "content-length" in headers:
         text = headers["content-length"]
         length = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
         if length < 0 or len(body) < length:
-            raise MtaStsError(f"{host}: the policy was cut short")
+            raise MtaStsError(T_("{host}: the policy was cut short", host=host))
         body = body[:length]
     if len(body) > MAX_BODY:
-        raise MtaStsError(f"{host}: the policy is larger than {MAX_BODY} bytes")
+        raise MtaStsError(_too_large(host))
     return body.decode("utf-8", "replace")
 
 
@@ -249,7 +263,11 @@ def _dechunk(body: bytes) -> bytes:
         try:
             size = int(size_line.split(b";")[0], 16)
         except ValueError as exc:
-            raise MtaStsError("a malformed chunked body") from exc
+            raise MtaStsError(T_("a malformed chunked body")) from exc
         if not sep or size == 0:
             return out
         out, body = out + rest[:size], rest[size + 2 :]
+
+
+def _too_large(host: str) -> Text:
+    return T_("{host}: the policy is larger than {size} bytes", host=host, size=MAX_BODY)
