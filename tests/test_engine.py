@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,33 @@ async def test_an_abort_while_connecting_closes_that_connection(
     finally:
         sync.close()
         cache.close()
+
+
+def _server_drafts(world: World, address: str) -> list[bytes]:
+    """The Drafts folder as the server holds it (its files, not the client's cache)."""
+    store = world.providers[address.rpartition("@")[2]].store_for(world.mailbox(address))
+    box = store.folder("Drafts")
+    return [box.read(info.uid) for info in box.messages()]
+
+
+async def test_saving_a_draft_again_replaces_it_and_sending_it_removes_it(
+    world: World, tmp_path: Path
+) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    try:
+        draft = Draft(sender="alice@a.test", to=("bob@b.test",), subject="Plan", text="one")
+        first = await engine.save_draft(draft)
+        second = await engine.save_draft(replace(draft, text="two"), replacing=first)
+        assert first and second and second.uid != first.uid
+        (stored,) = _server_drafts(world, "alice@a.test")  # replaced, not added
+        assert b"two" in stored and b"one" not in stored
+        (row,) = engine.cache.page("alice@a.test", "Drafts")  # the cache follows
+        assert (row.uid, row.subject) == (second.uid, "Plan")
+
+        outcome = await engine.send(replace(draft, text="three"), draft_copy=second)
+        assert outcome.sent, outcome.error
+        assert _server_drafts(world, "alice@a.test") == []
+        assert engine.cache.page("alice@a.test", "Drafts") == []
+        await _arrives(engine, "bob@b.test", "Plan")
+    finally:
+        await engine.aclose()

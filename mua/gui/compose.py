@@ -10,15 +10,13 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from functools import partial
-from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QCompleter,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -30,107 +28,39 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QStyle,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from mua.client.outbox import SendOutcome
+from mua.client.engine import SavedDraft
 from mua.core.account import Account
 from mua.core.compose import Attachment, Draft
 from mua.core.legs import Grade
 from mua.gui import compose_logic as logic
 from mua.gui.bridge import Bridge
 from mua.gui.compose_logic import Chip, TravelLookup
+from mua.gui.compose_sending import SendingAndSaving
+from mua.gui.compose_widgets import BodyEdit, ChipView, RecipientEdit, local_files
 from mua.gui.theme import grade_colour, human_size
+
+__all__ = ["BodyEdit", "ChipView", "ComposeWindow", "RecipientEdit", "local_files"]
 
 log = logging.getLogger(__name__)
 
 _DEBOUNCE_MS = 400  # recipients settle before their domains are looked up
 
 
-def local_files(mime: QMimeData) -> list[Path]:
-    """The local files a drag carries (file URLs); empty for anything else."""
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-
-
-class RecipientEdit(QLineEdit):
-    """A To/Cc/Bcc line: comma-separated entries, the one under the cursor completed."""
-
-    def __init__(self, book: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.completer_ = QCompleter(QStringListModel(book, self), self)
-        self.completer_.setWidget(self)
-        self.completer_.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.completer_.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer_.activated[str].connect(self.insert_completion)
-        self.textEdited.connect(self._update_completion)
-
-    def _update_completion(self) -> None:
-        _start, typed = logic.current_token(self.text(), self.cursorPosition())
-        popup = self.completer_.popup()
-        if not typed.strip():
-            popup.hide()
-            return
-        self.completer_.setCompletionPrefix(typed.strip())
-        if self.completer_.completionCount():
-            self.completer_.complete()
-        else:
-            popup.hide()
-
-    def insert_completion(self, choice: str) -> None:
-        text, cursor = logic.complete_token(self.text(), self.cursorPosition(), choice)
-        self.setText(text)
-        self.setCursorPosition(cursor)
-        self.textEdited.emit(text)
-
-    def keyPressEvent(self, event) -> None:
-        keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab, Qt.Key.Key_Escape)
-        if self.completer_.popup().isVisible() and event.key() in keys:
-            event.ignore()  # the popup takes them
-            return
-        super().keyPressEvent(event)
-
-
-class BodyEdit(QTextEdit):
-    """The body; files dropped on it become attachments instead of text."""
-
-    files_dropped = Signal(list)
-
-    def canInsertFromMimeData(self, source: QMimeData) -> bool:
-        return bool(local_files(source)) or super().canInsertFromMimeData(source)
-
-    def insertFromMimeData(self, source: QMimeData) -> None:
-        files = local_files(source)
-        if files:
-            self.files_dropped.emit(files)
-        else:
-            super().insertFromMimeData(source)
-
-
-class ChipView(QLabel):
-    """One stop of the strip: a coloured dot, a title, a few words; the facts as a tooltip."""
-
-    def __init__(self, chip: Chip) -> None:
-        colour = grade_colour(chip.grade)
-        rgb = f"{colour.red()},{colour.green()},{colour.blue()}"
-        dot = f'<span style="color:{colour.name()}">{"○" if chip.pending else "●"}</span>'
-        super().__init__(f"{dot}&nbsp; <b>{escape(chip.title)}</b>&nbsp; {escape(chip.text)}")
-        self.chip = chip
-        self.setToolTip(chip.detail)
-        self.setStyleSheet(
-            f"background: rgba({rgb},26); border: 1px solid rgba({rgb},150); "
-            "border-radius: 6px; padding: 4px 10px 4px 8px;"
-        )
-
-
-class ComposeWindow(QWidget):
-    """A message being written. `reported(text)` says what became of it when it is sent or
-    queued; the window closes then. A permanent failure keeps it open with the reason."""
+class ComposeWindow(SendingAndSaving, QWidget):
+    """A message being written, in a window of its own (also when the main window is its
+    parent: that only owns and places it). `reported(text)` says what became of it when it
+    is sent or queued; the window closes then. A permanent failure keeps it open with the
+    reason. Escape, Ctrl+W or the close button close it, asking first whether to save
+    unsaved changes as a draft. `saved` is where this draft's copy is in Drafts (a draft
+    opened from there): saving again replaces it, sending removes it. `drafts_changed`
+    (account, folder) says that a Drafts folder changed on the server."""
 
     reported = Signal(str)
+    drafts_changed = Signal(str, str)
 
     def __init__(
         self,
@@ -143,9 +73,11 @@ class ComposeWindow(QWidget):
         trust_anchor_file: Path | None = None,
         lookup_timeout: float = logic.LOOKUP_TIMEOUT,
         lookup: TravelLookup | None = None,  # all three at once: TravelLookup.from_demo_settings
+        saved: SavedDraft | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window)  # a window of its own, whatever its parent
         self.engine, self.bridge = engine, bridge
         self.lookup = lookup or TravelLookup(mx_ports, trust_anchor_file, lookup_timeout)
         self._accounts = engine.accounts.load()
@@ -158,11 +90,15 @@ class ComposeWindow(QWidget):
         self._lookups: dict[str, asyncio.Task] = {}
         self._failed_entry = None  # a permanently failed Outbox entry of this window
         self._sending = False
-        self.setWindowTitle(self.tr("New message"))
+        self._saved = saved
+        self._done = False  # sent, saved on the way out, or discarded: closing asks nothing
+        self._closed = False
         self.setAcceptDrops(True)
         self.resize(760, 620)
         self._build(address)
         self._fill(self._base)
+        self._update_title(self.subject_edit.text())
+        self._unchanged = self.draft()  # what "unsaved changes" compares with
         self._account_changed()
 
     # -- building -------------------------------------------------------------------------
@@ -213,6 +149,7 @@ class ComposeWindow(QWidget):
         strip_box.addLayout(self.strip_layout)
 
         self.body = BodyEdit()
+        self.body.setAccessibleName(self.tr("Message text"))
         self.body.setAcceptRichText(False)
         self.attachment_list = QListWidget(
             flow=QListView.Flow.LeftToRight,
@@ -256,8 +193,18 @@ class ComposeWindow(QWidget):
             (self.body.files_dropped, self.add_attachments),
         ):
             signal.connect(slot)
+        # Window shortcuts: each compose window answers its own keys (Ctrl+Enter sends the
+        # one it is pressed in, however many are open).
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.send)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save_draft)
+        for keys in (QKeySequence(Qt.Key.Key_Escape), QKeySequence.StandardKey.Close):
+            QShortcut(QKeySequence(keys), self, self.close)
+        chain = (self.from_box, self.to_edit, self.cc_edit, self.bcc_edit, self.subject_edit,
+                 self.body, self.send_button, self.save_button, self.attach_button,
+                 self.html_toggle, self.attachment_list, self.remove_button)  # fmt: skip
+        for n in range(1, len(chain)):  # Tab in reading order: the form, then the buttons
+            QWidget.setTabOrder(chain[n - 1], chain[n])
 
     def _fill(self, draft: Draft) -> None:
         self.to_edit.setText(", ".join(draft.to))
@@ -296,7 +243,16 @@ class ComposeWindow(QWidget):
         )
 
     def _update_title(self, subject: str) -> None:
-        self.setWindowTitle(subject or self.tr("New message"))
+        shown = subject.strip() or self.tr("(no subject)")
+        self.setWindowTitle(self.tr("Write: %1").replace("%1", shown))
+
+    def saved_copy(self) -> SavedDraft | None:
+        """Where this draft's last saved copy is in Drafts (None: never saved)."""
+        return self._saved
+
+    def has_unsaved_changes(self) -> bool:
+        """Anything typed, attached or changed since the window opened or last saved."""
+        return self.draft() != self._unchanged
 
     def _html_toggled(self, rich: bool) -> None:
         self.body.setAcceptRichText(rich)
@@ -382,6 +338,8 @@ class ComposeWindow(QWidget):
         self._show_strip(domains)
 
     def _posture_found(self, domain: str, posture: logic.InboundPosture) -> None:
+        if self._closed:  # the answer came after the window closed
+            return
         self._lookups.pop(domain, None)
         self._postures[domain] = posture.chip()
         self._show_strip(self.recipient_domains())
@@ -401,87 +359,3 @@ class ComposeWindow(QWidget):
         for chip in chips:
             self.strip_layout.addWidget(ChipView(chip), 0, Qt.AlignmentFlag.AlignTop)
         self.strip_layout.addStretch(1)
-
-    # -- sending and saving -----------------------------------------------------------------
-
-    def send(self) -> None:
-        if self._sending:
-            return
-        draft = self.draft()
-        problem = logic.problem_with(draft)
-        if problem is not None:
-            self._show_error(*problem)
-            return
-        if self._failed_entry is not None:  # sending again replaces what failed before
-            self.engine.outbox.remove(self._failed_entry)
-            self._failed_entry = None
-        self._set_busy(True, self.tr("Sending…"))
-        self.bridge.run("send", self.engine.send(draft), self._sent, self._send_failed)
-
-    def _sent(self, outcome: SendOutcome) -> None:
-        self._set_busy(False, "")
-        if outcome.sent:
-            self._finish(self.tr("Sent (%s)") % self._how(outcome))
-        elif not outcome.entry.failed:
-            self._finish(
-                self.tr("Not sent yet: %s It stays in the Outbox and will be retried.")
-                % outcome.error
-            )
-        else:
-            self._failed_entry = outcome.entry
-            self._show_error(None, outcome.error or self.tr("The message was not sent."))
-
-    def _how(self, outcome: SendOutcome) -> str:
-        """ "TLSv1.3, verified": what protected the submission, as the client saw it."""
-        tls = outcome.result.tls if outcome.result else None
-        if tls is None or not tls.encrypted:
-            return self.tr("unencrypted")
-        parts = [tls.version or "TLS"]
-        if tls.verified:
-            parts.append(self.tr("verified"))
-        return ", ".join(parts)
-
-    def _send_failed(self, message: str) -> None:
-        self._set_busy(False, "")
-        self._show_error(None, message)
-
-    def _finish(self, report: str) -> None:
-        self.status_label.setText(report)
-        self.reported.emit(report)
-        self.close()
-
-    def save_draft(self) -> None:
-        self._set_busy(True, self.tr("Saving…"))
-        self.bridge.run(
-            "save draft", self.engine.save_draft(self.draft()), self._saved, self._send_failed
-        )
-
-    def _saved(self, saved: bool) -> None:
-        self._set_busy(False, self.tr("Saved to Drafts.") if saved else "")
-        if not saved:
-            self._show_error(None, self.tr("This account has no Drafts folder; nothing was saved."))
-
-    def _set_busy(self, busy: bool, status: str) -> None:
-        self._sending = busy
-        for button in (self.send_button, self.save_button):
-            button.setEnabled(not busy)
-        self.status_label.setText(status)
-        if busy:
-            self.error_label.hide()
-
-    def _show_error(self, field: str | None, text: str) -> None:
-        self.error_label.setText(text)
-        self.error_label.show()
-        edit = {"To": self.to_edit, "Cc": self.cc_edit, "Bcc": self.bcc_edit}.get(field or "")
-        if edit is not None:
-            edit.setFocus()
-
-    def error_text(self) -> str:
-        return self.error_label.text() if self.error_label.isVisibleTo(self) else ""
-
-    def closeEvent(self, event) -> None:
-        for task in self._lookups.values():
-            task.cancel()
-        self._lookups.clear()
-        self._debounce.stop()
-        super().closeEvent(event)

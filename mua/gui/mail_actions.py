@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QInputDialog,
 )
@@ -15,6 +16,7 @@ from mua.store.cache import CachedMessage
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from mua.client.engine import SavedDraft
     from mua.core.compose import Draft
 
 log = logging.getLogger(__name__)
@@ -156,22 +158,66 @@ class MailActions:
             attachments=attachments,
         ))  # fmt: skip
 
-    def _open_compose(self, draft: Draft | None) -> object:
-        try:
-            from mua.gui.compose import ComposeWindow
-        except ImportError:
-            self.statusBar().showMessage(self.tr("Writing messages is not available yet."), 5000)
-            return None
+    def _open_compose(self, draft: Draft | None, saved: SavedDraft | None = None) -> object:
+        """A compose window of its own (owned by this one, deleted when closed); `saved` is
+        where the draft being edited is kept in Drafts."""
+        from mua.gui.compose import ComposeWindow
+
         sender = draft.sender if draft is not None else self.account or ""
         lookup = None
         if self.demo is not None:  # the demo's MX ports and trust anchor, for the travel strip
             from mua.gui.compose_logic import TravelLookup
 
             lookup = TravelLookup.from_demo_settings(self.demo.settings)
-        window = ComposeWindow(self.engine, self.bridge, sender, draft, lookup=lookup, parent=self)
+        window = ComposeWindow(
+            self.engine, self.bridge, sender, draft, lookup=lookup, saved=saved, parent=self
+        )
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.reported.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        window.drafts_changed.connect(lambda account, folder: self.sync(account, [folder]))
         window.show()
         return window
+
+    def compose_windows(self) -> list:
+        """The compose windows open now, oldest first."""
+        from mua.gui.compose import ComposeWindow
+
+        return [w for w in self.findChildren(ComposeWindow) if w.isVisible()]
+
+    def open_draft(self, index=None) -> None:
+        """Double-click or Enter on a message in a Drafts folder: edit it in a compose window
+        (the one already editing it, when there is one). Other folders: nothing here."""
+        row = index.row() if index is not None else self.message_view.currentIndex().row()
+        message = self.messages.message_at(row)
+        if message is None or message.folder != self._special_folder(message.account, "\\Drafts"):
+            return
+        key = (message.account, message.folder, message.uid)
+        for window in self.compose_windows():
+            copy = window.saved_copy()
+            if copy is not None and (copy.account, copy.folder, copy.uid) == key:
+                window.raise_()
+                window.activateWindow()
+                return
+        raw = self.engine.cache.body(*key)
+        if raw is not None:
+            self._edit_draft(key, raw)
+            return
+        self.bridge.run(
+            self.tr("Reading the draft"),
+            self.engine.body(*key),
+            lambda data: self._edit_draft(key, data),
+            self._failed,
+        )
+
+    def _edit_draft(self, key: tuple[str, str, int], raw: bytes) -> object:
+        import email.policy
+
+        from mua.client.engine import SavedDraft
+        from mua.core.compose import draft_from_message
+
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        draft = draft_from_message(message, key[0])  # type: ignore[arg-type]
+        return self._open_compose(draft, SavedDraft(*key))
 
     def add_account(self) -> object:
         """The account wizard; a saved account appears in the folder tree."""

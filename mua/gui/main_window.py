@@ -124,6 +124,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         header.resizeSection(Column.DATE, 80)
         header.resizeSection(Column.SIZE, 64)
         view.selectionModel().selectionChanged.connect(self._selection_changed)
+        view.activated.connect(self.open_draft)  # double-click or Enter: edit a draft
         self.reader = ReaderView(
             prefer_html=self.qsettings.value("reader/prefer_html", True, type=bool),
             allowed_senders=set(json.loads(self.qsettings.value("reader/senders", "[]"))),
