@@ -1,16 +1,20 @@
 """The journey diagram: RFC 5598 role boxes joined by one arrow per leg.
 
 `HopDiagram` paints what `hop_model.HopDiagramModel` computes (colour is the grade, line
-style the source, a bar where a policy refused the leg), shrinks it to fit down to
-`MIN_SCALE`, handles clicks, hover and keys, and exports PNG or SVG. `hop_panel.HopPanel`
-puts it above the details of the selected leg.
+style the source, a bar where a policy refused the leg), shrinks it to fit down to a
+readable size (`READABLE_PT`), then wraps it onto more rows, handles clicks, hover and keys,
+and exports PNG or SVG (in one row). `hop_panel.HopPanel` puts it above the details of the
+selected leg.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -23,9 +27,10 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QPolygonF,
+    QResizeEvent,
 )
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from mua.core.legs import Source, Trace
 from mua.gui import hop_model as hm
@@ -38,7 +43,7 @@ _SOURCE_WORDS = {
     Source.CLAIMED: "claimed upstream (unverifiable)",
 }
 _CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
-MIN_SCALE = 0.65  # the smallest the diagram is drawn to fit; narrower, it scrolls
+READABLE_PT = 9.0  # no text of the diagram is drawn smaller (nor below the app's font)
 _REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
 
 
@@ -74,6 +79,7 @@ class HopDiagram(QWidget):
     """Role boxes joined by one arrow per leg; click an arrow or its label to select the leg."""
 
     legClicked = Signal(int)
+    heightChanged = Signal()  # the journey wrapped onto more or fewer rows
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,7 +118,8 @@ class HopDiagram(QWidget):
     def _font(self, delta: float = 0.0, bold: bool = False, italic: bool = False) -> QFont:
         font = QFont(self.font())
         if delta:
-            font.setPointSizeF(max(6.0, font.pointSizeF() + delta))
+            size = font.pointSizeF() + delta  # smaller text never below the readable size
+            font.setPointSizeF(max(self._readable_pt(), size) if delta < 0 else size)
         font.setBold(bold)
         font.setItalic(italic)
         return font
@@ -137,13 +144,57 @@ class HopDiagram(QWidget):
             break_gap=1.9 * lh,
             margin=0.9 * lh,
             label_gap=0.6 * lh,
-            line_h=lh,  # label_lines stays 5 whatever the trace: the height never jumps
+            line_h=lh,
+            label_lines=max((len(a.label) for a in self._model.arrows), default=5),
         )
-        self._layout = self._model.layout(self._m)
-        natural = self._content_size()
-        self.setMinimumSize(QSize(int(natural.width() * MIN_SCALE) + 1, natural.height()))
+        self._natural = self._model.layout(self._m)
+        self._wrap_to(self.width())
         self.updateGeometry()
         self.update()
+
+    def _readable_pt(self) -> float:
+        app = QApplication.font().pointSizeF()
+        return min(READABLE_PT, app) if app > 0 else READABLE_PT
+
+    def min_scale(self) -> float:
+        """The smallest the diagram is drawn: none of its text below READABLE_PT (or the
+        application's font size, when that is smaller). Narrower than that, it wraps."""
+        base = self.font().pointSizeF()
+        smallest = min(base, max(self._readable_pt(), base - 1.0))
+        return min(1.0, self._readable_pt() / smallest) if smallest > 0 else 1.0
+
+    def _wrap_to(self, width: float) -> None:
+        """Lay the journey out for a widget `width` pixels wide: in one row when it fits at
+        a readable scale, else wrapped onto as many rows as it takes (it then grows taller:
+        `heightChanged` tells the panel)."""
+        floor, m = self.min_scale(), self._m
+        self._wrap = None
+        self._layout = self._natural
+        if self._model.arrows and self._content_size().width() * floor > max(width, 1):
+            self._wrap = max(width / floor, 2 * m.margin + 2 * m.box_w + m.gap)
+            self._layout = self._model.layout(m, self._wrap)
+        if self._model.arrows:
+            narrowest = max(2 * m.margin + 2 * m.box_w + m.gap, self._legend_min_width())
+            min_width = int(narrowest * floor) + 1
+        else:
+            min_width = self._content_size().width()
+        height = math.ceil(self._content_size().height() * self._scale_at(width))
+        if (min_width, height) != (self.minimumWidth(), self.minimumHeight()):
+            self.setMinimumSize(QSize(min_width, height))
+            self.heightChanged.emit()
+
+    def rows_at(self, width: float) -> int:
+        """How many rows the journey takes in a widget `width` pixels wide."""
+        floor = self.min_scale()
+        if not self._model.arrows or self._content_size(natural=True).width() * floor <= width:
+            return 1
+        layout = self._model.layout(self._m, max(width, 1) / floor)
+        return len({round(r.y) for r in layout.boxes})
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        if event.size().width() != event.oldSize().width():
+            self._wrap_to(event.size().width())
+        super().resizeEvent(event)
 
     def _legend_rows(
         self, dim: QColor
@@ -159,30 +210,76 @@ class HopDiagram(QWidget):
             rows.append((self.tr("Outcome"), [refused]))
         return rows
 
+    def _legend_lines(
+        self, width: float, dim: QColor | None = None
+    ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
+        """The legend's rows wrapped to `width` (a continuation line has no title)."""
+        fm = QFontMetricsF(self.font())
+        rows = self._legend_rows(QColor() if dim is None else dim)
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        lines = []
+        for title, entries in rows:
+            line: list[tuple[QColor, hm.LineStyle | None, str]] = []
+            x = head
+            for entry in entries:
+                step = 48 + fm.horizontalAdvance(entry[2])
+                if line and x + step > width:
+                    lines.append((title if not lines or lines[-1][0] != title else "", line))
+                    title, line, x = "", [], head
+                line.append(entry)
+                x += step
+            lines.append((title, line))
+        return lines
+
+    def _legend_min_width(self) -> float:
+        fm = QFontMetricsF(self.font())
+        rows = self._legend_rows(QColor())
+        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
+        widest = max(48 + fm.horizontalAdvance(t) for _, e in rows for *_, t in e)
+        return head + widest + 2 * self._m.margin
+
     def _legend_width(self) -> float:
         fm = QFontMetricsF(self.font())
         rows = self._legend_rows(QColor())
         head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
         return head + max(sum(48 + fm.horizontalAdvance(t) for *_, t in e) for _, e in rows)
 
-    def _content_size(self) -> QSize:
-        legend_h = len(self._legend_rows(QColor())) * (self._m.line_h + 6) + self._m.margin
-        w = max(self._layout.width, self._legend_width() + 2 * self._m.margin)
+    def _content_size(self, *, natural: bool = False) -> QSize:
+        """The drawing's size at scale 1: as laid out now, or in one row (`natural`)."""
+        layout, wrap = (self._natural, None) if natural else (self._layout, self._wrap)
         if not self._model.arrows:
             w = QFontMetricsF(self.font()).height() * 24
-        return QSize(int(w + 1), int(self._layout.height + legend_h + 1))
+        elif wrap is not None:
+            w = math.floor(wrap)
+        else:
+            w = math.ceil(max(layout.width, self._legend_width() + 2 * self._m.margin))
+        lines = len(self._legend_lines(w - 2 * self._m.margin) if self._model.arrows else [])
+        legend_h = lines * (self._m.line_h + 6) + self._m.margin
+        return QSize(int(w), int(layout.height + legend_h + 1))
+
+    def drawn_size(self) -> QSizeF:
+        """The journey as painted in the widget now (content size times the scale)."""
+        size = self._content_size()
+        return QSizeF(size.width() * self.scale(), size.height() * self.scale())
 
     def sizeHint(self) -> QSize:
-        return self._content_size()
+        return self._content_size(natural=True)
 
     def minimumSizeHint(self) -> QSize:
         return self.minimumSize()
 
     def scale(self) -> float:
-        """How much the diagram is shrunk to fit the widget's width: down to MIN_SCALE, below
-        which the scroll area scrolls sideways instead."""
-        natural = self._content_size().width()
-        return min(1.0, max(MIN_SCALE, self.width() / natural)) if self._model.arrows else 1.0
+        """How much the diagram is shrunk to fit the widget's width: down to `min_scale`,
+        below which the journey wraps onto more rows (and scrolls sideways only when even
+        one leg a row is too wide)."""
+        return self._scale_at(self.width())
+
+    def _scale_at(self, width: float) -> float:
+        if not self._model.arrows:
+            return 1.0
+        if self._wrap is not None:
+            return self.min_scale()
+        return min(1.0, max(self.min_scale(), width / self._content_size().width()))
 
     def _origin(self, width: float | None = None, scale: float | None = None) -> float:
         """The diagram is centred when the widget is wider than it."""
@@ -330,7 +427,9 @@ class HopDiagram(QWidget):
         role_font, host_font = self._font(1.5, bold=True), self._font(-1.0)
         host_h = QFontMetricsF(host_font).height()
         role_h = 1.3 * self._m.line_h
-        for box, r in zip(self._model.boxes, self._layout.boxes, strict=True):
+        placed = [*zip(self._model.boxes, self._layout.boxes, strict=True)]
+        copies = [(self._model.boxes[i], r) for i, r in self._layout.copies]  # row starts
+        for box, r in placed + copies:
             p.setPen(QPen(_mix(bg, fg, 0.4), 1.2))
             p.setBrush(_mix(bg, fg, 0.06))
             p.drawRoundedRect(QRectF(r.x + 0.5, r.y + 0.5, r.w - 1, r.h - 1), 8, 8)
@@ -373,7 +472,7 @@ class HopDiagram(QWidget):
         y0 = self._layout.height
         p.setPen(QPen(_mix(bg, fg, 0.15), 1))
         p.drawLine(QLineF(m, y0 - m / 2, right, y0 - m / 2))
-        rows = self._legend_rows(dim)
+        rows = self._legend_lines(right - m, dim)
         head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
         for row, (title, entries) in enumerate(rows):
             y = y0 + row * (lh + 6)
@@ -396,18 +495,32 @@ class HopDiagram(QWidget):
 
     def render_png(self, path: str | Path, scale: float = 2) -> Path:
         """The whole diagram (without hover or selection) as a PNG, `scale` pixels per point."""
-        size = self._content_size()
-        w, h = int(size.width() * scale), int(size.height() * scale)
-        image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(scale)
-        painter = QPainter(image)
-        self._paint(painter, size.width(), size.height(), interactive=False)
-        painter.end()
+        with self._in_one_row() as size:
+            w, h = int(size.width() * scale), int(size.height() * scale)
+            image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+            image.setDevicePixelRatio(scale)
+            painter = QPainter(image)
+            self._paint(painter, size.width(), size.height(), interactive=False)
+            painter.end()
         if not image.save(str(path), "PNG"):
             raise OSError(f"could not write {path}")
         return Path(path)
 
     def render_svg(self, path: str | Path) -> Path:
+        with self._in_one_row():
+            return self._render_svg(path)
+
+    @contextlib.contextmanager
+    def _in_one_row(self) -> Iterator[QSize]:
+        """Exports show the journey in one row, however the widget wraps it on screen."""
+        layout, wrap = self._layout, self._wrap
+        self._layout, self._wrap = self._natural, None
+        try:
+            yield self._content_size()
+        finally:
+            self._layout, self._wrap = layout, wrap
+
+    def _render_svg(self, path: str | Path) -> Path:
         size = self._content_size()
         generator = QSvgGenerator()
         generator.setFileName(str(path))

@@ -81,7 +81,7 @@ class Metrics:
     margin: float = 12
     label_gap: float = 8
     line_h: float = 15
-    label_lines: int = 5
+    label_lines: int = 6  # the longest label: protocol, two of ports, TLS, verified, source
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class Layout:
     breaks: tuple[tuple[float, float], ...]  # (x_mid, y) of each unrecorded step
     width: float
     height: float  # bottom of the labels plus a margin; the legend goes below
+    copies: tuple[tuple[int, Rect], ...] = ()  # (box, where) a box repeats to start a row
 
     def leg_at(self, px: float, py: float) -> int | None:
         """The leg whose arrow band or label is at (px, py), or None."""
@@ -125,29 +126,50 @@ class HopDiagramModel:
         """True when no leg joins box `box` to the next one."""
         return not any(a.start == box for a in self.arrows) and box + 1 < len(self.boxes)
 
-    def layout(self, m: Metrics) -> Layout:
+    def layout(self, m: Metrics, max_width: float | None = None) -> Layout:
+        """Boxes left to right; wider than `max_width`, the journey wraps onto another row,
+        which starts with a copy of the box the next leg leaves from (`Layout.copies`)."""
+        row_h = m.box_h + m.label_gap + m.line_h * m.label_lines + m.margin
         boxes: list[Rect] = []
-        x = m.margin
+        copies: list[tuple[int, Rect]] = []
+        starts: dict[int, Rect] = {}  # a box whose next leg leaves from its copy
+        breaks: list[tuple[float, float]] = []
+        x, row, in_row, right = m.margin, 0, 0, 0.0
         for i in range(len(self.boxes)):
-            boxes.append(Rect(x, m.margin, m.box_w, m.box_h))
-            x += m.box_w + (m.break_gap if self.is_break(i) else m.gap)
-        y = m.margin + m.box_h / 2
-        label_top = m.margin + m.box_h + m.label_gap
+            joined = i > 0 and not self.is_break(i - 1)
+            step = (m.gap if joined else m.break_gap) if i else 0.0
+            wrap = max_width is not None and in_row >= 2
+            if i and wrap and x + m.box_w + step + m.box_w + m.margin > max_width:
+                row, in_row, x = row + 1, 0, m.margin
+                top = m.margin + row * row_h
+                if joined:
+                    copy = Rect(x, top, m.box_w, m.box_h)
+                    copies.append((i - 1, copy))
+                    starts[i - 1] = copy
+                    x, in_row = x + m.box_w + m.gap, 1
+                else:
+                    breaks.append((x + m.break_gap / 2, top + m.box_h / 2))
+                    x += m.break_gap
+            elif i:
+                x += m.box_w + step
+                if not joined:
+                    breaks.append((x - m.break_gap / 2, m.margin + row * row_h + m.box_h / 2))
+            boxes.append(Rect(x, m.margin + row * row_h, m.box_w, m.box_h))
+            in_row += 1
+            right = max(right, x + m.box_w)
         pitch = m.box_w + m.gap
         arrows, labels = [], []
         for a in self.arrows:
-            x1, x2 = boxes[a.start].x + m.box_w, boxes[a.end].x
+            start, end = starts.get(a.start, boxes[a.start]), boxes[a.end]
+            x1, x2, y = start.x + m.box_w, end.x, end.y + m.box_h / 2
             arrows.append((x1, x2, y))
-            mid = (x1 + x2) / 2
-            labels.append(Rect(mid - pitch / 2 + 3, label_top, pitch - 6, m.line_h * len(a.label)))
-        breaks = tuple(
-            (boxes[i].x + m.box_w + m.break_gap / 2, y)
-            for i in range(len(self.boxes))
-            if self.is_break(i)
+            mid, top = (x1 + x2) / 2, end.y + m.box_h + m.label_gap
+            labels.append(Rect(mid - pitch / 2 + 3, top, pitch - 6, m.line_h * len(a.label)))
+        width = (right + m.margin) if boxes else 2 * m.margin
+        height = m.margin + (row + 1) * row_h
+        return Layout(
+            tuple(boxes), tuple(arrows), tuple(labels), tuple(breaks), width, height, tuple(copies)
         )
-        width = (boxes[-1].x + m.box_w + m.margin) if boxes else 2 * m.margin
-        height = label_top + m.line_h * m.label_lines + m.margin
-        return Layout(tuple(boxes), tuple(arrows), tuple(labels), breaks, width, height)
 
 
 def _hosts(*names: str | None) -> tuple[str, ...]:
@@ -158,15 +180,16 @@ def _hosts(*names: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def ports_text(leg: Leg) -> str | None:
-    """'port 465 (here 10465)': the role's standard port, then where the demo world (or a
-    test) really listened; never 'a -> b', which reads as client port -> server port."""
+def port_lines(leg: Leg) -> list[str]:
+    """'port 465', '(here 10465)': the role's standard port, then where the demo world (or
+    a test) really listened; never 'a -> b', which reads as client port -> server port.
+    Two lines, so that the label stays as narrow as its other lines."""
     role, actual = leg.port_role, leg.port_actual
     if role is not None and actual is not None and role != actual:
-        return f"port {role} (here {actual})"
+        return [f"port {role}", f"(here {actual})"]
     if role is not None or actual is not None:
-        return f"port {role if role is not None else actual}"
-    return None
+        return [f"port {role if role is not None else actual}"]
+    return []
 
 
 def tls_text(leg: Leg) -> str:
@@ -192,9 +215,11 @@ def verification_text(leg: Leg) -> str | None:
 def label_lines(leg: Leg) -> tuple[str, ...]:
     """protocol; ports; TLS version and mode; verification; the source unless observed.
     A refused leg says so instead of the TLS of a session that carried nothing."""
-    lines = [leg.protocol.value, ports_text(leg), tls_text(leg), verification_text(leg)]
+    lines: list[str | None] = [leg.protocol.value, *port_lines(leg)]
     if leg.refused:
-        lines[2:] = ["refused", "nothing sent"]
+        lines += ["refused", "nothing sent"]
+    else:
+        lines += [tls_text(leg), verification_text(leg)]
     if leg.source is not Source.OBSERVED:
         lines.append(leg.source.value)
     return tuple(line for line in lines if line)

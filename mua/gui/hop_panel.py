@@ -68,15 +68,18 @@ class HopPanel(QWidget):
         self.status.setWordWrap(True)  # a long Message-ID must not force the panel's width
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.diagram = HopDiagram(self)
+        self.diagram.heightChanged.connect(self._fit_height)
         self.scroll = QScrollArea(self)
         self.scroll.setWidget(self.diagram)
         self.scroll.setWidgetResizable(True)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the diagram inside
         self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.why_button = QPushButton(self.tr("Why these grades?"), self)
         self.why_button.setCheckable(True)
         self.png_button = QPushButton(self.tr("Export PNG…"), self)
         self.svg_button = QPushButton(self.tr("Export SVG…"), self)
         self.details = QTextBrowser(self)
+        self.details.setAccessibleName(self.tr("Details of the journey"))
         self.details.setOpenLinks(False)
         self.details.setOpenExternalLinks(False)
         self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wraps
@@ -109,12 +112,7 @@ class HopPanel(QWidget):
     def set_trace(self, trace: Trace | None) -> None:
         self._trace = trace
         self.diagram.set_trace(trace)
-        bar = self.scroll.horizontalScrollBar().sizeHint().height()
-        frame = 2 * self.scroll.frameWidth()
-        self.scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
-        need, sizes = self.scroll.minimumHeight(), self.splitter.sizes()
-        if sizes[0] < need < sum(sizes):  # a taller legend: make room now, from the details
-            self.splitter.setSizes([need, sum(sizes) - need])
+        self._fit_height()
         for button in (self.png_button, self.svg_button):
             button.setEnabled(bool(trace and trace.legs))
         self.status.setText(self._status_html())
@@ -124,6 +122,17 @@ class HopPanel(QWidget):
 
     def trace(self) -> Trace | None:
         return self._trace
+
+    def _fit_height(self) -> None:
+        """The diagram's whole height in view (it wraps onto more rows when narrow), the
+        room taken from the details below; a bar's height more when it must scroll."""
+        frame = 2 * self.scroll.frameWidth()
+        scrolls = self.diagram.minimumWidth() > self.scroll.viewport().width()
+        bar = self.scroll.horizontalScrollBar().sizeHint().height() if scrolls else 0
+        self.scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
+        need, sizes = self.scroll.minimumHeight(), self.splitter.sizes()
+        if sizes[0] != need and need < sum(sizes):  # fit it: the details get the rest
+            self.splitter.setSizes([need, sum(sizes) - need])
 
     def _status_html(self) -> str:
         if self._trace is None:
@@ -142,7 +151,12 @@ class HopPanel(QWidget):
         if self._trace is None or not self._trace.legs:
             self.details.setHtml(f"<p>{html.escape(self.tr('Nothing to show yet.'))}</p>")
             return
-        hint = html.escape(self.tr("Click an arrow to see what is known about that leg."))
+        hint = html.escape(
+            self.tr(
+                "Click an arrow to see what is known about that leg, or use the arrow keys "
+                "in the diagram and press Enter."
+            )
+        )
         self.details.setHtml(f"<p><b>{html.escape(hm.summary(self._trace))}</b></p><p>{hint}</p>")
 
     def _leg_clicked(self, index: int) -> None:

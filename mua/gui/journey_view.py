@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 TRACE_BATCH = 50  # messages whose headers one background fetch asks for
 MIN_LIST_WIDTH = 420  # px: sender, subject and date stay readable beside the journey
+NARROW_LIST_WIDTH = 240  # px: in a narrow window, the journey would wrap onto 3+ rows
 
 
 class JourneyTab(QWidget):
@@ -47,8 +48,8 @@ class JourneyTab(QWidget):
 class JourneyView:
     def _fit_journey(self) -> None:
         """With the Journey tab shown beside the list, widen it to the whole diagram (the
-        list keeps a useful width); the diagram scrolls sideways only when the window is
-        too narrow for both."""
+        list keeps a useful width); narrower, the diagram wraps onto more rows, and when
+        that would take three rows or more the list gives up more of its width."""
         if self.tabs.currentWidget() is not self.hop_panel:
             if self._widened is not None:
                 self.content.setSizes(self._widened)  # back to the user's own split
@@ -61,6 +62,8 @@ class JourneyView:
         wanted = panel.diagram.sizeHint().width() + margins
         sizes = self.content.sizes()
         width = min(wanted, sum(sizes) - MIN_LIST_WIDTH)
+        if panel.diagram.rows_at(width - margins) > 2:  # a narrow window: the list gives more
+            width = max(width, min(wanted, sum(sizes) - NARROW_LIST_WIDTH))
         if width > sizes[1]:
             if self._widened is None:
                 self._widened = sizes

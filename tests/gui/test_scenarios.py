@@ -4,6 +4,7 @@ scenario's journey on its Journey tab, and no other window opens."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +96,40 @@ def test_a_scenario_lands_in_bobs_inbox_and_its_journey_shows(qtbot, window, dem
     assert relay.refused  # REQUIRETLS refused the stripped session: nothing crossed
     assert window.hop_panel.ensure().status.text().startswith("<b>Bounced</b>")
     assert window.grab().save(str(ARTIFACTS / "scenario_requiretls_strip_main_window.png"))
+
+
+def fully_visible(widget) -> bool:
+    """Shown, and no part of it clipped by a parent (a scroll area, a splitter, the window)."""
+    return widget.isVisible() and widget.visibleRegion().boundingRect().contains(widget.rect())
+
+
+def test_the_journey_fits_1000_by_700_in_readable_text(qtbot, window, monkeypatch) -> None:
+    from PySide6.QtGui import QPainter
+
+    window.resize(1000, 700)
+    trace = show_scenario(qtbot, window, "modern")
+    assert len(trace.legs) == 6
+    panel = window.hop_panel.ensure()
+    diagram = panel.diagram
+    wanted = (diagram, panel.status, panel.why_button, panel.png_button, panel.svg_button)
+    qtbot.waitUntil(lambda: all(fully_visible(w) for w in wanted))  # the layout settles
+    assert html.escape(trace.message_id) in panel.status.text()
+    assert panel.status.height() >= panel.status.heightForWidth(panel.status.width())
+    drawn = diagram.drawn_size()  # the journey as painted: all of it inside the widget
+    assert drawn.width() <= diagram.width() and drawn.height() <= diagram.height()
+    assert panel.scroll.horizontalScrollBar().maximum() == 0
+
+    sizes: list[float] = []  # every font the diagram paints with, at the scale it is drawn
+    set_font = QPainter.setFont
+
+    def recording(painter, font) -> None:
+        sizes.append(font.pointSizeF() * painter.worldTransform().m11())
+        set_font(painter, font)
+
+    monkeypatch.setattr(QPainter, "setFont", recording)
+    diagram.grab()
+    monkeypatch.undo()
+    readable = min(9.0, QApplication.font().pointSizeF())
+    assert sizes and min(sizes) >= readable - 0.01, sorted(set(sizes))[:5]
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert window.grab().save(str(ARTIFACTS / "journey_1000x700.png"))
