@@ -227,3 +227,26 @@ def test_the_language_setting_loads_from_old_and_new_settings_files(tmp_path: Pa
     store.path.write_text('language = "Russian please"\n')
     with pytest.raises(ConfigError, match="language"):
         store.load()
+
+
+def test_check_findings_are_english_in_json_and_russian_on_screen(russian: None) -> None:
+    from mua.net.posture_check import DomainReport, Severity, _finding
+    from mua.net.posture_text import describe
+
+    report = DomainReport("b.test")
+    report.findings.append(_finding("no-tls-rpt", Severity.ADVICE, domain="b.test"))
+    shown = describe(report)
+    assert "Что исправить:" in shown
+    assert "[совет] Домен b.test не публикует запись TLS-RPT" in shown
+    (finding,) = report.to_json()["findings"]
+    assert finding["text"].startswith("b.test publishes no TLS-RPT record; add a TXT record")
+
+
+def test_a_text_survives_copy_and_pickle(russian: None) -> None:
+    import copy
+    import pickle
+
+    note = T_("Handed to the delivery agent inside the same server.")
+    for again in (copy.deepcopy(note), pickle.loads(pickle.dumps(note))):
+        assert again == note
+        assert translated(again) == "Передано агенту доставки внутри того же сервера."

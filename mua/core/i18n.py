@@ -144,6 +144,9 @@ class Text(str):
     def translated(self) -> str:
         return _render(self._spec, translate=True)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle keep the spec
+        return (Text, (str(self), self._spec))
+
     def to_json(self) -> dict[str, Any]:
         return self._spec
 
