@@ -250,3 +250,12 @@ def test_a_text_survives_copy_and_pickle(russian: None) -> None:
     for again in (copy.deepcopy(note), pickle.loads(pickle.dumps(note))):
         assert again == note
         assert translated(again) == "Передано агенту доставки внутри того же сервера."
+
+
+def test_an_error_inside_a_sentence_is_translated_with_it(russian: None) -> None:
+    from mua.net.autoconfig import AutoconfigError
+
+    error = AutoconfigError(T_("the name {host} could not be found", host="c.test"))
+    step = T_("Autoconfig {url}: {error}.", url="https://c.test/", error=error)
+    assert step == "Autoconfig https://c.test/: the name c.test could not be found."
+    assert translated(step) == "Autoconfig https://c.test/: имя c.test не найдено."

@@ -214,6 +214,8 @@ def text_from_json(english: str, spec: dict[str, Any] | None) -> str:
 
 
 def _part_spec(value: Any) -> Any:
+    if isinstance(value, BaseException) and len(value.args) == 1:
+        value = value.args[0]  # an error raised with a Text says itself in the language too
     if isinstance(value, Text):
         return {"text": value.to_json()}
     if isinstance(value, (int, float)) and not isinstance(value, bool):

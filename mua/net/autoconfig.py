@@ -31,6 +31,7 @@ from typing import Literal
 from urllib.parse import quote, urljoin, urlsplit
 from xml.parsers import expat
 
+from mua.core.i18n import T_
 from mua.core.tls import Security
 from mua.net.tls import client_context, describe_certificate_error
 
@@ -219,9 +220,11 @@ async def fetch(
             for _ in range(MAX_REDIRECTS + 1):
                 parts = urlsplit(current)
                 if parts.scheme not in ("https", "http") or not parts.hostname:
-                    raise AutoconfigError(f"{current} is not an HTTP address")
+                    raise AutoconfigError(T_("{url} is not an HTTP address", url=current))
                 if secure and parts.scheme != "https":
-                    raise AutoconfigError(f"{url} redirected to plain HTTP, which was refused")
+                    raise AutoconfigError(
+                        T_("{url} redirected to plain HTTP, which was refused", url=url)
+                    )
                 connect_to = await address_for(parts.hostname)
                 getter = _Get(current, connect_to, ca_file, timeout)
                 status, location, body = await asyncio.to_thread(getter.run)
@@ -229,14 +232,20 @@ async def fetch(
                     current = urljoin(current, location)
                     continue
                 if status != 200:
-                    raise AutoconfigError(f"{parts.hostname} answered HTTP {status}")
+                    raise AutoconfigError(
+                        T_("{host} answered HTTP {status}", host=parts.hostname, status=status)
+                    )
                 servers, skipped = parse(body, address)
                 return AutoconfigFile(url, secure, servers, skipped)
-            raise AutoconfigError(f"{url} redirected more than {MAX_REDIRECTS} times")
+            raise AutoconfigError(
+                T_("{url} redirected more than {n} times", url=url, n=MAX_REDIRECTS)
+            )
     except AutoconfigError:
         raise
     except TimeoutError as exc:
-        raise AutoconfigTimeout(f"no answer within {timeout:g} seconds") from exc
+        raise AutoconfigTimeout(
+            T_("no answer within {seconds} seconds", seconds=_seconds(timeout))
+        ) from exc
     finally:
         if getter is not None:
             getter.abort()  # wakes a worker still blocked on the socket; harmless when done
@@ -271,14 +280,19 @@ class _Get:
                 return response.status, response.getheader("Location"), b""
             declared = (response.getheader("Content-Length") or "").strip()
             if declared.isdigit() and int(declared) > MAX_BYTES:
-                raise AutoconfigRefused(f"the file is larger than {MAX_BYTES // 1000} kB")
+                raise AutoconfigRefused(_too_large())
             body = bytearray()
             while chunk := response.read1(16384):
                 body += chunk
                 if len(body) > MAX_BYTES:
-                    raise AutoconfigRefused(f"the file is larger than {MAX_BYTES // 1000} kB")
+                    raise AutoconfigRefused(_too_large())
                 if time.monotonic() > deadline:
-                    raise AutoconfigTimeout(f"the file took longer than {self.timeout:g} seconds")
+                    raise AutoconfigTimeout(
+                        T_(
+                            "the file took longer than {seconds} seconds",
+                            seconds=_seconds(self.timeout),
+                        )
+                    )
             return 200, None, bytes(body)
         except ssl.SSLCertVerificationError as exc:
             _, text, _ = describe_certificate_error(exc, host)
@@ -287,16 +301,26 @@ class _Get:
             if isinstance(exc, AutoconfigError):
                 raise
             raise AutoconfigTimeout(
-                f"{host} did not answer within {self.timeout:g} seconds"
+                T_(
+                    "{host} did not answer within {seconds} seconds",
+                    host=host,
+                    seconds=_seconds(self.timeout),
+                )
             ) from exc
         except ssl.SSLError as exc:
-            raise AutoconfigError(f"TLS with {host} failed ({exc.reason or exc})") from exc
+            raise AutoconfigError(
+                T_("TLS with {host} failed ({why})", host=host, why=exc.reason or exc)
+            ) from exc
         except socket.gaierror as exc:
-            raise AutoconfigError(f"the name {host} could not be found") from exc
+            raise AutoconfigError(T_("the name {host} could not be found", host=host)) from exc
         except http.client.HTTPException as exc:
-            raise AutoconfigError(f"{host} did not answer in HTTP ({exc!r})") from exc
+            raise AutoconfigError(
+                T_("{host} did not answer in HTTP ({error})", host=host, error=repr(exc))
+            ) from exc
         except OSError as exc:
-            raise AutoconfigError(f"could not fetch from {host} ({exc.strerror or exc})") from exc
+            raise AutoconfigError(
+                T_("could not fetch from {host} ({why})", host=host, why=exc.strerror or exc)
+            ) from exc
         finally:
             connection.close()
 
@@ -341,3 +365,11 @@ class _Https(http.client.HTTPSConnection):
         except BaseException:
             sock.close()
             raise
+
+
+def _seconds(timeout: float) -> str:
+    return f"{timeout:g}"
+
+
+def _too_large() -> str:
+    return T_("the file is larger than {size} kB", size=MAX_BYTES // 1000)

@@ -23,6 +23,7 @@ from keyrings.alt.escape import escape as escape_for_ini
 from keyrings.alt.file import EncryptedKeyring
 from keyrings.alt.file_base import FileBacked
 
+from mua.core.i18n import T_
 from mua.store.config import write_private_file
 from mua.store.secrets import (
     NoKeyring,
@@ -40,19 +41,26 @@ def system_backend() -> KeyringBackend:
         backend = keyring.get_keyring()
     except Exception as exc:  # a backend named by PYTHON_KEYRING_BACKEND that cannot load
         raise NoKeyring(
-            f"the backend that PYTHON_KEYRING_BACKEND or keyringrc.cfg names cannot be used: {exc}"
+            T_(
+                "the backend that PYTHON_KEYRING_BACKEND or keyringrc.cfg names cannot be used: "
+                "{error}",
+                error=exc,
+            )
         ) from exc
     if isinstance(backend, chainer.ChainerBackend):
         chained = list(backend.backends)
         usable = [b for b in chained if is_os_keyring(b)]
         if not usable:
-            _no_keyring(backend, "keyring found no OS keyring to use")
+            _no_keyring(backend, T_("keyring found no OS keyring to use"))
         # A chain that also holds keyrings.alt files would read from them: use the best alone.
         return backend if len(usable) == len(chained) else usable[0]
     if isinstance(backend, FileBacked):
         _no_keyring(
             backend,
-            f"{_describe(backend)} keeps passwords in a file that mua does not manage",
+            T_(
+                "{backend} keeps passwords in a file that mua does not manage",
+                backend=_describe(backend),
+            ),
         )
     if not is_os_keyring(backend):
         _no_keyring(backend)
@@ -93,14 +101,23 @@ class MasterPasswordKeyring(EncryptedKeyring):
             raise
         except configparser.Error as exc:
             raise SecretsError(
-                f"The password file {path} is damaged; move it away to start a new one."
+                T_(
+                    "The password file {path} is damaged; move it away to start a new one.",
+                    path=path,
+                )
             ) from exc
         except ValueError as exc:  # keyrings.alt: "Encryption scheme mismatch"
             raise SecretsError(
-                f"The password file {path} was not written by mua; move it away to start a new one."
+                T_(
+                    "The password file {path} was not written by mua; move it away to start a new "
+                    "one.",
+                    path=path,
+                )
             ) from exc
         except OSError as exc:
-            raise SecretsError(f"The password file {path} cannot be used ({exc}).") from exc
+            raise SecretsError(
+                T_("The password file {path} cannot be used ({error}).", path=path, error=exc)
+            ) from exc
 
     # --- the master password comes from the caller, never from a prompt ------------------
 
