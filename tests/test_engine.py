@@ -400,3 +400,28 @@ async def test_saving_a_draft_again_replaces_it_and_sending_it_removes_it(
         await _arrives(engine, "bob@b.test", "Plan")
     finally:
         await engine.aclose()
+
+
+async def test_without_appenduid_the_saved_draft_is_found_by_its_message_id(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server without UIDPLUS does not say the new UID: the synced Drafts folder does."""
+    append = sync_module.AccountSync.append
+
+    def append_without_uid(self, folder, message, flags=()):
+        append(self, folder, message, flags)
+        return None
+
+    monkeypatch.setattr(sync_module.AccountSync, "append", append_without_uid)
+    engine = make_engine(world, tmp_path, "alice@a.test")
+    try:
+        draft = Draft(sender="alice@a.test", subject="Notes", text="one")
+        first = await engine.save_draft(draft)
+        second = await engine.save_draft(replace(draft, text="two"), replacing=first)
+        assert first and second and first.uid is not None and second.uid is not None
+        (stored,) = _server_drafts(world, "alice@a.test")
+        assert b"two" in stored
+        (row,) = engine.cache.page("alice@a.test", "Drafts")
+        assert row.uid == second.uid
+    finally:
+        await engine.aclose()

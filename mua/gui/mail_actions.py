@@ -184,6 +184,13 @@ class MailActions:
 
         return [w for w in self.findChildren(ComposeWindow) if w.isVisible()]
 
+    def close_compose_windows(self) -> bool:
+        """Close every compose window, as the main window closes; one with unsaved changes
+        asks the user first and stays open meanwhile (False: the main window stays too)."""
+        for window in self.compose_windows():
+            window.close()
+        return not self.compose_windows()
+
     def open_draft(self, index=None) -> None:
         """Double-click or Enter on a message in a Drafts folder: edit it in a compose window
         (the one already editing it, when there is one). Other folders: nothing here."""
@@ -222,11 +229,14 @@ class MailActions:
     def add_account(self) -> object:
         """The account wizard; a saved account appears in the folder tree."""
         from mua.gui.wizard import AccountWizard
+        from mua.gui.wizard_logic import demo_discover_options
 
         wizard = AccountWizard(
             self.bridge,
             accounts=self.engine.accounts,
             secrets=self.engine.secrets,
+            # demo mode: discovery asks the demo world's DNS, not the Internet's
+            discover_options=demo_discover_options(self.demo.settings) if self.demo else None,
             parent=self,
         )
         wizard.account_saved.connect(lambda _account: self.refresh_all())

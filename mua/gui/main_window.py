@@ -268,6 +268,9 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.content.setOrientation(self._orientation())
 
     def closeEvent(self, event) -> None:
+        if not self.close_compose_windows():  # one asks about unsaved changes: stay open
+            event.ignore()
+            return
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.setValue("window/main", self.main_splitter.saveState())
         self.qsettings.setValue("window/content", self.content.saveState())

@@ -218,6 +218,18 @@ def test_reply_and_forward_open_windows_of_their_own(
     assert compose_windows(main) == [forward]
 
 
+def test_closing_the_main_window_asks_about_unsaved_messages_first(
+    qtbot, main: MainWindow
+) -> None:
+    untouched, written = open_new(main, qtbot), open_new(main, qtbot)
+    written.subject_edit.setText("Important")
+    assert not main.close()  # a message would be lost: the main window stays
+    assert main.isVisible() and closed(main, untouched) and not closed(main, written)
+    answer(written, qtbot, QMessageBox.StandardButton.Discard)
+    qtbot.waitUntil(lambda: closed(main, written))
+    assert main.close()
+
+
 # --- drafts ---------------------------------------------------------------------------------
 
 
