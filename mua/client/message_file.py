@@ -16,6 +16,7 @@ from email.message import Message
 from email.utils import getaddresses
 from pathlib import Path
 
+from mua.core.i18n import T_
 from mua.core.journey import trace_from_headers
 from mua.core.legs import Leg, Trace
 from mua.store import paths
@@ -70,7 +71,7 @@ def _account_context(address: str, message_id: str | None) -> tuple[list[str], l
     """The account's provider hosts, and the legs mua observed for this message."""
     account = AccountStore().get(address)
     if account is None:
-        raise NoSuchAccount(f"There is no account {address}.")
+        raise NoSuchAccount(T_("There is no account {address}.", address=address))
     hosts = [account.domain, *account.provider_hosts]
     hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
     observed: list[Leg] = []

@@ -89,7 +89,7 @@ class OutboxSender:
         if account is None:
             return self._fail(
                 entry,
-                "The account of this message no longer exists; send it from another account.",
+                T_("The account of this message no longer exists; send it from another account."),
                 permanent=True,
             )
         message = self.outbox.message(entry)
@@ -104,7 +104,8 @@ class OutboxSender:
                 timeout=self.timeout,
             )
         except SubmissionError as exc:
-            return self._fail(entry, str(exc), permanent=not exc.temporary)
+            reason = exc.args[0] if len(exc.args) == 1 else str(exc)  # a Text: shown translated
+            return self._fail(entry, reason, permanent=not exc.temporary)
         self.cache.add_observed_leg(
             account.key, entry.message_id, submission_leg(account, result).to_record(1)
         )
