@@ -149,6 +149,9 @@ def test_closing_with_changes_asks_save_discard_or_cancel(
     buttons = QMessageBox.StandardButton
     assert box.standardButtons() == buttons.Save | buttons.Discard | buttons.Cancel
     ARTIFACTS.mkdir(exist_ok=True)
+    qtbot.waitUntil(
+        lambda: [c.pending for c in window.travel_chips()] == [False, False], timeout=WAIT
+    )
     assert window.grab().save(str(ARTIFACTS / "compose_window.png"))
     assert box.grab().save(str(ARTIFACTS / "compose_unsaved_question.png"))
     box.button(buttons.Cancel).click()
@@ -218,9 +221,7 @@ def test_reply_and_forward_open_windows_of_their_own(
     assert compose_windows(main) == [forward]
 
 
-def test_closing_the_main_window_asks_about_unsaved_messages_first(
-    qtbot, main: MainWindow
-) -> None:
+def test_closing_the_main_window_asks_about_unsaved_messages_first(qtbot, main: MainWindow) -> None:
     untouched, written = open_new(main, qtbot), open_new(main, qtbot)
     written.subject_edit.setText("Important")
     assert not main.close()  # a message would be lost: the main window stays
