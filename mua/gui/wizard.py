@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
 
 from mua.core.legs import Grade
 from mua.core.tls import Security
+from mua.gui import wizard_errors as errors
 from mua.gui import wizard_logic as logic
 from mua.gui.bridge import Bridge
 from mua.gui.close_key import close_on_standard_key
+from mua.gui.error_note import ErrorNote
 from mua.gui.theme import GRADE_LABELS, grade_colour
 from mua.net.candidates import Candidate, Discovery
 from mua.net.discovery import discover
@@ -184,7 +186,7 @@ class DiscoveryPage(_Page):
             ),
         )
         self._finished = False
-        self.status = _label()
+        self.status = ErrorNote()  # progress, or a sentence with the raw details behind it
         self.lists: dict[str, QTreeWidget] = {}
         self.notes: dict[str, QLabel] = {}
         layout = QVBoxLayout(self)
@@ -219,10 +221,24 @@ class DiscoveryPage(_Page):
             widget.clear()
         address = self.field("address").strip()
         self.status.setText(self.tr("Looking up the servers for %s…") % address)
-        coro = self._wizard.discover_fn(address, **self._wizard.discover_options)
-        self.start("discover", coro, self._found, self._failed)
+        self.start("discover", self._discover(address), self._found, self._failed)
 
-    def _found(self, discovery: Discovery) -> None:
+    async def _discover(self, address: str) -> tuple[Discovery, bool | None, str]:
+        """Discovery; when it found nothing, also whether the domain exists at all."""
+        options = self._wizard.discover_options
+        discovery = await self._wizard.discover_fn(address, **options)
+        if discovery.imap or discovery.smtp:
+            return discovery, True, ""
+        exists, said = await errors.domain_exists(
+            address.rpartition("@")[2].lower().rstrip("."),
+            nameserver=options.get("nameserver"),
+            trust_anchor_file=options.get("trust_anchor_file"),
+            timeout=self._wizard.timeout,
+        )
+        return discovery, exists, said
+
+    def _found(self, result: tuple[Discovery, bool | None, str]) -> None:
+        discovery, exists, said = result
         self._wizard.discovery = discovery
         for kind in KINDS:
             chosen = logic.preselected(discovery, kind)
@@ -239,17 +255,22 @@ class DiscoveryPage(_Page):
                 if candidate is chosen:
                     self.lists[kind].setCurrentItem(item)
         found = len(discovery.imap) + len(discovery.smtp)
-        self.status.setText(
-            self.tr("Found %d servers; the selected ones are used (you can change them next).")
-            % found
-            if found
-            else self.tr("No server was found; enter the settings on the next page.")
-        )
+        if found:
+            self.status.setText(
+                self.tr("Found %d servers; the selected ones are used (you can change them next).")
+                % found
+            )
+        else:
+            domain = discovery.address.rpartition("@")[2]
+            self.status.setText(
+                errors.nothing_found(domain, exists),
+                errors.details_of(discovery.steps, said),
+            )
         self.steps.addItems(list(discovery.steps))
         self._done()
 
     def _failed(self, message: str) -> None:
-        self.status.setText(self.tr("Discovery failed: %s Enter the settings by hand.") % message)
+        self.status.setText(errors.SEARCH_FAILED, message)
         self._done()
 
     def _done(self) -> None:
@@ -380,8 +401,8 @@ class TestPage(_Page):
         self._ok, self._account = False, None
         self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
         self._pending: tuple[str, logic.CertificateInfo] | None = None
-        self.status = _label()
-        self.results = {kind: _label() for kind in KINDS}
+        self.status = ErrorNote()
+        self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
         self.retry = QPushButton(self.tr("Test again"))
         self.retry.clicked.connect(self.run)
         self.certificate_box = QGroupBox(self.tr("This server's certificate could not be verified"))
@@ -440,7 +461,8 @@ class TestPage(_Page):
         self.retry.setEnabled(True)
         for result in results:
             label = self.results[result.kind]
-            label.setText(f"<b>{self.tr(logic.KIND_NAMES[result.kind])}:</b> {result.text}")
+            name = self.tr(logic.KIND_NAMES[result.kind])
+            label.setText(f"<b>{name}:</b> {result.text}", result.details)
             _paint(label, Grade.GREEN if result.ok else Grade.RED)
         self._ok = all(r.ok for r in results)
         self._wizard.account = self._account if self._ok else None
@@ -499,7 +521,7 @@ class TestPage(_Page):
     def _failed(self, message: str) -> None:
         self._task = None
         self.retry.setEnabled(True)
-        self.status.setText(message)
+        self.status.setText(errors.sentence_for(message), message)
 
     def isComplete(self) -> bool:
         return self._ok

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 from mua.core.account import Account, ServerSettings
 from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
+from mua.gui.wizard_errors import sentence_for
 from mua.net import imap, submission
 from mua.net.candidates import Candidate, Discovery
 from mua.net.dns import DnsError, Resolver
@@ -111,6 +112,18 @@ def nameserver_text(nameserver: tuple[str, int] | None) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def demo_discover_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """discover()'s options in demo mode (`settings`: the demo world's, as `mua stack
+    --json` prints them): its DNS, DNSSEC checked against its trust anchor, its CA, and no
+    autoconfig fetches (they would go to the Internet)."""
+    return {
+        "nameserver": (settings["dns"]["host"], int(settings["dns"]["port"])),
+        "trust_anchor_file": Path(settings["trust_anchor_file"]),
+        "ca_file": Path(settings["ca_file"]),
+        "autoconfig_urls": lambda _domain, _address: [],
+    }
+
+
 async def build_account(
     display_name: str,
     address: str,
@@ -175,6 +188,7 @@ class CheckResult:
     text: str  # one sentence for the user
     certificate_problem: CertificateProblem | None = None
     tls: TlsFacts | None = None
+    details: str = ""  # the server's or the resolver's own words, behind "Details"
 
 
 async def check_account(account: Account, password: str, *, timeout: float = 10.0):
@@ -198,7 +212,7 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
     except imap.CertificateInvalid as exc:
         return CheckResult("imap", False, str(exc), _problem(exc.reason))
     except imap.ImapError as exc:
-        return CheckResult("imap", False, str(exc))
+        return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
     return CheckResult("imap", True, f"Signed in over {protection(tls)}.", tls=tls)
 
 
@@ -210,7 +224,7 @@ async def _check_smtp(account: Account, timeout: float) -> CheckResult:
     except submission.CertificateInvalid as exc:
         return CheckResult("smtp", False, str(exc), _problem(exc.reason))
     except submission.SubmissionError as exc:
-        return CheckResult("smtp", False, str(exc))
+        return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
     how = ", ".join(result.auth_mechanisms) or "none"
     text = f"Connected over {protection(result.tls)}; sign-in offered: {how}."
     return CheckResult("smtp", True, text, tls=result.tls)

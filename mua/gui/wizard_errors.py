@@ -1,0 +1,88 @@
+"""The account wizard's errors in words a person can act on: one sentence saying what
+happened and what to do, while the raw text (a resolver's or a server's own message) is
+kept for the "Details" disclosure (mua.gui.error_note). Qt-free."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from mua.net.dns import DnsError, Resolver
+
+# (pattern in the raw message, the sentence), the first match wins.
+_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), sentence)
+    for pattern, sentence in (
+        (
+            r"has no address|does not exist|nxdomain|no such name|name or service not known"
+            r"|nodename nor servname|getaddrinfo|no address associated|name resolution",
+            "A server name could not be found in the DNS; check the server names for typos.",
+        ),
+        (
+            r"timed? ?out|timeout",
+            "The server did not answer in time; check its name and port, or try again later.",
+        ),
+        (
+            r"refused|connect call failed|unreachable|errno 111|errno 113",
+            "The server refused the connection; check the port and the security choice.",
+        ),
+        (
+            r"authenticat|login failed|password|credentials|\b535\b|\b534\b",
+            "The server did not accept the user name or password; check them.",
+        ),
+        (
+            r"ssl|tls|handshake|wrong version number",
+            "A secure connection could not be set up; check the port and the security choice.",
+        ),
+    )
+)
+OTHER = "The server could not be used; check the settings (the details say what went wrong)."
+
+SEARCH_FAILED = (
+    "Looking up the servers failed; check the network connection, or enter the settings "
+    "on the next page."
+)
+
+
+def sentence_for(raw: str) -> str:
+    """The one sentence for a raw error message."""
+    return next((said for pattern, said in _SENTENCES if pattern.search(raw)), OTHER)
+
+
+def nothing_found(domain: str, exists: bool | None) -> str:
+    """What to say when discovery found no server for `domain`; `exists` is False when the
+    DNS says the domain does not exist (NXDOMAIN), None when that could not be told."""
+    if exists is False:
+        return (
+            f"The domain {domain} does not exist; check the address for a typo, or enter "
+            "the servers by hand on the next page."
+        )
+    return (
+        f"No mail servers were found for {domain}; enter them on the next page (your "
+        "provider's help pages list them)."
+    )
+
+
+def details_of(steps: Iterable[str], *extra: str) -> str:
+    """The raw lines behind a sentence, one a line."""
+    return "\n".join(line for line in (*steps, *extra) if line)
+
+
+async def domain_exists(
+    domain: str,
+    *,
+    nameserver: tuple[str, int] | None = None,
+    trust_anchor_file: Path | None = None,
+    timeout: float = 5.0,
+) -> tuple[bool | None, str]:
+    """(whether the DNS has the name at all, what the lookup said): False for NXDOMAIN,
+    None when the lookup itself failed (its message is the second item)."""
+    resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
+    try:
+        answer = await resolver.mx(domain)
+    except DnsError as exc:
+        return None, f"{domain}: {exc}"
+    if answer.nxdomain:
+        return False, f"{domain}: NXDOMAIN, the DNS says the name does not exist."
+    return True, f"{domain}: the name exists."
