@@ -19,7 +19,6 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -29,14 +28,17 @@ from PySide6.QtGui import (
     QPolygonF,
     QResizeEvent,
 )
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
 
 from mua.core.legs import Source, Trace
+from mua.gui import hop_export
+from mua.gui import hop_legend as legend
 from mua.gui import hop_model as hm
+from mua.gui.hop_legend import REFUSED_STYLE as _REFUSED_STYLE
+from mua.gui.hop_legend import paint_refused as _paint_refused
+from mua.gui.hop_legend import pen as _pen
 from mua.gui.theme import GRADE_LABELS, grade_colour
 
-_DASHES = {hm.LineStyle.SOLID: [], hm.LineStyle.DASHED: [3.0, 2.0], hm.LineStyle.DOTTED: [0.1, 2.2]}
 _SOURCE_WORDS = {
     Source.OBSERVED: "observed",
     Source.RECORDED: "recorded by your provider",
@@ -44,7 +46,6 @@ _SOURCE_WORDS = {
 }
 _CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
 READABLE_PT = 9.0  # no text of the diagram is drawn smaller (nor below the app's font)
-_REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -57,22 +58,6 @@ def _alpha(colour: QColor, alpha: int) -> QColor:
     c = QColor(colour)
     c.setAlpha(alpha)
     return c
-
-
-def _paint_refused(p: QPainter, colour: QColor, x1: float, x2: float, y: float, h: float) -> None:
-    """A refused leg: the line stops short and ends in a bar (nothing crossed)."""
-    p.drawLine(QLineF(x1, y, x2, y))
-    p.setPen(_pen(colour, 3.0))
-    p.drawLine(QLineF(x2, y - h / 2 - 2, x2, y + h / 2 + 2))
-
-
-def _pen(colour: QColor, width: float, style: hm.LineStyle = hm.LineStyle.SOLID) -> QPen:
-    pen = QPen(colour, width)
-    round_cap = style is hm.LineStyle.DOTTED
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap if round_cap else Qt.PenCapStyle.FlatCap)
-    if _DASHES[style]:
-        pen.setDashPattern(_DASHES[style])
-    return pen
 
 
 class HopDiagram(QWidget):
@@ -210,39 +195,16 @@ class HopDiagram(QWidget):
             rows.append((self.tr("Outcome"), [refused]))
         return rows
 
-    def _legend_lines(
-        self, width: float, dim: QColor | None = None
-    ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
-        """The legend's rows wrapped to `width` (a continuation line has no title)."""
-        fm = QFontMetricsF(self.font())
+    def _legend_lines(self, width: float, dim: QColor | None = None) -> list[legend.Row]:
         rows = self._legend_rows(QColor() if dim is None else dim)
-        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
-        lines = []
-        for title, entries in rows:
-            line: list[tuple[QColor, hm.LineStyle | None, str]] = []
-            x = head
-            for entry in entries:
-                step = 48 + fm.horizontalAdvance(entry[2])
-                if line and x + step > width:
-                    lines.append((title if not lines or lines[-1][0] != title else "", line))
-                    title, line, x = "", [], head
-                line.append(entry)
-                x += step
-            lines.append((title, line))
-        return lines
+        return legend.wrapped(rows, QFontMetricsF(self.font()), width)
 
     def _legend_min_width(self) -> float:
         fm = QFontMetricsF(self.font())
-        rows = self._legend_rows(QColor())
-        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
-        widest = max(48 + fm.horizontalAdvance(t) for _, e in rows for *_, t in e)
-        return head + widest + 2 * self._m.margin
+        return legend.min_width(self._legend_rows(QColor()), fm) + 2 * self._m.margin
 
     def _legend_width(self) -> float:
-        fm = QFontMetricsF(self.font())
-        rows = self._legend_rows(QColor())
-        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
-        return head + max(sum(48 + fm.horizontalAdvance(t) for *_, t in e) for _, e in rows)
+        return legend.natural_width(self._legend_rows(QColor()), QFontMetricsF(self.font()))
 
     def _content_size(self, *, natural: bool = False) -> QSize:
         """The drawing's size at scale 1: as laid out now, or in one row (`natural`)."""
@@ -466,52 +428,33 @@ class HopDiagram(QWidget):
             p.drawText(QRectF(r.x, r.y + n * self._m.line_h, r.w, self._m.line_h), _CENTRE, line)
 
     def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor) -> None:
-        fm = QFontMetricsF(self.font())
-        lh, m, right = self._m.line_h, self._m.margin, self._content_size().width() - self._m.margin
-        dim = _mix(bg, fg, 0.65)
-        y0 = self._layout.height
-        p.setPen(QPen(_mix(bg, fg, 0.15), 1))
-        p.drawLine(QLineF(m, y0 - m / 2, right, y0 - m / 2))
-        rows = self._legend_lines(right - m, dim)
-        head = max(fm.horizontalAdvance(title) for title, _ in rows) + 12
-        for row, (title, entries) in enumerate(rows):
-            y = y0 + row * (lh + 6)
-            p.setFont(self._font(bold=True))
-            p.setPen(dim)
-            p.drawText(QRectF(m, y, head, lh), _VCENTRE, title)
-            p.setFont(self.font())
-            x = m + head
-            for colour, style, text in entries:
-                p.setPen(_pen(colour, 3.0, hm.LineStyle.SOLID if style is None else style))
-                if style is _REFUSED_STYLE:
-                    _paint_refused(p, colour, x, x + 22, y + lh / 2, lh * 0.6)
-                else:
-                    p.drawLine(QLineF(x, y + lh / 2, x + 26, y + lh / 2))
-                p.setPen(fg)
-                p.drawText(QRectF(x + 32, y, fm.horizontalAdvance(text) + 2, lh), _VCENTRE, text)
-                x += 48 + fm.horizontalAdvance(text)
+        m, dim = self._m.margin, _mix(bg, fg, 0.65)
+        right = self._content_size().width() - m
+        box = QRectF(m, self._layout.height, right - m, 0)
+        legend.paint(
+            p,
+            self._legend_lines(right - m, dim),
+            fonts=(self.font(), self._font(bold=True)),
+            box=box,
+            margin=m,
+            line_h=self._m.line_h,
+            colours=(_mix(bg, fg, 0.15), dim, fg),
+        )
 
-    # -- export -----------------------------------------------------------------------------
+    # -- export (mua/gui/hop_export.py) ---------------------------------------------------
 
     def render_png(self, path: str | Path, scale: float = 2) -> Path:
         """The whole diagram (without hover or selection) as a PNG, `scale` pixels per point."""
-        with self._in_one_row() as size:
-            w, h = int(size.width() * scale), int(size.height() * scale)
-            image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-            image.setDevicePixelRatio(scale)
-            painter = QPainter(image)
-            self._paint(painter, size.width(), size.height(), interactive=False)
-            painter.end()
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        return Path(path)
+        return hop_export.png(self, path, scale)
 
     def render_svg(self, path: str | Path) -> Path:
-        with self._in_one_row():
-            return self._render_svg(path)
+        return hop_export.svg(self, path)
+
+    def paint_on(self, painter: QPainter, width: float, height: float) -> None:
+        self._paint(painter, width, height, interactive=False)
 
     @contextlib.contextmanager
-    def _in_one_row(self) -> Iterator[QSize]:
+    def in_one_row(self) -> Iterator[QSize]:
         """Exports show the journey in one row, however the widget wraps it on screen."""
         layout, wrap = self._layout, self._wrap
         self._layout, self._wrap = self._natural, None
@@ -519,19 +462,3 @@ class HopDiagram(QWidget):
             yield self._content_size()
         finally:
             self._layout, self._wrap = layout, wrap
-
-    def _render_svg(self, path: str | Path) -> Path:
-        size = self._content_size()
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        generator.setSize(size)
-        generator.setResolution(round(self.logicalDpiY()))  # fonts in points, as on screen
-        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
-        generator.setTitle(self.tr("How this message travelled"))
-        generator.setDescription((self._trace.subject or "") if self._trace else "")
-        painter = QPainter()
-        if not painter.begin(generator):
-            raise OSError(f"could not write {path}")
-        self._paint(painter, size.width(), size.height(), interactive=False)
-        painter.end()
-        return Path(path)
