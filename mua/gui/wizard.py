@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QIcon, QPainter, QPixmap
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
     QWizard,
-    QWizardPage,
 )
 
 from mua.core.legs import Grade
@@ -40,37 +38,13 @@ from mua.gui.bridge import Bridge
 from mua.gui.close_key import close_on_standard_key
 from mua.gui.error_note import ErrorNote
 from mua.gui.theme import GRADE_LABELS, grade_colour
+from mua.gui.wizard_page import KINDS, ROLE, WizardPage, grade_icon, paint
+from mua.gui.wizard_page import label as _label
+from mua.gui.wizard_testing import TestPage
 from mua.net.candidates import Candidate, Discovery
 from mua.net.discovery import discover
 from mua.store.config import AccountStore
 from mua.store.secrets import Secrets
-
-KINDS: tuple[logic.Kind, ...] = ("imap", "smtp")
-_ROLE = Qt.ItemDataRole.UserRole
-
-
-def grade_icon(grade: Grade) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(0, 0, 0, 0))
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(grade_colour(grade))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, 10, 10)
-    painter.end()
-    return QIcon(pixmap)
-
-
-def _label(text: str = "", *, grey: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if grey:
-        label.setStyleSheet("color: palette(placeholder-text);")
-    return label
-
-
-def _paint(label: QLabel, grade: Grade | None) -> None:
-    label.setStyleSheet(f"color: {grade_colour(grade).name()};" if grade else "")
 
 
 class AccountWizard(QWizard):
@@ -124,29 +98,7 @@ class AccountWizard(QWizard):
         super().done(result)
 
 
-class _Page(QWizardPage):
-    """A page that may run one job through the bridge, cancelled when the user leaves."""
-
-    def __init__(self, wizard: AccountWizard, title: str, subtitle: str = "") -> None:
-        super().__init__()
-        self._wizard, self._task = wizard, None
-        self.setTitle(title)
-        self.setSubTitle(subtitle)
-
-    def start(self, what: str, coro, on_done, on_error) -> None:
-        self.cancel()
-        self._task = self._wizard.bridge.run(what, coro, on_done, on_error)
-
-    def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    def cleanupPage(self) -> None:
-        self.cancel()
-
-
-class IdentityPage(_Page):
+class IdentityPage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(
             wizard,
@@ -157,7 +109,7 @@ class IdentityPage(_Page):
         self.password_edit = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.address_edit.setPlaceholderText("you@example.org")
         self.error = _label()
-        _paint(self.error, Grade.RED)
+        paint(self.error, Grade.RED)
         form = QFormLayout(self)
         form.addRow(self.tr("Your name:"), self.name_edit)
         form.addRow(self.tr("Email address:"), self.address_edit)
@@ -173,7 +125,7 @@ class IdentityPage(_Page):
         return problem is None
 
 
-class DiscoveryPage(_Page):
+class DiscoveryPage(WizardPage):
     """Discovery in the background: every candidate with its grade, the best preselected."""
 
     def __init__(self, wizard: AccountWizard) -> None:
@@ -203,7 +155,7 @@ class DiscoveryPage(_Page):
             self.notes[kind] = note = _label(grey=True)
             tree.currentItemChanged.connect(
                 lambda item, _old, n=note: n.setText(
-                    item.data(0, _ROLE).note if item is not None else ""
+                    item.data(0, ROLE).note if item is not None else ""
                 )
             )
             layout.addWidget(QLabel(f"<b>{self.tr(logic.KIND_NAMES[kind])}</b>"))
@@ -249,7 +201,7 @@ class DiscoveryPage(_Page):
                 )
                 item.setIcon(0, grade_icon(row.grade))
                 item.setForeground(2, grade_colour(row.grade))
-                item.setData(0, _ROLE, candidate)
+                item.setData(0, ROLE, candidate)
                 item.setToolTip(3, row.status)
                 self.lists[kind].addTopLevelItem(item)
                 if candidate is chosen:
@@ -279,13 +231,13 @@ class DiscoveryPage(_Page):
 
     def chosen(self, kind: str) -> Candidate | None:
         item = self.lists[kind].currentItem()
-        return item.data(0, _ROLE) if item is not None else None
+        return item.data(0, ROLE) if item is not None else None
 
     def isComplete(self) -> bool:
         return self._finished
 
 
-class ManualPage(_Page):
+class ManualPage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(
             wizard,
@@ -392,142 +344,7 @@ class ManualPage(_Page):
         return all(self.hosts[k].text().strip() and self.usernames[k].text().strip() for k in KINDS)
 
 
-class TestPage(_Page):
-    """IMAP sign-in and an SMTP probe. A certificate that does not verify is shown, and the
-    page waits for "Trust this certificate for this account" or "Cancel"."""
-
-    def __init__(self, wizard: AccountWizard) -> None:
-        super().__init__(wizard, wizard.tr("Testing the connection"))
-        self._ok, self._account = False, None
-        self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
-        self._pending: tuple[str, logic.CertificateInfo] | None = None
-        self.status = ErrorNote()
-        self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
-        self.retry = QPushButton(self.tr("Test again"))
-        self.retry.clicked.connect(self.run)
-        self.certificate_box = QGroupBox(self.tr("This server's certificate could not be verified"))
-        self.certificate_form = QFormLayout()
-        self.explanation = _label()
-        self.decline_button = QPushButton(self.tr("Cancel"))
-        self.trust_button = QPushButton(self.tr("Trust this certificate for this account"))
-        self.decline_button.clicked.connect(self.decline)
-        self.trust_button.clicked.connect(self.trust)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.decline_button)
-        buttons.addWidget(self.trust_button)
-        box = QVBoxLayout(self.certificate_box)
-        box.addLayout(self.certificate_form)
-        box.addWidget(self.explanation)
-        box.addLayout(buttons)
-        layout = QVBoxLayout(self)
-        for widget in (self.status, *self.results.values(), self.certificate_box):
-            layout.addWidget(widget)
-        layout.addStretch(1)
-        layout.addWidget(self.retry, 0, Qt.AlignmentFlag.AlignLeft)
-
-    def initializePage(self) -> None:
-        self._account, self.pinned = None, {}
-        self.run()
-
-    def run(self) -> None:
-        self._ok, self._pending, self._wizard.account = False, None, None
-        self.certificate_box.hide()
-        self.retry.setEnabled(False)
-        for label in self.results.values():
-            label.clear()
-        self.status.setText(
-            self.tr("Signing in to the incoming server, greeting the outgoing one…")
-        )
-        self.start("test account", self._test(), self._tested, self._failed)
-        self.completeChanged.emit()
-
-    async def _test(self):
-        w, manual = self._wizard, self._wizard.manual
-        if self._account is None:  # built once per visit, so that trusted certificates stay
-            self._account = await logic.build_account(
-                self.field("name"),
-                self.field("address"),
-                manual.choices(),
-                ca_file=manual.ca_file(),
-                nameserver=w.discover_options.get("nameserver"),
-                trust_anchor_file=w.discover_options.get("trust_anchor_file"),
-                timeout=w.timeout,
-            )
-        return await logic.check_account(self._account, self.field("password"), timeout=w.timeout)
-
-    def _tested(self, results: list[logic.CheckResult]) -> None:
-        self._task = None
-        self.retry.setEnabled(True)
-        for result in results:
-            label = self.results[result.kind]
-            name = self.tr(logic.KIND_NAMES[result.kind])
-            label.setText(f"<b>{name}:</b> {result.text}", result.details)
-            _paint(label, Grade.GREEN if result.ok else Grade.RED)
-        self._ok = all(r.ok for r in results)
-        self._wizard.account = self._account if self._ok else None
-        self.status.setText(
-            self.tr("Both servers work.")
-            if self._ok
-            else self.tr("The account cannot be used as it is.")
-        )
-        doubtful = next((r for r in results if r.certificate_problem is not None), None)
-        if doubtful is not None:
-            server = getattr(self._account, doubtful.kind)
-            coro = logic.fetch_certificate(server, doubtful.kind, timeout=self._wizard.timeout)
-            self.start(
-                "read certificate",
-                coro,
-                lambda cert: self._show_certificate(doubtful, cert),
-                self._failed,
-            )
-        self.completeChanged.emit()
-
-    def _show_certificate(self, result: logic.CheckResult, cert: logic.CertificateInfo) -> None:
-        self._task, self._pending = None, (result.kind, cert)
-        while self.certificate_form.rowCount():
-            self.certificate_form.removeRow(0)
-        for label, value in cert.rows():
-            field = _label(value)
-            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            if label.startswith("SHA-256"):
-                field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-            self.certificate_form.addRow(self.tr(label) + ":", field)
-        again = self.pinned.get(result.kind) == cert.sha256
-        advice, pinnable = logic.certificate_advice(result.certificate_problem, again)
-        self.explanation.setText(advice)
-        self.trust_button.setVisible(pinnable)
-        self.certificate_box.show()
-
-    def trust(self) -> None:
-        """The user's explicit choice: pin the certificate shown, then test again."""
-        if self._pending is not None:
-            kind, cert = self._pending
-            directory = self._wizard.certificates_dir
-            self._account = logic.pin_certificate(self._account, kind, cert, directory)
-            self.pinned[kind] = cert.sha256
-            self.run()
-
-    def decline(self) -> None:
-        self._pending = None
-        self.certificate_box.hide()
-        self.status.setText(
-            self.tr(
-                "Not trusted. Go back to change the settings or the CA file, "
-                "or ask your provider for the right ones."
-            )
-        )
-
-    def _failed(self, message: str) -> None:
-        self._task = None
-        self.retry.setEnabled(True)
-        self.status.setText(errors.sentence_for(message), message)
-
-    def isComplete(self) -> bool:
-        return self._ok
-
-
-class DonePage(_Page):
+class DonePage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(wizard, wizard.tr("Ready"))
         self.summary = _label()
