@@ -133,3 +133,15 @@ def test_the_journey_fits_1000_by_700_in_readable_text(qtbot, window, monkeypatc
     assert sizes and min(sizes) >= readable - 0.01, sorted(set(sizes))[:5]
     ARTIFACTS.mkdir(exist_ok=True)
     assert window.grab().save(str(ARTIFACTS / "journey_1000x700.png"))
+
+
+def test_a_message_still_queued_shows_from_alices_sent_folder(qtbot, window) -> None:
+    """strip-dane: DANE made the MTA refuse the stripped MX; the message waits in the queue,
+    so nothing reached Bob. Alice's Sent copy is where it shows, with its journey."""
+    trace = show_scenario(qtbot, window, "strip-dane")
+    assert (window.account, window.folder) == ("alice@a.test", "Sent")
+    (chosen,) = window.selected_messages()
+    assert chosen.subject == "How does this travel? (strip-dane)"
+    assert trace.status is TraceStatus.DEFERRED
+    assert next(leg for leg in trace.legs if leg.to.role is Role.MX).refused
+    assert window.hop_panel.ensure().status.text().startswith("<b>Deferred")
