@@ -19,7 +19,6 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
-    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -31,13 +30,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QWidget
 
 from mua.core.legs import Source, Trace
-from mua.gui import hop_export
+from mua.gui import hop_accessible, hop_export
 from mua.gui import hop_legend as legend
 from mua.gui import hop_model as hm
+from mua.gui.hop_accessible import LegKeys
 from mua.gui.hop_legend import REFUSED_STYLE as _REFUSED_STYLE
 from mua.gui.hop_legend import paint_refused as _paint_refused
 from mua.gui.hop_legend import pen as _pen
-from mua.gui.theme import GRADE_LABELS, grade_colour
+from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS, grade_colour
 
 _SOURCE_WORDS = {
     Source.OBSERVED: "observed",
@@ -60,13 +60,15 @@ def _alpha(colour: QColor, alpha: int) -> QColor:
     return c
 
 
-class HopDiagram(QWidget):
-    """Role boxes joined by one arrow per leg; click an arrow or its label to select the leg."""
+class HopDiagram(LegKeys, QWidget):
+    """Role boxes joined by one arrow per leg; click an arrow or its label to select the leg.
+    Screen readers see a list of legs, the keyboard moves between them (`hop_accessible`)."""
 
     legClicked = Signal(int)
     heightChanged = Signal()  # the journey wrapped onto more or fewer rows
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        hop_accessible.install()  # before Qt first asks for this widget's interface
         super().__init__(parent)
         self._trace: Trace | None = None
         self._model = hm.HopDiagramModel.from_trace(None)
@@ -80,8 +82,9 @@ class HopDiagram(QWidget):
         """Show `trace`'s journey; None shows the empty state."""
         self._trace = trace
         self._model = hm.HopDiagramModel.from_trace(trace)
-        self._selected = self._hover = None
+        self._selected = self._hover = self._current = None
         self._relayout()
+        hop_accessible.announce_legs(self)
 
     def trace(self) -> Trace | None:
         return self._trace
@@ -96,6 +99,8 @@ class HopDiagram(QWidget):
     def set_selected_leg(self, index: int | None) -> None:
         in_range = index is not None and 0 <= index < len(self._model.arrows)
         self._selected = index if in_range else None
+        if self._selected is not None:
+            self._current = self._selected  # the focus ring follows a click
         self.update()
 
     # -- geometry, in widget coordinates ----------------------------------------------------
@@ -185,9 +190,13 @@ class HopDiagram(QWidget):
         self, dim: QColor
     ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
         grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in hm.GRADE_ORDER]
+        graded = zip(hm.GRADE_ORDER, grades, strict=True)  # the glyph says it without colour
         sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
         rows = [
-            (self.tr("Grade"), [(c, s, self.tr(t)) for c, s, t in grades]),
+            (
+                self.tr("Grade"),
+                [(c, s, f"{GRADE_GLYPHS[g]} {self.tr(t)}") for g, (c, s, t) in graded],
+            ),
             (self.tr("Source"), [(c, s, self.tr(t)) for c, s, t in sources]),
         ]
         if any(a.refused for a in self._model.arrows):
@@ -300,15 +309,6 @@ class HopDiagram(QWidget):
         self.update()
         super().leaveEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}.get(Qt.Key(event.key()))
-        count = len(self._model.arrows)
-        if step is None or not count:
-            return super().keyPressEvent(event)
-        current = self._selected if self._selected is not None else (-1 if step > 0 else count)
-        self.set_selected_leg(min(max(current + step, 0), count - 1))
-        self.legClicked.emit(self._selected)
-
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
             self._relayout()
@@ -347,7 +347,18 @@ class HopDiagram(QWidget):
         self._paint_boxes(p, bg, fg)
         for i in range(len(self._model.arrows)):
             self._paint_label(p, i, bg, fg, selected=i == selected, hovered=i == hover)
+        if interactive and self.hasFocus() and self.current_leg is not None:
+            self._paint_focus(p, self.current_leg)
         self._paint_legend(p, bg, fg)
+
+    def _paint_focus(self, p: QPainter, i: int) -> None:
+        """The keyboard's focus ring around leg `i`'s arrow and label."""
+        (x1, x2, y), r = self._layout.arrows[i], self._layout.labels[i]
+        top = y - self._m.box_h / 2 + 2
+        ring = QRectF(min(x1, r.x) - 2, top, max(x2, r.x + r.w) - min(x1, r.x) + 4, 0)
+        ring.setBottom(r.y + r.h + 6)
+        p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine))
+        p.drawRoundedRect(ring, 6, 6)
 
     def _paint_breaks(self, p: QPainter, colour: QColor) -> None:
         half = self._m.break_gap / 2 - 3
@@ -383,7 +394,8 @@ class HopDiagram(QWidget):
         p.setPen(_mix(fg, colour, 0.35))
         p.setFont(self._font(-1.0, bold=True))
         number = QRectF(x1, y - self._m.box_h / 2, x2 - x1, self._m.box_h / 2 - 4)
-        p.drawText(number, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(i + 1))
+        mark = f"{i + 1} {GRADE_GLYPHS[arrow.grade]}"  # the grade without colour
+        p.drawText(number, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, mark)
 
     def _paint_boxes(self, p: QPainter, bg: QColor, fg: QColor) -> None:
         role_font, host_font = self._font(1.5, bold=True), self._font(-1.0)

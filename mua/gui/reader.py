@@ -160,6 +160,7 @@ class ReaderView(QWidget):
         bar.addWidget(self.load_always)
 
         self.browser = MessageBrowser()
+        self.browser.setAccessibleName(self.tr("Message text"))
         self.browser.setFrameShape(QFrame.Shape.NoFrame)
         self.browser.anchorClicked.connect(self._open_link)
         self.browser.document().setDocumentMargin(12)

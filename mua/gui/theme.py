@@ -22,6 +22,15 @@ GRADE_LABELS = {
     Grade.UNKNOWN: "Unknown",
 }
 
+# The grade without colour: drawn beside each leg's number and said by screen readers.
+GRADE_GLYPHS = {
+    Grade.GREEN: "\u2713",  # check mark
+    Grade.AMBER: "!",
+    Grade.RED: "\u2717",  # ballot x
+    Grade.INTERNAL: "\u2302",  # house: inside one server
+    Grade.UNKNOWN: "?",
+}
+
 SOURCE_LABELS = {
     Source.OBSERVED: "observed: seen by mua or the embedded stack itself",
     Source.RECORDED: "recorded: written by your own provider",
