@@ -352,11 +352,9 @@ class HopDiagram(LegKeys, QWidget):
         self._paint_legend(p, bg, fg)
 
     def _paint_focus(self, p: QPainter, i: int) -> None:
-        """The keyboard's focus ring around leg `i`'s arrow and label."""
-        (x1, x2, y), r = self._layout.arrows[i], self._layout.labels[i]
-        top = y - self._m.box_h / 2 + 2
-        ring = QRectF(min(x1, r.x) - 2, top, max(x2, r.x + r.w) - min(x1, r.x) + 4, 0)
-        ring.setBottom(r.y + r.h + 6)
+        """The keyboard's focus ring around leg `i`'s label (just clear of its background)."""
+        r = self._layout.labels[i]
+        ring = QRectF(r.x - 2, r.y - 5, r.w + 4, r.h + 10)
         p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine))
         p.drawRoundedRect(ring, 6, 6)
 
