@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,13 @@ class JourneyTab(QWidget):
 
             self._panel = HopPanel(self)
             self._layout.addWidget(self._panel)
+            p = self._panel  # built last: Tab would reach it after the search field
+            tabs = self.parentWidget().parentWidget() if self.parentWidget() else None
+            if isinstance(tabs, QTabWidget):  # right after the tab bar, as the Message page
+                bar = tabs.tabBar()
+                chain = (bar, p.diagram, p.why_button, p.png_button, p.svg_button, p.details)
+                for n in range(1, len(chain)):
+                    QWidget.setTabOrder(chain[n - 1], chain[n])
             self._panel.set_trace(self._trace)
         return self._panel
 

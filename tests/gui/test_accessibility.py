@@ -310,3 +310,33 @@ def test_the_compose_form_tabs_in_reading_order(qtbot, main_window: MainWindow) 
         expected.insert(0, compose.from_box)
     assert order[: len(expected)] == expected, [type(w).__name__ for w in order]
     compose.close()
+
+
+def tab_circle(window: QWidget, first: QWidget) -> list[QWidget]:
+    """The controls Tab visits from `first` until it comes back to it."""
+    order, widget = [first], first.nextInFocusChain()
+    while widget is not first and len(order) < 100:
+        reachable = widget.focusPolicy() & Qt.FocusPolicy.TabFocus and not widget.focusProxy()
+        if reachable and widget.isVisibleTo(window) and widget.isEnabled():
+            order.append(widget)
+        widget = widget.nextInFocusChain()
+    return order
+
+
+def test_the_main_window_tabs_through_its_panes_in_order(qtbot, main_window: MainWindow) -> None:
+    """Folders, messages, the tab bar, the tab shown (the message, or the journey: diagram,
+    buttons, details), then the search field, and round again."""
+    w = main_window
+    qtbot.waitUntil(lambda: w.folders.folder_index("bob@b.test", "INBOX").isValid(), timeout=WAIT)
+    bar = w.tabs.tabBar()
+    assert tab_circle(w, w.folder_view) == [
+        w.folder_view, w.message_view, bar, w.reader.browser, w.search,
+    ]  # fmt: skip
+    w.act_journey.trigger()  # the Journey tab's panel is built now, after everything else
+    panel = w.hop_panel.ensure()
+    qtbot.waitUntil(panel.diagram.isVisible)
+    panel.set_trace(demo_like(tls()))  # the export buttons are enabled with a journey
+    assert tab_circle(w, w.folder_view) == [
+        w.folder_view, w.message_view, bar, panel.diagram, panel.why_button, panel.png_button,
+        panel.svg_button, panel.details, w.search,
+    ]  # fmt: skip
