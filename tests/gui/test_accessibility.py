@@ -126,6 +126,13 @@ def _svg_texts(diagram: HopDiagram, tmp_path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def test_every_control_of_the_message_file_window_has_a_name(viewer: MessageFileWindow) -> None:
+    """`mua open FILE.eml`: the reader and the journey side by side."""
+    assert unnamed(viewer) == [], unnamed(viewer)
+    names = {w.accessibleName() for w in viewer.findChildren(QWidget)}
+    assert {"Message text", "Details of the journey"} <= names
+
+
 def test_keys_move_a_focus_ring_and_enter_opens_the_details(
     qtbot, viewer: MessageFileWindow
 ) -> None:
@@ -269,6 +276,11 @@ def test_every_control_has_a_name(qtbot, main_window: MainWindow) -> None:
         pages.setCurrentIndex(page)
         assert unnamed(preferences) == [], (pages.tabText(page), unnamed(preferences))
     preferences.reject()
+
+    main_window.act_about.trigger()
+    qtbot.waitExposed(main_window.about_box)
+    assert unnamed(main_window.about_box) == [], unnamed(main_window.about_box)
+    main_window.about_box.close()
 
     wizard = main_window.add_account()
     qtbot.waitExposed(wizard)
