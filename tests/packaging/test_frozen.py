@@ -78,6 +78,20 @@ def test_demo_delivers_the_message_end_to_end(frozen: Path, tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+def test_the_frozen_app_carries_the_translations(frozen: Path, tmp_path: Path) -> None:
+    """mua's Russian catalog and Qt's own (qtbase_ru.qm, for Qt's dialogs) are in the bundle."""
+    env = {**_env(tmp_path), "LANG": "ru_RU.UTF-8"}
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [str(frozen), "demo", "--headless"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Статус: доставлено" in result.stdout
+    assert "Поставлено в очередь на диске" in result.stdout  # a note, from the event log
+    assert list(frozen.parent.rglob("mua/locale/qt/qtbase_ru.qm"))
+
+
 @pytest.mark.parametrize("scenario", ["strip", "requiretls-strip"])
 def test_attack_scenarios_have_their_expected_outcome(
     frozen: Path, tmp_path: Path, scenario: str
