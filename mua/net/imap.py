@@ -48,7 +48,7 @@ class ImapEndpoint:
         return self.role_port or _ROLE_PORTS[self.security]
 
     def describe(self) -> str:
-        return f"{self.verify_name} port {self.port}"
+        return T_("{host} port {port}", host=self.verify_name, port=self.port)
 
 
 class ImapError(Exception):

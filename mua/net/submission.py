@@ -63,7 +63,7 @@ class SubmissionEndpoint:
         return self.role_port or _ROLE_PORTS[self.security]
 
     def describe(self) -> str:
-        return f"{self.verify_name} port {self.port}"
+        return T_("{host} port {port}", host=self.verify_name, port=self.port)
 
 
 @dataclass(frozen=True)
