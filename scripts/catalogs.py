@@ -32,7 +32,12 @@ TEMPLATE = LOCALE / f"{DOMAIN}.pot"
 def extract() -> Catalog:
     """Every marked string in mua/ (the keywords of mua.core.i18n), with where it is used."""
     catalog = Catalog(project="mua", version=__version__, charset="utf-8")
-    found = extract_from_dir(str(ROOT / "mua"), method_map=[("**.py", "python")], keywords=KEYWORDS)
+    found = extract_from_dir(
+        str(ROOT / "mua"),
+        method_map=[("**.py", "python")],
+        keywords=KEYWORDS,
+        comment_tags=("TRANSLATORS:",),
+    )
     for filename, lineno, message, comments, context in found:
         catalog.add(
             message,

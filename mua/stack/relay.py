@@ -390,6 +390,8 @@ _LegMaker = Callable[[TlsFacts, str], Leg]
 def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
     """The note of a session without STARTTLS, or a refusal when the policy requires TLS."""
     if policy.tls_required:
+        # TRANSLATORS: {makes} is "make" or "makes", agreeing with {source} in English;
+        # a translation may leave it out.
         why = T_(
             "{host}'s EHLO reply did not offer STARTTLS, which {source} {makes} mandatory "
             "(an attacker on the path may have removed the offer)",
