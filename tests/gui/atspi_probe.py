@@ -6,7 +6,8 @@ session (`dbus-run-session`), for tests/gui/test_atspi.py:
 starts Xvfb, the AT-SPI bus, then PROGRAM (the app) on them; finds through AT-SPI, as a screen
 reader would, the list item whose name starts with --leg; focuses the window titled TITLE
 (xdotool: no window manager runs), gives the focus to the item's list through AT-SPI, presses
-Right then Return, and reads which item says it is focused, then selected; prints what it
+Right then Return, and reads which item says it is focused, then selected, and the focus
+events a screen reader would hear; prints what it
 found as one JSON line and stops everything it started. Exit 0 when the leg was found, 1
 when it was not (the JSON says why).
 """
@@ -76,12 +77,23 @@ def _xdotool(*argv: str) -> None:
     subprocess.run(["xdotool", *argv], check=True, timeout=30, stdout=subprocess.DEVNULL)
 
 
-def _wait_for_state(pyatspi, diagram, state, deadline: float) -> str | None:
-    """The name of the first item of `diagram` in `state`, once one is (None at the deadline)."""
+def _pump_events() -> None:
+    """Deliver the AT-SPI events that arrived (pyatspi dispatches them from GLib's loop)."""
+    from gi.repository import GLib
+
+    context = GLib.MainContext.default()
+    while context.iteration(False):
+        pass
+
+
+def _wait_for_state(pyatspi, diagram, state, deadline: float, previous=None) -> str | None:
+    """The name of the first item of `diagram` in `state` other than `previous`, once one is
+    (None at the deadline)."""
     while time.monotonic() < deadline:
+        _pump_events()
         for i in range(diagram.childCount):
             item = diagram.getChildAtIndex(i)
-            if item.getState().contains(state):
+            if item.getState().contains(state) and item.name != previous:
                 return item.name
         time.sleep(0.1)  # the key travels through the X server to the app: ask again
     return None
@@ -115,13 +127,26 @@ def probe(prefix: str, window: str, program: list[str], within: float) -> dict:
         }
         # The keyboard's way in: the window gets the X input focus (no window manager runs to
         # give it), AT-SPI moves the focus to the list, then real key presses move through it.
+        # What a screen reader hears: the focus events of the list's items, in order.
+        heard = result["focus_events"] = []
+
+        def on_focus(event) -> None:
+            if event.detail1 and event.source.getRole() == pyatspi.ROLE_LIST_ITEM:
+                heard.append(event.source.name)
+
+        pyatspi.Registry.registerEventListener(on_focus, "object:state-changed:focused")
         _xdotool("search", "--sync", "--onlyvisible", "--name", window, "windowfocus", "--sync")
         diagram.queryComponent().grabFocus()
-        result["focused"] = [_wait_for_state(pyatspi, diagram, pyatspi.STATE_FOCUSED, deadline)]
+        first = _wait_for_state(pyatspi, diagram, pyatspi.STATE_FOCUSED, deadline)
         _xdotool("key", "Right")
-        result["focused"].append(_wait_for_state(pyatspi, diagram, pyatspi.STATE_FOCUSED, deadline))
+        second = _wait_for_state(pyatspi, diagram, pyatspi.STATE_FOCUSED, deadline, first)
+        result["focused"] = [first, second]
         _xdotool("key", "Return")
         result["selected"] = _wait_for_state(pyatspi, diagram, pyatspi.STATE_SELECTED, deadline)
+        while len(heard) < 2 and time.monotonic() < deadline:
+            _pump_events()
+            time.sleep(0.1)  # events trail the states they announce: wait for them too
+        pyatspi.Registry.deregisterEventListener(on_focus, "object:state-changed:focused")
         return result
     finally:
         for process in reversed(started):

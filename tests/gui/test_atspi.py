@@ -114,4 +114,5 @@ def test_a_screen_reader_finds_each_leg_by_its_name_and_follows_the_keys(tmp_pat
     assert found["list"] == {"name": "How this message travelled", "role": "list", "children": 2}
     assert found["items"] == [first, second]
     assert found["focused"] == [first, second]  # focus on the list, then the Right key
+    assert found["focus_events"] == [first, second]  # and a screen reader was told each time
     assert found["selected"] == second  # Return opened it
