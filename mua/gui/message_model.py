@@ -26,6 +26,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
+from mua.core.i18n import _
+from mua.core.labels import grade_label
 from mua.core.legs import Grade
 from mua.gui.list_icons import flags_icon, lock_icon
 from mua.gui.theme import human_size
@@ -295,6 +297,8 @@ class MessageListModel(QAbstractTableModel):
                 return lock_icon(self.grade_of(message))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(message, column)
+        if role == Qt.ItemDataRole.AccessibleTextRole and column in (Column.FLAGS, Column.BADGE):
+            return self._tooltip(message, column)  # the icons, in words, for screen readers
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SIZE, Column.DATE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == MessageRole:
@@ -307,7 +311,7 @@ class MessageListModel(QAbstractTableModel):
         if column == Column.SENDER:
             return message.recipients if self.outgoing else message.sender
         if column == Column.SUBJECT:
-            return message.subject or self.tr("(no subject)")
+            return message.subject or _("(no subject)")
         if column == Column.DATE:
             when = QDateTime.fromSecsSinceEpoch(int(message.date or 0))
             if when.date() == self._today:
@@ -323,13 +327,13 @@ class MessageListModel(QAbstractTableModel):
         if column == Column.SENDER:
             return message.recipients if self.outgoing else message.sender_address
         if column == Column.BADGE:
-            return self.tr("Transport security of its journey: %1").replace(
-                "%1", self.grade_of(message).value
+            return _("Transport security of its journey: {grade}").format(
+                grade=grade_label(self.grade_of(message))
             )
         if column == Column.FLAGS:
-            states = [self.tr("unread") if not message.seen else self.tr("read")]
+            states = [_("unread") if not message.seen else _("read")]
             if "\\Flagged" in message.flags:
-                states.append(self.tr("flagged"))
+                states.append(_("flagged"))
             return ", ".join(states)
         if column == Column.SUBJECT and message.preview:
             return message.preview
@@ -339,12 +343,12 @@ class MessageListModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            sender = self.tr("To") if self.outgoing else self.tr("From")
-            names = ["", "", sender, self.tr("Subject"), self.tr("Date"), self.tr("Size")]
+            sender = _("To") if self.outgoing else _("From")
+            names = ["", "", sender, _("Subject"), _("Date"), _("Size")]
             return names[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            tips = [self.tr("Unread and flagged"), self.tr("Transport security"), "", "", "", ""]
-            return tips[section] or None
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            tips = [_("Unread and flagged"), _("Transport security"), "", "", "", ""]
+            return tips[section] or None  # the icon columns' names, also for screen readers
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

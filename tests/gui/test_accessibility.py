@@ -27,18 +27,21 @@ from PySide6.QtWidgets import (
 )
 
 from mua.client.message_file import read_message_file
+from mua.core.compose import Draft
 from mua.core.legs import Grade
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.gui.bridge import Bridge
 from mua.gui.compose import ComposeWindow
 from mua.gui.demo_profile import DemoSession
 from mua.gui.hop_diagram import HopDiagram
+from mua.gui.journey import trace_provider
 from mua.gui.main_window import MainWindow
+from mua.gui.message_model import Column, GradeRole
 from mua.gui.theme import GRADE_GLYPHS
 from mua.gui.viewer import MessageFileWindow
 from tests.conftest import fast_options
 from tests.gui.test_hop_panel import all_grades, demo_like, tls
-from tests.gui.test_main_window import finish
+from tests.gui.test_main_window import BOB, finish, row_of, rows
 from tests.test_cli_trace import SAMPLE
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -237,6 +240,7 @@ def main_window(
     monkeypatch.setenv("MUA_HOME", str(tmp_path / "home"))
     demo = DemoSession.start(tmp_path / "demo", options=fast_options())
     main = MainWindow(demo.engine, Bridge(), demo=demo)
+    main.trace_provider = trace_provider(demo.engine, demo)  # as mua.gui.app sets it
     main.resize(1400, 900)  # the whole toolbar shows (narrower, the search field folds away)
     main.show()
     yield main
@@ -352,3 +356,22 @@ def test_the_main_window_tabs_through_its_panes_in_order(qtbot, main_window: Mai
         w.folder_view, w.message_view, bar, panel.diagram, panel.why_button, panel.png_button,
         panel.svg_button, panel.details, w.search,
     ]  # fmt: skip
+
+
+def test_the_message_list_says_its_icons_in_words(qtbot, main_window: MainWindow) -> None:
+    """The unread/flagged and transport-security columns are icons: a screen reader reads
+    each cell's words instead (what the tooltips say)."""
+    w = main_window
+    qtbot.waitUntil(lambda: w.folders.folder_index(BOB, "INBOX").isValid(), timeout=WAIT)
+    assert w.select_folder(BOB, "INBOX")
+    draft = Draft(sender="alice@a.test", to=(BOB,), subject="Icons in words", text="Hi")
+    assert finish(qtbot, w.engine.send(draft)).sent
+    qtbot.waitUntil(lambda: "Icons in words" in rows(w), timeout=WAIT)
+    badge = w.messages.index(row_of(w, "Icons in words"), Column.BADGE)
+    qtbot.waitUntil(lambda: w.messages.data(badge, GradeRole) is Grade.GREEN, timeout=WAIT)
+    view = QAccessible.queryAccessibleInterface(w.message_view)
+    cells = [view.child(i) for i in range(view.childCount())]
+    names = [c.text(Name) for c in cells if c is not None]
+    assert names[:2] == ["Unread and flagged", "Transport security"]  # the column headers
+    row = names.index("Icons in words")
+    assert names[row - 3 : row] == ["unread", "Transport security of its journey: green", "Alice"]
