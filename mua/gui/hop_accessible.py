@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, QPoint, QRect, QRectF, Qt
+from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import (
     QAccessible,
     QAccessibleEvent,
@@ -31,6 +31,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAccessibleWidget, QScrollArea, QWidget
 
+from mua.core.i18n import N_, _
+from mua.core.labels import grade_label
 from mua.core.legs import Grade, Leg, Source, Trace
 from mua.core.tls import TlsMode, VerifiedBy
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS
@@ -39,49 +41,41 @@ if TYPE_CHECKING:
     from mua.gui.hop_diagram import HopDiagram
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("HopAccessible", text)
-
-
 _VERIFIERS = {
-    VerifiedBy.PKI: "verified by a certificate authority",
-    VerifiedBy.DANE: "verified by DANE",
-    VerifiedBy.MTA_STS: "verified, required by MTA-STS",
+    VerifiedBy.PKI: N_("verified by a certificate authority"),
+    VerifiedBy.DANE: N_("verified by DANE"),
+    VerifiedBy.MTA_STS: N_("verified, required by MTA-STS"),
 }
 _SOURCES = {
-    Source.OBSERVED: "observed",
-    Source.RECORDED: "recorded by your provider",
-    Source.CLAIMED: "claimed upstream, unverifiable",
+    Source.OBSERVED: N_("observed"),
+    Source.RECORDED: N_("recorded by your provider"),
+    Source.CLAIMED: N_("claimed upstream, unverifiable"),
 }
 
 
 def _tls_words(leg: Leg) -> list[str]:
     tls = leg.tls
     if leg.refused:
-        return [_tr("refused by a policy, nothing sent")]
+        return [_("refused by a policy, nothing sent")]
     if tls.encrypted is None:
-        return [_tr("inside one server") if leg.grade is Grade.INTERNAL else _tr("TLS unknown")]
+        return [_("inside one server") if leg.grade is Grade.INTERNAL else _("TLS unknown")]
     if not tls.encrypted:
-        return [_tr("cleartext, not encrypted")]
+        return [_("cleartext, not encrypted")]
     mode = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
-    words = [" ".join(w for w in (_tr("encrypted"), tls.version or "", mode) if w)]
+    words = [" ".join(w for w in (_("encrypted"), tls.version or "", mode) if w)]
     if tls.verified:
         by = tls.verified_by
-        words.append(_tr(_VERIFIERS[by]) if by else _tr("verified"))
+        words.append(_(_VERIFIERS[by]) if by else _("verified"))
     else:
         unknown = tls.verified is None
-        words.append(_tr("verification unknown") if unknown else _tr("certificate not verified"))
+        words.append(_("verification unknown") if unknown else _("certificate not verified"))
     return words
 
 
 def grade_words(grade: Grade) -> str:
     """'✓ Recommended (green)': the grade in words and its glyph, never its colour alone."""
-    label = _tr(GRADE_LABELS[grade])
-    return (
-        _tr("%1 %2 (%3)")
-        .replace("%1", GRADE_GLYPHS[grade])
-        .replace("%2", label)
-        .replace("%3", _tr(grade.value))
+    return _("{glyph} {label} ({grade})").format(
+        glyph=GRADE_GLYPHS[grade], label=_(GRADE_LABELS[grade]), grade=grade_label(grade)
     )
 
 
@@ -89,19 +83,15 @@ def leg_name(trace: Trace, index: int) -> str:
     """'Leg 3 of 6: MTA to MX, SMTP, port 25, encrypted TLSv1.3 STARTTLS, verified by DANE,
     ✓ Recommended (green), observed' — what a screen reader says for one arrow."""
     leg = trace.legs[index]
-    head = (
-        _tr("Leg %1 of %2: %3 to %4")
-        .replace("%1", str(index + 1))
-        .replace("%2", str(len(trace.legs)))
-        .replace("%3", leg.from_.role.value)
-        .replace("%4", leg.to.role.value)
+    head = _("Leg {number} of {count}: {sender} to {receiver}").format(
+        number=index + 1, count=len(trace.legs), sender=leg.from_.role, receiver=leg.to.role
     )
     port = leg.port_role if leg.port_role is not None else leg.port_actual
     parts = [head, leg.protocol.value]
     if port is not None:
-        parts.append(_tr("port %1").replace("%1", str(port)))
+        parts.append(_("port {port}").format(port=port))
     parts += _tls_words(leg)
-    parts += [grade_words(leg.grade), _tr(_SOURCES[leg.source])]
+    parts += [grade_words(leg.grade), _(_SOURCES[leg.source])]
     return ", ".join(parts)
 
 
@@ -111,7 +101,7 @@ def leg_description(trace: Trace, index: int) -> str:
 
     leg = trace.legs[index]
     ends = [f"{e.role.value} {e.host}" if e.host else e.role.value for e in (leg.from_, leg.to)]
-    text = _tr("From %1 to %2.").replace("%1", ends[0]).replace("%2", ends[1])
+    text = _("From {sender} to {receiver}.").format(sender=ends[0], receiver=ends[1])
     return " ".join(t for t in (text, leg.note, hm.explain(leg)) if t)
 
 
@@ -168,7 +158,7 @@ class LegAccessible(QAccessibleInterface):
         if kind == QAccessible.Text.Description:
             return leg_description(trace, self._index)
         if kind == QAccessible.Text.Help:
-            return _tr("Press Enter to show this leg's details.")
+            return _("Press Enter to show this leg's details.")
         return ""
 
     def setText(self, kind: QAccessible.Text, text: str) -> None:
@@ -214,14 +204,14 @@ class DiagramAccessible(QAccessibleWidget):
         if not _alive(self._diagram):
             return ""
         if kind == QAccessible.Text.Name:
-            return self._diagram.accessibleName() or _tr("How this message travelled")
+            return self._diagram.accessibleName() or _("How this message travelled")
         if kind == QAccessible.Text.Description:
             from mua.gui import hop_model as hm
 
             trace = self._diagram.trace()
             if trace is None:
-                return _tr("No message selected.")
-            return hm.summary(trace) + " " + _tr("Use the arrow keys to move between legs.")
+                return _("No message selected.")
+            return hm.summary(trace) + " " + _("Use the arrow keys to move between legs.")
         return super().text(kind)
 
     def childCount(self) -> int:
