@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mua import __version__
+from mua.core.i18n import _
 from mua.gui.close_key import close_on_standard_key
 from mua.gui.resources import app_icon
 from mua.store import paths
@@ -19,33 +20,36 @@ from mua.store import paths
 def about_text() -> str:
     """The dialog's text, as rich text (the paths are escaped)."""
     places = [
-        ("Settings and accounts", paths.config_dir()),
-        ("Window state", paths.window_state_file()),
-        ("Mail cache", paths.cache_dir()),
-        ("Data", paths.data_dir()),
-        ("Logs", paths.log_dir()),
+        (_("Settings and accounts"), paths.config_dir()),
+        (_("Window state"), paths.window_state_file()),
+        (_("Mail cache"), paths.cache_dir()),
+        (_("Data"), paths.data_dir()),
+        (_("Logs"), paths.log_dir()),
     ]
     rows = "".join(
         f"<tr><td>{html.escape(name)}:&nbsp;</td><td><code>{html.escape(str(where))}</code>"
         "</td></tr>"
         for name, where in places
     )
+    what = _(
+        "A mail client that shows how your mail travels: every leg of a message's "
+        "journey and what protected it."
+    )
     return (
         f"<h3>mua {html.escape(__version__)}</h3>"
-        "<p>A mail client that shows how your mail travels: every leg of a message's "
-        "journey and what protected it.</p>"
+        f"<p>{html.escape(what)}</p>"
         f"<p>Python {html.escape(platform.python_version())}, "
         f"PySide6 {html.escape(PySide6.__version__)}, Qt {html.escape(qVersion())}, "
         f"{html.escape(platform.system())} {html.escape(platform.machine())}</p>"
         f"<table>{rows}</table>"
-        "<p>MIT licence.</p>"
+        f"<p>{html.escape(_('MIT licence.'))}</p>"
     )
 
 
 def show_about(parent: QWidget) -> QMessageBox:
     """Show the dialog, not modal; returns it (tests read it)."""
     box = QMessageBox(parent)
-    box.setWindowTitle(parent.tr("About mua"))
+    box.setWindowTitle(_("About mua"))
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setText(about_text())
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

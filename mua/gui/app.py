@@ -10,6 +10,7 @@ import traceback
 from types import TracebackType
 
 from mua import __version__
+from mua.core.i18n import error_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def run(argv: list[str] | None = None) -> int:
         session, engine = _open_session()
     except Exception as exc:  # no keyring, a broken config file: say so, don't crash
         log.exception("could not start")
-        QMessageBox.critical(None, "mua", str(exc))
+        QMessageBox.critical(None, "mua", error_text(exc))
         return 1
     window = _main_window(engine, session)
     if sys.platform == "darwin":  # Finder hands files over as FileOpen events, not argv

@@ -15,6 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from mua.core.i18n import error_text
+
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +49,7 @@ class Bridge(QObject):
             exc = t.exception()
             if exc is not None:
                 log.warning("%s failed", what, exc_info=exc)
-                message = str(exc) or exc.__class__.__name__
+                message = error_text(exc) or exc.__class__.__name__
                 self.failed.emit(what, message)
                 if on_error:
                     on_error(message)

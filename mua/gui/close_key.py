@@ -8,11 +8,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from mua.core.i18n import _
+
 
 def close_on_standard_key(window: QWidget) -> QAction:
     """Make the Close shortcut close `window` (a dialog is rejected, as its title bar's
     close button does); returns the action."""
-    action = QAction(window.tr("Close"), window)
+    action = QAction(_("Close"), window)
     action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Close))
     action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     action.triggered.connect(window.close)

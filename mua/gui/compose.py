@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from mua.client.engine import SavedDraft
 from mua.core.account import Account
 from mua.core.compose import Attachment, Draft
+from mua.core.i18n import _, ngettext
 from mua.core.legs import Grade
 from mua.gui import compose_logic as logic
 from mua.gui.bridge import Bridge
@@ -104,12 +105,12 @@ class ComposeWindow(SendingAndSaving, QWidget):
     # -- building -------------------------------------------------------------------------
 
     def _build(self, address: str) -> None:
-        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button = QPushButton(_("Send"))
         self.send_button.setDefault(True)
-        self.send_button.setToolTip(self.tr("Send (Ctrl+Enter)"))
-        self.save_button = QPushButton(self.tr("Save draft"))
-        self.attach_button = QPushButton(self.tr("Attach…"))
-        self.html_toggle = QCheckBox(self.tr("Rich text (HTML)"))
+        self.send_button.setToolTip(_("Send (Ctrl+Enter)"))
+        self.save_button = QPushButton(_("Save draft"))
+        self.attach_button = QPushButton(_("Attach…"))
+        self.html_toggle = QCheckBox(_("Rich text (HTML)"))
         bar = QHBoxLayout()
         for widget in (self.send_button, self.save_button, self.attach_button):
             bar.addWidget(widget)
@@ -128,11 +129,11 @@ class ComposeWindow(SendingAndSaving, QWidget):
         self.subject_edit = QLineEdit()
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.addRow(self.tr("From:"), self.from_box)
-        form.addRow(self.tr("To:"), self.to_edit)
-        form.addRow(self.tr("Cc:"), self.cc_edit)
-        form.addRow(self.tr("Bcc:"), self.bcc_edit)
-        form.addRow(self.tr("Subject:"), self.subject_edit)
+        form.addRow(_("From:"), self.from_box)
+        form.addRow(_("To:"), self.to_edit)
+        form.addRow(_("Cc:"), self.cc_edit)
+        form.addRow(_("Bcc:"), self.bcc_edit)
+        form.addRow(_("Subject:"), self.subject_edit)
 
         red = grade_colour(Grade.RED).name()
         self.error_label = QLabel(wordWrap=True, visible=False, styleSheet=f"color: {red};")
@@ -142,14 +143,14 @@ class ComposeWindow(SendingAndSaving, QWidget):
         strip.setStyleSheet("QFrame#travel { border-top: 1px solid palette(mid); }")
         self.strip_layout = QHBoxLayout()
         self.strip_layout.setSpacing(8)
-        heading = QLabel(self.tr("How this will travel"), styleSheet="font-weight: 600;")
+        heading = QLabel(_("How this will travel"), styleSheet="font-weight: 600;")
         strip_box = QVBoxLayout(strip)
         strip_box.setContentsMargins(0, 6, 0, 2)
         strip_box.addWidget(heading)
         strip_box.addLayout(self.strip_layout)
 
         self.body = BodyEdit()
-        self.body.setAccessibleName(self.tr("Message text"))
+        self.body.setAccessibleName(_("Message text"))
         self.body.setAcceptRichText(False)
         self.attachment_list = QListWidget(
             flow=QListView.Flow.LeftToRight,
@@ -158,7 +159,7 @@ class ComposeWindow(SendingAndSaving, QWidget):
             maximumHeight=58,
             selectionMode=QListView.SelectionMode.ExtendedSelection,
         )
-        self.remove_button = QPushButton(self.tr("Remove"))
+        self.remove_button = QPushButton(_("Remove"))
         self.attachments_box = QWidget()
         attach_row = QHBoxLayout(self.attachments_box)
         attach_row.setContentsMargins(0, 0, 0, 0)
@@ -243,8 +244,8 @@ class ComposeWindow(SendingAndSaving, QWidget):
         )
 
     def _update_title(self, subject: str) -> None:
-        shown = subject.strip() or self.tr("(no subject)")
-        self.setWindowTitle(self.tr("Write: %1").replace("%1", shown))
+        shown = subject.strip() or _("(no subject)")
+        self.setWindowTitle(_("Write: {subject}").format(subject=shown))
 
     def saved_copy(self) -> SavedDraft | None:
         """Where this draft's last saved copy is in Drafts (None: never saved)."""
@@ -262,7 +263,7 @@ class ComposeWindow(SendingAndSaving, QWidget):
     # -- attachments ------------------------------------------------------------------------
 
     def choose_attachments(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, self.tr("Attach files"))
+        paths, _filter = QFileDialog.getOpenFileNames(self, _("Attach files"))
         self.add_attachments([Path(p) for p in paths])
 
     def add_attachments(self, paths: Iterable[Path | str]) -> None:
@@ -275,7 +276,11 @@ class ComposeWindow(SendingAndSaving, QWidget):
                 log.info("cannot attach %s: %s", path, exc)
                 skipped.append(path.name)
         if skipped:
-            text = self.tr("Could not read %s; it was not attached.") % ", ".join(skipped)
+            text = ngettext(
+                "Could not read {files}; it was not attached.",
+                "Could not read {files}; they were not attached.",
+                len(skipped),
+            ).format(files=", ".join(skipped))
             self._show_error(None, text)
         self._show_attachments()
 

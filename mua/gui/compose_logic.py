@@ -14,6 +14,7 @@ from typing import Any
 
 from mua.core.account import Account
 from mua.core.compose import ComposeError, Draft, build_message
+from mua.core.i18n import N_, _, error_text, translated
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net import posture
@@ -59,9 +60,9 @@ def problem_with(draft: Draft) -> tuple[str | None, str] | None:
     try:
         build_message(draft)
     except ComposeError as exc:
-        text = str(exc)
-        where = next((f for f in ("To", "Cc", "Bcc") if text.startswith(f"{f} address")), None)
-        return where, text
+        english = str(exc)
+        where = next((f for f in ("To", "Cc", "Bcc") if english.startswith(f"{f} address")), None)
+        return where, error_text(exc)
     return None
 
 
@@ -130,9 +131,9 @@ class Chip:
 
 
 _SUBMISSION_TEXT = {
-    Security.IMPLICIT: "Encrypted and verified (implicit TLS)",
-    Security.STARTTLS: "Encrypted and verified after STARTTLS",
-    Security.NONE: "Not encrypted",
+    Security.IMPLICIT: N_("Encrypted and verified (implicit TLS)"),
+    Security.STARTTLS: N_("Encrypted and verified after STARTTLS"),
+    Security.NONE: N_("Not encrypted"),
 }
 _SUBMISSION_MODE = {
     Security.IMPLICIT: TlsMode.IMPLICIT,
@@ -154,17 +155,20 @@ def submission_chip(account: Account) -> Chip:
     leg = Leg(
         Endpoint(Role.MUA), Endpoint(Role.MSA, name), Protocol.SUBMISSION, tls, Source.OBSERVED
     )
-    detail = (
-        f"{account.address} sends through {name} port {smtp.port}; the certificate is always "
-        "verified, and nothing is sent if it does not verify."
-        if security is not Security.NONE
-        else f"{account.address} sends through {name} port {smtp.port} without encryption."
-    )
-    return Chip("Submission", _SUBMISSION_TEXT[security], leg.grade, detail)
+    if security is not Security.NONE:
+        detail = _(
+            "{address} sends through {host} port {port}; the certificate is always verified, "
+            "and nothing is sent if it does not verify."
+        )
+    else:
+        detail = _("{address} sends through {host} port {port} without encryption.")
+    detail = detail.format(address=account.address, host=name, port=smtp.port)
+    return Chip(_("Submission"), _(_SUBMISSION_TEXT[security]), leg.grade, detail)
 
 
 def pending_chip(domain: str) -> Chip:
-    return Chip(domain, "looking up…", Grade.UNKNOWN, "MX, STARTTLS, DANE and MTA-STS", True)
+    what = _("MX, STARTTLS, DANE and MTA-STS")
+    return Chip(domain, _("looking up…"), Grade.UNKNOWN, what, True)
 
 
 class InboundPosture(posture.InboundPosture):
@@ -175,7 +179,7 @@ class InboundPosture(posture.InboundPosture):
         return cls(**{f.name: getattr(found, f.name) for f in fields(found)})
 
     def chip(self) -> Chip:
-        return Chip(self.domain, self.summary, self.grade, self.detail)
+        return Chip(self.domain, translated(self.summary), self.grade, translated(self.detail))
 
 
 @dataclass(frozen=True)

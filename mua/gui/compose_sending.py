@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from mua.client.engine import SavedDraft
 from mua.client.outbox import SendOutcome
 from mua.core.compose import Draft
+from mua.core.i18n import _, translated
 from mua.gui import compose_logic as logic
 
 
@@ -31,7 +32,7 @@ class SendingAndSaving:
         if self._failed_entry is not None:  # sending again replaces what failed before
             self.engine.outbox.remove(self._failed_entry)
             self._failed_entry = None
-        self._set_busy(True, self.tr("Sending…"))
+        self._set_busy(True, _("Sending…"))
         sending = self.engine.send(draft, draft_copy=self._saved)
         self.bridge.run("send", sending, self._sent, self._send_failed)
 
@@ -43,24 +44,27 @@ class SendingAndSaving:
             self.drafts_changed.emit(self._saved.account, self._saved.folder)  # it left Drafts
             self._saved = None
         if outcome.sent:
-            self._finish(self.tr("Sent (%s)") % self._how(outcome))
+            self._finish(_("Sent ({how})").format(how=self._how(outcome)))
         elif not outcome.entry.failed:
             self._finish(
-                self.tr("Not sent yet: %s It stays in the Outbox and will be retried.")
-                % outcome.error
+                _("Not sent yet: {reason} It stays in the Outbox and will be retried.").format(
+                    reason=translated(outcome.error or "")
+                )
             )
         else:
             self._failed_entry = outcome.entry
-            self._show_error(None, outcome.error or self.tr("The message was not sent."))
+            self._show_error(
+                None, translated(outcome.error or "") or _("The message was not sent.")
+            )
 
     def _how(self, outcome: SendOutcome) -> str:
         """ "TLSv1.3, verified": what protected the submission, as the client saw it."""
         tls = outcome.result.tls if outcome.result else None
         if tls is None or not tls.encrypted:
-            return self.tr("unencrypted")
+            return _("unencrypted")
         parts = [tls.version or "TLS"]
         if tls.verified:
-            parts.append(self.tr("verified"))
+            parts.append(_("verified"))
         return ", ".join(parts)
 
     def _send_failed(self, message: str) -> None:
@@ -81,7 +85,7 @@ class SendingAndSaving:
         if self._sending:
             return
         draft = self.draft()
-        self._set_busy(True, self.tr("Saving…"))
+        self._set_busy(True, _("Saving…"))
         saving = self.engine.save_draft(draft, replacing=self._saved)
         self.bridge.run(
             "save draft", saving, partial(self._draft_saved, draft, then_close), self._send_failed
@@ -90,9 +94,9 @@ class SendingAndSaving:
     def _draft_saved(self, draft: Draft, then_close: bool, saved: SavedDraft | None) -> None:
         if self._closed:
             return
-        self._set_busy(False, self.tr("Saved to Drafts.") if saved else "")
+        self._set_busy(False, _("Saved to Drafts.") if saved else "")
         if saved is None:
-            self._show_error(None, self.tr("This account has no Drafts folder; nothing was saved."))
+            self._show_error(None, _("This account has no Drafts folder; nothing was saved."))
             return
         self._saved, self._unchanged = saved, draft
         self.drafts_changed.emit(saved.account, saved.folder)
@@ -110,14 +114,14 @@ class SendingAndSaving:
         to this window only, so other windows (and the main one) go on working."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            self.tr("Save message"),
-            self.tr("Save this message as a draft?"),
+            _("Save message"),
+            _("Save this message as a draft?"),
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
             self,
         )
-        box.setInformativeText(self.tr("It has not been sent."))
+        box.setInformativeText(_("It has not been sent."))
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         box.setEscapeButton(QMessageBox.StandardButton.Cancel)
         box.setWindowModality(Qt.WindowModality.WindowModal)

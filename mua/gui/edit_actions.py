@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.core.i18n import _
+
 _OPERATIONS = ("undo", "redo", "cut", "copy", "paste", "select_all")
 
 
@@ -82,12 +84,12 @@ class EditActions(QObject):
         self.window = window
         key = QKeySequence.StandardKey
         table = (
-            ("undo", self.tr("&Undo"), key.Undo),
-            ("redo", self.tr("&Redo"), key.Redo),
-            ("cut", self.tr("Cu&t"), key.Cut),
-            ("copy", self.tr("&Copy"), key.Copy),
-            ("paste", self.tr("&Paste"), key.Paste),
-            ("select_all", self.tr("Select &All"), key.SelectAll),
+            ("undo", _("&Undo"), key.Undo),
+            ("redo", _("&Redo"), key.Redo),
+            ("cut", _("Cu&t"), key.Cut),
+            ("copy", _("&Copy"), key.Copy),
+            ("paste", _("&Paste"), key.Paste),
+            ("select_all", _("Select &All"), key.SelectAll),
         )
         self.by_name: dict[str, QAction] = {}
         for name, text, shortcut in table:

@@ -8,12 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
+from mua.core.i18n import _
+
 
 class ErrorNote(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel(wordWrap=True)
-        self.toggle = QToolButton(text=self.tr("Details"), checkable=True, autoRaise=True)
+        self.toggle = QToolButton(text=_("Details"), checkable=True, autoRaise=True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.toggled.connect(self._show_details)

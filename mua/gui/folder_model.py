@@ -14,6 +14,7 @@ import json
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 
+from mua.core.i18n import _, ngettext
 from mua.gui import resources
 from mua.gui.message_model import MIME_TYPE
 from mua.store.cache import CachedFolder, MailCache
@@ -109,7 +110,7 @@ class FolderTreeModel(QStandardItemModel):
 
     def _show_folder(self, account: str, folder: CachedFolder, names: set[str]) -> None:
         delimiter = folder.delimiter or ""
-        parent_name, _, leaf = folder.name.rpartition(delimiter) if delimiter else ("", "", "")
+        parent_name, _sep, leaf = folder.name.rpartition(delimiter) if delimiter else ("", "", "")
         if not (delimiter and parent_name in names):
             parent_name, leaf = "", folder.name
         parent = self._items.get((account, parent_name or None)) or self._items[(account, None)]
@@ -122,7 +123,7 @@ class FolderTreeModel(QStandardItemModel):
             item.setIcon(_icon(folder))
             item.setDropEnabled(True)
             parent.appendRow(item)
-        label = self.tr("Inbox") if folder.name == "INBOX" else leaf
+        label = _("Inbox") if folder.name == "INBOX" else leaf
         item.setText(f"{label} ({folder.unread})" if folder.unread else label)
         font = QFont()
         font.setBold(folder.unread > 0)
@@ -130,10 +131,11 @@ class FolderTreeModel(QStandardItemModel):
         item.setData(folder.unread, UnreadRole)
         item.setData(f"{folder_rank(folder)}:{label.casefold()}", SortRole)
         item.setToolTip(
-            self.tr("%1: %2 messages, %3 unread")
-            .replace("%1", folder.name)
-            .replace("%2", str(folder.total))
-            .replace("%3", str(folder.unread))
+            ngettext(
+                "{folder}: {n} message, {unread} unread",
+                "{folder}: {n} messages, {unread} unread",
+                folder.total,
+            ).format(folder=folder.name, n=folder.total, unread=folder.unread)
         )
 
     def folder_index(self, account: str, folder: str | None) -> QModelIndex:

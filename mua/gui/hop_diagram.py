@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QWidget
 
+from mua.core.i18n import N_, _, translated
 from mua.core.legs import Source, Trace
 from mua.gui import hop_accessible, hop_export
 from mua.gui import hop_legend as legend
@@ -40,9 +41,9 @@ from mua.gui.hop_legend import pen as _pen
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS, grade_colour
 
 _SOURCE_WORDS = {
-    Source.OBSERVED: "observed",
-    Source.RECORDED: "recorded by your provider",
-    Source.CLAIMED: "claimed upstream (unverifiable)",
+    Source.OBSERVED: N_("observed"),
+    Source.RECORDED: N_("recorded by your provider"),
+    Source.CLAIMED: N_("claimed upstream (unverifiable)"),
 }
 _CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
 READABLE_PT = 9.0  # no text of the diagram is drawn smaller (nor below the app's font)
@@ -194,14 +195,14 @@ class HopDiagram(LegKeys, QWidget):
         sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
         rows = [
             (
-                self.tr("Grade"),
-                [(c, s, f"{GRADE_GLYPHS[g]} {self.tr(t)}") for g, (c, s, t) in graded],
+                _("Grade"),
+                [(c, s, f"{GRADE_GLYPHS[g]} {_(t)}") for g, (c, s, t) in graded],
             ),
-            (self.tr("Source"), [(c, s, self.tr(t)) for c, s, t in sources]),
+            (_("Source"), [(c, s, _(t)) for c, s, t in sources]),
         ]
         if any(a.refused for a in self._model.arrows):
-            refused = (dim, _REFUSED_STYLE, self.tr("refused by a policy: nothing sent"))
-            rows.append((self.tr("Outcome"), [refused]))
+            refused = (dim, _REFUSED_STYLE, _("refused by a policy: nothing sent"))
+            rows.append((_("Outcome"), [refused]))
         return rows
 
     def _legend_lines(self, width: float, dim: QColor | None = None) -> list[legend.Row]:
@@ -294,7 +295,7 @@ class HopDiagram(LegKeys, QWidget):
         boxes = zip(self._model.boxes, self._layout.boxes, strict=True)
         box = next((b for b, r in boxes if r.contains(at.x(), at.y())), None)
         if index is not None:
-            self.setToolTip(self._model.arrows[index].leg.note)
+            self.setToolTip(translated(self._model.arrows[index].leg.note))
         else:
             self.setToolTip(" ".join([box.role.value, *box.hosts]) if box else "")
         if index != self._hover:
@@ -332,9 +333,9 @@ class HopDiagram(LegKeys, QWidget):
         if not self._model.arrows:
             p.setPen(_mix(bg, fg, 0.6))
             p.setFont(self._font(1.0))
-            empty = self.tr("No leg of this message's journey is known")
+            empty = _("No leg of this message's journey is known")
             if self._trace is None:
-                empty = self.tr("Select a message to see how it travelled")
+                empty = _("Select a message to see how it travelled")
             p.drawText(QRectF(0, 0, width, height), _CENTRE, empty)
             return
         p.translate(self._origin(width, scale), 0)

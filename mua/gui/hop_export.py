@@ -9,6 +9,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from mua.core.i18n import _
+
 
 def png(diagram, path: str | Path, scale: float = 2) -> Path:
     with diagram.in_one_row() as size:
@@ -30,7 +32,7 @@ def svg(diagram, path: str | Path) -> Path:
         generator.setSize(size)
         generator.setResolution(round(diagram.logicalDpiY()))  # fonts in points, as on screen
         generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
-        generator.setTitle(diagram.tr("How this message travelled"))
+        generator.setTitle(_("How this message travelled"))
         trace = diagram.trace()
         generator.setDescription((trace.subject or "") if trace else "")
         painter = QPainter()

@@ -13,6 +13,8 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mua.core.i18n import N_, _, ngettext, translated
+from mua.core.labels import grade_label, source_label
 from mua.core.legs import Grade, Leg, LegKind, Role, Source, Trace
 from mua.core.tls import TlsMode, VerifiedBy
 
@@ -186,19 +188,19 @@ def port_lines(leg: Leg) -> list[str]:
     Two lines, so that the label stays as narrow as its other lines."""
     role, actual = leg.port_role, leg.port_actual
     if role is not None and actual is not None and role != actual:
-        return [f"port {role}", f"(here {actual})"]
+        return [_("port {port}").format(port=role), _("(here {port})").format(port=actual)]
     if role is not None or actual is not None:
-        return [f"port {role if role is not None else actual}"]
+        return [_("port {port}").format(port=role if role is not None else actual)]
     return []
 
 
 def tls_text(leg: Leg) -> str:
     tls = leg.tls
     if tls.encrypted is None:
-        return "same server" if leg.grade is Grade.INTERNAL else "TLS unknown"
+        return _("same server") if leg.grade is Grade.INTERNAL else _("TLS unknown")
     if not tls.encrypted:
-        return "cleartext"
-    mode = {TlsMode.IMPLICIT: "implicit", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
+        return _("cleartext")
+    mode = {TlsMode.IMPLICIT: _("implicit"), TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
     return f"{tls.version or 'TLS'} {mode}".strip()
 
 
@@ -208,8 +210,8 @@ def verification_text(leg: Leg) -> str | None:
         return None
     if tls.verified:
         by = tls.verified_by
-        return f"verified ({by.value if by else '?'})"
-    return "not verified" if tls.verified is False else "verification unknown"
+        return _("verified ({by})").format(by=by.value if by else "?")
+    return _("not verified") if tls.verified is False else _("verification unknown")
 
 
 def label_lines(leg: Leg) -> tuple[str, ...]:
@@ -217,85 +219,111 @@ def label_lines(leg: Leg) -> tuple[str, ...]:
     A refused leg says so instead of the TLS of a session that carried nothing."""
     lines: list[str | None] = [leg.protocol.value, *port_lines(leg)]
     if leg.refused:
-        lines += ["refused", "nothing sent"]
+        lines += [_("refused"), _("nothing sent")]
     else:
         lines += [tls_text(leg), verification_text(leg)]
     if leg.source is not Source.OBSERVED:
-        lines.append(leg.source.value)
+        lines.append(source_label(leg.source))
     return tuple(line for line in lines if line)
 
 
 # -- explanations -------------------------------------------------------------------------
+# Built when shown, in the current language: the constants below are only marked (N_).
 
 _CLIENT = {  # kind: (what, implicit port, STARTTLS port, STARTTLS RFC)
-    LegKind.SUBMISSION: ("submission", 465, 587, "RFC 3207"),
-    LegKind.RETRIEVAL: ("retrieval", 993, 143, "RFC 2595"),
+    # TRANSLATORS: as in "RFC 8314 recommends implicit TLS for {what}"
+    LegKind.SUBMISSION: (N_("submission"), 465, 587, "RFC 3207"),
+    LegKind.RETRIEVAL: (N_("retrieval"), 993, 143, "RFC 2595"),
 }
-_RELAY_GREEN = (
+_CLIENT_CLEARTEXT = {
+    LegKind.SUBMISSION: N_(
+        "Unprotected. The submission crossed the network in cleartext: anyone on the path could "
+        "read the password and the message, or change them."
+    ),
+    LegKind.RETRIEVAL: N_(
+        "Unprotected. The retrieval crossed the network in cleartext: anyone on the path could "
+        "read the password and the message, or change them."
+    ),
+}
+_RELAY_GREEN = N_(
     "To be green: the recipient's domain publishes DANE TLSA records (RFC 7672) or an MTA-STS "
     "policy in enforce mode (RFC 8461), so that senders refuse cleartext and forged "
     "certificates; a sender can also demand TLS for one message with REQUIRETLS (RFC 8689)."
 )
 _TO_BE_GREEN = {
-    LegKind.HANDOFF: "To be green: the MSA and the MTA run on the same server (RFC 5598, "
-    "section 2 describes the roles), so the message never crosses a network.",
+    LegKind.HANDOFF: N_(
+        "To be green: the MSA and the MTA run on the same server (RFC 5598, "
+        "section 2 describes the roles), so the message never crosses a network."
+    ),
     LegKind.RELAY: _RELAY_GREEN,
-    LegKind.DELIVERY: "To be green: deliver on the same host (LMTP or a local program between "
-    "the MDA and the MS of RFC 5598); across hosts, use LMTP over TLS.",
-    LegKind.OTHER: "To be green: this leg should be part of one server or protected by TLS "
-    "with an authenticated certificate (RFC 5598, section 2 describes the roles).",
+    LegKind.DELIVERY: N_(
+        "To be green: deliver on the same host (LMTP or a local program between "
+        "the MDA and the MS of RFC 5598); across hosts, use LMTP over TLS."
+    ),
+    LegKind.OTHER: N_(
+        "To be green: this leg should be part of one server or protected by TLS "
+        "with an authenticated certificate (RFC 5598, section 2 describes the roles)."
+    ),
 }
 _INTERNAL = {
-    LegKind.HANDOFF: "The MSA queued the message for the MTA on the same server.",
-    LegKind.DELIVERY: "The message moved between delivery roles on the same host.",
+    LegKind.HANDOFF: N_("The MSA queued the message for the MTA on the same server."),
+    LegKind.DELIVERY: N_("The message moved between delivery roles on the same host."),
 }
 
 
 def _client_green(kind: LegKind) -> str:
-    what, port, _, _ = _CLIENT[kind]
-    return (
-        f"To be green: implicit TLS on port {port} with a verified certificate, as RFC 8314 "
-        f"(section 3) recommends for {what}."
-    )
+    what, port, _implicit, _rfc = _CLIENT[kind]
+    return _(
+        "To be green: implicit TLS on port {port} with a verified certificate, as RFC 8314 "
+        "(section 3) recommends for {what}."
+    ).format(port=port, what=_(what))
 
 
 def _explain_client(leg: Leg, grade: Grade) -> str:
     what, port, starttls_port, starttls_rfc = _CLIENT[leg.kind]
     tls = leg.tls
     if grade is Grade.GREEN:
-        return (
-            f"Recommended. The client spoke TLS from the first byte (implicit TLS, the {port} "
+        return _(
+            "Recommended. The client spoke TLS from the first byte (implicit TLS, the {port} "
             "role) and verified the server's certificate, so the password and the message never "
             "crossed the network in clear and nobody could pose as the server. This is what "
-            f"RFC 8314 (section 3) recommends for {what}."
-        )
+            "RFC 8314 (section 3) recommends for {what}."
+        ).format(port=port, what=_(what))
     if grade is Grade.AMBER and tls.verified is None:
         return (
-            "Acceptable. The connection was encrypted, but nothing recorded whether the client "
-            "verified the server's certificate, so an impostor cannot be ruled out. "
+            _(
+                "Acceptable. The connection was encrypted, but nothing recorded whether the "
+                "client verified the server's certificate, so an impostor cannot be ruled out."
+            )
+            + " "
             + _client_green(leg.kind)
         )
     if grade is Grade.AMBER:
         return (
-            f"Acceptable. Encrypted and verified, but with STARTTLS (the {starttls_port} role, "
-            f"{starttls_rfc}): the session began in cleartext and was then upgraded. An attacker "
-            "on the path can remove the STARTTLS offer; a client that insists on TLS refuses, "
-            "one that does not carries on in clear. RFC 8314 prefers implicit TLS because it "
-            "leaves no cleartext step. " + _client_green(leg.kind)
+            _(
+                "Acceptable. Encrypted and verified, but with STARTTLS (the {port} role, "
+                "{rfc}): the session began in cleartext and was then upgraded. An attacker "
+                "on the path can remove the STARTTLS offer; a client that insists on TLS refuses, "
+                "one that does not carries on in clear. RFC 8314 prefers implicit TLS because it "
+                "leaves no cleartext step."
+            ).format(port=starttls_port, rfc=starttls_rfc)
+            + " "
+            + _client_green(leg.kind)
         )
     if tls.encrypted is False:
-        return (
-            f"Unprotected. The {what} crossed the network in cleartext: anyone on the path could "
-            "read the password and the message, or change them. " + _client_green(leg.kind)
-        )
+        return _(_CLIENT_CLEARTEXT[leg.kind]) + " " + _client_green(leg.kind)
     return (
-        "Unprotected. The connection was encrypted, but the server's certificate failed "
-        "verification (RFC 6125): whoever answered may be an attacker in the middle, and the "
-        "password went to them. " + _client_green(leg.kind)
+        _(
+            "Unprotected. The connection was encrypted, but the server's certificate failed "
+            "verification (RFC 6125): whoever answered may be an attacker in the middle, and the "
+            "password went to them."
+        )
+        + " "
+        + _client_green(leg.kind)
     )
 
 
-_REFUSED = (
+_REFUSED = N_(
     "Stopped: nothing of the message was sent. The sending MTA's policy refused this server "
     "before MAIL FROM: DANE (RFC 7672, section 2.2), an MTA-STS policy in enforce mode "
     "(RFC 8461, section 5) or the message's REQUIRETLS (RFC 8689, section 4.2.1) demands "
@@ -309,27 +337,40 @@ _REFUSED = (
 def _explain_relay(leg: Leg, grade: Grade) -> str:
     if grade is Grade.GREEN:
         if leg.tls.verified_by is VerifiedBy.DANE:
-            how = "by DANE: its certificate matches a DNSSEC-signed TLSA record (RFC 7672)"
-        else:
-            how = "as the recipient domain's MTA-STS policy in enforce mode demands (RFC 8461)"
-        return (
+            return _(
+                "Recommended. The sending MTA used STARTTLS on port 25 and authenticated the "
+                "receiving server by DANE: its certificate matches a DNSSEC-signed TLSA record "
+                "(RFC 7672). With such a policy, a stripped STARTTLS or a forged certificate "
+                "makes the sender refuse and retry instead of falling back to cleartext, which "
+                "STARTTLS alone (RFC 3207) cannot promise."
+            )
+        return _(
             "Recommended. The sending MTA used STARTTLS on port 25 and authenticated the "
-            f"receiving server {how}. With such a policy, a stripped STARTTLS or a forged "
-            "certificate makes the sender refuse and retry instead of falling back to cleartext, "
-            "which STARTTLS alone (RFC 3207) cannot promise."
+            "receiving server as the recipient domain's MTA-STS policy in enforce mode demands "
+            "(RFC 8461). With such a policy, a stripped STARTTLS or a forged certificate makes "
+            "the sender refuse and retry instead of falling back to cleartext, which STARTTLS "
+            "alone (RFC 3207) cannot promise."
         )
     if grade is Grade.AMBER:
         return (
-            "Acceptable. Opportunistic STARTTLS (RFC 3207): encrypted against eavesdroppers, but "
-            "no policy authenticated the receiving server and nothing required TLS. An attacker "
-            "on the path can strip the 250-STARTTLS line from the EHLO reply, or present a "
-            "certificate of their own, and the sender would carry on without noticing. "
-            + _RELAY_GREEN
+            _(
+                "Acceptable. Opportunistic STARTTLS (RFC 3207): encrypted against eavesdroppers, "
+                "but no policy authenticated the receiving server and nothing required TLS. An "
+                "attacker on the path can strip the 250-STARTTLS line from the EHLO reply, or "
+                "present a certificate of their own, and the sender would carry on without "
+                "noticing."
+            )
+            + " "
+            + _(_RELAY_GREEN)
         )
     return (
-        "Unprotected. The message crossed between servers in cleartext on port 25: anyone on "
-        "the path could read or change it. Either the receiving server offered no STARTTLS "
-        "(RFC 3207), or an attacker removed the offer. " + _RELAY_GREEN
+        _(
+            "Unprotected. The message crossed between servers in cleartext on port 25: anyone on "
+            "the path could read or change it. Either the receiving server offered no STARTTLS "
+            "(RFC 3207), or an attacker removed the offer."
+        )
+        + " "
+        + _(_RELAY_GREEN)
     )
 
 
@@ -337,54 +378,78 @@ def explain(leg: Leg) -> str:
     """What the grade means for this kind of leg and what would make it green, with the RFC."""
     grade, kind = leg.grade, leg.kind
     if leg.refused:
-        return _REFUSED
+        return _(_REFUSED)
     if grade is Grade.UNKNOWN:
-        green = _client_green(kind) if kind in _CLIENT else _TO_BE_GREEN[kind]
+        green = _client_green(kind) if kind in _CLIENT else _(_TO_BE_GREEN[kind])
         return (
-            "Unknown. The record of this leg does not say whether it was encrypted (Received "
-            "headers often leave TLS out), and mua never guesses. " + green
+            _(
+                "Unknown. The record of this leg does not say whether it was encrypted (Received "
+                "headers often leave TLS out), and mua never guesses."
+            )
+            + " "
+            + green
         )
     if grade is Grade.INTERNAL:
-        what = _INTERNAL.get(kind, "This step happened inside one server.")
-        return (
-            f"Inside one server. {what} No network was crossed, so there is nothing to encrypt: "
+        what = _(_INTERNAL.get(kind, N_("This step happened inside one server.")))
+        return _(
+            "Inside one server. {what} No network was crossed, so there is nothing to encrypt: "
             "the leg is as safe as the server itself. RFC 5598 (section 2) names these roles "
             "apart even when one program plays them all. This is already the recommended form."
-        )
+        ).format(what=what)
     if kind in _CLIENT:
         return _explain_client(leg, grade)
     if kind is LegKind.RELAY:
         return _explain_relay(leg, grade)
     if grade is Grade.RED:
-        return "Unprotected. This leg crossed a network in cleartext. " + _TO_BE_GREEN[kind]
+        return (
+            _("Unprotected. This leg crossed a network in cleartext.") + " " + _(_TO_BE_GREEN[kind])
+        )
     return (
-        "Acceptable. Encrypted, but not in a form the recommendation table calls best. "
-        + _TO_BE_GREEN[kind]
+        _("Acceptable. Encrypted, but not in a form the recommendation table calls best.")
+        + " "
+        + _(_TO_BE_GREEN[kind])
     )
 
 
-SOURCE_MEANING = {
-    Source.OBSERVED: "observed \u2014 mua or the embedded stack saw this connection itself.",
-    Source.RECORDED: "recorded \u2014 a Received header written inside your own provider; as "
-    "trustworthy as the provider.",
-    Source.CLAIMED: "claimed \u2014 a Received header written upstream of your provider. "
-    "Anyone can write such a header: treat these facts as a claim, not evidence.",
+_SOURCE_MEANING = {
+    Source.OBSERVED: N_("observed \u2014 mua or the embedded stack saw this connection itself."),
+    Source.RECORDED: N_(
+        "recorded \u2014 a Received header written inside your own provider; as "
+        "trustworthy as the provider."
+    ),
+    Source.CLAIMED: N_(
+        "claimed \u2014 a Received header written upstream of your provider. "
+        "Anyone can write such a header: treat these facts as a claim, not evidence."
+    ),
 }
+
+
+def source_meaning(source: Source) -> str:
+    """What a source is worth, in a sentence, in the current language."""
+    return _(_SOURCE_MEANING[source])
 
 
 # -- details of one leg -------------------------------------------------------------------
 
 _MODES = {
-    TlsMode.IMPLICIT: "implicit TLS",
+    TlsMode.IMPLICIT: N_("implicit TLS"),
     TlsMode.STARTTLS: "STARTTLS",
-    TlsMode.NONE: "none",
-    TlsMode.UNKNOWN: "unknown",
+    TlsMode.NONE: N_("none"),
+    TlsMode.UNKNOWN: N_("unknown"),
+}
+_KINDS = {
+    LegKind.SUBMISSION: N_("submission"),
+    LegKind.HANDOFF: N_("handoff"),
+    LegKind.RELAY: N_("relay"),
+    LegKind.DELIVERY: N_("delivery"),
+    LegKind.RETRIEVAL: N_("retrieval"),
+    LegKind.OTHER: N_("other"),
 }
 _KNOWN_TLS = {"encrypted", "mode", "version", "cipher", "bits", "verified", "verified_by"}
 
 
 def _yes_no(value: bool | None) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
+    return _("unknown") if value is None else (_("yes") if value else _("no"))
 
 
 def _endpoint(role: Role, host: str | None) -> str:
@@ -392,28 +457,28 @@ def _endpoint(role: Role, host: str | None) -> str:
 
 
 def _port(port: int | None, meaning: str) -> str:
-    return "not recorded" if port is None else f"{port} ({meaning})"
+    return _("not recorded") if port is None else f"{port} ({meaning})"
 
 
 def fact_rows(leg: Leg) -> list[tuple[str, str]]:
     tls = leg.tls
-    unknown = "not recorded"
+    unknown = _("not recorded")
     return [
-        ("From", _endpoint(leg.from_.role, leg.from_.host)),
-        ("To", _endpoint(leg.to.role, leg.to.host)),
-        ("Kind", leg.kind.value),
-        ("Protocol", leg.protocol.value),
-        ("Role port", _port(leg.port_role, "the standard port for this leg")),
-        ("Actual port", _port(leg.port_actual, "where this server listens here")),
-        ("Encrypted", _yes_no(tls.encrypted)),
-        ("TLS mode", _MODES[tls.mode]),
-        ("TLS version", tls.version or unknown),
-        ("Cipher", tls.cipher or unknown),
-        ("Key bits", str(tls.bits) if tls.bits is not None else unknown),
-        ("Certificate verified", _yes_no(tls.verified)),
-        ("Verified by", tls.verified_by.value if tls.verified_by else unknown),
-        ("Grade", leg.grade.value),
-        ("Source", leg.source.value),
+        (_("From"), _endpoint(leg.from_.role, leg.from_.host)),
+        (_("To"), _endpoint(leg.to.role, leg.to.host)),
+        (_("Kind"), _(_KINDS[leg.kind])),
+        (_("Protocol"), leg.protocol.value),
+        (_("Role port"), _port(leg.port_role, _("the standard port for this leg"))),
+        (_("Actual port"), _port(leg.port_actual, _("where this server listens here"))),
+        (_("Encrypted"), _yes_no(tls.encrypted)),
+        (_("TLS mode"), _(_MODES[tls.mode])),
+        (_("TLS version"), tls.version or unknown),
+        (_("Cipher"), tls.cipher or unknown),
+        (_("Key bits"), str(tls.bits) if tls.bits is not None else unknown),
+        (_("Certificate verified"), _yes_no(tls.verified)),
+        (_("Verified by"), tls.verified_by.value if tls.verified_by else unknown),
+        (_("Grade"), grade_label(leg.grade)),
+        (_("Source"), source_label(leg.source)),
     ]
 
 
@@ -433,7 +498,7 @@ def certificate_rows(leg: Leg) -> list[tuple[str, str]]:
 
 
 def _humanise(name: str) -> str:
-    special = {"peer_name": "Name on certificate"}
+    special = {"peer_name": _("Name on certificate")}
     return special.get(name, name.replace("_", " ").capitalize())
 
 
@@ -446,7 +511,9 @@ def _show(value: object) -> str:
 def leg_title(trace: Trace, index: int) -> str:
     leg = trace.legs[index]
     a, b = _endpoint(leg.from_.role, leg.from_.host), _endpoint(leg.to.role, leg.to.host)
-    return f"Leg {index + 1} of {len(trace.legs)}: {a} \u2192 {b}"
+    return _("Leg {number} of {count}: {sender} \u2192 {receiver}").format(
+        number=index + 1, count=len(trace.legs), sender=a, receiver=b
+    )
 
 
 def details_text(trace: Trace, index: int) -> str:
@@ -456,26 +523,35 @@ def details_text(trace: Trace, index: int) -> str:
     lines += [f"{k}: {v}" for k, v in fact_rows(leg)]
     cert = certificate_rows(leg)
     if cert:
-        lines += ["", "Certificate"] + [f"{k}: {v}" for k, v in cert]
+        lines += ["", _("Certificate")] + [f"{k}: {v}" for k, v in cert]
     if leg.note:
-        lines += ["", f"Note: {leg.note}"]
-    lines += ["", explain(leg), "", "Source: " + SOURCE_MEANING[leg.source]]
+        lines += ["", _("Note: {note}").format(note=translated(leg.note))]
+    lines += [
+        "",
+        explain(leg),
+        "",
+        _("Source: {meaning}").format(meaning=source_meaning(leg.source)),
+    ]
     return "\n".join(lines)
 
 
 def summary(trace: Trace) -> str:
     """'6 legs: 3 recommended, 3 inside one server.'"""
-    words = {
-        Grade.GREEN: "recommended",
-        Grade.AMBER: "acceptable",
-        Grade.RED: "unprotected",
-        Grade.INTERNAL: "inside one server",
-        Grade.UNKNOWN: "unknown",
-    }
     grades = [leg.grade for leg in trace.legs]
-    parts = [f"{grades.count(g)} {words[g]}" for g in GRADE_ORDER if g in grades]
-    noun = "leg" if len(grades) == 1 else "legs"
-    return f"{len(grades)} {noun}: " + ", ".join(parts) + "." if parts else "No legs known."
+    if not grades:
+        return _("No legs known.")
+    words = {
+        Grade.GREEN: lambda n: ngettext("{n} recommended", "{n} recommended", n),
+        Grade.AMBER: lambda n: ngettext("{n} acceptable", "{n} acceptable", n),
+        Grade.RED: lambda n: ngettext("{n} unprotected", "{n} unprotected", n),
+        Grade.INTERNAL: lambda n: ngettext("{n} inside one server", "{n} inside one server", n),
+        Grade.UNKNOWN: lambda n: ngettext("{n} unknown", "{n} unknown", n),
+    }
+    counts = {g: grades.count(g) for g in GRADE_ORDER if g in grades}
+    parts = ", ".join(words[g](n).format(n=n) for g, n in counts.items())
+    # TRANSLATORS: {grades} is a list such as "3 recommended, 3 inside one server"
+    noun = ngettext("{n} leg: {grades}.", "{n} legs: {grades}.", len(grades))
+    return noun.format(n=len(grades), grades=parts)
 
 
 # -- the recommendation table (docs/architecture.md) ---------------------------------------
@@ -491,57 +567,77 @@ class WhyRow:
     why: str
 
 
+# Marked (N_) and translated where shown (`why_rows`), like every constant here.
 WHY_ROWS = (
     WhyRow(
-        "submission",
+        N_("submission"),
         "MUA \u2192 MSA",
-        "465, implicit TLS, certificate verified (RFC 8314)",
-        "587 STARTTLS, certificate verified (RFC 3207)",
-        "cleartext, or a certificate that fails verification",
-        "Your password travels here. Implicit TLS leaves no cleartext step to tamper with; "
-        "STARTTLS can be stripped unless the client insists on it.",
+        N_("465, implicit TLS, certificate verified (RFC 8314)"),
+        N_("587 STARTTLS, certificate verified (RFC 3207)"),
+        N_("cleartext, or a certificate that fails verification"),
+        N_(
+            "Your password travels here. Implicit TLS leaves no cleartext step to tamper with; "
+            "STARTTLS can be stripped unless the client insists on it."
+        ),
     ),
     WhyRow(
-        "handoff",
+        N_("handoff"),
         "MSA \u2192 MTA",
-        "internal (same server)",
+        N_("internal (same server)"),
         "\u2014",
         "\u2014",
-        "No network is crossed (RFC 5598 roles played by one server).",
+        N_("No network is crossed (RFC 5598 roles played by one server)."),
     ),
     WhyRow(
-        "relay",
-        "MTA \u2192 MX (may repeat)",
-        "25 STARTTLS enforced by DANE (RFC 7672), MTA-STS enforce (RFC 8461) or REQUIRETLS "
-        "(RFC 8689)",
-        "opportunistic STARTTLS (encrypted, not authenticated)",
-        "cleartext",
-        "Port 25 always starts in cleartext. Without a policy a stripped STARTTLS is a silent "
-        "downgrade; with one it becomes a refusal and a retry.",
+        N_("relay"),
+        N_("MTA \u2192 MX (may repeat)"),
+        N_(
+            "25 STARTTLS enforced by DANE (RFC 7672), MTA-STS enforce (RFC 8461) or REQUIRETLS "
+            "(RFC 8689)"
+        ),
+        N_("opportunistic STARTTLS (encrypted, not authenticated)"),
+        N_("cleartext"),
+        N_(
+            "Port 25 always starts in cleartext. Without a policy a stripped STARTTLS is a silent "
+            "downgrade; with one it becomes a refusal and a retry."
+        ),
     ),
     WhyRow(
-        "delivery",
+        N_("delivery"),
         "MX \u2192 MDA \u2192 MS",
-        "internal (LMTP on the same host)",
-        "LMTPS to another host",
-        "LMTP in clear to another host",
-        "Usually inside one server; across hosts it needs TLS like any other leg.",
+        N_("internal (LMTP on the same host)"),
+        N_("LMTPS to another host"),
+        N_("LMTP in clear to another host"),
+        N_("Usually inside one server; across hosts it needs TLS like any other leg."),
     ),
     WhyRow(
-        "retrieval",
+        N_("retrieval"),
         "MS \u2192 MUA",
-        "993, implicit TLS, certificate verified (RFC 8314)",
-        "143 STARTTLS, certificate verified (RFC 2595)",
-        "cleartext, or a certificate that fails verification",
-        "Your password and every message travel here: the same reasoning as submission.",
+        N_("993, implicit TLS, certificate verified (RFC 8314)"),
+        N_("143 STARTTLS, certificate verified (RFC 2595)"),
+        N_("cleartext, or a certificate that fails verification"),
+        N_("Your password and every message travel here: the same reasoning as submission."),
     ),
 )
 
 WHY_NOTES = (
-    "Ports do not mean encryption; the mode does. STARTTLS can be stripped by an attacker on the "
-    "path (the 250-STARTTLS line removed from EHLO); only a policy (DANE, MTA-STS, REQUIRETLS) "
-    "turns that into a refusal instead of a silent downgrade.",
-    "Solid arrows were observed by mua or the embedded stack; dashed ones were recorded by your "
-    "own provider in a Received header; dotted ones are claimed by servers upstream, and anyone "
-    "could have written them.",
+    N_(
+        "Ports do not mean encryption; the mode does. STARTTLS can be stripped by an attacker on "
+        "the path (the 250-STARTTLS line removed from EHLO); only a policy (DANE, MTA-STS, "
+        "REQUIRETLS) turns that into a refusal instead of a silent downgrade."
+    ),
+    N_(
+        "Solid arrows were observed by mua or the embedded stack; dashed ones were recorded by "
+        "your own provider in a Received header; dotted ones are claimed by servers upstream, "
+        "and anyone could have written them."
+    ),
 )
+
+
+def why_rows() -> list[WhyRow]:
+    """The recommendation table in the current language."""
+    return [WhyRow(*(_(str(getattr(r, f.name))) for f in dataclasses.fields(r))) for r in WHY_ROWS]
+
+
+def why_notes() -> list[str]:
+    return [_(note) for note in WHY_NOTES]

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.core.i18n import _, error_text, translated
 from mua.core.legs import Grade, Trace
 from mua.gui import hop_model as hm
 from mua.gui.hop_diagram import HopDiagram
@@ -74,12 +75,12 @@ class HopPanel(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the diagram inside
         self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.why_button = QPushButton(self.tr("Why these grades?"), self)
+        self.why_button = QPushButton(_("Why these grades?"), self)
         self.why_button.setCheckable(True)
-        self.png_button = QPushButton(self.tr("Export PNG…"), self)
-        self.svg_button = QPushButton(self.tr("Export SVG…"), self)
+        self.png_button = QPushButton(_("Export PNG…"), self)
+        self.svg_button = QPushButton(_("Export SVG…"), self)
         self.details = QTextBrowser(self)
-        self.details.setAccessibleName(self.tr("Details of the journey"))
+        self.details.setAccessibleName(_("Details of the journey"))
         self.details.setOpenLinks(False)
         self.details.setOpenExternalLinks(False)
         self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wraps
@@ -136,12 +137,12 @@ class HopPanel(QWidget):
 
     def _status_html(self) -> str:
         if self._trace is None:
-            return self.tr("No message selected")
+            return _("No message selected")
         words = {
-            "delivered": self.tr("Delivered"),
-            "deferred": self.tr("Deferred: still trying"),
-            "bounced": self.tr("Bounced"),
-            "parsed": self.tr("Read from its headers"),
+            "delivered": _("Delivered"),
+            "deferred": _("Deferred: still trying"),
+            "bounced": _("Bounced"),
+            "parsed": _("Read from its headers"),
         }
         parts = [f"<b>{words[self._trace.status.value]}</b>"]
         parts += [html.escape(s) for s in (self._trace.subject, self._trace.message_id) if s]
@@ -149,10 +150,10 @@ class HopPanel(QWidget):
 
     def _show_overview(self) -> None:
         if self._trace is None or not self._trace.legs:
-            self.details.setHtml(f"<p>{html.escape(self.tr('Nothing to show yet.'))}</p>")
+            self.details.setHtml(f"<p>{html.escape(_('Nothing to show yet.'))}</p>")
             return
         hint = html.escape(
-            self.tr(
+            _(
                 "Click an arrow to see what is known about that leg, or use the arrow keys "
                 "in the diagram and press Enter."
             )
@@ -179,12 +180,12 @@ class HopPanel(QWidget):
         cert = hm.certificate_rows(leg)
         self.details.setHtml(
             f"<h3>{e(hm.leg_title(self._trace, index))}</h3>"
-            f"<p><span style='{chip}'>■ {e(self.tr(GRADE_LABELS[leg.grade]))}</span></p>"
+            f"<p><span style='{chip}'>■ {e(_(GRADE_LABELS[leg.grade]))}</span></p>"
             f"<p>{e(hm.explain(leg))}</p>"
-            + (f"<p><i>{e(leg.note)}</i></p>" if leg.note else "")
-            + f"<p><b>{e(self.tr('Source'))}:</b> {e(hm.SOURCE_MEANING[leg.source])}</p>"
+            + (f"<p><i>{e(translated(leg.note))}</i></p>" if leg.note else "")
+            + f"<p><b>{e(_('Source'))}:</b> {e(hm.source_meaning(leg.source))}</p>"
             + _table(hm.fact_rows(leg))
-            + (f"<h4>{e(self.tr('Certificate'))}</h4>{_table(cert)}" if cert else "")
+            + (f"<h4>{e(_('Certificate'))}</h4>{_table(cert)}" if cert else "")
         )
 
     def show_why(self, on: bool = True) -> None:
@@ -197,11 +198,11 @@ class HopPanel(QWidget):
             return self.show_leg(selected) if selected is not None else self._show_overview()
         e = html.escape
         heads = [
-            (self.tr("Leg"), None),
-            (self.tr("Recommended"), Grade.GREEN),
-            (self.tr("Acceptable"), Grade.AMBER),
-            (self.tr("Bad"), Grade.RED),
-            (self.tr("Why"), None),
+            (_("Leg"), None),
+            (_("Recommended"), Grade.GREEN),
+            (_("Acceptable"), Grade.AMBER),
+            (_("Bad"), Grade.RED),
+            (_("Why"), None),
         ]
         head = "".join(
             f"<th style='color:{grade_colour(g).name()}'>{e(t)}</th>" if g else f"<th>{e(t)}</th>"
@@ -210,21 +211,21 @@ class HopPanel(QWidget):
         body = "".join(
             f"<tr><td><b>{e(r.leg)}</b><br>{e(r.path)}</td><td>{e(r.recommended)}</td>"
             f"<td>{e(r.acceptable)}</td><td>{e(r.bad)}</td><td>{e(r.why)}</td></tr>"
-            for r in hm.WHY_ROWS
+            for r in hm.why_rows()
         )
         self.details.setHtml(
-            f"<h3>{e(self.tr('Why these grades?'))}</h3>"
+            f"<h3>{e(_('Why these grades?'))}</h3>"
             f"<table border='1' cellspacing='0' cellpadding='4' width='100%'>"
-            f"<tr>{head}</tr>{body}</table>" + "".join(f"<p>{e(n)}</p>" for n in hm.WHY_NOTES)
+            f"<tr>{head}</tr>{body}</table>" + "".join(f"<p>{e(n)}</p>" for n in hm.why_notes())
         )
 
     def export_png(self, path: str | Path | None = None, scale: float = 2) -> Path | None:
         """Write the diagram as PNG to `path`, or ask where (None when the user cancels)."""
-        path = path or self._ask_path(self.tr("PNG image (*.png)"), ".png")
+        path = path or self._ask_path(_("PNG image (*.png)"), ".png")
         return self.diagram.render_png(path, scale) if path else None
 
     def export_svg(self, path: str | Path | None = None) -> Path | None:
-        path = path or self._ask_path(self.tr("SVG image (*.svg)"), ".svg")
+        path = path or self._ask_path(_("SVG image (*.svg)"), ".svg")
         return self.diagram.render_svg(path) if path else None
 
     def _export(self, export: Callable[[], Path | None]) -> None:
@@ -232,13 +233,13 @@ class HopPanel(QWidget):
             export()
         except OSError as exc:
             log.warning("exporting the hop diagram failed", exc_info=exc)
-            message = self.tr("The diagram could not be saved: {0}. Choose another folder.")
-            QMessageBox.warning(self, self.tr("Export failed"), message.format(exc))
+            message = _("The diagram could not be saved: {reason}. Choose another folder.")
+            QMessageBox.warning(self, _("Export failed"), message.format(reason=error_text(exc)))
 
     def _ask_path(self, filter_: str, suffix: str) -> str | None:
-        title = self.tr("Export the diagram")
+        title = _("Export the diagram")
         suggested = suggested_export_path(self._trace, suffix)
-        name, _ = QFileDialog.getSaveFileName(self, title, suggested, filter_)
+        name, _filter = QFileDialog.getSaveFileName(self, title, suggested, filter_)
         if name and not name.endswith(suffix):
             name += suffix
         return name or None

@@ -9,6 +9,8 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from mua.core.i18n import _
+
 log = logging.getLogger(__name__)
 
 TRACE_BATCH = 50  # messages whose headers one background fetch asks for
@@ -113,5 +115,5 @@ class JourneyView:
 
         uids = [m.uid for m in batch]
         self.bridge.run(
-            self.tr("Reading journeys"), self.engine.headers(account, folder, uids), done, failed
+            _("Reading journeys"), self.engine.headers(account, folder, uids), done, failed
         )

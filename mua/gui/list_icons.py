@@ -30,9 +30,42 @@ def lock_icon(grade: Grade) -> QIcon:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawRoundedRect(2, 7, 12, 8, 2, 2)
+        _cut_sign(painter, grade)
         painter.end()
         _ICONS[grade] = QIcon(pixmap)
     return _ICONS[grade]
+
+
+def _cut_sign(painter: QPainter, grade: Grade) -> None:
+    """The grade's sign (theme.GRADE_GLYPHS: check, !, x, a dot for inside one server, ?) cut
+    out of the lock's body, so the grade reads without its colour."""
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+    painter.setPen(QPen(Qt.GlobalColor.black, 1.6, c=Qt.PenCapStyle.RoundCap))
+    lines = {
+        Grade.GREEN: [((5, 11), (7, 13)), ((7, 13), (11, 9))],
+        Grade.AMBER: [((8, 8.8), (8, 11.2))],
+        Grade.RED: [((5.5, 9), (10.5, 14)), ((10.5, 9), (5.5, 14))],
+        Grade.UNKNOWN: [
+            ((6.3, 9.6), (7, 8.7)),
+            ((7, 8.7), (9, 8.7)),
+            ((9, 8.7), (9.7, 9.6)),
+            ((9.7, 9.6), (8, 11)),
+            ((8, 11), (8, 11.6)),
+        ],  # a question mark
+    }
+    for (x1, y1), (x2, y2) in lines.get(grade, []):
+        painter.drawLine(QPointF(x1, y1), QPointF(x2, y2))
+    dots = {
+        Grade.AMBER: (8, 13.3, 0.9),
+        Grade.INTERNAL: (8, 11, 2.0),
+        Grade.UNKNOWN: (8, 13.3, 0.9),
+    }
+    if grade in dots:
+        x, y, r = dots[grade]
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(Qt.GlobalColor.black)
+        painter.drawEllipse(QPointF(x, y), r, r)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
 
 
 def _star(painter: QPainter, x: float, y: float) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
 )
 
+from mua.core.i18n import _
 from mua.store.cache import CachedMessage
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class MailActions:
             self._update_actions()
 
         change = self.engine.set_flags(account, folder, uids, [flag], add=add)
-        self.bridge.run(self.tr("Changing flags"), change, done, self._failed)
+        self.bridge.run(_("Changing flags"), change, done, self._failed)
 
     def set_read(self, read: bool) -> None:
         self._change_flags("\\Seen", read)
@@ -70,7 +71,7 @@ class MailActions:
                 f.name for f in self.engine.cache.folders(self.account) if f.name != self.folder
             ]
             destination, ok = QInputDialog.getItem(
-                self, self.tr("Move To"), self.tr("Move the messages to:"), names, 0, False
+                self, _("Move To"), _("Move the messages to:"), names, 0, False
             )
             if not ok:
                 return
@@ -101,7 +102,7 @@ class MailActions:
             if destination:
                 self.sync(account, [destination])
 
-        self.bridge.run(self.tr("Moving messages"), job, done, self._failed)
+        self.bridge.run(_("Moving messages"), job, done, self._failed)
 
     def _special_folder(self, account: str, use: str) -> str | None:
         found = (f.name for f in self.engine.cache.folders(account) if f.special_use == use)
@@ -143,7 +144,7 @@ class MailActions:
         subject = str(original.get("Subject", ""))
         body = original.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
-        intro = self.tr("-------- Forwarded message --------")
+        intro = _("-------- Forwarded message --------")
         head = "\n".join(
             f"{h}: {original[h]}" for h in ("From", "Date", "Subject", "To") if original[h]
         )
@@ -210,7 +211,7 @@ class MailActions:
             self._edit_draft(key, raw)
             return
         self.bridge.run(
-            self.tr("Reading the draft"),
+            _("Reading the draft"),
             self.engine.body(*key),
             lambda data: self._edit_draft(key, data),
             self._failed,

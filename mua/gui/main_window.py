@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from mua.client.engine import Engine
+from mua.core.i18n import _, translated
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
 from mua.gui import resources
 from mua.gui.edit_actions import EditActions
@@ -101,13 +102,13 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
     def _build_views(self) -> None:
         self.folder_view = QTreeView(headerHidden=True, uniformRowHeights=True)
         self.folder_view.setModel(self.folders)
-        self.folder_view.setAccessibleName(self.tr("Folders"))
+        self.folder_view.setAccessibleName(_("Folders"))
         self.folder_view.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.folder_view.setDropIndicatorShown(True)
         self.folder_view.selectionModel().currentChanged.connect(self._folder_chosen)
         view = self.message_view = QTreeView(rootIsDecorated=False, uniformRowHeights=True)
         view.setModel(self.messages)
-        view.setAccessibleName(self.tr("Messages"))
+        view.setAccessibleName(_("Messages"))
         view.setAlternatingRowColors(True)
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -133,9 +134,9 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.reader.senderAllowed.connect(self._remember_sender)
         self.hop_panel = JourneyTab()
         self.tabs = QTabWidget(documentMode=True)
-        self.tabs.setAccessibleName(self.tr("Message and journey"))
-        self.tabs.addTab(self.reader, self.tr("Message"))
-        self.tabs.addTab(self.hop_panel, self.tr("Journey"))
+        self.tabs.setAccessibleName(_("Message and journey"))
+        self.tabs.addTab(self.reader, _("Message"))
+        self.tabs.addTab(self.hop_panel, _("Journey"))
         self.tabs.currentChanged.connect(lambda _index: self._fit_journey())
         self.tabs.setMinimumWidth(320)  # not the widest line of a page: the list needs room
         self.content = QSplitter(self._orientation())
@@ -155,40 +156,40 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
     def _build_actions(self) -> None:
         key = QKeySequence.StandardKey
         table = [  # name, text, slot, shortcut, icon (freedesktop name), checkable
-            ("new", self.tr("&New Message"), lambda: self.compose(), key.New,
+            ("new", _("&New Message"), lambda: self.compose(), key.New,
              "mail-message-new", False),
-            ("reply", self.tr("&Reply"), lambda: self.reply(), "Ctrl+R",
+            ("reply", _("&Reply"), lambda: self.reply(), "Ctrl+R",
              "mail-reply-sender", False),
-            ("reply_all", self.tr("Reply &All"), lambda: self.reply(all_recipients=True),
+            ("reply_all", _("Reply &All"), lambda: self.reply(all_recipients=True),
              "Ctrl+Shift+R", "mail-reply-all", False),
-            ("forward", self.tr("&Forward"), self.forward, "Ctrl+L",
+            ("forward", _("&Forward"), self.forward, "Ctrl+L",
              "mail-forward", False),
-            ("delete", self.tr("&Delete"), self.delete_selected, key.Delete,
+            ("delete", _("&Delete"), self.delete_selected, key.Delete,
              "edit-delete", False),
-            ("toggle_read", self.tr("Toggle Read"), self.toggle_read, "M", None, False),
-            ("mark_read", self.tr("Mark as &Read"), lambda: self.set_read(True), None, None, False),
-            ("mark_unread", self.tr("Mark as &Unread"), lambda: self.set_read(False), "Ctrl+U",
+            ("toggle_read", _("Toggle Read"), self.toggle_read, "M", None, False),
+            ("mark_read", _("Mark as &Read"), lambda: self.set_read(True), None, None, False),
+            ("mark_unread", _("Mark as &Unread"), lambda: self.set_read(False), "Ctrl+U",
              None, False),
-            ("flag", self.tr("F&lag"), self.toggle_flag, "S", "mail-mark-important", False),
-            ("move", self.tr("&Move To…"), lambda: self.move_selected(), "Ctrl+Shift+M", None,
+            ("flag", _("F&lag"), self.toggle_flag, "S", "mail-mark-important", False),
+            ("move", _("&Move To…"), lambda: self.move_selected(), "Ctrl+Shift+M", None,
              False),
-            ("refresh", self.tr("&Get Messages"), self.refresh_all, key.Refresh,
+            ("refresh", _("&Get Messages"), self.refresh_all, key.Refresh,
              "view-refresh", False),
-            ("find", self.tr("&Find"), self._focus_search, key.Find, None, False),
-            ("add_account", self.tr("&Add Account…"), self.add_account, None, None, False),
-            ("preferences", self.tr("&Preferences…"), lambda: self.preferences(),
+            ("find", _("&Find"), self._focus_search, key.Find, None, False),
+            ("add_account", _("&Add Account…"), self.add_account, None, None, False),
+            ("preferences", _("&Preferences…"), lambda: self.preferences(),
              key.Preferences, None, False),
-            ("quit", self.tr("&Quit"), self.close, key.Quit, None, False),
-            ("right", self.tr("Reader on the &Right"), lambda: self.set_reader_position("right"),
+            ("quit", _("&Quit"), self.close, key.Quit, None, False),
+            ("right", _("Reader on the &Right"), lambda: self.set_reader_position("right"),
              None, None, True),
-            ("below", self.tr("Reader &Below"), lambda: self.set_reader_position("bottom"), None,
+            ("below", _("Reader &Below"), lambda: self.set_reader_position("bottom"), None,
              None, True),
-            ("html", self.tr("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
-            ("journey", self.tr("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
+            ("html", _("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
+            ("journey", _("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
              "Ctrl+J", "mua-journey", False),
-            ("welcome", self.tr("&Welcome…"), lambda: show_welcome(self), None, None, False),
-            ("about", self.tr("&About mua"), self._about, None, None, False),
-            ("about_qt", self.tr("About &Qt"), QApplication.aboutQt, None, None, False),
+            ("welcome", _("&Welcome…"), lambda: show_welcome(self), None, None, False),
+            ("about", _("&About mua"), self._about, None, None, False),
+            ("about_qt", _("About &Qt"), QApplication.aboutQt, None, None, False),
         ]  # fmt: skip
         for name, text, slot, shortcut, icon, checkable in table:
             action = QAction(text, self, checkable=checkable)
@@ -206,23 +207,23 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         bar = self.menuBar()
         for title, actions in (
             (
-                self.tr("&File"),
+                _("&File"),
                 [self.act_new, None, self.act_refresh, self.act_add_account, None, self.act_quit],
             ),
-            (self.tr("&Edit"), [*edit[:2], None, *edit[2:5], None, edit[5], None,
+            (_("&Edit"), [*edit[:2], None, *edit[2:5], None, edit[5], None,
                 self.act_find, None, self.act_preferences]),
-            (self.tr("&View"), [self.act_right, self.act_below, None, self.act_html,
+            (_("&View"), [self.act_right, self.act_below, None, self.act_html,
                 self.act_journey]),
-            (self.tr("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
+            (_("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
                 self.act_toggle_read, self.act_mark_read, self.act_mark_unread, self.act_flag,
                 None, self.act_move, self.act_delete]),
-            (self.tr("&Help"), [self.act_welcome, None, self.act_about, self.act_about_qt]),
+            (_("&Help"), [self.act_welcome, None, self.act_about, self.act_about_qt]),
         ):  # fmt: skip
             menu = bar.addMenu(title)
             for action in actions:
                 menu.addSeparator() if action is None else menu.addAction(action)
         self._show_position()
-        toolbar = self.addToolBar(self.tr("Main"))
+        toolbar = self.addToolBar(_("Main"))
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -232,9 +233,9 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
-        self.search = QLineEdit(placeholderText=self.tr("Search this folder  (Ctrl+F)"))
+        self.search = QLineEdit(placeholderText=_("Search this folder  (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName(self.tr("Search this folder"))
+        self.search.setAccessibleName(_("Search this folder"))
         self.search.setMaximumWidth(280)
         toolbar.addWidget(self.search)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
@@ -254,7 +255,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.security_icon = QLabel()
         self.security_label = QLabel()
         if self.demo is not None:
-            status.addPermanentWidget(QLabel(self.tr("Demo world on this computer")))
+            status.addPermanentWidget(QLabel(_("Demo world on this computer")))
         for widget in (self.progress, self.state_label, self.security_icon, self.security_label):
             status.addPermanentWidget(widget)
         self._update_status()
@@ -374,7 +375,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.messages.set_search(text)
         if text.strip() and self.account and self.folder:  # local first, then the server
             self.bridge.run(
-                self.tr("Searching the server"),
+                _("Searching the server"),
                 self.engine.search(self.account, self.folder, text),
                 lambda uids: self._server_found(where, text, uids),
             )
@@ -409,9 +410,9 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         if raw is not None:
             self._display(key, raw)
             return
-        self.statusBar().showMessage(self.tr("Loading the message…"))
+        self.statusBar().showMessage(_("Loading the message…"))
         self.bridge.run(
-            self.tr("Reading the message"),
+            _("Reading the message"),
             self.engine.body(*key),
             lambda data: self._display(key, data),
             self._failed,
@@ -441,17 +442,19 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         if address is not None and state:
             self._state[address.lower()] = (state, problem)
         account = (self.account or "").lower()
-        state, problem = self._state.get(account, (self.tr("not connected"), ""))
+        state, problem = self._state.get(account, (_("not connected"), ""))
         self.state_label.setText(f"{account}: {state}" if account else "")
         self.state_label.setToolTip(problem)
         tls = self.engine.imap_tls(account) if account else None
         if tls is None:
             self.security_icon.setPixmap(lock_icon(Grade.UNKNOWN).pixmap(16, 16))
-            self.security_label.setText(self.tr("IMAP: no session"))
+            self.security_label.setText(_("IMAP: no session"))
             return
         leg = Leg(Endpoint(Role.MS), Endpoint(Role.MUA), Protocol.IMAP, tls, Source.OBSERVED)
         self.security_icon.setPixmap(lock_icon(leg.grade).pixmap(16, 16))
-        self.security_label.setText(self.tr("IMAP: %1").replace("%1", tls.summary()))
+        self.security_label.setText(
+            _("IMAP: {security}").format(security=translated(tls.summary()))
+        )
         self.security_label.setToolTip(tls.cipher or "")
 
     def _update_actions(self) -> None:

@@ -8,6 +8,8 @@ import logging
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from mua.core.i18n import _, ngettext
+
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0  # seconds between attempts to get IDLE back after an error
@@ -29,11 +31,11 @@ class NewMail:
         if self._closing:
             return
         self._syncing += 1
-        self._update_status(address, self.tr("synchronising…"))
+        self._update_status(address, _("synchronising…"))
 
         def done(results) -> None:
             self._syncing -= 1
-            self._update_status(address, self.tr("online"))
+            self._update_status(address, _("online"))
             self.refresh_folders()
             if address.lower() == (self.account or "").lower():
                 self._refresh_list()
@@ -45,11 +47,11 @@ class NewMail:
 
         def failed(message: str) -> None:
             self._syncing -= 1
-            self._update_status(address, self.tr("offline"), message)
+            self._update_status(address, _("offline"), message)
             if first:
                 self._watch(address)
 
-        self.bridge.run(self.tr("Synchronising %1").replace("%1", address),
+        self.bridge.run(_("Synchronising {address}").format(address=address),
                         self.engine.sync(address, folders), done, failed)  # fmt: skip
 
     def _watch(self, address: str) -> None:
@@ -60,7 +62,7 @@ class NewMail:
 
         def heard(changed: bool) -> None:
             if self._backoff.pop(address, None) is not None:
-                self._update_status(address, self.tr("online"))
+                self._update_status(address, _("online"))
             if changed:
                 self.sync(address, ["INBOX"], notify=True)
             self._watch(address)
@@ -68,14 +70,15 @@ class NewMail:
         def lost(message: str) -> None:
             delay = self._backoff.get(address, 1.0)
             self._backoff[address] = min(delay * 2, MAX_BACKOFF)
-            self._update_status(address, self.tr("offline"), message)
+            self._update_status(address, _("offline"), message)
             QTimer.singleShot(int(delay * 1000), self, lambda: self._watch(address))
 
-        self._idle[address] = self.bridge.run(self.tr("Waiting for new mail"), wait, heard, lost)
+        self._idle[address] = self.bridge.run(_("Waiting for new mail"), wait, heard, lost)
 
     def _notify(self, address: str, count: int) -> None:
-        text = self.tr("A new message for %1") if count == 1 else self.tr("%2 new messages for %1")
-        text = text.replace("%1", address).replace("%2", str(count))
+        text = ngettext(
+            "{n} new message for {address}", "{n} new messages for {address}", count
+        ).format(n=count, address=address)
         self.newMail.emit(address, count)
         if QSystemTrayIcon.isSystemTrayAvailable():
             if self._tray is None:

@@ -28,14 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.core.i18n import N_, _
 from mua.gui.close_key import close_on_standard_key
 from mua.gui.language import LANGUAGES
 from mua.store.config import Settings
 
 _BACKENDS = {  # Settings.secrets_backend: what the user reads
-    "system": "the system keyring (recommended)",
-    "session-only": "this session only (asked again at each start)",
-    "encrypted-file": "a file encrypted with a master password",
+    "system": N_("the system keyring (recommended)"),
+    "session-only": N_("this session only (asked again at each start)"),
+    "encrypted-file": N_("a file encrypted with a master password"),
 }
 
 
@@ -52,14 +53,14 @@ class PreferencesDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Preferences"))
+        self.setWindowTitle(_("Preferences"))
         close_on_standard_key(self)
         self._settings = settings
         tabs = QTabWidget(self)
-        tabs.setAccessibleName(self.tr("Preferences"))
-        tabs.addTab(self._general(settings), self.tr("General"))
-        tabs.addTab(self._reading(settings, prefer_html), self.tr("Reading"))
-        tabs.addTab(self._accounts(accounts), self.tr("Accounts"))
+        tabs.setAccessibleName(_("Preferences"))
+        tabs.addTab(self._general(settings), _("General"))
+        tabs.addTab(self._reading(settings, prefer_html), _("Reading"))
+        tabs.addTab(self._accounts(accounts), _("Accounts"))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -74,17 +75,17 @@ class PreferencesDialog(QDialog):
     def _general(self, settings: Settings) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        self.interval = QSpinBox(minimum=1, maximum=24 * 60, suffix=self.tr(" minutes"))
+        self.interval = QSpinBox(minimum=1, maximum=24 * 60, suffix=_(" minutes"))
         self.interval.setValue(settings.check_interval_minutes)
-        form.addRow(self.tr("Check all accounts every"), self.interval)
-        form.addRow(QLabel(self.tr("New mail in the Inbox arrives at once (IDLE) regardless.")))
+        form.addRow(_("Check all accounts every"), self.interval)
+        form.addRow(QLabel(_("New mail in the Inbox arrives at once (IDLE) regardless.")))
         self.backend = QComboBox()
         for value, words in _BACKENDS.items():
-            self.backend.addItem(self.tr(words), value)
+            self.backend.addItem(_(words), value)
         self.backend.setCurrentIndex(self.backend.findData(settings.secrets_backend))
-        form.addRow(self.tr("Keep passwords in"), self.backend)
+        form.addRow(_("Keep passwords in"), self.backend)
         note = QLabel(
-            self.tr(
+            _(
                 "A change takes effect at the next start; passwords stored in the old place "
                 "are not moved, so mua asks for them once."
             ),
@@ -93,31 +94,31 @@ class PreferencesDialog(QDialog):
         note.setStyleSheet("color: palette(placeholder-text);")
         form.addRow(note)
         self.language = QComboBox()
-        self.language.addItem(self.tr("System language"), "system")
+        self.language.addItem(_("System language"), "system")
         for code, name in LANGUAGES:
             self.language.addItem(name, code)
         self.language.setCurrentIndex(max(0, self.language.findData(settings.language)))
-        form.addRow(self.tr("Language (applied at the next start)"), self.language)
+        form.addRow(_("Language (applied at the next start)"), self.language)
         return page
 
     def _reading(self, settings: Settings, prefer_html: bool) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        self.right = QRadioButton(self.tr("beside the list"))
-        self.below = QRadioButton(self.tr("below the list"))
+        self.right = QRadioButton(_("beside the list"))
+        self.below = QRadioButton(_("below the list"))
         (self.below if settings.reader_position == "bottom" else self.right).setChecked(True)
         row = QHBoxLayout()
         row.addWidget(self.right)
         row.addWidget(self.below)
-        form.addRow(self.tr("Show messages"), row)
-        self.html = QCheckBox(self.tr("Prefer the HTML version of a message"))
+        form.addRow(_("Show messages"), row)
+        self.html = QCheckBox(_("Prefer the HTML version of a message"))
         self.html.setChecked(prefer_html)
         form.addRow(self.html)
-        self.remote = QCheckBox(self.tr("Load remote images and content in every message"))
+        self.remote = QCheckBox(_("Load remote images and content in every message"))
         self.remote.setChecked(settings.load_remote_content)
         form.addRow(self.remote)
         warning = QLabel(
-            self.tr(
+            _(
                 "Remote content tells the sender that, when and where you read their message. "
                 "Left off, the reader offers to load it for one message or one sender."
             ),
@@ -130,10 +131,10 @@ class PreferencesDialog(QDialog):
     def _accounts(self, accounts: list[str]) -> QWidget:
         page = QWidget()
         self.account_list = QListWidget()
-        self.account_list.setAccessibleName(self.tr("Accounts"))
+        self.account_list.setAccessibleName(_("Accounts"))
         self.account_list.addItems(accounts)
-        add = QPushButton(self.tr("Add…"))
-        self.remove_button = QPushButton(self.tr("Remove…"))
+        add = QPushButton(_("Add…"))
+        self.remove_button = QPushButton(_("Remove…"))
         add.clicked.connect(self.addRequested)
         self.remove_button.clicked.connect(self._confirm_removal)
         self.account_list.currentRowChanged.connect(
@@ -156,11 +157,11 @@ class PreferencesDialog(QDialog):
         address = item.text()
         answer = QMessageBox.question(
             self,
-            self.tr("Remove account"),
-            self.tr(
-                "Remove %1 from mua? Its settings, stored passwords and the mail cached on "
-                "this computer are deleted; the mail on the server stays."
-            ).replace("%1", address),
+            _("Remove account"),
+            _(
+                "Remove {address} from mua? Its settings, stored passwords and the mail cached "
+                "on this computer are deleted; the mail on the server stays."
+            ).format(address=address),
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.removeRequested.emit(address)

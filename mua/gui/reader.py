@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.core.i18n import _, ngettext
 from mua.gui.theme import human_size
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class MessageBrowser(QTextBrowser):
             found = self.inline.get(url.toString()[4:].strip("<>"))
             return QImage.fromData(found[1]) if found else self._placeholder
         if scheme == "data":
-            head, _, body = url.toString().partition(",")
+            head, _sep, body = url.toString().partition(",")
             if head.lower().startswith("data:image/") and head.lower().endswith(";base64"):
                 return QImage.fromData(base64.b64decode(body, validate=False))
             return self._placeholder
@@ -149,8 +150,8 @@ class ReaderView(QWidget):
 
         self.remote_bar = QFrame(objectName="remoteBar")
         self.remote_label = QLabel(wordWrap=True)
-        self.load_once = QPushButton(self.tr("Load for this message"))
-        self.load_always = QPushButton(self.tr("Always for this sender"))
+        self.load_once = QPushButton(_("Load for this message"))
+        self.load_always = QPushButton(_("Always for this sender"))
         self.load_once.clicked.connect(self.load_remote_for_message)
         self.load_always.clicked.connect(self.load_remote_for_sender)
         bar = QHBoxLayout(self.remote_bar)
@@ -160,7 +161,7 @@ class ReaderView(QWidget):
         bar.addWidget(self.load_always)
 
         self.browser = MessageBrowser()
-        self.browser.setAccessibleName(self.tr("Message text"))
+        self.browser.setAccessibleName(_("Message text"))
         self.browser.setFrameShape(QFrame.Shape.NoFrame)
         self.browser.anchorClicked.connect(self._open_link)
         self.browser.document().setDocumentMargin(12)
@@ -186,7 +187,7 @@ class ReaderView(QWidget):
         self.attachment_bar.hide()
         self.browser.setHtml(
             '<p align="center" style="color:#8a8a8a"><br><br>'
-            + html.escape(self.tr("No message selected"))
+            + html.escape(_("No message selected"))
             + "</p>"
         )
 
@@ -220,15 +221,15 @@ class ReaderView(QWidget):
         )
 
     def _show_header(self, message: ReadableMessage) -> None:
-        self.subject_label.setText(message.subject or self.tr("(no subject)"))
+        self.subject_label.setText(message.subject or _("(no subject)"))
         while self.fields.count():
             item = self.fields.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
-        rows = [(self.tr("From"), message.sender), (self.tr("To"), message.to)]
+        rows = [(_("From"), message.sender), (_("To"), message.to)]
         if message.cc:
-            rows.append((self.tr("Cc"), message.cc))
-        rows.append((self.tr("Date"), message.date))
+            rows.append((_("Cc"), message.cc))
+        rows.append((_("Date"), message.date))
         for row, (name, value) in enumerate(rows):
             label = QLabel(name, styleSheet="color: palette(placeholder-text);")
             shown = QLabel(value, wordWrap=True)
@@ -254,11 +255,11 @@ class ReaderView(QWidget):
             self.browser.setHtml(plain_to_html(message.text or ""))
         blocked = self.safe_html.blocked if self.safe_html else 0
         self.remote_label.setText(
-            self.tr("Remote content blocked (1 item) to protect your privacy.")
-            if blocked == 1
-            else self.tr("Remote content blocked (%1 items) to protect your privacy.").replace(
-                "%1", str(blocked)
-            )
+            ngettext(
+                "Remote content blocked ({n} item) to protect your privacy.",
+                "Remote content blocked ({n} items) to protect your privacy.",
+                blocked,
+            ).format(n=blocked)
         )
         self.remote_bar.setVisible(blocked > 0)
         if self.safe_html is not None and self.remote_allowed:
@@ -272,15 +273,15 @@ class ReaderView(QWidget):
         if not attachments:
             self.attachment_bar.hide()
             return
-        self.attachment_row.addWidget(QLabel(self.tr("Attachments:")))
+        self.attachment_row.addWidget(QLabel(_("Attachments:")))
         for index, attachment in enumerate(attachments):
             button = QToolButton()
             button.setText(f"{attachment.name} ({human_size(attachment.size)})")
             button.setToolTip(attachment.content_type)
             button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
             menu = QMenu(button)
-            menu.addAction(self.tr("Open"), lambda i=index: self.open_attachment(i))
-            menu.addAction(self.tr("Save As…"), lambda i=index: self.save_attachment_as(i))
+            menu.addAction(_("Open"), lambda i=index: self.open_attachment(i))
+            menu.addAction(_("Save As…"), lambda i=index: self.save_attachment_as(i))
             button.setMenu(menu)
             button.clicked.connect(lambda _=False, i=index: self.open_attachment(i))
             self.attachment_row.addWidget(button)
@@ -375,10 +376,10 @@ class ReaderView(QWidget):
         if Path(name).suffix.lower() in _RISKY:
             answer = QMessageBox.warning(
                 self,
-                self.tr("Open attachment"),
-                self.tr(
-                    "%1 is a program or script. Opening it can harm your computer. Open it?"
-                ).replace("%1", name),
+                _("Open attachment"),
+                _(
+                    "{name} is a program or script. Opening it can harm your computer. Open it?"
+                ).format(name=name),
                 QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Cancel,
             )
@@ -397,7 +398,7 @@ class ReaderView(QWidget):
             QStandardPaths.StandardLocation.DownloadLocation
         )
         chosen, _filter = QFileDialog.getSaveFileName(
-            self, self.tr("Save attachment"), str(Path(downloads) / attachment.name)
+            self, _("Save attachment"), str(Path(downloads) / attachment.name)
         )
         if chosen:
             Path(chosen).write_bytes(attachment.data)

@@ -16,6 +16,8 @@ import logging
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
 
+from mua.core.i18n import _
+from mua.core.labels import status_label
 from mua.core.legs import TraceStatus
 from mua.stack.demo import RECIPIENT, SCENARIOS, SENDER
 from mua.store.cache_rows import message_id_key
@@ -25,15 +27,16 @@ log = logging.getLogger(__name__)
 
 def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
     """A Demo menu with one action per scenario, its description in the item's text."""
-    menu = window.menuBar().addMenu(window.tr("&Demo"))
+    menu = window.menuBar().addMenu(_("&Demo"))
     menu.setToolTipsVisible(True)
     actions = []
     for name, scenario in SCENARIOS.items():
-        text = f"{name} \u2014 {scenario.description}".replace("&", "&&")
+        description = _(scenario.description)
+        text = f"{name} \u2014 {description}".replace("&", "&&")
         action = QAction(text, window)
         action.setData(name)
-        action.setStatusTip(scenario.description)
-        action.setToolTip(scenario.description)
+        action.setStatusTip(description)
+        action.setToolTip(description)
         action.triggered.connect(lambda _checked=False, n=name: run_scenario(window, bridge, n))
         menu.addAction(action)
         actions.append(action)
@@ -56,7 +59,7 @@ def run_scenario(window: QMainWindow, bridge, name: str):
     from mua.stack.scenario_mail import land, run_scenario_mail
 
     session = window.demo
-    window.statusBar().showMessage(window.tr("Running the '%1' scenario…").replace("%1", name))
+    window.statusBar().showMessage(_("Running the '{scenario}' scenario…").format(scenario=name))
     for action in getattr(window, "scenario_actions", []):
         action.setEnabled(False)  # one at a time: each starts a world of its own
 
@@ -72,15 +75,16 @@ def run_scenario(window: QMainWindow, bridge, name: str):
         _enable(window)
         mail, account, folder, message_id = result
         _show(window, account, folder, message_id)
-        status = mail.trace.status.value
-        text = window.tr("Scenario '%1': the message was %2.")
-        window.statusBar().showMessage(text.replace("%1", name).replace("%2", status), 8000)
+        text = _("Scenario '{scenario}': the message was {status}.").format(
+            scenario=name, status=status_label(mail.trace.status)
+        )
+        window.statusBar().showMessage(text, 8000)
 
     def failed(error: str) -> None:
         _enable(window)
         window.statusBar().showMessage(error, 8000)
 
-    return bridge.run(window.tr("Scenario %1").replace("%1", name), job(), done, failed)
+    return bridge.run(_("Scenario {scenario}").format(scenario=name), job(), done, failed)
 
 
 def _enable(window: QMainWindow) -> None:

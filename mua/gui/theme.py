@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
+from mua.core.i18n import N_, _
 from mua.core.legs import Grade, Source
 
 GRADE_COLOURS = {
@@ -14,12 +15,12 @@ GRADE_COLOURS = {
     Grade.UNKNOWN: QColor("#8a8a8a"),
 }
 
-GRADE_LABELS = {
-    Grade.GREEN: "Recommended",
-    Grade.AMBER: "Acceptable",
-    Grade.RED: "Unprotected",
-    Grade.INTERNAL: "Inside one server",
-    Grade.UNKNOWN: "Unknown",
+GRADE_LABELS = {  # marked for translation; _() where shown (the language is set after import)
+    Grade.GREEN: N_("Recommended"),
+    Grade.AMBER: N_("Acceptable"),
+    Grade.RED: N_("Unprotected"),
+    Grade.INTERNAL: N_("Inside one server"),
+    Grade.UNKNOWN: N_("Unknown"),
 }
 
 # The grade without colour: drawn beside each leg's number and said by screen readers.
@@ -32,9 +33,9 @@ GRADE_GLYPHS = {
 }
 
 SOURCE_LABELS = {
-    Source.OBSERVED: "observed: seen by mua or the embedded stack itself",
-    Source.RECORDED: "recorded: written by your own provider",
-    Source.CLAIMED: "claimed: written upstream; anyone could have written it",
+    Source.OBSERVED: N_("observed: seen by mua or the embedded stack itself"),
+    Source.RECORDED: N_("recorded: written by your own provider"),
+    Source.CLAIMED: N_("claimed: written upstream; anyone could have written it"),
 }
 
 
@@ -45,8 +46,9 @@ def grade_colour(grade: Grade) -> QColor:
 def human_size(size: int) -> str:
     """12 B, 3.5 KB, 1.2 MB: sizes as lists show them."""
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
+    # TRANSLATORS: size units: bytes, kilobytes, megabytes, gigabytes
+    for unit in (N_("B"), N_("KB"), N_("MB"), N_("GB")):
         if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+            return f"{value:.0f} {_(unit)}" if unit == "B" else f"{value:.1f} {_(unit)}"
         value /= 1024
     raise AssertionError("unreachable")

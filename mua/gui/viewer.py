@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
 
 from mua import __version__
 from mua.client.message_file import MessageFile, NoSuchAccount, read_message_file
+from mua.core.i18n import _, error_text
 from mua.gui.app_style import install_app_style
 from mua.gui.close_key import close_on_standard_key
 from mua.gui.hop_panel import HopPanel
@@ -29,7 +30,7 @@ class MessageFileWindow(QSplitter):
 
     def __init__(self, found: MessageFile, parent: QWidget | None = None):
         super().__init__(Qt.Orientation.Horizontal, parent)
-        self.setWindowTitle(self.tr("%1 — mua").replace("%1", found.path.name))
+        self.setWindowTitle(_("{file} — mua").format(file=found.path.name))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         close_on_standard_key(self)
         self.reader = ReaderView(self)  # remote content blocked, as in the main window
@@ -45,8 +46,10 @@ def open_file(path: Path, parent: QWidget | None = None) -> MessageFileWindow | 
     try:
         found = read_message_file(path)
     except (OSError, NoSuchAccount) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)
-        QMessageBox.warning(parent, "mua", f"Cannot open {path}: {why}.")
+        why = getattr(exc, "strerror", None) or error_text(exc)
+        QMessageBox.warning(
+            parent, "mua", _("Cannot open {path}: {reason}.").format(path=path, reason=why)
+        )
         return None
     window = MessageFileWindow(found)
     window.show()

@@ -3,6 +3,8 @@ window's settings), and whenever the user asks for it (Help > Welcome…)."""
 
 from __future__ import annotations
 
+from mua.core.i18n import _
+
 SHOWN_KEY = "welcome/shown"
 
 
@@ -24,7 +26,7 @@ def show_welcome(window):
         box.activateWindow()
         return box
     if window.demo is not None:
-        text = window.tr(
+        text = _(
             "You are signed in as alice@a.test on a small mail world that runs on this "
             "computer (bob@b.test is your second account). Send Bob a message, then open it "
             "in his Inbox and look at its Journey: every leg, and what protected it. The "
@@ -33,14 +35,12 @@ def show_welcome(window):
             "opens here, to compare."
         )
     else:
-        text = window.tr(
+        text = _(
             "Open a message and choose its Journey tab (Ctrl+J) to see how it travelled: "
             "every leg from the sender to you, whether it was encrypted, and who says so. "
             "The badge beside each message in the list is its weakest leg."
         )
-    box = QMessageBox(
-        QMessageBox.Icon.Information, window.tr("Welcome to mua"), text, parent=window
-    )
+    box = QMessageBox(QMessageBox.Icon.Information, _("Welcome to mua"), text, parent=window)
     box.setModal(False)
     box.show()
     window.welcome = box

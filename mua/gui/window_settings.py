@@ -15,6 +15,7 @@ from dataclasses import replace
 from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from mua.core.i18n import _
 from mua.store import paths
 from mua.store.config import Settings
 
@@ -125,13 +126,13 @@ class WindowSettings:
             dialog.account_removed(address)
             self._state.pop(address, None)
             self.refresh_folders()
-            self.statusBar().showMessage(self.tr("Removed %1").replace("%1", address), 10_000)
+            self.statusBar().showMessage(_("Removed {address}").format(address=address), 10_000)
 
         def failed(message: str) -> None:
-            QMessageBox.warning(dialog, self.tr("Remove account"), message)
+            QMessageBox.warning(dialog, _("Remove account"), message)
 
         self.bridge.run(
-            self.tr("Removing %1").replace("%1", address),
+            _("Removing {address}").format(address=address),
             self.engine.remove_account(address),
             done,
             failed,

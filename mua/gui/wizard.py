@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from mua.core.i18n import _, ngettext
 from mua.core.legs import Grade
 from mua.core.tls import Security
 from mua.gui import wizard_errors as errors
@@ -73,7 +74,7 @@ class AccountWizard(QWizard):
         self.discover_fn = discover_fn
         self.discovery: Discovery | None = None
         self.account = None  # the tested Account, ready to save
-        self.setWindowTitle(self.tr("Add a mail account"))
+        self.setWindowTitle(_("Add a mail account"))
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         close_on_standard_key(self)
         self.resize(780, 580)
@@ -102,8 +103,8 @@ class IdentityPage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(
             wizard,
-            wizard.tr("Your mail account"),
-            wizard.tr("mua finds the servers from your address."),
+            _("Your mail account"),
+            _("mua finds the servers from your address."),
         )
         self.name_edit, self.address_edit = QLineEdit(), QLineEdit()
         self.password_edit = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
@@ -111,9 +112,9 @@ class IdentityPage(WizardPage):
         self.error = _label()
         paint(self.error, Grade.RED)
         form = QFormLayout(self)
-        form.addRow(self.tr("Your name:"), self.name_edit)
-        form.addRow(self.tr("Email address:"), self.address_edit)
-        form.addRow(self.tr("Password:"), self.password_edit)
+        form.addRow(_("Your name:"), self.name_edit)
+        form.addRow(_("Email address:"), self.address_edit)
+        form.addRow(_("Password:"), self.password_edit)
         form.addRow(self.error)
         self.registerField("name", self.name_edit)
         self.registerField("address*", self.address_edit)
@@ -131,8 +132,8 @@ class DiscoveryPage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(
             wizard,
-            wizard.tr("Finding your servers"),
-            wizard.tr(
+            _("Finding your servers"),
+            _(
                 "SRV records, then autoconfig files, then the usual names; "
                 "each server found is tried with its certificate verified."
             ),
@@ -143,10 +144,10 @@ class DiscoveryPage(WizardPage):
         self.notes: dict[str, QLabel] = {}
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
-        headers = [self.tr("Server"), self.tr("Security"), self.tr("Grade"), self.tr("Result")]
+        headers = [_("Server"), _("Security"), _("Grade"), _("Result")]
         for kind in KINDS:
             tree = self.lists[kind] = QTreeWidget()
-            tree.setAccessibleName(self.tr(logic.KIND_NAMES[kind]))
+            tree.setAccessibleName(_(logic.KIND_NAMES[kind]))
             tree.setHeaderLabels(headers)
             tree.setRootIsDecorated(False)
             tree.setMaximumHeight(96)
@@ -158,12 +159,12 @@ class DiscoveryPage(WizardPage):
                     item.data(0, ROLE).note if item is not None else ""
                 )
             )
-            layout.addWidget(QLabel(f"<b>{self.tr(logic.KIND_NAMES[kind])}</b>"))
+            layout.addWidget(QLabel(f"<b>{_(logic.KIND_NAMES[kind])}</b>"))
             layout.addWidget(tree)
             layout.addWidget(note)
-        layout.addWidget(QLabel(f"<b>{self.tr('What was tried')}</b>"))
+        layout.addWidget(QLabel(f"<b>{_('What was tried')}</b>"))
         self.steps = QListWidget()
-        self.steps.setAccessibleName(self.tr("What was tried"))
+        self.steps.setAccessibleName(_("What was tried"))
         self.steps.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.steps, 1)
 
@@ -172,7 +173,7 @@ class DiscoveryPage(WizardPage):
         for widget in (*self.lists.values(), *self.notes.values(), self.steps):
             widget.clear()
         address = self.field("address").strip()
-        self.status.setText(self.tr("Looking up the servers for %s…") % address)
+        self.status.setText(_("Looking up the servers for {address}…").format(address=address))
         self.start("discover", self._discover(address), self._found, self._failed)
 
     async def _discover(self, address: str) -> tuple[Discovery, bool | None, str]:
@@ -197,7 +198,7 @@ class DiscoveryPage(WizardPage):
             for candidate in getattr(discovery, kind):
                 row = logic.candidate_row(candidate)
                 item = QTreeWidgetItem(
-                    [row.where, row.security, GRADE_LABELS[row.grade], row.status]
+                    [row.where, row.security, _(GRADE_LABELS[row.grade]), row.status]
                 )
                 item.setIcon(0, grade_icon(row.grade))
                 item.setForeground(2, grade_colour(row.grade))
@@ -209,8 +210,11 @@ class DiscoveryPage(WizardPage):
         found = len(discovery.imap) + len(discovery.smtp)
         if found:
             self.status.setText(
-                self.tr("Found %d servers; the selected ones are used (you can change them next).")
-                % found
+                ngettext(
+                    "Found {n} server; the selected ones are used (you can change them next).",
+                    "Found {n} servers; the selected ones are used (you can change them next).",
+                    found,
+                ).format(n=found)
             )
         else:
             domain = discovery.address.rpartition("@")[2]
@@ -222,7 +226,7 @@ class DiscoveryPage(WizardPage):
         self._done()
 
     def _failed(self, message: str) -> None:
-        self.status.setText(errors.SEARCH_FAILED, message)
+        self.status.setText(_(errors.SEARCH_FAILED), message)
         self._done()
 
     def _done(self) -> None:
@@ -241,8 +245,8 @@ class ManualPage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(
             wizard,
-            wizard.tr("Server settings"),
-            wizard.tr("Check them, or change them if your provider says otherwise."),
+            _("Server settings"),
+            _("Check them, or change them if your provider says otherwise."),
         )
         self.hosts, self.ports, self.securities, self.usernames = {}, {}, {}, {}
         layout = QVBoxLayout(self)
@@ -251,29 +255,29 @@ class ManualPage(WizardPage):
             self.ports[kind] = port = QSpinBox(minimum=1, maximum=65535)
             self.securities[kind] = security = QComboBox()
             for value in (Security.IMPLICIT, Security.STARTTLS):
-                security.addItem(self.tr(logic.SECURITY_NAMES[value]), value)
+                security.addItem(_(logic.SECURITY_NAMES[value]), value)
             security.currentIndexChanged.connect(lambda _i, k=kind: self._security_changed(k))
             where = QHBoxLayout()
             where.addWidget(self.hosts[kind], 1)
-            where.addWidget(QLabel(self.tr("Port:")))
+            where.addWidget(QLabel(_("Port:")))
             where.addWidget(port)
-            box = QGroupBox(self.tr(logic.KIND_NAMES[kind]))
+            box = QGroupBox(_(logic.KIND_NAMES[kind]))
             form = QFormLayout(box)
-            form.addRow(self.tr("Server:"), where)
+            form.addRow(_("Server:"), where)
             form.labelForField(where).setBuddy(self.hosts[kind])  # a row of host and port
-            port.setAccessibleName(self.tr("Port"))
-            form.addRow(self.tr("Security:"), security)
-            form.addRow(self.tr("User name:"), self.usernames[kind])
+            port.setAccessibleName(_("Port"))
+            form.addRow(_("Security:"), security)
+            form.addRow(_("User name:"), self.usernames[kind])
             layout.addWidget(box)
             for edit in (self.hosts[kind], self.usernames[kind]):
                 edit.textChanged.connect(self.completeChanged)
-        self.ca_edit = QLineEdit(placeholderText=self.tr("The system's certificate authorities"))
-        self.ca_edit.setAccessibleName(self.tr("Trusted CA file"))
-        choose = QPushButton(self.tr("Choose…"))
+        self.ca_edit = QLineEdit(placeholderText=_("The system's certificate authorities"))
+        self.ca_edit.setAccessibleName(_("Trusted CA file"))
+        choose = QPushButton(_("Choose…"))
         choose.clicked.connect(self._choose_ca)
         ca_row = QHBoxLayout()
         for widget, stretch in (
-            (QLabel(self.tr("Trusted CA file:")), 0),
+            (QLabel(_("Trusted CA file:")), 0),
             (self.ca_edit, 1),
             (choose, 0),
         ):
@@ -281,7 +285,7 @@ class ManualPage(WizardPage):
         layout.addLayout(ca_row)
         layout.addWidget(
             _label(
-                self.tr(
+                _(
                     "Only for a server whose certificate comes from your "
                     "company's or your own certificate authority."
                 ),
@@ -320,8 +324,8 @@ class ManualPage(WizardPage):
             self.ports[kind].setValue(logic.DEFAULT_PORTS[kind, new])
 
     def _choose_ca(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, self.tr("Trusted CA file"), "", self.tr("Certificates (*.pem *.crt)")
+        path, _filter = QFileDialog.getOpenFileName(
+            self, _("Trusted CA file"), "", _("Certificates (*.pem *.crt)")
         )
         if path:
             self.ca_edit.setText(path)
@@ -346,7 +350,7 @@ class ManualPage(WizardPage):
 
 class DonePage(WizardPage):
     def __init__(self, wizard: AccountWizard) -> None:
-        super().__init__(wizard, wizard.tr("Ready"))
+        super().__init__(wizard, _("Ready"))
         self.summary = _label()
         QVBoxLayout(self).addWidget(self.summary)
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from mua.core.i18n import N_, _, error_text
 from mua.net.dns import DnsError, Resolver
 
 # (pattern in the raw message, the sentence), the first match wins.
@@ -17,51 +18,51 @@ _SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"has no address|does not exist|nxdomain|no such name|name or service not known"
             r"|nodename nor servname|getaddrinfo|no address associated|name resolution",
-            "A server name could not be found in the DNS; check the server names for typos.",
+            N_("A server name could not be found in the DNS; check the server names for typos."),
         ),
         (
             r"timed? ?out|timeout",
-            "The server did not answer in time; check its name and port, or try again later.",
+            N_("The server did not answer in time; check its name and port, or try again later."),
         ),
         (
             r"refused|connect call failed|unreachable|errno 111|errno 113",
-            "The server refused the connection; check the port and the security choice.",
+            N_("The server refused the connection; check the port and the security choice."),
         ),
         (
             r"authenticat|login failed|password|credentials|\b535\b|\b534\b",
-            "The server did not accept the user name or password; check them.",
+            N_("The server did not accept the user name or password; check them."),
         ),
         (
             r"ssl|tls|handshake|wrong version number",
-            "A secure connection could not be set up; check the port and the security choice.",
+            N_("A secure connection could not be set up; check the port and the security choice."),
         ),
     )
 )
-OTHER = "The server could not be used; check the settings (the details say what went wrong)."
+OTHER = N_("The server could not be used; check the settings (the details say what went wrong).")
 
-SEARCH_FAILED = (
+SEARCH_FAILED = N_(
     "Looking up the servers failed; check the network connection, or enter the settings "
     "on the next page."
 )
 
 
 def sentence_for(raw: str) -> str:
-    """The one sentence for a raw error message."""
-    return next((said for pattern, said in _SENTENCES if pattern.search(raw)), OTHER)
+    """The one sentence for a raw error message, in the user's language."""
+    return _(next((said for pattern, said in _SENTENCES if pattern.search(raw)), OTHER))
 
 
 def nothing_found(domain: str, exists: bool | None) -> str:
     """What to say when discovery found no server for `domain`; `exists` is False when the
     DNS says the domain does not exist (NXDOMAIN), None when that could not be told."""
     if exists is False:
-        return (
-            f"The domain {domain} does not exist; check the address for a typo, or enter "
+        return _(
+            "The domain {domain} does not exist; check the address for a typo, or enter "
             "the servers by hand on the next page."
-        )
-    return (
-        f"No mail servers were found for {domain}; enter them on the next page (your "
+        ).format(domain=domain)
+    return _(
+        "No mail servers were found for {domain}; enter them on the next page (your "
         "provider's help pages list them)."
-    )
+    ).format(domain=domain)
 
 
 def details_of(steps: Iterable[str], *extra: str) -> str:
@@ -82,7 +83,9 @@ async def domain_exists(
     try:
         answer = await resolver.mx(domain)
     except DnsError as exc:
-        return None, f"{domain}: {exc}"
+        return None, f"{domain}: {error_text(exc)}"
     if answer.nxdomain:
-        return False, f"{domain}: NXDOMAIN, the DNS says the name does not exist."
-    return True, f"{domain}: the name exists."
+        return False, _("{domain}: NXDOMAIN, the DNS says the name does not exist.").format(
+            domain=domain
+        )
+    return True, _("{domain}: the name exists.").format(domain=domain)

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from mua.core.account import Account, ServerSettings
+from mua.core.i18n import N_, T_, _, error_text, translated
 from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
 from mua.gui.wizard_errors import sentence_for
@@ -40,11 +41,11 @@ from mua.store.config import AccountStore, write_private_file
 from mua.store.secrets import Secrets
 
 Kind = Literal["imap", "smtp"]
-KIND_NAMES = {"imap": "Incoming (IMAP)", "smtp": "Outgoing (SMTP)"}
+KIND_NAMES = {"imap": N_("Incoming (IMAP)"), "smtp": N_("Outgoing (SMTP)")}  # translate at use
 SECURITY_NAMES = {
-    Security.IMPLICIT: "TLS (implicit)",
+    Security.IMPLICIT: N_("TLS (implicit)"),
     Security.STARTTLS: "STARTTLS",
-    Security.NONE: "none",
+    Security.NONE: N_("none"),
 }
 DEFAULT_PORTS = {
     ("imap", Security.IMPLICIT): 993,
@@ -70,14 +71,16 @@ class CandidateRow:
 
 def candidate_row(c: Candidate) -> CandidateRow:
     if c.verified:
-        status = f"Verified: {c.tls.version if c.tls and c.tls.version else 'TLS'}"
+        version = c.tls.version if c.tls and c.tls.version else "TLS"
+        status = _("Verified: {version}").format(version=version)
     elif c.verified is False:
-        status = c.problem or "The connection failed."
+        status = translated(c.problem) if c.problem else _("The connection failed.")
     else:
-        status = "Not tried"
+        status = _("Not tried")
     if c.confirm:
-        status += " (confirm this server: the lookup could have been forged)"
-    return CandidateRow(f"{c.host}:{c.port}", SECURITY_NAMES[c.security], c.grade, status, c.note)
+        status += " " + _("(confirm this server: the lookup could have been forged)")
+    security = _(SECURITY_NAMES[c.security])
+    return CandidateRow(f"{c.host}:{c.port}", security, c.grade, status, translated(c.note))
 
 
 def preselected(discovery: Discovery, kind: Kind) -> Candidate | None:
@@ -144,7 +147,7 @@ async def build_account(
         if nameserver is not None and not _is_address(host):
             answer = await resolver.addresses(host)
             if not answer.records:
-                raise DnsError(f"The server name {host} has no address; check it.")
+                raise DnsError(T_("The server name {host} has no address; check it.", host=host))
             host, server_name = answer.records[0], host
         return ServerSettings(
             host, choice.port, choice.security, choice.username.strip(), ca_file, server_name
@@ -210,10 +213,11 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
     try:
         tls = await asyncio.to_thread(sign_in)
     except imap.CertificateInvalid as exc:
-        return CheckResult("imap", False, str(exc), _problem(exc.reason))
+        return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
     except imap.ImapError as exc:
         return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
-    return CheckResult("imap", True, f"Signed in over {protection(tls)}.", tls=tls)
+    text = _("Signed in over {protection}.").format(protection=protection(tls))
+    return CheckResult("imap", True, text, tls=tls)
 
 
 async def _check_smtp(account: Account, timeout: float) -> CheckResult:
@@ -222,21 +226,26 @@ async def _check_smtp(account: Account, timeout: float) -> CheckResult:
     try:
         result = await submission.probe(endpoint, timeout=timeout)
     except submission.CertificateInvalid as exc:
-        return CheckResult("smtp", False, str(exc), _problem(exc.reason))
+        return CheckResult("smtp", False, error_text(exc), _problem(exc.reason))
     except submission.SubmissionError as exc:
         return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
-    how = ", ".join(result.auth_mechanisms) or "none"
-    text = f"Connected over {protection(result.tls)}; sign-in offered: {how}."
+    how = ", ".join(result.auth_mechanisms) or _("none")
+    text = _("Connected over {protection}; sign-in offered: {mechanisms}.").format(
+        protection=protection(result.tls), mechanisms=how
+    )
     return CheckResult("smtp", True, text, tls=result.tls)
 
 
 def protection(tls: TlsFacts) -> str:
     """ "TLSv1.3 (implicit TLS), certificate verified": a connection's protection, in words."""
     if not tls.encrypted:
-        return "an unencrypted connection"
-    mode = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "TLS")
-    verified = ", certificate verified" if tls.verified else ", certificate not verified"
-    return f"{tls.version or 'TLS'} ({mode}){verified}"
+        return _("an unencrypted connection")
+    mode = {TlsMode.IMPLICIT: _("implicit TLS"), TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "TLS")
+    if tls.verified:
+        text = _("{version} ({mode}), certificate verified")
+    else:
+        text = _("{version} ({mode}), certificate not verified")
+    return text.format(version=tls.version or "TLS", mode=mode)
 
 
 def _problem(reason: object) -> CertificateProblem:
@@ -262,14 +271,19 @@ class CertificateInfo:
         return self.subject == self.issuer
 
     def rows(self) -> list[tuple[str, str]]:
-        """(label, value) pairs, in the order a person checks them."""
+        """(label, value) pairs, in the order a person checks them; labels marked with N_,
+        translated where shown."""
+        start, end = f"{self.not_before:%Y-%m-%d}", f"{self.not_after:%Y-%m-%d}"
         return [
-            ("Server", self.server),
-            ("Issued to", self.subject),
-            ("Names", ", ".join(self.names) or "none"),
-            ("Issued by", self.issuer + (" (itself: self-signed)" if self.self_signed else "")),
-            ("Valid", f"{self.not_before:%Y-%m-%d} to {self.not_after:%Y-%m-%d}"),
-            ("SHA-256 fingerprint", self.sha256[:47] + "\n" + self.sha256[48:]),  # two lines
+            (N_("Server"), self.server),
+            (N_("Issued to"), self.subject),
+            (N_("Names"), ", ".join(self.names) or _("none")),
+            (
+                N_("Issued by"),
+                self.issuer + (_(" (itself: self-signed)") if self.self_signed else ""),
+            ),
+            (N_("Valid"), _("{start} to {end}").format(start=start, end=end)),
+            (N_("SHA-256 fingerprint"), self.sha256[:47] + "\n" + self.sha256[48:]),  # two lines
         ]
 
 
@@ -388,9 +402,11 @@ def address_problem(address: str, accounts: AccountStore) -> str | None:
     """Why `address` cannot start a new account, or None."""
     local, at, domain = address.strip().rpartition("@")
     if not (local and at and "." in domain) or " " in address.strip():
-        return f"{address.strip() or 'That'} is not an email address."
+        if not address.strip():
+            return _("That is not an email address.")
+        return _("{address} is not an email address.").format(address=address.strip())
     if accounts.get(address.strip()) is not None:
-        return f"An account for {address.strip()} already exists."
+        return _("An account for {address} already exists.").format(address=address.strip())
     return None
 
 
@@ -400,28 +416,41 @@ def certificate_advice(
     """(what to tell the user, whether pinning is offered) for a certificate shown."""
     if trusted_before:
         return (
-            "It still does not verify against the certificate you trusted; check the server "
-            "settings.",
+            _(
+                "It still does not verify against the certificate you trusted; check the server "
+                "settings."
+            ),
             False,
         )
     if problem in PINNABLE:
         return (
-            "Trust it only if you know this is your server's certificate: compare the "
-            "fingerprint with the one your provider or administrator gives you. mua will then "
-            "accept this certificate, and no other, for this server of this account.",
+            _(
+                "Trust it only if you know this is your server's certificate: compare the "
+                "fingerprint with the one your provider or administrator gives you. mua will "
+                "then accept this certificate, and no other, for this server of this account."
+            ),
             True,
         )
-    return "Trusting it would not help: the server or its settings need fixing.", False
+    return _("Trusting it would not help: the server or its settings need fixing."), False
 
 
 def summary(account: Account, location: str, pinned: Iterable[str] = ()) -> list[str]:
     """The lines of the last page; `pinned` names the servers whose certificate was trusted."""
-    lines = [f"{account.address} is ready."]
+    lines = [_("{address} is ready.").format(address=account.address)]
     for kind, s in (("imap", account.imap), ("smtp", account.smtp)):
-        trusted = " (the certificate you trusted)" if kind in pinned else ""
-        security = SECURITY_NAMES[s.security]
+        if kind in pinned:
+            line = _("{kind}: {host} port {port}, {security} (the certificate you trusted)")
+        else:
+            line = _("{kind}: {host} port {port}, {security}")
         lines.append(
-            f"{KIND_NAMES[kind]}: {s.server_name or s.host} port {s.port}, {security}{trusted}"
+            line.format(
+                kind=_(KIND_NAMES[kind]),
+                host=s.server_name or s.host,
+                port=s.port,
+                security=_(SECURITY_NAMES[s.security]),
+            )
         )
-    lines.append(f"The password will be kept in {location}.")
+    lines.append(
+        _("The password will be kept in {location}.").format(location=translated(location))
+    )
     return lines

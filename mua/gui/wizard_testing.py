@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QVBoxLayout
 
+from mua.core.i18n import _
 from mua.core.legs import Grade
 from mua.gui import wizard_errors as errors
 from mua.gui import wizard_logic as logic
@@ -26,19 +27,19 @@ class TestPage(WizardPage):
     page waits for "Trust this certificate for this account" or "Cancel"."""
 
     def __init__(self, wizard: AccountWizard) -> None:
-        super().__init__(wizard, wizard.tr("Testing the connection"))
+        super().__init__(wizard, _("Testing the connection"))
         self._ok, self._account = False, None
         self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
         self._pending: tuple[str, logic.CertificateInfo] | None = None
         self.status = ErrorNote()
         self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
-        self.retry = QPushButton(self.tr("Test again"))
+        self.retry = QPushButton(_("Test again"))
         self.retry.clicked.connect(self.run)
-        self.certificate_box = QGroupBox(self.tr("This server's certificate could not be verified"))
+        self.certificate_box = QGroupBox(_("This server's certificate could not be verified"))
         self.certificate_form = QFormLayout()
         self.explanation = _label()
-        self.decline_button = QPushButton(self.tr("Cancel"))
-        self.trust_button = QPushButton(self.tr("Trust this certificate for this account"))
+        self.decline_button = QPushButton(_("Cancel"))
+        self.trust_button = QPushButton(_("Trust this certificate for this account"))
         self.decline_button.clicked.connect(self.decline)
         self.trust_button.clicked.connect(self.trust)
         buttons = QHBoxLayout()
@@ -65,9 +66,7 @@ class TestPage(WizardPage):
         self.retry.setEnabled(False)
         for label in self.results.values():
             label.clear()
-        self.status.setText(
-            self.tr("Signing in to the incoming server, greeting the outgoing one…")
-        )
+        self.status.setText(_("Signing in to the incoming server, greeting the outgoing one…"))
         self.start("test account", self._test(), self._tested, self._failed)
         self.completeChanged.emit()
 
@@ -90,15 +89,13 @@ class TestPage(WizardPage):
         self.retry.setEnabled(True)
         for result in results:
             label = self.results[result.kind]
-            name = self.tr(logic.KIND_NAMES[result.kind])
+            name = _(logic.KIND_NAMES[result.kind])
             label.setText(f"<b>{name}:</b> {result.text}", result.details)
             paint(label, Grade.GREEN if result.ok else Grade.RED)
         self._ok = all(r.ok for r in results)
         self._wizard.account = self._account if self._ok else None
         self.status.setText(
-            self.tr("Both servers work.")
-            if self._ok
-            else self.tr("The account cannot be used as it is.")
+            _("Both servers work.") if self._ok else _("The account cannot be used as it is.")
         )
         doubtful = next((r for r in results if r.certificate_problem is not None), None)
         if doubtful is not None:
@@ -121,7 +118,7 @@ class TestPage(WizardPage):
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             if label.startswith("SHA-256"):
                 field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-            self.certificate_form.addRow(self.tr(label) + ":", field)
+            self.certificate_form.addRow(_(label) + ":", field)
         again = self.pinned.get(result.kind) == cert.sha256
         advice, pinnable = logic.certificate_advice(result.certificate_problem, again)
         self.explanation.setText(advice)
@@ -141,7 +138,7 @@ class TestPage(WizardPage):
         self._pending = None
         self.certificate_box.hide()
         self.status.setText(
-            self.tr(
+            _(
                 "Not trusted. Go back to change the settings or the CA file, "
                 "or ask your provider for the right ones."
             )

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiosmtplib
 
+from mua.core.i18n import T_, Text
 from mua.core.legs import Grade
 from mua.net import dane
 from mua.net.dns import DnsError, Resolver
@@ -53,39 +54,49 @@ class InboundPosture:
 
     def _verdict(self) -> tuple[Grade, str]:
         if self.null_mx:
-            return Grade.RED, "accepts no mail (null MX)"
+            return Grade.RED, T_("accepts no mail (null MX)")
         if self.no_mx:
-            return Grade.RED, "no mail server found — check the address"
+            return Grade.RED, T_("no mail server found — check the address")
         if not self.mx:
-            return Grade.UNKNOWN, "unknown — the lookup failed"
+            return Grade.UNKNOWN, T_("unknown — the lookup failed")
         if self.dane and self.starttls is False:
-            return Grade.RED, "DANE published but no STARTTLS offered: delivery will fail"
+            return Grade.RED, T_("DANE published but no STARTTLS offered: delivery will fail")
         if self.dane:
-            return Grade.GREEN, "DANE (TLSA signed) — delivery will be authenticated"
+            return Grade.GREEN, T_("DANE (TLSA signed) — delivery will be authenticated")
         if self.starttls is False:
-            return Grade.RED, "no STARTTLS — delivery will not be encrypted"
+            return Grade.RED, T_("no STARTTLS — delivery will not be encrypted")
         if self.mta_sts:
-            return Grade.AMBER, (
+            return Grade.AMBER, T_(
                 "MTA-STS announced — encrypted; authenticated if its policy enforces"
             )
         if self.starttls:
-            return Grade.AMBER, "opportunistic STARTTLS — encrypted, not authenticated"
-        return Grade.UNKNOWN, "unknown (the MX could not be asked about STARTTLS)"
+            return Grade.AMBER, T_("opportunistic STARTTLS — encrypted, not authenticated")
+        return Grade.UNKNOWN, T_("unknown (the MX could not be asked about STARTTLS)")
 
     @property
     def detail(self) -> str:
         """The facts behind the verdict, one per line (the strip's tooltip)."""
         if not self.mx:
-            return "\n".join(self.problems)
+            return Text.join(list(self.problems), "\n")
+        hosts = ", ".join(self.mx)
+        starttls = {True: T_("offered"), False: T_("not offered"), None: T_("could not be checked")}
         facts = [
-            f"MX: {', '.join(self.mx)} ({'DNSSEC-signed' if self.mx_signed else 'unsigned'})",
-            "STARTTLS: "
-            + {True: "offered", False: "not offered", None: "could not be checked"}[self.starttls],
-            f"DANE (signed TLSA for _25._tcp.{self.mx[0]}): " + ("yes" if self.dane else "no"),
-            "MTA-STS TXT record: " + ("published" if self.mta_sts else "none"),
+            T_("MX: {hosts} (DNSSEC-signed)", hosts=hosts)
+            if self.mx_signed
+            else T_("MX: {hosts} (unsigned)", hosts=hosts),
+            T_("STARTTLS: {answer}", answer=starttls[self.starttls]),
+            T_(
+                "DANE (signed TLSA for _25._tcp.{mx}): {answer}",
+                mx=self.mx[0],
+                answer=T_("yes") if self.dane else T_("no"),
+            ),
+            T_(
+                "MTA-STS TXT record: {answer}",
+                answer=T_("published") if self.mta_sts else T_("none"),
+            ),
             *self.problems,
         ]
-        return "\n".join(facts)
+        return Text.join(facts, "\n")
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
@@ -113,12 +124,15 @@ async def inbound_posture(
         async with asyncio.timeout(timeout):
             mx = await resolver.mx(domain)
     except (DnsError, TimeoutError) as exc:
-        return InboundPosture(domain, problems=(f"MX lookup failed: {_reason(exc)}",))
+        return InboundPosture(
+            domain, problems=(T_("MX lookup failed: {reason}", reason=_reason(exc)),)
+        )
     if mx.null_mx:
         return InboundPosture(domain, mx_signed=mx.secure, null_mx=True)
     hosts = tuple(record.host for record in mx.records)
     if not hosts:
-        return InboundPosture(domain, no_mx=True, problems=(f"{domain} has no MX and no address.",))
+        problem = T_("{domain} has no MX and no address.", domain=domain)
+        return InboundPosture(domain, no_mx=True, problems=(problem,))
     first = hosts[0]
     port = (mx_ports or {}).get(first, SMTP_PORT)
     starttls, tlsa, sts = await asyncio.gather(
@@ -149,7 +163,7 @@ async def _bounded(lookup: Callable[[], Awaitable[Any]], timeout: float):
         async with asyncio.timeout(timeout):
             return await lookup()
     except (DnsError, TimeoutError) as exc:
-        return f"Lookup failed: {_reason(exc)}"
+        return T_("Lookup failed: {reason}", reason=_reason(exc))
 
 
 async def _starttls_offered(resolver: Resolver, host: str, port: int, timeout: float):
@@ -158,10 +172,15 @@ async def _starttls_offered(resolver: Resolver, host: str, port: int, timeout: f
         async with asyncio.timeout(timeout):
             addresses = await resolver.addresses(host)
             if not addresses.records:
-                return f"{host} has no address."
+                return T_("{host} has no address.", host=host)
             return await _ehlo_starttls(addresses.records[0], port, timeout)
     except (DnsError, TimeoutError, OSError, aiosmtplib.SMTPException) as exc:
-        return f"{host} port {port} could not be asked: {_reason(exc)}"
+        return T_(
+            "{host} port {port} could not be asked: {reason}",
+            host=host,
+            port=port,
+            reason=_reason(exc),
+        )
 
 
 async def _ehlo_starttls(address: str, port: int, timeout: float) -> bool:
@@ -180,7 +199,11 @@ async def _ehlo_starttls(address: str, port: int, timeout: float) -> bool:
         smtp.close()
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:  # a Text when the error was raised with one
     if isinstance(exc, TimeoutError) and not str(exc):
-        return "no answer in time"
-    return str(exc) or type(exc).__name__
+        return T_("no answer in time")
+    return (
+        exc.args[0]
+        if len(exc.args) == 1 and isinstance(exc.args[0], Text)
+        else (str(exc) or type(exc).__name__)
+    )

@@ -169,10 +169,10 @@ class Secrets:
     def location(self) -> str:
         """Where the passwords are, in words for the user."""
         if isinstance(self._backend, _SessionKeyring):
-            return "memory, for this session only"
+            return T_("memory, for this session only")
         if _is_password_file(self._backend):
-            return f"the encrypted file {self._backend.file_path}"
-        return f"the system keyring ({self._backend.name})"
+            return T_("the encrypted file {path}", path=self._backend.file_path)
+        return T_("the system keyring ({name})", name=self._backend.name)
 
     def get(self, account_key: str, service: ServiceKind) -> str | None:
         """The stored password, None when there is none."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QAccessible
+from PySide6.QtGui import QAccessible, QImage, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -35,6 +35,7 @@ from mua.gui.compose import ComposeWindow
 from mua.gui.demo_profile import DemoSession
 from mua.gui.hop_diagram import HopDiagram
 from mua.gui.journey import trace_provider
+from mua.gui.list_icons import lock_icon
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column, GradeRole
 from mua.gui.theme import GRADE_GLYPHS
@@ -375,3 +376,26 @@ def test_the_message_list_says_its_icons_in_words(qtbot, main_window: MainWindow
     assert names[:2] == ["Unread and flagged", "Transport security"]  # the column headers
     row = names.index("Icons in words")
     assert names[row - 3 : row] == ["unread", "Transport security of its journey: green", "Alice"]
+
+
+def test_the_list_padlocks_differ_by_shape_not_only_by_colour(qapp) -> None:
+    """Without colour (grey-scale screens, colour-blind eyes) each grade's padlock in the
+    message list and the status bar still differs: its sign is cut out of the lock's body."""
+    masks = {}
+    for grade in Grade:
+        image = lock_icon(grade).pixmap(16, 16).toImage()
+        masks[grade] = tuple(
+            image.pixelColor(x, y).alpha() > 128 for y in range(16) for x in range(16)
+        )
+    assert len(set(masks.values())) == len(Grade)
+    ARTIFACTS.mkdir(exist_ok=True)
+    strip = QImage(16 * len(Grade), 16, QImage.Format.Format_ARGB32)
+    strip.fill(Qt.GlobalColor.white)
+    painter = QPainter(strip)
+    for n, grade in enumerate(Grade):
+        painter.drawPixmap(16 * n, 0, lock_icon(grade).pixmap(16, 16))
+    painter.end()
+    big = strip.scaled(strip.width() * 6, strip.height() * 6)
+    assert big.convertToFormat(QImage.Format.Format_Grayscale8).save(
+        str(ARTIFACTS / "padlocks_greyscale.png")
+    )
