@@ -41,20 +41,14 @@ def _cut_sign(painter: QPainter, grade: Grade) -> None:
     out of the lock's body, so the grade reads without its colour."""
     painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
     painter.setPen(QPen(Qt.GlobalColor.black, 1.6, c=Qt.PenCapStyle.RoundCap))
-    lines = {
-        Grade.GREEN: [((5, 11), (7, 13)), ((7, 13), (11, 9))],
-        Grade.AMBER: [((8, 8.8), (8, 11.2))],
-        Grade.RED: [((5.5, 9), (10.5, 14)), ((10.5, 9), (5.5, 14))],
-        Grade.UNKNOWN: [
-            ((6.3, 9.6), (7, 8.7)),
-            ((7, 8.7), (9, 8.7)),
-            ((9, 8.7), (9.7, 9.6)),
-            ((9.7, 9.6), (8, 11)),
-            ((8, 11), (8, 11.6)),
-        ],  # a question mark
+    strokes = {  # polylines, in the 16 px icon's coordinates
+        Grade.GREEN: [[(5, 11), (7, 13), (11, 9)]],
+        Grade.AMBER: [[(8, 8.8), (8, 11.2)]],
+        Grade.RED: [[(5.5, 9), (10.5, 14)], [(10.5, 9), (5.5, 14)]],
+        Grade.UNKNOWN: [[(6.3, 9.6), (7, 8.7), (9, 8.7), (9.7, 9.6), (8, 11), (8, 11.6)]],
     }
-    for (x1, y1), (x2, y2) in lines.get(grade, []):
-        painter.drawLine(QPointF(x1, y1), QPointF(x2, y2))
+    for line in strokes.get(grade, []):
+        painter.drawPolyline(QPolygonF([QPointF(x, y) for x, y in line]))
     dots = {
         Grade.AMBER: (8, 13.3, 0.9),
         Grade.INTERNAL: (8, 11, 2.0),
