@@ -31,6 +31,7 @@ def about_text() -> str:
         "</td></tr>"
         for name, where in places
     )
+    licence = _("MIT licence.")
     what = _(
         "A mail client that shows how your mail travels: every leg of a message's "
         "journey and what protected it."
@@ -42,7 +43,7 @@ def about_text() -> str:
         f"PySide6 {html.escape(PySide6.__version__)}, Qt {html.escape(qVersion())}, "
         f"{html.escape(platform.system())} {html.escape(platform.machine())}</p>"
         f"<table>{rows}</table>"
-        f"<p>{html.escape(_('MIT licence.'))}</p>"
+        f"<p>{html.escape(licence)}</p>"
     )
 
 

@@ -232,8 +232,8 @@ def label_lines(leg: Leg) -> tuple[str, ...]:
 
 _CLIENT = {  # kind: (what, implicit port, STARTTLS port, STARTTLS RFC)
     # TRANSLATORS: as in "RFC 8314 recommends implicit TLS for {what}"
-    LegKind.SUBMISSION: (N_("submission"), 465, 587, "RFC 3207"),
-    LegKind.RETRIEVAL: (N_("retrieval"), 993, 143, "RFC 2595"),
+    LegKind.SUBMISSION: (N_("message submission"), 465, 587, "RFC 3207"),
+    LegKind.RETRIEVAL: (N_("message retrieval"), 993, 143, "RFC 2595"),
 }
 _CLIENT_CLEARTEXT = {
     LegKind.SUBMISSION: N_(

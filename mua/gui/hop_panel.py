@@ -150,7 +150,8 @@ class HopPanel(QWidget):
 
     def _show_overview(self) -> None:
         if self._trace is None or not self._trace.legs:
-            self.details.setHtml(f"<p>{html.escape(_('Nothing to show yet.'))}</p>")
+            nothing = _("Nothing to show yet.")
+            self.details.setHtml(f"<p>{html.escape(nothing)}</p>")
             return
         hint = html.escape(
             _(
@@ -178,14 +179,15 @@ class HopPanel(QWidget):
         self.why_button.blockSignals(False)
         chip = f"color:{grade_colour(leg.grade).name()}; font-weight:bold"
         cert = hm.certificate_rows(leg)
+        source, certificate = _("Source"), _("Certificate")
         self.details.setHtml(
             f"<h3>{e(hm.leg_title(self._trace, index))}</h3>"
             f"<p><span style='{chip}'>■ {e(_(GRADE_LABELS[leg.grade]))}</span></p>"
             f"<p>{e(hm.explain(leg))}</p>"
             + (f"<p><i>{e(translated(leg.note))}</i></p>" if leg.note else "")
-            + f"<p><b>{e(_('Source'))}:</b> {e(hm.source_meaning(leg.source))}</p>"
+            + f"<p><b>{e(source)}:</b> {e(hm.source_meaning(leg.source))}</p>"
             + _table(hm.fact_rows(leg))
-            + (f"<h4>{e(_('Certificate'))}</h4>{_table(cert)}" if cert else "")
+            + (f"<h4>{e(certificate)}</h4>{_table(cert)}" if cert else "")
         )
 
     def show_why(self, on: bool = True) -> None:
@@ -196,7 +198,7 @@ class HopPanel(QWidget):
         if not on:
             selected = self.diagram.selected_leg
             return self.show_leg(selected) if selected is not None else self._show_overview()
-        e = html.escape
+        e, title = html.escape, _("Why these grades?")
         heads = [
             (_("Leg"), None),
             (_("Recommended"), Grade.GREEN),
@@ -214,7 +216,7 @@ class HopPanel(QWidget):
             for r in hm.why_rows()
         )
         self.details.setHtml(
-            f"<h3>{e(_('Why these grades?'))}</h3>"
+            f"<h3>{e(title)}</h3>"
             f"<table border='1' cellspacing='0' cellpadding='4' width='100%'>"
             f"<tr>{head}</tr>{body}</table>" + "".join(f"<p>{e(n)}</p>" for n in hm.why_notes())
         )
