@@ -14,7 +14,7 @@ import json
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 
-from mua.core.i18n import _, ngettext
+from mua.core.i18n import N_, _, ngettext
 from mua.gui import resources
 from mua.gui.message_model import MIME_TYPE
 from mua.store.cache import CachedFolder, MailCache
@@ -25,6 +25,15 @@ UnreadRole = Qt.ItemDataRole.UserRole + 3
 SortRole = Qt.ItemDataRole.UserRole + 4
 
 _RANK = {"INBOX": 0, "\\Drafts": 1, "\\Sent": 2, "\\Junk": 3, "\\Trash": 4, "\\Archive": 5}
+# A special-use folder under its usual name is shown in the user's language (the server's
+# name stays the folder's identity; a folder named otherwise is shown as named).
+_SPECIAL_NAMES = {
+    "\\Drafts": N_("Drafts"),
+    "\\Sent": N_("Sent"),
+    "\\Junk": N_("Junk"),
+    "\\Trash": N_("Trash"),
+    "\\Archive": N_("Archive"),
+}
 _THEME = {
     "INBOX": "mail-inbox",
     "\\Drafts": "document-edit",
@@ -124,6 +133,8 @@ class FolderTreeModel(QStandardItemModel):
             item.setDropEnabled(True)
             parent.appendRow(item)
         label = _("Inbox") if folder.name == "INBOX" else leaf
+        if not parent_name and _SPECIAL_NAMES.get(folder.special_use or "") == leaf:
+            label = _(leaf)
         item.setText(f"{label} ({folder.unread})" if folder.unread else label)
         font = QFont()
         font.setBold(folder.unread > 0)

@@ -231,3 +231,46 @@ def test_every_visible_string_is_marked(qtbot, open_demo_window) -> None:
             if widget is not window and widget.isVisible():
                 widget.close()
         i18n.set_language("en")
+
+
+def test_the_app_in_russian(qtbot, qapp, compiled, back_to_english, open_demo_window) -> None:
+    """The app started in Russian (mua's catalog and Qt's, as mua.gui.app does) shows a Demo
+    scenario's journey and a leg's details in Russian; screenshots for a person to check that
+    the longer words still fit (tests/artifacts/main_window_ru.png, hop_panel_ru.png)."""
+    assert install_language(qapp, "ru") == "ru"
+    window = open_demo_window()
+    window.resize(1280, 800)
+    demo = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Демо")
+    action = next(a for a in demo.actions() if a.data() == "strip")
+    assert "Злоумышленник вырезает STARTTLS" in action.text()
+    action.trigger()
+    shown = window.hop_panel.trace
+    qtbot.waitUntil(lambda: shown() is not None and "(strip)" in (shown().subject or ""),
+                    timeout=90_000)  # fmt: skip
+    panel = window.hop_panel.ensure()
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Путь"
+    assert panel.status.text().startswith("<b>Доставлено</b>")
+    relay = next(i for i, leg in enumerate(shown().legs) if leg.to.role.value == "MX")
+    panel.show_leg(relay)
+    details = panel.details.toPlainText()
+    assert f"Участок {relay + 1} из {len(shown().legs)}" in details
+    assert "Допустимо" in details or "Без защиты" in details
+    assert "Источник" in details and "Протокол" in details
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert window.grab().save(str(ARTIFACTS / "main_window_ru.png"))
+    assert panel.grab().save(str(ARTIFACTS / "hop_panel_ru.png"))
+    panel.show_why(True)
+    assert "Почему такие оценки?" in panel.details.toPlainText()
+    assert panel.grab().save(str(ARTIFACTS / "hop_panel_why_ru.png"))
+    folders = window.folder_view.model()
+    alice = folders.index(0, 0)
+    names = {
+        folders.index(r, 0, alice).data().split(" (")[0] for r in range(folders.rowCount(alice))
+    }
+    assert {"Входящие", "Отправленные", "Черновики"} <= names  # alice's folders
+    others = {"compose_ru": window.compose(), "wizard_ru": window.add_account()}
+    others["preferences_ru"] = window.preferences()
+    for name, widget in others.items():
+        qtbot.waitUntil(widget.isVisible)
+        assert widget.grab().save(str(ARTIFACTS / f"{name}.png"))
+    assert others["compose_ru"].send_button.text() == "Отправить"
