@@ -10,7 +10,7 @@ import traceback
 from types import TracebackType
 
 from mua import __version__
-from mua.core.i18n import error_text
+from mua.core.i18n import _, error_text
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,10 @@ def _install_crash_handler() -> None:
             QMessageBox.critical(
                 None,
                 "mua",
-                f"Something went wrong: {exc}. The details are in mua's log; mua keeps running.",
+                _(
+                    "Something went wrong: {error}. The details are in mua's log; "
+                    "mua keeps running."
+                ).format(error=error_text(exc)),
             )
         except Exception:
             pass

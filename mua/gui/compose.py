@@ -336,7 +336,7 @@ class ComposeWindow(SendingAndSaving, QWidget):
         for domain in domains:
             if domain not in self._postures and domain not in self._lookups:
                 self._lookups[domain] = self.bridge.run(
-                    f"look up {domain}",
+                    _("Looking up {domain}").format(domain=domain),
                     self.lookup.posture(domain, self._resolver),
                     partial(self._posture_found, domain),
                 )

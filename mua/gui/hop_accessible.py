@@ -31,7 +31,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAccessibleWidget, QScrollArea, QWidget
 
-from mua.core.i18n import N_, _
+from mua.core.i18n import N_, _, translated
 from mua.core.labels import grade_label
 from mua.core.legs import Grade, Leg, Source, Trace
 from mua.core.tls import TlsMode, VerifiedBy
@@ -61,7 +61,7 @@ def _tls_words(leg: Leg) -> list[str]:
         return [_("inside one server") if leg.grade is Grade.INTERNAL else _("TLS unknown")]
     if not tls.encrypted:
         return [_("cleartext, not encrypted")]
-    mode = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
+    mode = {TlsMode.IMPLICIT: _("implicit TLS"), TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "")
     words = [" ".join(w for w in (_("encrypted"), tls.version or "", mode) if w)]
     if tls.verified:
         by = tls.verified_by
@@ -102,7 +102,7 @@ def leg_description(trace: Trace, index: int) -> str:
     leg = trace.legs[index]
     ends = [f"{e.role.value} {e.host}" if e.host else e.role.value for e in (leg.from_, leg.to)]
     text = _("From {sender} to {receiver}.").format(sender=ends[0], receiver=ends[1])
-    return " ".join(t for t in (text, leg.note, hm.explain(leg)) if t)
+    return " ".join(t for t in (text, translated(leg.note), hm.explain(leg)) if t)
 
 
 def _alive(obj: QObject | None) -> bool:
