@@ -29,7 +29,13 @@ SELECTED = {"selected"}
 
 def command(name: str, states: set[str]) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        _HANDLERS[name] = (states, handler)
+        async def checked(session: Session, cmd: protocol.Command) -> None:
+            try:
+                await handler(session, cmd)
+            except mailstore.InvalidFolderName as exc:  # the client's mistake (RFC 5530)
+                raise No(f"[CANNOT] {exc}") from exc
+
+        _HANDLERS[name] = (states, checked)
         return handler
 
     return register
@@ -269,6 +275,8 @@ async def _subscription(session: Session, cmd: protocol.Command, on: bool) -> No
     name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
     assert session.store is not None
     try:
+        if on:  # as Dovecot does: only a mailbox that exists (UNSUBSCRIBE cleans up any)
+            await _io(session.store.folder, name)
         await _io(session.store.subscribe, name, on)
     except mailstore.NoSuchFolder as exc:
         raise No(f"[NONEXISTENT] No mailbox {name}") from exc

@@ -137,6 +137,13 @@ class Session:
                 tag = exc.tag or "*"
                 await self.send(f"{tag} NO [TOOBIG] {exc}", "* BYE Literal too big")
                 return
+            except protocol.LineTooLong as exc:
+                if exc.must_close:  # its end was never seen: what follows is not a command
+                    await self.send(f"{exc.tag or '*'} BAD {exc}", "* BYE Command line too long")
+                    return
+                if await self._bad(exc.tag or "*", str(exc)):
+                    return
+                continue
             except protocol.ProtocolError as exc:
                 if await self._bad(exc.tag or "*", str(exc)):
                     return
