@@ -315,7 +315,7 @@ async def fetch_certificate(
     Never used for anything but showing it (and pinning it, when the user says so)."""
     der = await asyncio.to_thread(_read_certificate, settings, kind, timeout)
     name = settings.server_name or settings.host
-    return certificate_info(der, f"{name} port {settings.port}")
+    return certificate_info(der, _("{host} port {port}").format(host=name, port=settings.port))
 
 
 def _read_certificate(settings: ServerSettings, kind: Kind, timeout: float) -> bytes:

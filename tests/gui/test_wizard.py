@@ -281,3 +281,46 @@ def test_fingerprints_match_what_openssl_computes(world) -> None:
     info = logic.certificate_info(der, "smtp.a.test port 465")
     assert info.sha256.replace(":", "").lower() == hashlib.sha256(der).hexdigest()
     assert not info.self_signed and info.pem.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_every_page_of_the_account_wizard_is_marked(world, bridge, qtbot, tmp_path, keys) -> None:
+    """The wizard's pages past the first, under the pseudo-language: discovery's table, the
+    server settings, and the test page holding a certificate that could not be verified."""
+    from mua.core import i18n
+    from tests.gui.test_language import _Pseudo, _unmarked, _visible_texts
+
+    i18n.use_translations(_Pseudo(), "pseudo")
+    try:
+        texts: list[tuple[str, str, str]] = []
+
+        def page_texts(wizard: QWizard, name: str) -> None:
+            page = wizard.currentPage()
+            texts.extend((name, where, t) for where, t in _visible_texts(page))
+            texts.extend((name, "page", t) for t in (page.title(), page.subTitle()))
+
+        wizard = unknown_ca_wizard(world, bridge, qtbot, tmp_path)  # discovery, settings, test
+        for kind, tree in wizard.discovering.lists.items():
+            for i in range(tree.topLevelItemCount()):
+                item = tree.topLevelItem(i)
+                texts += [(f"discovery {kind}", "cell", item.text(c)) for c in (1, 2, 3)]
+            head = tree.headerItem()
+            texts += [(f"discovery {kind}", "header", head.text(c)) for c in range(4)]
+        texts.append(("discovery", "status", wizard.discovering.status.text()))
+        page = wizard.testing
+        qtbot.waitUntil(lambda: page.certificate_box.isVisible(), timeout=20_000)
+        page_texts(wizard, "test")
+        wizard.back()
+        page_texts(wizard, "settings")
+        form = page.certificate_form
+        facts = {  # the certificate's own words (names, issuer): data, not mua's
+            form.itemAt(row, form.ItemRole.FieldRole).widget().text()
+            for row in range(form.rowCount())
+        }
+        unmarked = [
+            (w, where, text)
+            for w, where, text in texts
+            if text and text not in facts and _unmarked(text)
+        ]
+        assert unmarked == [], "\n".join(map(repr, unmarked))
+    finally:
+        i18n.set_language("en")
