@@ -14,6 +14,7 @@ import logging
 import socket
 from collections.abc import Callable
 
+from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def _retrieval_leg(engine, address: str, account) -> Leg | None:
         Source.OBSERVED,
         port_role=993 if settings.security.value == "implicit" else 143,
         port_actual=settings.port,
-        note="The IMAP session this client is reading the message over.",
+        note=T_("The IMAP session this client is reading the message over."),
     )
 
 
