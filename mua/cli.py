@@ -262,6 +262,10 @@ def _trace(args: argparse.Namespace) -> int:
         )
     if not trace.legs:
         print(_("This message has no Received headers: nothing shows how it travelled."))
+    from mua.core.mime import too_deep_note, too_deeply_nested
+
+    if too_deeply_nested(message):
+        print(too_deep_note())
     return 0
 
 

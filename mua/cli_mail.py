@@ -411,8 +411,9 @@ def _row_json(r) -> dict:
 
 def _read(args: argparse.Namespace) -> int:
     import asyncio
-    import email
     import email.policy
+
+    from mua.core.mime import parse_bytes, too_deep_note, too_deeply_nested
 
     engine = _engine()
     try:
@@ -424,7 +425,7 @@ def _read(args: argparse.Namespace) -> int:
     if args.raw:
         sys.stdout.buffer.write(raw)
         return EXIT_OK
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = parse_bytes(raw, policy=email.policy.default)
     for header in ("From", "To", "Cc", "Date", "Subject"):
         if msg[header]:
             print(f"{header}: {msg[header]}")
@@ -435,6 +436,8 @@ def _read(args: argparse.Namespace) -> int:
     attachments = [part.get_filename() or _("unnamed") for part in msg.iter_attachments()]
     if attachments:
         print("\n" + _("Attachments: {names}").format(names=", ".join(attachments)))
+    if too_deeply_nested(msg):
+        print("\n" + too_deep_note())
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ sent the message (kept in the cache) is merged in.
 
 from __future__ import annotations
 
-import email
 import email.policy
 from dataclasses import dataclass, field
 from email.message import Message
@@ -19,6 +18,7 @@ from pathlib import Path
 from mua.core.i18n import T_
 from mua.core.journey import trace_from_headers
 from mua.core.legs import Leg, Trace
+from mua.core.mime import parse_bytes
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore, ConfigError
@@ -44,7 +44,7 @@ def read_message_file(path: Path, account: str | None = None) -> MessageFile:
     """Read and trace `path`. Raises OSError when it cannot be read, NoSuchAccount when
     `account` is given but not configured."""
     raw = path.read_bytes()
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message = parse_bytes(raw, policy=email.policy.compat32)  # MIME nesting capped
     account = account or recipient_account(message)
     own_hosts: list[str] = []
     observed: list[Leg] = []

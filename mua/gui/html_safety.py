@@ -26,6 +26,7 @@ from html.parser import HTMLParser
 import nh3
 
 from mua.core.compose import safe_filename
+from mua.core.mime import parse_bytes, too_deeply_nested
 
 BLOCKED_SCHEME = "mua-blocked"
 
@@ -241,10 +242,11 @@ class ReadableMessage:
     html: str | None = None
     attachments: list[AttachmentFile] = field(default_factory=list)
     inline: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    too_deep: bool = False  # parts nested past mua.core.mime.MAX_DEPTH were not taken apart
 
     @classmethod
     def parse(cls, raw: bytes) -> ReadableMessage:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = parse_bytes(raw, policy=email.policy.default)  # MIME nesting capped
         assert isinstance(message, EmailMessage)
         _name, address = email.utils.parseaddr(str(message.get("From", "")))
         read = cls(
@@ -255,6 +257,7 @@ class ReadableMessage:
             cc=str(message.get("Cc", "")),
             date=_date(message.get("Date")),
             inline=inline_parts(message),
+            too_deep=too_deeply_nested(message),
         )
         html_part = message.get_body(preferencelist=("html",))
         text_part = message.get_body(preferencelist=("plain",))

@@ -26,7 +26,9 @@ def trace_provider(engine, demo=None) -> TraceProvider:
     def provide(address: str, folder: str, uid: int, raw: bytes) -> Trace:
         import email.policy
 
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        from mua.core.mime import parse_bytes
+
+        message = parse_bytes(raw, policy=email.policy.compat32)
         message_id = str(message.get("Message-ID", "")).strip()
         account = engine.accounts.get(address)
         observed = _sent_by_this_client(engine, message_id)

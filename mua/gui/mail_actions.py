@@ -116,7 +116,9 @@ class MailActions:
 
         if self.raw is None:
             return None
-        message = email.message_from_bytes(self.raw, policy=email.policy.default)
+        from mua.core.mime import parse_bytes
+
+        message = parse_bytes(self.raw, policy=email.policy.default)
         return message if isinstance(message, EmailMessage) else None
 
     def compose(self, draft: Draft | None = None) -> object:
@@ -222,8 +224,9 @@ class MailActions:
 
         from mua.client.engine import SavedDraft
         from mua.core.compose import draft_from_message
+        from mua.core.mime import parse_bytes
 
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = parse_bytes(raw, policy=email.policy.default)
         draft = draft_from_message(message, key[0])  # type: ignore[arg-type]
         return self._open_compose(draft, SavedDraft(*key))
 

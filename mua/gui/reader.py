@@ -147,6 +147,9 @@ class ReaderView(QWidget):
         header.setContentsMargins(12, 10, 12, 8)
         header.addWidget(self.subject_label)
         header.addLayout(self.fields)
+        self.nesting_note = QLabel(wordWrap=True)  # a message nested past MAX_DEPTH
+        self.nesting_note.setTextFormat(Qt.TextFormat.PlainText)
+        header.addWidget(self.nesting_note)
 
         self.remote_bar = QFrame(objectName="remoteBar")
         self.remote_label = QLabel(wordWrap=True)
@@ -202,6 +205,7 @@ class ReaderView(QWidget):
         self._fetching.clear()
         self.browser.remote_images.clear()
         self._show_header(self.message)
+        self._show_nesting(self.message.too_deep)
         self._show_attachments(self.message.attachments)
         self._render()
 
@@ -238,6 +242,12 @@ class ReaderView(QWidget):
             self.fields.addWidget(label, row, 0, Qt.AlignmentFlag.AlignTop)
             self.fields.addWidget(shown, row, 1)
         self.header.show()
+
+    def _show_nesting(self, too_deep: bool) -> None:
+        from mua.core.mime import too_deep_note
+
+        self.nesting_note.setText(too_deep_note() if too_deep else "")
+        self.nesting_note.setVisible(too_deep)
 
     def _render(self) -> None:
         from mua.gui.html_safety import plain_to_html, sanitise

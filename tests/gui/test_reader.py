@@ -233,3 +233,26 @@ def test_plain_text_or_html_as_preferred(reader: ReaderView) -> None:
     )  # fmt: skip
     reader.clear()
     assert reader.message is None and reader.header.isHidden()
+
+
+def test_a_deeply_nested_message_shows_and_says_the_rest_is_too_deep(qtbot, tmp_path) -> None:
+    """~1,000 nested multiparts (tests/test_hostile_mime.py): the `mua open` window shows
+    the headers and says the rest is too deeply nested, instead of a RecursionError."""
+    from mua.client.message_file import read_message_file
+    from mua.gui.viewer import MessageFileWindow
+    from tests.test_hostile_mime import nested_message
+
+    eml = tmp_path / "nested.eml"
+    eml.write_bytes(nested_message())
+    window = MessageFileWindow(read_message_file(eml))
+    qtbot.addWidget(window)
+    window.show()
+    reader = window.reader
+    assert reader.subject_label.text() == "nested"
+    assert reader.nesting_note.isVisible()
+    assert "too deeply nested" in reader.nesting_note.text()
+    ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert window.grab().save(str(ARTIFACTS / "reader_nested_mime.png"))
+    reader.show_message(mail("<p>fine</p>").as_bytes())
+    assert not reader.nesting_note.isVisible()
