@@ -40,12 +40,16 @@ def deliver_to_maildir(maildir: Path, data: bytes) -> Path:
     ensure_maildir(maildir)
     name = unique_name()
     tmp = maildir / "tmp" / name
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     final = maildir / "new" / name
-    os.replace(tmp, final)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:  # a full disk: no half-written file is left behind in tmp/
+        tmp.unlink(missing_ok=True)
+        raise
     if os.name != "nt":
         fd = os.open(final.parent, os.O_RDONLY)
         try:

@@ -197,8 +197,12 @@ def link_or_copy(source: Path, folder: Path, filename: str, mtime: float) -> boo
         except FileNotFoundError:
             return False
         tmp = folder / "tmp" / target.name
-        write_durably(tmp, data, mtime=mtime)
-        os.replace(tmp, target)
+        try:
+            write_durably(tmp, data, mtime=mtime)
+            os.replace(tmp, target)
+        except BaseException:  # a full disk: no half-written file is left behind in tmp/
+            tmp.unlink(missing_ok=True)
+            raise
     return True
 
 
