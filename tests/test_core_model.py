@@ -103,7 +103,7 @@ def test_trace_json_has_the_documented_shape() -> None:
     leg = _leg(Role.MUA, Role.MSA, _tls(TlsMode.IMPLICIT, True), Protocol.SUBMISSION, 465)
     trace = Trace(TraceStatus.DELIVERED, [leg], subject="Hi", message_id="<1@a.test>")
     data = trace.to_json()
-    assert set(data) == {"status", "subject", "message_id", "legs"}
+    assert set(data) == {"status", "subject", "message_id", "legs", "content"}
     (only,) = data["legs"]
     assert set(only) == {
         "index",

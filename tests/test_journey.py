@@ -370,12 +370,13 @@ def test_observed_legs_without_headers() -> None:
 
 def test_json_has_the_documented_shape() -> None:
     data = trace_from_headers(CHAIN, own_hosts=["b.test"], observed=[RETRIEVED]).to_json()
-    assert set(data) == {"status", "subject", "message_id", "legs"}
+    assert set(data) == {"status", "subject", "message_id", "legs", "content"}
     assert data["status"] == "parsed"
     for index, leg in enumerate(data["legs"], start=1):
+        from_header = {"with", "header"} if leg["source"] != "observed" else set()
         assert set(leg) == {
             "index", "from", "to", "protocol", "port", "tls", "grade", "source", "note"
-        }  # fmt: skip
+        } | from_header  # fmt: skip
         assert leg["index"] == index
         assert set(leg["from"]) == set(leg["to"]) == {"role", "host"}
         assert set(leg["port"]) == {"role", "actual"}

@@ -100,6 +100,8 @@ class Leg:
     port_actual: int | None = None  # the port actually connected to
     note: str = ""
     outcome: Outcome = Outcome.SENT
+    with_keyword: str | None = None  # header legs: the `with` keyword as written ("ESMTPSA")
+    header: str | None = None  # header legs: the Received field the leg was read from
 
     @property
     def refused(self) -> bool:
@@ -121,7 +123,8 @@ class Leg:
 
     def to_json(self, index: int) -> dict[str, Any]:
         """The contract's leg (DESIGN.md); `outcome` is added only to a refused leg, so every
-        leg that carried the message keeps exactly the documented keys."""
+        leg that carried the message keeps exactly the documented keys; `with` and `header`
+        only on a leg read from a Received field (`header` set), so a person can check it."""
         data = {
             "index": index,
             "from": self.from_.to_json(),
@@ -135,6 +138,9 @@ class Leg:
         }
         if self.outcome is not Outcome.SENT:
             data["outcome"] = self.outcome.value
+        if self.header is not None:
+            data["with"] = self.with_keyword
+            data["header"] = self.header
         return data
 
     def to_record(self, index: int) -> dict[str, Any]:
@@ -160,6 +166,8 @@ def leg_from_json(data: dict[str, Any]) -> Leg:
         port_actual=port.get("actual"),
         note=text_from_json(data.get("note", ""), data.get("note_text")),
         outcome=Outcome(data.get("outcome", Outcome.SENT.value)),
+        with_keyword=data.get("with"),
+        header=data.get("header"),
     )
 
 
@@ -178,6 +186,9 @@ class Trace:
     legs: list[Leg] = field(default_factory=list)
     subject: str | None = None
     message_id: str | None = None
+    # Content authenticity (mua.core.content.ContentVerdict): beside the legs, never
+    # part of their grades; None when it was not looked at.
+    content: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,4 +196,5 @@ class Trace:
             "subject": self.subject,
             "message_id": self.message_id,
             "legs": [leg.to_json(i) for i, leg in enumerate(self.legs, start=1)],
+            "content": self.content.to_json() if self.content is not None else None,
         }

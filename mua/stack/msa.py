@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts
+from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
@@ -66,8 +67,10 @@ class SubmissionHandler:
         events: EventLog,
         implicit: bool,
         on_queued: Callable[[], None],
+        dkim: DkimKeys | None = None,
     ) -> None:
         self.hostname = hostname
+        self.dkim = dkim
         self.users = users
         self.queue = queue
         self.events = events
@@ -166,6 +169,8 @@ class SubmissionHandler:
         # The Received field names the queue id and must be inside the queued bytes:
         # draw the id first, then write once.
         queue_id = new_queue_id()
+        if self.dkim is not None:  # RFC 6376: the domain vouches for what its user sent
+            data = self.dkim.sign(data)
         data = prepend_header(data, "Received", received.replace("{queue_id}", queue_id))
         return self.queue.enqueue(
             envelope.mail_from,
@@ -225,6 +230,7 @@ class Msa:
         tls_context: ssl.SSLContext,
         on_queued: Callable[[], None],
         host: str = "127.0.0.1",
+        dkim: DkimKeys | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
     ) -> None:
@@ -241,6 +247,7 @@ class Msa:
                 events=events,
                 implicit=implicit,
                 on_queued=on_queued,
+                dkim=dkim,
             )
             for implicit in (True, False)
         }

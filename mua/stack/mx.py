@@ -18,8 +18,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
+from mua.net.dns import Resolver
 from mua.stack.events import EventLog
 from mua.stack.mda import Mda
+from mua.stack.mx_auth import authentication_results
 from mua.stack.queue import new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
@@ -45,6 +47,9 @@ class InboundHandler:
         self.mda = mda
         self.events = events
         self.actual_port: int | None = None
+        # The world's validating resolver, set once the world's DNS answers (World.start):
+        # DKIM, ARC and DMARC are checked through it (mx_auth.py).
+        self.resolver: Resolver | None = None
 
     async def handle_RCPT(
         self,
@@ -69,6 +74,7 @@ class InboundHandler:
         client = peer_ip(server)
         queue_id = new_queue_id()
         message_id = str(_headers.parsebytes(data).get("Message-ID", "")).strip() or None
+        results = await authentication_results(data, self.hostname, self.resolver)
         try:
             for rcpt in envelope.rcpt_tos:
                 value = received_header(
@@ -82,9 +88,10 @@ class InboundHandler:
                 )
                 user = self.users.get(rcpt)
                 assert user is not None  # handle_RCPT let only our users in
-                await asyncio.to_thread(
-                    self.mda.deliver, user.user, prepend_header(data, "Received", value)
-                )
+                # The checks' record goes on top, as a milter after the MTA would put it.
+                stamped = prepend_header(data, "Received", value)
+                stamped = prepend_header(stamped, "Authentication-Results", results)
+                await asyncio.to_thread(self.mda.deliver, user.user, stamped)
         except OSError:
             log.exception("delivery failed for a message from %s", client)
             return "451 4.3.0 Error: could not write to the mailbox, try again later"

@@ -15,6 +15,7 @@ from pathlib import Path
 from mua.net.dns import Resolver
 from mua.net.mta_sts import MtaStsClient, StsMode
 from mua.stack.ca import LocalCA
+from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.imap import render
 from mua.stack.imap.mailchange import StoreError
@@ -113,6 +114,7 @@ class ProviderOptions:
     idle_timeout: float = IDLE_TIMEOUT
     relay_timeout: float = 60.0
     imap_limits: ImapLimits = field(default_factory=ImapLimits)
+    dkim_sign: bool = True  # the MSA DKIM-signs what it accepts (keys in <dir>/dkim/)
 
 
 class Provider:
@@ -148,6 +150,7 @@ class Provider:
             else ca
         ).server_cert(self.mx_host)
         self.imap_cert = ca.server_cert(self.imap_host)
+        self.dkim = DkimKeys(domain, self.directory / "dkim")
         self._stores: dict[str, MailStore] = {}
         self._stores_lock = threading.Lock()
         self._stopping = False  # stores are closing: a late delivery is found by the next rescan
@@ -186,6 +189,7 @@ class Provider:
             tls_context=self.smtp_cert.server_context(),
             on_queued=self._queued,
             idle_timeout=self.options.idle_timeout,
+            dkim=self.dkim if self.options.dkim_sign else None,
         )
         msa_ports = await self.msa.start(ports.submission_implicit, ports.submission_starttls)
         self.ms = ImapServer(
@@ -242,6 +246,15 @@ class Provider:
         rua = ",".join(self.options.tlsrpt_rua)
         return {f"_smtp._tls.{self.domain}": [f"v=TLSRPTv1; rua={rua}"]}
 
+    def authentication_txt(self) -> dict[str, list[str]]:
+        """The DKIM key records (RFC 6376 section 3.6.2) and a DMARC policy (RFC 7489
+        section 6.3) that rejects mail From this domain that no aligned signature covers."""
+        return self.dkim.txt_records() | {
+            f"_dmarc.{self.domain}": [
+                f"v=DMARC1; p=reject; adkim=r; rua=mailto:postmaster@{self.domain}"
+            ]
+        }
+
     def store_for(self, mailbox: Mailbox) -> MailStore:
         """The message store of one user, shared by the MDA and every IMAP session."""
         with self._stores_lock:
@@ -274,6 +287,8 @@ class Provider:
         """`port_for_https` maps the world's HTTPS hosts (MTA-STS policy hosts, TLS-RPT
         receivers) to their ports (443 when absent). Starts the MTA and its daily reports."""
         https = port_for_https or {}
+        if self.mx is not None:
+            self.mx.handler.resolver = resolver
 
         def https_port(host: str) -> int:
             return https.get(host.lower().rstrip("."), 443)

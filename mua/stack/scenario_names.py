@@ -15,4 +15,7 @@ SCENARIO_NAMES = (
     "strip-mta-sts",
     "requiretls",
     "requiretls-strip",
+    "strip-rewrite",
+    "strip-rewrite-dane",
+    "forged",
 )

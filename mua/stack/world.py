@@ -162,7 +162,7 @@ class World:
                 if provider.options.mx_tls is MxTls.VERIFIED and provider.options.dane
                 else {}
             ),
-            txt=provider.sts_txt() | provider.tlsrpt_txt(),
+            txt=provider.sts_txt() | provider.tlsrpt_txt() | provider.authentication_txt(),
             # RFC 6186 / RFC 8314 section 5.1: implicit TLS is listed (and preferred) first.
             srv=[
                 ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),
