@@ -177,13 +177,14 @@ def _errors(exc: BaseException) -> CliError:
     from mua.client.engine import MissingPassword
     from mua.core.compose import ComposeError
     from mua.net import imap, submission
+    from mua.net.tls import CaFileError
 
     text = error_text(exc)
     if isinstance(exc, imap.AuthenticationFailed | submission.AuthenticationFailed):
         return CliError(text, EXIT_NOPERM)
     if isinstance(exc, imap.CertificateInvalid | submission.CertificateInvalid):
         return CliError(text, EXIT_NOPERM)
-    if isinstance(exc, MissingPassword | LookupError):
+    if isinstance(exc, MissingPassword | LookupError | CaFileError):
         return CliError(text, EXIT_CONFIG)
     if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError):
         return CliError(text, EXIT_UNAVAILABLE)
@@ -220,6 +221,8 @@ def _accounts_add(args: argparse.Namespace) -> int:
         raise CliError(_("No password on standard input; pipe it in (--password-stdin)."), 2)
     address = args.address
     username = args.username or address
+    if args.ca_file is not None:  # stored absolute: the account works from any directory
+        args.ca_file = _readable_ca_file(args.ca_file)
     servers: dict[str, ServerSettings] = {}
     for kind, option, security, name in (
         ("imap", args.imap, args.imap_security, args.imap_server_name),
@@ -282,6 +285,17 @@ def _accounts_add(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def _readable_ca_file(path: Path) -> Path:
+    from mua.net.tls import CaFileError, client_context
+
+    path = path.expanduser().absolute()
+    try:
+        client_context(path)
+    except CaFileError as exc:
+        raise CliError(error_text(exc), EXIT_CONFIG) from exc
+    return path
 
 
 def _with_user(settings: ServerSettings, username: str, ca_file: Path | None) -> ServerSettings:

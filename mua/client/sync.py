@@ -143,6 +143,8 @@ class AccountSync:
                     raise
                 self._forget_connection()
                 if attempt == self.retries:
+                    if isinstance(exc, ImapError):  # it says what happened: refused, no answer
+                        raise
                     raise ServerUnreachable(
                         T_(
                             "{host} kept dropping the connection while {doing}; try again later.",

@@ -92,13 +92,32 @@ def describe_certificate_error(
     return problem, T_(_CERT_SENTENCES[problem], where=where, detail=detail), detail
 
 
+class CaFileError(OSError):
+    """The CA file an account trusts cannot be read: a configuration error (exit 78), with
+    a sentence that names the file (ssl's own error does not)."""
+
+
 def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
     """A verifying client context: the system store, or only `ca_file` when one is given.
 
     Verification is always on (hostname and chain); TLS 1.2 is the floor (RFC 8996 deprecates
-    1.0 and 1.1; RFC 8314 section 4.1 asks for TLS 1.2 or later).
+    1.0 and 1.1; RFC 8314 section 4.1 asks for TLS 1.2 or later). Raises CaFileError when
+    `ca_file` cannot be read or holds no certificate.
     """
-    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        if not ca_file:
+            raise
+        why = (exc.strerror if isinstance(exc, OSError) else None) or exc.reason or str(exc)
+        raise CaFileError(
+            T_(
+                "The CA file {path} cannot be used ({why}); fix the path in the account's "
+                "settings or give it again with --ca-file.",
+                path=str(Path(ca_file).absolute()),
+                why=why,
+            )
+        ) from exc
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     # A certificate the user chose to trust (pinned in the account) is a trust anchor even
     # when it is not self-signed; Python 3.13's default context sets this flag too.
