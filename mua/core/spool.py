@@ -31,13 +31,31 @@ class Spool:
     def write(self, entry_id: str, header: dict[str, Any], payload: bytes) -> None:
         line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
         tmp = self._tmp / f"{entry_id}.{secrets.token_hex(4)}"
-        with tmp.open("wb") as f:
-            f.write(line)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path(entry_id))
+        try:
+            with tmp.open("wb") as f:
+                f.write(line)
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path(entry_id))
+        except BaseException:  # a full disk: no half-written file is left behind in tmp/
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_dir(self.directory)
+
+    def ids(self) -> set[str]:
+        """The ids of the entries now in the spool (names only: nothing is read)."""
+        return {
+            name[: -len(SUFFIX)] for name in os.listdir(self.directory) if name.endswith(SUFFIX)
+        }
+
+    def header(self, entry_id: str) -> dict[str, Any] | None:
+        """One entry's header; None when it is gone (removed since its id was listed)."""
+        try:
+            with self._path(entry_id).open("rb") as f:
+                return json.loads(f.readline())
+        except FileNotFoundError:
+            return None
 
     def headers(self) -> list[tuple[str, dict[str, Any]]]:
         found = []
@@ -45,6 +63,8 @@ class Spool:
             try:
                 with path.open("rb") as f:
                     found.append((path.stem, json.loads(f.readline())))
+            except FileNotFoundError:
+                continue  # removed since the directory was listed: not an error
             except (OSError, ValueError) as exc:
                 log.error("unreadable spool file %s: %s", path, exc)
         return found

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -40,6 +40,7 @@ import dns.rrset
 import dns.zonefile
 
 T = TypeVar("T")
+R = TypeVar("R")
 _IN = dns.rdataclass.IN
 _RT = dns.rdatatype
 _PAYLOAD = 1232  # EDNS buffer size that avoids IP fragmentation (DNS Flag Day 2020)
@@ -107,6 +108,14 @@ class _Cut(Enum):
     NXDOMAIN = "no such name"
 
 
+@dataclass
+class _Shared:
+    """A lookup under way and how many callers wait for it."""
+
+    task: asyncio.Future
+    waiters: int = 0
+
+
 @dataclass(frozen=True)
 class _Found:
     rrset: dns.rrset.RRset | None
@@ -135,6 +144,9 @@ class Resolver:
         self._cuts: dict[dns.name.Name, dns.rdataset.Rdataset | _Cut] = {}
         self._system: dns.asyncresolver.Resolver | None = None
         self._answers: dict[tuple[dns.name.Name, _RT.RdataType], tuple[_Found, float]] = {}
+        # Lookups and queries under way, shared by every caller asking the same question: a
+        # queue of 2,500 messages for one domain sends one MX query, not 2,500.
+        self._inflight: dict[tuple[str, dns.name.Name, _RT.RdataType], _Shared] = {}
 
     async def mx(self, domain: str) -> MxAnswer:
         found = await self._lookup(_name(domain), _RT.MX)
@@ -197,10 +209,36 @@ class Resolver:
         cached = self._answers.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        found, ttl = await self._lookup_uncached(qname, rdtype)
+        found, ttl = await self._shared("lookup", qname, rdtype, self._lookup_uncached)
         if ttl > 0:
             self._answers[key] = (found, time.monotonic() + min(ttl, _MAX_CACHE_TTL))
         return found
+
+    async def _shared(
+        self,
+        kind: str,
+        qname: dns.name.Name,
+        rdtype: _RT.RdataType,
+        fetch: Callable[[dns.name.Name, _RT.RdataType], Awaitable[R]],
+    ) -> R:
+        """`fetch(qname, rdtype)`, or the result of the same call already under way: callers
+        that ask together wait for one answer (or share its exception)."""
+        key = (kind, qname, rdtype)
+        shared = self._inflight.get(key)
+        if shared is None:
+            shared = _Shared(asyncio.ensure_future(fetch(qname, rdtype)))
+            self._inflight[key] = shared
+            shared.task.add_done_callback(lambda _t: self._inflight.pop(key, None))
+            # Retrieved even when every caller was cancelled: no "never retrieved" line.
+            shared.task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        shared.waiters += 1
+        try:
+            # shield: one caller cancelled (its delivery stopped) leaves the others' answer.
+            return await asyncio.shield(shared.task)
+        finally:
+            shared.waiters -= 1
+            if not shared.waiters and not shared.task.done():
+                shared.task.cancel()  # nobody is waiting any more
 
     async def _lookup_uncached(
         self, qname: dns.name.Name, rdtype: _RT.RdataType
@@ -223,6 +261,11 @@ class Resolver:
         return found, min(soa) if soa else 0
 
     async def _query(self, qname: dns.name.Name, rdtype: _RT.RdataType) -> dns.message.Message:
+        return await self._shared("query", qname, rdtype, self._query_uncached)
+
+    async def _query_uncached(
+        self, qname: dns.name.Name, rdtype: _RT.RdataType
+    ) -> dns.message.Message:
         what = f"{qname} {_RT.to_text(rdtype)}"
         validating = self._anchor is not None
         try:

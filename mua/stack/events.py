@@ -8,6 +8,7 @@ ground truth rather than from headers.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -22,11 +23,17 @@ class EventLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the MTA and servers may run on different threads
 
-    def write(self, event: str, **fields: Any) -> None:
+    def write(self, event: str, *, durable: bool = False, **fields: Any) -> None:
+        """Append one record. `durable`: fsync'ed before returning (with every line before
+        it), for the records that must survive a crash as the fact they record does (the
+        MTA's "relayed", written right after the queue has forgotten the message)."""
         record = {"time": time.time(), "event": event, **fields}
         line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(line)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
 
     def leg(self, leg: Leg, *, side: str, **fields: Any) -> None:
         """Record `leg` as seen from `side` ("client" or "server")."""

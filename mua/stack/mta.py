@@ -4,6 +4,18 @@ A temporary failure (4xx, no answer, DNS trouble) is retried on a growing schedu
 permanent one (5xx) or the end of the retry window sends a delivery status notification to
 the sender (RFC 5321 section 4.5.4.1 and 6.1; RFC 3464) — except for a bounce, which is
 never bounced (RFC 5321 section 6.1: the null reverse-path).
+
+Like Postfix's queue manager it bounds its work: at most `active_limit` messages in delivery
+at once and `destination_limit` relay sessions per destination domain (Postfix's
+default_destination_concurrency_limit, 20), so a restart with thousands queued does not
+swamp the DNS or the MX. It keeps the queue in memory (read once, then only the new files):
+an entry finished since a listing was read is never tried again. Retry times get a random
+spread (jitter) so a herd deferred together is not retried together.
+
+A delivery is recorded the moment the MX answers 250, before QUIT and before anything else
+(`DeliveryRecorder`): the queue file is rewritten or removed, then the event log's
+"relayed" record is written and fsync'ed. Nothing after the 250 can cause a resend; a
+failure of the bookkeeping (a full disk) is logged, never retried as a delivery.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Collection
@@ -22,6 +35,7 @@ from urllib.parse import urlsplit
 
 from mua.net.https_post import HttpsPostError
 from mua.stack.bounce import delivery_status_notification
+from mua.stack.delivery_record import DeliveryRecorder
 from mua.stack.events import EventLog
 from mua.stack.queue import MailQueue, QueueEntry
 from mua.stack.relay import RelayClient, RelayOutcome
@@ -41,6 +55,9 @@ log = logging.getLogger(__name__)
 # tests pass shorter schedules.
 DEFAULT_RETRY_DELAYS = (60.0, 300.0, 900.0, 1800.0, 3600.0)
 DEFAULT_RETRY_WINDOW = 5 * 24 * 3600.0
+DESTINATION_LIMIT = 20  # Postfix: default_destination_concurrency_limit
+ACTIVE_LIMIT = 100  # messages in delivery at once (Postfix: default_process_limit)
+JITTER = 0.1  # a retry comes up to 10% earlier or later than its schedule says
 
 
 class Mta:
@@ -55,6 +72,8 @@ class Mta:
         retry_window: float = DEFAULT_RETRY_WINDOW,
         tls_reports: TlsReportLog | None = None,
         report_poster: ReportPoster | None = None,
+        destination_limit: int = DESTINATION_LIMIT,
+        active_limit: int = ACTIVE_LIMIT,
     ) -> None:
         """`tls_reports`: where each relay session is recorded for TLS-RPT (RFC 8460);
         `report_poster`: how reports reach `https:` rua URIs (none: they are not sent)."""
@@ -66,16 +85,28 @@ class Mta:
         self.events = events
         self.retry_delays = retry_delays
         self.retry_window = retry_window
+        self.destination_limit = destination_limit
+        self.active_limit = active_limit
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._busy: set[str] = set()
-        self._attempts: set[asyncio.Task[None]] = set()
+        self._attempts: set[asyncio.Task[bool]] = set()
+        self._waiting: dict[str, QueueEntry] = {}  # in the queue, not in delivery now
+        self._rescan = True  # new files may be in the queue directory
+        self._scanning = False
+        self._finished_in_scan: set[str] = set()  # finished while a listing was being read
+        self._sessions: dict[str, asyncio.Semaphore] = {}  # per destination domain
+        self._recorder = DeliveryRecorder(queue, lambda: self.events)
 
     def wake(self) -> None:
         """Look at the queue now (a message was queued). Safe to call from the loop only."""
+        self._rescan = True
         self._wake.set()
 
     def start(self) -> None:
+        self._rescan = True
+        self._waiting.clear()
+        self._recorder.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mta-queue")
 
     async def stop(self) -> None:
@@ -88,20 +119,27 @@ class Mta:
             await asyncio.wait(tasks)
         self._task = None
         self._attempts.clear()
+        self._busy.clear()
+        await self._recorder.stop()  # every delivery the MXs took is on disk
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            if self._rescan:
+                await self._scan()
             now = time.time()
-            entries = await asyncio.to_thread(self.queue.entries)
-            due = [e for e in entries if e.next_attempt <= now and e.id not in self._busy]
+            free = self.active_limit - len(self._busy)
+            due = [e for e in self._waiting.values() if e.next_attempt <= now]
+            if len(due) > free:
+                due = sorted(due, key=lambda e: (e.next_attempt, e.created, e.id))[: max(free, 0)]
             for entry in due:
+                del self._waiting[entry.id]
                 self._busy.add(entry.id)
                 task = asyncio.create_task(self._attempt(entry))
                 self._attempts.add(task)
                 task.add_done_callback(self._attempts.discard)
-                task.add_done_callback(lambda _t, qid=entry.id: self._done(qid))
-            waits = [e.next_attempt - now for e in entries if e.next_attempt > now]
+                task.add_done_callback(lambda t, e=entry: self._done(t, e))
+            waits = [e.next_attempt - now for e in self._waiting.values() if e.next_attempt > now]
             timeout = min(waits) if waits else None
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
             # the event is set (an attempt cancelled by stop() sets it), and stop() then
@@ -110,17 +148,47 @@ class Mta:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
 
-    def _done(self, queue_id: str) -> None:
-        self._busy.discard(queue_id)
-        self._wake.set()  # a bounce may have been queued, or the entry rescheduled
+    async def _scan(self) -> None:
+        """Learn the files queued since the last look (read in a worker thread). Entries
+        in delivery, or finished while the listing was read, keep their in-memory state."""
+        self._rescan = False
+        self._scanning = True
+        self._finished_in_scan.clear()
+        try:
+            ids = await asyncio.to_thread(self.queue.ids)
+            new = [i for i in ids if i not in self._waiting and i not in self._busy]
+            entries = await asyncio.to_thread(lambda: [self.queue.entry(i) for i in new])
+        finally:
+            self._scanning = False
+        for entry in entries:
+            known = entry is None or entry.id in self._waiting or entry.id in self._busy
+            if not known and entry.id not in self._finished_in_scan:
+                self._waiting[entry.id] = entry
+        for gone in set(self._waiting) - ids:  # removed by someone else
+            del self._waiting[gone]
 
-    async def _attempt(self, entry: QueueEntry) -> None:
+    def _done(self, task: asyncio.Task[bool], entry: QueueEntry) -> None:
+        self._busy.discard(entry.id)
+        if self._scanning:
+            self._finished_in_scan.add(entry.id)
+        if not task.cancelled() and task.exception() is None and task.result():
+            self._waiting[entry.id] = entry  # deferred: still queued, with its new time
+        self._wake.set()  # a slot is free; a bounce may have been queued
+
+    async def _attempt(self, entry: QueueEntry) -> bool:
+        """Try `entry` once; whether it is still queued."""
         try:
             await self._deliver(entry)
         except Exception:  # one broken message must not stop the queue
             log.exception("queue entry %s failed unexpectedly; will retry", entry.id)
+            if not entry.recipients:
+                return False
             entry.next_attempt = time.time() + self._delay(entry.attempts)
-            await asyncio.to_thread(self.queue.save, entry)
+            try:
+                await asyncio.to_thread(self.queue.save, entry)
+            except OSError as exc:
+                log.error("queue entry %s could not be rescheduled: %s", entry.id, exc)
+        return bool(entry.recipients)
 
     async def _deliver(self, entry: QueueEntry) -> None:
         data = await asyncio.to_thread(self.queue.message, entry)
@@ -132,20 +200,33 @@ class Mta:
             "requiretls": bool(entry.meta.get("requiretls")),
             "ignore_policy": bool(entry.meta.get("tls_required_no")),
         }
-        outcomes = await asyncio.gather(
-            *(
-                self.relay.deliver(d, entry.sender, rcpts, data, **asked)
-                for d, rcpts in by_domain.items()
-            )
-        )
+        lock = asyncio.Lock()  # one rewrite of the queue file at a time
+
+        async def accepted(outcome: RelayOutcome) -> None:
+            async with lock:
+                await self._recorder.delivered(entry, outcome)
+
+        async def relay(domain: str, recipients: list[str]) -> RelayOutcome:
+            async with self._destination(domain):
+                return await self.relay.deliver(
+                    domain, entry.sender, recipients, data, accepted=accepted, **asked
+                )
+
+        outcomes = await asyncio.gather(*(relay(d, r) for d, r in by_domain.items()))
         if self.tls_reports is not None and not entry.meta.get("tlsrpt"):
             # RFC 8460 section 3: the sessions that carry a report are not themselves counted.
-            await asyncio.to_thread(self._record_tls, list(zip(by_domain, outcomes, strict=True)))
+            try:
+                await asyncio.to_thread(
+                    self._record_tls, list(zip(by_domain, outcomes, strict=True))
+                )
+            except OSError as exc:
+                log.error("TLS-RPT sessions of %s not recorded: %s", entry.id, exc)
         entry.attempts += 1
         temporary: dict[str, str] = {}
         permanent: dict[str, str] = {}
         for outcome in outcomes:
-            self._record(entry, outcome)
+            if not outcome.delivered:  # delivered ones were recorded at the 250
+                self._record(entry, outcome)
             temporary.update(outcome.temporary)
             permanent.update(outcome.permanent)
         expired = bool(temporary) and time.time() - entry.created >= self.retry_window
@@ -155,12 +236,16 @@ class Mta:
         if permanent:
             remote = next((o.remote for o in outcomes if o.permanent), None)
             await self._bounce(entry, data, permanent, remote, expired=expired)
+            self._rescan = True  # the bounce is a new file in the queue
+        if not entry.recipients:
+            return  # all delivered: the queue forgot it at the last 250
         if temporary:
             entry.recipients = [r for r in entry.recipients if r in temporary]
             entry.last_error = "; ".join(sorted(set(temporary.values())))
             entry.next_attempt = time.time() + self._delay(entry.attempts - 1)
-            await asyncio.to_thread(self.queue.save, entry)
-            self.events.write(
+            async with lock:
+                await asyncio.to_thread(self.queue.save, entry)
+            self._note(
                 "deferred",
                 queue_id=entry.id,
                 message_id=entry.message_id,
@@ -169,20 +254,38 @@ class Mta:
                 next_attempt=entry.next_attempt,
             )
         else:
+            entry.recipients = []
             await asyncio.to_thread(self.queue.remove, entry)
 
+    def _destination(self, domain: str) -> asyncio.Semaphore:
+        """The sessions to `domain` that may run at once (shared by every message)."""
+        slots = self._sessions.get(domain)
+        if slots is None:
+            slots = self._sessions[domain] = asyncio.Semaphore(self.destination_limit)
+        return slots
+
     def _record(self, entry: QueueEntry, outcome: RelayOutcome) -> None:
-        ids = {"queue_id": entry.id, "message_id": entry.message_id}
-        if outcome.leg is not None:
+        """The leg of a session that delivered nothing (bookkeeping: a failure is logged)."""
+        if outcome.leg is None:
+            return
+        try:
             self.events.leg(
                 outcome.leg,
                 side="client",
-                recipients=outcome.delivered,
+                recipients=[],
                 policy=outcome.policy,
-                **ids,
+                queue_id=entry.id,
+                message_id=entry.message_id,
             )
-        if outcome.delivered:
-            self.events.write("relayed", recipients=outcome.delivered, remote=outcome.remote, **ids)
+        except OSError as exc:
+            log.error("event log: the relay leg of %s not recorded: %s", entry.id, exc)
+
+    def _note(self, event: str, **fields: object) -> None:
+        """An event log record that is bookkeeping only: a failure is logged, not raised."""
+        try:
+            self.events.write(event, **fields)
+        except OSError as exc:
+            log.error("event log: %s of %s not recorded: %s", event, fields.get("queue_id"), exc)
 
     async def _bounce(
         self,
@@ -193,7 +296,7 @@ class Mta:
         *,
         expired: bool,
     ) -> None:
-        self.events.write(
+        self._note(
             "bounced",
             queue_id=entry.id,
             message_id=entry.message_id,
@@ -320,4 +423,5 @@ class Mta:
         return why
 
     def _delay(self, attempt: int) -> float:
-        return self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+        delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+        return delay * random.uniform(1 - JITTER, 1 + JITTER)

@@ -42,11 +42,14 @@ class MailQueue:
         message_id: str | None = None,
         meta: dict[str, Any] | None = None,
         queue_id: str | None = None,
+        next_attempt: float = 0.0,
     ) -> QueueEntry:
+        """`next_attempt`: not to be tried before then (a time.time() value)."""
         entry = QueueEntry(
             id=queue_id or new_queue_id(),
             sender=sender,
             recipients=list(recipients),
+            next_attempt=next_attempt,
             message_id=message_id,
             meta=dict(meta or {}),
         )
@@ -57,6 +60,15 @@ class MailQueue:
         """Every message in the queue, oldest first."""
         found = [QueueEntry(**header) for _id, header in self._spool.headers()]
         return sorted(found, key=lambda e: (e.created, e.id))
+
+    def ids(self) -> set[str]:
+        """The ids of the messages in the queue (a directory listing: nothing is read)."""
+        return self._spool.ids()
+
+    def entry(self, queue_id: str) -> QueueEntry | None:
+        """One message's delivery state; None when it has left the queue since it was listed."""
+        header = self._spool.header(queue_id)
+        return None if header is None else QueueEntry(**header)
 
     def message(self, entry: QueueEntry) -> bytes:
         return self._spool.payload(entry.id)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,6 +59,12 @@ class RelayOutcome:
     remote: str | None = None  # "mx.b.test [127.0.0.1]:20025"
     policy: str | None = None  # "DANE" or "MTA-STS" when one applied to the leg
     sessions: list[TlsSession] = field(default_factory=list)  # for TLS-RPT, every attempt
+    acked: float | None = None  # when the MX's reply to the data came (time.time())
+
+
+# Called with the outcome as soon as the MX has taken the message for `delivered`, before
+# QUIT: the MTA records the delivery there, so the window in which a crash resends is short.
+Accepted = Callable[[RelayOutcome], Awaitable[None]]
 
 
 class RelayClient:
@@ -97,10 +104,11 @@ class RelayClient:
         *,
         requiretls: bool = False,
         ignore_policy: bool = False,
+        accepted: Accepted | None = None,
     ) -> RelayOutcome:
         """`requiretls`: the message came with REQUIRETLS; `ignore_policy`: with
         `TLS-Required: No` (RFC 8689 sections 3 and 4.2.2: relay even where DANE or MTA-STS
-        would stop)."""
+        would stop); `accepted`: awaited right after the MX's 250, before QUIT."""
         outcome = RelayOutcome()
         try:
             mx = await self.resolver.mx(domain)
@@ -146,7 +154,7 @@ class RelayClient:
             for address in addresses.records:
                 try:
                     done = await self._session(
-                        record.host, address, sender, recipients, data, policy
+                        record.host, address, sender, recipients, data, policy, accepted
                     )
                     done.sessions[:0] = outcome.sessions
                     return done
@@ -190,6 +198,7 @@ class RelayClient:
         recipients: list[str],
         data: bytes,
         policy: TlsPolicy,
+        accepted: Accepted | None = None,
     ) -> RelayOutcome:
         port = self.port_for(mx_host)
         outcome = RelayOutcome(remote=f"{mx_host} [{address}]:{port}")
@@ -244,6 +253,8 @@ class RelayClient:
                 TlsSession(policy.report_type, policy.strings, mx_host, address, result)
             )
             await self._transaction(client, sender, recipients, data, outcome, options)
+            if outcome.delivered and accepted is not None:
+                await accepted(outcome)
         except asyncio.CancelledError:
             cancelled = True
             raise
@@ -356,6 +367,7 @@ class RelayClient:
             refused, _response = await client.sendmail(
                 sender, recipients, data, mail_options=mail_options
             )
+            outcome.acked = time.time()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = {e.recipient: (e.code, e.message) for e in exc.recipients}
         except aiosmtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused

@@ -1,0 +1,105 @@
+"""The MTA under load: a restart with a full queue, and a queue that changes as it is read.
+
+Issue #14 faults 1 and 4: a restart started every queued message at once (hundreds of relay
+sessions, the world's DNS swamped, "MX lookup ... no answer within 3 s" deferrals); and the
+queue runner worked from a stale listing, retrying entries already delivered
+(FileNotFoundError, "queue entry failed unexpectedly", "unreadable spool file").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from mua.stack.relay import RelayClient
+from mua.stack.world import World
+from tests.conftest import eventually, fast_options, maildir_messages
+
+# Postfix's default_destination_concurrency_limit, which the MTA follows.
+PER_DESTINATION = 20
+
+
+def raw_message(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "alice@a.test"
+    msg["To"] = "bob@b.test"
+    msg["Subject"] = f"Load {n}"
+    msg["Message-ID"] = f"<load-{n}@a.test>"
+    msg.set_content(f"Message {n}.\n")
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def sessions(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts relay sessions open at once (`peak`) and in all (`total`)."""
+    count = {"open": 0, "peak": 0, "total": 0}
+    original = RelayClient._session
+
+    async def counted(self: RelayClient, *args, **kwargs):
+        count["open"] += 1
+        count["total"] += 1
+        count["peak"] = max(count["peak"], count["open"])
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            count["open"] -= 1
+
+    monkeypatch.setattr(RelayClient, "_session", counted)
+    return count
+
+
+async def test_a_restart_with_300_queued_drains_within_the_concurrency_limit(
+    tmp_path: Path, sessions: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(tmp_path / "world", fast_options())
+    queue = world.providers["a.test"].queue
+    for n in range(300):  # queued while the world is stopped, as a crash leaves them
+        queue.enqueue(
+            "alice@a.test", ["bob@b.test"], raw_message(n), message_id=f"<load-{n}@a.test>"
+        )
+    with caplog.at_level(logging.INFO, logger="mua"):
+        async with world:
+            await eventually(lambda: len(queue) == 0, timeout=100, what="the queue to drain")
+            delivered = await eventually(
+                lambda: len(maildir_messages(world, "bob@b.test")) == 300,
+                what="300 messages in Bob's Maildir",
+            )
+    assert delivered
+    events = world.events.read()
+    assert [e for e in events if e["event"] == "deferred"] == []
+    assert "no answer within" not in caplog.text
+    assert sum(len(e["recipients"]) for e in events if e["event"] == "relayed") == 300
+    assert sessions["total"] == 300  # one session each, none retried
+    assert 1 < sessions["peak"] <= PER_DESTINATION
+
+
+async def test_a_queue_under_load_logs_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Messages queued while others are delivered: no entry is tried after it left."""
+    with caplog.at_level(logging.WARNING):
+        async with World(tmp_path / "world", fast_options()) as world:
+            provider = world.providers["a.test"]
+            assert provider.mta is not None
+            for n in range(200):
+                await asyncio.to_thread(
+                    provider.queue.enqueue,
+                    "alice@a.test",
+                    ["bob@b.test"],
+                    raw_message(n),
+                    message_id=f"<load-{n}@a.test>",
+                )
+                provider.mta.wake()
+            await eventually(
+                lambda: len(maildir_messages(world, "bob@b.test")) == 200,
+                timeout=100,
+                what="200 messages in Bob's Maildir",
+            )
+            await eventually(lambda: len(provider.queue) == 0, what="the queue to drain")
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == []
+    assert len(maildir_messages(world, "bob@b.test")) == 200
