@@ -17,7 +17,7 @@ from mua.cli_i18n import translate_argparse
 from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
 from mua.cli_qt import platform_chosen, split_qt_args
-from mua.core.i18n import _, error_text, set_language
+from mua.core.i18n import _, error_text, set_language, translated
 from mua.core.labels import status_label
 from mua.logsetup import configure_logging
 
@@ -122,6 +122,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help=_("the account it belongs to (default: its recipient's)"),
     )
+    trace.add_argument(
+        "--dns",
+        metavar="HOST:PORT",
+        help=_(
+            "look DKIM keys up at this name server (and keep them in the cache); without it "
+            "only keys already in the cache are used"
+        ),
+    )
+    trace.add_argument(
+        "--trust-anchor",
+        type=Path,
+        metavar="FILE",
+        help=_("DNSSEC trust anchor (DS records) for --dns"),
+    )
     trace.set_defaults(command="trace", run=_trace)
     opener = sub.add_parser(
         "open",
@@ -204,6 +218,8 @@ def _demo(args: argparse.Namespace) -> int:
             name=scenario.name, description=_(scenario.description)
         )
         print(render_trace(trace, title=title))
+        if trace.content is not None:
+            print(_("Content: {note}").format(note=translated(trace.content.note)))
     ok = trace.status is scenario.expect
     if not ok:
         print(
@@ -246,6 +262,10 @@ def _trace(args: argparse.Namespace) -> int:
 
     found = _read_file(args.file, args.account)
     message, own_hosts, trace = found.message, found.own_hosts, found.trace
+    if getattr(args, "dns", None):  # `mua open` without a display has no --dns
+        from mua.cli_content import content_with_dns
+
+        trace.content = content_with_dns(found, args.dns, args.trust_anchor)
     if args.json:
         print(json.dumps(trace.to_json(), indent=2))
         return 0
@@ -262,6 +282,8 @@ def _trace(args: argparse.Namespace) -> int:
         )
     if not trace.legs:
         print(_("This message has no Received headers: nothing shows how it travelled."))
+    if trace.content is not None:
+        print(_("Content: {note}").format(note=translated(trace.content.note)))
     from mua.core.mime import too_deep_note, too_deeply_nested
 
     if too_deeply_nested(message):

@@ -19,9 +19,11 @@ from mua.core.i18n import T_
 from mua.core.journey import trace_from_headers
 from mua.core.legs import Leg, Trace
 from mua.core.mime import parse_bytes
+from mua.net.content import verify_content_offline
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore, ConfigError
+from mua.store.key_cache import KeyCache
 
 _RECIPIENT_FIELDS = ("Delivered-To", "X-Original-To", "To", "Cc")
 
@@ -51,6 +53,8 @@ def read_message_file(path: Path, account: str | None = None) -> MessageFile:
     if account:
         own_hosts, observed = _account_context(account, message.get("Message-ID"))
     trace = trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+    # Offline: DKIM keys only from the cache (`mua trace --dns` looks them up and keeps them).
+    trace.content = verify_content_offline(raw, keys=KeyCache(), own_hosts=set(own_hosts))
     return MessageFile(path, raw, message, trace, account, own_hosts)
 
 

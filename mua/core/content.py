@@ -133,20 +133,7 @@ def decide(
         return _unsigned(frm, recorded)
     done = [c for c in checks if c.outcome is not SignatureOutcome.NO_DNS]
     if not done:
-        fallback = _from_results(recorded, Source.RECORDED) or _from_results(
-            claimed, Source.CLAIMED
-        )
-        if fallback is not None:
-            return fallback
-        first = checks[0]
-        return _verdict(
-            ContentStatus.UNKNOWN,
-            first,
-            T_(
-                "Could not check: no DNS, and the key of {domain} is not in the cache.",
-                domain=first.domain,
-            ),
-        )
+        return _not_checked(checks[0], recorded, claimed)
     passing = [c for c in done if c.outcome is SignatureOutcome.PASS]
     for check in passing:
         if frm and aligned(check.domain, frm):
@@ -245,30 +232,44 @@ def _result(results: list[AuthenticationResults], method: str):  # -> AuthResult
     return None
 
 
-def _from_results(results: list[AuthenticationResults], source: Source) -> ContentVerdict | None:
-    """What a server's Authentication-Results said of DKIM, when the client could not check."""
-    dkim = _result(results, "dkim")
-    if dkim is None or not results:
-        return None
-    domain = dkim.properties.get("header.d")
-    by = results[0].authserv_id
-    if dkim.result == "pass":
-        status = ContentStatus.INTACT
+def _not_checked(
+    check: SignatureCheck,
+    recorded: list[AuthenticationResults],
+    claimed: list[AuthenticationResults],
+) -> ContentVerdict:
+    """No key to check with: unknown, never a guess; what a server wrote is quoted, with
+    whose word it is (the provider's: recorded; anyone else's: claimed)."""
+    own = _result(recorded, "dkim")
+    other = _result(claimed, "dkim")
+    if own is not None:
+        source = Source.RECORDED
         note = T_(
-            "Signed by {domain} and intact, says {host} (not checked here: no DNS).",
-            domain=domain or "?",
-            host=by,
+            "Could not check: no DNS, and the key of {domain} is not in the cache; your "
+            "provider ({host}) recorded dkim={result}.",
+            domain=check.domain,
+            host=recorded[0].authserv_id,
+            result=own.result,
         )
-    elif dkim.result == "none":
-        status = ContentStatus.UNSIGNED
-        note = T_("Unsigned, says {host}.", host=by)
-    else:
-        status = ContentStatus.ALTERED
+    elif other is not None:
+        source = Source.CLAIMED
         note = T_(
-            "The signature failed at {host} ({result}); not checked here: no DNS.",
-            host=by,
-            result=dkim.result,
+            "Could not check: no DNS, and the key of {domain} is not in the cache; {host}, "
+            "not your provider, claims dkim={result}.",
+            domain=check.domain,
+            host=next(r.authserv_id for r in claimed if any(x.method == "dkim" for x in r.results)),
+            result=other.result,
+        )
+    else:
+        source = Source.OBSERVED
+        note = T_(
+            "Could not check: no DNS, and the key of {domain} is not in the cache.",
+            domain=check.domain,
         )
     return ContentVerdict(
-        status, source, note, domain=domain, selector=dkim.properties.get("header.s")
+        ContentStatus.UNKNOWN,
+        source,
+        note,
+        domain=check.domain,
+        algorithm=check.algorithm,
+        selector=check.selector,
     )

@@ -56,29 +56,66 @@ async def verify_content(
     return decide(checks, from_domain, recorded=recorded, claimed=claimed)
 
 
-async def _check(
-    raw: bytes, index: int, resolver: Resolver | None, keys: KeyStore | None
-) -> SignatureCheck:
+def verify_content_offline(
+    raw: bytes, *, keys: KeyStore | None, own_hosts: frozenset[str] | set[str] = frozenset()
+) -> ContentVerdict:
+    """`verify_content` without DNS: only keys in the cache count; a signature whose key is
+    not there is "could not check" (or the provider's record, when it wrote one)."""
+    headers = _headers.parsebytes(raw)
+    checks = []
+    for index in range(len(headers.get_all("DKIM-Signature") or [])):
+        fields = _fields(raw, index)
+        if fields is None:
+            checks.append(SignatureCheck("?", "?", "?", SignatureOutcome.BROKEN))
+            continue
+        domain, selector, _algorithm = fields
+        found = keys.get(f"{selector}._domainkey.{domain}") if keys is not None else None
+        checks.append(_against(raw, index, fields, found))
+    recorded, claimed = _authentication_results(headers, own_hosts)
+    _, sender = email.utils.parseaddr(str(headers.get("From", "")))
+    return decide(checks, sender.rpartition("@")[2] or None, recorded=recorded, claimed=claimed)
+
+
+def _fields(raw: bytes, index: int) -> tuple[str, str, str] | None:
+    """(d=, s=, a=) of the index-th DKIM-Signature; None when it cannot be read."""
     try:
         prep = dkim.DKIM(raw).verify_headerprep(index)
     except dkim.DKIMException as exc:
         log.info("DKIM-Signature %d unreadable: %s", index, exc)
-        return SignatureCheck("?", "?", "?", SignatureOutcome.BROKEN)
+        return None
     if not prep:
-        return SignatureCheck("?", "?", "?", SignatureOutcome.BROKEN)
+        return None
     sig = prep[0]
-    domain = sig[b"d"].decode("ascii", "replace").lower()
-    selector = sig[b"s"].decode("ascii", "replace")
-    algorithm = sig[b"a"].decode("ascii", "replace")
-    name = f"{selector}._domainkey.{domain}"
-    found = await _key(name, resolver, keys)
+    return (
+        sig[b"d"].decode("ascii", "replace").lower(),
+        sig[b"s"].decode("ascii", "replace"),
+        sig[b"a"].decode("ascii", "replace"),
+    )
+
+
+def _against(
+    raw: bytes, index: int, fields: tuple[str, str, str], found: tuple[str | None, bool] | None
+) -> SignatureCheck:
+    """The check of one signature against its key (None: no key to check with)."""
+    domain, selector, algorithm = fields
     if found is None:
         return SignatureCheck(domain, selector, algorithm, SignatureOutcome.NO_DNS)
     record, dnssec = found
     if record is None:
         return SignatureCheck(domain, selector, algorithm, SignatureOutcome.KEY_GONE, dnssec)
-    outcome = await asyncio.to_thread(_verify, raw, index, record.encode())
+    outcome = _verify(raw, index, record.encode())
     return SignatureCheck(domain, selector, algorithm, outcome, dnssec)
+
+
+async def _check(
+    raw: bytes, index: int, resolver: Resolver | None, keys: KeyStore | None
+) -> SignatureCheck:
+    fields = _fields(raw, index)
+    if fields is None:
+        return SignatureCheck("?", "?", "?", SignatureOutcome.BROKEN)
+    domain, selector, _algorithm = fields
+    found = await _key(f"{selector}._domainkey.{domain}", resolver, keys)
+    return await asyncio.to_thread(_against, raw, index, fields, found)
 
 
 async def _key(
