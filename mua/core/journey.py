@@ -179,6 +179,8 @@ def _hop_legs(oldest: list[ReceivedHop], first_recorded: int, own: set[str]) -> 
                 hop.tls,
                 source,
                 note=_note(hop, source, delays[i]),
+                with_keyword=hop.with_protocol,
+                header=" ".join(hop.raw.split()),
             )
         )
         prev_to, prev_by = to_role, hop.by_host
@@ -190,11 +192,19 @@ def _roles(
 ) -> tuple[Role, Role, Protocol]:
     family = hop.protocol
     client_protocols = (ProtocolFamily.HTTP, ProtocolFamily.MAPI, ProtocolFamily.LOCAL)
-    if origin and (hop.authenticated or family in client_protocols):
+    submitted = hop.authenticated and family is not ProtocolFamily.LMTP  # Cyrus LMTPA: delivery
+    if origin and (submitted or family in client_protocols):
         local = family is ProtocolFamily.LOCAL
         return Role.MUA, Role.MSA, Protocol.INTERNAL if local else Protocol.SUBMISSION
+    if _internal_step(hop):  # Gmail "by 2002:a05:... with SMTP id": no sending host named
+        if prev_to in (None, Role.MUA, Role.MSA):
+            return Role.MSA, Role.MTA, Protocol.INTERNAL
+        if prev_to in (Role.MDA, Role.MS):
+            return Role.MDA, Role.MS, Protocol.INTERNAL
+        return prev_to, prev_to, Protocol.INTERNAL
     if family in (ProtocolFamily.LMTP, ProtocolFamily.LOCAL):
-        protocol = Protocol.LMTP if family is ProtocolFamily.LMTP else Protocol.INTERNAL
+        local = family is ProtocolFamily.LOCAL or hop.local_socket
+        protocol = Protocol.INTERNAL if local else Protocol.LMTP
         if prev_to in (Role.MDA, Role.MS):
             return Role.MDA, Role.MS, protocol
         return Role.MX, Role.MDA, protocol
@@ -203,6 +213,12 @@ def _roles(
     if prev_to in (Role.MX, Role.MDA, Role.MS):
         return Role.MX, Role.MX, Protocol.SMTP
     return Role.MTA, Role.MTA, Protocol.SMTP
+
+
+def _internal_step(hop: ReceivedHop) -> bool:
+    """A record with no `from` clause: a step inside the provider that wrote it, not a network
+    leg between two named hosts (DESIGN.md: internal to that provider, or unknown, never red)."""
+    return not hop.has_from and hop.by_host is not None
 
 
 def _note(hop: ReceivedHop, source: Source, delay: float | None) -> Text:
@@ -223,8 +239,26 @@ def _note(hop: ReceivedHop, source: Source, delay: float | None) -> Text:
         parts.append(T_("handed in over HTTP (webmail or an API), not SMTP"))
     elif family is ProtocolFamily.MAPI:
         parts.append(T_("handed in by an Exchange client over MAPI"))
+    if _internal_step(hop) and family not in (ProtocolFamily.HTTP, ProtocolFamily.MAPI):
+        parts.append(
+            T_(
+                "a step inside the provider that wrote it: the header names no sending host, "
+                "so it is no hop between two servers"
+            )
+        )
+    elif hop.local_socket:
+        parts.append(T_("handed over through a local socket on the same machine"))
+    if family is ProtocolFamily.LMTP and hop.authenticated:
+        parts.append(T_("delivered over authenticated LMTP"))
     if hop.tls.encrypted is None and family is not ProtocolFamily.LOCAL:
         parts.append(T_("the header does not say whether TLS protected it"))
+    if hop.tls_version_text is not None:
+        parts.append(
+            T_(
+                "the header names the TLS version as {written}, which is no single version",
+                written=hop.tls_version_text,
+            )
+        )
     if delay is not None:
         parts.append(_delay_phrase(delay))
     return Text.join(parts, "; ", ".")

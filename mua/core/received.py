@@ -2,32 +2,28 @@
 
 The form is RFC 5321 section 4.4 (`from` / `by` / `via` / `with` / `id` / `for`, then `;` and
 the date); the `with` keywords are RFC 3848 and RFC 6531 (UTF8SMTP...), and RFC 8314 adds the
-`tls` clause naming the cipher suite. The TLS details are read in every form the major MTAs
-write them, always from comments or the `tls` clause:
-
-    Postfix, Dovecot, Stalwart   (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))
-    Exim 4.92+, Haraka, RFC 8314 with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384
-    Exim before 4.92             with esmtps (TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256)
-    Gmail                        (version=TLS1_3 cipher=TLS_AES_128_GCM_SHA256 bits=128/128)
-    Microsoft                    with Microsoft SMTP Server (version=TLS1_2, cipher=...) / (TLS)
-    Sendmail                     (version=TLSv1.3 cipher=... bits=256 verify=NOT)
-    OpenSMTPD                    (TLSv1.3:TLS_AES_256_GCM_SHA384:256:NO)
-    qmail / qpsmtpd              with (ECDHE-RSA-AES256-GCM-SHA384 encrypted) SMTP
+`tls` clause naming the cipher suite. What a field says about TLS, in every notation the MTAs
+write (Postfix, Exim 3 and 4, Sendmail, Gmail, Microsoft, OpenSMTPD, qmail, Courier, Mimecast,
+IronPort, CommuniGate Pro), is read by mua/core/received_tls.py, which states the rule.
 
 What the header does not say stays None; nothing is guessed:
-- `encrypted` is True when the keyword (the S of RFC 3848, HTTPS) or a TLS comment or clause
-  says TLS; False when the keyword is a plain RFC 3848 one (SMTP, ESMTP, ESMTPA, LMTP, ...)
-  and nothing says TLS; None otherwise (HTTP, mapi, Microsoft SMTP Server, local, no `with`).
+- `encrypted` is True when the keyword (the S of RFC 3848, HTTPS, IronPort's `/TLS/`,
+  CommuniGate's `-TLS`) or any TLS comment or clause says TLS; False when the keyword is a
+  plain RFC 3848 one (SMTP, ESMTP, ESMTPA, LMTP, LMTPA, ...) and nothing says TLS; None
+  otherwise (HTTP, mapi, Microsoft SMTP Server, local, no `with`).
 - `mode`: STARTTLS for ESMTPS, LMTPS, UTF8SMTPS (RFC 3848 defines S as STARTTLS, and relays
   and LMTP have no implicit-TLS listener in practice). UNKNOWN for the authenticated forms
   (ESMTPSA...): submission servers write the same keyword for 465 (implicit) and 587
-  (STARTTLS) and the header does not name the port. UNKNOWN too when only a comment says TLS,
-  and for Gmail's non-standard `SMTPS`. IMPLICIT for HTTPS, which is TLS from the first byte.
+  (STARTTLS) and the header does not name the port. UNKNOWN too when only a comment or a
+  vendor keyword says TLS, and for Gmail's non-standard `SMTPS`. IMPLICIT for HTTPS.
 - `verified` comes only from Sendmail's `verify=` (OK true; FAIL, NO, NOT false) and
   OpenSMTPD's YES/NO. Both record the peer certificate check made by the server that wrote
   the header, not the sending side's check of that server.
 - `authenticated`: the A of RFC 3848, or a comment saying so (Postfix "Authenticated sender:",
-  Sendmail and Haraka "authenticated bits=0"); False for a plain RFC 3848 keyword; else None.
+  Sendmail and Haraka "authenticated bits=0", Courier "AUTH: LOGIN user"); False for a plain
+  RFC 3848 keyword; else None.
+- `has_from`: whether the field has a `from` clause at all. Gmail's `by 2002:a05:... with SMTP
+  id ...` records a step inside the provider, not a transfer between two named hosts.
 """
 
 from __future__ import annotations
@@ -42,6 +38,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from mua.core.received_tls import Keyword, tls_statement
 from mua.core.tls import TlsFacts, TlsMode
 
 HeaderSource = Message | Iterable[tuple[str, object]]
@@ -76,6 +73,9 @@ class ReceivedHop:
     authenticated: bool | None
     raw: str
     from_host_unknown: bool = False  # the header says the reverse lookup found no name
+    has_from: bool = True  # False: no `from` clause (a provider's internal step, as Gmail's)
+    local_socket: bool = False  # the client came over a Unix socket (Cyrus "[unix socket]")
+    tls_version_text: str | None = None  # a version naming no single one ("TLSv1/SSLv3")
 
     @property
     def client_name(self) -> str | None:
@@ -94,13 +94,6 @@ class _Token(NamedTuple):
     end: int
 
 
-class _Keyword(NamedTuple):
-    family: ProtocolFamily | None
-    encrypted: bool | None = None
-    mode: TlsMode = TlsMode.UNKNOWN
-    authenticated: bool | None = None
-
-
 # RFC 3848 / RFC 6531 keywords: [UTF8] SMTP|ESMTP|LMTP [S] [A], in any case (Exim writes
 # lowercase). Exim's "local-esmtp" and friends are a local program speaking SMTP on stdin.
 _KEYWORD = re.compile(
@@ -115,37 +108,13 @@ _KEYWORD = re.compile(
 )
 _HTTP = re.compile(r"^HTTP(?P<tls>S)?(?:REST)?$", re.IGNORECASE)  # Gmail HTTPREST, OWA HTTPS
 
-# Postfix, Dovecot and Stalwart: "using TLSv1.3 with cipher X (256/256 bits)".
-_USING = re.compile(
-    r"""
-    \busing\s+(?P<version>[\w./]+)          # TLSv1.3, TLSv1/SSLv3 (kept, normalised later)
-    \s+with\s+cipher\s+(?P<cipher>[\w.+/-]+)
-    (?:\s+\((?P<bits>\d+)/\d+\s+bits\))?    # effective/algorithm bits
-    """,
-    re.VERBOSE | re.IGNORECASE,
+# Postfix "Authenticated sender:", Sendmail/Haraka "authenticated bits=0", Courier "AUTH: LOGIN x"
+_AUTH_COMMENT = re.compile(
+    r"^(?:authenticated\s+sender:|authenticated\s+bits=)|(?:^|,\s*)AUTH:\s*\w", re.IGNORECASE
 )
-# Gmail, Microsoft, Sendmail: key=value pairs, space or comma separated.
-_PAIR = re.compile(r"\b(?P<key>version|cipher|bits|verify)=(?P<value>[^\s,;()]+)", re.IGNORECASE)
-# OpenSMTPD "TLSv1.3:CIPHER:256:NO" and older Exim "TLS1.2:CIPHER:256".
-_COLONS = re.compile(
-    r"""
-    ^(?P<version>(?:TLS|SSL)[\w.]*)   # TLSv1.3, TLS1.2, SSLv3
-    :(?P<cipher>[\w.+-]+)             # the cipher suite, OpenSSL or IANA name
-    :(?P<bits>\d+)
-    (?::(?P<verify>YES|NO))?$         # OpenSMTPD: whether the peer certificate was verified
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
-# Exim 4.92+ "(TLS1.3)" and Microsoft "(TLS)": a comment that is only a protocol name.
-_BARE_TLS = re.compile(r"^(?P<version>(?:TLS|SSL)(?:\s*v?\s*\d(?:[._]\d)?)?)$", re.IGNORECASE)
-# qmail-tls and qpsmtpd: "(ECDHE-RSA-AES256-GCM-SHA384 encrypted)". A cipher name has a - or _
-# (checked in code, keeping the pattern linear), so "(not encrypted)" is not taken for one.
-_QMAIL = re.compile(r"^(?P<cipher>[\w.+-]+)\s+encrypted$", re.IGNORECASE)
-_AUTH_COMMENT = re.compile(r"^(?:authenticated\s+sender:|authenticated\s+bits=)", re.IGNORECASE)
 _HELO_COMMENT = re.compile(r"(?:\bHELO\s+|\bhelo=)(?P<helo>[^\s()]+)", re.IGNORECASE)
 # An address literal: [192.0.2.1], [IPv6:2001:db8::1], [fe80::1%4], optionally :port (Exim).
 _LITERAL = re.compile(r"\[(?:IPv6:)?(?P<ip>[0-9A-Fa-f:.]+(?:%\w+)?)\](?::\d+)?", re.IGNORECASE)
-_VERIFY = {"OK": True, "YES": True, "FAIL": False, "NO": False, "NOT": False}
 _CLAUSES = {"from", "by", "via", "with", "id", "for", "tls", "envelope-from"}
 
 
@@ -158,15 +127,20 @@ def parse_received(value: str) -> ReceivedHop:
     text = " ".join(raw[:MAX_FIELD].split())
     tokens = _tokenize(text)
     semis = [i for i, t in enumerate(tokens) if t.kind == "semi"]
-    date = _parse_date(text[tokens[semis[-1]].end :]) if semis else None
     body = [t for t in (tokens[: semis[-1]] if semis else tokens) if t.kind != "semi"]
     clauses = _clauses(body)
     comments = [t.text for t in body if t.kind == "comment"]
-    helo, host, address, host_unknown = _from_clause(clauses.get("from", []))
+    # A TLS comment after the date's ";" (some IBM gateways) still states TLS.
+    late = tokens[semis[-1] + 1 :] if semis else []
+    after_date = [t.text for t in late if t.kind == "comment"]
+    late_id = _first_word(_clauses(late).get("id", []))  # Courier writes "; date id X"
+    date = _parse_date(_date_words(late)) if semis else None
+    from_tokens = clauses.get("from", [])
+    helo, host, address, host_unknown = _from_clause(from_tokens)
     keyword = _words(clauses.get("with", [])) or None
     said = _keyword(keyword)
-    tls = _tls(comments, _first_word(clauses.get("tls", [])), said)
-    authenticated = True if any(_AUTH_COMMENT.match(c) for c in comments) else said.authenticated
+    tls = tls_statement(comments + after_date, _first_word(clauses.get("tls", [])), said)
+    authenticated = True if any(_AUTH_COMMENT.search(c) for c in comments) else said.authenticated
     recipient = (_first_word(clauses.get("for", [])) or "").strip(",").strip("<>")
     return ReceivedHop(
         from_helo=helo,
@@ -175,13 +149,18 @@ def parse_received(value: str) -> ReceivedHop:
         by_host=_first_word(clauses.get("by", [])),
         with_protocol=keyword,
         protocol=said.family,
-        id=_first_word(clauses.get("id", [])),
+        id=_first_word(clauses.get("id", [])) or late_id,
         for_address=recipient or None,
         date=date,
-        tls=tls,
+        tls=tls.facts,
         authenticated=authenticated,
         raw=raw,
         from_host_unknown=host_unknown,
+        has_from="from" in clauses,
+        local_socket=any(
+            t.kind == "comment" and "unix socket" in t.text.lower() for t in from_tokens
+        ),
+        tls_version_text=tls.version_text,
     )
 
 
@@ -266,7 +245,10 @@ def _clauses(tokens: list[_Token]) -> dict[str, list[_Token]]:
 
 
 def _words(tokens: list[_Token]) -> str:
-    return " ".join(t.text for t in tokens if t.kind == "word")
+    """The words of a clause; punctuation glued on or standing alone ("ESMTP (Nemesis), id")
+    is no part of them."""
+    words = (t.text.strip(",") for t in tokens if t.kind == "word")
+    return " ".join(w for w in words if w)
 
 
 def _first_word(tokens: list[_Token]) -> str | None:
@@ -336,83 +318,60 @@ def _clean_name(name: str | None) -> str | None:
     return name or None
 
 
-def _keyword(keyword: str | None) -> _Keyword:
+def _keyword(keyword: str | None) -> Keyword:
     """What a `with` value says: its family, TLS (True, False for a plain RFC 3848 keyword,
-    None when silent), the TLS mode, and whether the client authenticated."""
+    None when silent), the TLS mode, whether the client authenticated, and a cipher."""
     if not keyword:
-        return _Keyword(None)
+        return Keyword(None)
+    base, slash, rest = keyword.partition("/")
+    if slash and rest[:3].upper() == "TLS":  # IronPort: "ESMTP/TLS/ECDHE-RSA-AES256-GCM-SHA384"
+        said = _keyword(base)
+        cipher = rest.partition("/")[2] or None
+        return Keyword(said.family, True, TlsMode.UNKNOWN, said.authenticated, cipher)
+    if len(keyword) > 4 and keyword[-4:].upper() == "-TLS":  # CommuniGate Pro: "ESMTP-TLS"
+        said = _keyword(keyword[:-4])
+        return Keyword(said.family, True, TlsMode.UNKNOWN, said.authenticated)
     match = _KEYWORD.match(keyword)
     if match is not None:
         auth = bool(match.group("auth"))
         if match.group("local"):
-            return _Keyword(ProtocolFamily.LOCAL, authenticated=auth)
+            return Keyword(ProtocolFamily.LOCAL, authenticated=auth)
         base = match.group("base").upper()
         family = ProtocolFamily.LMTP if base == "LMTP" else ProtocolFamily.SMTP
         if not match.group("tls"):
-            return _Keyword(family, False, TlsMode.NONE, auth)
+            return Keyword(family, False, TlsMode.NONE, auth)
         standard = base != "SMTP" or bool(match.group("utf8"))  # plain "SMTPS" is no RFC's
         starttls = standard and not auth  # submission writes ESMTPSA for 465 and 587 alike
-        return _Keyword(family, True, TlsMode.STARTTLS if starttls else TlsMode.UNKNOWN, auth)
+        return Keyword(family, True, TlsMode.STARTTLS if starttls else TlsMode.UNKNOWN, auth)
     http = _HTTP.match(keyword)
     if http is not None:
         if http.group("tls"):  # HTTPS is TLS from the first byte
-            return _Keyword(ProtocolFamily.HTTP, True, TlsMode.IMPLICIT)
-        return _Keyword(ProtocolFamily.HTTP)
+            return Keyword(ProtocolFamily.HTTP, True, TlsMode.IMPLICIT)
+        return Keyword(ProtocolFamily.HTTP)
     lowered = keyword.lower()
     if lowered.startswith("local"):
-        return _Keyword(ProtocolFamily.LOCAL)
+        return Keyword(ProtocolFamily.LOCAL)
     if "lmtp" in lowered:
-        return _Keyword(ProtocolFamily.LMTP)
+        return Keyword(ProtocolFamily.LMTP)
     if "smtp" in lowered:  # "Microsoft SMTP Server" and the like: silent about TLS
-        return _Keyword(ProtocolFamily.SMTP)
+        return Keyword(ProtocolFamily.SMTP)
     family = next((f for f in ProtocolFamily if f.value.lower() == lowered), None)
-    return _Keyword(family or ProtocolFamily.OTHER)  # "mapi" is ProtocolFamily.MAPI
+    return Keyword(family or ProtocolFamily.OTHER)  # "mapi" is ProtocolFamily.MAPI
 
 
-def _tls(comments: list[str], tls_clause: str | None, keyword: _Keyword) -> TlsFacts:
-    facts: dict[str, str] = {}
-    seen = tls_clause is not None
-    if tls_clause is not None:
-        facts["cipher"] = tls_clause
-    for comment in comments:
-        for found in _tls_in_comment(comment):
-            seen = True
-            for key, value in found.items():
-                facts.setdefault(key, value)
-    if not seen:
-        if keyword.encrypted is None:
-            return TlsFacts.unknown()
-        return TlsFacts(keyword.encrypted, keyword.mode)
-    bits = facts.get("bits")
-    return TlsFacts(
-        encrypted=True,
-        mode=keyword.mode if keyword.encrypted else TlsMode.UNKNOWN,  # qmail: plain word + TLS
-        version=facts.get("version"),
-        cipher=facts.get("cipher"),
-        bits=int(bits) if bits and bits.isdigit() and len(bits) < 6 else None,
-        verified=_VERIFY.get(facts.get("verify", "").upper()),
-    )
-
-
-def _tls_in_comment(comment: str) -> list[dict[str, str]]:
-    """Every TLS description found in one comment (its nested comments included)."""
-    found: list[dict[str, str]] = []
-    for match in _USING.finditer(comment):
-        found.append({k: v for k, v in match.groupdict().items() if v})
-    pairs = {m.group("key").lower(): m.group("value") for m in _PAIR.finditer(comment)}
-    if "version" in pairs or "cipher" in pairs:
-        if "bits" in pairs:
-            pairs["bits"] = pairs["bits"].partition("/")[0]
-        found.append(pairs)
-    for pattern in (_COLONS, _BARE_TLS, _QMAIL):
-        match = pattern.fullmatch(comment)
-        if match is not None and (pattern is not _QMAIL or re.search(r"[-_]", comment)):
-            found.append({k: v for k, v in match.groupdict().items() if v})
-    return found
+def _date_words(tokens: list[_Token]) -> str:
+    """The date after the last ";": its words up to a clause (Courier's "id"), without any
+    comment, however nested ("(UTC)", a TLS comment placed there)."""
+    words: list[str] = []
+    for token in tokens:
+        if token.kind == "word" and token.text.lower() in _CLAUSES:
+            break
+        if token.kind == "word":
+            words.append(token.text)
+    return " ".join(words)
 
 
 def _parse_date(text: str) -> datetime | None:
-    text = " ".join(re.sub(r"\([^()]*\)", " ", text).split())  # drop "(UTC)", "(PDT)"
     if not text:
         return None
     try:

@@ -31,8 +31,9 @@ class VerifiedBy(StrEnum):
     MTA_STS = "mta-sts"  # PKI, required by the domain's MTA-STS policy (RFC 8461)
 
 
-# "TLSv1.3", "TLS1_3", "TLS1.3", "tlsv1.3", "TLSv1_3", "TLS 1.3"; "TLSv1" alone means 1.0.
-_VERSION = re.compile(r"^\s*TLS\s*v?\s*1(?:[._](?P<minor>[0-3]))?\s*$", re.IGNORECASE)
+# "TLSv1.3", "TLS1_3", "TLS1.3", "tlsv1.3", "TLSv1_3", "TLS 1.3", "TLS-1.0" (old Exim);
+# "TLSv1" alone means 1.0.
+_VERSION = re.compile(r"^\s*TLS\s*[v-]?\s*1(?:[._](?P<minor>[0-3]))?\s*$", re.IGNORECASE)
 
 
 def normalise_tls_version(raw: str | None) -> str | None:
