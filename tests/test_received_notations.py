@@ -297,6 +297,8 @@ def test_gmail_internal_record_is_not_a_red_relay() -> None:
     assert internal.from_.host is None  # no sending host: the record names none
     assert "names no sending host" in internal.note
     assert internal.with_keyword == "SMTP"
+    # "with SMTP" says nothing of a network that was not crossed: unknown, not cleartext
+    assert internal.tls.encrypted is None
 
 
 def test_gmail_outbound_record_without_from_is_internal() -> None:

@@ -38,6 +38,7 @@ from mua.core.received import (
     header_fields,
     parse_received,
 )
+from mua.core.tls import TlsFacts
 
 CLAIMED_NOTE = T_(
     "Claimed by a server outside your provider: anyone could have written this header"
@@ -176,7 +177,7 @@ def _hop_legs(oldest: list[ReceivedHop], first_recorded: int, own: set[str]) -> 
                 Endpoint(from_role, _sender(hop)),
                 Endpoint(to_role, hop.by_host),
                 protocol,
-                hop.tls,
+                _leg_tls(hop),
                 source,
                 note=_note(hop, source, delays[i]),
                 with_keyword=hop.with_protocol,
@@ -213,6 +214,14 @@ def _roles(
     if prev_to in (Role.MX, Role.MDA, Role.MS):
         return Role.MX, Role.MX, Protocol.SMTP
     return Role.MTA, Role.MTA, Protocol.SMTP
+
+
+def _leg_tls(hop: ReceivedHop) -> TlsFacts:
+    """The field's TLS facts; for an internal step, a plain keyword ("with SMTP") says nothing
+    about a network that was not crossed: unknown, unless the field states TLS."""
+    if _internal_step(hop) and hop.tls.encrypted is False:
+        return TlsFacts.unknown()
+    return hop.tls
 
 
 def _internal_step(hop: ReceivedHop) -> bool:

@@ -268,7 +268,7 @@ def _port(port: int | None, meaning: str) -> str:
 def fact_rows(leg: Leg) -> list[tuple[str, str]]:
     tls = leg.tls
     unknown = _("not recorded")
-    return [
+    rows = [
         (_("From"), _endpoint(leg.from_.role, leg.from_.host)),
         (_("To"), _endpoint(leg.to.role, leg.to.host)),
         (_("Kind"), _(_KINDS[leg.kind])),
@@ -285,6 +285,10 @@ def fact_rows(leg: Leg) -> list[tuple[str, str]]:
         (_("Grade"), grade_label(leg.grade)),
         (_("Source"), source_label(leg.source)),
     ]
+    if leg.header is not None:  # a leg read from a Received field: the evidence, as written
+        rows.append((_("Keyword (with)"), leg.with_keyword or unknown))
+        rows.append((_("Received header"), leg.header))
+    return rows
 
 
 def certificate_rows(leg: Leg) -> list[tuple[str, str]]:
