@@ -24,11 +24,13 @@ from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
+from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,
+    MAX_RECIPIENTS,
     REQUIRETLS,
     WorldSMTP,
     bound_port,
@@ -128,6 +130,10 @@ class SubmissionHandler:
         mailbox = session.auth_data
         assert isinstance(mailbox, Mailbox)
         data = envelope.original_content or b""
+        foreign = _foreign_author(data, mailbox.address)
+        if foreign is not None:
+            log.info("refused a message from %s with %s", mailbox.address, foreign)
+            return f"550 5.7.1 {foreign} is not an address of user {mailbox.user}"
         mode = session_mode(server, self.implicit)
         tls = session_tls(server, mode)
         data, message_id = self._complete_headers(data)
@@ -204,6 +210,22 @@ class SubmissionHandler:
         )
 
 
+def _foreign_author(data: bytes, own: str) -> str | None:
+    """The first From: or Sender: address (as `From: <x>`) that is not the user's own.
+
+    An MSA may refuse what its user may not send (RFC 6409 section 8); we refuse rather than
+    add `Sender:` (RFC 5322 section 3.6.2), because the MSA DKIM-signs for the domain: a
+    colleague's address in From: would arrive signed and aligned, a forgery that DMARC
+    passes, and most readers show From: alone, never the Sender: beside it."""
+    headers = _headers.parsebytes(data)
+    for name in ("From", "Sender"):
+        values = [str(v) for v in headers.get_all(name, [])]
+        for _display, address in email.utils.getaddresses(values):
+            if address and address.lower() != own.lower():
+                return f"{name}: <{address}>"
+    return None
+
+
 def _transport_request(envelope: Envelope, data: bytes) -> dict[str, bool]:
     """What the sender asked of the relay (RFC 8689): `requiretls` (the MAIL FROM parameter:
     authenticated TLS on every hop, section 4.2.1) or `tls_required_no` (the `TLS-Required: No`
@@ -233,8 +255,15 @@ class Msa:
         dkim: DkimKeys | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
+        limits: ConnectionLimits | None = None,
+        max_recipients: int = MAX_RECIPIENTS,
     ) -> None:
         self.hostname = hostname
+        self._max_recipients = max_recipients
+        # one gate per listener (465 role, 587 role), as Postfix limits each service
+        self.gates = {
+            implicit: ConnectionGate(limits or ConnectionLimits()) for implicit in (True, False)
+        }
         self.host = host
         self._tls_context = tls_context
         self._servers: list[asyncio.Server] = []
@@ -277,6 +306,8 @@ class Msa:
             auth_require_tls=not implicit,
             tls_context=None if implicit else self._tls_context,
             require_starttls=not implicit,
+            gate=self.gates[implicit],
+            max_recipients=self._max_recipients,
         )
 
     async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> MsaPorts:

@@ -20,6 +20,7 @@ from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.dns import Resolver
 from mua.stack.events import EventLog
+from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.mda import Mda
 from mua.stack.mx_auth import authentication_results
 from mua.stack.queue import new_queue_id
@@ -27,6 +28,7 @@ from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,
+    MAX_RECIPIENTS,
     WorldSMTP,
     bound_port,
     listen,
@@ -147,6 +149,8 @@ class Mx:
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
         requiretls: bool = True,
+        limits: ConnectionLimits | None = None,
+        max_recipients: int = MAX_RECIPIENTS,
     ) -> None:
         """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario);
         `requiretls` False one that does not offer REQUIRETLS (RFC 8689)."""
@@ -157,6 +161,8 @@ class Mx:
         self._idle_timeout = idle_timeout
         self._data_size_limit = data_size_limit
         self._requiretls = requiretls
+        self._max_recipients = max_recipients
+        self.gate = ConnectionGate(limits or ConnectionLimits())
         self._server: asyncio.Server | None = None
 
     def _factory(self) -> Callable[[], SMTP]:
@@ -171,6 +177,8 @@ class Mx:
                 require_starttls=False,  # RFC 3207 section 4: a public MX must not require it
                 auth_required=False,
                 requiretls=self._requiretls,
+                gate=self.gate,
+                max_recipients=self._max_recipients,
             )
 
         return make

@@ -21,6 +21,7 @@ from mua.stack.imap import render
 from mua.stack.imap.mailchange import StoreError
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.server import ImapLimits, ImapServer
+from mua.stack.limits import ConnectionLimits
 from mua.stack.mda import Mda, ensure_maildir
 from mua.stack.msa import Msa
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
@@ -28,7 +29,7 @@ from mua.stack.mta_sts_server import PolicyServer, policy_id, policy_text
 from mua.stack.mx import Mx
 from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
-from mua.stack.smtpd import IDLE_TIMEOUT
+from mua.stack.smtpd import IDLE_TIMEOUT, MAX_RECIPIENTS
 from mua.stack.tlsrpt import TlsReportLog
 from mua.stack.tlsrpt_daily import DailyTlsReports
 from mua.stack.tlsrpt_https import ReportPoster
@@ -114,6 +115,9 @@ class ProviderOptions:
     idle_timeout: float = IDLE_TIMEOUT
     relay_timeout: float = 60.0
     imap_limits: ImapLimits = field(default_factory=ImapLimits)
+    # per listener (MSA 465/587, MX 25, IMAP 993/143): see mua/stack/limits.py
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    max_recipients: int = MAX_RECIPIENTS  # per SMTP transaction; more get 452 4.5.3
     dkim_sign: bool = True  # the MSA DKIM-signs what it accepts (keys in <dir>/dkim/)
 
 
@@ -179,6 +183,8 @@ class Provider:
             ),
             idle_timeout=self.options.idle_timeout,
             requiretls=self.options.mx_requiretls,
+            limits=self.options.connection_limits,
+            max_recipients=self.options.max_recipients,
         )
         mx_port = await self.mx.start(ports.mx)
         self.msa = Msa(
@@ -190,6 +196,8 @@ class Provider:
             on_queued=self._queued,
             idle_timeout=self.options.idle_timeout,
             dkim=self.dkim if self.options.dkim_sign else None,
+            limits=self.options.connection_limits,
+            max_recipients=self.options.max_recipients,
         )
         msa_ports = await self.msa.start(ports.submission_implicit, ports.submission_starttls)
         self.ms = ImapServer(
@@ -199,6 +207,7 @@ class Provider:
             events=self.events,
             tls_context=self.imap_cert.server_context(),
             limits=self.options.imap_limits,
+            connection_limits=self.options.connection_limits,
         )
         imap_ports = await self.ms.start(ports.imap_implicit, ports.imap_starttls)
         sts_port = 0

@@ -13,9 +13,13 @@ from aiosmtpd.smtp import SMTP, syntax
 
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.limits import ConnectionGate
 
 DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
 IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 minutes
+# RFC 5321 section 4.5.3.1.8: at least 100 recipients must be taken; more get 452 (section
+# 4.5.3.1.10) and the client sends them in another transaction.
+MAX_RECIPIENTS = 100
 
 
 class _AiosmtpdNoise(logging.Filter):
@@ -31,6 +35,7 @@ class _AiosmtpdNoise(logging.Filter):
 
 
 logging.getLogger("mail.log").addFilter(_AiosmtpdNoise())
+log = logging.getLogger(__name__)
 
 
 REQUIRETLS = "REQUIRETLS"  # the EHLO keyword and MAIL FROM parameter of RFC 8689
@@ -51,12 +56,54 @@ class WorldSMTP(SMTP):
     """
 
     _in_ehlo = False
+    _admitted: str | None = None  # the client's address, once the gate let it in
+    _refused = False
 
-    def __init__(self, *args: Any, requiretls: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        requiretls: bool = True,
+        gate: ConnectionGate | None = None,
+        max_recipients: int = MAX_RECIPIENTS,
+        **kwargs: Any,
+    ) -> None:
         """`requiretls` False: a server without the extension (as most MX hosts still are):
-        nothing advertised, and a MAIL FROM with the parameter is refused as unknown (555)."""
+        nothing advertised, and a MAIL FROM with the parameter is refused as unknown (555).
+        `gate` counts the listener's connections (mua.stack.limits); one over its limits is
+        answered 421 and closed. `max_recipients`: accepted RCPTs per transaction."""
         super().__init__(*args, **kwargs)
         self.requiretls = requiretls
+        self.gate = gate
+        self.max_recipients = max_recipients
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.gate is not None and self._admitted is None:  # not the STARTTLS upgrade
+            peer = transport.get_extra_info("peername")
+            address = peer[0] if isinstance(peer, tuple) else "unknown"
+            refusal = self.gate.admit(address)
+            if refusal is not None:  # before any session state: nothing to clean up
+                self._refused = True
+                log.info("refused a connection: %s", refusal)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} Error: {refusal}\r\n".encode())
+                transport.close()
+                return
+            self._admitted = address
+            self._timeout_duration = self.gate.idle_timeout(self._timeout_duration)
+        super().connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            return False
+        return super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self.gate is not None and self._admitted is not None:
+            self.gate.release(self._admitted)
+            self.gate = None  # released once, whatever calls follow
+        super().connection_lost(error)
 
     def over_tls(self) -> bool:
         transport = self.transport
@@ -107,6 +154,10 @@ class WorldSMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
             await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
+            return
+        envelope = self.envelope
+        if envelope is not None and len(envelope.rcpt_tos) >= self.max_recipients:
+            await self.push("452 4.5.3 Too many recipients")
             return
         await super().smtp_RCPT(arg)
 

@@ -22,9 +22,10 @@ from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.events import EventLog
-from mua.stack.imap import commands, protocol
+from mua.stack.imap import commands, ordering_commands, protocol
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.selected import SelectedMailbox
+from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Session:
         peer = writer.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
         self.bad_commands = 0
+        self.unauthenticated_timeout = server.limits.unauthenticated_timeout
 
     # -- I/O -------------------------------------------------------------------------------
 
@@ -124,9 +126,7 @@ class Session:
                     max_literal=(
                         limits.max_literal if authenticated else limits.max_literal_unauthenticated
                     ),
-                    timeout=limits.idle_timeout
-                    if authenticated
-                    else limits.unauthenticated_timeout,
+                    timeout=limits.idle_timeout if authenticated else self.unauthenticated_timeout,
                 )
             except TimeoutError:
                 await self.send("* BYE Autologout; idle for too long")
@@ -205,6 +205,7 @@ class Session:
                 caps += ["STARTTLS", "LOGINDISABLED"]
         else:
             caps += ["UIDPLUS", "MOVE", "SPECIAL-USE", "CONDSTORE", "UNSELECT", "CHILDREN"]
+            caps += ordering_commands.CAPABILITIES  # SORT, THREAD (RFC 5256, 5957)
         return " ".join(caps)
 
     async def starttls(self, tag: str) -> None:
@@ -285,6 +286,7 @@ class ImapServer:
         host: str = "127.0.0.1",
         limits: ImapLimits | None = None,
         failed_login_delay: float = 0.5,
+        connection_limits: ConnectionLimits | None = None,
     ) -> None:
         self.hostname = hostname
         self.users = users
@@ -294,6 +296,11 @@ class ImapServer:
         self.host = host
         self.limits = limits or ImapLimits()
         self.failed_login_delay = failed_login_delay
+        # one gate per listener (993 role, 143 role): mua.stack.limits
+        self.gates = {
+            implicit: ConnectionGate(connection_limits or ConnectionLimits())
+            for implicit in (True, False)
+        }
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -337,8 +344,20 @@ class ImapServer:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
+        gate = self.gates[implicit]
+        peer = writer.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) else "unknown"
+        refusal = gate.admit(address)
+        if refusal is not None:  # RFC 5530 UNAVAILABLE; nothing of a session is built
+            log.info("refused an IMAP connection: %s", refusal)
+            writer.write(f"* BYE [UNAVAILABLE] {self.hostname}: {refusal}\r\n".encode())
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
+            return
         self._tasks.add(task)
         session = Session(self, reader, writer, implicit=implicit)
+        session.unauthenticated_timeout = gate.idle_timeout(session.unauthenticated_timeout)
         self._sessions.add(session)
         try:
             await session.run()
@@ -347,6 +366,7 @@ class ImapServer:
         except Exception:
             log.exception("IMAP session with %s failed", session.peer)
         finally:
+            gate.release(address)
             self._sessions.discard(session)
             self._tasks.discard(task)
             writer.close()
