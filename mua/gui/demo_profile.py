@@ -16,6 +16,7 @@ from typing import Any
 
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
+from mua.core.content import ContentVerdict
 from mua.core.legs import Leg, Trace, TraceStatus
 from mua.core.tls import Security
 from mua.stack.thread import WorldThread
@@ -66,6 +67,25 @@ def accounts_from_settings(settings: dict[str, Any]) -> list[Account]:
     return accounts
 
 
+def _remember_dkim_keys(world: WorldThread) -> None:
+    """The world's DKIM keys, looked up through its validating resolver and kept in the key
+    cache, so that the journey shows each message's content verdict without asking DNS in
+    the GUI thread."""
+    from mua.net.content import remember_keys
+    from mua.store.key_cache import KeyCache
+
+    running = world.world
+    names = [
+        f"{key.selector}._domainkey.{provider.domain}"
+        for provider in running.providers.values()
+        for key in provider.dkim.keys
+    ]
+    try:
+        world.call(remember_keys(running.resolver(), names, KeyCache()))
+    except Exception:  # the verdicts then say "could not check", which is true
+        log.exception("could not look up the demo world's DKIM keys")
+
+
 class ScenarioJourneys:
     """The journeys of the Demo menu's messages by Message-ID, as their scenario computed
     them (each ran in a world of its own; mua.stack.scenario_mail), so that opening a copy
@@ -93,12 +113,21 @@ class ScenarioJourneys:
             return None
         legs = [Leg.from_json(leg) for leg in data["legs"]]
         status = TraceStatus(data["status"])
-        return Trace(status, legs, subject=data.get("subject"), message_id=data.get("message_id"))
+        content = data.get("content")
+        return Trace(
+            status,
+            legs,
+            subject=data.get("subject"),
+            message_id=data.get("message_id"),
+            content=ContentVerdict.from_json(content) if content else None,
+        )
 
     def remember(self, message_ids: list[str], trace: Trace) -> None:
         traces = self._load()
         for message_id in message_ids:
-            traces[message_id.strip()] = trace.to_json()
+            traces[message_id.strip()] = data = trace.to_json()
+            if trace.content is not None:  # its note's translation too (mua.core.i18n)
+                data["content"] = trace.content.to_record()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(traces), encoding="utf-8")
@@ -144,6 +173,7 @@ class DemoSession:
             world.stop()
             raise
         journeys = ScenarioJourneys(directory / "scenario-journeys.json")
+        _remember_dkim_keys(world)
         return cls(world, engine, accounts, settings, journeys)
 
     async def aclose(self) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from mua.core.i18n import _, error_text, translated
 from mua.core.legs import Grade, Trace
 from mua.gui import hop_model as hm
+from mua.gui.content_row import ContentRow
 from mua.gui.hop_diagram import HopDiagram
 from mua.gui.theme import GRADE_LABELS, grade_colour
 
@@ -93,6 +94,8 @@ class HopPanel(QWidget):
         buttons.addWidget(self.svg_button)
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
+        self.content_row = ContentRow(lower)  # authenticity, under the legs, not a leg grade
+        lower_layout.addWidget(self.content_row)
         lower_layout.addLayout(buttons)
         lower_layout.addWidget(self.details)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -113,6 +116,7 @@ class HopPanel(QWidget):
     def set_trace(self, trace: Trace | None) -> None:
         self._trace = trace
         self.diagram.set_trace(trace)
+        self.content_row.set_content(trace.content if trace is not None else None)
         self._fit_height()
         for button in (self.png_button, self.svg_button):
             button.setEnabled(bool(trace and trace.legs))

@@ -44,19 +44,39 @@ def trace_provider(engine, demo=None) -> TraceProvider:
                 submission = observed or _submission_from_log(demo.world.world, message_id)
                 full = [*submission, *legs, *([retrieval] if retrieval else [])]
                 subject = str(message.get("Subject", ""))
-                return Trace(TraceStatus.DELIVERED, full, subject=subject, message_id=message_id)
-        own_hosts: list[str] = []
-        if account is not None:
-            own_hosts = [account.domain, *account.provider_hosts]
-            own_hosts += [s.server_name or s.host for s in (account.imap, account.smtp)]
+                trace = Trace(TraceStatus.DELIVERED, full, subject=subject, message_id=message_id)
+                trace.content = _content(raw, _own_hosts(account))
+                return trace
+        own_hosts = _own_hosts(account)
         if retrieval is not None:
             observed.append(retrieval)
         # imported on the first journey shown, not at start-up (the parsers take ~20 ms)
         from mua.core.journey import trace_from_headers
 
-        return trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+        trace = trace_from_headers(message, own_hosts=own_hosts, observed=observed)
+        trace.content = _content(raw, own_hosts)
+        return trace
 
     return provide
+
+
+def _own_hosts(account) -> list[str]:
+    if account is None:
+        return []
+    hosts = [account.domain, *account.provider_hosts]
+    return hosts + [s.server_name or s.host for s in (account.imap, account.smtp)]
+
+
+def _content(raw: bytes, own_hosts: list[str]):
+    """The content verdict with the keys in the cache (the GUI thread asks no DNS); None for
+    a header section alone (a badge's fetch), whose body cannot be checked."""
+    _head, blank, body = raw.partition(b"\r\n\r\n")
+    if not blank or not body:
+        return None
+    from mua.net.content import verify_content_offline
+    from mua.store.key_cache import KeyCache
+
+    return verify_content_offline(raw, keys=KeyCache(), own_hosts=set(own_hosts))
 
 
 def _sent_by_this_client(engine, message_id: str) -> list[Leg]:

@@ -107,6 +107,13 @@ def _against(
     return SignatureCheck(domain, selector, algorithm, outcome, dnssec)
 
 
+async def remember_keys(resolver: Resolver, names: list[str], keys: KeyStore) -> None:
+    """Look the named key records up now and keep them (a client that knows where it will
+    read mail from, such as the demo session, so that later checks need no DNS)."""
+    for name in names:
+        await _key(name, resolver, keys)
+
+
 async def _check(
     raw: bytes, index: int, resolver: Resolver | None, keys: KeyStore | None
 ) -> SignatureCheck:
