@@ -167,3 +167,23 @@ async def test_idle_plain_smtp_sockets_are_closed(tmp_path) -> None:
             calm_writer.write(b"NOOP\r\n")
             assert (await calm_reader.readline()).startswith(b"250")
             await _closed(calm_writer)
+
+
+async def test_the_client_sends_recipients_over_the_limit_in_another_transaction(
+    tmp_path,
+) -> None:
+    """aiosmtplib takes 452 for some recipients as refused ones and sends to the rest; the
+    submission client sends the refused ones again in a new transaction (RFC 5321 section
+    4.5.3.1.10), so everyone gets one copy."""
+    from tests.stackhelp import send
+
+    options = fast_options(
+        a_test={"max_recipients": 2}, b_test={"users": ("bob", "carol", "dave", "erin", "fay")}
+    )
+    async with World(tmp_path / "w", options) as world:
+        everyone = [f"{name}@b.test" for name in ("bob", "carol", "dave", "erin", "fay")]
+        result = await send(world, "alice@a.test", everyone, subject="to five")
+        assert result.refused == {}
+        for address in everyone:
+            (raw,) = await eventually(lambda a=address: maildir_messages(world, a), what=address)
+            assert b"Subject: to five" in raw

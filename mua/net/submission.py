@@ -467,21 +467,46 @@ async def submit(
                 )
             options = ["REQUIRETLS"]
         with conversation.step(T_("sending the message")):
-            if isinstance(message, bytes):
-                assert sender is not None and recipients
-                sent = await conversation.smtp.sendmail(
-                    sender, list(recipients), message, mail_options=options
-                )
-            else:
-                sent = await conversation.smtp.send_message(
-                    message, sender=sender, recipients=recipients, mail_options=options
-                )
+            errors, reply = await _transactions(
+                conversation.smtp, message, sender, recipients, options
+            )
         await conversation.quit()
-    errors, reply = sent
     refused = {address: (r.code, r.message) for address, r in errors.items()}
     if refused:
         log.info("%s refused %d recipient(s): %s", endpoint.describe(), len(refused), refused)
     return SubmissionResult(conversation.tls, reply, refused, endpoint.port_role, endpoint.port)
+
+
+async def _transactions(
+    smtp: aiosmtplib.SMTP,
+    message: EmailMessage | bytes,
+    sender: str | None,
+    recipients: Sequence[str] | None,
+    options: list[str],
+) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    """Send to every recipient: those a server put off with 452 (too many recipients in
+    one transaction, RFC 5321 section 4.5.3.1.10) go in another transaction on the same
+    session, until all are taken or a transaction takes none (those stay refused, as 452:
+    temporary). aiosmtplib sends to the accepted ones and returns the others as errors."""
+
+    async def one(to: Sequence[str] | None) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        if isinstance(message, bytes):
+            assert sender is not None and to
+            return await smtp.sendmail(sender, list(to), message, mail_options=options)
+        return await smtp.send_message(message, sender=sender, recipients=to, mail_options=options)
+
+    errors, reply = await one(recipients)
+    errors = dict(errors)
+    while again := [a for a, r in errors.items() if r.code == 452]:
+        try:
+            more, reply = await one(again)
+        except aiosmtplib.SMTPRecipientsRefused:
+            break  # none taken this time: no progress to be had in this session
+        log.info("sent to %d recipient(s) in another transaction after 452", len(again))
+        for address in again:
+            errors.pop(address)
+        errors.update(more)
+    return errors, reply
 
 
 async def probe(
