@@ -61,7 +61,9 @@ class Generated:
     date: datetime
 
 
-def _statement(family: str, version: str, cipher: str, bits: int) -> tuple[str, str, bool]:
+def _statement(
+    family: str, version: str, cipher: str, bits: int, sep: str
+) -> tuple[str, str, bool]:
     """(keyword, TLS comment or "", whether the comment carries version and bits)."""
     if family == "postfix":
         return "ESMTPS", f"(using {version} with cipher {cipher} ({bits}/{bits} bits))", True
@@ -72,7 +74,8 @@ def _statement(family: str, version: str, cipher: str, bits: int) -> tuple[str, 
     if family == "exim-local":
         return "local-esmtps", f"(tls_cipher {version}:{cipher}:{bits})", True
     if family == "courier":
-        return "esmtp", f"(AUTH: LOGIN someone, TLS: {version},{bits}bits,{cipher})", True
+        tls = f"TLS: {version}{sep}{bits}bits{sep}{cipher}"  # "," or ", " as Courier writes
+        return "esmtp", f"(AUTH: LOGIN someone, {tls})", True
     if family == "sendmail":
         return "ESMTP", f"(version={version} cipher={cipher} bits={bits}/{bits})", True
     if family == "mimecast":
@@ -103,7 +106,8 @@ def received_fields(draw: st.DrawFn) -> Generated:
     helo, rdns, by, address = draw(HOSTS), draw(HOSTS), draw(HOSTS), draw(IPV4)
     version, cipher, bits = draw(VERSIONS), draw(CIPHERS), draw(BITS)
     date = draw(DATES).astimezone(draw(OFFSETS))
-    keyword, comment, detailed = _statement(family, version, cipher, bits)
+    sep = draw(st.sampled_from([",", ", "]))
+    keyword, comment, detailed = _statement(family, version, cipher, bits, sep)
     parts: dict[str, list[str]] = {
         "from": ["from", helo, f"({rdns}", f"[{address}])"],
         "by": ["by", by],
