@@ -1,0 +1,79 @@
+"""The SORT and THREAD commands and their UID forms (RFC 5256, with SORT=DISPLAY of RFC
+5957): the search runs as SEARCH's does, then `sort` or `thread` orders what it found."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from mua.stack.imap import protocol, search, sort, thread
+from mua.stack.imap.commands import _UID_COMMANDS, SELECTED, No, _io, _text, _updates, command
+from mua.stack.imap.sort import Facts
+
+if TYPE_CHECKING:
+    from mua.stack.imap.selected import SelectedMailbox
+    from mua.stack.imap.server import Session
+
+CAPABILITIES = ("SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
+
+
+def _found(selected: SelectedMailbox, key: search.SearchKey) -> list[Facts]:
+    """The facts of every message the search matches (runs in a worker thread)."""
+    return [
+        Facts.of(seq, selected.infos[uid], functools.partial(selected.folder.read, uid))
+        for seq, uid in search.run(key, selected)
+    ]
+
+
+def _search_key(cmd: protocol.Command, args: list) -> search.SearchKey:
+    """`charset search-criteria`: the charset is required (RFC 5256 section 3)."""
+    if not args:
+        raise protocol.ProtocolError(f"{cmd.name} needs a charset and search criteria", cmd.tag)
+    charset = _text(args[0], "a charset", cmd.tag).upper()
+    if not args[1:]:
+        raise protocol.ProtocolError(f"{cmd.name} needs search criteria", cmd.tag)
+    try:
+        return search.parse_search(args[1:], charset=charset)
+    except search.BadCharset as exc:
+        raise No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset") from exc
+    except search.SearchError as exc:
+        raise protocol.ProtocolError(str(exc), cmd.tag) from exc
+
+
+@command("SORT", SELECTED)
+async def sort_(session: Session, cmd: protocol.Command, *, by_uid: bool = False) -> None:
+    selected = session.selected
+    assert selected is not None
+    args = list(cmd.args)
+    if not args:
+        raise protocol.ProtocolError("Usage: SORT (criteria) charset search-criteria", cmd.tag)
+    try:
+        criteria = sort.parse_criteria(args[0])
+    except protocol.ProtocolError as exc:
+        raise protocol.ProtocolError(str(exc), cmd.tag) from exc
+    key = _search_key(cmd, args[1:])
+    ordered = sort.sort(await _io(_found, selected, key), criteria)
+    numbers = [f.uid if by_uid else f.seq for f in ordered]
+    await session.send(" ".join(["* SORT", *map(str, numbers)]))
+    await _updates(session, allow_expunge=by_uid)
+    await session.send(f"{cmd.tag} OK Sort completed")
+
+
+@command("THREAD", SELECTED)
+async def thread_(session: Session, cmd: protocol.Command, *, by_uid: bool = False) -> None:
+    selected = session.selected
+    assert selected is not None
+    args = list(cmd.args)
+    if not args:
+        raise protocol.ProtocolError("Usage: THREAD algorithm charset search-criteria", cmd.tag)
+    algorithm = _text(args[0], "a threading algorithm", cmd.tag).upper()
+    if algorithm not in thread.ALGORITHMS:
+        raise protocol.ProtocolError(f"Unknown threading algorithm {algorithm[:20]}", cmd.tag)
+    key = _search_key(cmd, args[1:])
+    roots = thread.thread(algorithm, await _io(_found, selected, key))
+    await session.send(f"* THREAD {thread.format_threads(roots, by_uid=by_uid)}".rstrip())
+    await _updates(session, allow_expunge=by_uid)
+    await session.send(f"{cmd.tag} OK Thread completed")
+
+
+_UID_COMMANDS.update({"SORT": sort_, "THREAD": thread_})
