@@ -334,3 +334,23 @@ def test_trace_json_through_the_cli(tmp_path: Path, capsys) -> None:
     assert relay["with"] == "ESMTPS" and "by mx.google.com" in relay["header"]
     assert internal["with"] == "SMTP" and internal["header"].startswith("by 2002:a0c:c44a")
     assert internal["grade"] == "internal" and relay["grade"] == "amber"
+
+
+# A Gmail webmail message archived by a Linux kernel list (12 May 2023): no from clause either,
+# but the oldest field and HTTP, so it stays the submission (MUA -> MSA), TLS not said.
+GMAIL_WEBMAIL = (
+    "by 2002:a05:6a10:c64b:b0:47b:66fa:94f3 with HTTP; Fri, 12 May 2023\n 02:06:50 -0700 (PDT)"
+)
+
+
+def test_gmail_webmail_submission_stays_a_submission() -> None:
+    (leg,) = trace_from_headers([("Received", GMAIL_WEBMAIL)]).legs
+    assert leg.kind is LegKind.SUBMISSION and leg.grade is Grade.UNKNOWN
+    assert leg.with_keyword == "HTTP"
+
+
+def test_the_evidence_survives_the_event_log_and_the_cache() -> None:
+    from mua.core.legs import Leg
+
+    for leg in trace_from_headers([*GMAIL_CHAIN, ("Received", COURIER_AUTH)]).legs:
+        assert Leg.from_json(leg.to_record(1)) == leg and leg.header is not None
