@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import dkim
 import pytest
 
 from mua.cli import main
@@ -166,3 +167,20 @@ async def test_trace_offline_with_and_without_a_cached_key(
     assert await asyncio.to_thread(trace) == online
     assert main(["trace", str(eml)]) == 0
     assert "Content: Signed by a.test and intact" in capsys.readouterr().out
+
+
+async def test_an_arc_chain_vouches_for_a_forwarded_message(world: World) -> None:
+    """b.test forwards Alice's message as a mailing list would: it adds a footer (breaking
+    a.test's signature) and seals an ARC set over what it received and changed."""
+    raw = await _delivered(world, "forwarded")
+    assert raw.startswith(b"Authentication-Results: mx.b.test;")  # what b.test checked
+    changed = raw.rstrip(b"\r\n") + b"\r\n-- \r\nlist footer\r\n"
+    rsa = world.providers["b.test"].dkim.keys[1]
+    arc = dkim.arc_sign(changed, rsa.selector.encode(), b"b.test", rsa.private, b"mx.b.test")
+    forwarded = b"".join(arc) + changed
+    verdict = await verify_content(forwarded, resolver=world.resolver(), own_hosts=set())
+    assert verdict.verdict is ContentStatus.ALTERED  # what the client saw stays the verdict
+    assert "An ARC chain sealed by b.test passes" in verdict.note
+    broken = forwarded.replace(b"list footer", b"list f00ter")
+    verdict = await verify_content(broken, resolver=world.resolver(), own_hosts=set())
+    assert "An ARC chain sealed by b.test does not validate" in verdict.note

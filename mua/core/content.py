@@ -21,7 +21,7 @@ provider's Authentication-Results), claimed (someone else's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 from publicsuffixlist import PublicSuffixList
 
 from mua.core.authresults import AuthenticationResults
-from mua.core.i18n import T_, text_from_json, text_to_json
+from mua.core.i18n import T_, Text, text_from_json, text_to_json
 from mua.core.legs import Source
 
 
@@ -102,6 +102,31 @@ class ContentVerdict:
             selector=data.get("selector"),
             dnssec=data.get("dnssec"),
         )
+
+
+@dataclass(frozen=True)
+class ArcChain:
+    """An ARC chain (RFC 8617) as the client validated it: "pass", "fail" or "none"."""
+
+    result: str
+    sealers: tuple[str, ...] = ()  # the domains that sealed it, oldest first as written
+
+
+def with_arc(verdict: ContentVerdict, chain: ArcChain | None) -> ContentVerdict:
+    """The verdict with what the ARC chain adds: a forwarder that changed the message (a
+    mailing list's footer) vouches that the signature held when the message reached it.
+    The verdict itself stays what the client saw; only the sentence says more."""
+    if chain is None or verdict.source is not Source.OBSERVED:
+        return verdict
+    sealers = ", ".join(chain.sealers) or "?"
+    if chain.result == "pass":
+        extra = T_(
+            "An ARC chain sealed by {sealers} passes: the forwarder vouches for what it received.",
+            sealers=sealers,
+        )
+    else:
+        extra = T_("An ARC chain sealed by {sealers} does not validate.", sealers=sealers)
+    return replace(verdict, note=Text.join([verdict.note, extra]))
 
 
 @lru_cache(maxsize=1)

@@ -19,9 +19,17 @@ import logging
 from typing import Protocol
 
 import dkim
+import dkim.util
 
 from mua.core.authresults import AuthenticationResults, parse_authentication_results
-from mua.core.content import ContentVerdict, SignatureCheck, SignatureOutcome, decide
+from mua.core.content import (
+    ArcChain,
+    ContentVerdict,
+    SignatureCheck,
+    SignatureOutcome,
+    decide,
+    with_arc,
+)
 from mua.core.journey import transport_notes
 from mua.net.dns import DnsError, Resolver
 
@@ -53,7 +61,8 @@ async def verify_content(
     recorded, claimed = _authentication_results(headers, own_hosts)
     _, sender = email.utils.parseaddr(str(headers.get("From", "")))
     from_domain = sender.rpartition("@")[2] or None
-    return decide(checks, from_domain, recorded=recorded, claimed=claimed)
+    verdict = decide(checks, from_domain, recorded=recorded, claimed=claimed)
+    return with_arc(verdict, await _arc(raw, headers, resolver, keys))
 
 
 def verify_content_offline(
@@ -105,6 +114,46 @@ def _against(
         return SignatureCheck(domain, selector, algorithm, SignatureOutcome.KEY_GONE, dnssec)
     outcome = _verify(raw, index, record.encode())
     return SignatureCheck(domain, selector, algorithm, outcome, dnssec)
+
+
+async def _arc(
+    raw: bytes, headers: email.message.Message, resolver: Resolver | None, keys: KeyStore | None
+) -> ArcChain | None:
+    """The ARC chain (RFC 8617) as dkimpy validates it with keys found as for DKIM; None
+    when the message has none, or a key could not be looked up."""
+    seals = headers.get_all("ARC-Seal") or []
+    if not seals:
+        return None
+    found: dict[str, str | None] = {}
+    sealers = []
+    for value in [*seals, *(headers.get_all("ARC-Message-Signature") or [])]:
+        try:
+            tags = dkim.util.parse_tag_value(" ".join(str(value).split()).encode())
+        except dkim.util.InvalidTagValueList:
+            continue
+        domain = tags.get(b"d", b"").decode("ascii", "replace").lower()
+        name = f"{tags.get(b's', b'').decode('ascii', 'replace')}._domainkey.{domain}"
+        if domain and domain not in sealers:
+            sealers.append(domain)
+        if name not in found:
+            key = await _key(name, resolver, keys)
+            if key is None:
+                return None
+            found[name] = key[0]
+
+    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+        text = name.decode() if isinstance(name, bytes) else name
+        record = found.get(text.rstrip(".").lower())
+        return record.encode() if record else None
+
+    def validate() -> str:
+        try:
+            cv, _results, _comment = dkim.ARC(raw).verify(dnsfunc=dnsfunc)
+        except dkim.DKIMException:
+            return "fail"
+        return cv.decode("ascii") if cv else "fail"
+
+    return ArcChain(await asyncio.to_thread(validate), tuple(sealers))
 
 
 async def remember_keys(resolver: Resolver, names: list[str], keys: KeyStore) -> None:
