@@ -57,6 +57,46 @@ async def test_a_huge_command_line_is_never_read_as_new_commands(imap_wire) -> N
         assert lines[-1] == "z OK Noop done" and len(replies) == 2, lines
 
 
+def _huge_line() -> bytes:
+    """Over 1.4 MB of sequence sets: slices of it look like tags and commands."""
+    line = ",".join(f"{n}:{n + 1}" for n in range(1, 220_000, 2)).encode() + b"\r\n"
+    assert len(line) > 1_400_000
+    return line
+
+
+def _answered_once(lines: list[str], tag: str) -> None:
+    """`tag` was refused once, and then only z's NOOP answered (or the server hung up)."""
+    assert not any("SERVERBUG" in line for line in lines), lines[:5]
+    assert all(ln.split(" ", 1)[0] in {tag, "*", "z", "<closed>"} for ln in lines), lines[:5]
+    refusals = [ln for ln in lines if ln.startswith((f"{tag} ", "* BAD", "* NO"))]
+    assert len(refusals) == 1 and " OK " not in refusals[0], lines[:5]
+    if lines[-1] == "<closed>":
+        assert any(ln.startswith("* BYE") for ln in lines), lines
+    else:
+        assert lines[-1] == "z OK Noop done", lines
+
+
+async def test_a_huge_sasl_response_is_never_read_as_commands(world: World) -> None:
+    """The same fault on AUTHENTICATE's continuation line, before login."""
+    b = world.providers["b.test"]
+    wire = await ImapWire.open(b.ports.imap_implicit, world.ca.client_context())
+    try:
+        await wire.write("a AUTHENTICATE PLAIN\r\n")
+        assert (await wire.line()).startswith("+")
+        await wire.write(_huge_line() + b"z NOOP\r\n")
+        _answered_once(await wire.until_tagged("z", timeout=10), "a")
+    finally:
+        await wire.close()
+
+
+async def test_a_huge_line_instead_of_done_ends_idle_without_parsing_it(imap_wire) -> None:
+    wire = await imap_wire()
+    await wire.write("a IDLE\r\n")
+    assert (await wire.line()).startswith("+")
+    await wire.write(_huge_line() + b"z NOOP\r\n")
+    _answered_once(await wire.until_tagged("z", timeout=10), "a")
+
+
 async def test_a_long_line_under_the_drop_limit_is_skipped_and_the_session_goes_on(
     imap_wire,
 ) -> None:

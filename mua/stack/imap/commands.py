@@ -387,7 +387,13 @@ async def append(session: Session, cmd: protocol.Command) -> None:
 async def idle(session: Session, cmd: protocol.Command) -> None:
     """RFC 2177: untagged updates as they happen until the client says DONE."""
     await session.send("+ idling")
-    done = asyncio.ensure_future(session.reader.readline())
+    # DONE is read as any command line is: a line over the limit is never parsed in part.
+    limits = session.server.limits
+    done = asyncio.ensure_future(
+        protocol.read_line(
+            session.reader, max_line=limits.max_line, timeout=2 * limits.idle_timeout
+        )
+    )
     try:
         while True:
             await _updates(session)
@@ -395,7 +401,7 @@ async def idle(session: Session, cmd: protocol.Command) -> None:
             changed = asyncio.ensure_future(session.changed.wait())
             finished, _ = await asyncio.wait(
                 {done, changed},
-                timeout=session.server.limits.idle_timeout,
+                timeout=limits.idle_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if done in finished:

@@ -137,15 +137,8 @@ class Session:
                 tag = exc.tag or "*"
                 await self.send(f"{tag} NO [TOOBIG] {exc}", "* BYE Literal too big")
                 return
-            except protocol.LineTooLong as exc:
-                if exc.must_close:  # its end was never seen: what follows is not a command
-                    await self.send(f"{exc.tag or '*'} BAD {exc}", "* BYE Command line too long")
-                    return
-                if await self._bad(exc.tag or "*", str(exc)):
-                    return
-                continue
             except protocol.ProtocolError as exc:
-                if await self._bad(exc.tag or "*", str(exc)):
+                if await self._refuse(exc.tag or "*", exc):
                     return
                 continue
             if raw is None:
@@ -160,11 +153,19 @@ class Session:
                 await self.dispatch(command)
             except CloseConnection:
                 return
-            except protocol.ProtocolError as exc:
-                if await self._bad(command.tag, str(exc)):
+            except protocol.ProtocolError as exc:  # IDLE's DONE, AUTHENTICATE's response
+                if await self._refuse(command.tag, exc):
                     return
             except (ConnectionError, asyncio.IncompleteReadError):
                 return
+
+    async def _refuse(self, tag: str, exc: protocol.ProtocolError) -> bool:
+        """BAD for a line that breaks the syntax; True when the session must end: a line
+        whose end never came (what follows it is no command), or too many bad ones."""
+        if isinstance(exc, protocol.LineTooLong) and exc.must_close:
+            await self.send(f"{tag} BAD {exc}", "* BYE Command line too long")
+            return True
+        return await self._bad(tag, str(exc))
 
     async def _bad(self, tag: str, message: str) -> bool:
         """Answer BAD; True when the client has been bad too often and is sent away."""
@@ -244,7 +245,11 @@ class Session:
             return
         if initial is None:  # no SASL-IR: ask for it (RFC 4959 / RFC 3501 6.2.2)
             await self.send("+ ")
-            line = await asyncio.wait_for(self.reader.readline(), 60)
+            line = await protocol.read_line(
+                self.reader, max_line=self.server.limits.max_line, timeout=60
+            )
+            if line is None:
+                raise CloseConnection
             initial = line.decode("ascii", "replace").strip()
         if initial == "*":
             await self.send(f"{tag} BAD Authentication cancelled")
