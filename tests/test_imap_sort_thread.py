@@ -187,6 +187,27 @@ def test_references_gathers_by_subject_and_prefers_the_original() -> None:
     assert out == "(2 1)((3 5)(4))(6)(8 7)"  # 7 came first, under its reference
 
 
+def test_a_hostile_chain_of_references_threads_without_recursion() -> None:
+    """Anyone can mail 5,000 messages each replying to the last, or one with 50,000
+    References: the tree is built, pruned, sorted and written without recursing."""
+    chain = [
+        facts(n, "Re: x", n, mid=f"<{n}@x>", refs=(f"<{n - 1}@x>",) if n > 1 else ())
+        for n in range(1, 5001)
+    ]
+    assert thread.format_threads(thread.references(chain), by_uid=False) == (
+        "(" + " ".join(map(str, range(1, 5001))) + ")"
+    )
+    comb = [facts(1, "a", 1, mid="<1@x>")] + [
+        facts(n, "b", n, mid=f"<{n}@x>", refs=(f"<{n - 1 if n % 2 == 0 else n - 2}@x>",))
+        for n in range(2, 4001)
+    ]
+    assert thread.format_threads(thread.references(comb), by_uid=False).startswith(
+        "(1 (2)(3 (4)(5 (6)(7 "
+    )
+    many = [facts(1, "y", 1, mid="<1@x>", refs=tuple(f"<r{n}@x>" for n in range(50_000)))]
+    assert thread.format_threads(thread.references(many), by_uid=False) == "(1)"
+
+
 def test_ordered_subject_groups_by_base_subject_then_date() -> None:
     box = [
         facts(1, "Re: b", 5),

@@ -140,16 +140,10 @@ def _key(facts: Facts, key: str) -> Any:
 
 def sort(messages: Sequence[Facts], criteria: Sequence[Criterion]) -> list[Facts]:
     """`messages` in the order the criteria give; ties in mailbox (sequence) order, which
-    REVERSE does not turn round (section 3)."""
-    return sorted(messages, key=functools.cmp_to_key(_comparer(criteria)))
-
-
-def _comparer(criteria: Sequence[Criterion]) -> Callable[[Facts, Facts], int]:
-    def compare(a: Facts, b: Facts) -> int:
-        for criterion in criteria:
-            x, y = _key(a, criterion.key), _key(b, criterion.key)
-            if x != y:
-                return (-1 if x < y else 1) * (-1 if criterion.reverse else 1)
-        return a.seq - b.seq
-
-    return compare
+    REVERSE does not turn round (section 3). One stable sort per criterion, least
+    significant first (a reverse sort keeps ties in order too), each key computed once."""
+    ordered = sorted(messages, key=lambda f: f.seq)
+    for criterion in reversed(criteria):
+        keys = {id(f): _key(f, criterion.key) for f in ordered}
+        ordered.sort(key=lambda f: keys[id(f)], reverse=criterion.reverse)
+    return ordered

@@ -11,6 +11,9 @@ from mua.stack.imap.basesubject import collation_key
 from mua.stack.imap.sort import Facts
 
 ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
+# The last this many References of a message are linked (each link walks up the tree to
+# refuse loops): a hostile header of 50,000 ids costs no more than a long real thread.
+MAX_REFERENCES = 256
 
 
 @dataclass(eq=False)
@@ -88,7 +91,7 @@ def references(messages: Sequence[Facts]) -> list[Node]:
     for facts in sorted(messages, key=lambda f: f.seq):
         # 1A: link the references in order, never changing a link, never making a loop.
         previous: Node | None = None
-        for ref in facts.references:
+        for ref in facts.references[-MAX_REFERENCES:]:
             node = container(ref)
             if (
                 previous is not None
@@ -113,31 +116,43 @@ def references(messages: Sequence[Facts]) -> list[Node]:
         if previous is not None and previous is not own and not own.is_ancestor_of(previous):
             previous.adopt(own)
     # 2: the root set; 3: the table is no longer needed; 4: prune the dummies.
-    roots = _prune([node for node in containers if node.parent is None], at_root=True)
+    roots = _prune([node for node in containers if node.parent is None])
     _sort_siblings(roots)  # 4 (the root level by date) before 5 gathers in that order
     roots = _gather_subjects(roots)
     _sort_siblings(roots)  # 6
     return roots
 
 
-def _prune(nodes: list[Node], *, at_root: bool) -> list[Node]:
-    """Step 4: dummies without children go; a dummy's children move up to its level, except
+def _preorder(roots: list[Node]) -> list[Node]:
+    """Every node under `roots`, parents before children (no recursion: hostile References
+    can chain thousands of messages)."""
+    out: list[Node] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(node.children))
+    return out
+
+
+def _prune(roots: list[Node]) -> list[Node]:
+    """Step 3: dummies without children go; a dummy's children move up to its level, except
     that a dummy at the root keeps two or more children (it holds a thread together)."""
+    for node in reversed(_preorder(roots)):  # children before their parents
+        node.children = _pruned(node.children, node, at_root=False)
+    return _pruned(roots, None, at_root=True)
+
+
+def _pruned(nodes: list[Node], parent: Node | None, *, at_root: bool) -> list[Node]:
     out: list[Node] = []
     for node in nodes:
-        node.children = _prune(node.children, at_root=False)
-        for child in node.children:
-            child.parent = node
-        if node.message is not None:
+        if node.message is not None or (at_root and len(node.children) > 1):
+            node.parent = parent
             out.append(node)
-        elif not node.children:
             continue
-        elif at_root and len(node.children) > 1:
-            out.append(node)
-        else:
-            for child in node.children:
-                child.parent = None if at_root else node.parent
-            out.extend(node.children)
+        for child in node.children:
+            child.parent = parent
+        out.extend(node.children)
     return out
 
 
@@ -183,25 +198,33 @@ def _gather_subjects(roots: list[Node]) -> list[Node]:
     return out
 
 
-def _sort_siblings(nodes: list[Node]) -> None:
-    """Step 6: siblings by sent date (a dummy by its first child's), then mailbox order."""
-    for node in nodes:
-        _sort_siblings(node.children)
-    nodes.sort(key=_date_key)
+def _sort_siblings(roots: list[Node]) -> None:
+    """Step 6: siblings by sent date (a dummy by its first child's), then mailbox order;
+    the youngest siblings first, so that a dummy's first child is known when it is sorted."""
+    for node in reversed(_preorder(roots)):
+        node.children.sort(key=_date_key)
+    roots.sort(key=_date_key)
 
 
 def format_threads(roots: Sequence[Node], *, by_uid: bool) -> str:
-    """The `* THREAD` response's data: `(2)(3 6 (4 23)(44 7 96))`."""
-    return "".join(f"({_members(root, by_uid)})" for root in roots)
-
-
-def _members(node: Node, by_uid: bool) -> str:
-    numbers: list[str] = []
-    while True:
-        if node.message is not None:
-            numbers.append(str(node.message.uid if by_uid else node.message.seq))
-        if len(node.children) != 1:
-            break
-        node = node.children[0]
-    nested = "".join(f"({_members(child, by_uid)})" for child in node.children)
-    return " ".join(numbers + ([nested] if nested else []))
+    """The `* THREAD` response's data: `(2)(3 6 (4 23)(44 7 96))`; a dummy has no number
+    (`((3)(5))`). A chain of single children is one list; a branch nests one per child."""
+    out: list[str] = []
+    stack: list[Node | str] = list(reversed(roots))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        numbers: list[str] = []
+        node = item
+        while True:
+            if node.message is not None:
+                numbers.append(str(node.message.uid if by_uid else node.message.seq))
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        out.append("(" + " ".join(numbers) + (" " if numbers and node.children else ""))
+        stack.append(")")
+        stack.extend(reversed(node.children))
+    return "".join(out)
