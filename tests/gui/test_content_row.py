@@ -51,3 +51,40 @@ def test_a_forged_message_says_not_from_a_test(qtbot, window) -> None:
     assert row.verdict is not None and row.verdict.verdict is ContentStatus.UNSIGNED
     assert "Not from a.test" in row.text.text()
     assert window.grab().save(str(ARTIFACTS / "content_row_forged.png"))
+
+
+def test_everyday_mail_is_intact_with_the_key_the_demo_looked_up(
+    qtbot, window, demo_session
+) -> None:
+    """Alice's message read by Bob in the demo world: checked in the GUI thread against the
+    key cache (filled through the world's validating resolver at start), no DNS asked."""
+    from mua.core.compose import Draft
+    from mua.gui.message_model import Column
+
+    outcome = finish(
+        qtbot,
+        demo_session.engine.send(
+            Draft(sender="alice@a.test", to=("bob@b.test",), subject="Signed", text="Hi.\n")
+        ),
+    )
+    assert outcome.sent, outcome.error
+    assert window.select_folder("bob@b.test", "INBOX")
+    model = window.messages
+
+    def row() -> int | None:
+        subjects = [model.message_at(r).subject for r in range(model.rowCount())]
+        return subjects.index("Signed") if "Signed" in subjects else None
+
+    qtbot.waitUntil(lambda: row() is not None, timeout=20_000)
+    window.message_view.setCurrentIndex(model.index(row(), Column.SUBJECT))
+    qtbot.waitUntil(lambda: window.hop_panel.trace() is not None, timeout=20_000)
+    window.act_journey.trigger()
+    content = window.hop_panel.trace().content
+    assert content is not None and content.verdict is ContentStatus.INTACT
+    assert (content.domain, content.dnssec, content.source.value) == ("a.test", True, "observed")
+    row_widget = window.hop_panel.ensure().content_row
+    qtbot.waitUntil(row_widget.isVisible, timeout=20_000)
+    qtbot.waitUntil(lambda: window.hop_panel.ensure().diagram.isVisible(), timeout=20_000)
+    assert "Content: intact" in row_widget.text.text()
+    assert "key DNSSEC-signed" in row_widget.text.text()
+    assert window.grab().save(str(ARTIFACTS / "content_row_intact.png"))
