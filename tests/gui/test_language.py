@@ -256,8 +256,16 @@ def test_the_app_in_russian(qtbot, qapp, compiled, back_to_english, open_demo_wi
     assert f"Участок {relay + 1} из {len(shown().legs)}" in details
     assert "Допустимо" in details or "Без защиты" in details
     assert "Источник" in details and "Протокол" in details
+    row = panel.content_row  # the content verdict's longer Russian sentence wraps: all shown
+    assert "Содержимое: не изменено" in row.text.text()
+    label = row.text
+    assert label.height() >= label.heightForWidth(label.width())
+    assert row.contentsRect().contains(label.geometry())
+    top = panel.why_button.mapTo(panel, panel.why_button.rect().topLeft()).y()
+    assert row.mapTo(panel, row.rect().bottomLeft()).y() < top, "the buttons overlap the row"
     ARTIFACTS.mkdir(exist_ok=True)
     assert window.grab().save(str(ARTIFACTS / "main_window_ru.png"))
+    row.grab().save(str(ARTIFACTS / "content_row_ru.png"))
     assert panel.grab().save(str(ARTIFACTS / "hop_panel_ru.png"))
     panel.show_why(True)
     assert "Почему такие оценки?" in panel.details.toPlainText()
