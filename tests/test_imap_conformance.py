@@ -106,7 +106,7 @@ async def test_a_long_line_under_the_drop_limit_is_skipped_and_the_session_goes_
     assert lines[0].startswith("a BAD") and lines[-1] == "b OK Noop done", lines
 
 
-INVALID = ['"/etc"', '"a//b"', '"/"', '"' + "x" * 300 + '"']
+INVALID = ['"/etc"', '"a//b"', '"/"', '"' + "x" * 300 + '"', '"&Jjo"', '"a&b"', '"a\tb"']
 
 
 @pytest.mark.parametrize("name", INVALID)

@@ -92,7 +92,11 @@ async def _updates(session: Session, *, allow_expunge: bool = True) -> None:
 
 
 def _mailbox(session: Session, token: object, tag: str) -> str:
-    return protocol.decode_mailbox(_text(token, "a mailbox name", tag))
+    text = _text(token, "a mailbox name", tag)  # not a string at all: BAD
+    try:
+        return protocol.decode_mailbox(text)
+    except protocol.ProtocolError as exc:  # a string no mailbox can be called: NO (RFC 5530)
+        raise No(f"[CANNOT] {exc}") from exc
 
 
 def _folder(session: Session, name: str):
