@@ -17,7 +17,7 @@ from mua.cli_i18n import translate_argparse
 from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
 from mua.cli_qt import platform_chosen, split_qt_args
-from mua.core.i18n import _, error_text, set_language, translated
+from mua.core.i18n import _, error_text, set_language
 from mua.core.labels import status_label
 from mua.logsetup import configure_logging
 
@@ -206,6 +206,7 @@ def _has_display(qt_args: list[str]) -> bool:
 def _demo(args: argparse.Namespace) -> int:
     import asyncio
 
+    from mua.cli_content import content_line
     from mua.cli_table import render_trace
     from mua.stack.demo import SCENARIOS, run_demo
 
@@ -219,7 +220,7 @@ def _demo(args: argparse.Namespace) -> int:
         )
         print(render_trace(trace, title=title))
         if trace.content is not None:
-            print(_("Content: {note}").format(note=translated(trace.content.note)))
+            print(content_line(trace.content))
     ok = trace.status is scenario.expect
     if not ok:
         print(
@@ -257,6 +258,7 @@ def _open(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    from mua.cli_content import content_line
     from mua.cli_table import render_trace
     from mua.core.journey import transport_notes
 
@@ -283,7 +285,7 @@ def _trace(args: argparse.Namespace) -> int:
     if not trace.legs:
         print(_("This message has no Received headers: nothing shows how it travelled."))
     if trace.content is not None:
-        print(_("Content: {note}").format(note=translated(trace.content.note)))
+        print(content_line(trace.content))
     from mua.core.mime import too_deep_note, too_deeply_nested
 
     if too_deeply_nested(message):

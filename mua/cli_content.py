@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from pathlib import Path
 
 from mua.client.message_file import MessageFile
 from mua.core.content import ContentVerdict
+from mua.core.i18n import _, translated
 from mua.net.content import verify_content
 from mua.net.dns import Resolver
 from mua.net.posture import parse_nameserver
@@ -22,3 +24,9 @@ def content_with_dns(
             found.raw, resolver=resolver, keys=KeyCache(), own_hosts=set(found.own_hosts)
         )
     )
+
+
+def content_line(verdict: ContentVerdict) -> str:
+    """The verdict's sentence for the terminal, wrapped at 80 columns like the legs' table."""
+    text = _("Content: {note}").format(note=translated(verdict.note))
+    return textwrap.fill(text, width=80, subsequent_indent="    ")

@@ -74,6 +74,7 @@ async def test_forged_fails_dmarc_at_the_mx(tmp_path: Path) -> None:
     trace = sent.trace
     assert trace.status is TraceStatus.DELIVERED
     assert trace.legs[0].kind is LegKind.RELAY  # no submission, no handoff
+    assert "none of a.test's servers took part" in trace.legs[0].note
     assert trace.content is not None and trace.content.verdict is ContentStatus.UNSIGNED
     assert trace.content.note.startswith("Not from a.test")
     (wire,) = delivered

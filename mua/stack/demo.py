@@ -251,7 +251,14 @@ async def _send_forged(world: World, scenario: Scenario, timeout: float) -> Sent
     sent = await inject_forged(world, SENDER, RECIPIENT, scenario.name)
     message_id = sent["message_id"]
     status = await _outcome(world, message_id, timeout)
-    legs = stack_legs(world, message_id, relay_side="server")
+    note = T_(
+        "An outsider's server handed this straight to b.test's MX, as any server may; none "
+        "of a.test's servers took part."
+    )
+    legs = [
+        replace(leg, note=Text.join([leg.note, note])) if leg.kind is LegKind.RELAY else leg
+        for leg in stack_legs(world, message_id, relay_side="server")
+    ]
     content = None
     if status is TraceStatus.DELIVERED:
         leg, raw = await asyncio.to_thread(_read_as_bob, world, scenario, message_id)
