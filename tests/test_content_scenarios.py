@@ -57,6 +57,9 @@ async def test_strip_rewrite_agrees_with_the_wire_and_the_log(tmp_path: Path) ->
     assert REWRITE_LINE in wire and REWRITE_LINE not in sent.message  # changed on the way
     attacker = [e for e in events if e["event"] == "attacker" and e["message_id"]]
     assert attacker and all(e["stripped"] and e["rewrote"] for e in attacker)
+    # The MX found a.test's signature broken (body hash), as the client does.
+    (checked,) = [e for e in events if e["event"] == "authenticated"]
+    assert "dkim=fail" in checked["results"] and "dmarc=fail" in checked["results"]
     # The transport grade of the other legs is untouched by the content verdict.
     assert next(leg for leg in trace.legs if leg.kind is LegKind.SUBMISSION).grade is Grade.GREEN
 
@@ -83,5 +86,9 @@ async def test_forged_fails_dmarc_at_the_mx(tmp_path: Path) -> None:
     assert "dkim=none" in results and "dmarc=fail" in results
     assert b"DKIM-Signature" not in wire and b"From: Alice <alice@a.test>" in wire
     mine = [e for e in events if e.get("message_id") == trace.message_id and e["event"] == "leg"]
+    (checked,) = [
+        e for e in events if e["event"] == "authenticated" and e["message_id"] == trace.message_id
+    ]
+    assert "dmarc=fail" in checked["results"] and checked["results"] in results
     kinds = {e["leg"] for e in mine}
     assert "relay" in kinds and not kinds & {"submission", "handoff"}  # a.test never saw it

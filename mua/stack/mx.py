@@ -77,6 +77,8 @@ class InboundHandler:
         queue_id = new_queue_id()
         message_id = str(_headers.parsebytes(data).get("Message-ID", "")).strip() or None
         results = await authentication_results(data, self.hostname, self.resolver)
+        # What the checks found, for the event log as for the message (Authentication-Results).
+        self.events.write("authenticated", message_id=message_id, results=results)
         try:
             for rcpt in envelope.rcpt_tos:
                 value = received_header(
