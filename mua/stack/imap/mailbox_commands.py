@@ -1,0 +1,283 @@
+"""The authenticated-state commands (RFC 3501 section 6.3): mailboxes (SELECT, EXAMINE,
+CREATE, DELETE, RENAME, SUBSCRIBE, LIST, LSUB, STATUS, APPEND), NAMESPACE and IDLE.
+Registered with `mua.stack.imap.commands`, which imports this module."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+from mua.stack.imap import arguments, mailstore, protocol
+from mua.stack.imap.commands import (
+    AUTHED,
+    No,
+    _args,
+    _folder,
+    _io,
+    _mailbox,
+    _text,
+    _updates,
+    command,
+)
+from mua.stack.imap.model import SEEN
+from mua.stack.imap.selected import SelectedMailbox
+
+if TYPE_CHECKING:
+    from mua.stack.imap.server import Session
+
+
+# -- authenticated --------------------------------------------------------------------------------
+
+
+@command("NAMESPACE", AUTHED)
+async def namespace(session: Session, cmd: protocol.Command) -> None:
+    await session.send('* NAMESPACE (("" "/")) NIL NIL', f"{cmd.tag} OK Namespace done")
+
+
+async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) -> None:
+    from mua.stack.imap.server import State
+
+    args = _args(cmd, 1, "mailbox")
+    name = _mailbox(session, args[0], cmd.tag)
+    if (
+        len(args) > 1
+        and isinstance(args[1], list)
+        and any(str(p).upper() == "CONDSTORE" for p in args[1])
+    ):
+        session.condstore = True  # RFC 7162 section 3.1.8
+    session.selected = None
+    session.state = State.AUTHENTICATED
+    folder = _folder(session, name)
+    selected = await _io(SelectedMailbox, folder, readonly=readonly, condstore=session.condstore)
+    if not readonly:
+        selected.recent_uids = set(await _io(folder.claim_recent))
+    status = await _io(folder.status)
+    flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+    first_unseen = next(
+        (n for n, uid in enumerate(selected.uids, 1) if SEEN not in selected.infos[uid].flags),
+        None,
+    )
+    lines = [
+        f"* FLAGS ({flags})",
+        f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted",
+        f"* {selected.exists} EXISTS",
+        # EXAMINE reports the unclaimed ones without claiming them.
+        f"* {status.get('recent', 0) if readonly else len(selected.recent_uids)} RECENT",
+        f"* OK [UIDVALIDITY {status['uidvalidity']}] UIDs valid",
+        f"* OK [UIDNEXT {status['uidnext']}] Predicted next UID",
+    ]
+    if first_unseen:
+        lines.append(f"* OK [UNSEEN {first_unseen}] First unseen")
+    if session.condstore:
+        lines.append(f"* OK [HIGHESTMODSEQ {status['highestmodseq']}] Highest")
+    session.selected = selected
+    session.state = State.SELECTED
+    mode = "READ-ONLY" if readonly else "READ-WRITE"
+    await session.send(*lines, f"{cmd.tag} OK [{mode}] {cmd.name} completed")
+
+
+@command("SELECT", AUTHED)
+async def select(session: Session, cmd: protocol.Command) -> None:
+    await _select(session, cmd, readonly=False)
+
+
+@command("EXAMINE", AUTHED)
+async def examine(session: Session, cmd: protocol.Command) -> None:
+    await _select(session, cmd, readonly=True)
+
+
+@command("CREATE", AUTHED)
+async def create(session: Session, cmd: protocol.Command) -> None:
+    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    assert session.store is not None
+    try:
+        await _io(session.store.create, name.rstrip("/"))
+    except mailstore.FolderExists as exc:
+        raise No(f"[ALREADYEXISTS] Mailbox {name} already exists") from exc
+    except mailstore.InvalidFolderName as exc:
+        raise No(f"[CANNOT] {exc}") from exc
+    await session.send(f"{cmd.tag} OK Create completed")
+
+
+@command("DELETE", AUTHED)
+async def delete(session: Session, cmd: protocol.Command) -> None:
+    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    assert session.store is not None
+    if name.upper() == "INBOX":
+        raise No("[CANNOT] INBOX cannot be deleted")
+    try:
+        await _io(session.store.delete, name)
+    except mailstore.NoSuchFolder as exc:
+        raise No(f"[NONEXISTENT] No mailbox {name}") from exc
+    except mailstore.StoreError as exc:
+        raise No(f"[CANNOT] {exc}") from exc
+    await session.send(f"{cmd.tag} OK Delete completed")
+
+
+@command("RENAME", AUTHED)
+async def rename(session: Session, cmd: protocol.Command) -> None:
+    old, new = (_mailbox(session, a, cmd.tag) for a in _args(cmd, 2, "old new")[:2])
+    assert session.store is not None
+    try:
+        await _io(session.store.rename, old, new)
+    except mailstore.NoSuchFolder as exc:
+        raise No(f"[NONEXISTENT] No mailbox {old}") from exc
+    except mailstore.FolderExists as exc:
+        raise No(f"[ALREADYEXISTS] Mailbox {new} already exists") from exc
+    except mailstore.StoreError as exc:
+        raise No(f"[CANNOT] {exc}") from exc
+    await session.send(f"{cmd.tag} OK Rename completed")
+
+
+async def _subscription(session: Session, cmd: protocol.Command, on: bool) -> None:
+    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    assert session.store is not None
+    try:
+        if on:  # as Dovecot does: only a mailbox that exists (UNSUBSCRIBE cleans up any)
+            await _io(session.store.folder, name)
+        await _io(session.store.subscribe, name, on)
+    except mailstore.NoSuchFolder as exc:
+        raise No(f"[NONEXISTENT] No mailbox {name}") from exc
+    await session.send(f"{cmd.tag} OK {cmd.name} completed")
+
+
+@command("SUBSCRIBE", AUTHED)
+async def subscribe(session: Session, cmd: protocol.Command) -> None:
+    await _subscription(session, cmd, True)
+
+
+@command("UNSUBSCRIBE", AUTHED)
+async def unsubscribe(session: Session, cmd: protocol.Command) -> None:
+    await _subscription(session, cmd, False)
+
+
+def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
+    """RFC 3501 section 6.3.8: `*` matches anything, `%` anything but the delimiter."""
+    full = reference + pattern
+    regex = "".join(".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in full)
+    return re.compile(f"^{regex}$", re.IGNORECASE if full.upper().startswith("INBOX") else 0)
+
+
+async def _list(session: Session, cmd: protocol.Command, *, lsub: bool) -> None:
+    args = list(cmd.args)
+    special_only = False
+    if args and isinstance(args[0], list):  # LIST-EXTENDED selection options (RFC 5258)
+        special_only = any(str(o).upper() == "SPECIAL-USE" for o in args.pop(0))
+    if len(args) < 2:
+        raise protocol.ProtocolError(f"Usage: {cmd.name} reference pattern", cmd.tag)
+    reference = _mailbox(session, args[0], cmd.tag)
+    pattern = _mailbox(session, args[1], cmd.tag)
+    assert session.store is not None
+    lines = []
+    if pattern == "":  # RFC 3501: the hierarchy delimiter and root
+        lines.append('* LIST (\\Noselect) "/" ""')
+    else:
+        match = _pattern(reference, pattern)
+        for info in await _io(session.store.folders):
+            if not match.match(info.name) or (lsub and not info.subscribed):
+                continue
+            if special_only and not info.special_use:
+                continue
+            attrs = ["\\HasChildren" if info.has_children else "\\HasNoChildren"]
+            if info.special_use:
+                attrs.append(info.special_use)
+            if info.subscribed and not lsub:
+                attrs.append("\\Subscribed")
+            name = protocol.quote(protocol.encode_mailbox(info.name))
+            lines.append(f'* {"LSUB" if lsub else "LIST"} ({" ".join(attrs)}) "/" {name}')
+    await session.send(*lines, f"{cmd.tag} OK {cmd.name} completed")
+
+
+@command("LIST", AUTHED)
+async def list_(session: Session, cmd: protocol.Command) -> None:
+    await _list(session, cmd, lsub=False)
+
+
+@command("LSUB", AUTHED)
+async def lsub(session: Session, cmd: protocol.Command) -> None:
+    await _list(session, cmd, lsub=True)
+
+
+_STATUS_ITEMS = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "RECENT", "HIGHESTMODSEQ"}
+
+
+@command("STATUS", AUTHED)
+async def status(session: Session, cmd: protocol.Command) -> None:
+    args = _args(cmd, 2, "mailbox (items)")
+    name = _mailbox(session, args[0], cmd.tag)
+    items = [str(i).upper() for i in (args[1] if isinstance(args[1], list) else [args[1]])]
+    unknown = [i for i in items if i not in _STATUS_ITEMS]
+    if unknown:
+        raise protocol.ProtocolError(f"Unknown STATUS item {unknown[0][:20]}", cmd.tag)
+    folder = _folder(session, name)
+    counts = await _io(folder.status)
+    counts.setdefault("recent", 0)
+    values = " ".join(f"{i} {counts[i.lower()]}" for i in items)
+    encoded = protocol.quote(protocol.encode_mailbox(name))
+    await session.send(f"* STATUS {encoded} ({values})", f"{cmd.tag} OK Status completed")
+
+
+@command("APPEND", AUTHED)
+async def append(session: Session, cmd: protocol.Command) -> None:
+    args = _args(cmd, 2, "mailbox [(flags)] [date-time] literal")
+    name = _mailbox(session, args[0], cmd.tag)
+    message = args[-1]
+    if not isinstance(message, bytes):
+        raise protocol.ProtocolError("APPEND needs the message as a literal", cmd.tag)
+    flags: frozenset[str] = frozenset()
+    internaldate = None
+    for extra in args[1:-1]:
+        if isinstance(extra, list):
+            flags = arguments.parse_flag_list(extra)
+        else:
+            internaldate = arguments.parse_datetime(_text(extra, "a date-time", cmd.tag))
+    assert session.store is not None
+    try:
+        folder = session.store.folder(name)
+    except mailstore.NoSuchFolder as exc:
+        raise No(f"[TRYCREATE] No mailbox {name}") from exc
+    uid = await _io(folder.append, message, frozenset(flags) - {"\\Recent"}, internaldate)
+    await _updates(session)
+    await session.send(f"{cmd.tag} OK [APPENDUID {folder.uidvalidity} {uid}] Append completed")
+
+
+@command("IDLE", AUTHED)
+async def idle(session: Session, cmd: protocol.Command) -> None:
+    """RFC 2177: untagged updates as they happen until the client says DONE."""
+    await session.send("+ idling")
+    # DONE is read as any command line is: a line over the limit is never parsed in part.
+    limits = session.server.limits
+    done = asyncio.ensure_future(
+        protocol.read_line(
+            session.reader, max_line=limits.max_line, timeout=2 * limits.idle_timeout
+        )
+    )
+    try:
+        while True:
+            await _updates(session)
+            session.changed.clear()
+            changed = asyncio.ensure_future(session.changed.wait())
+            finished, _ = await asyncio.wait(
+                {done, changed},
+                timeout=limits.idle_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if done in finished:
+                changed.cancel()
+                break
+            if not finished:  # autologout (RFC 3501 section 5.4)
+                changed.cancel()
+                await session.send("* BYE Autologout; idle for too long")
+                from mua.stack.imap.server import CloseConnection
+
+                raise CloseConnection
+    finally:
+        if not done.done():
+            done.cancel()
+    line = done.result()
+    if not line:
+        raise ConnectionResetError("client went away during IDLE")
+    if line.strip().upper() != b"DONE":
+        raise protocol.ProtocolError("Expected DONE", cmd.tag)
+    await session.send(f"{cmd.tag} OK Idle completed")
