@@ -3,7 +3,8 @@
 Exit codes a script can rely on (sysexits.h names):
   0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;
   69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;
-  77 (EX_NOPERM) password or certificate refused; 78 (EX_CONFIG) no such account / no keyring.
+  77 (EX_NOPERM) password or certificate refused;
+  78 (EX_CONFIG) no such account, no keyring, or a CA file that cannot be read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXI
 EXIT_CODES = N_(
     "0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;\n"
     "69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;\n"
-    "77 (EX_NOPERM) password or certificate refused; 78 (EX_CONFIG) no such account / no keyring."
+    "77 (EX_NOPERM) password or certificate refused;\n"
+    "78 (EX_CONFIG) no such account, no keyring, or a CA file that cannot be read."
 )
 
 
