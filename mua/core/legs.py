@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mua.core.i18n import text_from_json, text_to_json
 from mua.core.tls import TlsFacts
+
+if TYPE_CHECKING:  # mua.core.content imports this module (Source)
+    from mua.core.content import ContentVerdict
 
 
 class Role(StrEnum):
@@ -188,7 +191,7 @@ class Trace:
     message_id: str | None = None
     # Content authenticity (mua.core.content.ContentVerdict): beside the legs, never
     # part of their grades; None when it was not looked at.
-    content: Any = None
+    content: ContentVerdict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
