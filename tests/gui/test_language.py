@@ -259,7 +259,7 @@ def test_the_app_in_russian(qtbot, qapp, compiled, back_to_english, open_demo_wi
     row = panel.content_row  # the content verdict's longer Russian sentence wraps: all shown
     assert "Содержимое: не изменено" in row.text.text()
     label = row.text
-    assert label.height() >= label.heightForWidth(label.width())
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))  # re-laid out
     assert row.contentsRect().contains(label.geometry())
     top = panel.why_button.mapTo(panel, panel.why_button.rect().topLeft()).y()
     assert row.mapTo(panel, row.rect().bottomLeft()).y() < top, "the buttons overlap the row"
