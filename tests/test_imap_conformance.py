@@ -140,9 +140,7 @@ async def test_subscribe_needs_a_mailbox_that_exists(imap_wire) -> None:
     UNSUBSCRIBE of one still works, so a stale subscription can be removed."""
     wire = await imap_wire()
     assert (await wire.command("a", "SUBSCRIBE Nowhere"))[-1].startswith("a NO [NONEXISTENT]")
-    assert (await wire.command("b", 'LSUB "" *')) == ["b OK LSUB completed"] or all(
-        "Nowhere" not in line for line in await wire.command("b2", 'LSUB "" *')
-    )
+    assert not any("Nowhere" in line for line in await wire.command("b", 'LSUB "" *'))
     assert (await wire.command("c", "CREATE Somewhere"))[-1].startswith("c OK")
     assert (await wire.command("d", "SUBSCRIBE Somewhere"))[-1].startswith("d OK")
     assert (await wire.command("e", "UNSUBSCRIBE Nowhere"))[-1].startswith("e OK")
