@@ -282,3 +282,38 @@ def test_the_app_in_russian(qtbot, qapp, compiled, back_to_english, open_demo_wi
         qtbot.waitUntil(widget.isVisible)
         assert widget.grab().save(str(ARTIFACTS / f"{name}.png"))
     assert others["compose_ru"].send_button.text() == "Отправить"
+
+
+def test_the_message_file_window_is_marked(qtbot, tmp_path: Path) -> None:
+    """`mua open FILE.eml` under the pseudo-language: the reader, the journey read from the
+    headers (claimed and recorded legs, their notes) and each leg's details."""
+    from mua.client.message_file import read_message_file
+    from mua.gui.viewer import MessageFileWindow
+    from tests.test_cli_trace import SAMPLE
+
+    eml = tmp_path / "sample.eml"
+    eml.write_text(SAMPLE)
+    i18n.use_translations(_Pseudo(), "pseudo")
+    try:
+        window = MessageFileWindow(read_message_file(eml))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        texts = [("viewer", where, t) for where, t in _visible_texts(window)]
+        panel = window.hop_panel
+        for i in range(len(panel.trace().legs)):
+            panel.show_leg(i)
+            texts.append(("viewer", f"leg {i + 1}", panel.details.toPlainText()))
+        data = [window.reader.subject_label.text(), "body"]  # the message's own words
+        for leg in panel.trace().legs:  # and its headers' (the Received field, its `with`)
+            data += [s for s in (leg.header, leg.with_keyword) if s]
+
+        def words(text: str) -> str:
+            for said in sorted(data, key=len, reverse=True):
+                text = text.replace(said, " ")
+            return text
+
+        unmarked = [t for t in texts if t[2] and _unmarked(words(t[2]))]
+        assert unmarked == [], "\n".join(map(repr, unmarked))
+    finally:
+        i18n.set_language("en")
