@@ -14,6 +14,7 @@ from imapclient import IMAPClient
 
 from mua.stack.imap import sort, thread
 from mua.stack.imap.basesubject import base_subject
+from mua.stack.imap.model import MessageInfo
 from mua.stack.imap.sort import Criterion, Facts
 from mua.stack.world import World
 from tests.imap_wire import ImapWire
@@ -130,6 +131,24 @@ def test_sort_by_each_key_with_mailbox_order_for_ties() -> None:
     assert by("CC") == [1, 2, 4, 3]
     assert by("DISPLAYFROM") == [4, 2, 3, 1]  # Amy@w, amy@y, Bob, Zed (no case)
     assert by("DISPLAYTO") == [3, 4, 2, 1]  # "", "", Al, b@x
+
+
+def test_facts_read_from_the_message_when_the_index_has_no_summary() -> None:
+    raw = (
+        b"From: =?utf-8?q?Z=C3=B6e?= <zoe@x.test>, amy@x.test\r\nTo: undisclosed-recipients:;\r\n"
+        b"Subject: Re: =?utf-8?q?Caf=C3=A9?=\r\nDate: Sat, 28 Nov 2026 10:00:00 +0100\r\n"
+        b"Message-ID: <m@x.test>\r\nReferences: junk\r\n"
+        b"In-Reply-To: <p@x.test> <q@x.test>\r\n\r\nbody\r\n"
+    )
+    info = MessageInfo(uid=7, flags=frozenset(), size=len(raw), internaldate=5.0)
+    got = Facts.of(3, info, lambda: raw)
+    assert (got.seq, got.uid, got.arrival) == (3, 7, 5.0)
+    assert got.sent == 1795856400.0  # 09:00 UTC
+    assert got.from_ == ("Zöe", "zoe@x.test") and got.to == ("", "")
+    assert got.base == ("Café", True)
+    assert got.message_id == "<m@x.test>" and got.references == ("<p@x.test>",)
+    undated = Facts.of(1, info, lambda: b"Subject: x\r\n\r\n")
+    assert undated.sent == 5.0  # no Date: the internal date (section 2.2)
 
 
 def test_sort_criteria_parse_and_refuse() -> None:

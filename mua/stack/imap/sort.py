@@ -14,7 +14,7 @@ from typing import Any
 from mua.stack.imap.basesubject import base_subject, collation_key, decode_subject
 from mua.stack.imap.model import MessageInfo
 from mua.stack.imap.protocol import Atom, ProtocolError, Token
-from mua.stack.imap.render import crlf, field_value, header_fields
+from mua.stack.imap.render import crlf, field_value, header_fields, sent_date
 
 KEYS = ("ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
@@ -71,7 +71,7 @@ class Facts:
         values: dict[str, str] = {}
         for name, field in header_fields(header):
             values.setdefault(name.lower(), field_value(field))
-        sent = info.summary.get("sent") if raw else _date(values.get("date"))
+        sent = info.summary.get("sent") if raw else sent_date(values.get("date"))
         refs = _MSG_ID.findall(values.get("references", ""))
         if not refs:
             refs = _MSG_ID.findall(values.get("in-reply-to", ""))[:1]
@@ -93,19 +93,6 @@ class Facts:
     @functools.cached_property
     def base(self) -> tuple[str, bool]:
         return base_subject(self.subject)
-
-
-def _date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    try:
-        return parsed.timestamp()  # a naive one (no zone) is read as local; -0000 as UTC
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _first_address(value: str) -> tuple[str, str]:
