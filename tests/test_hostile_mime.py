@@ -101,3 +101,17 @@ async def test_sync_and_read_of_a_deeply_nested_message(
     assert await asyncio.to_thread(main, ["read", "bob@b.test", str(row.uid)]) == 0
     out = capsys.readouterr().out
     assert "Subject: nested" in out and "too deeply nested" in out
+
+
+async def test_the_mx_takes_a_deeply_nested_message(world: World, connect) -> None:
+    """Mailed in from outside: the MX (which checks DKIM/DMARC on it) delivers it."""
+    from tests.conftest import eventually, maildir_messages
+
+    wire = await connect(world.providers["b.test"].ports.mx)
+    await wire.send("EHLO mta.m.test")
+    assert (await wire.send("MAIL FROM:<mallory@m.test>")).startswith("250")
+    assert (await wire.send("RCPT TO:<bob@b.test>")).startswith("250")
+    assert (await wire.send("DATA")).startswith("354")
+    assert (await wire.send(nested_message() + b".\r\n")).startswith("250")
+    (raw,) = await eventually(lambda: maildir_messages(world, "bob@b.test"))
+    assert b"At the bottom." in raw
