@@ -115,3 +115,33 @@ async def test_the_mx_takes_a_deeply_nested_message(world: World, connect) -> No
     assert (await wire.send(nested_message() + b".\r\n")).startswith("250")
     (raw,) = await eventually(lambda: maildir_messages(world, "bob@b.test"))
     assert b"At the bottom." in raw
+
+
+def _rfc822_chain(depth: int) -> bytes:
+    text = "Subject: inner\r\n\r\nbottom\r\n"
+    for i in range(depth):
+        text = f"Content-Type: message/rfc822\r\nSubject: level {i}\r\n\r\n" + text
+    return text.encode()
+
+
+def _digest_chain(depth: int) -> bytes:  # a digest's parts are message/rfc822 by default
+    return "".join(
+        f'Content-Type: multipart/digest; boundary="d{i}"\r\n\r\n--d{i}\r\n\r\n'
+        for i in range(depth)
+    ).encode()
+
+
+@pytest.mark.parametrize("raw", [nested_message(), _rfc822_chain(1000), _digest_chain(1000)])
+@pytest.mark.parametrize("policy", ["compat32", "default"])
+def test_parsing_caps_the_depth_and_the_result_can_be_walked_and_written(raw, policy) -> None:
+    import email.policy
+
+    from mua.core.mime import MAX_DEPTH, parse_bytes, too_deeply_nested
+
+    message = parse_bytes(raw, policy=getattr(email.policy, policy))
+    assert too_deeply_nested(message)
+    assert MAX_DEPTH < len(list(message.walk())) <= 2 * MAX_DEPTH + 2
+    assert message.as_bytes()  # the writer recurses too
+    shallow = parse_bytes(nested_message(MAX_DEPTH - 1), policy=getattr(email.policy, policy))
+    assert not too_deeply_nested(shallow)
+    assert b"At the bottom." in shallow.as_bytes()
