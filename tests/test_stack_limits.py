@@ -139,7 +139,7 @@ def _gate(world: World, listener: str):
     return provider.mx.gate
 
 
-async def test_idle_plain_smtp_sockets_are_closed(tmp_path) -> None:
+async def test_idle_sockets_are_closed_and_sooner_under_stress(tmp_path) -> None:
     """Every plain SMTP listener (MX, and the 587 role before STARTTLS) closes a socket that
     says nothing after its idle timeout; under stress (over half the connection limit) a new
     socket gets the short stress timeout instead of the 5 minutes RFC 5321 grants."""
@@ -167,6 +167,19 @@ async def test_idle_plain_smtp_sockets_are_closed(tmp_path) -> None:
             calm_writer.write(b"NOOP\r\n")
             assert (await calm_reader.readline()).startswith(b"250")
             await _closed(calm_writer)
+        imap = []  # the IMAP 143 role the same way: its 60 s before login drop to 0.5 s
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", b.imap_starttls)
+            assert (await reader.readline()).startswith(b"* OK")
+            imap.append((reader, writer))
+        assert (
+            await asyncio.wait_for(imap[2][0].readline(), 5.0)
+            == b"* BYE Autologout; idle for too long\r\n"
+        )
+        imap[0][1].write(b"a NOOP\r\n")
+        assert (await imap[0][0].readline()).startswith(b"a OK")
+        for _reader, writer in imap:
+            await _closed(writer)
 
 
 async def test_the_client_sends_recipients_over_the_limit_in_another_transaction(
