@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import ssl
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,26 @@ from tests.smtp_wire import Wire
 
 # Never touch the OS keychain from tests (keyring honours this variable).
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+
+
+@pytest.fixture(autouse=True)
+def _no_collection_in_worker_threads() -> Iterator[None]:
+    """The whole suite runs in one process, GUI tests first: once they made Qt objects, some
+    sit in cyclic garbage, and automatic collection would destroy them in whichever worker
+    thread allocates (the MSA's DKIM signing, the MX's checks run in `asyncio.to_thread`),
+    which crashes Qt's event processing later (mua/gui/collector.py says why). So while
+    PySide6 is loaded, cyclic garbage is collected only here, in the main thread, after each
+    test; tests/gui/conftest.py does the same on a Qt timer during GUI tests."""
+    if "PySide6.QtCore" not in sys.modules:
+        yield
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if was_enabled:
+        gc.enable()
+
 
 FAST = {"retry_delays": (0.2, 0.4, 0.8), "idle_timeout": 10.0, "relay_timeout": 5.0}
 
