@@ -77,9 +77,13 @@ async def test_a_delivery_is_recorded_before_the_other_destinations_finish(
         return [e.recipients for e in a.queue.entries()]
 
     await eventually(lambda: waiting() == [["alice@a.test"]], what="Bob recorded as done")
-    relayed = [e for e in world.events.read() if e["event"] == "relayed"]
-    assert [e["recipients"] for e in relayed] == [["bob@b.test"]]
-    assert relayed[0]["acked"] <= relayed[0]["settled"]
+
+    def relayed() -> list[dict]:
+        return [e for e in world.events.read() if e["event"] == "relayed"]
+
+    await eventually(relayed, what="the event log's record of Bob's copy")
+    assert [e["recipients"] for e in relayed()] == [["bob@b.test"]]
+    assert relayed()[0]["acked"] <= relayed()[0]["settled"] <= relayed()[0]["synced"]
     release.set()
     await eventually(lambda: maildir_messages(world, "alice@a.test"), what="Alice's copy")
     await eventually(lambda: len(a.queue) == 0, what="an empty queue")

@@ -74,8 +74,15 @@ class Spool:
             f.readline()
             return f.read()
 
-    def remove(self, entry_id: str) -> None:
+    def remove(self, entry_id: str, *, sync: bool = True) -> None:
+        """`sync=False`: the directory is not fsync'ed (the caller calls `sync()` soon): the
+        removal survives the process being killed, not yet the machine losing power."""
         self._path(entry_id).unlink(missing_ok=True)
+        if sync:
+            fsync_dir(self.directory)
+
+    def sync(self) -> None:
+        """Make the removals and renames so far durable (fsync of the directory)."""
         fsync_dir(self.directory)
 
     def __len__(self) -> int:

@@ -3,15 +3,19 @@
 SMTP has an inherent window (RFC 5321 section 6.1; RFC 1047): between the MX's 250 and the
 sender forgetting the message, a crash means the message is sent again. This keeps it as
 short as it can be: the relay calls `delivered` before QUIT, before the message's other
-destinations finish and before any bookkeeping; a worker thread of its own (not the shared
-pool, where the herd's reads and the MDA's writes queue) rewrites the queue file without
-the delivered recipients, or removes it when none is left, and fsyncs the directory.
+destinations finish and before any bookkeeping. When no recipient is left (the common
+case) the queue file is unlinked right there on the event loop, a few microseconds after
+the 250 was read: from then on a killed process cannot resend it. The fsync of the queue
+directory (what a power loss needs) follows in a worker thread of its own (not the shared
+pool, where the herd's reads and the MDA's writes queue); a message with recipients left
+has its queue file rewritten there, without the delivered ones.
 
 Then, in the same thread, the event log: the relay leg and a "relayed" record carrying the
-time of the 250 (`acked`) and of the queue's record (`settled`), fsync'ed, so the log's
-record of a delivery is as durable as the delivery. A failure of either is logged and never
-turns into a resend: the recipients are gone from the entry in memory, so this MTA does not
-try them again; only a crash before the queue's record reaches the disk can.
+time of the 250 (`acked`), of the queue's record (`settled`) and of its fsync (`synced`),
+itself fsync'ed, so the log's record of a delivery is as durable as the delivery. A failure
+of either is logged and never turns into a resend: the recipients are gone from the entry
+in memory, so this MTA does not try them again; only a crash before the queue's record
+reaches the disk can.
 """
 
 from __future__ import annotations
@@ -52,15 +56,24 @@ class DeliveryRecorder:
         assert self._executor is not None, "the recorder is not started"
         entry.recipients = [r for r in entry.recipients if r not in outcome.delivered]
         snapshot = replace(entry, recipients=list(entry.recipients))
+        settled = None
+        if not snapshot.recipients:
+            try:
+                self.queue.remove(snapshot, sync=False)  # an unlink: microseconds
+                settled = time.time()
+            except OSError:
+                pass  # told below, where the removal is tried again
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, snapshot, outcome)
+        await loop.run_in_executor(self._executor, self._write, snapshot, outcome, settled)
 
-    def _write(self, entry: QueueEntry, outcome: RelayOutcome) -> None:
+    def _write(self, entry: QueueEntry, outcome: RelayOutcome, settled: float | None) -> None:
         try:
             if entry.recipients:
                 self.queue.save(entry)
-            else:
+            elif settled is None:
                 self.queue.remove(entry)
+            else:
+                self.queue.sync()
         except OSError as exc:
             log.error(
                 "queue entry %s: delivered to %s, but the queue could not record it (%s); "
@@ -69,7 +82,7 @@ class DeliveryRecorder:
                 ", ".join(outcome.delivered),
                 exc,
             )
-        settled = time.time()
+        synced = time.time()
         ids = {"queue_id": entry.id, "message_id": entry.message_id}
         events = self._events()
         try:
@@ -87,7 +100,8 @@ class DeliveryRecorder:
                 recipients=outcome.delivered,
                 remote=outcome.remote,
                 acked=outcome.acked,
-                settled=settled,
+                settled=settled or synced,
+                synced=synced,
                 **ids,
             )
         except OSError as exc:

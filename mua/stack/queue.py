@@ -77,8 +77,12 @@ class MailQueue:
         """Persist new delivery state (remaining recipients, attempts, next attempt)."""
         self._spool.write(entry.id, asdict(entry), self.message(entry))
 
-    def remove(self, entry: QueueEntry) -> None:
-        self._spool.remove(entry.id)
+    def remove(self, entry: QueueEntry, *, sync: bool = True) -> None:
+        """`sync=False`: gone at once, durable against a power loss only after `sync()`."""
+        self._spool.remove(entry.id, sync=sync)
+
+    def sync(self) -> None:
+        self._spool.sync()
 
     def __len__(self) -> int:
         return len(self._spool)
