@@ -73,8 +73,15 @@ def queued(directory: Path) -> int:
 
 
 async def load(
-    world: World, port: int, seconds: float, clients: int, acked: set[str], counter: list[int]
-) -> None:
+    world: World,
+    proc: subprocess.Popen,
+    port: int,
+    seconds: float,
+    clients: int,
+    acked: set[str],
+    counter: list[int],
+) -> float:
+    """Submit for `seconds`, then kill the world while the load runs; its RSS before."""
     alice = world.mailbox("alice@a.test")
     endpoint = SubmissionEndpoint(
         host="127.0.0.1",
@@ -84,8 +91,12 @@ async def load(
         server_name=world.providers["a.test"].smtp_host,
     )
 
+    deadline = time.monotonic() + seconds
+
     async def client(c: int) -> None:
-        while True:
+        # Each stops by itself at the deadline: a cancellation can be lost inside
+        # aiosmtplib's wait_for on Python 3.11, and the load would then never end.
+        while time.monotonic() < deadline:
             counter[0] += 1
             msgid = f"<kill-{os.getpid()}-{counter[0]}-{c}@a.test>"
             msg = EmailMessage()
@@ -103,11 +114,16 @@ async def load(
                 continue
             acked.add(msgid)
 
-    tasks = [asyncio.create_task(client(c)) for c in range(clients)]
-    await asyncio.sleep(seconds)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    rss = 0.0
+
+    def kill() -> None:
+        nonlocal rss
+        rss = rss_mb(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+
+    asyncio.get_running_loop().call_later(seconds, kill)
+    await asyncio.gather(*(client(c) for c in range(clients)))
+    return rss
 
 
 def delivered_ids(world: World) -> Counter[str]:
@@ -147,9 +163,8 @@ def main() -> int:
         for _ in range(args.kills):
             proc, port = start_world(directory)
             seconds = rng.uniform(2.0, 5.0)
-            asyncio.run(load(world, port, seconds, args.clients, acked, counter))
-            peak_rss = max(peak_rss, rss_mb(proc.pid))
-            proc.send_signal(signal.SIGKILL)
+            rss = asyncio.run(load(world, proc, port, seconds, args.clients, acked, counter))
+            peak_rss = max(peak_rss, rss)
             proc.wait()
             print(
                 f"killed after {seconds:.1f} s: {len(acked)} acknowledged so far, "

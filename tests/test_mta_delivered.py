@@ -36,7 +36,7 @@ async def test_a_full_disk_for_the_event_log_never_resends(
     a = world.providers["a.test"]
     assert a.mta is not None
     a.mta.events = FullDisk(world.events.path)
-    with caplog.at_level(logging.ERROR, logger="mua.stack.mta"):
+    with caplog.at_level(logging.ERROR):
         await send(world, "alice@a.test", ["bob@b.test"], subject="Once")
         await eventually(lambda: maildir_messages(world, "bob@b.test"), what="the delivery")
         await eventually(lambda: len(a.queue) == 0, what="the queue to forget it")
