@@ -270,6 +270,8 @@ def _accounts_add(args: argparse.Namespace) -> int:
         smtp=servers["smtp"],
         nameserver=args.nameserver,
         cleartext_consent=args.allow_cleartext,
+        # the error above named the risk: the password crosses in clear too
+        allow_cleartext_auth=args.allow_cleartext,
         server_saves_sent=args.server_saves_sent,
     )
     _check_signin(account, password)
@@ -321,7 +323,11 @@ def _check_signin(account: Account, password: str) -> None:
 
     try:
         with ImapSession.connect(endpoint_for(account), timeout=15) as session:
-            session.login(account.imap.username, password)
+            session.login(
+                account.imap.username,
+                password,
+                allow_cleartext_auth=account.allow_cleartext_auth,
+            )
         asyncio.run(probe(submission_endpoint(account), timeout=15))
     except Exception as exc:
         raise _errors(exc) from exc

@@ -55,7 +55,14 @@ def submission_leg(account: Account, result: SubmissionResult) -> Leg:
         Source.OBSERVED,
         port_role=result.port_role,
         port_actual=result.port_actual,
-        note=T_("Observed by this client when it sent the message."),
+        note=(
+            T_(
+                "Observed by this client when it sent the message: no TLS, so your password "
+                "crossed in clear, as this account allows; anyone on the path could read it."
+            )
+            if result.password_in_clear
+            else T_("Observed by this client when it sent the message.")
+        ),
     )
 
 
@@ -102,6 +109,8 @@ class OutboxSender:
                 sender=account.address,
                 recipients=_recipients(message),
                 timeout=self.timeout,
+                allow_cleartext=account.cleartext_consent,
+                allow_cleartext_auth=account.allow_cleartext_auth,
             )
         except SubmissionError as exc:
             reason = exc.args[0] if len(exc.args) == 1 else str(exc)  # a Text: shown translated

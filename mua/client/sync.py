@@ -94,7 +94,11 @@ class AccountSync:
         if self._session is None:
             session = ImapSession.connect(endpoint_for(self.account), timeout=self.timeout)
             try:
-                session.login(self.account.imap.username, self._password())
+                session.login(
+                    self.account.imap.username,
+                    self._password(),
+                    allow_cleartext_auth=self.account.allow_cleartext_auth,
+                )
                 if session.client.has_capability("QRESYNC"):
                     # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE.
                     enabled = session.client.enable("QRESYNC")

@@ -55,6 +55,9 @@ class Account:
     nameserver: str | None = None
     # Security.NONE is only ever used when the user consented to it for this account.
     cleartext_consent: bool = False
+    # A password (or token) may cross a connection without TLS: a second, separate consent,
+    # given per account with a warning that names the risk (anyone on the path reads it).
+    allow_cleartext_auth: bool = False
     # Host names that belong to the user's own provider, for the trace's trust boundary.
     provider_hosts: tuple[str, ...] = field(default=())
     # Some servers (Gmail's among them) file every submitted message in Sent themselves; no
@@ -80,6 +83,7 @@ class Account:
             "imap": self.imap.to_dict(),
             "smtp": self.smtp.to_dict(),
             "cleartext_consent": self.cleartext_consent,
+            "allow_cleartext_auth": self.allow_cleartext_auth,
             "provider_hosts": list(self.provider_hosts),
             "server_saves_sent": self.server_saves_sent,
         }
@@ -96,6 +100,7 @@ class Account:
             smtp=ServerSettings.from_dict(data["smtp"]),
             nameserver=data.get("nameserver"),
             cleartext_consent=bool(data.get("cleartext_consent", False)),
+            allow_cleartext_auth=bool(data.get("allow_cleartext_auth", False)),
             provider_hosts=tuple(data.get("provider_hosts", ())),
             server_saves_sent=bool(data.get("server_saves_sent", False)),
         )

@@ -104,7 +104,14 @@ def _retrieval_leg(engine, address: str, account) -> Leg | None:
         Source.OBSERVED,
         port_role=993 if settings.security.value == "implicit" else 143,
         port_actual=settings.port,
-        note=T_("The IMAP session this client is reading the message over."),
+        note=(
+            T_(
+                "The IMAP session this client is reading the message over: no TLS, so your "
+                "password crossed in clear, as this account allows."
+            )
+            if tls.encrypted is False and account.allow_cleartext_auth
+            else T_("The IMAP session this client is reading the message over.")
+        ),
     )
 
 

@@ -3,9 +3,11 @@
 imapclient does the protocol; this module adds what mua needs around it: certificate
 verification always on (also when connecting by address with a server name to verify),
 STARTTLS required and never silently skipped, no LOGIN over a connection that is not
-encrypted, the session's `TlsFacts`, and errors a person can act on. imapclient is
-synchronous: call `connect` and the session's methods from a worker thread (`asyncio.to_thread`),
-one command at a time per connection.
+encrypted unless the account explicitly allows it (`Security.NONE` with
+`allow_cleartext_auth`; the session then says the password crossed in clear), the session's
+`TlsFacts`, and errors a person can act on. imapclient is synchronous: call `connect` and the
+session's methods from a worker thread (`asyncio.to_thread`), one command at a time per
+connection.
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class ImapSession:
         self.endpoint = endpoint
         self.client = client  # for everything beyond what this class wraps
         self.tls = tls
+        self.password_in_clear = False  # LOGIN crossed without TLS, as the account allowed
 
     @classmethod
     def connect(cls, endpoint: ImapEndpoint, *, timeout: float = 30.0) -> ImapSession:
@@ -165,16 +168,22 @@ class ImapSession:
             raise _translate(exc, endpoint, T_("setting up TLS"), timeout) from exc
         return cls(endpoint, client, tls)
 
-    def login(self, username: str, password: str) -> None:
-        if not self.tls.encrypted:  # RFC 3501 section 6.2.3 / RFC 8314: never in the clear
+    def login(self, username: str, password: str, *, allow_cleartext_auth: bool = False) -> None:
+        if not self.tls.encrypted and not allow_cleartext_auth:
+            # RFC 3501 section 6.2.3 / RFC 8314: never in the clear without explicit consent
             raise CleartextRefused(
                 T_(
                     "This program does not send a password over an unencrypted connection; "
-                    "choose TLS (port 993) or STARTTLS (port 143) in the account settings."
+                    "choose TLS (port 993) or STARTTLS (port 143) in the account settings, or "
+                    "allow passwords in clear for this account if you accept that anyone on "
+                    "the network can read it."
                 )
             )
+        if not self.tls.encrypted:
+            log.warning("LOGIN to %s without TLS, as allowed", self.endpoint.describe())
         try:
             self.client.login(username, password)
+            self.password_in_clear = not self.tls.encrypted
         except exceptions.LoginError as exc:
             raise AuthenticationFailed(
                 T_(

@@ -3,7 +3,9 @@
 `submit` hands one message to a mail submission agent and returns the TLS facts it observed;
 `probe` connects, reads the capabilities and leaves, for account setup. Certificates are always
 verified; STARTTLS is required, never silently skipped; a password never crosses a connection
-that is not encrypted. Failures are `SubmissionError`s whose str() is one sentence for a user.
+that is not encrypted unless the account's explicit consent (`allow_cleartext_auth`) says it
+may, and then the result says it did. Failures are `SubmissionError`s whose str() is one
+sentence for a user.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class SubmissionResult:
     refused: Mapping[str, tuple[int, str]]  # recipients refused while the others were accepted
     port_role: int
     port_actual: int
+    password_in_clear: bool = False  # credentials crossed without TLS, as the user allowed
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,11 @@ CONNECTING = T_("connecting")
 _NO_PASSWORD_IN_CLEAR = T_(
     "This program does not send a password over an unencrypted connection; choose TLS "
     "(port 465) or STARTTLS (port 587) in the account settings."
+)
+_NO_CONSENT_FOR_PASSWORD = T_(
+    "This server takes a password only without encryption, where anyone on the network can "
+    "read it; nothing was sent. Choose TLS (port 465) or STARTTLS (port 587), or allow "
+    "passwords in clear for this account if you accept that risk."
 )
 
 
@@ -282,8 +290,17 @@ def _translate(
 class _Conversation:
     """One session with one endpoint: connect, EHLO, STARTTLS, EHLO; errors translated."""
 
-    def __init__(self, endpoint: SubmissionEndpoint, timeout: float, local_hostname: str | None):
+    def __init__(
+        self,
+        endpoint: SubmissionEndpoint,
+        timeout: float,
+        local_hostname: str | None,
+        *,
+        allow_cleartext_auth: bool = False,
+    ):
         self.endpoint, self.timeout, self.local_hostname = endpoint, timeout, local_hostname
+        self.allow_cleartext_auth = allow_cleartext_auth
+        self.password_in_clear = False
         self.smtp = aiosmtplib.SMTP()  # replaced by the connected client in _open()
         self.tls = TlsFacts.cleartext()
         self.greeting = ""
@@ -363,7 +380,8 @@ class _Conversation:
 
     async def authenticate(self, username: str, password: str) -> None:
         smtp = self.smtp
-        if smtp.get_transport_info("sslcontext") is None:  # _open() ensures it; make sure
+        in_clear = smtp.get_transport_info("sslcontext") is None
+        if in_clear and not self.allow_cleartext_auth:  # _open() ensures TLS; make sure
             raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
         offered = [m for m in _MECHANISMS if m in smtp.server_auth_methods]
         if not offered:
@@ -378,8 +396,13 @@ class _Conversation:
             )
         mechanism = offered[0].upper()
         log.info("authenticating to %s with AUTH %s", self.endpoint.describe(), mechanism)
+        if in_clear:
+            log.warning(
+                "AUTH %s to %s without TLS, as allowed", mechanism, self.endpoint.describe()
+            )
         with self.step(f"signing in (AUTH {mechanism})"):
             await getattr(smtp, f"auth_{offered[0].replace('-', '')}")(username, password)
+        self.password_in_clear = in_clear
 
     async def quit(self) -> None:
         try:
@@ -424,13 +447,16 @@ async def submit(
     timeout: float = 30.0,
     local_hostname: str | None = None,
     allow_cleartext: bool = False,
+    allow_cleartext_auth: bool = False,
     requiretls: bool = False,
 ) -> SubmissionResult:
     """Submit `message`; sender and recipients default to its headers (Bcc is not sent).
 
     `timeout` bounds every network step (connect, TLS handshake, each command), not the whole.
-    `Security.NONE` needs `allow_cleartext=True` and no credentials. Raises `SubmissionError`;
-    recipients refused while others were accepted are listed in `SubmissionResult.refused`.
+    `Security.NONE` needs `allow_cleartext=True`, and with credentials
+    `allow_cleartext_auth=True` too (the account's explicit consent to the password crossing
+    in clear). Raises `SubmissionError`; recipients refused while others were accepted are
+    listed in `SubmissionResult.refused`.
     `requiretls` sends MAIL FROM with REQUIRETLS (RFC 8689): every server on the way must
     relay it over authenticated TLS or return it; raises `RequireTlsUnsupported`, sending
     nothing, when the server does not advertise it.
@@ -440,9 +466,9 @@ async def submit(
     if isinstance(message, bytes) and (sender is None or not recipients):
         raise ValueError("a message given as bytes needs sender and recipients")
     if endpoint.security is Security.NONE:
-        if username is not None:
-            raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
-        if not allow_cleartext:
+        if username is not None and not allow_cleartext_auth:
+            raise CleartextRefused(_NO_CONSENT_FOR_PASSWORD)
+        if not (allow_cleartext or allow_cleartext_auth):
             raise CleartextRefused(
                 T_(
                     "Sending without encryption needs your explicit consent; choose TLS (port "
@@ -450,7 +476,9 @@ async def submit(
                 )
             )
         log.warning("submitting to %s without TLS, as allowed", endpoint.describe())
-    async with _Conversation(endpoint, timeout, local_hostname) as conversation:
+    async with _Conversation(
+        endpoint, timeout, local_hostname, allow_cleartext_auth=allow_cleartext_auth
+    ) as conversation:
         if username is not None and password is not None:
             await conversation.authenticate(username, password)
         options = []
@@ -474,7 +502,14 @@ async def submit(
     refused = {address: (r.code, r.message) for address, r in errors.items()}
     if refused:
         log.info("%s refused %d recipient(s): %s", endpoint.describe(), len(refused), refused)
-    return SubmissionResult(conversation.tls, reply, refused, endpoint.port_role, endpoint.port)
+    return SubmissionResult(
+        conversation.tls,
+        reply,
+        refused,
+        endpoint.port_role,
+        endpoint.port,
+        password_in_clear=conversation.password_in_clear,
+    )
 
 
 async def _transactions(

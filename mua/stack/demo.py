@@ -20,7 +20,6 @@ from typing import Any
 
 from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
-from mua.core.tls import TlsFacts
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.mta_sts import StsMode
 from mua.net.submission import Security, SubmissionEndpoint, submit
@@ -44,6 +43,12 @@ class Scenario:
     attacker: AttackMode | None = None  # a man-in-the-middle before b.test's MX
     requiretls: bool = False  # alice submits with MAIL FROM ... REQUIRETLS (RFC 8689)
     forged: bool = False  # an outsider writes to b.test's MX as alice (demo_content.py)
+    # Legacy providers (ProviderOptions.cleartext_auth) and the users' explicit consent to
+    # their passwords crossing in clear (Account.allow_cleartext_auth): with
+    # `Security.NONE` above, submission on the 587 role (or the 25 role with
+    # `legacy_submission`) and IMAP on the 143 role without STARTTLS.
+    cleartext_auth: bool = False
+    legacy_submission: bool = False
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -149,6 +154,34 @@ SCENARIOS = {
             expect=TraceStatus.DEFERRED,
         ),
         Scenario(
+            "legacy-25",
+            N_(
+                "Legacy submission on the 25 role, in clear; alice allowed her password to "
+                "cross in clear for this account."
+            ),
+            submission=Security.NONE,
+            cleartext_auth=True,
+            legacy_submission=True,
+        ),
+        Scenario(
+            "submission-clear",
+            N_(
+                "Submission on the 587 role without STARTTLS; alice allowed her password to "
+                "cross in clear for this account."
+            ),
+            submission=Security.NONE,
+            cleartext_auth=True,
+        ),
+        Scenario(
+            "imap-clear",
+            N_(
+                "Bob reads his mail over IMAP on the 143 role without STARTTLS; he allowed his "
+                "password to cross in clear for this account."
+            ),
+            retrieval=Security.NONE,
+            cleartext_auth=True,
+        ),
+        Scenario(
             "forged",
             N_(
                 "An outsider writes to b.test's MX as alice@a.test, bypassing a.test: no "
@@ -162,7 +195,10 @@ SCENARIOS = {
 
 def scenario_options(scenario: Scenario) -> WorldOptions:
     demo_timers = {"retry_delays": (1.0, 2.0, 4.0), "relay_timeout": 10.0}
-    providers = {d: ProviderOptions(users=u, **demo_timers) for d, u in DEMO_USERS.items()}
+    providers = {
+        d: ProviderOptions(users=u, cleartext_auth=scenario.cleartext_auth, **demo_timers)
+        for d, u in DEMO_USERS.items()
+    }
     providers["b.test"] = replace(
         providers["b.test"], mx_tls=scenario.mx_tls, dane=scenario.dane, mta_sts=scenario.mta_sts
     )
@@ -212,6 +248,8 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
     assert provider.ports is not None
     implicit = scenario.submission is Security.IMPLICIT
     port = provider.ports.submission_implicit if implicit else provider.ports.submission_starttls
+    if scenario.legacy_submission:
+        port = provider.ports.legacy_submission
     msg = EmailMessage()
     msg["From"] = f"Alice <{SENDER}>"
     msg["To"] = f"Bob <{RECIPIENT}>"
@@ -224,6 +262,7 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         security=scenario.submission,
         ca_file=world.ca.ca_file,
         server_name=provider.smtp_host,
+        role_port=25 if scenario.legacy_submission else None,
     )
     result = await submit(
         endpoint,
@@ -231,6 +270,7 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         username=alice.user,
         password=alice.password,
         requiretls=scenario.requiretls,
+        allow_cleartext_auth=scenario.cleartext_auth,
     )
     leg = Leg(
         Endpoint(Role.MUA, socket.gethostname()),
@@ -240,7 +280,7 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         Source.OBSERVED,
         port_role=result.port_role,
         port_actual=result.port_actual,
-        note=_submission_note(result.tls, implicit),
+        note=submission_note(result.port_role, implicit, result.password_in_clear),
     )
     raw = msg.as_bytes(policy=email.policy.SMTP)
     return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg, "raw": raw}
@@ -283,14 +323,19 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg
         server_name=provider.imap_host,
     )
     with ImapSession.connect(endpoint, timeout=10.0) as session:
-        session.login(bob.user, bob.password)
+        session.login(bob.user, bob.password, allow_cleartext_auth=scenario.cleartext_auth)
         session.client.select_folder("INBOX")
         uids = session.client.search(["HEADER", "Message-ID", message_id])
         if not uids:
             raise RuntimeError(f"{message_id} is not in bob's INBOX")
         fetched = session.client.fetch(uids[-1:], ["BODY[]"])
         raw = next(iter(fetched.values()))[b"BODY[]"]
-        if implicit:
+        if session.password_in_clear:
+            note = T_(
+                "IMAP on the 143 role without STARTTLS: your password crossed in clear, and "
+                "the message too; anyone on the path could read both. Use 993 with implicit TLS."
+            )
+        elif implicit:
             note = T_("IMAP over implicit TLS, certificate verified: as RFC 8314 recommends.")
         else:
             note = T_(
@@ -300,7 +345,17 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg
         return session.retrieval_leg(socket.gethostname(), note), raw
 
 
-def _submission_note(tls: TlsFacts, implicit: bool) -> str:
+def submission_note(port_role: int, implicit: bool, password_in_clear: bool) -> str:
+    if password_in_clear and port_role == 25:
+        return T_(
+            "Legacy submission on the 25 role, no TLS at all: your password crossed in clear, "
+            "and the message too; anyone on the path could read both. Use 465 with implicit TLS."
+        )
+    if password_in_clear:
+        return T_(
+            "Submission on the 587 role without STARTTLS: your password crossed in clear, and "
+            "the message too; anyone on the path could read both. Use 465 with implicit TLS."
+        )
     if implicit:
         return T_("Implicit TLS from the first byte, certificate verified: as RFC 8314 recommends.")
     return T_(

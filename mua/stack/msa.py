@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts
+from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
@@ -55,6 +56,7 @@ _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 class MsaPorts:
     implicit_tls: int
     starttls: int
+    legacy: int = 0  # the 25 role, submission in clear; 0 when not offered
 
 
 class SubmissionHandler:
@@ -70,6 +72,7 @@ class SubmissionHandler:
         implicit: bool,
         on_queued: Callable[[], None],
         dkim: DkimKeys | None = None,
+        role_port: int | None = None,
     ) -> None:
         self.hostname = hostname
         self.dkim = dkim
@@ -77,7 +80,7 @@ class SubmissionHandler:
         self.queue = queue
         self.events = events
         self.implicit = implicit
-        self.role_port = 465 if implicit else 587
+        self.role_port = role_port or (465 if implicit else 587)
         self.on_queued = on_queued
         self.actual_port: int | None = None
 
@@ -240,7 +243,9 @@ def _transport_request(envelope: Envelope, data: bytes) -> dict[str, bool]:
 
 
 class Msa:
-    """The submission server of one provider: both listeners."""
+    """The submission server of one provider: the 465 and 587 roles, and with `cleartext_auth`
+    (a legacy setup, offered only in the scenarios that show one) AUTH without TLS on the
+    587 role and a third listener on the 25 role, submission in clear (no STARTTLS)."""
 
     def __init__(
         self,
@@ -257,42 +262,59 @@ class Msa:
         data_size_limit: int = DATA_SIZE_LIMIT,
         limits: ConnectionLimits | None = None,
         max_recipients: int = MAX_RECIPIENTS,
+        cleartext_auth: bool = False,
+        chaos: ChaosOptions | None = None,
     ) -> None:
         self.hostname = hostname
         self._max_recipients = max_recipients
+        # `mua stack --chaos`: each listener's own fault source (mua.stack.chaos)
+        self._chaos = {
+            role: chaos.source("msa", f"{hostname} {role}") if chaos is not None else None
+            for role in (465, 587, 25)
+        }
+        self.cleartext_auth = cleartext_auth
         # one gate per listener (465 role, 587 role), as Postfix limits each service
         self.gates = {
             implicit: ConnectionGate(limits or ConnectionLimits()) for implicit in (True, False)
         }
+        self.legacy_gate = ConnectionGate(limits or ConnectionLimits())  # the 25 role
         self.host = host
         self._tls_context = tls_context
         self._servers: list[asyncio.Server] = []
         self._options = {"idle_timeout": idle_timeout, "data_size_limit": data_size_limit}
         self._handlers = {
-            implicit: SubmissionHandler(
+            role: SubmissionHandler(
                 hostname=hostname,
                 users=users,
                 queue=queue,
                 events=events,
-                implicit=implicit,
+                implicit=role == 465,
                 on_queued=on_queued,
                 dkim=dkim,
+                role_port=role,
             )
-            for implicit in (True, False)
+            for role in (465, 587, 25)
         }
 
-    def _factory(self, implicit: bool) -> Callable[[], SMTP]:
-        handler = self._handlers[implicit]
+    def _factory(self, role: int) -> Callable[[], SMTP]:
+        handler = self._handlers[role]
 
         def make() -> SMTP:
             with warnings.catch_warnings():
-                # Only raised for the implicit-TLS listener, where the transport is TLS.
+                # Raised for the implicit-TLS listener, where the transport is TLS, and for
+                # the legacy listeners of `cleartext_auth`, which allow it on purpose.
                 warnings.filterwarnings("ignore", message=_AUTH_WITHOUT_TLS_WARNING)
-                return self._make_smtp(handler, implicit)
+                return self._make_smtp(handler, role)
 
         return make
 
-    def _make_smtp(self, handler: SubmissionHandler, implicit: bool) -> SMTP:
+    def _make_smtp(self, handler: SubmissionHandler, role: int) -> SMTP:
+        implicit = role == 465
+        if role == 25:  # legacy submission: no TLS at all, AUTH in clear
+            tls_context, require_tls = None, False
+        else:
+            tls_context = None if implicit else self._tls_context
+            require_tls = not implicit and not self.cleartext_auth
         return WorldSMTP(
             handler,
             hostname=self.hostname,
@@ -303,20 +325,26 @@ class Msa:
             auth_required=True,
             # aiosmtpd 1.4.6 answers AUTH on an implicit-TLS listener with 538 unless
             # this is off (aiosmtpd issues #274, #281): the transport is TLS already.
-            auth_require_tls=not implicit,
-            tls_context=None if implicit else self._tls_context,
-            require_starttls=not implicit,
-            gate=self.gates[implicit],
+            auth_require_tls=require_tls,
+            tls_context=tls_context,
+            require_starttls=require_tls,
+            gate=self.legacy_gate if role == 25 else self.gates[implicit],
             max_recipients=self._max_recipients,
+            chaos=self._chaos[role],
         )
 
-    async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> MsaPorts:
-        implicit = await listen(self._factory(True), self.host, implicit_port, self._tls_context)
-        starttls = await listen(self._factory(False), self.host, starttls_port)
+    async def start(
+        self, implicit_port: int = 0, starttls_port: int = 0, legacy_port: int = 0
+    ) -> MsaPorts:
+        implicit = await listen(self._factory(465), self.host, implicit_port, self._tls_context)
+        starttls = await listen(self._factory(587), self.host, starttls_port)
         self._servers = [implicit, starttls]
-        self._handlers[True].actual_port = bound_port(implicit)
-        self._handlers[False].actual_port = bound_port(starttls)
-        return MsaPorts(bound_port(implicit), bound_port(starttls))
+        if self.cleartext_auth:
+            self._servers.append(await listen(self._factory(25), self.host, legacy_port))
+        for role, server in zip((465, 587, 25), self._servers, strict=False):
+            self._handlers[role].actual_port = bound_port(server)
+        legacy = bound_port(self._servers[2]) if self.cleartext_auth else 0
+        return MsaPorts(bound_port(implicit), bound_port(starttls), legacy)
 
     async def stop(self) -> None:
         for server in self._servers:

@@ -15,6 +15,7 @@ from pathlib import Path
 from mua.net.dns import Resolver
 from mua.net.mta_sts import MtaStsClient, StsMode
 from mua.stack.ca import LocalCA
+from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.imap import render
@@ -27,6 +28,8 @@ from mua.stack.msa import Msa
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
 from mua.stack.mta_sts_server import PolicyServer, policy_id, policy_text
 from mua.stack.mx import Mx
+from mua.stack.oauth_http import AuthWebServer
+from mua.stack.pop3.server import Pop3Limits, Pop3Server
 from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT, MAX_RECIPIENTS
@@ -58,6 +61,10 @@ class ProviderPorts:
     imap_starttls: int = 0
     mta_sts: int = 0  # the HTTPS policy host, when the provider publishes MTA-STS
     tlsrpt: int = 0  # the HTTPS report receiver, when its TLS-RPT record names one
+    oauth: int = 0  # the HTTPS authorization server (OAuth2), the 4443 role
+    pop3_implicit: int = 0  # the 995 role
+    pop3_starttls: int = 0  # the 110 role (STLS)
+    legacy_submission: int = 0  # the 25 role for submission in clear, with `cleartext_auth`
 
     @classmethod
     def offset(cls, offset: int) -> ProviderPorts:
@@ -69,6 +76,9 @@ class ProviderPorts:
             143 + offset,
             443 + offset,
             8443 + offset,
+            oauth=4443 + offset,
+            pop3_implicit=995 + offset,
+            pop3_starttls=110 + offset,
         )
 
 
@@ -115,10 +125,16 @@ class ProviderOptions:
     idle_timeout: float = IDLE_TIMEOUT
     relay_timeout: float = 60.0
     imap_limits: ImapLimits = field(default_factory=ImapLimits)
+    pop3_limits: Pop3Limits = field(default_factory=Pop3Limits)
     # per listener (MSA 465/587, MX 25, IMAP 993/143): see mua/stack/limits.py
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     max_recipients: int = MAX_RECIPIENTS  # per SMTP transaction; more get 452 4.5.3
     dkim_sign: bool = True  # the MSA DKIM-signs what it accepts (keys in <dir>/dkim/)
+    # A legacy provider, only in the scenarios that show one: AUTH/LOGIN without TLS on the
+    # 587 and 143 roles, and submission in clear on the 25 role (`ProviderPorts.legacy_submission`).
+    cleartext_auth: bool = False
+    # `mua stack --chaos`: the MSA, MX and IMAP listeners misbehave (mua/stack/chaos.py)
+    chaos: ChaosOptions | None = None
 
 
 class Provider:
@@ -136,8 +152,10 @@ class Provider:
         self.smtp_host = f"smtp.{domain}"
         self.mx_host = f"mx.{domain}"
         self.imap_host = f"imap.{domain}"
+        self.pop3_host = f"pop.{domain}"
         self.mta_sts_host = f"mta-sts.{domain}"
         self.tlsrpt_host = f"tlsrpt.{domain}"
+        self.auth_host = f"auth.{domain}"
         self.users = UserDirectory.load_or_create(
             domain, list(options.users), self.directory / "users.json"
         )
@@ -154,6 +172,7 @@ class Provider:
             else ca
         ).server_cert(self.mx_host)
         self.imap_cert = ca.server_cert(self.imap_host)
+        self.pop3_cert = ca.server_cert(self.pop3_host)
         self.dkim = DkimKeys(domain, self.directory / "dkim")
         self._stores: dict[str, MailStore] = {}
         self._stores_lock = threading.Lock()
@@ -161,10 +180,12 @@ class Provider:
         self.mda.add_listener(self._delivered)
         self.msa: Msa | None = None
         self.ms: ImapServer | None = None
+        self.pop3: Pop3Server | None = None  # the same store's POP3 face
         self.mx: Mx | None = None
         self.mta: Mta | None = None
         self.policy_server: PolicyServer | None = None
         self.report_receiver: ReportReceiver | None = None
+        self.auth_server: AuthWebServer | None = None
         self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
 
@@ -185,6 +206,7 @@ class Provider:
             requiretls=self.options.mx_requiretls,
             limits=self.options.connection_limits,
             max_recipients=self.options.max_recipients,
+            chaos=self.options.chaos,
         )
         mx_port = await self.mx.start(ports.mx)
         self.msa = Msa(
@@ -198,8 +220,12 @@ class Provider:
             dkim=self.dkim if self.options.dkim_sign else None,
             limits=self.options.connection_limits,
             max_recipients=self.options.max_recipients,
+            cleartext_auth=self.options.cleartext_auth,
+            chaos=self.options.chaos,
         )
-        msa_ports = await self.msa.start(ports.submission_implicit, ports.submission_starttls)
+        msa_ports = await self.msa.start(
+            ports.submission_implicit, ports.submission_starttls, ports.legacy_submission
+        )
         self.ms = ImapServer(
             hostname=self.imap_host,
             users=self.users,
@@ -208,8 +234,21 @@ class Provider:
             tls_context=self.imap_cert.server_context(),
             limits=self.options.imap_limits,
             connection_limits=self.options.connection_limits,
+            cleartext_auth=self.options.cleartext_auth,
+            chaos=self.options.chaos,
         )
         imap_ports = await self.ms.start(ports.imap_implicit, ports.imap_starttls)
+        self.pop3 = Pop3Server(
+            hostname=self.pop3_host,
+            users=self.users,
+            store_for=self.store_for,
+            events=self.events,
+            tls_context=self.pop3_cert.server_context(),
+            limits=self.options.pop3_limits,
+            connection_limits=self.options.connection_limits,
+            cleartext_auth=self.options.cleartext_auth,
+        )
+        pop3_ports = await self.pop3.start(ports.pop3_implicit, ports.pop3_starttls)
         sts_port = 0
         if self.options.mta_sts is not None:
             cert = self.ca.server_cert(self.mta_sts_host)
@@ -226,6 +265,13 @@ class Provider:
                 self.ca.server_cert(self.tlsrpt_host).server_context(),
             )
             rpt_port = await self.report_receiver.start(ports.tlsrpt)
+        self.auth_server = AuthWebServer(
+            self.domain,
+            self.users,
+            self.ca.server_cert(self.auth_host).server_context(),
+            self.directory / "oauth" / "signing-key.json",
+        )
+        auth_port = await self.auth_server.start(ports.oauth)
         self.ports = ProviderPorts(
             msa_ports.implicit_tls,
             msa_ports.starttls,
@@ -233,6 +279,10 @@ class Provider:
             *imap_ports,
             mta_sts=sts_port,
             tlsrpt=rpt_port,
+            oauth=auth_port,
+            pop3_implicit=pop3_ports[0],
+            pop3_starttls=pop3_ports[1],
+            legacy_submission=msa_ports.legacy,
         )
         return self.ports
 
@@ -355,14 +405,16 @@ class Provider:
             self.mx,
             self.mta,
             self.ms,
+            self.pop3,
             self.policy_server,
             self.report_receiver,
+            self.auth_server,
         )
         for part in parts:
             if part is not None:
                 await part.stop()
-        self.msa = self.mx = self.mta = self.ms = self.policy_server = None
-        self.daily_reports = self.report_receiver = None
+        self.msa = self.mx = self.mta = self.ms = self.pop3 = self.policy_server = None
+        self.daily_reports = self.report_receiver = self.auth_server = None
         with self._stores_lock:
             self._stopping = True
             for store in self._stores.values():

@@ -17,5 +17,8 @@ SCENARIO_NAMES = (
     "requiretls-strip",
     "strip-rewrite",
     "strip-rewrite-dane",
+    "legacy-25",
+    "submission-clear",
+    "imap-clear",
     "forged",
 )

@@ -2,8 +2,9 @@
 
 Implicit TLS on the 993 role, STARTTLS on the 143 role (RFC 8314; RFC 3501 section 6.2.1).
 Before TLS the server says LOGINDISABLED and refuses LOGIN and AUTHENTICATE (RFC 3501
-section 6.2.3, RFC 8314 section 5.4). The mailbox and message commands live in
-`mua.stack.imap.commands`; FETCH responses in `mua.stack.imap.fetch`.
+section 6.2.3, RFC 8314 section 5.4), unless the world was built with `cleartext_auth` (a
+legacy server, for the scenario that shows a password crossing in clear). The mailbox and
+message commands live in `mua.stack.imap.commands`; FETCH responses in `mua.stack.imap.fetch`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from enum import Enum
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, ChaosOptions, Fault, pick
 from mua.stack.events import EventLog
 from mua.stack.imap import commands, ordering_commands, protocol
 from mua.stack.imap.mailstore import MailStore
@@ -78,6 +80,7 @@ class Session:
         self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
         self.bad_commands = 0
         self.unauthenticated_timeout = server.limits.unauthenticated_timeout
+        self.chaos = server.chaos[implicit]  # `mua stack --chaos` (mua.stack.chaos)
 
     # -- I/O -------------------------------------------------------------------------------
 
@@ -185,6 +188,8 @@ class Session:
             raise protocol.ProtocolError(
                 f"{command.name} is not allowed in the {self.state.value} state", command.tag
             )
+        if self.chaos is not None and command.name != "LOGOUT" and await self._chaos(command):
+            return
         try:
             await handler(self, command)
         except (protocol.ProtocolError, CloseConnection, ConnectionError):
@@ -195,6 +200,29 @@ class Session:
             log.exception("IMAP command %s failed", command.name)
             await self.send(f"{command.tag} NO [SERVERBUG] The server failed; try again")
 
+    async def _chaos(self, command: protocol.Command) -> bool:
+        """True when a fault took the command's place: it was answered NO or BAD and not
+        carried out. A dropped connection raises CloseConnection; a stalled command is
+        carried out late, unless the client went away meanwhile."""
+        assert self.chaos is not None
+        disruption = self.chaos.draw(command.name)
+        if disruption is None:
+            return False
+        if disruption.fault is Fault.STALL:
+            await asyncio.sleep(disruption.seconds)
+            if self.reader.at_eof():  # the client gave up: its command is not done
+                raise CloseConnection
+            return False
+        if disruption.fault is Fault.DROP:
+            if disruption.choice < 0.5:
+                await self.send("* BYE [UNAVAILABLE] chaos: closing the connection")
+            else:
+                self.writer.transport.abort()
+            raise CloseConnection
+        replies = IMAP_TEMPORARY if disruption.fault is Fault.TEMPORARY else IMAP_PERMANENT
+        await self.send(f"{command.tag} {pick(replies, disruption)}")
+        return True
+
     # -- connection-level commands -----------------------------------------------------------
 
     def capabilities(self) -> str:
@@ -202,6 +230,8 @@ class Session:
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_active:
                 caps.append("AUTH=PLAIN")
+            elif self.server.cleartext_auth:
+                caps += ["STARTTLS", "AUTH=PLAIN"]
             else:
                 caps += ["STARTTLS", "LOGINDISABLED"]
         else:
@@ -224,7 +254,7 @@ class Session:
             raise CloseConnection from exc
 
     async def login(self, tag: str, username: str, password: str) -> None:
-        if not self.tls_active:
+        if not self.tls_active and not self.server.cleartext_auth:
             await self.send(f"{tag} NO [PRIVACYREQUIRED] LOGIN is disabled before STARTTLS")
             return
         mailbox = self.server.users.authenticate(username, password)
@@ -240,7 +270,7 @@ class Session:
         await self.send(f"{tag} OK [CAPABILITY {self.capabilities()}] Logged in")
 
     async def authenticate_plain(self, tag: str, initial: str | None) -> None:
-        if not self.tls_active:
+        if not self.tls_active and not self.server.cleartext_auth:
             await self.send(f"{tag} NO [PRIVACYREQUIRED] Authentication is disabled before TLS")
             return
         if initial is None:  # no SASL-IR: ask for it (RFC 4959 / RFC 3501 6.2.2)
@@ -292,8 +322,17 @@ class ImapServer:
         limits: ImapLimits | None = None,
         failed_login_delay: float = 0.5,
         connection_limits: ConnectionLimits | None = None,
+        cleartext_auth: bool = False,
+        chaos: ChaosOptions | None = None,
     ) -> None:
         self.hostname = hostname
+        self.chaos = {  # each listener's own fault source (mua.stack.chaos)
+            implicit: chaos.source("imap", f"{hostname} {993 if implicit else 143}")
+            if chaos is not None
+            else None
+            for implicit in (True, False)
+        }
+        self.cleartext_auth = cleartext_auth  # LOGIN before TLS: a legacy server, on purpose
         self.users = users
         self.store_for = store_for
         self.events = events
