@@ -30,6 +30,7 @@ class Protocol(StrEnum):
     LMTP = "LMTP"
     INTERNAL = "internal"
     IMAP = "IMAP"
+    POP3 = "POP3"
 
 
 class Source(StrEnum):

@@ -146,6 +146,7 @@ class World:
             provider.smtp_host: LOOPBACK,
             provider.mx_host: LOOPBACK,
             provider.imap_host: LOOPBACK,
+            provider.pop3_host: LOOPBACK,
         }
         if provider.options.mta_sts is not None:
             hosts[provider.mta_sts_host] = LOOPBACK
@@ -169,6 +170,8 @@ class World:
                 ("_submission._tcp", 10, 1, provider.ports.submission_starttls, provider.smtp_host),
                 ("_imaps._tcp", 0, 1, provider.ports.imap_implicit, provider.imap_host),
                 ("_imap._tcp", 10, 1, provider.ports.imap_starttls, provider.imap_host),
+                ("_pop3s._tcp", 0, 1, provider.ports.pop3_implicit, provider.pop3_host),
+                ("_pop3._tcp", 10, 1, provider.ports.pop3_starttls, provider.pop3_host),
             ],
         )
 
@@ -200,6 +203,11 @@ class World:
                             "host": provider.imap_host,
                             "implicit_tls_port": provider.ports.imap_implicit,
                             "starttls_port": provider.ports.imap_starttls,
+                        },
+                        "pop3": {
+                            "host": provider.pop3_host,
+                            "implicit_tls_port": provider.ports.pop3_implicit,
+                            "starttls_port": provider.ports.pop3_starttls,
                         },
                     }
                 )

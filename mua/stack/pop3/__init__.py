@@ -1,0 +1,1 @@
+"""The world's POP3 server: server.py (sessions), commands.py, maildrop.py."""
