@@ -92,6 +92,7 @@ def test_stack_json_settings_and_clean_stop_on_sigterm(tmp_path: Path) -> None:
     assert settings["dns"] == {"host": "127.0.0.1", "port": 10053}
     assert [d["name"] for d in settings["domains"]] == ["a.test", "b.test"]
     assert settings["domains"][1]["mx"] == {"host": "mx.b.test", "port": 20025}
+    assert settings["domains"][0]["oauth"] == {"issuer": "https://auth.a.test:14443/"}
     alice, bob = settings["accounts"]
     assert (alice["address"], bob["address"]) == ("alice@a.test", "bob@b.test")
     assert alice["smtp"] == {

@@ -146,6 +146,7 @@ class World:
             provider.smtp_host: LOOPBACK,
             provider.mx_host: LOOPBACK,
             provider.imap_host: LOOPBACK,
+            provider.auth_host: LOOPBACK,
             provider.pop3_host: LOOPBACK,
         }
         if provider.options.mta_sts is not None:
@@ -186,6 +187,9 @@ class World:
                 {
                     "name": provider.domain,
                     "mx": {"host": provider.mx_host, "port": provider.ports.mx},
+                    "oauth": {
+                        "issuer": provider.auth_server.issuer if provider.auth_server else None
+                    },
                 }
             )
             for mailbox in provider.users:

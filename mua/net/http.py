@@ -1,0 +1,88 @@
+"""HTTPS for the client, on httpx: one place that makes its clients.
+
+`https_client(ca_file=..., resolver=..., port_for=...)`:
+- verification as everywhere in mua (`tls.client_context`: the system store, or only the
+  given CA file; hostname checked; TLS 1.2 at least);
+- without a resolver, the system resolves names and httpx honours the user's proxy settings
+  (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, read from the environment);
+- with a resolver (the demo world's DNS, or a DNSSEC-validating one), host names are looked
+  up there and `port_for(host)` may move a host's port 443 (the world's servers listen on
+  other ports); TLS still checks the name the URL holds. No proxy then: the world is local.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+import httpcore
+import httpx
+
+from mua.net.dns import Resolver
+from mua.net.tls import client_context
+
+DEFAULT_TIMEOUT = 15.0
+
+
+class ResolvingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's own backend, with names looked up by mua's resolver."""
+
+    def __init__(self, resolver: Resolver, port_for: Callable[[str, int], int] | None) -> None:
+        self._resolver = resolver
+        self._port_for = port_for
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        answer = await self._resolver.addresses(host)
+        if not answer.records:
+            raise httpcore.ConnectError(f"{host} has no address")
+        if self._port_for is not None:
+            port = self._port_for(host, port)
+        return await self._inner.connect_tcp(
+            answer.records[0], port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        return await self._inner.connect_unix_socket(*args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class ResolvingTransport(httpx.AsyncHTTPTransport):
+    def __init__(
+        self,
+        verify: typing.Any,
+        resolver: Resolver,
+        port_for: Callable[[str, int], int] | None = None,
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify, network_backend=ResolvingBackend(resolver, port_for)
+        )
+
+
+def https_client(
+    *,
+    ca_file: Path | str | None = None,
+    resolver: Resolver | None = None,
+    port_for: Callable[[str, int], int] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> httpx.AsyncClient:
+    """An httpx client with mua's verification rules (see the module's docstring)."""
+    context = client_context(ca_file)
+    if resolver is None:
+        return httpx.AsyncClient(verify=context, trust_env=True, timeout=timeout)
+    return httpx.AsyncClient(
+        transport=ResolvingTransport(context, resolver, port_for),
+        trust_env=False,
+        timeout=timeout,
+    )

@@ -1,0 +1,230 @@
+"""`https://auth.<domain>/`: the authorization server's web side, on aiohttp's server.
+
+aiohttp because it is an asyncio-native HTTP/1.1 server that runs inside the world's own
+event loop (no ASGI server or thread beside it), with TLS from an `ssl.SSLContext` like the
+world's other servers, and is one of the most used and maintained Python HTTP stacks.
+
+Endpoints (RFC 8414 metadata, also at the OpenID Connect discovery path):
+- GET  /.well-known/oauth-authorization-server and /.well-known/openid-configuration
+- GET  /authorize: the sign-in and consent page, a plain HTML form a person can use
+- POST /authorize: the form's answer; redirects to the client with `code`, `state`, `iss`
+- POST /token: authorization_code (with PKCE) and refresh_token grants
+- GET  /jwks.json: the public key the access tokens are signed with
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import ssl
+from pathlib import Path
+
+from aiohttp import web
+from authlib.oauth2 import OAuth2Error
+
+from mua.stack.oauth_server import (
+    SCOPES,
+    OAuthAnswer,
+    OAuthUser,
+    WorldAuthorizationServer,
+    WorldRequest,
+)
+from mua.stack.users import UserDirectory
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+AUTHORIZE_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "login_hint",
+)
+
+
+class AuthWebServer:
+    """The authorization server of one provider, listening with TLS on 127.0.0.1."""
+
+    def __init__(
+        self,
+        domain: str,
+        users: UserDirectory,
+        tls_context: ssl.SSLContext,
+        key_file: Path,
+        *,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.domain = domain
+        self.hostname = f"auth.{domain}"
+        self.host = host
+        self.authorization = WorldAuthorizationServer(domain, users, key_file)
+        self._context = tls_context
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def issuer(self) -> str:
+        return self.authorization.issuer
+
+    async def start(self, port: int = 0) -> int:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.add_routes(
+            [
+                web.get("/.well-known/oauth-authorization-server", self._metadata),
+                web.get("/.well-known/openid-configuration", self._metadata),
+                web.get("/jwks.json", self._jwks),
+                web.get("/authorize", self._authorize_page),
+                web.post("/authorize", self._authorize_answer),
+                web.post("/token", self._token),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, port, ssl_context=self._context)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = int(server.sockets[0].getsockname()[1])
+        self.authorization.set_issuer(f"https://{self.hostname}:{self.port}/")
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def metadata(self) -> dict:
+        base = self.issuer
+        return {
+            "issuer": base,
+            "authorization_endpoint": base + "authorize",
+            "token_endpoint": base + "token",
+            "jwks_uri": base + "jwks.json",
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,  # RFC 9207
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        return web.json_response(self.metadata())
+
+    async def _jwks(self, request: web.Request) -> web.Response:
+        return web.json_response({"keys": [self.authorization.key.as_dict(private=False)]})
+
+    async def _world_request(self, request: web.Request) -> WorldRequest:
+        form = dict(await request.post()) if request.method == "POST" else {}
+        return WorldRequest(
+            request.method,
+            self.issuer.rstrip("/") + request.path_qs,
+            dict(request.headers),
+            dict(request.query),
+            {k: v for k, v in form.items() if isinstance(v, str)},
+        )
+
+    def _answer(self, answer: OAuthAnswer) -> web.Response:
+        body = answer.body
+        response = web.Response(
+            status=answer.status,
+            text=body if isinstance(body, str) else json.dumps(body),
+            content_type="application/json",
+        )
+        for name, value in answer.headers.items():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    async def _authorize_page(self, request: web.Request) -> web.Response:
+        world_request = await self._world_request(request)
+        try:
+            self.authorization.get_consent_grant(world_request)
+        except OAuth2Error as exc:  # the request itself is wrong: no redirect to trust
+            description = exc.description or exc.error
+            log.info("%s: authorization request refused: %s", self.hostname, description)
+            return consent_error(description)
+        return consent_form(self.domain, dict(request.query))
+
+    async def _authorize_answer(self, request: web.Request) -> web.Response:
+        world_request = await self._world_request(request)
+        form = world_request.form
+        try:
+            grant = self.authorization.get_consent_grant(world_request)
+        except OAuth2Error as exc:
+            return consent_error(exc.description or exc.error)
+        user = None
+        if form.get("action") == "approve":
+            mailbox = self.authorization.users.authenticate(
+                form.get("username", ""), form.get("password", "")
+            )
+            if mailbox is None:
+                params = {k: form[k] for k in AUTHORIZE_FIELDS if k in form}
+                return consent_form(
+                    self.domain, params, error="Wrong user name or password.", status=401
+                )
+            user = OAuthUser(mailbox)
+        return self._answer(
+            self.authorization.create_authorization_response(
+                world_request, grant_user=user, grant=grant
+            )
+        )
+
+    async def _token(self, request: web.Request) -> web.Response:
+        world_request = await self._world_request(request)
+        answer = self.authorization.create_token_response(world_request)
+        if answer.status != 200:
+            log.info("%s: token request refused: %s", self.hostname, answer.body.get("error"))
+        return self._answer(answer)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to {domain}</title>
+<style>body{{font-family:sans-serif;max-width:28em;margin:3em auto}}
+label{{display:block;margin:.6em 0}}input[type=text],input[type=password]{{width:100%}}
+.error{{color:#b00}}</style></head>
+<body><h1>Sign in to {domain}</h1>
+{body}
+</body></html>
+"""
+
+
+def consent_form(
+    domain: str, params: dict[str, str], *, error: str = "", status: int = 200
+) -> web.Response:
+    hidden = "\n".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in params.items()
+        if k in AUTHORIZE_FIELDS
+    )
+    scope = " ".join(params.get("scope", "").split())
+    body = f"""<p><b>{html.escape(params.get("client_id", ""))}</b> asks to read and send your mail
+(scope: <code>{html.escape(scope)}</code>).</p>
+{f'<p class="error">{html.escape(error)}</p>' if error else ""}
+<form method="post" action="/authorize">
+{hidden}
+<label>User name <input type="text" name="username"
+ value="{html.escape(params.get("login_hint", ""))}" autocomplete="username"></label>
+<label>Password <input type="password" name="password" autocomplete="current-password"></label>
+<button type="submit" name="action" value="approve">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</form>"""
+    return web.Response(
+        status=status,
+        text=PAGE.format(domain=html.escape(domain), body=body),
+        content_type="text/html",
+    )
+
+
+def consent_error(description: str) -> web.Response:
+    body = f'<p class="error">This sign-in request cannot be used: {html.escape(description)}</p>'
+    return web.Response(
+        status=400, text=PAGE.format(domain="", body=body), content_type="text/html"
+    )
