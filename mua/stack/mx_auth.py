@@ -11,14 +11,41 @@ hide what DKIM shows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 
 import authheaders
+import authheaders.dmarc_lookup
 
 from mua.net.dns import Resolver
 from mua.net.txt_bridge import TxtBridge
 
 log = logging.getLogger(__name__)
+
+
+def _remember_org_domains() -> None:
+    """authheaders' `get_org_domain` parses its whole public suffix list (~10,000 rules) on
+    every call, several calls per message: half the world's CPU while it delivered
+    (bench/world_throughput.py, py-spy). The answer depends on the domain alone, so it is
+    remembered, in both modules that hold the function; the lock keeps the checks of
+    messages arriving together from all parsing the list at once."""
+    lookup = authheaders.dmarc_lookup.get_org_domain
+    if getattr(lookup, "remembered", False):
+        return
+    cached = functools.lru_cache(maxsize=4096)(lookup)
+    lock = threading.Lock()
+
+    def get_org_domain(domain):
+        with lock:
+            return cached(domain)
+
+    get_org_domain.remembered = True  # type: ignore[attr-defined]
+    authheaders.dmarc_lookup.get_org_domain = get_org_domain
+    authheaders.get_org_domain = get_org_domain
+
+
+_remember_org_domains()
 
 
 async def authentication_results(

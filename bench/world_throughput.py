@@ -1,0 +1,188 @@
+"""Submission throughput of the running world beside Postfix's submission service, same run.
+
+The world runs as a user runs it: `mua stack --json` in its own process, where alice's MSA
+shares the process with the MTA relaying each message to b.test, the MX, the MDA writing
+bob's Maildir and the IMAP server; every message accepted is also delivered. Postfix
+(tests/interop/servers.py: a throwaway instance, its submission service on implicit TLS,
+AUTH through Dovecot's auth socket) queues each message and its `virtual` agent delivers it
+to a Maildir on the same machine. Both: implicit TLS, AUTH PLAIN, one TLS session, 1.5 kB
+messages to one recipient. Printed: messages/s for each, per round and the median of the
+rounds (the rounds alternate, so both see the same load on a shared machine), and the
+ratio. Target: world >= Postfix. Needs root and Debian's postfix and dovecot-imapd
+(scripts/system-deps); without them only the world's figure is printed.
+
+    .venv/bin/python bench/world_throughput.py [--messages 1000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.interop.servers
+
+from mua.net.tls import client_context
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    ca_file: Path
+    server_name: str
+    user: str
+    password: str
+    sender: str
+    recipient: str
+
+
+def _message(sender: str, recipient: str, i: int) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = f"bench {i}"
+    msg["Message-ID"] = f"<bench-{i}-{time.monotonic_ns()}@bench.local>"
+    msg.set_content("x" * 1500)
+    return msg
+
+
+async def _one_session(target: Target, count: int) -> float:
+    context = client_context(target.ca_file)
+    start = time.perf_counter()
+    sock = socket.create_connection(("127.0.0.1", target.port))
+    sock.setblocking(False)
+    # our own socket: aiosmtplib then verifies (and sends SNI for) `hostname`
+    async with aiosmtplib.SMTP(
+        hostname=target.server_name,
+        sock=sock,
+        use_tls=True,
+        start_tls=False,
+        tls_context=context,
+        local_hostname="bench.local",
+    ) as client:
+        await client.login(target.user, target.password)
+        for i in range(count):
+            await client.send_message(_message(target.sender, target.recipient, i))
+    return count / (time.perf_counter() - start)
+
+
+def _start_world(directory: Path) -> tuple[subprocess.Popen, Target]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mua", "stack", "--json", "--dir", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise RuntimeError("`mua stack` did not start (is another one running on its ports?)")
+    settings = json.loads(line)
+    alice = settings["accounts"][0]
+    smtp = alice["smtp"]
+    target = Target(
+        "mua stack (delivering)",
+        smtp["implicit_tls_port"],
+        Path(settings["ca_file"]),
+        smtp["host"],
+        alice["username"],
+        alice["password"],
+        alice["address"],
+        settings["accounts"][1]["address"],
+    )
+    return proc, target
+
+
+def _stop_world(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _delivered(maildir: Path) -> int:
+    return sum(
+        1 for sub in ("new", "cur") if (maildir / sub).is_dir() for _ in (maildir / sub).iterdir()
+    )
+
+
+def _start_postfix():
+    from tests.interop.servers import OTHER_ADDRESS, SMTP_NAME, MailServers, missing_binaries
+
+    if missing_binaries() or os.geteuid() != 0:
+        print("(Postfix not measured: needs root and scripts/system-deps' postfix, dovecot)")
+        return None, None
+    servers = MailServers.start()
+    target = Target(
+        "Postfix submission (delivering)",
+        servers.postfix.implicit_port,
+        servers.ca_file,
+        SMTP_NAME,
+        servers.address,
+        servers.password,
+        servers.address,
+        OTHER_ADDRESS,
+    )
+    return servers, target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    figures: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="mua-bench-") as tmp:
+        world_proc, world = _start_world(Path(tmp) / "world")
+        servers, postfix = _start_postfix()
+        try:
+            targets = [t for t in (world, postfix) if t is not None]
+            for target in targets:
+                asyncio.run(_one_session(target, 50))  # warm-up
+            for _round in range(args.rounds):
+                for target in targets:
+                    rate = asyncio.run(_one_session(target, args.messages))
+                    figures.setdefault(target.name, []).append(rate)
+            bob = Path(tmp) / "world" / "b.test" / "mail" / "bob"
+            delivered = _delivered(bob) if bob.is_dir() else None
+        finally:
+            _stop_world(world_proc)
+            if servers is not None:
+                with contextlib.suppress(Exception):
+                    servers.stop()
+    print(
+        f"submission throughput while delivering: implicit TLS, AUTH PLAIN, one session, "
+        f"{args.messages} x 1.5 kB messages per round (messages/s)"
+    )
+    for name, rates in figures.items():
+        rounds = " ".join(f"{r:.0f}" for r in rates)
+        print(f"  {name:34} median {statistics.median(rates):6.0f}   rounds: {rounds}")
+    if delivered is not None:
+        print(f"  (bob's Maildir holds {delivered} messages when the world is stopped)")
+    if len(figures) == 2:
+        w, p = (statistics.median(r) for r in figures.values())
+        print(f"  ratio world / Postfix: {w / p:.2f}  (target >= 1)")
+
+
+if __name__ == "__main__":
+    main()
