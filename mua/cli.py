@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
+from mua.cli_demo import add_demo_arguments, run_demo_command
 from mua.cli_i18n import translate_argparse
 from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
 from mua.cli_qt import platform_chosen, split_qt_args
 from mua.core.i18n import _, error_text, set_language
-from mua.core.labels import status_label
 from mua.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,7 @@ def _parser() -> argparse.ArgumentParser:
             "Exit 0 when the outcome is the scenario's expected one."
         ),
     )
-    demo.add_argument(
-        "--headless", action="store_true", help=_("run in the terminal (the only mode so far)")
-    )
-    demo.add_argument("--scenario", choices=SCENARIO_NAMES, default="modern")
-    demo.add_argument("--json", action="store_true", help=_("print one JSON document on stdout"))
+    add_demo_arguments(demo, SCENARIO_NAMES)
     demo.set_defaults(command="demo", run=_demo)
 
     stack = sub.add_parser(
@@ -204,32 +200,7 @@ def _has_display(qt_args: list[str]) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from mua.cli_content import content_line
-    from mua.cli_table import render_trace
-    from mua.stack.demo import SCENARIOS, run_demo
-
-    scenario = SCENARIOS[args.scenario]
-    trace = asyncio.run(run_demo(scenario))
-    if args.json:
-        print(json.dumps(trace.to_json(), indent=2))
-    else:
-        title = _("Scenario '{name}': {description}").format(
-            name=scenario.name, description=_(scenario.description)
-        )
-        print(render_trace(trace, title=title))
-        if trace.content is not None:
-            print(content_line(trace.content))
-    ok = trace.status is scenario.expect
-    if not ok:
-        print(
-            _("Expected the message to be {expected}, but it was {actual}.").format(
-                expected=status_label(scenario.expect), actual=status_label(trace.status)
-            ),
-            file=sys.stderr,
-        )
-    return 0 if ok else 1
+    return run_demo_command(args)
 
 
 def _read_file(path: Path, account: str | None):
