@@ -184,6 +184,12 @@ def main() -> int:
         events = world.events.read()
     lost = acked - set(found)
     duplicated = sum(n - 1 for n in found.values() if n > 1)
+    # A duplicate whose first copy the MTA had recorded as relayed was resent by mistake;
+    # the others were caught by a kill inside SMTP's window (the MX's or the MTA's).
+    recorded = Counter(
+        e["message_id"] for e in events if e["event"] == "relayed" and e.get("message_id")
+    )
+    resent = sum(1 for m, n in found.items() if n > 1 and recorded[m] >= n)
     windows = [
         (e["settled"] - e["acked"]) * 1000
         for e in events
@@ -192,7 +198,8 @@ def main() -> int:
     print(f"{args.kills} SIGKILLs under load ({args.clients} submitters)")
     print(
         f"acknowledged: {len(acked)}; delivered: {len(found)} distinct; lost: {len(lost)}; "
-        f"duplicated: {duplicated} ({100 * duplicated / max(len(found), 1):.2f}%)"
+        f"duplicated: {duplicated} ({100 * duplicated / max(len(found), 1):.2f}%, "
+        f"{duplicated / max(args.kills, 1):.1f} per kill; resent after the MTA's record: {resent})"
     )
     print(f"queued at the last restart: {left}, drained in {drain:.1f} s (start included)")
     if windows:
