@@ -11,7 +11,7 @@ import secrets
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2 as httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet

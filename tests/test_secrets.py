@@ -121,13 +121,15 @@ def test_delete_forgets_and_tells_whether_there_was_one(memory: MemoryKeyring) -
     assert store.delete("alice@a.test", "imap") is False
 
 
-def test_only_imap_and_smtp(memory: MemoryKeyring) -> None:
+def test_only_imap_smtp_and_oauth(memory: MemoryKeyring) -> None:
     store = Secrets()
-    with pytest.raises(ValueError, match="'imap' or 'smtp'"):
+    with pytest.raises(ValueError, match="'imap', 'smtp' or 'oauth'"):
         store.set("alice@a.test", "pop3", PASSWORD)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="account key"):
         store.get("  ", "imap")
     assert memory.entries == {}
+    store.set("alice@a.test", "oauth", "refresh-token")  # an OAuth2 account's refresh token
+    assert store.get("alice@a.test", "oauth") == "refresh-token"
 
 
 def test_no_password_in_repr_or_log(

@@ -1,4 +1,5 @@
-"""HTTPS for the client, on httpx: one place that makes its clients.
+"""HTTPS for the client, on httpx2 (httpx's maintained continuation, same API; authlib's
+client prefers it and deprecates plain httpx): one place that makes its clients.
 
 `https_client(ca_file=..., resolver=..., port_for=...)`:
 - verification as everywhere in mua (`tls.client_context`: the system store, or only the
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpcore
-import httpx
+import httpcore2 as httpcore
+import httpx2 as httpx
 
 from mua.net.dns import Resolver
 from mua.net.tls import client_context
@@ -70,6 +72,27 @@ class ResolvingTransport(httpx.AsyncHTTPTransport):
         )
 
 
+@dataclass(frozen=True)
+class HttpSettings:
+    """How the client reaches HTTPS servers: which CA, which resolver (None: the system's)."""
+
+    ca_file: Path | str | None = None
+    resolver: Resolver | None = None
+    port_for: Callable[[str, int], int] | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def client_options(self) -> dict[str, typing.Any]:
+        """Keyword arguments for httpx.AsyncClient or a subclass of it (authlib's client)."""
+        context = client_context(self.ca_file)
+        if self.resolver is None:
+            return {"verify": context, "trust_env": True, "timeout": self.timeout}
+        return {
+            "transport": ResolvingTransport(context, self.resolver, self.port_for),
+            "trust_env": False,
+            "timeout": self.timeout,
+        }
+
+
 def https_client(
     *,
     ca_file: Path | str | None = None,
@@ -78,11 +101,5 @@ def https_client(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> httpx.AsyncClient:
     """An httpx client with mua's verification rules (see the module's docstring)."""
-    context = client_context(ca_file)
-    if resolver is None:
-        return httpx.AsyncClient(verify=context, trust_env=True, timeout=timeout)
-    return httpx.AsyncClient(
-        transport=ResolvingTransport(context, resolver, port_for),
-        trust_env=False,
-        timeout=timeout,
-    )
+    settings = HttpSettings(ca_file, resolver, port_for, timeout)
+    return httpx.AsyncClient(**settings.client_options())

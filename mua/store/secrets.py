@@ -3,7 +3,8 @@
 Naming scheme (what another keyring tool shows): the keyring *service* is `mua:<account key>`,
 the account's address lower-cased, and the keyring *username* is the kind of server the
 password is for, `imap` or `smtp`. So alice's submission password is the entry
-("mua:alice@a.test", "smtp").
+("mua:alice@a.test", "smtp"). An account that signs in with OAuth2 keeps its refresh token
+under `oauth`, by the same rules (mua/net/oauth.py).
 
 Where the passwords go:
 - `Secrets()` uses the keyring backend that keyring itself picks, which honours keyring's
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ServiceKind = Literal["imap", "smtp"]
+ServiceKind = Literal["imap", "smtp", "oauth"]  # "oauth": an OAuth2 refresh token
 SERVICE_PREFIX = "mua:"
 ENCRYPTED_FILE_NAME = "passwords.cfg"
 
@@ -226,7 +227,7 @@ class Secrets:
 
 def _kind(service: str) -> ServiceKind:
     if service not in get_args(ServiceKind):
-        raise ValueError(f"service must be 'imap' or 'smtp', not {service!r}")
+        raise ValueError(f"service must be 'imap', 'smtp' or 'oauth', not {service!r}")
     return service  # type: ignore[return-value]
 
 
