@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from mua.net.dns import Resolver
+from mua.stack.events import EventLog
+from mua.stack.mta import Mta
+from mua.stack.queue import MailQueue
 from mua.stack.relay import RelayClient
 from mua.stack.world import World
 from tests.conftest import eventually, fast_options, maildir_messages
@@ -103,3 +107,19 @@ async def test_a_queue_under_load_logs_no_error(
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in problems] == []
     assert len(maildir_messages(world, "bob@b.test")) == 200
+
+
+def test_retries_are_spread_around_their_schedule(tmp_path: Path) -> None:
+    """A herd deferred together is not retried together: each delay gets +-10% jitter."""
+
+    mta = Mta(
+        hostname="smtp.a.test",
+        queue=MailQueue(tmp_path / "queue"),
+        relay=RelayClient("smtp.a.test", Resolver(("127.0.0.1", 53))),
+        events=EventLog(tmp_path / "events.jsonl"),
+        retry_delays=(60.0, 300.0),
+    )
+    first = [mta._delay(0) for _ in range(200)]
+    assert all(54.0 <= d <= 66.0 for d in first)
+    assert len({round(d, 3) for d in first}) > 100
+    assert all(270.0 <= mta._delay(5) <= 330.0 for _ in range(50))
