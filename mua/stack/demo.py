@@ -25,6 +25,7 @@ from mua.net.mta_sts import StsMode
 from mua.net.submission import Security, SubmissionEndpoint, submit
 from mua.stack.attacker import AttackMode, describe_attack
 from mua.stack.demo_content import content_verdict, inject_forged
+from mua.stack.lmtp import LmtpMode
 from mua.stack.provider import MxTls, ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
@@ -49,6 +50,7 @@ class Scenario:
     # `legacy_submission`) and IMAP on the 143 role without STARTTLS.
     cleartext_auth: bool = False
     legacy_submission: bool = False
+    lmtp: LmtpMode | None = None  # b.test's MX delivers to a separate store host (lmtp.py)
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -182,6 +184,16 @@ SCENARIOS = {
             cleartext_auth=True,
         ),
         Scenario(
+            "lmtp-tls",
+            N_("b.test's MX hands the message to a separate store host over LMTP with TLS."),
+            lmtp=LmtpMode.TLS,
+        ),
+        Scenario(
+            "lmtp-clear",
+            N_("b.test's MX hands the message to a separate store host over LMTP, in clear."),
+            lmtp=LmtpMode.CLEAR,
+        ),
+        Scenario(
             "forged",
             N_(
                 "An outsider writes to b.test's MX as alice@a.test, bypassing a.test: no "
@@ -200,7 +212,11 @@ def scenario_options(scenario: Scenario) -> WorldOptions:
         for d, u in DEMO_USERS.items()
     }
     providers["b.test"] = replace(
-        providers["b.test"], mx_tls=scenario.mx_tls, dane=scenario.dane, mta_sts=scenario.mta_sts
+        providers["b.test"],
+        mx_tls=scenario.mx_tls,
+        dane=scenario.dane,
+        mta_sts=scenario.mta_sts,
+        lmtp=scenario.lmtp,
     )
     return WorldOptions(providers=providers, attacker=scenario.attacker, victim="b.test")
 

@@ -1,7 +1,8 @@
 """The inbound MX of one provider: SMTP on the 25 role, STARTTLS offered, own domain only.
 
 It accepts mail for its own users from anyone (that is what an MX is for), refuses to relay
-(`550 5.7.1`), and hands each message to the MDA in-process (the delivery leg is internal).
+(`550 5.7.1`), and hands each message to the MDA in-process (the delivery leg is internal),
+or with `lmtp` set over the network to a separate store host (mua.stack.lmtp).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.dns import Resolver
+from mua.stack.chaos import ChaosOptions
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
+from mua.stack.lmtp import LmtpClient
 from mua.stack.mda import Mda
 from mua.stack.mx_auth import authentication_results
 from mua.stack.queue import new_queue_id
@@ -49,6 +52,7 @@ class InboundHandler:
         self.mda = mda
         self.events = events
         self.actual_port: int | None = None
+        self.lmtp: LmtpClient | None = None  # delivery to a separate store host, when set
         # The world's validating resolver, set once the world's DNS answers (World.start):
         # DKIM, ARC and DMARC are checked through it (mx_auth.py).
         self.resolver: Resolver | None = None
@@ -95,13 +99,16 @@ class InboundHandler:
                 # The checks' record goes on top, as a milter after the MTA would put it.
                 stamped = prepend_header(data, "Received", value)
                 stamped = prepend_header(stamped, "Authentication-Results", results)
-                await asyncio.to_thread(self.mda.deliver, user.user, stamped)
+                if self.lmtp is not None:  # an LmtpError is an OSError: 451 below
+                    await self.lmtp.deliver(envelope.mail_from or "", rcpt, stamped)
+                else:
+                    await asyncio.to_thread(self.mda.deliver, user.user, stamped)
         except OSError:
             log.exception("delivery failed for a message from %s", client)
             return "451 4.3.0 Error: could not write to the mailbox, try again later"
         ids = {"message_id": message_id, "queue_id": queue_id, "recipients": envelope.rcpt_tos}
         self.events.leg(self._relay_leg(tls, session.host_name or client), side="server", **ids)
-        for leg in self._delivery_legs():
+        for leg in self._delivery_legs() if self.lmtp is None else []:  # else the store's
             self.events.leg(leg, side="server", **ids)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
@@ -153,9 +160,12 @@ class Mx:
         requiretls: bool = True,
         limits: ConnectionLimits | None = None,
         max_recipients: int = MAX_RECIPIENTS,
+        chaos: ChaosOptions | None = None,
     ) -> None:
         """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario);
-        `requiretls` False one that does not offer REQUIRETLS (RFC 8689)."""
+        `requiretls` False one that does not offer REQUIRETLS (RFC 8689); `chaos` makes it
+        misbehave (`mua stack --chaos`, mua.stack.chaos)."""
+        self._chaos = chaos.source("mx", f"{hostname} 25") if chaos is not None else None
         self.hostname = hostname
         self.host = host
         self.handler = InboundHandler(hostname=hostname, users=users, mda=mda, events=events)
@@ -181,6 +191,7 @@ class Mx:
                 requiretls=self._requiretls,
                 gate=self.gate,
                 max_recipients=self._max_recipients,
+                chaos=self._chaos,
             )
 
         return make

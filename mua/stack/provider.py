@@ -23,6 +23,7 @@ from mua.stack.imap.mailchange import StoreError
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.server import ImapLimits, ImapServer
 from mua.stack.limits import ConnectionLimits
+from mua.stack.lmtp import LmtpClient, LmtpMode, StoreHost
 from mua.stack.mda import Mda, ensure_maildir
 from mua.stack.msa import Msa
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
@@ -65,6 +66,7 @@ class ProviderPorts:
     pop3_implicit: int = 0  # the 995 role
     pop3_starttls: int = 0  # the 110 role (STLS)
     legacy_submission: int = 0  # the 25 role for submission in clear, with `cleartext_auth`
+    lmtp: int = 0  # the store host's LMTP listener, with `ProviderOptions.lmtp`
 
     @classmethod
     def offset(cls, offset: int) -> ProviderPorts:
@@ -131,8 +133,10 @@ class ProviderOptions:
     max_recipients: int = MAX_RECIPIENTS  # per SMTP transaction; more get 452 4.5.3
     dkim_sign: bool = True  # the MSA DKIM-signs what it accepts (keys in <dir>/dkim/)
     # A legacy provider, only in the scenarios that show one: AUTH/LOGIN without TLS on the
-    # 587 and 143 roles, and submission in clear on the 25 role (`ProviderPorts.legacy_submission`).
+    # 587 and 143 roles, and submission in clear on the 25 role (ProviderPorts.legacy_submission).
     cleartext_auth: bool = False
+    # The MX delivers over LMTP to a separate store host, over TLS or in clear (mua.stack.lmtp)
+    lmtp: LmtpMode | None = None
     # `mua stack --chaos`: the MSA, MX and IMAP listeners misbehave (mua/stack/chaos.py)
     chaos: ChaosOptions | None = None
 
@@ -186,6 +190,7 @@ class Provider:
         self.policy_server: PolicyServer | None = None
         self.report_receiver: ReportReceiver | None = None
         self.auth_server: AuthWebServer | None = None
+        self.store_host: StoreHost | None = None  # with options.lmtp (mua.stack.lmtp)
         self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
 
@@ -209,6 +214,7 @@ class Provider:
             chaos=self.options.chaos,
         )
         mx_port = await self.mx.start(ports.mx)
+        lmtp_port = await self._start_store_host(ports.lmtp)
         self.msa = Msa(
             hostname=self.smtp_host,
             users=self.users,
@@ -283,8 +289,29 @@ class Provider:
             pop3_implicit=pop3_ports[0],
             pop3_starttls=pop3_ports[1],
             legacy_submission=msa_ports.legacy,
+            lmtp=lmtp_port,
         )
         return self.ports
+
+    async def _start_store_host(self, port: int) -> int:
+        """With `options.lmtp`: the store host's LMTP server, and the MX set to use it."""
+        mode = self.options.lmtp
+        if mode is None or self.mx is None:
+            return 0
+        name = f"store.{self.domain}"
+        tls = mode is LmtpMode.TLS
+        self.store_host = StoreHost(
+            hostname=name,
+            users=self.users,
+            mda=self.mda,
+            events=self.events,
+            tls_context=self.ca.server_cert(name).server_context() if tls else None,
+        )
+        bound = await self.store_host.start(port)
+        self.mx.handler.lmtp = LmtpClient(
+            self.mx_host, "127.0.0.1", bound, name, self.ca.ca_file if tls else None
+        )
+        return bound
 
     def sts_policy_text(self) -> str:
         assert self.options.mta_sts is not None
@@ -409,12 +436,13 @@ class Provider:
             self.policy_server,
             self.report_receiver,
             self.auth_server,
+            self.store_host,
         )
         for part in parts:
             if part is not None:
                 await part.stop()
         self.msa = self.mx = self.mta = self.ms = self.pop3 = self.policy_server = None
-        self.daily_reports = self.report_receiver = self.auth_server = None
+        self.daily_reports = self.report_receiver = self.auth_server = self.store_host = None
         with self._stores_lock:
             self._stopping = True
             for store in self._stores.values():

@@ -20,5 +20,7 @@ SCENARIO_NAMES = (
     "legacy-25",
     "submission-clear",
     "imap-clear",
+    "lmtp-tls",
+    "lmtp-clear",
     "forged",
 )
