@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
+from mua.cli_chaos import add_chaos_arguments, with_chaos
 from mua.cli_demo import add_demo_arguments, run_demo_command
 from mua.cli_i18n import translate_argparse
 from mua.cli_mail import EXIT_CODES, CliError
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument(
         "--json", action="store_true", help=_("print the settings as one JSON object (first line)")
     )
+    add_chaos_arguments(stack)
     stack.set_defaults(command="stack", run=_stack)
     trace = sub.add_parser(
         "trace",
@@ -303,7 +305,7 @@ def _stack(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed
             with contextlib.suppress(NotImplementedError):  # Windows
                 loop.add_signal_handler(sig, stop.set)
-        world = World(directory, WorldOptions(fixed_ports=True))
+        world = World(directory, with_chaos(WorldOptions(fixed_ports=True), args))
         try:
             await world.start()
         except OSError as exc:

@@ -144,6 +144,8 @@ class AccountSync:
                     self._forget_connection()
                     raise ServerUnreachable(T_("Stopped while {doing}.", doing=what)) from exc
                 if not isinstance(exc, _DROPPED):
+                    if isinstance(exc, imaplib.IMAP4.error):  # a NO or BAD: say it in a sentence
+                        raise self._refused(what, exc) from exc
                     raise
                 self._forget_connection()
                 if attempt == self.retries:
@@ -160,6 +162,19 @@ class AccountSync:
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
+
+    def _refused(self, what: str, exc: imaplib.IMAP4.error) -> ImapError:
+        """A command the server answered NO or BAD (a server that is busy, broken, or
+        misbehaving on purpose: `mua stack --chaos`), as the client's own error."""
+        said = " ".join(str(exc).split())[:160]
+        return ImapError(
+            T_(
+                '{where} refused a command while {doing} ("{said}"); try again later.',
+                where=endpoint_for(self.account).describe(),
+                doing=what,
+                said=said,
+            )
+        )
 
     def _forget_connection(self) -> None:
         if self._session is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -13,6 +14,7 @@ from aiosmtpd.smtp import SMTP, syntax
 
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, ChaosSource, Fault, pick
 from mua.stack.limits import ConnectionGate
 
 DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
@@ -58,6 +60,7 @@ class WorldSMTP(SMTP):
     _in_ehlo = False
     _admitted: str | None = None  # the client's address, once the gate let it in
     _refused = False
+    _close_after_reply = False  # a chaos 421 was chosen: the connection ends after it
 
     def __init__(
         self,
@@ -65,16 +68,65 @@ class WorldSMTP(SMTP):
         requiretls: bool = True,
         gate: ConnectionGate | None = None,
         max_recipients: int = MAX_RECIPIENTS,
+        chaos: ChaosSource | None = None,
         **kwargs: Any,
     ) -> None:
         """`requiretls` False: a server without the extension (as most MX hosts still are):
         nothing advertised, and a MAIL FROM with the parameter is refused as unknown (555).
         `gate` counts the listener's connections (mua.stack.limits); one over its limits is
-        answered 421 and closed. `max_recipients`: accepted RCPTs per transaction."""
+        answered 421 and closed. `max_recipients`: accepted RCPTs per transaction.
+        `chaos`: the listener's fault source (mua.stack.chaos), asked before every command
+        but QUIT and before the message of a DATA is handed over."""
         super().__init__(*args, **kwargs)
         self.requiretls = requiretls
         self.gate = gate
         self.max_recipients = max_recipients
+        self.chaos = chaos
+        if chaos is not None:
+            for name, method in list(self._smtp_methods.items()):
+                if name != "QUIT":
+                    self._smtp_methods[name] = self._chaotic(name, method)
+
+    # -- chaos (mua.stack.chaos): a fault comes instead of the work, never after it -----------
+
+    def _chaotic(self, name: str, method: Callable[[str | None], Any]) -> Callable[..., Any]:
+        @functools.wraps(method)  # keeps the __smtp_syntax__ attributes HELP reads
+        async def run(arg: str | None) -> None:
+            reply = await self._chaos_reply(name)
+            if reply is None:
+                await method(arg)
+            elif reply:
+                await self.push(reply)
+
+        return run
+
+    async def _chaos_reply(self, command: str) -> str | None:
+        """None: carry `command` out (after a stall, perhaps). Else the reply to give
+        instead of it: an error, or "" once the connection has been dropped."""
+        assert self.chaos is not None
+        disruption = self.chaos.draw(command)
+        if disruption is None:
+            return None
+        if disruption.fault is Fault.STALL:
+            # A client that gives up meanwhile closes the connection, which cancels this
+            # command (aiosmtpd's connection_lost): its work is then never done.
+            await asyncio.sleep(disruption.seconds)
+            return None
+        if disruption.fault is Fault.DROP:
+            if self.transport is not None:
+                self.transport.abort()
+            return ""
+        replies = SMTP_TEMPORARY if disruption.fault is Fault.TEMPORARY else SMTP_PERMANENT
+        reply = pick(replies, disruption).format(host=self.hostname)
+        self._close_after_reply = reply.startswith("421")
+        return reply
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        if command == "DATA" and self.chaos is not None:  # the message is in; not queued yet
+            reply = await self._chaos_reply("end of DATA")
+            if reply is not None:
+                return reply
+        return await super()._call_handler_hook(command, *args)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.gate is not None and self._admitted is None:  # not the STARTTLS upgrade
@@ -115,6 +167,8 @@ class WorldSMTP(SMTP):
         if self._in_ehlo and status == "250 HELP" and self.requiretls and self.over_tls():
             await super().push(f"250-{REQUIRETLS}")
         await super().push(status)
+        if self._close_after_reply and self.transport is not None:
+            self.transport.close()
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str) -> None:

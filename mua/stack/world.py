@@ -215,10 +215,13 @@ class World:
                         },
                     }
                 )
+        chaos = next((p.options.chaos for p in self.providers.values() if p.options.chaos), None)
         return {
             "ca_file": str(self.ca.ca_file),
             "trust_anchor_file": str(self.zones.trust_anchor_file),
             "dns": {"host": LOOPBACK, "port": self.dns.port},
             "domains": domains,
             "accounts": accounts,
+            # `mua stack --chaos`: the servers misbehave on purpose (mua/stack/chaos.py)
+            "chaos": chaos.to_json() if chaos is not None else None,
         }
