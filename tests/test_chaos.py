@@ -19,7 +19,7 @@ import pytest
 
 from mua.core.compose import Draft
 from mua.core.tls import Security
-from mua.net.imap import ImapError
+from mua.net.imap import AuthenticationFailed, ImapError
 from mua.net.submission import SubmissionEndpoint, SubmissionError, submit
 from mua.stack.chaos import ChaosOptions, Fault
 from mua.stack.world import World
@@ -160,6 +160,7 @@ async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
             "seed": 9,
             "stall": 3.0,
             "roles": ["imap", "msa", "mx"],
+            "faults": ["temporary", "permanent", "drop", "stall"],
         }
 
 
@@ -168,6 +169,8 @@ def test_chaos_options_refuse_what_makes_no_sense() -> None:
         ChaosOptions(rate=1.5)
     with pytest.raises(ValueError, match="unknown chaos roles"):
         ChaosOptions(rate=0.1, roles=frozenset({"lmtp"}))
+    with pytest.raises(ValueError, match="at least one kind"):
+        ChaosOptions(rate=0.1, faults=frozenset())
     assert ChaosOptions(rate=0.0).source("msa", "x") is None
 
 
@@ -226,3 +229,23 @@ async def test_mua_stack_chaos_json_and_a_raw_smtp_session_meets_it(tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+async def test_a_busy_server_refusing_login_is_no_wrong_password(tmp_path: Path) -> None:
+    """LOGIN answered `NO [UNAVAILABLE]` (RFC 5530: a temporary failure) says to try again
+    later; it does not tell the user that the password is wrong."""
+    chaos = ChaosOptions(
+        rate=1.0,
+        roles=frozenset({"imap"}),
+        faults=frozenset({Fault.TEMPORARY}),
+        commands=frozenset({"LOGIN", "AUTHENTICATE"}),
+    )
+    async with _chaotic_world(tmp_path, chaos) as world:
+        engine = make_engine(world, tmp_path, "bob@b.test")
+        try:
+            with pytest.raises(ImapError) as caught:
+                await engine.sync("bob@b.test", ["INBOX"])
+        finally:
+            await engine.aclose()
+    assert not isinstance(caught.value, AuthenticationFailed)
+    assert "try again later" in str(caught.value) and "UNAVAILABLE" in str(caught.value)

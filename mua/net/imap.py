@@ -185,6 +185,16 @@ class ImapSession:
             self.client.login(username, password)
             self.password_in_clear = not self.tls.encrypted
         except exceptions.LoginError as exc:
+            said = " ".join(str(exc).split())[:160]
+            if "[UNAVAILABLE]" in said.upper():  # RFC 5530: temporary, not a wrong password
+                raise ImapError(
+                    T_(
+                        '{where} could not check the password right now ("{said}"); try again '
+                        "later.",
+                        where=self.endpoint.describe(),
+                        said=said,
+                    )
+                ) from exc
             raise AuthenticationFailed(
                 T_(
                     "{where} rejected the user name or password; check them.",

@@ -54,12 +54,16 @@ FAULT_WEIGHTS = {Fault.TEMPORARY: 4, Fault.PERMANENT: 2, Fault.DROP: 2, Fault.ST
 class ChaosOptions:
     """`rate`: the share of commands disrupted (0..1). `seed`: what the listeners' random
     generators start from. `stall`: the longest stall, in seconds. `roles`: which servers
-    take part (of ROLES)."""
+    take part (of ROLES). `faults`: which kinds of fault may happen (all, by default).
+    `commands`: only these commands are disrupted (SMTP verbs, "end of DATA", IMAP
+    commands; None: every one)."""
 
     rate: float
     seed: int = 0
     stall: float = 3.0
     roles: frozenset[str] = field(default_factory=lambda: frozenset(ROLES))
+    faults: frozenset[Fault] = field(default_factory=lambda: frozenset(Fault))
+    commands: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -69,6 +73,8 @@ class ChaosOptions:
         unknown = set(self.roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown chaos roles: {', '.join(sorted(unknown))}")
+        if not self.faults:
+            raise ValueError("chaos needs at least one kind of fault")
 
     def source(self, role: str, listener: str) -> ChaosSource | None:
         """The fault source of one listener (`role` of ROLES; `listener` a name unique in
@@ -83,6 +89,7 @@ class ChaosOptions:
             "seed": self.seed,
             "stall": self.stall,
             "roles": sorted(self.roles),
+            "faults": [f.value for f in Fault if f in self.faults],
         }
 
 
@@ -105,9 +112,12 @@ class ChaosSource:
     def draw(self, command: str) -> Disruption | None:
         """Whether `command` goes wrong, and how; None: carry it out as usual."""
         rng = self._random
+        only = self.options.commands
+        if only is not None and command not in only:
+            return None
         if rng.random() >= self.options.rate:
             return None
-        faults = list(FAULT_WEIGHTS)
+        faults = [f for f in FAULT_WEIGHTS if f in self.options.faults]
         fault = rng.choices(faults, weights=[FAULT_WEIGHTS[f] for f in faults])[0]
         seconds = rng.uniform(0.0, self.options.stall) if fault is Fault.STALL else 0.0
         self.counts[fault] += 1
