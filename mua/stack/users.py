@@ -10,11 +10,20 @@ import hmac
 import json
 import os
 import secrets
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 # Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
 O_BINARY = getattr(os, "O_BINARY", 0)
+# Letters and digits only: a password starting with "-" (token_urlsafe gives one in 64) is
+# taken for an option by the command-line clients people paste it into (swaks, curl -u).
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 16  # about 95 bits
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class UserDirectory:
         stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         missing = [u for u in users if u not in stored]
         for user in missing:
-            stored[user] = secrets.token_urlsafe(12)
+            stored[user] = new_password()
         if missing or not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
@@ -62,7 +71,7 @@ class UserDirectory:
     def authenticate(self, login: str, password: str) -> Mailbox | None:
         mailbox = self.get(login)
         # Compare even for unknown users, so timing does not tell which logins exist.
-        expected = mailbox.password if mailbox else secrets.token_urlsafe(12)
+        expected = mailbox.password if mailbox else new_password()
         if hmac.compare_digest(expected.encode(), password.encode()) and mailbox:
             return mailbox
         return None
