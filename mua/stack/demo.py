@@ -27,6 +27,7 @@ from mua.stack.attacker import AttackMode, describe_attack
 from mua.stack.demo_content import content_verdict, inject_forged
 from mua.stack.lmtp import LmtpMode
 from mua.stack.provider import MxTls, ProviderOptions
+from mua.stack.relay_host import HopSpec
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
 SENDER, RECIPIENT = "alice@a.test", "bob@b.test"
@@ -51,6 +52,7 @@ class Scenario:
     cleartext_auth: bool = False
     legacy_submission: bool = False
     lmtp: LmtpMode | None = None  # b.test's MX delivers to a separate store host (lmtp.py)
+    hops: tuple[HopSpec, ...] = ()  # a smarthost, relays between a.test and b.test's MX
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -184,6 +186,30 @@ SCENARIOS = {
             cleartext_auth=True,
         ),
         Scenario(
+            "smarthost-587",
+            N_(
+                "a.test's MSA hands the message to a separate outbound host, a smarthost, on "
+                "the 587 role with STARTTLS and AUTH."
+            ),
+            hops=(HopSpec("out.a.test", port_role=587, smarthost=True),),
+        ),
+        Scenario(
+            "smarthost-clear",
+            N_(
+                "a.test's MSA hands the message to a smarthost on the 25 role, which offers "
+                "no STARTTLS: the handoff crosses the network in clear."
+            ),
+            hops=(HopSpec("out.a.test", tls=False, smarthost=True),),
+        ),
+        Scenario(
+            "relay-hops",
+            N_(
+                "The message crosses a.test's outbound filter (no TLS), then b.test's inbound "
+                "filter (STARTTLS), then b.test's MX (DANE): three relay legs, the weakest red."
+            ),
+            hops=(HopSpec("filter.a.test", tls=False), HopSpec("filter.b.test")),
+        ),
+        Scenario(
             "lmtp-tls",
             N_("b.test's MX hands the message to a separate store host over LMTP with TLS."),
             lmtp=LmtpMode.TLS,
@@ -218,7 +244,9 @@ def scenario_options(scenario: Scenario) -> WorldOptions:
         mta_sts=scenario.mta_sts,
         lmtp=scenario.lmtp,
     )
-    return WorldOptions(providers=providers, attacker=scenario.attacker, victim="b.test")
+    return WorldOptions(
+        providers=providers, attacker=scenario.attacker, victim="b.test", hops=scenario.hops
+    )
 
 
 async def run_demo(
@@ -393,7 +421,9 @@ async def _outcome(world: World, message_id: str, timeout: float) -> TraceStatus
         stored = any(e["event"] == "leg" and e["to"]["role"] == "MS" for e in events)
         # Mail that no MSA of the world took in (the forged scenario) has no MTA to wait for.
         outsider = not any(e["event"] == "leg" and e.get("leg") == "handoff" for e in events)
-        if stored and (outsider or any(e["event"] == "relayed" for e in events)):
+        # Every MTA on the route (a.test's, and one per intermediate host) records its relay.
+        relayed = sum(e["event"] == "relayed" for e in events) > len(world.relay_hosts)
+        if stored and (outsider or relayed):
             return TraceStatus.DELIVERED
         await asyncio.sleep(0.02)
     return TraceStatus.DEFERRED
@@ -408,19 +438,43 @@ def _with_attack(leg: Leg, world: World, message_id: str) -> Leg:
 
 
 def stack_legs(world: World, message_id: str, relay_side: str = "client") -> list[Leg]:
-    """Handoff, relay (as the sending MTA saw it, or the MX for mail that no MTA of the
-    world sent), delivery: in journey order."""
+    """Handoff (the MSA's internal one, or the leg to a smarthost as its sender saw it),
+    relays (as each sending MTA saw them, or the MX for mail that no MTA of the world sent;
+    several when the mail crossed intermediate hosts, in the order of the route), delivery:
+    in journey order."""
     records = [
         e for e in world.events.read() if e["event"] == "leg" and e.get("message_id") == message_id
     ]
     wanted = [
-        ("handoff", "server"),
-        ("relay", relay_side),
-        ("delivery", "server"),
+        ("handoff", ("server", "client")),
+        ("relay", (relay_side,)),
+        ("delivery", ("server",)),
     ]
     legs = []
-    for kind, side in wanted:
-        for record in records:
-            if record["leg"] == kind and record["side"] == side:
-                legs.append(Leg.from_json(record))
+    for kind, sides in wanted:
+        found = [
+            Leg.from_json(record)
+            for record in records
+            if record["leg"] == kind and record["side"] in sides
+        ]
+        legs.extend(along_the_route(found))
     return legs
+
+
+def along_the_route(legs: list[Leg]) -> list[Leg]:
+    """Legs of one kind in route order: each after the one whose receiving host sent it (the
+    event log's order is that of the records, which several MTAs write concurrently)."""
+    if len(legs) < 2:
+        return legs
+    receivers = {leg.to.host for leg in legs}
+    ordered = [leg for leg in legs if leg.from_.host not in receivers]
+    if len(ordered) != 1:
+        return legs  # not one chain (a retry, a refused attempt): as recorded
+    rest = [leg for leg in legs if leg is not ordered[0]]
+    while rest:
+        following = [leg for leg in rest if leg.from_.host == ordered[-1].to.host]
+        if not following:
+            return ordered + rest
+        ordered.append(following[0])
+        rest.remove(following[0])
+    return ordered

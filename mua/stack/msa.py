@@ -26,8 +26,10 @@ from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
+from mua.stack.oauth_tokens import TokenVerifier
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.smtp_oauth import OAuthSubmission
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,
@@ -59,7 +61,7 @@ class MsaPorts:
     legacy: int = 0  # the 25 role, submission in clear; 0 when not offered
 
 
-class SubmissionHandler:
+class SubmissionHandler(OAuthSubmission):
     """aiosmtpd handler for one listener of the MSA."""
 
     def __init__(
@@ -83,6 +85,9 @@ class SubmissionHandler:
         self.role_port = role_port or (465 if implicit else 587)
         self.on_queued = on_queued
         self.actual_port: int | None = None
+        # False when a smarthost takes the message over the network: the MTA that sends
+        # it there records that handoff leg (mua.stack.relay.NextHop), not this internal one.
+        self.internal_handoff = True
 
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
@@ -160,6 +165,12 @@ class SubmissionHandler:
             log.exception("could not queue a message from %s", mailbox.address)
             return "451 4.3.0 Error: queue file write error, try again later"
         self.events.leg(leg, side="server", message_id=message_id, queue_id=entry.id)
+        if self.internal_handoff:
+            self._record_handoff(message_id, entry.id)
+        self.on_queued()
+        return f"250 2.0.0 Ok: queued as {entry.id}"
+
+    def _record_handoff(self, message_id: str, queue_id: str) -> None:
         handoff = Leg(
             Endpoint(Role.MSA, self.hostname),
             Endpoint(Role.MTA, self.hostname),
@@ -168,9 +179,7 @@ class SubmissionHandler:
             Source.OBSERVED,
             note=T_("Queued on disk by the same server that accepted it."),
         )
-        self.events.leg(handoff, side="server", message_id=message_id, queue_id=entry.id)
-        self.on_queued()
-        return f"250 2.0.0 Ok: queued as {entry.id}"
+        self.events.leg(handoff, side="server", message_id=message_id, queue_id=queue_id)
 
     def _enqueue(
         self, envelope: Envelope, data: bytes, received: str, message_id: str, meta: dict
@@ -333,6 +342,11 @@ class Msa:
             chaos=self._chaos[role],
         )
 
+    def accept_tokens(self, verifier: TokenVerifier) -> None:
+        """OAuth2: AUTH XOAUTH2 and OAUTHBEARER check bearer tokens with `verifier`."""
+        for handler in self._handlers.values():
+            handler.token_verifier = verifier
+
     async def start(
         self, implicit_port: int = 0, starttls_port: int = 0, legacy_port: int = 0
     ) -> MsaPorts:
@@ -345,6 +359,11 @@ class Msa:
             self._handlers[role].actual_port = bound_port(server)
         legacy = bound_port(self._servers[2]) if self.cleartext_auth else 0
         return MsaPorts(bound_port(implicit), bound_port(starttls), legacy)
+
+    def use_smarthost(self) -> None:
+        """The provider's MTA hands every message to a smarthost (its leg is recorded there)."""
+        for handler in self._handlers.values():
+            handler.internal_handoff = False
 
     async def stop(self) -> None:
         for server in self._servers:

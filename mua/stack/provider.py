@@ -30,9 +30,10 @@ from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW, Mta
 from mua.stack.mta_sts_server import PolicyServer, policy_id, policy_text
 from mua.stack.mx import Mx
 from mua.stack.oauth_http import AuthWebServer
+from mua.stack.oauth_tokens import TokenVerifier
 from mua.stack.pop3.server import Pop3Limits, Pop3Server
 from mua.stack.queue import MailQueue
-from mua.stack.relay import RelayClient
+from mua.stack.relay import NextHop, RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT, MAX_RECIPIENTS
 from mua.stack.tlsrpt import TlsReportLog
 from mua.stack.tlsrpt_daily import DailyTlsReports
@@ -137,7 +138,7 @@ class ProviderOptions:
     cleartext_auth: bool = False
     # The MX delivers over LMTP to a separate store host, over TLS or in clear (mua.stack.lmtp)
     lmtp: LmtpMode | None = None
-    # `mua stack --chaos`: the MSA, MX and IMAP listeners misbehave (mua/stack/chaos.py)
+    # `mua stack --chaos`: the MSA, MX, IMAP and POP3 listeners misbehave (mua/stack/chaos.py)
     chaos: ChaosOptions | None = None
 
 
@@ -190,6 +191,7 @@ class Provider:
         self.policy_server: PolicyServer | None = None
         self.report_receiver: ReportReceiver | None = None
         self.auth_server: AuthWebServer | None = None
+        self.token_verifier: TokenVerifier | None = None  # the MSA's, IMAP's and POP3's
         self.store_host: StoreHost | None = None  # with options.lmtp (mua.stack.lmtp)
         self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
@@ -253,6 +255,7 @@ class Provider:
             limits=self.options.pop3_limits,
             connection_limits=self.options.connection_limits,
             cleartext_auth=self.options.cleartext_auth,
+            chaos=self.options.chaos,
         )
         pop3_ports = await self.pop3.start(ports.pop3_implicit, ports.pop3_starttls)
         sts_port = 0
@@ -278,6 +281,9 @@ class Provider:
             self.directory / "oauth" / "signing-key.json",
         )
         auth_port = await self.auth_server.start(ports.oauth)
+        self.token_verifier = TokenVerifier(self.auth_server.authorization)
+        self.msa.accept_tokens(self.token_verifier)
+        self.ms.token_verifier = self.token_verifier
         self.ports = ProviderPorts(
             msa_ports.implicit_tls,
             msa_ports.starttls,
@@ -369,6 +375,7 @@ class Provider:
         resolver: Resolver,
         port_for_mx: dict[str, int],
         port_for_https: dict[str, int] | None = None,
+        next_hop: NextHop | None = None,
     ) -> None:
         """`port_for_https` maps the world's HTTPS hosts (MTA-STS policy hosts, TLS-RPT
         receivers) to their ports (443 when absent). Starts the MTA and its daily reports."""
@@ -392,6 +399,7 @@ class Provider:
             ca_file=self.ca.ca_file,
             timeout=self.options.relay_timeout,
             mta_sts=mta_sts,
+            next_hop=next_hop,  # a smarthost or relay instead of the MX (relay_host.py)
         )
         sessions = TlsReportLog(
             self.directory / "tlsrpt" / "sessions.jsonl", clock=self.options.clock

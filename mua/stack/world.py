@@ -21,6 +21,8 @@ from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.dns_server import DnsServer
 from mua.stack.events import EventLog
 from mua.stack.provider import MxTls, Provider, ProviderOptions, ProviderPorts
+from mua.stack.relay import NextHop, RelayClient
+from mua.stack.relay_host import HopSpec, RelayHost
 from mua.stack.users import Mailbox
 from mua.stack.zones import DomainSpec, WorldZones
 
@@ -41,6 +43,9 @@ class WorldOptions:
     # through it (the MX itself and the world's settings are unchanged).
     attacker: AttackMode | None = None
     victim: str = "b.test"
+    # Hosts a.test's outbound mail crosses before b.test's MX, in order (relay_host.py):
+    # a smarthost, filters. Empty: a.test's MTA relays straight to the MX.
+    hops: tuple[HopSpec, ...] = ()
 
 
 class World:
@@ -56,6 +61,7 @@ class World:
         self.zones: WorldZones | None = None
         self.dns: DnsServer | None = None
         self.attacker: Attacker | None = None
+        self.relay_hosts: list[RelayHost] = []
 
     async def start(self) -> None:
         try:
@@ -92,11 +98,57 @@ class World:
                 port_for_https[p.mta_sts_host] = p.ports.mta_sts
             if p.ports and p.ports.tlsrpt:
                 port_for_https[p.tlsrpt_host] = p.ports.tlsrpt
-        for provider in self.providers.values():
-            provider.start_mta(self.resolver(), port_for_mx, port_for_https)
+        await self._start_hops(port_for_mx)
+        for domain, provider in self.providers.items():
+            next_hop = self._first_hop() if domain == "a.test" else None
+            provider.start_mta(self.resolver(), port_for_mx, port_for_https, next_hop)
         log.info("world up in %s (DNS on port %s)", self.directory, self.dns.port)
 
+    def _first_hop(self) -> NextHop | None:
+        if not self.relay_hosts:
+            return None
+        first = self.relay_hosts[0]
+        if first.spec.smarthost:
+            msa = self.providers["a.test"].msa
+            assert msa is not None
+            msa.use_smarthost()
+        return first.spec.next_hop(first.login)
+
+    async def _start_hops(self, port_for_mx: dict[str, int]) -> None:
+        """The intermediate hosts of `options.hops`, each relaying to the next, the last to
+        b.test's MX; their names join `port_for_mx` so the MTAs before them find them."""
+        relay_timeout = self.options.providers["a.test"].relay_timeout
+        retry_delays = self.options.providers["a.test"].retry_delays
+        for spec in self.options.hops:
+            host = RelayHost(
+                spec,
+                self.directory / "relays" / spec.host,
+                self.events,
+                self.ca.server_cert(spec.host).server_context(),
+                retry_delays=retry_delays,
+                relay_timeout=relay_timeout,
+            )
+            self.relay_hosts.append(host)
+            port_for_mx[spec.host] = await host.start_listener()
+
+        def make_relay(hostname: str, next_hop: NextHop | None) -> RelayClient:
+            return RelayClient(
+                hostname,
+                self.resolver(),
+                port_for=lambda host: port_for_mx.get(host.lower().rstrip("."), 25),
+                ca_file=self.ca.ca_file,
+                timeout=relay_timeout,
+                next_hop=next_hop,
+            )
+
+        for index, host in enumerate(self.relay_hosts):
+            after = self.relay_hosts[index + 1] if index + 1 < len(self.relay_hosts) else None
+            host.start_mta(make_relay, after.spec.next_hop(after.login) if after else None)
+
     async def stop(self) -> None:
+        for relay_host in self.relay_hosts:
+            await relay_host.stop()
+        self.relay_hosts = []
         if self.attacker is not None:
             await self.attacker.stop()
             self.attacker = None
