@@ -21,7 +21,7 @@ def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="RATE",
         help=_(
-            "misbehave on purpose: answer this share (0 to 1) of the SMTP and IMAP commands "
+            "misbehave on purpose: answer this share (0 to 1) of the SMTP, IMAP and POP3 commands "
             "with a random 4xx/5xx error, a dropped connection or a stalled reply"
         ),
     )

@@ -3,12 +3,15 @@ promises, and mua's client engine loses nothing and sends nothing twice through 
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import email.utils
 import json
 import os
+import poplib
 import signal
+import ssl
 import subprocess
 import sys
 from collections import Counter
@@ -26,7 +29,7 @@ from mua.stack.world import World
 from tests.client_fixtures import make_engine, memory_keyring  # noqa: F401
 from tests.conftest import eventually, fast_options, maildir_messages
 from tests.smtp_wire import Wire
-from tests.stackhelp import message
+from tests.stackhelp import message, send
 
 pytestmark = pytest.mark.usefixtures("memory_keyring")
 
@@ -159,7 +162,7 @@ async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
             "rate": 0.25,
             "seed": 9,
             "stall": 3.0,
-            "roles": ["imap", "msa", "mx"],
+            "roles": ["imap", "msa", "mx", "pop3"],
             "faults": ["temporary", "permanent", "drop", "stall"],
         }
 
@@ -202,7 +205,7 @@ async def test_mua_stack_chaos_json_and_a_raw_smtp_session_meets_it(tmp_path: Pa
         assert line, proc.stderr.read() if proc.stderr else ""
         settings = json.loads(line)
         assert settings["chaos"]["rate"] == 0.5 and settings["chaos"]["seed"] == 7
-        assert settings["chaos"]["roles"] == ["imap", "msa", "mx"]
+        assert settings["chaos"]["roles"] == ["imap", "msa", "mx", "pop3"]
         port = settings["domains"][1]["mx"]["port"]
         seen: list[str] = []
         wire: Wire | None = None
@@ -249,3 +252,58 @@ async def test_a_busy_server_refusing_login_is_no_wrong_password(tmp_path: Path)
             await engine.aclose()
     assert not isinstance(caught.value, AuthenticationFailed)
     assert "try again later" in str(caught.value) and "UNAVAILABLE" in str(caught.value)
+
+
+def _pop_everything(port: int, context, user: str, password: str, rounds: int) -> dict:
+    """A plain POP3 client (poplib) that keeps trying: log in, fetch what it has not got
+    (by UIDL), delete it, QUIT; on any error start over. What it got, by UIDL; the errors."""
+    got: dict[str, bytes] = {}
+    errors: list[str] = []
+    for _round in range(rounds):
+        try:
+            pop = poplib.POP3_SSL("127.0.0.1", port, context=context, timeout=10)
+        except (poplib.error_proto, OSError) as exc:
+            errors.append(str(exc))
+            continue
+        try:
+            pop.user(user)
+            pop.pass_(password)
+            listing = pop.uidl()[1]
+            for line in listing:
+                number, uid = line.decode().split()
+                if uid not in got:
+                    got[uid] = b"\r\n".join(pop.retr(int(number))[1])
+                pop.dele(int(number))
+            pop.quit()
+            if not listing:
+                return {"got": got, "errors": errors}
+        except (poplib.error_proto, OSError, EOFError) as exc:
+            errors.append(str(exc))
+            pop.close()
+    return {"got": got, "errors": errors}
+
+
+async def test_pop3_through_chaos_loses_nothing(tmp_path: Path) -> None:
+    """A chaotic POP3 server answers -ERR [SYS/TEMP|PERM], drops and stalls, yet deletes a
+    message only at a QUIT the client sent: a client that retries gets every message."""
+    chaos = ChaosOptions(rate=0.3, seed=5, stall=0.3, roles=frozenset({"pop3"}))
+    async with _chaotic_world(tmp_path, chaos) as world:
+        for n in range(5):
+            await send(world, "alice@a.test", ["bob@b.test"], subject=f"Pop {n}")
+        await eventually(
+            lambda: len(maildir_messages(world, "bob@b.test")) == 5, what="5 in Bob's Maildir"
+        )
+        provider = world.providers["b.test"]
+        assert provider.ports is not None
+        context = ssl.create_default_context(cafile=str(world.ca.ca_file))
+        context.check_hostname = False  # poplib connects to 127.0.0.1; the CA is checked
+        bob = world.mailbox("bob@b.test")
+        result = await asyncio.to_thread(
+            _pop_everything, provider.ports.pop3_implicit, context, bob.user, bob.password, 200
+        )
+        subjects = sorted(
+            str(email.message_from_bytes(raw)["Subject"]) for raw in result["got"].values()
+        )
+        assert subjects == [f"Pop {n}" for n in range(5)]
+        assert any("chaos" in e for e in result["errors"]), result["errors"]
+        assert maildir_messages(world, "bob@b.test") == []

@@ -6,12 +6,15 @@ its connection is dropped, or its reply is stalled, so that a mail client (mua's
 one under test) can be checked against a misbehaving server. Each listener that takes part
 asks its `ChaosSource` before a command; the protocol decides how a fault looks on its wire:
 
-| fault     | SMTP (MSA, MX)                         | IMAP                          |
-|-----------|----------------------------------------|-------------------------------|
-| TEMPORARY | a 4xx reply (421 also closes)           | `NO [UNAVAILABLE]`            |
-| PERMANENT | a 5xx reply                            | `NO [SERVERBUG]` or `BAD`     |
-| DROP      | the connection is cut, nothing said    | cut, or `* BYE` and cut       |
-| STALL     | the command is carried out, late       | the same                      |
+| fault     | SMTP (MSA, MX)                      | IMAP                      | POP3              |
+|-----------|-------------------------------------|---------------------------|-------------------|
+| TEMPORARY | a 4xx reply (421 also closes)       | `NO [UNAVAILABLE]`        | `-ERR [SYS/TEMP]` |
+| PERMANENT | a 5xx reply                         | `NO [SERVERBUG]` or `BAD` | `-ERR [SYS/PERM]` |
+| DROP      | the connection is cut, nothing said | cut, or `* BYE` and cut   | cut, or `-ERR`    |
+| STALL     | the command is carried out, late    | the same                  | the same          |
+
+QUIT (SMTP, POP3) and LOGOUT (IMAP) are spared: after an SMTP 250 the client's QUIT is
+mere politeness, and a POP3 QUIT is what makes deletions happen (RFC 1939 section 6).
 
 The world's promises hold through it: a fault always comes *instead of* the command's work,
 never after it, so a 250 still means the message is queued (RFC 5321 section 6.1) and an
@@ -28,6 +31,7 @@ with the same `--chaos-seed`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections import Counter
@@ -36,7 +40,7 @@ from enum import Enum
 
 log = logging.getLogger(__name__)
 
-ROLES = ("msa", "mx", "imap")  # the listeners that can take part (POP3 may join later)
+ROLES = ("msa", "mx", "imap", "pop3")  # the listeners that can take part
 
 
 class Fault(Enum):
@@ -125,6 +129,21 @@ class ChaosSource:
         return Disruption(fault, rng.random(), seconds)
 
 
+async def next_fault(
+    source: ChaosSource, command: str, reader: asyncio.StreamReader
+) -> Disruption | None:
+    """For servers on asyncio streams (IMAP, POP3): the fault that takes `command`'s place,
+    or None to carry it out. A stall is served here: the command is carried out late, or,
+    when the client went away meanwhile, not at all (a silent DROP is returned)."""
+    disruption = source.draw(command)
+    if disruption is None or disruption.fault is not Fault.STALL:
+        return disruption
+    await asyncio.sleep(disruption.seconds)
+    if reader.at_eof():
+        return Disruption(Fault.DROP, choice=0.99)
+    return None
+
+
 def pick(replies: tuple[str, ...], disruption: Disruption) -> str:
     return replies[int(disruption.choice * len(replies)) % len(replies)]
 
@@ -143,3 +162,5 @@ SMTP_PERMANENT = (
 )
 IMAP_TEMPORARY = ("NO [UNAVAILABLE] chaos: try again later",)
 IMAP_PERMANENT = ("NO [SERVERBUG] chaos: the command failed", "BAD chaos: command refused")
+POP3_TEMPORARY = ("-ERR [SYS/TEMP] chaos: try again later",)  # RFC 3206 response codes
+POP3_PERMANENT = ("-ERR [SYS/PERM] chaos: the command failed",)

@@ -22,7 +22,7 @@ from enum import Enum
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
-from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, ChaosOptions, Fault, pick
+from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, ChaosOptions, Fault, next_fault, pick
 from mua.stack.events import EventLog
 from mua.stack.imap import commands, ordering_commands, protocol
 from mua.stack.imap.mailstore import MailStore
@@ -205,13 +205,8 @@ class Session:
         carried out. A dropped connection raises CloseConnection; a stalled command is
         carried out late, unless the client went away meanwhile."""
         assert self.chaos is not None
-        disruption = self.chaos.draw(command.name)
+        disruption = await next_fault(self.chaos, command.name, self.reader)
         if disruption is None:
-            return False
-        if disruption.fault is Fault.STALL:
-            await asyncio.sleep(disruption.seconds)
-            if self.reader.at_eof():  # the client gave up: its command is not done
-                raise CloseConnection
             return False
         if disruption.fault is Fault.DROP:
             if disruption.choice < 0.5:

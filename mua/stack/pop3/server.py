@@ -27,6 +27,15 @@ from enum import Enum
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.chaos import (
+    POP3_PERMANENT,
+    POP3_TEMPORARY,
+    ChaosOptions,
+    Disruption,
+    Fault,
+    next_fault,
+    pick,
+)
 from mua.stack.events import EventLog
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.protocol import LineTooLong, read_line
@@ -79,6 +88,7 @@ class Session:
         self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
         self.bad_commands = 0
         self.unauthenticated_timeout = server.limits.unauthenticated_timeout
+        self.chaos = server.chaos[implicit]  # `mua stack --chaos` (mua.stack.chaos)
 
     # -- I/O -------------------------------------------------------------------------------
 
@@ -179,6 +189,11 @@ class Session:
             if not commands.known(name):
                 raise commands.Bad(f"Unknown command {name[:20]!r}")
             raise commands.Bad(f"{name} is not allowed in the {self.state.value} state")
+        if self.chaos is not None and name != "QUIT":  # QUIT commits the deletions: spared
+            disruption = await next_fault(self.chaos, name, self.reader)
+            if disruption is not None:
+                await self._chaos(disruption)
+                return
         try:
             await handler(self, args)
         except (commands.Bad, commands.Close, ConnectionError):
@@ -186,6 +201,18 @@ class Session:
         except Exception:
             log.exception("POP3 command %s failed", name)
             await self.send("-ERR [SYS/TEMP] The server failed; try again")
+
+    async def _chaos(self, disruption: Disruption) -> None:
+        """Answer a command with the fault that takes its place; a drop closes the session
+        before UPDATE, so nothing is deleted (RFC 1939 section 6)."""
+        if disruption.fault is Fault.DROP:
+            if disruption.choice < 0.5:
+                await self.send("-ERR [SYS/TEMP] chaos: closing the connection")
+            else:
+                self.writer.transport.abort()
+            raise commands.Close
+        replies = POP3_TEMPORARY if disruption.fault is Fault.TEMPORARY else POP3_PERMANENT
+        await self.send(pick(replies, disruption))
 
     # -- the connection-level steps ---------------------------------------------------------
 
@@ -270,8 +297,15 @@ class Pop3Server:
         failed_login_delay: float = 0.5,
         connection_limits: ConnectionLimits | None = None,
         cleartext_auth: bool = False,
+        chaos: ChaosOptions | None = None,
     ) -> None:
         self.hostname = hostname
+        self.chaos = {  # each listener's own fault source (mua.stack.chaos)
+            implicit: chaos.source("pop3", f"{hostname} {995 if implicit else 110}")
+            if chaos is not None
+            else None
+            for implicit in (True, False)
+        }
         # a legacy provider (only in the scenarios that show one): USER/PASS and AUTH on
         # the 110 role without STLS, so the password crosses in clear
         self.cleartext_auth = cleartext_auth
