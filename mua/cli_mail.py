@@ -17,6 +17,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from mua import cli_pop3
 from mua.core.account import Account, ServerSettings
 from mua.core.i18n import N_, _, error_text, translated
 from mua.core.tls import Security
@@ -81,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "the server files sent mail in Sent itself (as Gmail does): mua does not add a copy"
         ),
     )
+    cli_pop3.add_arguments(add)
     add.set_defaults(run=_accounts_add)
     ls = acc.add_parser("list", help=_("the configured accounts"))
     ls.add_argument("--json", action="store_true")
@@ -178,17 +180,21 @@ def _errors(exc: BaseException) -> CliError:
     """One sentence and the right exit code for what the layers below raise."""
     from mua.client.engine import MissingPassword
     from mua.core.compose import ComposeError
-    from mua.net import imap, submission
+    from mua.net import imap, pop3, submission
     from mua.net.tls import CaFileError
 
     text = error_text(exc)
-    if isinstance(exc, imap.AuthenticationFailed | submission.AuthenticationFailed):
+    if isinstance(
+        exc, imap.AuthenticationFailed | submission.AuthenticationFailed | pop3.AuthenticationFailed
+    ):
         return CliError(text, EXIT_NOPERM)
-    if isinstance(exc, imap.CertificateInvalid | submission.CertificateInvalid):
+    if isinstance(
+        exc, imap.CertificateInvalid | submission.CertificateInvalid | pop3.CertificateInvalid
+    ):
         return CliError(text, EXIT_NOPERM)
     if isinstance(exc, MissingPassword | LookupError | CaFileError):
         return CliError(text, EXIT_CONFIG)
-    if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError):
+    if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError | pop3.Pop3Error):
         return CliError(text, EXIT_UNAVAILABLE)
     if isinstance(exc, ComposeError):
         return CliError(text, EXIT_DATA)
@@ -234,6 +240,11 @@ def _accounts_add(args: argparse.Namespace) -> int:
             host, port = _host_port(option, f"--{kind}")
             mode = Security(security) if security else _default_security(port, kind == "imap")
             servers[kind] = ServerSettings(host, port, mode, username, args.ca_file, name)
+    pop3 = None
+    if args.pop3:  # a POP3 account: `imap` repeats its server (mua never speaks IMAP to it)
+        host, port = _host_port(args.pop3, "--pop3")
+        pop3 = cli_pop3.settings(args, host, port, username, args.ca_file)
+        servers.setdefault("imap", pop3.server)
     if len(servers) < 2:
         nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
         found = asyncio.run(
@@ -273,6 +284,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
         # the error above named the risk: the password crosses in clear too
         allow_cleartext_auth=args.allow_cleartext,
         server_saves_sent=args.server_saves_sent,
+        pop3=pop3,
     )
     _check_signin(account, password)
     secrets = _secrets()
@@ -283,11 +295,18 @@ def _accounts_add(args: argparse.Namespace) -> int:
         raise CliError(error_text(exc), EXIT_FAIL) from exc
     secrets.set(account.key, "imap", password)
     secrets.set(account.key, "smtp", password)
-    print(
-        _("Added {address}: IMAP {imap}; SMTP {smtp}.").format(
-            address=address, imap=_describe(account.imap), smtp=_describe(account.smtp)
+    if account.pop3 is not None:
+        print(
+            _("Added {address}: POP3 {pop3}; SMTP {smtp}.").format(
+                address=address, pop3=_describe(account.pop3.server), smtp=_describe(account.smtp)
+            )
         )
-    )
+    else:
+        print(
+            _("Added {address}: IMAP {imap}; SMTP {smtp}.").format(
+                address=address, imap=_describe(account.imap), smtp=_describe(account.smtp)
+            )
+        )
     return EXIT_OK
 
 
@@ -322,6 +341,10 @@ def _check_signin(account: Account, password: str) -> None:
     from mua.net.submission import probe
 
     try:
+        if account.pop3 is not None:
+            cli_pop3.check_signin(account, password)
+            asyncio.run(probe(submission_endpoint(account), timeout=15))
+            return
         with ImapSession.connect(endpoint_for(account), timeout=15) as session:
             session.login(
                 account.imap.username,
@@ -343,7 +366,8 @@ def _accounts_list(args: argparse.Namespace) -> int:
     if not accounts:
         print(_("No accounts yet; add one with `mua accounts add ADDRESS --password-stdin`."))
     for a in accounts:
-        print(f"{a.address}  IMAP {_describe(a.imap)}  SMTP {_describe(a.smtp)}")
+        incoming = f"POP3 {_describe(a.pop3.server)}" if a.pop3 else f"IMAP {_describe(a.imap)}"
+        print(f"{a.address}  {incoming}  SMTP {_describe(a.smtp)}")
     return EXIT_OK
 
 

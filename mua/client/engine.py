@@ -65,6 +65,7 @@ class Engine:
         self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
         self._idling: set[asyncio.Future] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pop3_state = None  # mua.store.pop3_state, opened on a POP3 account's first use
 
     @property
     def sender(self) -> OutboxSender:
@@ -100,7 +101,13 @@ class Engine:
             sync.close()
         self._syncs.clear()
         self._idlers.clear()
+        self._close_pop3_state()
         self.cache.close()
+
+    def _close_pop3_state(self) -> None:
+        if self._pop3_state is not None:
+            self._pop3_state.close()
+            self._pop3_state = None
 
     async def aclose(self) -> None:
         """Log out of every account (in worker threads, one per account) and close."""
@@ -115,6 +122,7 @@ class Engine:
             await asyncio.to_thread(idler.abort)
         if self._idling:  # the IDLE threads end once their socket is gone
             await asyncio.wait(list(self._idling), timeout=self.timeout)
+        self._close_pop3_state()
         self.cache.close()  # only now: no worker thread uses it any more
 
     # -- accounts -----------------------------------------------------------------------------
@@ -165,21 +173,42 @@ class Engine:
         for service in ("imap", "smtp"):
             self.secrets.delete(account.key, service)
         self.cache.forget_account(account.key)
+        if account.pop3 is not None:
+            self._pop3(account)  # opened here if need be
+            assert self._pop3_state is not None
+            self._pop3_state.forget_account(account.key)
         log.info("removed the account %s", account.address)
 
     def _sync_for(self, account: Account) -> AccountSync:
-        from mua.client.sync import AccountSync
-
         sync = self._syncs.get(account.key)
         if sync is None:
-            sync = AccountSync(
-                account,
-                lambda: self.password(account, "imap"),
-                self.cache,
-                timeout=self.timeout,
-            )
+            sync = self._new_sync(account)
             self._syncs[account.key] = sync
         return sync
+
+    def _new_sync(self, account: Account) -> AccountSync:
+        """An IMAP account's AccountSync, or a POP3 account's Pop3Sync (same methods)."""
+        if account.pop3 is not None:
+            return self._pop3(account)  # type: ignore[return-value]
+        from mua.client.sync import AccountSync
+
+        return AccountSync(
+            account, lambda: self.password(account, "imap"), self.cache, timeout=self.timeout
+        )
+
+    def _pop3(self, account: Account):
+        from mua.client.pop3_sync import Pop3Sync
+        from mua.store.pop3_state import Pop3State
+
+        if self._pop3_state is None:
+            self._pop3_state = Pop3State(self.cache.path.parent / "pop3.sqlite3")
+        return Pop3Sync(
+            account,
+            lambda: self.password(account, "imap"),  # the incoming server's password
+            self.cache,
+            self._pop3_state,
+            timeout=self.timeout,
+        )
 
     async def _run(self, account: Account, fn, *args, **kwargs):
         lock = self._locks.setdefault(account.key, asyncio.Lock())
@@ -254,13 +283,9 @@ class Engine:
         """IDLE on a connection of its own, outside the command lock, so that sending,
         reading and syncing go on while it waits (RFC 2177 allows one IDLE per connection)."""
         account = self.account(address)
-        from mua.client.sync import AccountSync
-
         idler = self._idlers.get(account.key)
         if idler is None:
-            idler = AccountSync(
-                account, lambda: self.password(account, "imap"), self.cache, timeout=self.timeout
-            )
+            idler = self._new_sync(account)
             self._idlers[account.key] = idler
         work = asyncio.ensure_future(asyncio.to_thread(idler.wait_for_change, folder, timeout))
         self._idling.add(work)

@@ -46,6 +46,36 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class Pop3Settings:
+    """A POP3 account's server and what stays on it. The defaults are Thunderbird's: leave
+    the messages on the server, remove them there 14 days after download, and at once when
+    the user deletes them here."""
+
+    server: ServerSettings
+    leave_on_server: bool = True
+    keep_days: int | None = 14  # None: keep on the server for as long as the user keeps them
+    delete_when_deleted_locally: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.server.to_dict(),
+            "leave_on_server": self.leave_on_server,
+            "keep_days": self.keep_days or 0,  # TOML has no null: 0 is "no limit"
+            "delete_when_deleted_locally": self.delete_when_deleted_locally,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pop3Settings:
+        keep = int(data.get("keep_days", 14))
+        return cls(
+            server=ServerSettings.from_dict(data),
+            leave_on_server=bool(data.get("leave_on_server", True)),
+            keep_days=keep if keep > 0 else None,
+            delete_when_deleted_locally=bool(data.get("delete_when_deleted_locally", True)),
+        )
+
+
+@dataclass(frozen=True)
 class Account:
     address: str
     imap: ServerSettings
@@ -63,6 +93,9 @@ class Account:
     # Some servers (Gmail's among them) file every submitted message in Sent themselves; no
     # IMAP or SMTP extension says so, so it is a setting, as in other mail clients.
     server_saves_sent: bool = False
+    # Set: the account downloads its mail over POP3 into the local INBOX (mua.client.pop3_sync)
+    # and mua never speaks IMAP to it; `imap` then repeats the POP3 server's settings.
+    pop3: Pop3Settings | None = None
 
     @property
     def key(self) -> str:
@@ -89,6 +122,8 @@ class Account:
         }
         if self.nameserver:
             data["nameserver"] = self.nameserver
+        if self.pop3 is not None:
+            data["pop3"] = self.pop3.to_dict()
         return data
 
     @classmethod
@@ -103,4 +138,5 @@ class Account:
             allow_cleartext_auth=bool(data.get("allow_cleartext_auth", False)),
             provider_hosts=tuple(data.get("provider_hosts", ())),
             server_saves_sent=bool(data.get("server_saves_sent", False)),
+            pop3=Pop3Settings.from_dict(data["pop3"]) if data.get("pop3") else None,
         )

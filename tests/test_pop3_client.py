@@ -1,0 +1,206 @@
+"""A POP3 account end to end against the world: send with the engine, download over POP3,
+the UIDL state, leave-on-server, deletion on the server, offline reading, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mua.cli import main
+from mua.client.engine import Engine
+from mua.client.pop3_sync import Pop3Sync
+from mua.core.account import Account, Pop3Settings, ServerSettings
+from mua.core.compose import Draft
+from mua.core.legs import Grade, Leg
+from mua.core.tls import Security
+from mua.net.pop3 import CleartextRefused, Pop3Endpoint, Pop3Session
+from mua.stack.imap.mailstore import Folder
+from mua.stack.world import World
+from mua.store.config import AccountStore
+from mua.store.pop3_state import Pop3State
+from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.usefixtures("memory_keyring")
+
+DAY = 86400.0
+
+
+def pop3_account(world: World, address: str, security: Security = Security.IMPLICIT, **policy):
+    provider = world.providers[address.rpartition("@")[2]]
+    ports = provider.ports
+    assert ports is not None
+    port = ports.pop3_implicit if security is Security.IMPLICIT else ports.pop3_starttls
+    server = ServerSettings(
+        "127.0.0.1",
+        port,
+        security,
+        world.mailbox(address).user,
+        world.ca.ca_file,
+        provider.pop3_host,
+    )
+    return replace(world_account(world, address), pop3=Pop3Settings(server, **policy))
+
+
+def engine_with_pop3_bob(world: World, tmp_path: Path, **policy) -> Engine:
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    engine.accounts.update(pop3_account(world, "bob@b.test", **policy))
+    return engine
+
+
+def bobs_inbox(world: World) -> Folder:
+    provider = world.providers["b.test"]
+    return provider.store_for(world.mailbox("bob@b.test")).folder("INBOX")
+
+
+async def send_to_bob(engine: Engine, world: World, subject: str) -> None:
+    outcome = await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject=subject))
+    assert outcome.sent, outcome.error
+    inbox = bobs_inbox(world)
+    await eventually(
+        lambda: any(subject in str(m.summary.get("envelope")) for m in inbox.messages()),
+        what=f"{subject!r} in bob's maildrop",
+    )
+
+
+async def test_send_then_download_over_pop3_leaving_a_copy(world: World, tmp_path: Path) -> None:
+    engine = engine_with_pop3_bob(world, tmp_path)
+    try:
+        await send_to_bob(engine, world, "Over POP3")
+        (result,) = await engine.sync("bob@b.test")
+        assert (result.folder, result.added, result.method) == ("INBOX", 1, "pop3")
+        (row,) = engine.cache.page("bob@b.test", "INBOX")
+        assert row.subject == "Over POP3" and row.sender_address == "alice@a.test"
+        raw = await engine.body("bob@b.test", "INBOX", row.uid)
+        assert b"Subject: Over POP3" in raw
+        # the UIDL state: the server's <uidvalidity>.<uid>, mapped to the local UID
+        (server_message,) = bobs_inbox(world).messages()
+        uidl = f"{bobs_inbox(world).uidvalidity}.{server_message.uid}"
+        records = Pop3State(tmp_path / "pop3.sqlite3").records("bob@b.test")
+        assert list(records) == [uidl] and records[uidl].uid == row.uid
+        # the retrieval leg: observed by the client, graded green, the table's note
+        trace = engine.cache.trace("bob@b.test", row.message_id)
+        legs = [Leg.from_json(leg) for leg in trace.observed_legs]
+        (pop3_leg,) = [leg for leg in legs if leg.protocol.value == "POP3"]
+        assert pop3_leg.grade is Grade.GREEN and pop3_leg.port_role == 995
+        assert "POP3 downloads the messages, where IMAP keeps them in sync" in pop3_leg.note
+        # ... and by the server, in the event log
+        served = [
+            r
+            for r in world.events.read()
+            if r.get("protocol") == "POP3" and r.get("message_id") == row.message_id
+        ]
+        assert [(r["side"], r["leg"], r["port"]["role"]) for r in served] == [
+            ("server", "retrieval", 995)
+        ]
+        # leave on server (Thunderbird's default): still there; a second sync adds nothing
+        assert len(bobs_inbox(world).messages()) == 1
+        (again,) = await engine.sync("bob@b.test", ["INBOX"])
+        assert again.added == 0 and engine.cache.count("bob@b.test", "INBOX") == 1
+        # deleted here: deleted on the server at the next sync
+        await engine.delete("bob@b.test", "INBOX", [row.uid])
+        assert engine.cache.count("bob@b.test", "INBOX") == 0
+        assert len(bobs_inbox(world).messages()) == 1
+        await engine.sync("bob@b.test")
+        assert bobs_inbox(world).messages() == []
+        assert Pop3State(tmp_path / "pop3.sqlite3").records("bob@b.test") == {}
+    finally:
+        await engine.aclose()
+
+
+async def test_keep_days_and_not_leaving_mail_on_the_server(world: World, tmp_path: Path) -> None:
+    engine = make_engine(world, tmp_path, "alice@a.test")
+    state = Pop3State(tmp_path / "pop3.sqlite3")
+    try:
+        await send_to_bob(engine, world, "Kept a while")
+        now = [1_900_000_000.0]
+        account = pop3_account(world, "bob@b.test", security=Security.STARTTLS)
+        password = world.mailbox("bob@b.test").password
+        sync = Pop3Sync(account, lambda: password, engine.cache, state, clock=lambda: now[0])
+        assert (await asyncio.to_thread(sync.sync_folder, "INBOX")).added == 1
+        assert sync.last_tls is not None and sync.last_tls.mode.value == "starttls"
+        now[0] += 13 * DAY
+        await asyncio.to_thread(sync.sync_folder, "INBOX")
+        assert len(bobs_inbox(world).messages()) == 1  # 13 days: still kept
+        now[0] += 1 * DAY
+        await asyncio.to_thread(sync.sync_folder, "INBOX")
+        assert bobs_inbox(world).messages() == []  # 14 days after download: removed there
+        assert engine.cache.count("bob@b.test", "INBOX") == 1  # ... and still here
+        # not leaving mail on the server: removed in the same session that downloaded it
+        await send_to_bob(engine, world, "Not kept")
+        gone = Pop3Sync(
+            replace(account, pop3=replace(account.pop3, leave_on_server=False)),
+            lambda: password,
+            engine.cache,
+            state,
+        )
+        assert (await asyncio.to_thread(gone.sync_folder, "INBOX")).added == 1
+        assert bobs_inbox(world).messages() == []
+        assert engine.cache.count("bob@b.test", "INBOX") == 2
+    finally:
+        state.close()
+        await engine.aclose()
+
+
+async def test_offline_the_downloaded_mail_stays_readable(world: World, tmp_path: Path) -> None:
+    engine = engine_with_pop3_bob(world, tmp_path)
+    try:
+        await send_to_bob(engine, world, "Read me offline")
+        await engine.sync("bob@b.test")
+        pop3_server = world.providers["b.test"].pop3
+        assert pop3_server is not None
+        await pop3_server.stop()
+        with pytest.raises(ConnectionError):
+            await engine.sync("bob@b.test")
+        (row,) = engine.cache.page("bob@b.test", "INBOX")
+        assert b"Read me offline" in await engine.body("bob@b.test", "INBOX", row.uid)
+    finally:
+        await engine.aclose()
+
+
+async def test_a_password_never_crosses_in_clear_without_consent(world: World) -> None:
+    ports = world.providers["b.test"].ports
+    assert ports is not None
+    endpoint = Pop3Endpoint(
+        "127.0.0.1", ports.pop3_starttls, Security.NONE, world.ca.ca_file, "pop.b.test"
+    )
+    session = await asyncio.to_thread(Pop3Session.connect, endpoint, timeout=10)
+    try:
+        assert session.tls.encrypted is False
+        with pytest.raises(CleartextRefused):
+            session.login("bob", world.mailbox("bob@b.test").password)  # refused before I/O
+    finally:
+        await asyncio.to_thread(session.close)
+
+
+async def test_cli_adds_a_pop3_account(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    assert world.dns is not None and world.zones is not None
+    ports = world.providers["b.test"].ports
+    assert ports is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO(world.mailbox("bob@b.test").password + "\n"))
+    code = await asyncio.to_thread(
+        main,
+        [
+            "accounts", "add", "bob@b.test",
+            "--pop3", f"127.0.0.1:{ports.pop3_implicit}", "--pop3-security", "implicit",
+            "--pop3-server-name", "pop.b.test",
+            "--nameserver", f"127.0.0.1:{world.dns.port}",
+            "--trust-anchor", str(world.zones.trust_anchor_file),
+            "--ca-file", str(world.ca.ca_file),
+            "--username", world.mailbox("bob@b.test").user,
+            "--password-stdin",
+        ],
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"POP3 pop.b.test:{ports.pop3_implicit} (implicit)" in out
+    (account,) = AccountStore().load()
+    assert isinstance(account, Account) and account.pop3 is not None
+    assert account.pop3.leave_on_server and account.pop3.keep_days == 14
+    assert account.pop3.delete_when_deleted_locally
