@@ -1,4 +1,4 @@
-"""Throwaway Dovecot (IMAPS) and Postfix (submission) instances on 127.0.0.1.
+"""Throwaway Dovecot (IMAPS, and POP3S with dovecot-pop3d) and Postfix (submission) on 127.0.0.1.
 
 Everything lives under one temporary directory: both configurations, the certificates (from a
 `LocalCA`), Dovecot's passwd-file and state, Postfix's queue and data directories, carol's
@@ -31,10 +31,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mua.core.account import Account, ServerSettings
+from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.tls import Security
 from mua.stack.ca import LocalCA, ServerCert
 
@@ -48,6 +48,8 @@ NOBODY = 65534  # mail is read (Dovecot) and written (Postfix virtual) as nobody
 START_TIMEOUT = 20.0
 BINARIES = ("dovecot", "postfix", "postconf")
 SYSTEM_USERS = ("dovecot", "dovenull", "postfix")
+# Debian's dovecot-pop3d: Dovecot serves POP3S too when it is installed (scripts/system-deps)
+DOVECOT_POP3 = Path("/usr/lib/dovecot/pop3")
 _SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
 
 
@@ -144,6 +146,7 @@ class Dovecot:
         self.stderr = root / "logs" / "dovecot.stderr"
         self.auth_socket = self.dir / "run" / "auth-postfix"
         self.port = free_port()
+        self.pop3_port = free_port() if DOVECOT_POP3.exists() else None  # POP3S
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -176,9 +179,14 @@ class Dovecot:
             )
         proc = self.proc
         try:
-            wait_for_port(
-                self.port, alive=lambda: proc.poll() is None, timeout=START_TIMEOUT, what="Dovecot"
-            )
+            for port in (self.port, self.pop3_port):
+                if port is not None:
+                    wait_for_port(
+                        port,
+                        alive=lambda: proc.poll() is None,
+                        timeout=START_TIMEOUT,
+                        what="Dovecot",
+                    )
             deadline = time.monotonic() + START_TIMEOUT
             while not self.auth_socket.exists():
                 if time.monotonic() > deadline:
@@ -196,7 +204,7 @@ state_dir = {d}/state
 log_path = {self.log}
 log_timestamp = "%Y-%m-%d %H:%M:%S "
 auth_verbose = yes
-protocols = imap
+protocols = imap{" pop3" if self.pop3_port else ""}
 listen = {LOOPBACK}
 default_login_user = dovenull
 default_internal_user = dovecot
@@ -246,11 +254,26 @@ service imap-login {{
     ssl = yes
   }}
 }}
-service auth {{
+{self._pop3_service()}service auth {{
   unix_listener auth-postfix {{
     mode = 0660
     user = postfix
     group = postfix
+  }}
+}}
+"""
+
+    def _pop3_service(self) -> str:
+        if self.pop3_port is None:
+            return ""
+        return f"""service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    address = {LOOPBACK}
+    port = {self.pop3_port}
+    ssl = yes
   }}
 }}
 """
@@ -498,6 +521,20 @@ class MailServers:
             ),
             smtp=ServerSettings(LOOPBACK, *smtp, user, self.ca_file, SMTP_NAME),
         )
+
+    def pop3_account(self) -> Account:
+        """carol's account reading over Dovecot's POP3S (the 995 role) instead of IMAP."""
+        assert self.dovecot.pop3_port is not None, "dovecot-pop3d is not installed"
+        account = self.account()
+        server = ServerSettings(
+            LOOPBACK,
+            self.dovecot.pop3_port,
+            Security.IMPLICIT,
+            self.address,
+            self.ca_file,
+            IMAP_NAME,  # one certificate for Dovecot's IMAP and POP3
+        )
+        return replace(account, imap=server, pop3=Pop3Settings(server))
 
     def logs(self) -> str:
         return f"{self.dovecot.logs()}\n{self.postfix.logs()}"
