@@ -13,6 +13,7 @@ import logging
 from email.message import EmailMessage
 from pathlib import Path
 
+import dns.asyncquery
 import pytest
 
 from mua.net.dns import Resolver
@@ -123,3 +124,23 @@ def test_retries_are_spread_around_their_schedule(tmp_path: Path) -> None:
     assert all(54.0 <= d <= 66.0 for d in first)
     assert len({round(d, 3) for d in first}) > 100
     assert all(270.0 <= mta._delay(5) <= 330.0 for _ in range(50))
+
+
+async def test_a_herd_of_lookups_sends_each_query_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 deliveries asking for b.test's MX at once share one answer: each question (MX,
+    DNSKEY, DS...) goes to the name server once."""
+    sent: list[str] = []
+    original = dns.asyncquery.udp_with_fallback
+
+    async def counted(query, *args, **kwargs):
+        sent.append(str(query.question[0]))
+        return await original(query, *args, **kwargs)
+
+    monkeypatch.setattr(dns.asyncquery, "udp_with_fallback", counted)
+    resolver = world.resolver()
+    answers = await asyncio.gather(*(resolver.mx("b.test") for _ in range(200)))
+    assert {a.records[0].host for a in answers} == {"mx.b.test"}
+    assert sent
+    assert len(sent) == len(set(sent))
