@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+from mua.core.legs import Leg
+from mua.stack.ports_table import PORTS_TABLE, worst_grade
 from mua.stack.scenario_names import SCENARIO_NAMES
 
 
@@ -30,6 +32,11 @@ def test_demo_all_json_prints_every_scenario_in_one_document() -> None:
     by_name = {s["name"]: s["trace"] for s in document["scenarios"]}
     assert by_name["legacy-25"]["legs"][0]["grade"] == "red"
     assert by_name["modern"]["legs"][0]["grade"] == "green"
+    # The ports table's every cell: the grade it shows is what its scenario's run gave.
+    for row in PORTS_TABLE:
+        for cell in row.cells:
+            legs = [Leg.from_json(leg) for leg in by_name[cell.scenario]["legs"]]
+            assert worst_grade(legs, row.kind) is cell.grade, (row.kind, cell.scenario)
 
 
 def test_demo_all_and_scenario_exclude_each_other() -> None:

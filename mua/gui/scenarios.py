@@ -41,7 +41,19 @@ def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
         menu.addAction(action)
         actions.append(action)
     window.scenario_actions = actions
+    menu.addSeparator()
+    table = QAction(_("Ports and encryption table…"), window)
+    table.setStatusTip(_("Every leg's options side by side, each with its grade and scenario"))
+    table.triggered.connect(lambda _checked=False: _show_table(window, bridge))
+    menu.addAction(table)
+    window.ports_table_action = table
     return actions
+
+
+def _show_table(window: QMainWindow, bridge) -> None:
+    from mua.gui.ports_table import show_ports_table
+
+    show_ports_table(window, bridge)
 
 
 def where_to_look(mail) -> tuple[str, str, str]:
