@@ -144,3 +144,16 @@ async def test_a_herd_of_lookups_sends_each_query_once(
     assert {a.records[0].host for a in answers} == {"mx.b.test"}
     assert sent
     assert len(sent) == len(set(sent))
+
+
+async def test_an_unreadable_queue_file_is_logged_and_the_rest_delivered(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = world.providers["a.test"]
+    assert provider.mta is not None
+    (provider.queue.directory / "BROKEN.msg").write_bytes(b"not json\n")
+    with caplog.at_level(logging.ERROR):
+        provider.queue.enqueue("alice@a.test", ["bob@b.test"], raw_message(1))
+        provider.mta.wake()
+        await eventually(lambda: maildir_messages(world, "bob@b.test"), what="the delivery")
+    assert "unreadable spool file" in caplog.text

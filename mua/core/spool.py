@@ -50,11 +50,16 @@ class Spool:
         }
 
     def header(self, entry_id: str) -> dict[str, Any] | None:
-        """One entry's header; None when it is gone (removed since its id was listed)."""
+        """One entry's header; None when it is gone (removed since its id was listed) or
+        cannot be read (logged)."""
+        path = self._path(entry_id)
         try:
-            with self._path(entry_id).open("rb") as f:
+            with path.open("rb") as f:
                 return json.loads(f.readline())
         except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.error("unreadable spool file %s: %s", path, exc)
             return None
 
     def headers(self) -> list[tuple[str, dict[str, Any]]]:

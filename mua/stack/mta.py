@@ -113,7 +113,11 @@ class Mta(TlsReporting):
         while True:
             self._wake.clear()
             if self._rescan:
-                await self._scan()
+                try:
+                    await self._scan()
+                except Exception:  # the runner must survive; the next wake looks again
+                    log.exception("the queue could not be read")
+                    self._rescan = True
             now = time.time()
             free = self.active_limit - len(self._busy)
             due = [e for e in self._waiting.values() if e.next_attempt <= now]

@@ -6,6 +6,7 @@ line, then the message), so a crash after 250 loses nothing (RFC 5321 section 6.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mua.core.spool import Spool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,7 +71,13 @@ class MailQueue:
     def entry(self, queue_id: str) -> QueueEntry | None:
         """One message's delivery state; None when it has left the queue since it was listed."""
         header = self._spool.header(queue_id)
-        return None if header is None else QueueEntry(**header)
+        if header is None:
+            return None
+        try:
+            return QueueEntry(**header)
+        except TypeError as exc:  # not a queue entry's header
+            log.error("queue file %s is not a queue entry: %s", queue_id, exc)
+            return None
 
     def message(self, entry: QueueEntry) -> bytes:
         return self._spool.payload(entry.id)
