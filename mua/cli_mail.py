@@ -241,9 +241,20 @@ def _accounts_add(args: argparse.Namespace) -> int:
             mode = Security(security) if security else _default_security(port, kind == "imap")
             servers[kind] = ServerSettings(host, port, mode, username, args.ca_file, name)
     pop3 = None
-    if args.pop3:  # a POP3 account: `imap` repeats its server (mua never speaks IMAP to it)
+    if args.pop3 == cli_pop3.DISCOVER:
+        nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
+        pop3 = cli_pop3.discovered(args, address, username, nameserver)
+        if pop3 is None:
+            raise CliError(
+                _("No POP3 server was found for {address}; give it with --pop3 HOST:PORT.").format(
+                    address=address
+                ),
+                EXIT_UNAVAILABLE,
+            )
+    elif args.pop3:
         host, port = _host_port(args.pop3, "--pop3")
         pop3 = cli_pop3.settings(args, host, port, username, args.ca_file)
+    if pop3 is not None:  # a POP3 account: `imap` repeats its server (never spoken to)
         servers.setdefault("imap", pop3.server)
     if len(servers) < 2:
         nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None

@@ -13,12 +13,19 @@ from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.i18n import _
 from mua.core.tls import Security
 
+DISCOVER = "discover"  # `--pop3` given without HOST:PORT
+
 
 def add_arguments(add: argparse.ArgumentParser) -> None:
     add.add_argument(
         "--pop3",
         metavar="HOST:PORT",
-        help=_("download mail over POP3 from this server instead of using IMAP"),
+        nargs="?",
+        const=DISCOVER,
+        help=_(
+            "download mail over POP3 from this server instead of using IMAP; without "
+            "HOST:PORT, the server is discovered (SRV records, usual names, implicit TLS first)"
+        ),
     )
     add.add_argument("--pop3-security", choices=[s.value for s in Security])
     add.add_argument(
@@ -38,18 +45,58 @@ def add_arguments(add: argparse.ArgumentParser) -> None:
 
 
 def settings(
-    args: argparse.Namespace, host: str, port: int, username: str, ca_file: Path | None
+    args: argparse.Namespace,
+    host: str,
+    port: int,
+    username: str,
+    ca_file: Path | None,
+    *,
+    security: Security | None = None,
+    server_name: str | None = None,
 ) -> Pop3Settings:
     """The POP3 settings `args` ask for; the 110 role defaults to STLS, anything else to TLS."""
     if args.pop3_security:
         security = Security(args.pop3_security)
-    else:
+    elif security is None:
         security = Security.STARTTLS if port == 110 else Security.IMPLICIT
-    server = ServerSettings(host, port, security, username, ca_file, args.pop3_server_name)
+    name = args.pop3_server_name or server_name
+    server = ServerSettings(host, port, security, username, ca_file, name)
     return Pop3Settings(
         server,
         leave_on_server=not args.pop3_no_leave_on_server,
         keep_days=args.pop3_keep_days if args.pop3_keep_days > 0 else None,
+    )
+
+
+def discovered(
+    args: argparse.Namespace,
+    address: str,
+    username: str,
+    nameserver: tuple[str, int] | None,
+) -> Pop3Settings | None:
+    """`--pop3` without HOST:PORT: the first POP3 server that works (mua.net.pop3_discovery)."""
+    import asyncio
+
+    from mua.net.pop3_discovery import discover_pop3
+
+    found = asyncio.run(
+        discover_pop3(
+            address,
+            nameserver=nameserver,
+            trust_anchor_file=args.trust_anchor,
+            ca_file=args.ca_file,
+        )
+    ).found
+    if found is None:
+        return None
+    return settings(
+        args,
+        found.host,
+        found.port,
+        username,
+        args.ca_file,
+        security=found.security,
+        server_name=found.server_name,
     )
 
 

@@ -18,6 +18,7 @@ from mua.core.compose import Draft
 from mua.core.legs import Grade, Leg
 from mua.core.tls import Security
 from mua.net.pop3 import CleartextRefused, Pop3Endpoint, Pop3Session
+from mua.net.pop3_discovery import discover_pop3
 from mua.stack.imap.mailstore import Folder
 from mua.stack.world import World
 from mua.store.config import AccountStore
@@ -204,3 +205,48 @@ async def test_cli_adds_a_pop3_account(
     assert isinstance(account, Account) and account.pop3 is not None
     assert account.pop3.leave_on_server and account.pop3.keep_days == 14
     assert account.pop3.delete_when_deleted_locally
+
+
+async def test_discovery_finds_pop3s_first_by_srv(world: World) -> None:
+    assert world.dns is not None and world.zones is not None
+    ports = world.providers["b.test"].ports
+    assert ports is not None
+    found = await discover_pop3(
+        "bob@b.test",
+        nameserver=("127.0.0.1", world.dns.port),
+        trust_anchor_file=world.zones.trust_anchor_file,
+        ca_file=world.ca.ca_file,
+    )
+    assert found.found is not None, found.steps
+    candidate = found.found
+    assert (candidate.host, candidate.port, candidate.security, candidate.server_name) == (
+        "127.0.0.1",
+        ports.pop3_implicit,
+        Security.IMPLICIT,
+        "pop.b.test",
+    )
+    assert candidate.tls is not None and candidate.tls.verified
+    assert found.steps[0] == f"SRV _pop3s._tcp.b.test: pop.b.test port {ports.pop3_implicit}."
+
+
+async def test_cli_discovers_the_pop3_server(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    assert world.dns is not None and world.zones is not None
+    ports = world.providers["b.test"].ports
+    assert ports is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO(world.mailbox("bob@b.test").password + "\n"))
+    code = await asyncio.to_thread(
+        main,
+        [
+            "accounts", "add", "bob@b.test", "--pop3",
+            "--nameserver", f"127.0.0.1:{world.dns.port}",
+            "--trust-anchor", str(world.zones.trust_anchor_file),
+            "--ca-file", str(world.ca.ca_file),
+            "--username", world.mailbox("bob@b.test").user,
+            "--password-stdin",
+        ],
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"POP3 pop.b.test:{ports.pop3_implicit} (implicit)" in out

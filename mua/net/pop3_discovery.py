@@ -1,0 +1,121 @@
+"""Finding a POP3 server from an address alone, implicit TLS first (RFC 8314 section 5.1).
+
+1. SRV records (RFC 6186): `_pop3s._tcp` (implicit TLS) before `_pop3._tcp` (STLS), each in
+   RFC 2782 order; target "." means "not offered".
+2. The usual names (pop., pop3., mail., the domain) on port 995, then 110.
+Each candidate is then connected to as the account will connect (certificate verified, STLS
+required, no credentials sent), in that order, and the first that works is the answer.
+Autoconfig files are not read for POP3 yet (mua.net.autoconfig lists IMAP and SMTP only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from mua.core.i18n import T_
+from mua.core.tls import Security, TlsFacts
+from mua.net.dns import DnsError, Resolver
+from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
+
+log = logging.getLogger(__name__)
+
+_SRV = (("_pop3s._tcp", Security.IMPLICIT), ("_pop3._tcp", Security.STARTTLS))
+_USUAL_PREFIXES = ("pop.", "pop3.", "mail.", "")
+DEFAULT_PORTS = {Security.IMPLICIT: 995, Security.STARTTLS: 110}
+
+
+@dataclass(frozen=True)
+class Pop3Candidate:
+    host: str
+    port: int
+    security: Security
+    origin: str  # a sentence: where it was found
+    tls: TlsFacts | None = None  # what the probe saw, when it worked
+    server_name: str | None = None  # the name verified when `host` is an address
+
+
+@dataclass(frozen=True)
+class Pop3Discovery:
+    found: Pop3Candidate | None  # the first candidate that works, implicit TLS first
+    steps: list[str]
+
+
+async def discover_pop3(
+    address: str,
+    *,
+    nameserver: tuple[str, int] | None = None,
+    trust_anchor_file: Path | None = None,
+    ca_file: Path | None = None,
+    timeout: float = 5.0,
+) -> Pop3Discovery:
+    """The POP3 server for `address`; with `nameserver`, host names are resolved there too
+    (and connected to by address, the name verified). Failures become steps."""
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
+    steps: list[str] = []
+    candidates: list[Pop3Candidate] = []
+    for service, security in _SRV:
+        name = f"{service}.{domain}"
+        try:
+            answer = await resolver.srv(service, domain)
+        except DnsError as exc:
+            steps.append(T_("SRV {name}: {error}; ignored.", name=name, error=exc))
+            continue
+        if not answer.exists:
+            steps.append(T_("SRV {name}: none published.", name=name))
+        for record in answer.records:
+            steps.append(
+                T_("SRV {name}: {host} port {port}.", name=name, host=record.target,
+                   port=record.port)
+            )  # fmt: skip
+            origin = T_("From the SRV record {name}", name=name)
+            candidates.append(Pop3Candidate(record.target, record.port, security, origin))
+    if not candidates:
+        for security in (Security.IMPLICIT, Security.STARTTLS):
+            for prefix in _USUAL_PREFIXES:
+                host = f"{prefix}{domain}"
+                origin = T_("A usual name and port: {host} port {port}", host=host,
+                            port=DEFAULT_PORTS[security])  # fmt: skip
+                candidates.append(Pop3Candidate(host, DEFAULT_PORTS[security], security, origin))
+    for candidate in candidates:
+        connect_to = await _address(resolver, candidate.host, nameserver is not None)
+        if connect_to is None:
+            steps.append(T_("{host}: the name does not resolve.", host=candidate.host))
+            continue
+        endpoint = Pop3Endpoint(
+            connect_to, candidate.port, candidate.security, ca_file, server_name=candidate.host
+        )
+        try:
+            tls = await asyncio.to_thread(_probe, endpoint, timeout)
+        except Pop3Error as exc:
+            steps.append(T_("{where}: {error}", where=endpoint.describe(), error=exc))
+            continue
+        steps.append(T_("{where}: POP3 answers, TLS verified.", where=endpoint.describe()))
+        name = candidate.host if connect_to != candidate.host else None
+        return Pop3Discovery(
+            Pop3Candidate(connect_to, candidate.port, candidate.security, candidate.origin, tls,
+                          name),
+            steps,
+        )  # fmt: skip
+    return Pop3Discovery(None, steps)
+
+
+async def _address(resolver: Resolver, host: str, own_dns: bool) -> str | None:
+    if not own_dns:
+        return host  # the system resolver will find it when connecting
+    try:
+        answer = await resolver.addresses(host)
+    except DnsError:
+        return None
+    return answer.records[0] if answer.records else None
+
+
+def _probe(endpoint: Pop3Endpoint, timeout: float) -> TlsFacts:
+    session = Pop3Session.connect(endpoint, timeout=timeout)
+    try:
+        return session.tls
+    finally:
+        session.close()
