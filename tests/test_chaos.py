@@ -8,8 +8,10 @@ import email
 import email.policy
 import email.utils
 import json
+import logging
 import os
 import poplib
+import re
 import signal
 import ssl
 import subprocess
@@ -307,3 +309,38 @@ async def test_pop3_through_chaos_loses_nothing(tmp_path: Path) -> None:
         assert subjects == [f"Pop {n}" for n in range(5)]
         assert any("chaos" in e for e in result["errors"]), result["errors"]
         assert maildir_messages(world, "bob@b.test") == []
+
+
+async def test_a_chaotic_mx_makes_the_mta_deliver_once_or_bounce_never_both(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The world's own MTA against a chaotic MX (rate 0.3): it retries what was put off
+    (4xx, drops, stalls) and bounces what was refused (5xx). Each message ends up in Bob's
+    Maildir exactly once or comes back to Alice as a bounce, never both, never neither; and
+    the MTA takes an MX's error to EHLO as what it is, not as its own failure."""
+    chaos = ChaosOptions(rate=0.3, seed=21, stall=0.5, roles=frozenset({"mx"}))
+    # b.test's MX only: a bounce a.test's MX refused would be dropped (never bounced back)
+    options = fast_options(b_test={"chaos": chaos})
+    async with World(tmp_path / "world", options) as world:
+        for n in range(20):
+            await send(world, "alice@a.test", ["bob@b.test"], subject=f"Relay {n}")
+        queue = world.providers["a.test"].queue
+        await eventually(lambda: len(queue) == 0, timeout=60, what="a.test's queue to drain")
+        delivered = Counter(
+            str(email.message_from_bytes(raw)["Subject"])
+            for raw in maildir_messages(world, "bob@b.test")
+        )
+        bounced = Counter(
+            subject
+            for raw in maildir_messages(world, "alice@a.test")
+            for subject in re.findall(rb"(?m)^Subject: (Relay \d+)\r?$", raw)
+        )
+        subjects = {f"Relay {n}" for n in range(20)}
+        assert set(delivered.values()) == {1} and set(bounced.values()) <= {1}
+        assert set(delivered) | {s.decode() for s in bounced} == subjects
+        assert not set(delivered) & {s.decode() for s in bounced}
+        mx = world.providers["b.test"].mx
+        assert mx is not None and mx._chaos is not None
+        assert mx._chaos.counts[Fault.TEMPORARY] and mx._chaos.counts[Fault.DROP]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []  # a made-up 4xx/5xx is the MX's answer, not the MTA's failure

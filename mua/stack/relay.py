@@ -186,6 +186,13 @@ class RelayClient:
                     continue
                 except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
                     last_error = f"{record.host} [{address}]: {exc}"
+                except aiosmtplib.SMTPHeloError as exc:
+                    # An MX that will not take our EHLO is skipped for the next address,
+                    # then the message deferred, as Postfix skips a 5xx greeting
+                    # (smtp_skip_5xx_greeting): it refused us, not the message.
+                    last_error = (
+                        f"{record.host} [{address}]: EHLO refused ({exc.code} {exc.message})"
+                    )
                 except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
                     last_error = f"{record.host} [{address}]: timed out ({exc})"
                 except ssl.SSLError as exc:
