@@ -372,12 +372,32 @@ def _settings_text(settings: dict, directory: Path) -> str:
                     starttls=imap["starttls_port"],
                 )
             )
+        pop3 = account.get("pop3")
+        if pop3 and pop3["implicit_tls_port"]:
+            lines.append(
+                "    "
+                + _(
+                    "POP3 {host}: implicit TLS 127.0.0.1:{implicit}, STLS 127.0.0.1:{starttls}"
+                ).format(
+                    host=pop3["host"],
+                    implicit=pop3["implicit_tls_port"],
+                    starttls=pop3["starttls_port"],
+                )
+            )
     for domain in settings["domains"]:
         lines.append(
             "  "
             + _("MX of {domain}: {host} 127.0.0.1:{port}").format(
                 domain=domain["name"], host=domain["mx"]["host"], port=domain["mx"]["port"]
             )
+        )
+    if settings.get("chaos"):
+        lines.append(
+            "  "
+            + _(
+                "Chaos: {percent}% of the commands go wrong on purpose (seed {seed}; repeat "
+                "the run with --chaos-seed {seed})."
+            ).format(percent=f"{settings['chaos']['rate'] * 100:g}", seed=settings["chaos"]["seed"])
         )
     lines.append(_("Press Ctrl-C to stop."))
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from mua.cli import _settings_text
 from mua.core.compose import Draft
 from mua.core.tls import Security
 from mua.net.imap import AuthenticationFailed, ImapError
@@ -158,6 +159,7 @@ async def test_the_engine_loses_nothing_and_sends_nothing_twice_through_chaos(
 async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
     async with World(tmp_path / "plain", fast_options()) as world:
         assert world.settings()["chaos"] is None
+        assert "Chaos" not in _settings_text(world.settings(), tmp_path)
     chaos = ChaosOptions(rate=0.25, seed=9)
     async with _chaotic_world(tmp_path, chaos) as world:
         assert world.settings()["chaos"] == {
@@ -167,6 +169,8 @@ async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
             "roles": ["imap", "msa", "mx", "pop3"],
             "faults": ["temporary", "permanent", "drop", "stall"],
         }
+        text = _settings_text(world.settings(), tmp_path)
+        assert "Chaos: 25% of the commands go wrong on purpose (seed 9;" in text
 
 
 def test_chaos_options_refuse_what_makes_no_sense() -> None:
