@@ -384,6 +384,18 @@ def _settings_text(settings: dict, directory: Path) -> str:
                     starttls=pop3["starttls_port"],
                 )
             )
+        pop3 = account.get("pop3")
+        if pop3 and pop3["implicit_tls_port"]:
+            lines.append(
+                "    "
+                + _(
+                    "POP3 {host}: implicit TLS 127.0.0.1:{implicit}, STLS 127.0.0.1:{starttls}"
+                ).format(
+                    host=pop3["host"],
+                    implicit=pop3["implicit_tls_port"],
+                    starttls=pop3["starttls_port"],
+                )
+            )
     for domain in settings["domains"]:
         lines.append(
             "  "
