@@ -61,6 +61,10 @@ class AuthenticationFailed(ImapError, PermissionError):
     pass
 
 
+class TokenRefused(AuthenticationFailed):
+    """The server refused an OAuth2 access token (expired, revoked, another account)."""
+
+
 class ServerUnreachable(ImapError, ConnectionError):
     pass
 
@@ -140,6 +144,7 @@ class ImapSession:
         self.client = client  # for everything beyond what this class wraps
         self.tls = tls
         self.password_in_clear = False  # LOGIN crossed without TLS, as the account allowed
+        self.auth: str | None = None  # how the session signed in: LOGIN, XOAUTH2, OAUTHBEARER
 
     @classmethod
     def connect(cls, endpoint: ImapEndpoint, *, timeout: float = 30.0) -> ImapSession:
@@ -184,6 +189,7 @@ class ImapSession:
         try:
             self.client.login(username, password)
             self.password_in_clear = not self.tls.encrypted
+            self.auth = "LOGIN"
         except exceptions.LoginError as exc:
             said = " ".join(str(exc).split())[:160]
             if "[UNAVAILABLE]" in said.upper():  # RFC 5530: temporary, not a wrong password
@@ -199,6 +205,32 @@ class ImapSession:
                 T_(
                     "{where} rejected the user name or password; check them.",
                     where=self.endpoint.describe(),
+                )
+            ) from exc
+        except BaseException as exc:
+            raise _translate(exc, self.endpoint, T_("signing in"), 0) from exc
+
+    def login_bearer(self, username: str, token: str, mechanism: str = "XOAUTH2") -> None:
+        """OAuth2: AUTHENTICATE XOAUTH2 or OAUTHBEARER with an access token, over TLS only.
+        A refusal raises `TokenRefused` (the caller refreshes the token once and retries:
+        `mua.net.sasl_oauth.imap_bearer`)."""
+        if not self.tls.encrypted:
+            raise CleartextRefused(
+                T_("This program does not send a sign-in token over an unencrypted connection.")
+            )
+        try:
+            if mechanism == "OAUTHBEARER":
+                self.client.oauthbearer_login(username, token)
+            else:
+                self.client.oauth2_login(username, token)
+            self.auth = mechanism
+        except exceptions.LoginError as exc:
+            said = " ".join(str(exc).split())[:160]
+            raise TokenRefused(
+                T_(
+                    '{where} refused the sign-in token ("{said}"); sign in again.',
+                    where=self.endpoint.describe(),
+                    said=said,
                 )
             ) from exc
         except BaseException as exc:

@@ -39,19 +39,22 @@ SIGN_IN_TIMEOUT = 600.0  # how long the browser step may take
 
 
 class OAuthError(Exception):
-    """A sign-in or refresh that did not work; str() is one sentence for the user."""
+    """A sign-in or refresh that did not work; str() is one sentence for the user. Not an
+    OSError (nor PermissionError, which is one): a mail connection's error handling must not
+    take it for a network failure of its own."""
 
 
-class SignInRefused(OAuthError, PermissionError):
+class SignInRefused(OAuthError):
     """The answer from the browser or the server cannot be trusted or was a refusal."""
 
 
-class SignInAgain(OAuthError, PermissionError):
+class SignInAgain(OAuthError):
     """The provider no longer accepts the stored consent: the user must sign in again."""
 
 
-class OAuthUnavailable(OAuthError, ConnectionError):
-    """The authorization server could not be reached."""
+class OAuthUnavailable(OAuthError):
+    """The authorization server could not be reached (not an OSError: a mail connection's
+    error handling must not take it for its own)."""
 
 
 @dataclass(frozen=True)

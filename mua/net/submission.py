@@ -26,6 +26,7 @@ import aiosmtplib
 
 from mua.core.i18n import T_
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.net.sasl_oauth import BearerAuth, TokenRejected, smtp_bearer
 from mua.net.tls import (
     CertificateProblem,
     client_context,
@@ -76,6 +77,7 @@ class SubmissionResult:
     port_role: int
     port_actual: int
     password_in_clear: bool = False  # credentials crossed without TLS, as the user allowed
+    auth: str | None = None  # the SASL mechanism signed in with (PLAIN, XOAUTH2, ...), if any
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ class _Conversation:
         self.endpoint, self.timeout, self.local_hostname = endpoint, timeout, local_hostname
         self.allow_cleartext_auth = allow_cleartext_auth
         self.password_in_clear = False
+        self.auth: str | None = None
         self.smtp = aiosmtplib.SMTP()  # replaced by the connected client in _open()
         self.tls = TlsFacts.cleartext()
         self.greeting = ""
@@ -403,6 +406,21 @@ class _Conversation:
         with self.step(f"signing in (AUTH {mechanism})"):
             await getattr(smtp, f"auth_{offered[0].replace('-', '')}")(username, password)
         self.password_in_clear = in_clear
+        self.auth = mechanism
+
+    async def authenticate_bearer(self, username: str, bearer: BearerAuth) -> None:
+        """OAuth2: XOAUTH2 or OAUTHBEARER with an access token (only over TLS)."""
+        if self.smtp.get_transport_info("sslcontext") is None:
+            raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
+        log.info("authenticating to %s with AUTH %s", self.endpoint.describe(), bearer.mechanism)
+        with self.step(f"signing in (AUTH {bearer.mechanism})"):
+            try:
+                await smtp_bearer(
+                    self.smtp, username, bearer, self.endpoint.verify_name, self.endpoint.port
+                )
+            except TokenRejected as exc:
+                raise AuthenticationFailed(str(exc), code=exc.code) from exc
+        self.auth = bearer.mechanism
 
     async def quit(self) -> None:
         try:
@@ -449,8 +467,12 @@ async def submit(
     allow_cleartext: bool = False,
     allow_cleartext_auth: bool = False,
     requiretls: bool = False,
+    bearer: BearerAuth | None = None,
 ) -> SubmissionResult:
     """Submit `message`; sender and recipients default to its headers (Bcc is not sent).
+
+    With `bearer` (OAuth2) the user signs in with `username` and an access token instead of
+    a password (mua/net/sasl_oauth.py); `mua.net.oauth.SignInAgain` when none can be had.
 
     `timeout` bounds every network step (connect, TLS handshake, each command), not the whole.
     `Security.NONE` needs `allow_cleartext=True`, and with credentials
@@ -461,8 +483,8 @@ async def submit(
     relay it over authenticated TLS or return it; raises `RequireTlsUnsupported`, sending
     nothing, when the server does not advertise it.
     """
-    if (username is None) != (password is None):
-        raise ValueError("give both username and password, or neither")
+    if (username is None) != (password is None and bearer is None):
+        raise ValueError("give both username and password (or a bearer token), or neither")
     if isinstance(message, bytes) and (sender is None or not recipients):
         raise ValueError("a message given as bytes needs sender and recipients")
     if endpoint.security is Security.NONE:
@@ -479,7 +501,9 @@ async def submit(
     async with _Conversation(
         endpoint, timeout, local_hostname, allow_cleartext_auth=allow_cleartext_auth
     ) as conversation:
-        if username is not None and password is not None:
+        if username is not None and bearer is not None:
+            await conversation.authenticate_bearer(username, bearer)
+        elif username is not None and password is not None:
             await conversation.authenticate(username, password)
         options = []
         if requiretls:
@@ -509,6 +533,7 @@ async def submit(
         endpoint.port_role,
         endpoint.port,
         password_in_clear=conversation.password_in_clear,
+        auth=conversation.auth,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import re
@@ -22,6 +23,9 @@ IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 mi
 # RFC 5321 section 4.5.3.1.8: at least 100 recipients must be taken; more get 452 (section
 # 4.5.3.1.10) and the client sends them in another transaction.
 MAX_RECIPIENTS = 100
+
+
+AUTH_LINE_LIMIT = 12288 + 2  # RFC 4954 section 4, with its CRLF
 
 
 class _AiosmtpdNoise(logging.Filter):
@@ -77,7 +81,14 @@ class WorldSMTP(SMTP):
         answered 421 and closed. `max_recipients`: accepted RCPTs per transaction.
         `chaos`: the listener's fault source (mua.stack.chaos), asked before every command
         but QUIT and before the message of a DATA is handed over."""
+        # RFC 4954 section 4: an AUTH line may be 12,288 octets (an OAuth2 token's is ~1.5 KB);
+        # aiosmtpd sizes its reader by line_length_limit, so it is raised for the reader only,
+        # and every other command keeps its 512 (DATA lines their 1,000) as before.
+        self.line_length_limit = AUTH_LINE_LIMIT
         super().__init__(*args, **kwargs)
+        self.line_length_limit = SMTP.line_length_limit
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
         self.requiretls = requiretls
         self.gate = gate
         self.max_recipients = max_recipients

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import arguments, fetch, mailstore, protocol, search
+from mua.stack.imap import arguments, fetch, mailstore, oauth_auth, protocol, search
 from mua.stack.imap.model import DELETED
 from mua.stack.imap.selected import SelectedMailbox
 
@@ -164,7 +164,12 @@ async def login(session: Session, cmd: protocol.Command) -> None:
 @command("AUTHENTICATE", {"not authenticated"})
 async def authenticate(session: Session, cmd: protocol.Command) -> None:
     args = _args(cmd, 1, "mechanism [initial-response]")
-    if _text(args[0], "a mechanism", cmd.tag).upper() != "PLAIN":
+    mechanism = _text(args[0], "a mechanism", cmd.tag).upper()
+    if mechanism in oauth_auth.PARSERS:
+        initial = _text(args[1], "a response", cmd.tag) if len(args) > 1 else None
+        await oauth_auth.authenticate_bearer(session, cmd.tag, mechanism, initial)
+        return
+    if mechanism != "PLAIN":
         await session.send(f"{cmd.tag} NO Unsupported authentication mechanism")
         return
     initial = _text(args[1], "a response", cmd.tag) if len(args) > 1 else None

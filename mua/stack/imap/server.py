@@ -28,6 +28,7 @@ from mua.stack.imap import commands, ordering_commands, protocol
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.selected import SelectedMailbox
 from mua.stack.limits import ConnectionGate, ConnectionLimits
+from mua.stack.oauth_tokens import TokenVerifier
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,8 @@ class Session:
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_active:
                 caps.append("AUTH=PLAIN")
+                if self.server.token_verifier is not None:  # OAuth2 (oauth_auth.py)
+                    caps += ["AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
             elif self.server.cleartext_auth:
                 caps += ["STARTTLS", "AUTH=PLAIN"]
             else:
@@ -258,6 +261,10 @@ class Session:
             await asyncio.sleep(self.server.failed_login_delay)
             await self.send(f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials")
             return
+        await self.signed_in(tag, mailbox)
+
+    async def signed_in(self, tag: str, mailbox: Mailbox) -> None:
+        """LOGIN, AUTHENTICATE PLAIN or a bearer token proved who this is."""
         self.user = mailbox
         self.store = self.server.store_for(mailbox)
         self.state = State.AUTHENTICATED
@@ -328,6 +335,7 @@ class ImapServer:
             for implicit in (True, False)
         }
         self.cleartext_auth = cleartext_auth  # LOGIN before TLS: a legacy server, on purpose
+        self.token_verifier: TokenVerifier | None = None  # OAuth2, set by the provider
         self.users = users
         self.store_for = store_for
         self.events = events
