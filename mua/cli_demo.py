@@ -4,7 +4,6 @@ every trace, for people who want the whole ports-and-encryption table at once)."
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -34,6 +33,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 
 def _one(name: str, as_json: bool) -> int:
+    import asyncio  # not at import: `mua --version` starts no event loop machinery
+
     from mua.cli_content import content_line
     from mua.cli_table import render_trace
     from mua.stack.demo import SCENARIOS, run_demo
@@ -61,6 +62,8 @@ def _one(name: str, as_json: bool) -> int:
 
 
 def _all(as_json: bool) -> int:
+    import asyncio
+
     from mua.stack.demo import SCENARIOS, run_demo
 
     results: list[dict[str, Any]] = []

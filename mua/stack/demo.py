@@ -18,217 +18,19 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from mua.core.i18n import N_, T_, Text
+from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 from mua.net.imap import ImapEndpoint, ImapSession
-from mua.net.mta_sts import StsMode
+from mua.net.pop3 import Pop3Endpoint, Pop3Session
 from mua.net.submission import Security, SubmissionEndpoint, submit
-from mua.stack.attacker import AttackMode, describe_attack
+from mua.stack.attacker import describe_attack
 from mua.stack.demo_content import content_verdict, inject_forged
-from mua.stack.lmtp import LmtpMode
-from mua.stack.provider import MxTls, ProviderOptions
-from mua.stack.relay_host import HopSpec
+from mua.stack.demo_scenarios import SCENARIOS, Scenario
+from mua.stack.provider import ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
 SENDER, RECIPIENT = "alice@a.test", "bob@b.test"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    submission: Security = Security.IMPLICIT
-    retrieval: Security = Security.IMPLICIT
-    mx_tls: MxTls = MxTls.VERIFIED
-    dane: bool = True  # b.test publishes a TLSA record for its MX
-    mta_sts: StsMode | None = None  # b.test publishes an MTA-STS policy in this mode
-    attacker: AttackMode | None = None  # a man-in-the-middle before b.test's MX
-    requiretls: bool = False  # alice submits with MAIL FROM ... REQUIRETLS (RFC 8689)
-    forged: bool = False  # an outsider writes to b.test's MX as alice (demo_content.py)
-    # Legacy providers (ProviderOptions.cleartext_auth) and the users' explicit consent to
-    # their passwords crossing in clear (Account.allow_cleartext_auth): with
-    # `Security.NONE` above, submission on the 587 role (or the 25 role with
-    # `legacy_submission`) and IMAP on the 143 role without STARTTLS.
-    cleartext_auth: bool = False
-    legacy_submission: bool = False
-    lmtp: LmtpMode | None = None  # b.test's MX delivers to a separate store host (lmtp.py)
-    hops: tuple[HopSpec, ...] = ()  # a smarthost, relays between a.test and b.test's MX
-    expect: TraceStatus = TraceStatus.DELIVERED
-
-
-SCENARIOS = {
-    s.name: s
-    for s in (
-        Scenario(
-            "modern", N_("Implicit TLS to the MSA, DANE-authenticated STARTTLS between MTAs.")
-        ),
-        Scenario(
-            "starttls",
-            N_("Submission on 587 and retrieval on 143, with STARTTLS instead of implicit TLS."),
-            submission=Security.STARTTLS,
-            retrieval=Security.STARTTLS,
-        ),
-        Scenario(
-            "opportunistic",
-            N_("The recipient's MX has a certificate nobody can verify, and no TLSA record."),
-            mx_tls=MxTls.UNVERIFIABLE,
-        ),
-        Scenario(
-            "plaintext",
-            N_("The recipient's MX offers no STARTTLS: the relay crosses the network in clear."),
-            mx_tls=MxTls.NONE,
-        ),
-        Scenario(
-            "strip",
-            N_("An attacker removes STARTTLS from the MX's reply; b.test publishes no policy."),
-            dane=False,
-            attacker=AttackMode.STRIP,
-        ),
-        Scenario(
-            "strip-dane",
-            N_(
-                "An attacker removes STARTTLS; b.test's DNSSEC-signed TLSA record makes it "
-                "mandatory."
-            ),
-            attacker=AttackMode.STRIP,
-            expect=TraceStatus.DEFERRED,
-        ),
-        Scenario(
-            "intercept",
-            N_(
-                "An attacker answers STARTTLS with its own certificate; b.test publishes no policy."
-            ),
-            dane=False,
-            attacker=AttackMode.INTERCEPT,
-        ),
-        Scenario(
-            "intercept-dane",
-            N_(
-                "An attacker answers STARTTLS with its own certificate; the TLSA record exposes it."
-            ),
-            attacker=AttackMode.INTERCEPT,
-            expect=TraceStatus.DEFERRED,
-        ),
-        Scenario(
-            "mta-sts",
-            N_("No TLSA record, but b.test publishes an MTA-STS policy in enforce mode."),
-            dane=False,
-            mta_sts=StsMode.ENFORCE,
-        ),
-        Scenario(
-            "strip-mta-sts",
-            N_("An attacker removes STARTTLS; b.test's MTA-STS policy (enforce) requires it."),
-            dane=False,
-            mta_sts=StsMode.ENFORCE,
-            attacker=AttackMode.STRIP,
-            expect=TraceStatus.DEFERRED,
-        ),
-        Scenario(
-            "requiretls",
-            N_("Alice sends with REQUIRETLS: every hop must use authenticated TLS, or return it."),
-            requiretls=True,
-        ),
-        Scenario(
-            "requiretls-strip",
-            N_(
-                "Alice sends with REQUIRETLS; an attacker removes STARTTLS and b.test has no "
-                "policy."
-            ),
-            dane=False,
-            attacker=AttackMode.STRIP,
-            requiretls=True,
-            expect=TraceStatus.BOUNCED,
-        ),
-        Scenario(
-            "strip-rewrite",
-            N_(
-                "An attacker removes STARTTLS and rewrites the text on the way; b.test has no "
-                "policy, but a.test's DKIM signature shows the change."
-            ),
-            dane=False,
-            attacker=AttackMode.STRIP_REWRITE,
-        ),
-        Scenario(
-            "strip-rewrite-dane",
-            N_(
-                "An attacker removes STARTTLS to rewrite the text; b.test's DNSSEC-signed TLSA "
-                "record makes TLS mandatory, so nothing is sent and nothing altered."
-            ),
-            attacker=AttackMode.STRIP_REWRITE,
-            expect=TraceStatus.DEFERRED,
-        ),
-        Scenario(
-            "legacy-25",
-            N_(
-                "Legacy submission on the 25 role, in clear; alice allowed her password to "
-                "cross in clear for this account."
-            ),
-            submission=Security.NONE,
-            cleartext_auth=True,
-            legacy_submission=True,
-        ),
-        Scenario(
-            "submission-clear",
-            N_(
-                "Submission on the 587 role without STARTTLS; alice allowed her password to "
-                "cross in clear for this account."
-            ),
-            submission=Security.NONE,
-            cleartext_auth=True,
-        ),
-        Scenario(
-            "imap-clear",
-            N_(
-                "Bob reads his mail over IMAP on the 143 role without STARTTLS; he allowed his "
-                "password to cross in clear for this account."
-            ),
-            retrieval=Security.NONE,
-            cleartext_auth=True,
-        ),
-        Scenario(
-            "smarthost-587",
-            N_(
-                "a.test's MSA hands the message to a separate outbound host, a smarthost, on "
-                "the 587 role with STARTTLS and AUTH."
-            ),
-            hops=(HopSpec("out.a.test", port_role=587, smarthost=True),),
-        ),
-        Scenario(
-            "smarthost-clear",
-            N_(
-                "a.test's MSA hands the message to a smarthost on the 25 role, which offers "
-                "no STARTTLS: the handoff crosses the network in clear."
-            ),
-            hops=(HopSpec("out.a.test", tls=False, smarthost=True),),
-        ),
-        Scenario(
-            "relay-hops",
-            N_(
-                "The message crosses a.test's outbound filter (no TLS), then b.test's inbound "
-                "filter (STARTTLS), then b.test's MX (DANE): three relay legs, the weakest red."
-            ),
-            hops=(HopSpec("filter.a.test", tls=False), HopSpec("filter.b.test")),
-        ),
-        Scenario(
-            "lmtp-tls",
-            N_("b.test's MX hands the message to a separate store host over LMTP with TLS."),
-            lmtp=LmtpMode.TLS,
-        ),
-        Scenario(
-            "lmtp-clear",
-            N_("b.test's MX hands the message to a separate store host over LMTP, in clear."),
-            lmtp=LmtpMode.CLEAR,
-        ),
-        Scenario(
-            "forged",
-            N_(
-                "An outsider writes to b.test's MX as alice@a.test, bypassing a.test: no "
-                "signature, and a.test's DMARC policy says it is not from a.test."
-            ),
-            forged=True,
-        ),
-    )
-}
+__all__ = ["RECIPIENT", "SCENARIOS", "SENDER", "Scenario", "run_demo", "send_through"]
 
 
 def scenario_options(scenario: Scenario) -> WorldOptions:
@@ -353,8 +155,10 @@ async def _send_forged(world: World, scenario: Scenario, timeout: float) -> Sent
 
 
 def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg, bytes]:
-    """Bob's client reads the message over IMAP; the retrieval leg is what it observed, and
-    the message's bytes as received (for the content check)."""
+    """Bob's client reads the message over IMAP (or downloads it over POP3); the retrieval
+    leg is what it observed, and the message's bytes as received (for the content check)."""
+    if scenario.pop3:
+        return _download_as_bob(world, scenario, message_id)
     bob = world.mailbox(RECIPIENT)
     provider = world.providers["b.test"]
     assert provider.ports is not None
@@ -387,6 +191,40 @@ def _read_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg
                 "implicit TLS on 993."
             )
         return session.retrieval_leg(socket.gethostname(), note), raw
+
+
+def _download_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple[Leg, bytes]:
+    bob = world.mailbox(RECIPIENT)
+    provider = world.providers["b.test"]
+    assert provider.ports is not None
+    implicit = scenario.retrieval is Security.IMPLICIT
+    endpoint = Pop3Endpoint(
+        host="127.0.0.1",
+        port=provider.ports.pop3_implicit if implicit else provider.ports.pop3_starttls,
+        security=scenario.retrieval,
+        ca_file=world.ca.ca_file,
+        server_name=provider.pop3_host,
+    )
+    session = Pop3Session.connect(endpoint, timeout=10.0)
+    try:
+        session.login(bob.user, bob.password, allow_cleartext_auth=scenario.cleartext_auth)
+        for number in sorted(session.uidls(), reverse=True):
+            raw = session.retrieve(number)
+            if message_id.encode() in raw.split(b"\r\n\r\n", 1)[0]:
+                break
+        else:
+            raise RuntimeError(f"{message_id} is not in bob's maildrop")
+        session.quit()  # nothing deleted: a download that leaves the message on the server
+    finally:
+        session.close()
+    leg = session.retrieval_leg(socket.gethostname())
+    if session.password_in_clear:
+        clear = T_(
+            "POP3 on the 110 role without STLS: your password crossed in clear, and the "
+            "message too; anyone on the path could read both. Use 995 with implicit TLS."
+        )
+        leg = replace(leg, note=Text.join([clear, leg.note]))
+    return leg, raw
 
 
 def submission_note(port_role: int, implicit: bool, password_in_clear: bool) -> str:

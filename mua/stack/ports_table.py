@@ -80,6 +80,9 @@ PORTS_TABLE = (
             TableCell(N_("IMAP 993, implicit TLS"), "modern", Grade.GREEN),
             TableCell(N_("IMAP 143, STARTTLS"), "starttls", Grade.AMBER),
             TableCell(N_("IMAP 143 in clear"), "imap-clear", Grade.RED),
+            TableCell(N_("POP3 995, implicit TLS"), "pop3-995", Grade.GREEN),
+            TableCell(N_("POP3 110, STLS"), "pop3-stls", Grade.AMBER),
+            TableCell(N_("POP3 110 in clear"), "pop3-clear", Grade.RED),
         ),
     ),
 )
