@@ -24,7 +24,7 @@ from mua.stack.world import World
 from mua.store.config import AccountStore
 from mua.store.pop3_state import Pop3State
 from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
-from tests.conftest import eventually
+from tests.conftest import eventually, fast_options
 
 pytestmark = pytest.mark.usefixtures("memory_keyring")
 
@@ -250,3 +250,55 @@ async def test_cli_discovers_the_pop3_server(
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"POP3 pop.b.test:{ports.pop3_implicit} (implicit)" in out
+
+
+@pytest.mark.parametrize(
+    ("security", "encrypted", "grade"),
+    [
+        (Security.IMPLICIT, True, Grade.GREEN),  # 995, verified: what RFC 8314 recommends
+        (Security.STARTTLS, True, Grade.AMBER),  # 110 with STLS: a cleartext exchange first
+        (Security.NONE, False, Grade.RED),  # 110 in clear
+    ],
+)
+def test_the_pop3_retrieval_leg_is_graded_like_imap(
+    security: Security, encrypted: bool, grade: Grade
+) -> None:
+    from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+
+    mode = {Security.IMPLICIT: TlsMode.IMPLICIT, Security.STARTTLS: TlsMode.STARTTLS}
+    tls = (
+        TlsFacts(encrypted=True, mode=mode[security], verified=True, verified_by=VerifiedBy.PKI)
+        if encrypted
+        else TlsFacts.cleartext()
+    )
+    endpoint = Pop3Endpoint("pop.b.test", 0, security)
+    session = Pop3Session(endpoint, client=None, tls=tls)  # type: ignore[arg-type]
+    leg = session.retrieval_leg("laptop")
+    assert leg.protocol.value == "POP3" and leg.kind.value == "retrieval"
+    assert leg.port_role == (995 if security is Security.IMPLICIT else 110)
+    assert leg.grade is grade
+    assert "RFC 8314" in leg.note
+
+
+async def test_a_consented_cleartext_login_is_red_and_says_so(tmp_path: Path) -> None:
+    options = fast_options(b_test={"cleartext_auth": True})  # a legacy provider
+    async with World(tmp_path / "w", options) as world:
+        engine = make_engine(world, tmp_path, "alice@a.test")
+        state = Pop3State(tmp_path / "pop3.sqlite3")
+        try:
+            await send_to_bob(engine, world, "In clear")
+            account = replace(
+                pop3_account(world, "bob@b.test", security=Security.NONE),
+                allow_cleartext_auth=True,
+            )
+            password = world.mailbox("bob@b.test").password
+            sync = Pop3Sync(account, lambda: password, engine.cache, state)
+            assert (await asyncio.to_thread(sync.sync_folder, "INBOX")).added == 1
+            (row,) = engine.cache.page("bob@b.test", "INBOX")
+            trace = engine.cache.trace("bob@b.test", row.message_id)
+            (leg,) = [Leg.from_json(x) for x in trace.observed_legs if x["protocol"] == "POP3"]
+            assert leg.grade is Grade.RED and leg.port_role == 110
+            assert "your password crossed in clear" in leg.note
+        finally:
+            state.close()
+            await engine.aclose()

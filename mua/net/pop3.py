@@ -268,7 +268,14 @@ class Pop3Session:
             Source.OBSERVED,
             port_role=self.endpoint.port_role,
             port_actual=self.endpoint.port,
-            note=POP3_NOTE,
+            note=(
+                T_(
+                    "POP3 without TLS: your password crossed in clear, as this account allows; "
+                    "use port 995 with TLS."
+                )
+                if self.password_in_clear
+                else POP3_NOTE
+            ),
         )
 
     def close(self) -> None:
