@@ -115,7 +115,10 @@ def test_trace_json_has_the_documented_shape() -> None:
         "grade",
         "source",
         "note",
+        "auth",  # the client's own leg: how it signed in (None: not known here)
     }
+    assert only["auth"] is None
+    assert Leg.from_json(only | {"auth": "XOAUTH2"}).auth == "XOAUTH2"
     assert only["index"] == 1
     assert only["from"] == {"role": "MUA", "host": "x.test"}
     assert only["protocol"] == "SMTP-submission"

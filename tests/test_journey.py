@@ -374,9 +374,10 @@ def test_json_has_the_documented_shape() -> None:
     assert data["status"] == "parsed"
     for index, leg in enumerate(data["legs"], start=1):
         from_header = {"with", "header"} if leg["source"] != "observed" else set()
+        client = {"auth"} if leg["source"] == "observed" else set()  # the client's own legs
         assert set(leg) == {
             "index", "from", "to", "protocol", "port", "tls", "grade", "source", "note"
-        } | from_header  # fmt: skip
+        } | from_header | client  # fmt: skip
         assert leg["index"] == index
         assert set(leg["from"]) == set(leg["to"]) == {"role", "host"}
         assert set(leg["port"]) == {"role", "actual"}

@@ -63,6 +63,7 @@ def submission_leg(account: Account, result: SubmissionResult) -> Leg:
             if result.password_in_clear
             else T_("Observed by this client when it sent the message.")
         ),
+        auth=result.auth,
     )
 
 

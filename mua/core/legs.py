@@ -106,6 +106,17 @@ class Leg:
     outcome: Outcome = Outcome.SENT
     with_keyword: str | None = None  # header legs: the `with` keyword as written ("ESMTPSA")
     header: str | None = None  # header legs: the Received field the leg was read from
+    # the client's own legs (submission, retrieval): how it signed in, "PLAIN", "LOGIN",
+    # "XOAUTH2", "OAUTHBEARER"; None when it did not (or it is not known)
+    auth: str | None = None
+
+    @property
+    def client_leg(self) -> bool:
+        """A leg this client observed on its own connection (it carries `auth`)."""
+        return self.source is Source.OBSERVED and self.kind in (
+            LegKind.SUBMISSION,
+            LegKind.RETRIEVAL,
+        )
 
     @property
     def refused(self) -> bool:
@@ -128,7 +139,8 @@ class Leg:
     def to_json(self, index: int) -> dict[str, Any]:
         """The contract's leg (DESIGN.md); `outcome` is added only to a refused leg, so every
         leg that carried the message keeps exactly the documented keys; `with` and `header`
-        only on a leg read from a Received field (`header` set), so a person can check it."""
+        only on a leg read from a Received field (`header` set), so a person can check it;
+        `auth` on the client's own legs (whether a password or a token crossed them)."""
         data = {
             "index": index,
             "from": self.from_.to_json(),
@@ -145,6 +157,8 @@ class Leg:
         if self.header is not None:
             data["with"] = self.with_keyword
             data["header"] = self.header
+        if self.client_leg:
+            data["auth"] = self.auth
         return data
 
     def to_record(self, index: int) -> dict[str, Any]:
@@ -172,6 +186,7 @@ def leg_from_json(data: dict[str, Any]) -> Leg:
         outcome=Outcome(data.get("outcome", Outcome.SENT.value)),
         with_keyword=data.get("with"),
         header=data.get("header"),
+        auth=data.get("auth"),
     )
 
 

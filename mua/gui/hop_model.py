@@ -265,6 +265,15 @@ def _port(port: int | None, meaning: str) -> str:
     return _("not recorded") if port is None else f"{port} ({meaning})"
 
 
+def _sign_in(auth: str | None) -> str:
+    """Whether a password or a token crossed the client's leg (its SASL mechanism)."""
+    if auth in ("XOAUTH2", "OAUTHBEARER"):
+        return _("an OAuth2 access token ({mechanism}), no password").format(mechanism=auth)
+    if auth:
+        return _("your password ({mechanism})").format(mechanism=auth)
+    return _("not recorded")
+
+
 def fact_rows(leg: Leg) -> list[tuple[str, str]]:
     tls = leg.tls
     unknown = _("not recorded")
@@ -285,6 +294,8 @@ def fact_rows(leg: Leg) -> list[tuple[str, str]]:
         (_("Grade"), grade_label(leg.grade)),
         (_("Source"), source_label(leg.source)),
     ]
+    if leg.client_leg:  # the client's own connection: what crossed it to sign in
+        rows.append((_("Signed in with"), _sign_in(leg.auth)))
     if leg.header is not None:  # a leg read from a Received field: the evidence, as written
         rows.append((_("Keyword (with)"), leg.with_keyword or unknown))
         rows.append((_("Received header"), leg.header))

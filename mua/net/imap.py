@@ -247,6 +247,7 @@ class ImapSession:
             port_role=self.endpoint.port_role,
             port_actual=self.endpoint.port,
             note=note,
+            auth=self.auth,
         )
 
     def close(self) -> None:

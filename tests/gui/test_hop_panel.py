@@ -615,3 +615,21 @@ def test_a_leg_refused_by_a_policy_stops_short(qtbot, panel: HopPanel) -> None:
     assert near(line.x1() + 0.3 * line.dx())  # the shaft starts...
     assert not near(line.x1() + 0.85 * line.dx())  # ...and stops short of the MX
     save_artifact(panel, "strip-dane")
+
+
+def test_client_legs_say_whether_a_password_or_a_token_crossed(qtbot, panel: HopPanel) -> None:
+    """Issue 17: the submission and retrieval legs carry the SASL mechanism the client used."""
+    sent = leg(Role.MUA, Role.MSA, Protocol.SUBMISSION, tls(), port_role=465, auth="XOAUTH2")
+    read = leg(Role.MS, Role.MUA, Protocol.IMAP, tls(), port_role=993, auth="LOGIN")
+    relayed = leg(Role.MTA, Role.MX, Protocol.SMTP, tls(), port_role=25)
+    panel.set_trace(Trace(TraceStatus.DELIVERED, [sent, relayed, read], subject="token"))
+    panel.show_leg(0)
+    text = " ".join(panel.details.toPlainText().split())
+    assert "Signed in with an OAuth2 access token (XOAUTH2), no password" in text
+    save_artifact(panel, "leg_signed_in_with_token")
+    panel.show_leg(2)
+    assert "Signed in with your password (LOGIN)" in " ".join(
+        panel.details.toPlainText().split()
+    )
+    panel.show_leg(1)
+    assert "Signed in with" not in panel.details.toPlainText()  # not the client's connection
