@@ -22,18 +22,27 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosmtplib
 
 from mua.core.i18n import T_, Text
-from mua.core.legs import Endpoint, Leg, Outcome, Protocol, Role, Source
+from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
 from mua.net.dns import DnsError, DnssecBogus, Resolver
 from mua.net.mta_sts import MtaStsClient, StsPolicy
 from mua.net.tls import facts_from_ssl_object
+from mua.stack.relay_notes import (
+    LegMaker,
+    NextHop,
+    hop_login,
+    no_starttls_note,
+    policy_refusal,
+    stopped_note,
+    testing_note,
+)
 from mua.stack.smtpd import REQUIRETLS
 from mua.stack.tls_policy import (
     OPPORTUNISTIC,
@@ -48,6 +57,7 @@ from mua.stack.tls_policy import (
 from mua.stack.tlsrpt import TlsSession, certificate_result, refused_session
 
 log = logging.getLogger(__name__)
+__all__ = ["Accepted", "NextHop", "RelayClient", "RelayOutcome"]
 
 
 @dataclass
@@ -60,21 +70,6 @@ class RelayOutcome:
     policy: str | None = None  # "DANE" or "MTA-STS" when one applied to the leg
     sessions: list[TlsSession] = field(default_factory=list)  # for TLS-RPT, every attempt
     acked: float | None = None  # when the MX's reply to the data came (time.time())
-
-
-@dataclass(frozen=True)
-class NextHop:
-    """A fixed next host instead of the domain's MX (Postfix's `relayhost`, or a transport
-    map entry): no MX lookup and no recipient-domain policy, STARTTLS opportunistic with the
-    certificate checked against the CA file, the leg between the roles given (MSA -> MTA for
-    a smarthost: the handoff leg; MTA -> MTA for an intermediate relay). With `login` the
-    hop takes AUTH, sent only after STARTTLS succeeded, never in clear."""
-
-    host: str
-    port_role: int = 25
-    from_role: Role = Role.MTA
-    to_role: Role = Role.MTA
-    login: tuple[str, str] | None = None
 
 
 # Called with the outcome as soon as the MX has taken the message for `delivered`, before
@@ -272,11 +267,11 @@ class RelayClient:
             await client.ehlo()
             tls = TlsFacts.cleartext()
             if not client.supports_extension("starttls"):
-                note = _no_starttls(mx_host, policy, leg)
+                note = no_starttls_note(mx_host, policy, leg)
             else:
                 tls, note = await self._starttls(client, mx_host, policy, leg)
             if hop is not None and hop.login is not None:
-                note = Text.join([note, await _login(client, hop, tls)])
+                note = Text.join([note, await hop_login(client, hop, tls)])
             options: list[str] = []
             if policy.requiretls:
                 await client.ehlo()  # RFC 3207 section 4.2: what it offers over TLS counts
@@ -285,7 +280,7 @@ class RelayClient:
                         "{host} did not advertise REQUIRETLS, so it could not pass it on",
                         host=mx_host,
                     )
-                    raise _refusal(policy, why, leg(tls, _stopped(policy, why)), "5.7.30")
+                    raise policy_refusal(policy, why, leg(tls, stopped_note(policy, why)), "5.7.30")
                 options = [REQUIRETLS]
                 passed = T_(
                     "REQUIRETLS was passed on to {host}, which must keep it on TLS too.",
@@ -318,7 +313,7 @@ class RelayClient:
         return outcome
 
     async def _starttls(
-        self, client: aiosmtplib.SMTP, mx_host: str, policy: TlsPolicy, leg: _LegMaker
+        self, client: aiosmtplib.SMTP, mx_host: str, policy: TlsPolicy, leg: LegMaker
     ) -> tuple[TlsFacts, str]:
         try:
             await client.starttls(tls_context=self._opportunistic, server_hostname=mx_host)
@@ -328,10 +323,10 @@ class RelayClient:
             reply = f"{exc.code} {exc.message}"
             why = T_("{host} offered STARTTLS but refused it ({reply})", host=mx_host, reply=reply)
             if policy.tls_required:
-                raise _refusal(
+                raise policy_refusal(
                     policy,
                     why,
-                    leg(TlsFacts.cleartext(), _stopped(policy, why)),
+                    leg(TlsFacts.cleartext(), stopped_note(policy, why)),
                     result_type="starttls-not-supported",
                 ) from exc
             clear = T_("{why}: the message crossed the network in clear.", why=why)
@@ -365,7 +360,9 @@ class RelayClient:
             )
             dane_failed = by is VerifiedBy.DANE
             result = "validation-failure" if dane_failed else certificate_result(reason)
-            raise _refusal(policy, why, leg(tls, _stopped(policy, why)), result_type=result)
+            raise policy_refusal(
+                policy, why, leg(tls, stopped_note(policy, why)), result_type=result
+            )
         if policy.by is VerifiedBy.DANE:  # a secure TLSA RRset without a usable record
             if verified:
                 pki = T_(
@@ -384,7 +381,7 @@ class RelayClient:
                 source=policy.source,
                 pki=pki,
             )
-        testing = _testing(policy)
+        testing = testing_note(policy)
         if verified:
             valid = T_(
                 "Encrypted with STARTTLS and {host}'s certificate is valid, but no policy "
@@ -427,16 +424,6 @@ class RelayClient:
                 outcome.delivered.append(rcpt)
 
 
-async def _login(client: aiosmtplib.SMTP, hop: NextHop, tls: TlsFacts) -> Text:
-    """AUTH at a smarthost, only over TLS: in clear the password would cross the network."""
-    assert hop.login is not None
-    if not tls.encrypted:
-        raise aiosmtplib.SMTPException(f"{hop.host} offered no STARTTLS; AUTH not sent in clear")
-    await client.ehlo()  # RFC 3207 section 4.2: what it offers over TLS counts
-    await client.login(*hop.login)
-    return T_("{host} took the sending server's relay password (AUTH), over TLS.", host=hop.host)
-
-
 def _kind(code: int) -> str:
     return "permanent" if 500 <= code < 600 else "temporary"
 
@@ -450,71 +437,3 @@ def _all(
         else:
             outcome.temporary[rcpt] = temporary
     return outcome
-
-
-_LegMaker = Callable[[TlsFacts, str], Leg]
-
-
-def _no_starttls(mx_host: str, policy: TlsPolicy, leg: _LegMaker) -> str:
-    """The note of a session without STARTTLS, or a refusal when the policy requires TLS."""
-    if policy.tls_required:
-        # TRANSLATORS: {makes} is "make" or "makes", agreeing with {source} in English;
-        # a translation may leave it out.
-        why = T_(
-            "{host}'s EHLO reply did not offer STARTTLS, which {source} {makes} mandatory "
-            "(an attacker on the path may have removed the offer)",
-            host=mx_host,
-            source=policy.source,
-            makes=policy.makes,
-        )
-        raise _refusal(
-            policy,
-            why,
-            leg(TlsFacts.cleartext(), _stopped(policy, why)),
-            result_type="starttls-not-supported",
-        )
-    clear = T_(
-        "{host} did not offer STARTTLS: the message crossed the network in clear.", host=mx_host
-    )
-    return Text.join([clear, _testing(policy)])
-
-
-def _testing(policy: TlsPolicy) -> str:
-    """RFC 8461 section 5: in testing mode a failure is reported (TLS-RPT), not enforced."""
-    if policy.by is VerifiedBy.MTA_STS and not policy.enforced:
-        return T_(
-            "{source} is in testing mode: it reports failures, it stops nothing.",
-            source=policy.source,
-        )
-    return ""
-
-
-def _stopped(policy: TlsPolicy, why: str) -> Text:
-    if policy.requiretls:
-        return T_(
-            "{policy} stopped it: {why}. Nothing of the message was sent; it is returned to "
-            "the sender (RFC 8689 section 4.2.1).",
-            policy=policy.name,
-            why=why,
-        )
-    return T_(
-        "{policy} stopped it: {why}. Nothing of the message was sent; it stays queued and "
-        "will be retried.",
-        policy=policy.name,
-        why=why,
-    )
-
-
-def _refusal(
-    policy: TlsPolicy,
-    why: str,
-    leg: Leg,
-    status: str = "5.7.10",
-    *,
-    result_type: str = "validation-failure",
-) -> PolicyRefusal:
-    """A refusal; final (with `status`) only for a REQUIRETLS message. Every refusal comes
-    before MAIL FROM, so the leg's outcome is "refused": nothing of the message was sent."""
-    final = status if policy.requiretls else None
-    refused = replace(leg, outcome=Outcome.REFUSED)
-    return PolicyRefusal(f"{policy.name}: {why}", refused, status=final, result_type=result_type)
