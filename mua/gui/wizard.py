@@ -269,6 +269,14 @@ class ManualPage(WizardPage):
             port.setAccessibleName(_("Port"))
             form.addRow(_("Security:"), security)
             form.addRow(_("User name:"), self.usernames[kind])
+            if kind == "imap":  # the incoming server: IMAP keeps mail in sync, POP3 downloads it
+                self.protocol = QComboBox()
+                self.protocol.addItem("IMAP", "imap")
+                self.protocol.addItem("POP3", "pop3")
+                self.protocol.setAccessibleName(_("Incoming protocol"))
+                self.protocol.currentIndexChanged.connect(lambda _i: self._protocol_changed())
+                form.insertRow(0, _("Protocol:"), self.protocol)
+                self.incoming_box = box
             layout.addWidget(box)
             for edit in (self.hosts[kind], self.usernames[kind]):
                 edit.textChanged.connect(self.completeChanged)
@@ -317,12 +325,33 @@ class ManualPage(WizardPage):
     def security(self, kind: str) -> Security:
         return Security(self.securities[kind].currentData())  # Qt hands back a plain str
 
+    def pop3(self) -> bool:
+        """The incoming server is a POP3 server (chosen here; discovery offers IMAP)."""
+        return self.protocol.currentData() == "pop3"
+
+    def _port_key(self, kind: str) -> str:
+        return "pop3" if kind == "imap" and self.pop3() else kind
+
     def _security_changed(self, kind: str) -> None:
         """Move the port along when it is the other mode's standard port."""
         new = self.security(kind)
         old = Security.STARTTLS if new is Security.IMPLICIT else Security.IMPLICIT
-        if self.ports[kind].value() == logic.DEFAULT_PORTS[kind, old]:
-            self.ports[kind].setValue(logic.DEFAULT_PORTS[kind, new])
+        key = self._port_key(kind)
+        if self.ports[kind].value() == logic.DEFAULT_PORTS[key, old]:
+            self.ports[kind].setValue(logic.DEFAULT_PORTS[key, new])
+
+    def _protocol_changed(self) -> None:
+        """IMAP <-> POP3: the usual host prefix and standard port follow when they are the
+        other protocol's."""
+        new, old = ("pop3", "imap") if self.pop3() else ("imap", "pop3")
+        self.incoming_box.setTitle(_(logic.POP3_NAME if self.pop3() else logic.KIND_NAMES["imap"]))
+        prefixes = {"imap": "imap.", "pop3": "pop."}
+        host = self.hosts["imap"].text()
+        if host.startswith(prefixes[old]):
+            self.hosts["imap"].setText(prefixes[new] + host.removeprefix(prefixes[old]))
+        security = self.security("imap")
+        if self.ports["imap"].value() == logic.DEFAULT_PORTS[old, security]:
+            self.ports["imap"].setValue(logic.DEFAULT_PORTS[new, security])
 
     def _choose_ca(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(

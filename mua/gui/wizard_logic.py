@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from mua.core.account import Account, ServerSettings
+from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.i18n import N_, T_, _, error_text, translated
 from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
@@ -42,6 +42,7 @@ from mua.store.secrets import Secrets
 
 Kind = Literal["imap", "smtp"]
 KIND_NAMES = {"imap": N_("Incoming (IMAP)"), "smtp": N_("Outgoing (SMTP)")}  # translate at use
+POP3_NAME = N_("Incoming (POP3)")  # the incoming server of a POP3 account
 SECURITY_NAMES = {
     Security.IMPLICIT: N_("TLS (implicit)"),
     Security.STARTTLS: "STARTTLS",
@@ -52,6 +53,8 @@ DEFAULT_PORTS = {
     ("imap", Security.STARTTLS): 143,
     ("smtp", Security.IMPLICIT): 465,
     ("smtp", Security.STARTTLS): 587,
+    ("pop3", Security.IMPLICIT): 995,
+    ("pop3", Security.STARTTLS): 110,
 }
 # Pinning helps when nobody vouches for the certificate; not when it is expired or for another name.
 PINNABLE = {CertificateProblem.SELF_SIGNED, CertificateProblem.UNKNOWN_ISSUER}
@@ -136,10 +139,12 @@ async def build_account(
     nameserver: tuple[str, int] | None = None,
     trust_anchor_file: Path | None = None,
     timeout: float = 5.0,
+    pop3: bool = False,
 ) -> Account:
     """The account for these settings. With a name server (the demo world's), each host name
     is resolved through it and stored as an address, the name kept to verify (as
-    `account_from` does); without one the system resolves it when connecting."""
+    `account_from` does); without one the system resolves it when connecting. `pop3`: the
+    incoming server is a POP3 server (Thunderbird's leave-on-server defaults)."""
     resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
 
     async def settings(choice: ServerChoice) -> ServerSettings:
@@ -167,6 +172,7 @@ async def build_account(
         display_name=display_name.strip(),
         nameserver=nameserver_text(nameserver),
         provider_hosts=tuple(dict.fromkeys(names)),
+        pop3=Pop3Settings(imap_settings) if pop3 else None,
     )
 
 
@@ -202,6 +208,10 @@ async def check_account(account: Account, password: str, *, timeout: float = 10.
 
 
 async def _check_imap(account: Account, password: str, timeout: float) -> CheckResult:
+    if account.pop3 is not None:
+        from mua.gui.wizard_pop3 import check_pop3
+
+        return await check_pop3(account, password, timeout)
     s = account.imap
     endpoint = imap.ImapEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
 
@@ -444,7 +454,7 @@ def summary(account: Account, location: str, pinned: Iterable[str] = ()) -> list
             line = _("{kind}: {host} port {port}, {security}")
         lines.append(
             line.format(
-                kind=_(KIND_NAMES[kind]),
+                kind=_(POP3_NAME if kind == "imap" and account.pop3 else KIND_NAMES[kind]),
                 host=s.server_name or s.host,
                 port=s.port,
                 security=_(SECURITY_NAMES[s.security]),

@@ -81,6 +81,7 @@ class TestPage(WizardPage):
                 nameserver=w.discover_options.get("nameserver"),
                 trust_anchor_file=w.discover_options.get("trust_anchor_file"),
                 timeout=w.timeout,
+                pop3=manual.pop3(),
             )
         return await logic.check_account(self._account, self.field("password"), timeout=w.timeout)
 
@@ -89,7 +90,8 @@ class TestPage(WizardPage):
         self.retry.setEnabled(True)
         for result in results:
             label = self.results[result.kind]
-            name = _(logic.KIND_NAMES[result.kind])
+            pop3 = result.kind == "imap" and self._wizard.manual.pop3()
+            name = _(logic.POP3_NAME if pop3 else logic.KIND_NAMES[result.kind])
             label.setText(f"<b>{name}:</b> {result.text}", result.details)
             paint(label, Grade.GREEN if result.ok else Grade.RED)
         self._ok = all(r.ok for r in results)
