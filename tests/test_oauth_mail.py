@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from email.message import EmailMessage
 
@@ -208,3 +209,50 @@ async def test_the_error_challenge_on_the_wire(world: World, connect) -> None:
     assert error["openid-configuration"].endswith("/.well-known/openid-configuration")
     final = await wire.send(base64.b64encode(b"\x01").decode())
     assert final.startswith("535 5.7.8 The token is meant for another service"), final
+
+
+@pytest.mark.slow
+async def test_no_token_in_any_file_or_log(world: World, tmp_path, caplog) -> None:
+    """The refresh token lives in the keyring, the access token in memory: after signing in,
+    sending, reading, a refresh and a refused token, neither is in any file under the test's
+    directory (the world's and the client's) nor in any log line, at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    keeper = await signed_in(world)
+    seen = {await keeper.token(), keeper._secrets.get("alice@a.test", "oauth")}
+    await submit(
+        smtp_endpoint(world),
+        note("quiet"),
+        username="alice@a.test",
+        password=None,
+        bearer=BearerAuth.from_tokens(keeper, "OAUTHBEARER"),
+        timeout=20,
+    )
+    session = await asyncio.to_thread(ImapSession.connect, imap_endpoint(world), timeout=20)
+    try:
+        await imap_bearer(session, "alice@a.test", BearerAuth.from_tokens(keeper))
+    finally:
+        await asyncio.to_thread(session.close)
+    seen |= {await keeper.refreshed(), keeper._secrets.get("alice@a.test", "oauth")}
+    refused = forged(world, aud="elsewhere")
+    with pytest.raises(AuthenticationFailed):
+        await submit(
+            smtp_endpoint(world),
+            note("refused"),
+            username="alice@a.test",
+            password=None,
+            bearer=fixed(refused),
+            timeout=20,
+        )
+    seen.add(refused)
+    assert len(seen) == 5 and all(seen)
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert caplog.records, "nothing was logged: the test would prove nothing"
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "events.jsonl" for p in files)
+    for token in seen:
+        assert token not in logged
+        # The part after the JWT header: a token split or re-encoded would still show it.
+        tail = token[-40:]
+        assert tail not in logged
+        for path in files:
+            assert tail.encode() not in path.read_bytes(), path

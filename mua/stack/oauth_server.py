@@ -53,6 +53,21 @@ ACCESS_LIFETIME = 3600  # seconds; a test may shorten it
 CODE_LIFETIME = 300
 
 
+class _NoTokensLogged(logging.Filter):
+    """authlib's grants log every issued token at DEBUG ("Issue token {...}"): dropped, so
+    no access or refresh token reaches a log (tests/test_oauth_mail.py greps for them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Issue token", "Grant token"))
+
+
+for _name in (
+    "authlib.oauth2.rfc6749.grants.authorization_code",
+    "authlib.oauth2.rfc6749.grants.refresh_token",
+):
+    logging.getLogger(_name).addFilter(_NoTokensLogged())
+
+
 def mail_audience(domain: str) -> str:
     """The `aud` of the world's access tokens: the provider's mail service."""
     return f"mail.{domain}"
