@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -255,4 +256,5 @@ async def test_no_token_in_any_file_or_log(world: World, tmp_path, caplog) -> No
         tail = token[-40:]
         assert tail not in logged
         for path in files:
-            assert tail.encode() not in path.read_bytes(), path
+            with contextlib.suppress(FileNotFoundError):  # a queue file the MTA just sent
+                assert tail.encode() not in path.read_bytes(), path
