@@ -285,6 +285,15 @@ def _accounts_add(args: argparse.Namespace) -> int:
                 ).format(protocol=kind.upper()),
                 EXIT_NOPERM,
             )
+        if servers[kind].security is Security.NONE:
+            print(
+                _(
+                    "Warning: the {protocol} server offers no TLS: your password and your mail "
+                    "will cross the network in clear, where anyone on the path can read them. "
+                    "Allowed for {address} only, as you asked."
+                ).format(protocol=kind.upper(), address=address),
+                file=sys.stderr,
+            )
     account = Account(
         address=address,
         display_name=args.display_name,

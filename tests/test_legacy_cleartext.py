@@ -8,6 +8,7 @@ Real servers on loopback: the world, with `cleartext_auth` only where a test nee
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +25,7 @@ from mua.net.submission import CleartextRefused, SubmissionEndpoint, SubmissionE
 from mua.stack.demo import SCENARIOS, run_demo
 from mua.stack.events import EventLog
 from mua.stack.world import World
+from tests.client_fixtures import memory_keyring  # noqa: F401
 from tests.conftest import fast_options
 
 IN_CLEAR = "your password crossed in clear"
@@ -214,3 +216,47 @@ def test_the_consent_is_a_per_account_setting_kept_in_the_config() -> None:
     allowed = account.with_changes(allow_cleartext_auth=True)
     assert Account.from_dict(allowed.to_dict()).allow_cleartext_auth is True
     assert Account.from_dict(account.to_dict()).allow_cleartext_auth is False
+
+
+@pytest.mark.usefixtures("memory_keyring")
+async def test_the_account_consent_from_the_command_line_to_a_sent_message(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """`mua accounts add` refuses servers without TLS unless --allow-cleartext, warns when
+    given it, and the account then signs in and sends in clear (the leg says so)."""
+    from mua.cli_mail import EXIT_NOPERM
+
+    options = fast_options(a_test={"cleartext_auth": True}, b_test={"cleartext_auth": True})
+    async with World(tmp_path / "world", options) as world:
+        ports = world.providers["a.test"].ports
+        assert ports is not None
+        alice = world.mailbox("alice@a.test")
+        argv = [
+            "accounts", "add", "alice@a.test",
+            "--imap", f"127.0.0.1:{ports.imap_starttls}", "--imap-security", "none",
+            "--imap-server-name", "imap.a.test",
+            "--smtp", f"127.0.0.1:{ports.submission_starttls}", "--smtp-security", "none",
+            "--smtp-server-name", "smtp.a.test",
+            "--ca-file", str(world.ca.ca_file), "--username", alice.user, "--password-stdin",
+        ]  # fmt: skip
+
+        def add(*extra: str) -> int:
+            monkeypatch.setattr("sys.stdin", io.StringIO(alice.password + "\n"))
+            return main([*argv, *extra])
+
+        assert await asyncio.to_thread(add) == EXIT_NOPERM
+        assert "passwords would cross the network in clear" in capsys.readouterr().err
+        assert await asyncio.to_thread(add, "--allow-cleartext") == 0
+        warned = capsys.readouterr().err
+        assert "anyone on the path can read them" in warned
+        from mua.store.config import AccountStore
+
+        (account,) = AccountStore().load()
+        assert account.allow_cleartext_auth is True
+        sent = ["send", "--from", "alice@a.test", "--to", "bob@b.test", "--subject", "in clear",
+                "--body", "hello", "--json"]  # fmt: skip
+        assert await asyncio.to_thread(main, sent) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["sent"] and result["tls"]["encrypted"] is False
+        (record,) = [r for r in _submissions(world) if r["side"] == "server"]
+        assert record["tls"]["encrypted"] is False and record["port"]["role"] == 587
