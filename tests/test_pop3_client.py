@@ -25,6 +25,7 @@ from mua.store.config import AccountStore
 from mua.store.pop3_state import Pop3State
 from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
 from tests.conftest import eventually, fast_options
+from tests.test_discovery import Page, site  # noqa: F401  (the site fixture)
 
 pytestmark = pytest.mark.usefixtures("memory_keyring")
 
@@ -302,3 +303,45 @@ async def test_a_consented_cleartext_login_is_red_and_says_so(tmp_path: Path) ->
         finally:
             state.close()
             await engine.aclose()
+
+
+AUTOCONFIG = """<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="c.test">
+    <domain>c.test</domain>
+    <incomingServer type="imap">
+      <hostname>imap.a.test</hostname><port>993</port><socketType>SSL</socketType>
+    </incomingServer>
+    <incomingServer type="pop3">
+      <hostname>pop.a.test</hostname><port>{starttls}</port><socketType>STARTTLS</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </incomingServer>
+    <incomingServer type="pop3">
+      <hostname>pop.a.test</hostname><port>{implicit}</port><socketType>SSL</socketType>
+    </incomingServer>
+  </emailProvider>
+</clientConfig>
+"""
+
+
+async def test_discovery_reads_pop3_from_autoconfig_implicit_first(world: World, site) -> None:  # noqa: F811
+    assert world.dns is not None and world.zones is not None
+    ports = world.providers["a.test"].ports
+    assert ports is not None
+    body = AUTOCONFIG.format(starttls=ports.pop3_starttls, implicit=ports.pop3_implicit)
+    web = site({"/config.xml": Page(body.encode())}, world.ca.server_cert("autoconfig.c.test"))
+    found = await discover_pop3(
+        "carol@c.test",  # c.test publishes no SRV record
+        nameserver=("127.0.0.1", world.dns.port),
+        trust_anchor_file=world.zones.trust_anchor_file,
+        ca_file=world.ca.ca_file,
+        autoconfig_urls=lambda domain, address: [web.url("/config.xml")],
+    )
+    assert found.found is not None, found.steps
+    assert (found.found.port, found.found.security, found.found.server_name) == (
+        ports.pop3_implicit,
+        Security.IMPLICIT,
+        "pop.a.test",
+    )
+    assert found.found.origin.startswith("From the autoconfig file at https://")
+    assert web.requests == ["/config.xml"]

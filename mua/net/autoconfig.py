@@ -50,6 +50,9 @@ _DEFAULT_PORTS = {
     ("smtp", Security.IMPLICIT): 465,
     ("smtp", Security.STARTTLS): 587,
     ("smtp", Security.NONE): 587,
+    ("pop3", Security.IMPLICIT): 995,
+    ("pop3", Security.STARTTLS): 110,
+    ("pop3", Security.NONE): 110,
 }
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
@@ -85,6 +88,9 @@ class AutoconfigFile:
     secure: bool  # every hop was HTTPS with a verified certificate
     servers: tuple[AutoconfigServer, ...]
     skipped: tuple[str, ...]  # entries that could not be used, and why
+    # the POP3 incoming servers (kind "pop3"), which only a POP3 account asks for
+    # (mua.net.pop3_discovery); `skipped` still says so for IMAP discovery
+    pop3: tuple[AutoconfigServer, ...] = ()
 
 
 def default_urls(domain: str, address: str) -> list[str]:
@@ -128,6 +134,22 @@ def parse(data: bytes, address: str) -> tuple[tuple[AutoconfigServer, ...], tupl
         except ValueError as exc:
             skipped.append(f"an {kind.upper()} server: {exc}")
     return tuple(servers), tuple(skipped)
+
+
+def parse_pop3(data: bytes, address: str) -> tuple[AutoconfigServer, ...]:
+    """The POP3 incoming servers of a document `parse` accepted, placeholders filled in;
+    entries that cannot be used are left out."""
+    provider = _parse_xml(data).find("emailProvider")
+    if provider is None:
+        return ()
+    local, _, domain = address.rpartition("@")
+    values = {"%EMAILADDRESS%": address, "%EMAILLOCALPART%": local, "%EMAILDOMAIN%": domain}
+    found = []
+    for element in provider.findall("incomingServer"):
+        if element.get("type", "").lower() == "pop3":
+            with contextlib.suppress(ValueError):
+                found.append(_server(element, "pop3", values))  # type: ignore[arg-type]
+    return tuple(found)
 
 
 def _parse_xml(data: bytes) -> ET.Element:
@@ -236,7 +258,7 @@ async def fetch(
                         T_("{host} answered HTTP {status}", host=parts.hostname, status=status)
                     )
                 servers, skipped = parse(body, address)
-                return AutoconfigFile(url, secure, servers, skipped)
+                return AutoconfigFile(url, secure, servers, skipped, parse_pop3(body, address))
             raise AutoconfigError(
                 T_("{url} redirected more than {n} times", url=url, n=MAX_REDIRECTS)
             )

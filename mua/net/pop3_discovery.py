@@ -2,21 +2,26 @@
 
 1. SRV records (RFC 6186): `_pop3s._tcp` (implicit TLS) before `_pop3._tcp` (STLS), each in
    RFC 2782 order; target "." means "not offered".
-2. The usual names (pop., pop3., mail., the domain) on port 995, then 110.
-Each candidate is then connected to as the account will connect (certificate verified, STLS
-required, no credentials sent), in that order, and the first that works is the answer.
-Autoconfig files are not read for POP3 yet (mua.net.autoconfig lists IMAP and SMTP only).
+2. The `<incomingServer type="pop3">` entries of Mozilla-style autoconfig files
+   (mua.net.autoconfig), the first file that lists any; implicit TLS first.
+3. The usual names (pop., pop3., mail., the domain) on port 995, then 110.
+Each source is asked only when the ones before found nothing. Each candidate is then
+connected to as the account will connect (certificate verified, STLS required, no
+credentials sent), in that order, and the first that works is the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mua.core.i18n import T_
 from mua.core.tls import Security, TlsFacts
+from mua.net import autoconfig
+from mua.net.autoconfig import AutoconfigError
 from mua.net.dns import DnsError, Resolver
 from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
 
@@ -50,6 +55,7 @@ async def discover_pop3(
     trust_anchor_file: Path | None = None,
     ca_file: Path | None = None,
     timeout: float = 5.0,
+    autoconfig_urls: Callable[[str, str], list[str]] | None = None,
 ) -> Pop3Discovery:
     """The POP3 server for `address`; with `nameserver`, host names are resolved there too
     (and connected to by address, the name verified). Failures become steps."""
@@ -73,6 +79,10 @@ async def discover_pop3(
             )  # fmt: skip
             origin = T_("From the SRV record {name}", name=name)
             candidates.append(Pop3Candidate(record.target, record.port, security, origin))
+    if not candidates:
+        urls = (autoconfig_urls or autoconfig.default_urls)(domain, address)
+        candidates = await _from_autoconfig(urls, address, resolver, nameserver, ca_file,
+                                            timeout, steps)  # fmt: skip
     if not candidates:
         for security in (Security.IMPLICIT, Security.STARTTLS):
             for prefix in _USUAL_PREFIXES:
@@ -101,6 +111,44 @@ async def discover_pop3(
             steps,
         )  # fmt: skip
     return Pop3Discovery(None, steps)
+
+
+async def _from_autoconfig(
+    urls: list[str],
+    address: str,
+    resolver: Resolver,
+    nameserver: tuple[str, int] | None,
+    ca_file: Path | None,
+    timeout: float,
+    steps: list[str],
+) -> list[Pop3Candidate]:
+    async def address_for(host: str) -> str | None:
+        return await _address(resolver, host, nameserver is not None)
+
+    for url in urls:
+        try:
+            file = await autoconfig.fetch(url, address, address_for, ca_file=ca_file,
+                                          timeout=timeout)  # fmt: skip
+        except (AutoconfigError, DnsError) as exc:
+            steps.append(T_("Autoconfig {url}: {error}.", url=url, error=exc))
+            continue
+        if not file.pop3:
+            steps.append(T_("Autoconfig {url}: no POP3 server listed.", url=url))
+            continue
+        if file.secure:
+            origin = T_("From the autoconfig file at {url}", url=file.url)
+        else:
+            origin = T_(
+                "From an autoconfig file fetched over plain HTTP ({url}), which anyone on the "
+                "path could have altered: confirm it",
+                url=file.url,
+            )
+        order = sorted(file.pop3, key=lambda s: s.security is not Security.IMPLICIT)
+        for server in order:
+            steps.append(T_("Autoconfig {url}: POP3 {host} port {port}.", url=url,
+                            host=server.host, port=server.port))  # fmt: skip
+        return [Pop3Candidate(s.host, s.port, s.security, origin) for s in order]
+    return []
 
 
 async def _address(resolver: Resolver, host: str, own_dns: bool) -> str | None:
