@@ -53,13 +53,14 @@ def run(argv: list[str] | None = None) -> int:
         app.installEventFilter(_file_opener(app))
     closed = asyncio.Event()
     window.closed.connect(closed.set)  # (lastWindowClosed is not emitted under qasync's loop)
-    window.show()
-    if session is not None:
-        _welcome(window)
+    _show(window, session)
     with loop:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(window.aclose())  # stops IDLE loops before logging out
         if session is not None:
+            from mua.gui.demo_start import demo_world_started
+
+            loop.run_until_complete(demo_world_started(window))
             loop.run_until_complete(session.aclose())
         else:
             loop.run_until_complete(engine.aclose())
@@ -87,7 +88,7 @@ def _open_session():
     if not AccountStore().load():
         from mua.gui.demo_profile import DemoSession
 
-        session = DemoSession.start()
+        session = DemoSession.prepare()  # its world starts after the window shows
         return session, session.engine
     from mua.client.engine import Engine
     from mua.store.secrets import Secrets
@@ -111,6 +112,17 @@ def _main_window(engine, session):
 
         install_scenario_menu(window, bridge)
     return window
+
+
+def _show(window, session) -> None:
+    """Show the window; in demo mode, start the world once it has painted (no waiting for
+    the world first: mua.gui.demo_start) and welcome the user."""
+    window.show()
+    if session is not None:
+        from mua.gui.demo_start import start_demo_world
+
+        start_demo_world(window, session)
+        _welcome(window)
 
 
 def _file_opener(app):

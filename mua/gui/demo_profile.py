@@ -141,17 +141,44 @@ class DemoSession:
     accounts: list[Account]
     settings: dict[str, Any]
     journeys: ScenarioJourneys | None = None
+    secrets: Secrets | None = None
+    ready: bool = False  # the world runs and the accounts point at it
 
     @classmethod
     def start(
         cls, directory: Path | None = None, options: WorldOptions | None = None
     ) -> DemoSession:
+        """The session with its world running (what `prepare` then `start_world` do)."""
+        session = cls.prepare(directory, options)
+        session.start_world()
+        return session
+
+    @classmethod
+    def prepare(
+        cls, directory: Path | None = None, options: WorldOptions | None = None
+    ) -> DemoSession:
+        """The session before its world runs: the engine over the demo's profile (its cache,
+        and the accounts of the last run, if any), no passwords yet. The app shows its
+        window with this, then calls `start_world` off the GUI thread."""
         directory = directory or demo_dir()
         world = WorldThread(directory / "world", options)
-        settings = world.start()
+        secrets = Secrets.session_only()
+        engine = Engine(
+            accounts=AccountStore(directory / "accounts.toml"),
+            secrets=secrets,
+            cache=MailCache(directory / "cache.sqlite3"),
+            outbox=Outbox(directory / "outbox"),
+        )
+        journeys = ScenarioJourneys(directory / "scenario-journeys.json")
+        return cls(world, engine, [], {}, journeys, secrets)
+
+    def start_world(self) -> None:
+        """Start the world and wait until it listens, then point the accounts at it (its
+        ports and passwords) and cache its DKIM keys. Blocks: any thread but the GUI's."""
+        settings = self.world.start()
         try:
-            secrets = Secrets.session_only()
-            store = AccountStore(directory / "accounts.toml")
+            store, secrets = self.engine.accounts, self.secrets
+            assert secrets is not None
             accounts = accounts_from_settings(settings)
             for account in accounts:
                 if store.get(account.address) is None:
@@ -163,19 +190,14 @@ class DemoSession:
                 )
                 secrets.set(account.key, "imap", password)
                 secrets.set(account.key, "smtp", password)
-            engine = Engine(
-                accounts=store,
-                secrets=secrets,
-                cache=MailCache(directory / "cache.sqlite3"),
-                outbox=Outbox(directory / "outbox"),
-            )
         except BaseException:
-            world.stop()
+            self.world.stop()
             raise
-        journeys = ScenarioJourneys(directory / "scenario-journeys.json")
-        _remember_dkim_keys(world)
-        return cls(world, engine, accounts, settings, journeys)
+        _remember_dkim_keys(self.world)
+        self.accounts, self.settings = accounts, settings
+        self.ready = True
 
     async def aclose(self) -> None:
         await self.engine.aclose()
-        self.world.stop()
+        if self.ready:  # a world that failed to start has stopped itself
+            self.world.stop()

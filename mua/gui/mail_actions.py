@@ -168,7 +168,7 @@ class MailActions:
 
         sender = draft.sender if draft is not None else self.account or ""
         lookup = None
-        if self.demo is not None:  # the demo's MX ports and trust anchor, for the travel strip
+        if self.demo is not None and self.demo.settings:  # its MX ports and trust anchor
             from mua.gui.compose_logic import TravelLookup
 
             lookup = TravelLookup.from_demo_settings(self.demo.settings)

@@ -254,8 +254,9 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.state_label = QLabel()
         self.security_icon = QLabel()
         self.security_label = QLabel()
-        if self.demo is not None:
-            status.addPermanentWidget(QLabel(_("Demo world on this computer")))
+        if self.demo is not None:  # mua.gui.demo_start says "Starting…" here meanwhile
+            self.demo_label = QLabel(_("Demo world on this computer"))
+            status.addPermanentWidget(self.demo_label)
         for widget in (self.progress, self.state_label, self.security_icon, self.security_label):
             status.addPermanentWidget(widget)
         self._update_status()

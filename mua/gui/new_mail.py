@@ -23,13 +23,18 @@ class NewMail:
         for address in self.accounts():
             self.sync(address, first=True)
 
+    def _demo_running(self) -> bool:
+        """False while demo mode's world is still starting (its accounts' ports and
+        passwords are not known yet)."""
+        return self.demo is None or getattr(self.demo, "ready", True)
+
     def refresh_all(self) -> None:
         for address in self.accounts():
             self.sync(address)
 
     def sync(self, address: str, folders: list[str] | None = None, *, first=False, notify=False):
-        if self._closing:
-            return
+        if self._closing or not self._demo_running():
+            return  # a demo world still starting: mua.gui.demo_start calls _start after
         self._syncing += 1
         self._update_status(address, _("synchronising…"))
 
