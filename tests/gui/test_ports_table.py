@@ -82,3 +82,27 @@ def test_clicking_a_cell_runs_its_scenario_in_the_main_window(qtbot, window) -> 
     assert [a.grade for a in panel.diagram.model().arrows] == [leg.grade for leg in legs]
     ARTIFACTS.mkdir(exist_ok=True)
     assert window.grab().save(str(ARTIFACTS / "ports_table_relay_hops_main_window.png"))
+
+
+def test_a_password_sent_in_clear_shows_red_with_its_sentence(qtbot, window) -> None:
+    """The legacy-25 cell: Alice's client submitted on the 25 role without TLS, with her
+    consent; the journey's first leg is red and its details say the password crossed."""
+    shown = open_table(qtbot, window)
+    grid = shown.table
+    (r,) = [i for i, row in enumerate(PORTS_TABLE) if row.kind is LegKind.SUBMISSION]
+    c = next(i for i, cell in enumerate(PORTS_TABLE[r].cells) if cell.scenario == "legacy-25")
+    qtbot.mouseClick(
+        grid.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=grid.visualItemRect(grid.item(r, c)).center(),
+    )
+    trace = window.hop_panel.trace
+    qtbot.waitUntil(
+        lambda: trace() is not None and "(legacy-25)" in (trace().subject or ""), timeout=WAIT
+    )
+    panel = window.hop_panel.ensure()
+    assert panel.diagram.model().arrows[0].grade is Grade.RED
+    panel.show_leg(0)
+    assert "your password crossed in clear" in panel.details.toPlainText()
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert window.grab().save(str(ARTIFACTS / "ports_table_legacy_25_main_window.png"))
