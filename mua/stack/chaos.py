@@ -59,8 +59,8 @@ class ChaosOptions:
     """`rate`: the share of commands disrupted (0..1). `seed`: what the listeners' random
     generators start from. `stall`: the longest stall, in seconds. `roles`: which servers
     take part (of ROLES). `faults`: which kinds of fault may happen (all, by default).
-    `commands`: only these commands are disrupted (SMTP verbs, "end of DATA", IMAP
-    commands; None: every one)."""
+    `commands`: only these commands are disrupted (SMTP verbs and "end of DATA", IMAP and
+    POP3 commands, in capitals; None: every one)."""
 
     rate: float
     seed: int = 0
@@ -82,7 +82,7 @@ class ChaosOptions:
 
     def source(self, role: str, listener: str) -> ChaosSource | None:
         """The fault source of one listener (`role` of ROLES; `listener` a name unique in
-        the world, such as "a.test msa 465"), or None when that role takes no part."""
+        the world, such as "smtp.a.test 465"), or None when that role takes no part."""
         if role not in self.roles or self.rate <= 0:
             return None
         return ChaosSource(self, listener)
