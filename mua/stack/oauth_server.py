@@ -225,7 +225,7 @@ class WorldJsonPayload(JsonPayload):
 def load_or_create_key(path: Path) -> RSAKey:
     """The world's signing key (private JWK, kept beside the CA: a key, never a token)."""
     if path.exists():
-        return RSAKey.import_key(path.read_text())
+        return RSAKey.import_key(json.loads(path.read_text()))  # a JWK, not a PEM string
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
     key.ensure_kid()
     path.parent.mkdir(parents=True, exist_ok=True)
