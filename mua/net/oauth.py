@@ -65,6 +65,8 @@ class OAuthProvider:
     client_id: str
     scopes: tuple[str, ...]
     iss_parameter: bool = False  # RFC 9207: the server adds `iss` to its redirects
+    # Google's desktop clients carry a "secret" that is not one (RFC 8252 section 8.5)
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -117,7 +119,8 @@ async def discover(
 def _client(provider: OAuthProvider, settings: HttpSettings, **kw: Any) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id=provider.client_id,
-        token_endpoint_auth_method="none",
+        client_secret=provider.client_secret,
+        token_endpoint_auth_method="client_secret_post" if provider.client_secret else "none",
         scope=" ".join(provider.scopes),
         code_challenge_method="S256",
         **kw,

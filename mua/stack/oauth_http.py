@@ -10,6 +10,8 @@ Endpoints (RFC 8414 metadata, also at the OpenID Connect discovery path):
 - POST /authorize: the form's answer; redirects to the client with `code`, `state`, `iss`
 - POST /token: authorization_code (with PKCE) and refresh_token grants
 - GET  /jwks.json: the public key the access tokens are signed with
+- GET  /.well-known/autoconfig/mail/config-v1.1.xml: the provider's autoconfig file, which
+  names OAuth2 (`<authentication>OAuth2</authentication>` and an `<oAuth2>` element)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import html
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -58,8 +61,10 @@ class AuthWebServer:
         key_file: Path,
         *,
         host: str = "127.0.0.1",
+        autoconfig: Callable[[], str] | None = None,
     ) -> None:
         self.domain = domain
+        self._autoconfig = autoconfig  # the provider's autoconfig file (OAuth2 named in it)
         self.hostname = f"auth.{domain}"
         self.host = host
         self.authorization = WorldAuthorizationServer(domain, users, key_file)
@@ -81,6 +86,7 @@ class AuthWebServer:
                 web.get("/authorize", self._authorize_page),
                 web.post("/authorize", self._authorize_answer),
                 web.post("/token", self._token),
+                web.get("/.well-known/autoconfig/mail/config-v1.1.xml", self._autoconfig_file),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -117,6 +123,11 @@ class AuthWebServer:
 
     async def _metadata(self, request: web.Request) -> web.Response:
         return web.json_response(self.metadata())
+
+    async def _autoconfig_file(self, request: web.Request) -> web.Response:
+        if self._autoconfig is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=self._autoconfig(), content_type="application/xml")
 
     async def _jwks(self, request: web.Request) -> web.Response:
         return web.json_response({"keys": [self.authorization.key.as_dict(private=False)]})

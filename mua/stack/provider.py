@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mua.net.dns import Resolver
 from mua.net.mta_sts import MtaStsClient, StsMode
+from mua.stack.autoconfig_file import autoconfig_xml
 from mua.stack.ca import LocalCA
 from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
@@ -279,6 +280,7 @@ class Provider:
             self.users,
             self.ca.server_cert(self.auth_host).server_context(),
             self.directory / "oauth" / "signing-key.json",
+            autoconfig=lambda: autoconfig_xml(self),
         )
         auth_port = await self.auth_server.start(ports.oauth)
         self.token_verifier = TokenVerifier(self.auth_server.authorization)
