@@ -20,6 +20,10 @@ ROUTES = {
         (LegKind.HANDOFF, "smtp.a.test", "out.a.test", 587, True, "amber"),
         (LegKind.RELAY, "out.a.test", "mx.b.test", 25, True, "green"),
     ],
+    "smarthost-25": [
+        (LegKind.HANDOFF, "smtp.a.test", "out.a.test", 25, True, "amber"),
+        (LegKind.RELAY, "out.a.test", "mx.b.test", 25, True, "green"),
+    ],
     "smarthost-clear": [
         (LegKind.HANDOFF, "smtp.a.test", "out.a.test", 25, False, "red"),
         (LegKind.RELAY, "out.a.test", "mx.b.test", 25, True, "green"),

@@ -199,6 +199,14 @@ SCENARIOS = {
             hops=(HopSpec("out.a.test", port_role=587, smarthost=True),),
         ),
         Scenario(
+            "smarthost-25",
+            N_(
+                "a.test's MSA hands the message to a smarthost on the 25 role with STARTTLS, "
+                "without AUTH (the smarthost trusts the MSA's network)."
+            ),
+            hops=(HopSpec("out.a.test", smarthost=True),),
+        ),
+        Scenario(
             "smarthost-clear",
             N_(
                 "a.test's MSA hands the message to a smarthost on the 25 role, which offers "

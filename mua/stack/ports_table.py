@@ -50,6 +50,7 @@ PORTS_TABLE = (
         (
             TableCell(N_("same server (internal)"), "modern", Grade.INTERNAL),
             TableCell(N_("smarthost on 587, STARTTLS and AUTH"), "smarthost-587", Grade.AMBER),
+            TableCell(N_("smarthost on 25, STARTTLS"), "smarthost-25", Grade.AMBER),
             TableCell(N_("smarthost on 25, in clear"), "smarthost-clear", Grade.RED),
         ),
     ),

@@ -24,6 +24,7 @@ SCENARIO_NAMES = (
     "pop3-stls",
     "pop3-clear",
     "smarthost-587",
+    "smarthost-25",
     "smarthost-clear",
     "relay-hops",
     "lmtp-tls",
