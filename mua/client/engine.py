@@ -221,6 +221,11 @@ class Engine:
         session = sync.connected_session if sync is not None else None
         return session.tls if session is not None else None
 
+    def pop3_tls(self, address: str):
+        """What protected this POP3 account's last download session (None before one)."""
+        sync = self._syncs.get(address.lower())
+        return getattr(sync, "last_tls", None)
+
     # -- reading ------------------------------------------------------------------------------
 
     async def sync(self, address: str, folders: Iterable[str] | None = None) -> list[FolderSync]:

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable
 
 from mua.core.i18n import T_
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
+from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,13 @@ def trace_provider(engine, demo=None) -> TraceProvider:
         account = engine.accounts.get(address)
         observed = _sent_by_this_client(engine, message_id)
         retrieval = _retrieval_leg(engine, address, account)
-        if demo is not None and message_id:
+        # A POP3 account's download was observed when it happened, and kept with the
+        # message in that account's cache: that is its retrieval leg, whatever is open now.
+        observed = [leg for leg in observed if leg.kind is not LegKind.RETRIEVAL]
+        downloaded = _downloaded(engine, account, message_id)
+        if downloaded is not None:
+            retrieval = downloaded
+        if demo is not None and demo.world is not None and message_id:
             kept = demo.journeys.get(message_id) if demo.journeys is not None else None
             if kept is not None:  # a Demo menu scenario's message, or its bounce
                 return kept
@@ -89,6 +95,16 @@ def _sent_by_this_client(engine, message_id: str) -> list[Leg]:
         if stored is not None and stored.observed_legs:
             return [Leg.from_json(leg) for leg in stored.observed_legs]
     return []
+
+
+def _downloaded(engine, account, message_id: str) -> Leg | None:
+    """The retrieval leg a POP3 account kept when it downloaded the message."""
+    if account is None or account.pop3 is None or not message_id:
+        return None
+    stored = engine.cache.trace(account.key, message_id)
+    legs = [Leg.from_json(leg) for leg in (stored.observed_legs if stored else [])]
+    found = [leg for leg in legs if leg.kind is LegKind.RETRIEVAL]
+    return found[-1] if found else None
 
 
 def _retrieval_leg(engine, address: str, account) -> Leg | None:

@@ -446,15 +446,24 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         state, problem = self._state.get(account, (_("not connected"), ""))
         self.state_label.setText(f"{account}: {state}" if account else "")
         self.state_label.setToolTip(problem)
-        tls = self.engine.imap_tls(account) if account else None
+        settings = self.engine.accounts.get(account) if account else None
+        if settings is not None and settings.pop3 is not None:  # downloads: no open session
+            tls, protocol = self.engine.pop3_tls(account), Protocol.POP3
+        else:
+            tls, protocol = (self.engine.imap_tls(account) if account else None), Protocol.IMAP
         if tls is None:
             self.security_icon.setPixmap(lock_icon(Grade.UNKNOWN).pixmap(16, 16))
-            self.security_label.setText(_("IMAP: no session"))
+            self.security_label.setText(
+                _("POP3: no download yet") if protocol is Protocol.POP3 else _("IMAP: no session")
+            )
             return
-        leg = Leg(Endpoint(Role.MS), Endpoint(Role.MUA), Protocol.IMAP, tls, Source.OBSERVED)
+        leg = Leg(Endpoint(Role.MS), Endpoint(Role.MUA), protocol, tls, Source.OBSERVED)
         self.security_icon.setPixmap(lock_icon(leg.grade).pixmap(16, 16))
+        summary = translated(tls.summary())
         self.security_label.setText(
-            _("IMAP: {security}").format(security=translated(tls.summary()))
+            _("POP3: {security}").format(security=summary)
+            if protocol is Protocol.POP3
+            else _("IMAP: {security}").format(security=summary)
         )
         self.security_label.setToolTip(tls.cipher or "")
 
