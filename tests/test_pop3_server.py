@@ -16,6 +16,7 @@ import pytest
 
 from mua.cli import _settings_text
 from mua.stack.imap.mailstore import Folder
+from mua.stack.limits import ConnectionLimits
 from mua.stack.pop3.server import Pop3Limits
 from mua.stack.world import World
 from tests.conftest import eventually, fast_options
@@ -342,3 +343,17 @@ async def test_curl_reads_bobs_mail(world: World, implicit: bool) -> None:
     )
     assert got.returncode == 0, got.stderr
     assert got.stdout == MESSAGE
+
+
+async def test_the_connection_gate_refuses_one_too_many(tmp_path) -> None:
+    limits = ConnectionLimits(total=10, per_address=2)
+    options = fast_options(b_test={"connection_limits": limits})
+    async with World(tmp_path / "w", options) as world:
+        ports = world.providers["b.test"].ports
+        assert ports is not None
+        kept = [await Pop3Wire.open(ports.pop3_starttls) for _ in range(2)]
+        refused = await Pop3Wire.open(ports.pop3_starttls)
+        assert refused.greeting == "-ERR [SYS/TEMP] pop.b.test: too many connections from 127.0.0.1"
+        assert await refused.line() == "<closed>"
+        for wire in [*kept, refused]:
+            await wire.close()
