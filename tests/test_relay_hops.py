@@ -93,3 +93,19 @@ async def test_a_smarthost_on_587_without_tls_gets_no_password(tmp_path: Path) -
     events = EventLog(tmp_path / "events.jsonl").read()
     (deferred,) = [e for e in events if e["event"] == "deferred"]
     assert "AUTH not sent in clear" in deferred["reason"]
+
+
+async def test_the_last_hop_applies_the_recipients_mta_sts_policy(tmp_path: Path) -> None:
+    """An intermediate host relays to the MX as any MTA: b.test's MTA-STS policy (enforce)
+    authenticates that last leg, whatever came before."""
+    scenario = replace(SCENARIOS["mta-sts"], hops=(HopSpec("filter.a.test"),))
+    trace = await run_demo(scenario, tmp_path)
+    assert trace.status is TraceStatus.DELIVERED
+    relays = [leg for leg in trace.legs if leg.kind is LegKind.RELAY]
+    assert [(leg.from_.host, leg.to.host) for leg in relays] == [
+        ("smtp.a.test", "filter.a.test"),
+        ("filter.a.test", "mx.b.test"),
+    ]
+    assert relays[0].grade.value == "amber"
+    assert relays[1].tls.verified_by is not None and relays[1].tls.verified_by.value == "mta-sts"
+    assert relays[1].grade.value == "green"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mua.net.dns import Resolver
+from mua.net.mta_sts import MtaStsClient
 from mua.stack.attacker import Attacker, AttackMode
 from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.dns_server import DnsServer
@@ -98,7 +99,7 @@ class World:
                 port_for_https[p.mta_sts_host] = p.ports.mta_sts
             if p.ports and p.ports.tlsrpt:
                 port_for_https[p.tlsrpt_host] = p.ports.tlsrpt
-        await self._start_hops(port_for_mx)
+        await self._start_hops(port_for_mx, port_for_https)
         for domain, provider in self.providers.items():
             next_hop = self._first_hop() if domain == "a.test" else None
             provider.start_mta(self.resolver(), port_for_mx, port_for_https, next_hop)
@@ -114,7 +115,9 @@ class World:
             msa.use_smarthost()
         return first.spec.next_hop(first.login)
 
-    async def _start_hops(self, port_for_mx: dict[str, int]) -> None:
+    async def _start_hops(
+        self, port_for_mx: dict[str, int], port_for_https: dict[str, int]
+    ) -> None:
         """The intermediate hosts of `options.hops`, each relaying to the next, the last to
         b.test's MX; their names join `port_for_mx` so the MTAs before them find them."""
         relay_timeout = self.options.providers["a.test"].relay_timeout
@@ -132,12 +135,19 @@ class World:
             port_for_mx[spec.host] = await host.start_listener()
 
         def make_relay(hostname: str, next_hop: NextHop | None) -> RelayClient:
+            resolver = self.resolver()
             return RelayClient(
                 hostname,
-                self.resolver(),
+                resolver,
                 port_for=lambda host: port_for_mx.get(host.lower().rstrip("."), 25),
                 ca_file=self.ca.ca_file,
                 timeout=relay_timeout,
+                mta_sts=MtaStsClient(
+                    resolver,
+                    ca_file=self.ca.ca_file,
+                    port_for=lambda host: port_for_https.get(host.lower().rstrip("."), 443),
+                    timeout=relay_timeout,
+                ),
                 next_hop=next_hop,
             )
 
