@@ -12,20 +12,22 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
 from mua.core.content import ContentVerdict
 from mua.core.legs import Leg, Trace, TraceStatus
 from mua.core.tls import Security
-from mua.stack.thread import WorldThread
-from mua.stack.world import WorldOptions
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
 from mua.store.outbox import Outbox
 from mua.store.secrets import Secrets
+
+if TYPE_CHECKING:  # the world's modules are imported when it starts, after the first paint
+    from mua.stack.thread import WorldThread
+    from mua.stack.world import WorldOptions
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +138,15 @@ class ScenarioJourneys:
 
 @dataclass
 class DemoSession:
-    world: WorldThread
+    world: WorldThread | None  # None until start_world
     engine: Engine
     accounts: list[Account]
     settings: dict[str, Any]
     journeys: ScenarioJourneys | None = None
     secrets: Secrets | None = None
     ready: bool = False  # the world runs and the accounts point at it
+    directory: Path | None = None
+    options: WorldOptions | None = None
 
     @classmethod
     def start(
@@ -161,7 +165,6 @@ class DemoSession:
         and the accounts of the last run, if any), no passwords yet. The app shows its
         window with this, then calls `start_world` off the GUI thread."""
         directory = directory or demo_dir()
-        world = WorldThread(directory / "world", options)
         secrets = Secrets.session_only()
         engine = Engine(
             accounts=AccountStore(directory / "accounts.toml"),
@@ -170,11 +173,15 @@ class DemoSession:
             outbox=Outbox(directory / "outbox"),
         )
         journeys = ScenarioJourneys(directory / "scenario-journeys.json")
-        return cls(world, engine, [], {}, journeys, secrets)
+        return cls(None, engine, [], {}, journeys, secrets, directory=directory, options=options)
 
     def start_world(self) -> None:
         """Start the world and wait until it listens, then point the accounts at it (its
         ports and passwords) and cache its DKIM keys. Blocks: any thread but the GUI's."""
+        from mua.stack.thread import WorldThread
+
+        assert self.directory is not None
+        self.world = WorldThread(self.directory / "world", self.options)  # makes keys, zones
         settings = self.world.start()
         try:
             store, secrets = self.engine.accounts, self.secrets
@@ -199,5 +206,5 @@ class DemoSession:
 
     async def aclose(self) -> None:
         await self.engine.aclose()
-        if self.ready:  # a world that failed to start has stopped itself
+        if self.ready and self.world is not None:  # one that failed to start stopped itself
             self.world.stop()
