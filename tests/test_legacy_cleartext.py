@@ -155,6 +155,13 @@ async def test_with_consent_the_password_crosses_and_the_result_says_so(tmp_path
         )
         assert result.password_in_clear and result.tls.encrypted is False
         assert result.port_role == 25
+        # The leg the app keeps beside the sent message (the Journey tab shows it).
+        from mua.client.outbox import submission_leg
+
+        smtp = ServerSettings("127.0.0.1", ports.legacy_submission, Security.NONE, alice.user)
+        account = Account("alice@a.test", smtp, smtp, allow_cleartext_auth=True)
+        leg = submission_leg(account, result)
+        assert leg.grade.value == "red" and IN_CLEAR in leg.note
         bob = world.mailbox("bob@b.test")
         b = world.providers["b.test"]
         assert b.ports is not None
