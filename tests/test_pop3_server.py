@@ -190,6 +190,8 @@ async def test_auth_plain_with_a_continuation_and_bad_credentials(
     assert (await wire.command("USER bob")).startswith("+OK")
     assert (await wire.command("PASS wrong password")) == "-ERR [AUTH] Invalid credentials"
     assert (await wire.command("AUTH PLAIN")) == "+ "
+    assert (await wire.command("x" * 10_000)) == "-ERR Line too long"  # a bad response
+    assert (await wire.command("AUTH PLAIN")) == "+ "
     plain = base64.b64encode(f"\0{bob.user}\0{bob.password}".encode()).decode()
     assert (await wire.command(plain)).startswith("+OK Maildrop locked")
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from mua.stack.pop3 import maildrop
 
 if TYPE_CHECKING:
-    from mua.stack.pop3.server import Session, State
+    from mua.stack.pop3.server import Session
+    from mua.stack.pop3.state import State
 
 Handler = Callable[["Session", list[str]], Awaitable[None]]
 

@@ -21,8 +21,6 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
@@ -42,27 +40,12 @@ from mua.stack.imap.protocol import LineTooLong, read_line
 from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.pop3 import commands
 from mua.stack.pop3.maildrop import Maildrop
+from mua.stack.pop3.state import Pop3Limits, State
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024  # RETR writes this much, then waits for the socket to drain
-
-
-@dataclass(frozen=True)
-class Pop3Limits:
-    # RFC 2449 section 4: commands up to 255 octets; AUTH PLAIN's response may be longer.
-    max_line: int = 4096
-    unauthenticated_timeout: float = 60.0
-    # RFC 1939 section 3: an autologout timer must be at least 10 minutes.
-    idle_timeout: float = 10 * 60.0
-    max_bad_commands: int = 20
-
-
-class State(Enum):
-    AUTHORIZATION = "authorization"
-    TRANSACTION = "transaction"
-    UPDATE = "update"
 
 
 class Session:
@@ -122,10 +105,21 @@ class Session:
             await self.writer.drain()
 
     async def read_line(self) -> str | None:
-        """One line (without its end) for a SASL exchange; None when the client has gone."""
-        raw = await read_line(
-            self.reader, max_line=self.server.limits.max_line, timeout=self._timeout()
-        )
+        """One line (without its end) for a SASL exchange; None when the client has gone.
+        A line over the limit is a bad command (or, never ending, the end of the session);
+        silence past the autologout timer ends the session."""
+        try:
+            raw = await read_line(
+                self.reader, max_line=self.server.limits.max_line, timeout=self._timeout()
+            )
+        except LineTooLong as exc:
+            if exc.must_close:
+                await self.send("-ERR Line too long; closing")
+                raise commands.Close from exc
+            raise commands.Bad("Line too long") from exc
+        except TimeoutError as exc:
+            await self.send("-ERR Autologout; idle for too long")
+            raise commands.Close from exc
         return None if raw is None else raw.decode("utf-8", "replace").rstrip("\r\n")
 
     def _timeout(self) -> float:
