@@ -17,7 +17,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from mua import cli_pop3
+from mua import cli_oauth, cli_pop3
 from mua.core.account import Account, ServerSettings
 from mua.core.i18n import N_, _, error_text, translated
 from mua.core.tls import Security
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--ca-file", type=Path, help=_("trust this CA for the account's servers"))
     add.add_argument("--nameserver", metavar="HOST:PORT", help=_("DNS server for discovery"))
     add.add_argument("--trust-anchor", type=Path, help=_("DNSSEC trust anchor for --nameserver"))
-    add.add_argument("--password-stdin", action="store_true", required=True)
+    add.add_argument("--password-stdin", action="store_true")
     add.add_argument("--allow-cleartext", action="store_true", help=_("consent to security none"))
     add.add_argument(
         "--server-saves-sent",
@@ -83,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     cli_pop3.add_arguments(add)
+    cli_oauth.add_arguments(add)
     add.set_defaults(run=_accounts_add)
     ls = acc.add_parser("list", help=_("the configured accounts"))
     ls.add_argument("--json", action="store_true")
@@ -181,6 +182,8 @@ def _errors(exc: BaseException) -> CliError:
     from mua.client.engine import MissingPassword
     from mua.core.compose import ComposeError
     from mua.net import imap, pop3, submission
+    from mua.net.oauth import OAuthError
+    from mua.net.oauth_providers import NoClientId
     from mua.net.tls import CaFileError
 
     text = error_text(exc)
@@ -192,8 +195,10 @@ def _errors(exc: BaseException) -> CliError:
         exc, imap.CertificateInvalid | submission.CertificateInvalid | pop3.CertificateInvalid
     ):
         return CliError(text, EXIT_NOPERM)
-    if isinstance(exc, MissingPassword | LookupError | CaFileError):
+    if isinstance(exc, MissingPassword | LookupError | CaFileError | NoClientId):
         return CliError(text, EXIT_CONFIG)
+    if isinstance(exc, OAuthError):  # refused in the browser, sign in again, unreachable
+        return CliError(text, EXIT_NOPERM)
     if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError | pop3.Pop3Error):
         return CliError(text, EXIT_UNAVAILABLE)
     if isinstance(exc, ComposeError):
@@ -224,8 +229,10 @@ def _accounts_add(args: argparse.Namespace) -> int:
     from mua.net import discovery
     from mua.store.config import AccountExists, AccountStore
 
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
+    if args.oauth == args.password_stdin:
+        raise CliError(_("Give either --password-stdin or --oauth."), 2)
+    password = "" if args.oauth else sys.stdin.readline().rstrip("\r\n")
+    if not password and not args.oauth:
         raise CliError(_("No password on standard input; pipe it in (--password-stdin)."), 2)
     address = args.address
     username = args.username or address
@@ -306,15 +313,26 @@ def _accounts_add(args: argparse.Namespace) -> int:
         server_saves_sent=args.server_saves_sent,
         pop3=pop3,
     )
-    _check_signin(account, password)
+    refresh_token = ""
+    if args.oauth:  # the browser step; IMAP checked with the token (cli_oauth.py)
+        try:
+            account = account.with_changes(oauth=cli_oauth.settings_for(args, account))
+            refresh_token = cli_oauth.sign_in(args, account)
+        except Exception as exc:
+            raise _errors(exc) from exc
+    else:
+        _check_signin(account, password)
     secrets = _secrets()
     store = AccountStore()
     try:
         store.add(account)
     except AccountExists as exc:
         raise CliError(error_text(exc), EXIT_FAIL) from exc
-    secrets.set(account.key, "imap", password)
-    secrets.set(account.key, "smtp", password)
+    if refresh_token:
+        secrets.set(account.key, "oauth", refresh_token)
+    else:
+        secrets.set(account.key, "imap", password)
+        secrets.set(account.key, "smtp", password)
     if account.pop3 is not None:
         print(
             _("Added {address}: POP3 {pop3}; SMTP {smtp}.").format(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mua.client.oauth_accounts import OAuthAccounts
 from mua.core.account import Account
 from mua.core.i18n import T_, TN_
 from mua.store import paths
@@ -66,6 +67,7 @@ class Engine:
         self._idling: set[asyncio.Future] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._pop3_state = None  # mua.store.pop3_state, opened on a POP3 account's first use
+        self.oauth = OAuthAccounts(secrets, timeout)  # OAuth2 accounts' tokens (issue 17)
 
     @property
     def sender(self) -> OutboxSender:
@@ -76,6 +78,7 @@ class Engine:
                 self.outbox,
                 account=self.accounts.get,
                 password=lambda account: self.password(account, "smtp"),
+                bearer=self.oauth.bearer,
                 cache=self.cache,
                 save_to_sent=self._save_to_sent,
                 timeout=self.timeout,
@@ -193,7 +196,11 @@ class Engine:
         from mua.client.sync import AccountSync
 
         return AccountSync(
-            account, lambda: self.password(account, "imap"), self.cache, timeout=self.timeout
+            account,
+            lambda: self.password(account, "imap"),
+            self.cache,
+            timeout=self.timeout,
+            token=self.oauth.thread_token(account) if account.oauth is not None else None,
         )
 
     def _pop3(self, account: Account):

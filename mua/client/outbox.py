@@ -17,6 +17,8 @@ from email.parser import BytesHeaderParser
 from mua.core.account import Account
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.net.oauth import OAuthError
+from mua.net.sasl_oauth import BearerAuth
 from mua.net.submission import (
     SubmissionEndpoint,
     SubmissionError,
@@ -78,12 +80,15 @@ class OutboxSender:
         save_to_sent: Callable[[Account, bytes], Awaitable[bool]],
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
         timeout: float = 30.0,
+        bearer: Callable[[Account], BearerAuth | None] | None = None,
     ) -> None:
         """`save_to_sent(account, message)` files the copy (IMAP APPEND) and says whether it
-        could; it is not called for accounts whose server files sent mail itself."""
+        could; it is not called for accounts whose server files sent mail itself.
+        `bearer(account)`: an OAuth2 account's tokens (None: it signs in with a password)."""
         self.outbox = outbox
         self._account = account
         self._password = password
+        self._bearer = bearer
         self.cache = cache
         self._save_to_sent = save_to_sent
         self.retry_delays = retry_delays
@@ -101,12 +106,14 @@ class OutboxSender:
                 permanent=True,
             )
         message = self.outbox.message(entry)
+        bearer = self._bearer(account) if self._bearer is not None else None
         try:
             result = await submit(
                 submission_endpoint(account),
                 without_bcc(message),
                 username=account.smtp.username,
-                password=self._password(account),
+                password=None if bearer is not None else self._password(account),
+                bearer=bearer,
                 sender=account.address,
                 recipients=_recipients(message),
                 timeout=self.timeout,
@@ -116,6 +123,8 @@ class OutboxSender:
         except SubmissionError as exc:
             reason = exc.args[0] if len(exc.args) == 1 else str(exc)  # a Text: shown translated
             return self._fail(entry, reason, permanent=not exc.temporary)
+        except OAuthError as exc:  # no token to be had: kept until the user signs in again
+            return self._fail(entry, exc.args[0], permanent=False)
         self.cache.add_observed_leg(
             account.key, entry.message_id, submission_leg(account, result).to_record(1)
         )

@@ -27,7 +27,7 @@ from imapclient import response_parser
 
 from mua.core.account import Account
 from mua.core.i18n import T_, TN_
-from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable
+from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable, TokenRefused
 from mua.store.cache import CachedMessage, MailCache
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,12 @@ class AccountSync:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
+        token: Callable[[bool], str] | None = None,
     ) -> None:
+        """`token(refreshed)`: an OAuth2 account's access token (mua.client.oauth_accounts);
+        the session then signs in with it instead of `password`."""
         self.account = account
+        self._token = token
         self._password = password
         self.cache = cache
         self.timeout = timeout
@@ -89,16 +93,29 @@ class AccountSync:
 
     # -- connection ---------------------------------------------------------------------------
 
+    def _login_with_token(self, session: ImapSession) -> None:
+        """OAuth2: the access token; refused once, a refreshed one (SignInAgain when the
+        provider no longer accepts the sign-in)."""
+        assert self._token is not None and self.account.oauth is not None
+        user, mechanism = self.account.imap.username, self.account.oauth.mechanism
+        try:
+            session.login_bearer(user, self._token(False), mechanism)
+        except TokenRefused:
+            session.login_bearer(user, self._token(True), mechanism)
+
     @property
     def session(self) -> ImapSession:
         if self._session is None:
             session = ImapSession.connect(endpoint_for(self.account), timeout=self.timeout)
             try:
-                session.login(
-                    self.account.imap.username,
-                    self._password(),
-                    allow_cleartext_auth=self.account.allow_cleartext_auth,
-                )
+                if self._token is not None and self.account.oauth is not None:
+                    self._login_with_token(session)
+                else:
+                    session.login(
+                        self.account.imap.username,
+                        self._password(),
+                        allow_cleartext_auth=self.account.allow_cleartext_auth,
+                    )
                 if session.client.has_capability("QRESYNC"):
                     # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE.
                     enabled = session.client.enable("QRESYNC")

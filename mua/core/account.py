@@ -76,6 +76,44 @@ class Pop3Settings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """An account that signs in with OAuth2 (issue 17): where and as which client. The
+    refresh token is in the keyring (kind "oauth"), never here; a client secret, where a
+    provider has one, comes from the environment (mua.net.oauth_providers)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    client_id: str
+    scopes: tuple[str, ...]
+    mechanism: str = "XOAUTH2"  # or "OAUTHBEARER" (RFC 7628)
+    provider_key: str = ""  # the table's key (mua.net.oauth_providers), "" for others
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.authorization_endpoint,
+            "token_endpoint": self.token_endpoint,
+            "client_id": self.client_id,
+            "scopes": list(self.scopes),
+            "mechanism": self.mechanism,
+            "provider_key": self.provider_key,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OAuthSettings:
+        return cls(
+            issuer=str(data["issuer"]),
+            authorization_endpoint=str(data["authorization_endpoint"]),
+            token_endpoint=str(data["token_endpoint"]),
+            client_id=str(data["client_id"]),
+            scopes=tuple(data.get("scopes", ())),
+            mechanism=str(data.get("mechanism", "XOAUTH2")),
+            provider_key=str(data.get("provider_key", "")),
+        )
+
+
+@dataclass(frozen=True)
 class Account:
     address: str
     imap: ServerSettings
@@ -96,6 +134,8 @@ class Account:
     # Set: the account downloads its mail over POP3 into the local INBOX (mua.client.pop3_sync)
     # and mua never speaks IMAP to it; `imap` then repeats the POP3 server's settings.
     pop3: Pop3Settings | None = None
+    # Set: the account signs in with OAuth2 tokens instead of a password (mua.net.oauth).
+    oauth: OAuthSettings | None = None
 
     @property
     def key(self) -> str:
@@ -124,6 +164,8 @@ class Account:
             data["nameserver"] = self.nameserver
         if self.pop3 is not None:
             data["pop3"] = self.pop3.to_dict()
+        if self.oauth is not None:
+            data["oauth"] = self.oauth.to_dict()
         return data
 
     @classmethod
@@ -139,4 +181,5 @@ class Account:
             provider_hosts=tuple(data.get("provider_hosts", ())),
             server_saves_sent=bool(data.get("server_saves_sent", False)),
             pop3=Pop3Settings.from_dict(data["pop3"]) if data.get("pop3") else None,
+            oauth=OAuthSettings.from_dict(data["oauth"]) if data.get("oauth") else None,
         )

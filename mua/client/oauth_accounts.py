@@ -1,0 +1,78 @@
+"""The engine's OAuth2 accounts: one `AccessTokens` per account (refresh token in the
+keyring, access token in memory), handed to the outbox as a `BearerAuth` and to the IMAP
+worker threads as a function that fetches a token on the engine's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from mua.core.account import Account
+from mua.net.dns import Resolver
+from mua.net.http import HttpSettings
+from mua.net.oauth import AccessTokens, OAuthProvider
+from mua.net.sasl_oauth import BearerAuth
+from mua.store.secrets import Secrets
+
+
+def http_settings(account: Account, timeout: float) -> HttpSettings:
+    """HTTPS to the account's authorization server: its CA, and its name server if it has one
+    (the demo world's names are known only there)."""
+    resolver = None
+    if account.nameserver:
+        host, _, port = account.nameserver.rpartition(":")
+        resolver = Resolver((host, int(port)), timeout=timeout)
+    return HttpSettings(ca_file=account.imap.ca_file, resolver=resolver, timeout=timeout)
+
+
+def provider_of(account: Account) -> OAuthProvider:
+    import os
+
+    oauth = account.oauth
+    assert oauth is not None
+    secret = None
+    if oauth.provider_key:  # a distributor's client secret (Google's is not one)
+        secret = os.environ.get(f"MUA_OAUTH_{oauth.provider_key.upper()}_CLIENT_SECRET")
+    return OAuthProvider(
+        issuer=oauth.issuer,
+        authorization_endpoint=oauth.authorization_endpoint,
+        token_endpoint=oauth.token_endpoint,
+        client_id=oauth.client_id,
+        scopes=oauth.scopes,
+        client_secret=secret,
+    )
+
+
+class OAuthAccounts:
+    def __init__(self, secrets: Secrets, timeout: float = 30.0) -> None:
+        self.secrets = secrets
+        self.timeout = timeout
+        self._tokens: dict[str, AccessTokens] = {}
+
+    def tokens(self, account: Account) -> AccessTokens:
+        found = self._tokens.get(account.key)
+        if found is None:
+            found = AccessTokens(
+                provider_of(account),
+                account.key,
+                self.secrets,
+                http_settings(account, self.timeout),
+            )
+            self._tokens[account.key] = found
+        return found
+
+    def bearer(self, account: Account) -> BearerAuth | None:
+        if account.oauth is None:
+            return None
+        return BearerAuth.from_tokens(self.tokens(account), account.oauth.mechanism)
+
+    def thread_token(self, account: Account) -> Callable[[bool], str]:
+        """For a worker thread: `token(refreshed)` runs on the loop this was made on."""
+        loop = asyncio.get_running_loop()
+        tokens = self.tokens(account)
+
+        def token(refreshed: bool = False) -> str:
+            call = tokens.refreshed() if refreshed else tokens.token()
+            return asyncio.run_coroutine_threadsafe(call, loop).result(self.timeout)
+
+        return token
