@@ -234,6 +234,7 @@ class MailActions:
         """The account wizard; a saved account appears in the folder tree."""
         from mua.gui.wizard import AccountWizard
         from mua.gui.wizard_logic import demo_discover_options
+        from mua.gui.wizard_oauth import demo_oauth_options
 
         wizard = AccountWizard(
             self.bridge,
@@ -241,6 +242,8 @@ class MailActions:
             secrets=self.engine.secrets,
             # demo mode: discovery asks the demo world's DNS, not the Internet's
             discover_options=demo_discover_options(self.demo.settings) if self.demo else None,
+            # demo mode: the world's authorization servers, for "Sign in with my browser"
+            oauth_options=demo_oauth_options(self.demo.settings) if self.demo else None,
             parent=self,
         )
         wizard.account_saved.connect(lambda _account: self.refresh_all())

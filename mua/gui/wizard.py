@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -65,9 +66,14 @@ class AccountWizard(QWizard):
         certificates_dir: Path | None = None,  # where trusted certificates go (data dir)
         timeout: float = 10.0,
         discover_fn: Callable[..., Any] = discover,
+        oauth_options: Mapping[str, Mapping[str, str]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """`oauth_options`: per domain, the OAuth2 `issuer` and `client_id` (the demo world's);
+        other domains use the table of known providers (mua.gui.wizard_oauth)."""
         super().__init__(parent)
+        self.oauth_options = dict(oauth_options or {})
+        self.refresh_token = ""  # an OAuth2 sign-in's, kept in the keyring on Finish
         self.bridge, self.accounts, self.secrets = bridge, accounts, secrets
         self.discover_options = dict(discover_options or {})
         self.certificates_dir, self.timeout = certificates_dir, timeout
@@ -89,7 +95,14 @@ class AccountWizard(QWizard):
             self.setPage(page_id, page)
 
     def accept(self) -> None:
-        logic.save_account(self.account, self.field("password"), self.accounts, self.secrets)
+        if self.refresh_token:  # OAuth2: the refresh token, no password
+            self.secrets.set(self.account.key, "oauth", self.refresh_token)
+            if self.accounts.get(self.account.address) is None:
+                self.accounts.add(self.account)
+            else:
+                self.accounts.update(self.account)
+        else:
+            logic.save_account(self.account, self.field("password"), self.accounts, self.secrets)
         self.account_saved.emit(self.account)
         super().accept()
 
@@ -115,13 +128,19 @@ class IdentityPage(WizardPage):
         form.addRow(_("Your name:"), self.name_edit)
         form.addRow(_("Email address:"), self.address_edit)
         form.addRow(_("Password:"), self.password_edit)
+        self.oauth_box = QCheckBox(_("Sign in with my browser instead (OAuth2)"))
+        self.oauth_box.toggled.connect(self.password_edit.setDisabled)
+        form.addRow(self.oauth_box)
         form.addRow(self.error)
         self.registerField("name", self.name_edit)
         self.registerField("address*", self.address_edit)
-        self.registerField("password*", self.password_edit)
+        self.registerField("password", self.password_edit)
+        self.registerField("oauth", self.oauth_box)
 
     def validatePage(self) -> bool:
         problem = logic.address_problem(self.address_edit.text(), self._wizard.accounts)
+        if problem is None and not self.oauth_box.isChecked() and not self.password_edit.text():
+            problem = _("Enter your password, or sign in with your browser.")
         self.error.setText(problem or "")
         return problem is None
 

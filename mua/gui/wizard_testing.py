@@ -35,6 +35,9 @@ class TestPage(WizardPage):
         self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
         self.retry = QPushButton(_("Test again"))
         self.retry.clicked.connect(self.run)
+        self.cancel_sign_in = QPushButton(_("Cancel sign-in"))  # OAuth2: while the browser is out
+        self.cancel_sign_in.clicked.connect(self._cancel_sign_in)
+        self.cancel_sign_in.hide()
         self.certificate_box = QGroupBox(_("This server's certificate could not be verified"))
         self.certificate_form = QFormLayout()
         self.explanation = _label()
@@ -54,6 +57,7 @@ class TestPage(WizardPage):
         for widget in (self.status, *self.results.values(), self.certificate_box):
             layout.addWidget(widget)
         layout.addStretch(1)
+        layout.addWidget(self.cancel_sign_in, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.retry, 0, Qt.AlignmentFlag.AlignLeft)
 
     def initializePage(self) -> None:
@@ -62,6 +66,7 @@ class TestPage(WizardPage):
 
     def run(self) -> None:
         self._ok, self._pending, self._wizard.account = False, None, None
+        self._wizard.refresh_token = ""
         self.certificate_box.hide()
         self.retry.setEnabled(False)
         for label in self.results.values():
@@ -83,10 +88,34 @@ class TestPage(WizardPage):
                 timeout=w.timeout,
                 pop3=manual.pop3(),
             )
+        if self.field("oauth"):  # the browser instead of a password (wizard_oauth.py)
+            from mua.gui import wizard_oauth
+
+            self.status.setText(
+                _("Finding where {address} signs in…").format(address=self._account.address)
+            )
+            account, w.refresh_token, results = await wizard_oauth.sign_in_and_check(
+                self._account, w.oauth_options, self._waiting_for_browser, timeout=w.timeout
+            )
+            self._account = account
+            return results
         return await logic.check_account(self._account, self.field("password"), timeout=w.timeout)
+
+    def _waiting_for_browser(self) -> None:
+        self.status.setText(
+            _("Sign in in the browser window that opened; mua waits for it to come back.")
+        )
+        self.cancel_sign_in.show()
+
+    def _cancel_sign_in(self) -> None:
+        self.cancel()
+        self.cancel_sign_in.hide()
+        self.retry.setEnabled(True)
+        self.status.setText(_("Sign-in cancelled. Test again to open the browser once more."))
 
     def _tested(self, results: list[logic.CheckResult]) -> None:
         self._task = None
+        self.cancel_sign_in.hide()
         self.retry.setEnabled(True)
         for result in results:
             label = self.results[result.kind]
@@ -148,6 +177,7 @@ class TestPage(WizardPage):
 
     def _failed(self, message: str) -> None:
         self._task = None
+        self.cancel_sign_in.hide()
         self.retry.setEnabled(True)
         self.status.setText(errors.sentence_for(message), message)
 
