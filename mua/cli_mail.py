@@ -422,7 +422,7 @@ def _accounts_remove(args: argparse.Namespace) -> int:
         ) from exc
     secrets = _secrets()
     if account is not None:
-        for service in ("imap", "smtp"):
+        for service in ("imap", "smtp", "oauth"):  # "oauth": an OAuth2 refresh token
             secrets.delete(account.key, service)
     print(_("Removed {address}.").format(address=args.address))
     return EXIT_OK

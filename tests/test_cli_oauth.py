@@ -69,6 +69,8 @@ async def test_add_with_oauth_then_send_and_sync_with_tokens(
     auth.authorization.revoke("alice@a.test")
     assert await asyncio.to_thread(main, ["sync", "alice@a.test", "--json"]) == 77
     assert "sign in again" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["accounts", "remove", "alice@a.test"]) == 0
+    assert ("mua:alice@a.test", "oauth") not in memory_keyring.entries
 
 
 async def test_oauth_without_a_client_id_says_so(monkeypatch, capsys) -> None:
