@@ -2,22 +2,21 @@
 
 RFC 8461 section 3.3: the policy is served over HTTPS with a certificate valid for
 `mta-sts.<domain>` (here from the world's CA), as `text/plain`. This server answers exactly
-that one path with 200, anything else with 404, and closes each connection after one reply.
+that one path with 200, anything else with 404 (aiohttp, through `web_host.WebHost`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import ssl
 
+from aiohttp import web
+
 from mua.net.mta_sts import WELL_KNOWN, StsMode
-from mua.stack.https_server import OneRequestHttpsServer
+from mua.stack.web_host import WebHost
 
 log = logging.getLogger(__name__)
-
-MAX_REQUEST = 8192
 
 
 def policy_text(mode: StsMode, mx: list[str], max_age: int = 86400) -> str:
@@ -33,8 +32,8 @@ def policy_id(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-class PolicyServer(OneRequestHttpsServer):
-    limit = MAX_REQUEST
+class PolicyServer(WebHost):
+    """GET /.well-known/mta-sts.txt: the policy, text/plain; any other path: 404."""
 
     def __init__(
         self, policy: str, tls_context: ssl.SSLContext, *, host: str = "127.0.0.1"
@@ -43,10 +42,9 @@ class PolicyServer(OneRequestHttpsServer):
         self.policy = policy
         self.fetches = 0  # how many times the policy was served (tests check the cache)
 
-    async def answer(self, reader: asyncio.StreamReader) -> tuple[str, bytes]:
-        head = await reader.readuntil(b"\r\n\r\n")
-        request = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-        if len(request) == 3 and request[0] == "GET" and request[1] == WELL_KNOWN:
-            self.fetches += 1
-            return "200 OK", self.policy.encode()
-        return "404 Not Found", b"not found\r\n"
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.get(WELL_KNOWN, self._serve)]
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        self.fetches += 1
+        return web.Response(text=self.policy, content_type="text/plain")

@@ -1,8 +1,5 @@
-"""`https://auth.<domain>/`: the authorization server's web side, on aiohttp's server.
-
-aiohttp because it is an asyncio-native HTTP/1.1 server that runs inside the world's own
-event loop (no ASGI server or thread beside it), with TLS from an `ssl.SSLContext` like the
-world's other servers, and is one of the most used and maintained Python HTTP stacks.
+"""`https://auth.<domain>/`: the authorization server's web side, on aiohttp (`web_host.py`
+says why aiohttp).
 
 Endpoints (RFC 8414 metadata, also at the OpenID Connect discovery path):
 - GET  /.well-known/oauth-authorization-server and /.well-known/openid-configuration
@@ -34,10 +31,10 @@ from mua.stack.oauth_server import (
     WorldRequest,
 )
 from mua.stack.users import UserDirectory
+from mua.stack.web_host import WebHost
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
 AUTHORIZE_FIELDS = (
     "response_type",
     "client_id",
@@ -50,7 +47,7 @@ AUTHORIZE_FIELDS = (
 )
 
 
-class AuthWebServer:
+class AuthWebServer(WebHost):
     """The authorization server of one provider, listening with TLS on 127.0.0.1."""
 
     def __init__(
@@ -63,46 +60,31 @@ class AuthWebServer:
         host: str = "127.0.0.1",
         autoconfig: Callable[[], str] | None = None,
     ) -> None:
+        super().__init__(tls_context, host=host)
         self.domain = domain
         self._autoconfig = autoconfig  # the provider's autoconfig file (OAuth2 named in it)
         self.hostname = f"auth.{domain}"
-        self.host = host
         self.authorization = WorldAuthorizationServer(domain, users, key_file)
-        self._context = tls_context
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def issuer(self) -> str:
         return self.authorization.issuer
 
-    async def start(self, port: int = 0) -> int:
-        app = web.Application(client_max_size=MAX_BODY)
-        app.add_routes(
-            [
-                web.get("/.well-known/oauth-authorization-server", self._metadata),
-                web.get("/.well-known/openid-configuration", self._metadata),
-                web.get("/jwks.json", self._jwks),
-                web.get("/authorize", self._authorize_page),
-                web.post("/authorize", self._authorize_answer),
-                web.post("/token", self._token),
-                web.get("/.well-known/autoconfig/mail/config-v1.1.xml", self._autoconfig_file),
-            ]
-        )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, port, ssl_context=self._context)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
-        self.authorization.set_issuer(f"https://{self.hostname}:{self.port}/")
-        return self.port
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [
+            web.get("/.well-known/oauth-authorization-server", self._metadata),
+            web.get("/.well-known/openid-configuration", self._metadata),
+            web.get("/jwks.json", self._jwks),
+            web.get("/authorize", self._authorize_page),
+            web.post("/authorize", self._authorize_answer),
+            web.post("/token", self._token),
+            web.get("/.well-known/autoconfig/mail/config-v1.1.xml", self._autoconfig_file),
+        ]
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    async def start(self, port: int = 0) -> int:
+        port = await super().start(port)
+        self.authorization.set_issuer(f"https://{self.hostname}:{port}/")
+        return port
 
     def metadata(self) -> dict:
         base = self.issuer

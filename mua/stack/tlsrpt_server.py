@@ -6,8 +6,8 @@ and the receiver answers a 2xx; it "is not expected to process reports at receip
 this one checks that the body is a JSON report, stores it as it came under
 `DIR/<domain>/tlsrpt/received/` (written like the MDA writes Maildir: tmp file, fsync,
 rename) and notes it in the event log. The certificate is the world CA's, for
-`tlsrpt.<domain>`, like the MTA-STS policy host beside it (`mta_sts_server.py`). One request
-per connection, bounded in size and time; anything else gets a 4xx.
+`tlsrpt.<domain>`, like the MTA-STS policy host beside it (`mta_sts_server.py`), both on
+aiohttp (`web_host.py`). Requests are bounded in size and time; anything else gets a 4xx.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from mua.core.spool import fsync_dir
 from mua.net.https_post import parse_https_url
 from mua.stack.events import EventLog
-from mua.stack.https_server import OneRequestHttpsServer
+from mua.stack.web_host import REQUEST_TIMEOUT, WebHost
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD = 8192
 MAX_REPORT = 1024 * 1024  # compressed, as sent; and the JSON it inflates to, separately
 MEDIA_TYPES = {"application/tlsrpt+gzip": ".json.gz", "application/tlsrpt+json": ".json"}
 
@@ -57,10 +58,10 @@ class ReportError(ValueError):
         self.status = status
 
 
-class ReportReceiver(OneRequestHttpsServer):
+class ReportReceiver(WebHost):
     """Takes the reports POSTed to `paths` and keeps them in `directory`."""
 
-    limit = MAX_HEAD
+    max_body = MAX_REPORT
 
     def __init__(
         self,
@@ -84,29 +85,38 @@ class ReportReceiver(OneRequestHttpsServer):
             return []
         return sorted(p for p in self.directory.iterdir() if not p.name.startswith("."))
 
-    async def answer(self, reader: asyncio.StreamReader) -> tuple[str, bytes]:
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.route("*", "/{target:.*}", self._answer)]
+
+    async def _answer(self, request: web.Request) -> web.Response:
         try:
-            return await self._take(reader), b""
+            status = await self._take(request)
         except ReportError as exc:
             log.info("TLS report refused at %s: %s", self.host_name, exc)
-            return exc.status, f"{exc}\r\n".encode()
+            code, _, reason = exc.status.partition(" ")
+            return web.Response(status=int(code), reason=reason, text=f"{exc}\r\n")
+        code, _, reason = status.partition(" ")
+        return web.Response(status=int(code), reason=reason)
 
-    async def _take(self, reader: asyncio.StreamReader) -> str:
-        head = await reader.readuntil(b"\r\n\r\n")
-        method, target, headers = _parse_head(head)
-        if method != "POST":
+    async def _take(self, request: web.Request) -> str:
+        if request.method != "POST":
             raise ReportError("405 Method Not Allowed", "reports are POSTed")
+        target = request.raw_path
         if target not in self.paths:
             raise ReportError("404 Not Found", f"no report endpoint at {target}")
-        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in MEDIA_TYPES:
             raise ReportError("415 Unsupported Media Type", f"{media or 'no type'} is no report")
-        length = headers.get("content-length", "")
-        if not length.isdigit() or not length.isascii():
+        length = request.content_length
+        if length is None:
             raise ReportError("411 Length Required", "a report needs a Content-Length")
-        if int(length) > MAX_REPORT:
+        if length > MAX_REPORT:
             raise ReportError("413 Content Too Large", f"a report is at most {MAX_REPORT} bytes")
-        body = await reader.readexactly(int(length))
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                body = await request.read()
+        except TimeoutError as exc:
+            raise ReportError("408 Request Timeout", "the report did not arrive in time") from exc
         report = _report(body, gzipped=media.endswith("gzip"))
         path = await asyncio.to_thread(self._keep, body, MEDIA_TYPES[media])
         domains = sorted({_policy_domain(p) for p in report["policies"]})
@@ -133,19 +143,6 @@ class ReportReceiver(OneRequestHttpsServer):
         os.replace(tmp, self.directory / name)
         fsync_dir(self.directory)  # (not on Windows, which cannot open a directory)
         return self.directory / name
-
-
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    lines = head.decode("iso-8859-1").split("\r\n")
-    request = lines[0].split(" ")
-    if len(request) != 3 or not request[2].startswith("HTTP/1."):
-        raise ReportError("400 Bad Request", "not an HTTP/1.1 request")
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return request[0], request[1], headers
 
 
 def _report(body: bytes, *, gzipped: bool) -> dict[str, Any]:
