@@ -628,8 +628,6 @@ def test_client_legs_say_whether_a_password_or_a_token_crossed(qtbot, panel: Hop
     assert "Signed in with an OAuth2 access token (XOAUTH2), no password" in text
     save_artifact(panel, "leg_signed_in_with_token")
     panel.show_leg(2)
-    assert "Signed in with your password (LOGIN)" in " ".join(
-        panel.details.toPlainText().split()
-    )
+    assert "Signed in with your password (LOGIN)" in " ".join(panel.details.toPlainText().split())
     panel.show_leg(1)
     assert "Signed in with" not in panel.details.toPlainText()  # not the client's connection
