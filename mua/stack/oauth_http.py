@@ -23,13 +23,8 @@ from pathlib import Path
 from aiohttp import web
 from authlib.oauth2 import OAuth2Error
 
-from mua.stack.oauth_server import (
-    SCOPES,
-    OAuthAnswer,
-    OAuthUser,
-    WorldAuthorizationServer,
-    WorldRequest,
-)
+from mua.stack.oauth_requests import OAuthAnswer, WorldRequest
+from mua.stack.oauth_server import SCOPES, OAuthUser, WorldAuthorizationServer
 from mua.stack.users import UserDirectory
 from mua.stack.web_host import WebHost
 

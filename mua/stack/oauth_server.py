@@ -35,13 +35,13 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, JsonPayload
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from mua.stack.oauth_requests import OAuthAnswer, WorldJsonPayload, WorldRequest
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -161,24 +161,6 @@ class RefreshRecord(TokenMixin):
 
 
 @dataclass
-class OAuthAnswer:
-    """What authlib answers, before the web server turns it into HTTP (`location` is how
-    authlib's RFC 9207 extension adds `iss` to a redirect)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-    @property
-    def location(self) -> str | None:
-        return self.headers.get("Location")
-
-    @location.setter
-    def location(self, value: str) -> None:
-        self.headers["Location"] = value
-
-
-@dataclass
 class TokenState:
     """What the server remembers (in memory): codes, refresh tokens, withdrawn access tokens."""
 
@@ -187,39 +169,6 @@ class TokenState:
     access: dict[str, str] = field(default_factory=dict)  # jti -> address
     expired: set[str] = field(default_factory=set)  # jti the world declared expired
     revoked: set[str] = field(default_factory=set)  # jti of revoked grants
-
-
-class FormPayload(BasicOAuth2Payload):
-    pass
-
-
-class WorldRequest(OAuth2Request):
-    """An HTTP request already read by the web server: its query and form as plain dicts."""
-
-    def __init__(
-        self, method: str, uri: str, headers: dict[str, str], query: dict, form: dict
-    ) -> None:
-        super().__init__(method, uri, headers=headers)
-        self._query = query
-        self._form = form
-        self.payload = FormPayload({**query, **form})
-
-    @property
-    def args(self) -> dict:
-        return self._query
-
-    @property
-    def form(self) -> dict:
-        return self._form
-
-
-class WorldJsonPayload(JsonPayload):
-    def __init__(self, data: dict) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> dict:
-        return self._data
 
 
 def load_or_create_key(path: Path) -> RSAKey:
