@@ -10,7 +10,7 @@ from collections.abc import Callable
 from mua.core.account import Account
 from mua.net.dns import Resolver
 from mua.net.http import HttpSettings
-from mua.net.oauth import AccessTokens, OAuthProvider
+from mua.net.oauth import AccessTokens, OAuthProvider, SignInAgain, Tokens
 from mua.net.sasl_oauth import BearerAuth
 from mua.store.secrets import Secrets
 
@@ -48,6 +48,8 @@ class OAuthAccounts:
         self.secrets = secrets
         self.timeout = timeout
         self._tokens: dict[str, AccessTokens] = {}
+        # accounts whose provider refused the stored sign-in: the GUI offers a new one
+        self.needs_sign_in: set[str] = set()
 
     def tokens(self, account: Account) -> AccessTokens:
         found = self._tokens.get(account.key)
@@ -61,18 +63,37 @@ class OAuthAccounts:
             self._tokens[account.key] = found
         return found
 
+    def signed_in(self, account: Account, tokens: Tokens) -> None:
+        """A new sign-in (the wizard's, or a "sign in again"): its tokens are kept."""
+        self.tokens(account).accept(tokens)
+        self.needs_sign_in.discard(account.key)
+
+    async def _token(self, account: Account, refreshed: bool) -> str:
+        tokens = self.tokens(account)
+        try:
+            return await (tokens.refreshed() if refreshed else tokens.token())
+        except SignInAgain:
+            self.needs_sign_in.add(account.key)
+            raise
+
     def bearer(self, account: Account) -> BearerAuth | None:
         if account.oauth is None:
             return None
-        return BearerAuth.from_tokens(self.tokens(account), account.oauth.mechanism)
+
+        async def token() -> str:
+            return await self._token(account, False)
+
+        async def refreshed() -> str:
+            return await self._token(account, True)
+
+        return BearerAuth(account.oauth.mechanism, token, refreshed)
 
     def thread_token(self, account: Account) -> Callable[[bool], str]:
         """For a worker thread: `token(refreshed)` runs on the loop this was made on."""
         loop = asyncio.get_running_loop()
-        tokens = self.tokens(account)
 
         def token(refreshed: bool = False) -> str:
-            call = tokens.refreshed() if refreshed else tokens.token()
+            call = self._token(account, refreshed)
             return asyncio.run_coroutine_threadsafe(call, loop).result(self.timeout)
 
         return token

@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from mua.core.i18n import _, ngettext
+from mua.gui import sign_in_again
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class NewMail:
         def failed(message: str) -> None:
             self._syncing -= 1
             self._update_status(address, _("offline"), message)
+            sign_in_again.offer(self, address)  # an OAuth2 sign-in the provider refused
             if first:
                 self._watch(address)
 
