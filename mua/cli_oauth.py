@@ -1,4 +1,5 @@
 """`mua accounts add ADDRESS --oauth`: sign in with OAuth2 in the browser (issue 17).
+Imported by the command line's parser: asyncio and the network come in only when it runs.
 
 The provider comes from `--oauth-issuer` (RFC 8414 metadata, its issuer checked) with
 `--oauth-client-id` (or MUA_OAUTH_CLIENT_ID), or from the table of known providers
@@ -11,7 +12,6 @@ after IMAP accepted the token.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import webbrowser
@@ -52,6 +52,8 @@ def open_in_browser(url: str) -> None:
 
 def settings_for(args: argparse.Namespace, account: Account) -> OAuthSettings:
     """Where and as which client the account signs in. Raises OAuthError (NoClientId)."""
+    import asyncio
+
     from mua.client.oauth_accounts import http_settings
     from mua.net import oauth, oauth_providers
 
@@ -100,6 +102,8 @@ def settings_for(args: argparse.Namespace, account: Account) -> OAuthSettings:
 
 def sign_in(args: argparse.Namespace, account: Account) -> str:
     """The browser step, then an IMAP sign-in with the token; the refresh token."""
+    import asyncio
+
     from mua.client.oauth_accounts import http_settings, provider_of
     from mua.client.sync import endpoint_for
     from mua.net import oauth

@@ -258,3 +258,17 @@ async def test_no_token_in_any_file_or_log(world: World, tmp_path, caplog) -> No
         for path in files:
             with contextlib.suppress(FileNotFoundError):  # a queue file the MTA just sent
                 assert tail.encode() not in path.read_bytes(), path
+
+
+async def test_the_oauth_demo_scenario(tmp_path) -> None:
+    """`mua demo --scenario oauth`: alice signs in with code + PKCE and sends with a token;
+    her submission leg says XOAUTH2 (no password), bob's retrieval says LOGIN."""
+    from mua.core.legs import TraceStatus
+    from mua.stack.demo import SCENARIOS, run_demo
+
+    trace = await run_demo(SCENARIOS["oauth"], tmp_path / "demo")
+    assert trace.status is TraceStatus.DELIVERED
+    submission, retrieval = trace.legs[0], trace.legs[-1]
+    assert submission.auth == "XOAUTH2" and "no password crossed" in submission.note
+    assert submission.to_json(1)["auth"] == "XOAUTH2"
+    assert retrieval.auth == "LOGIN"

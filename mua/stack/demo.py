@@ -20,12 +20,15 @@ from typing import Any
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
+from mua.net.http import HttpSettings
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.pop3 import Pop3Endpoint, Pop3Session
+from mua.net.sasl_oauth import BearerAuth
 from mua.net.submission import Security, SubmissionEndpoint, submit
 from mua.stack.attacker import describe_attack
 from mua.stack.demo_content import content_verdict, inject_forged
 from mua.stack.demo_scenarios import SCENARIOS, Scenario
+from mua.stack.oauth_demo import sign_in_as
 from mua.stack.provider import ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
@@ -110,11 +113,13 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         server_name=provider.smtp_host,
         role_port=25 if scenario.legacy_submission else None,
     )
+    bearer = await _signed_in_alice(world) if scenario.oauth else None
     result = await submit(
         endpoint,
         msg,
-        username=alice.user,
-        password=alice.password,
+        username=alice.address if bearer else alice.user,
+        password=None if bearer else alice.password,
+        bearer=bearer,
         requiretls=scenario.requiretls,
         allow_cleartext_auth=scenario.cleartext_auth,
     )
@@ -126,10 +131,32 @@ async def _send(world: World, scenario: Scenario) -> dict[str, Any]:
         Source.OBSERVED,
         port_role=result.port_role,
         port_actual=result.port_actual,
-        note=submission_note(result.port_role, implicit, result.password_in_clear),
+        note=(
+            T_(
+                "Implicit TLS from the first byte, certificate verified; signed in with an "
+                "OAuth2 access token (XOAUTH2), so no password crossed this leg."
+            )
+            if bearer
+            else submission_note(result.port_role, implicit, result.password_in_clear)
+        ),
+        auth=result.auth,
     )
     raw = msg.as_bytes(policy=email.policy.SMTP)
     return {"message_id": msg["Message-ID"], "subject": msg["Subject"], "leg": leg, "raw": raw}
+
+
+async def _signed_in_alice(world: World) -> BearerAuth:
+    """The "oauth" scenario: alice signs in at a.test's authorization server (the demo
+    answers the consent form as she would: mua.stack.oauth_demo) and sends with the token."""
+    auth = world.providers["a.test"].auth_server
+    assert auth is not None
+    settings = HttpSettings(ca_file=world.ca.ca_file, resolver=world.resolver())
+    _provider, tokens = await sign_in_as(settings, auth.issuer, world.mailbox(SENDER))
+
+    async def token() -> str:
+        return tokens.access_token
+
+    return BearerAuth("XOAUTH2", token, token)
 
 
 async def _send_forged(world: World, scenario: Scenario, timeout: float) -> SentMessage:

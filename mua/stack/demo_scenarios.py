@@ -37,6 +37,7 @@ class Scenario:
     lmtp: LmtpMode | None = None  # b.test's MX delivers to a separate store host (lmtp.py)
     hops: tuple[HopSpec, ...] = ()  # a smarthost, relays between a.test and b.test's MX
     pop3: bool = False  # bob downloads over POP3 (995, 110 with STLS, or 110 in clear)
+    oauth: bool = False  # alice signs in with OAuth2 at a.test's authorization server
     expect: TraceStatus = TraceStatus.DELIVERED
 
 
@@ -239,6 +240,14 @@ SCENARIOS = {
                 "signature, and a.test's DMARC policy says it is not from a.test."
             ),
             forged=True,
+        ),
+        Scenario(
+            "oauth",
+            N_(
+                "Alice signs in with OAuth2 (code + PKCE at a.test's authorization server) and "
+                "sends with an access token over SASL XOAUTH2: no password crosses the leg."
+            ),
+            oauth=True,
         ),
     )
 }

@@ -30,4 +30,5 @@ SCENARIO_NAMES = (
     "lmtp-tls",
     "lmtp-clear",
     "forged",
+    "oauth",
 )
