@@ -11,13 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mua.net.mta_sts import (
+    MAX_BODY,
     MtaStsClient,
     MtaStsError,
     StsMode,
     StsPolicy,
     parse_policy,
-    parse_response,
     parse_txt,
+    policy_body,
 )
 from mua.stack.attacker import AttackMode
 from mua.stack.ca import LocalCA
@@ -95,30 +96,27 @@ def test_mx_patterns(host: str, ok: bool) -> None:
     assert policy.matches_mx(host) is ok
 
 
-def _http(status: str, body: bytes, *headers: str) -> bytes:
-    head = "\r\n".join([f"HTTP/1.1 {status}", *headers])
-    return head.encode() + b"\r\n\r\n" + body
-
-
-def test_parse_response() -> None:
+def test_policy_body() -> None:
+    """Section 3.3: 200 and text/plain only; a redirect is never followed (httpx does not
+    follow one unless asked), and the body is bounded."""
     body = b"version: STSv1\r\n"
-    ok = _http("200 OK", body, "Content-Type: text/plain; charset=utf-8", "Content-Length: 16")
-    assert parse_response(ok) == body.decode()
-    chunked = _http(
-        "200 OK",
-        b"10\r\n" + body + b"\r\n0\r\n\r\n",
-        "Content-Type: text/plain",
-        "Transfer-Encoding: chunked",
-    )
-    assert parse_response(chunked) == body.decode()
-    for bad in (
-        _http("301 Moved Permanently", b"", "Location: https://elsewhere/"),  # never followed
-        _http("200 OK", body, "Content-Type: text/html"),
-        _http("200 OK", body[:4], "Content-Type: text/plain", "Content-Length: 16"),
-        b"garbage",
+    assert policy_body(200, "OK", "text/plain; charset=utf-8", body) == body.decode()
+    for status, media, data in (
+        (301, "text/plain", b""),  # a redirect: a failure
+        (200, "text/html", body),
+        (200, "", body),
+        (200, "text/plain", b"x" * (MAX_BODY + 1)),
     ):
         with pytest.raises(MtaStsError):
-            parse_response(bad)
+            policy_body(status, "", media, data)
+
+
+async def test_the_policy_is_not_read_past_its_limit(tmp_path: Path) -> None:
+    huge = "version: STSv1\r\n" + "x" * MAX_BODY
+    options = _sts_options(mta_sts_policy=huge)
+    async with World(tmp_path / "world", options) as world:
+        with pytest.raises(MtaStsError, match="larger than"):
+            await _client(world).fetch("b.test")
 
 
 @given(st.text(max_size=300))
@@ -127,10 +125,7 @@ def test_parsers_never_crash(text: str) -> None:
     with contextlib.suppress(MtaStsError):
         parse_policy(text)
     with contextlib.suppress(MtaStsError):
-        parse_response(text.encode("utf-8", "surrogatepass"))
-    head = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {text}\r\n\r\n"
-    with contextlib.suppress(MtaStsError):
-        parse_response(head.encode("utf-8", "surrogatepass"))
+        policy_body(200, text, text, text.encode("utf-8", "surrogatepass"))
 
 
 def test_unicode_digits_are_not_numbers() -> None:

@@ -13,6 +13,7 @@ client prefers it and deprecates plain httpx): one place that makes its clients.
 
 from __future__ import annotations
 
+import ssl
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,10 +81,11 @@ class HttpSettings:
     resolver: Resolver | None = None
     port_for: Callable[[str, int], int] | None = None
     timeout: float = DEFAULT_TIMEOUT
+    context: ssl.SSLContext | None = None  # made once by the caller (else from ca_file)
 
     def client_options(self) -> dict[str, typing.Any]:
         """Keyword arguments for httpx.AsyncClient or a subclass of it (authlib's client)."""
-        context = client_context(self.ca_file)
+        context = self.context or client_context(self.ca_file)
         if self.resolver is None:
             return {"verify": context, "trust_env": True, "timeout": self.timeout}
         return {

@@ -6,14 +6,13 @@ section 3.1) and serves it over HTTPS at `https://mta-sts.<domain>/.well-known/m
 point of MTA-STS. Policies are cached for their max_age and refreshed when the TXT id
 changes (section 5.1), so a later attacker who hides the TXT record cannot switch them off.
 
-The parsers are pure functions; `MtaStsClient` does the I/O (a small HTTP/1.1 GET over
-asyncio streams: one fixed request, no redirects, bounded size and time).
+The parsers are pure functions; `MtaStsClient` does the I/O (one GET through httpx2 with
+mua's verification rules, `mua.net.http`: no redirects followed, bounded size and time).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import ssl
@@ -23,8 +22,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import httpx2 as httpx
+
 from mua.core.i18n import T_, Text
 from mua.net.dns import DnsError, Resolver
+from mua.net.http import HttpSettings
 from mua.net.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -181,60 +183,56 @@ class MtaStsClient:
             raise MtaStsError(f"{host}: {exc}") from exc
         if not addresses.records:
             raise MtaStsError(T_("{host} has no address", host=host))
-        port = self.port_for(host)
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._get(addresses.records[0], port, host)
-        except TimeoutError as exc:
+            # httpx's own timeouts (connect, TLS handshake, each read) end a stalled fetch
+            # cleanly; the overall bound behind them only catches a server that trickles.
+            async with asyncio.timeout(self.timeout * 4):
+                return await self._get(host)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             seconds = f"{self.timeout:g}"
             raise MtaStsError(
                 T_("{host}: no policy within {seconds} s", host=host, seconds=seconds)
             ) from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise MtaStsError(f"{host}: {exc}") from exc
+        except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            raise MtaStsError(f"{host}: {exc or exc.__class__.__name__}") from exc
 
-    async def _get(self, address: str, port: int, host: str) -> str:
-        reader, writer = await asyncio.open_connection(
-            address, port, ssl=self._context, server_hostname=host
+    async def _get(self, host: str) -> str:
+        settings = HttpSettings(
+            resolver=self.resolver,
+            port_for=lambda name, _port: self.port_for(name),
+            timeout=self.timeout,
+            context=self._context,
         )
-        try:
-            request = (
-                f"GET {WELL_KNOWN} HTTP/1.1\r\nHost: {host}\r\nAccept: text/plain\r\n"
-                "User-Agent: mua\r\nConnection: close\r\n\r\n"
+        url = f"https://{host}{WELL_KNOWN}"
+        async with (
+            httpx.AsyncClient(**settings.client_options()) as http,
+            http.stream("GET", url, headers={"Accept": "text/plain"}) as response,
+        ):
+            body = b""
+            if response.status_code == 200:  # else: no body to read
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise MtaStsError(_too_large(host))
+            return policy_body(
+                response.status_code,
+                response.reason_phrase,
+                response.headers.get("content-type", ""),
+                body,
+                host,
             )
-            writer.write(request.encode("ascii"))
-            await writer.drain()
-            raw = b""
-            while chunk := await reader.read(65536):
-                raw += chunk
-                if len(raw) > MAX_BODY + 8192:  # the body, and room for the headers
-                    raise MtaStsError(_too_large(host))
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
-        return parse_response(raw, host)
 
 
-def parse_response(raw: bytes, host: str = "the policy host") -> str:
-    """The body of an HTTP/1.1 response that section 3.3 accepts: 200, text/plain, no
-    redirect followed (a 3xx is a failure), Content-Length or chunked or to the end."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        raise MtaStsError(T_("{host}: not an HTTP response", host=host))
-    lines = head.decode("iso-8859-1").split("\r\n")
-    status = lines[0].split(" ", 2)
-    if len(status) < 2 or not status[0].startswith("HTTP/1."):
-        raise MtaStsError(T_("{host}: not an HTTP response", host=host))
-    if status[1] != "200":
+def policy_body(
+    status: int, reason: str, content_type: str, body: bytes, host: str = "the policy host"
+) -> str:
+    """The policy from a response section 3.3 accepts: 200 (a redirect is not followed: a
+    failure), text/plain, at most MAX_BODY bytes."""
+    if status != 200:
         raise MtaStsError(
-            T_("{host}: HTTP status {status}", host=host, status=" ".join(status[1:]))
+            T_("{host}: HTTP status {status}", host=host, status=f"{status} {reason}".strip())
         )
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    media = content_type.split(";")[0].strip().lower()
     if media != "text/plain":
         raise MtaStsError(
             T_(
@@ -243,30 +241,9 @@ def parse_response(raw: bytes, host: str = "the policy host") -> str:
                 media=media or T_("untyped"),
             )
         )
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _dechunk(body)
-    elif "content-length" in headers:
-        text = headers["content-length"]
-        length = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
-        if length < 0 or len(body) < length:
-            raise MtaStsError(T_("{host}: the policy was cut short", host=host))
-        body = body[:length]
     if len(body) > MAX_BODY:
         raise MtaStsError(_too_large(host))
     return body.decode("utf-8", "replace")
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = b""
-    while True:
-        size_line, sep, rest = body.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError as exc:
-            raise MtaStsError(T_("a malformed chunked body")) from exc
-        if not sep or size == 0:
-            return out
-        out, body = out + rest[:size], rest[size + 2 :]
 
 
 def _too_large(host: str) -> Text:
