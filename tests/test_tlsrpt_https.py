@@ -15,10 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from mua.net.https_post import HttpsPostError, parse_https_url, parse_status, post
+from mua.net.https_post import HttpsPostError, parse_https_url, post
 from mua.net.tls import client_context
 from mua.stack.ca import LocalCA
 from mua.stack.demo import SCENARIOS, scenario_options
@@ -44,23 +42,6 @@ def test_parse_https_url() -> None:
     for bad in ("http://r.b.test/x", "mailto:a@b.test", "https:///x", "https://r.b.test/a b"):
         with pytest.raises(ValueError):
             parse_https_url(bad)
-
-
-def test_parse_status() -> None:
-    assert parse_status(b"HTTP/1.1 201 Created\r\nX: y\r\n\r\n") == (201, "Created")
-    assert parse_status(b"HTTP/1.0 204\r\n\r\n") == (204, "")
-    for bad in (b"SMTP 220 hello\r\n\r\n", b"HTTP/1.1 2x0 Odd\r\n\r\n", b"\r\n\r\n"):
-        with pytest.raises(HttpsPostError):
-            parse_status(bad)
-
-
-@given(st.binary(max_size=200))
-def test_parse_status_never_crashes(head: bytes) -> None:
-    try:
-        code, _reason = parse_status(head)
-    except HttpsPostError:
-        return
-    assert 0 <= code <= 999
 
 
 def test_https_uris_and_receiver_paths() -> None:

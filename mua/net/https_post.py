@@ -1,27 +1,25 @@
 """One document POSTed over HTTPS, the transport of TLS-RPT's `https:` rua (RFC 8460 section
 5.3.2): success is a 2xx answer, anything else a failure the caller can report.
 
-The standard library's HTTP clients block (urllib, http.client) and no dependency of mua
-speaks HTTP, so this is one fixed HTTP/1.1 request over asyncio streams, as small as the
-MTA-STS GET beside it (`mua/net/mta_sts.py`): no redirects followed (a 3xx is a failure), no
-keep-alive, the answer's head bounded in size, the whole exchange bounded in time, and the
-server's certificate verified by the context the caller passes (`mua.net.tls.client_context`
-never turns verification off).
+Through httpx2 (`mua.net.http`), like the MTA-STS GET beside it: no redirects followed (a 3xx
+is a failure), the exchange bounded in time, and the server's certificate verified by the
+context the caller passes (`mua.net.tls.client_context` never turns verification off).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from mua.net.dns import DnsError, Resolver
+import httpx2 as httpx
 
-MAX_HEAD = 16 * 1024  # the status line and header fields of the answer
+from mua.net.dns import DnsError, Resolver
+from mua.net.http import HttpSettings
+
 DEFAULT_TIMEOUT = 60.0
 _TARGET = re.compile(r"/[\x21-\x7e]*")
 
@@ -55,19 +53,6 @@ def parse_https_url(url: str) -> HttpsTarget:
     return HttpsTarget(parts.hostname.rstrip(".").lower(), port, target)
 
 
-def parse_status(head: bytes) -> tuple[int, str]:
-    """(status code, reason phrase) from the head of an HTTP/1.x answer; HttpsPostError when
-    it is not one."""
-    line = head.split(b"\r\n", 1)[0].decode("iso-8859-1")
-    version, _, rest = line.partition(" ")
-    code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isascii():
-        raise HttpsPostError(f"not an HTTP answer: {line[:60]!r}")
-    if not code.isdigit():
-        raise HttpsPostError(f"not an HTTP status: {line[:60]!r}")
-    return int(code), reason.strip()
-
-
 async def post(
     url: str,
     body: bytes,
@@ -92,50 +77,45 @@ async def post(
         raise HttpsPostError(f"{where.host}: {exc}") from exc
     if not addresses.records:
         raise HttpsPostError(f"{where.host} has no address")
-    port = where.port if where.port is not None else port_for(where.host)
+    settings = HttpSettings(
+        resolver=resolver,
+        port_for=lambda host, _port: where.port if where.port is not None else port_for(host),
+        timeout=timeout,
+        context=context,
+    )
     try:
-        async with asyncio.timeout(timeout):
-            head = await _exchange(addresses.records[0], port, where, body, content_type, context)
-    except TimeoutError as exc:
+        # httpx's connect, handshake and read timeouts end a stalled exchange cleanly; the
+        # overall bound behind them only catches a server that trickles its answer.
+        async with (
+            asyncio.timeout(timeout * 4),
+            httpx.AsyncClient(**settings.client_options()) as http,
+        ):
+            response = await http.post(
+                url.strip(),
+                content=body,
+                headers={"Content-Type": content_type, "User-Agent": "mua"},
+            )
+    except (TimeoutError, httpx.TimeoutException) as exc:
         raise HttpsPostError(f"{where.host}: no answer within {timeout:g} s") from exc
-    except ssl.SSLCertVerificationError as exc:
-        why = exc.verify_message or exc.reason or str(exc)
-        raise HttpsPostError(f"{where.host}: the certificate was refused ({why})") from exc
-    except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-        if isinstance(exc, HttpsPostError):
-            raise
+    except (httpx.RemoteProtocolError, httpx.DecodingError) as exc:
+        raise HttpsPostError(f"{where.host}: not an HTTP answer ({exc})") from exc
+    except httpx.HTTPError as exc:
+        cert = _chained(exc, ssl.SSLCertVerificationError)
+        if cert is not None:
+            why = cert.verify_message or cert.reason or str(cert)
+            raise HttpsPostError(f"{where.host}: the certificate was refused ({why})") from exc
         raise HttpsPostError(f"{where.host}: {str(exc) or type(exc).__name__}") from exc
-    status, reason = parse_status(head)
-    if not 200 <= status < 300:
+    status, reason = response.status_code, response.reason_phrase
+    if not 200 <= status < 300:  # a redirect too: httpx follows none unless asked
         raise HttpsPostError(f"{where.host} answered HTTP {status} {reason}".rstrip())
     return status
 
 
-async def _exchange(
-    address: str,
-    port: int,
-    where: HttpsTarget,
-    body: bytes,
-    content_type: str,
-    context: ssl.SSLContext,
-) -> bytes:
-    reader, writer = await asyncio.open_connection(
-        address, port, ssl=context, server_hostname=where.host, limit=MAX_HEAD
-    )
-    try:
-        host = where.host if where.port is None else f"{where.host}:{where.port}"
-        request = (
-            f"POST {where.target} HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            "User-Agent: mua\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(request.encode("ascii") + body)
-        await writer.drain()
-        try:
-            return await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError as exc:
-            raise HttpsPostError(f"{where.host}: an answer head over {MAX_HEAD} bytes") from exc
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
+def _chained(exc: BaseException | None, kind: type[BaseException]):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
