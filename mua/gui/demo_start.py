@@ -63,6 +63,10 @@ def start_demo_world(window, session, on_done=None) -> None:
                 on_done(text)
             return
         set_starting(window, False)
+        if getattr(window, "scenario_actions", None):
+            from mua.gui.scenarios import describe_scenarios
+
+            describe_scenarios(window)  # the world's modules are imported by now
         if not window._closing:
             window.refresh_folders()
             window._start()  # the first sync of every account, then IDLE

@@ -19,24 +19,25 @@ from PySide6.QtWidgets import QMainWindow
 from mua.core.i18n import _
 from mua.core.labels import status_label
 from mua.core.legs import TraceStatus
-from mua.stack.demo import RECIPIENT, SCENARIOS, SENDER
+from mua.stack.scenario_names import SCENARIO_NAMES
 from mua.store.cache_rows import message_id_key
 
 log = logging.getLogger(__name__)
 
 
 def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
-    """A Demo menu with one action per scenario, its description in the item's text."""
+    """A Demo menu with one action per scenario, its description in the item's text.
+
+    The descriptions live with the scenarios (mua.stack.demo, which imports the whole mail
+    world): while demo mode's world is still starting, the items are named only, and
+    mua.gui.demo_start calls `describe_scenarios` once it runs (the window's first paint
+    does not wait for the world's modules)."""
     menu = window.menuBar().addMenu(_("&Demo"))
     menu.setToolTipsVisible(True)
     actions = []
-    for name, scenario in SCENARIOS.items():
-        description = _(scenario.description)
-        text = f"{name} \u2014 {description}".replace("&", "&&")
-        action = QAction(text, window)
+    for name in SCENARIO_NAMES:
+        action = QAction(name, window)
         action.setData(name)
-        action.setStatusTip(description)
-        action.setToolTip(description)
         action.triggered.connect(lambda _checked=False, n=name: run_scenario(window, bridge, n))
         menu.addAction(action)
         actions.append(action)
@@ -47,7 +48,21 @@ def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
     table.triggered.connect(lambda _checked=False: _show_table(window, bridge))
     menu.addAction(table)
     window.ports_table_action = table
+    if getattr(window.demo, "ready", True):
+        describe_scenarios(window)
     return actions
+
+
+def describe_scenarios(window: QMainWindow) -> None:
+    """Each Demo menu item's description: in its text, status tip and tool tip."""
+    from mua.stack.demo import SCENARIOS
+
+    for action in getattr(window, "scenario_actions", []):
+        name = action.data()
+        description = _(SCENARIOS[name].description)
+        action.setText(f"{name} \u2014 {description}".replace("&", "&&"))
+        action.setStatusTip(description)
+        action.setToolTip(description)
 
 
 def _show_table(window: QMainWindow, bridge) -> None:
@@ -58,6 +73,8 @@ def _show_table(window: QMainWindow, bridge) -> None:
 
 def where_to_look(mail) -> tuple[str, str, str]:
     """(account, folder, Message-ID) of the copy a user would open for this scenario."""
+    from mua.stack.demo import RECIPIENT, SENDER
+
     status, message_id = mail.trace.status, mail.trace.message_id or ""
     if status is TraceStatus.DELIVERED and mail.delivered is not None:
         return RECIPIENT, "INBOX", message_id
@@ -68,6 +85,7 @@ def where_to_look(mail) -> tuple[str, str, str]:
 
 def run_scenario(window: QMainWindow, bridge, name: str):
     """Run scenario `name`, land its mail in the demo world and show it; the bridge task."""
+    from mua.stack.demo import SCENARIOS
     from mua.stack.scenario_mail import land, run_scenario_mail
 
     session = window.demo

@@ -36,11 +36,12 @@ def test_the_demo_window_shows_before_its_world_then_its_accounts(qtbot, loop, m
     try:
         app._show(window, session)
         qtbot.waitExposed(window)
-        qtbot.waitUntil(asked.is_set, timeout=10_000)  # asked for after the window painted
+        qtbot.waitUntil(asked.is_set, timeout=30_000)  # asked for after the window painted
         assert window.isVisible() and not session.ready
         assert window.demo_label.text() == "Starting the demo world…"
         assert _account_rows(window) == []  # a first start: no accounts before the world
         assert not any(a.isEnabled() for a in window.scenario_actions)
+        assert window.scenario_actions[0].text() == "modern"  # described once the world runs
         ARTIFACTS.mkdir(exist_ok=True)
         window.grab().save(str(ARTIFACTS / "demo_world_starting.png"))
 
@@ -55,6 +56,7 @@ def test_the_demo_window_shows_before_its_world_then_its_accounts(qtbot, loop, m
         assert window.folder_view.currentIndex() == inbox  # alice's Inbox, as before
         assert window.demo_label.text() == "Demo world on this computer"
         assert all(a.isEnabled() for a in window.scenario_actions)
+        assert all(" \u2014 " in a.text() for a in window.scenario_actions)
         window.grab().save(str(ARTIFACTS / "demo_world_started.png"))
     finally:
         gate.set()
