@@ -217,3 +217,15 @@ async def test_a_redirect_off_loopback_is_refused(world: World) -> None:
         page = await http.get(issuer_of(world) + "authorize", params=params)
     assert page.status_code == 400
     assert "evil.example" not in page.headers.get("location", "")
+
+
+def test_the_signing_key_survives_a_restart(tmp_path) -> None:
+    """The key file is read back as the JWK it was written as: tokens issued before a world
+    restart still verify after it (and the file is the owner's alone)."""
+    from mua.stack.oauth_server import load_or_create_key
+
+    path = tmp_path / "oauth" / "signing-key.json"
+    first = load_or_create_key(path)
+    again = load_or_create_key(path)
+    assert again.thumbprint() == first.thumbprint() and again.kid == first.kid
+    assert path.stat().st_mode & 0o077 == 0
