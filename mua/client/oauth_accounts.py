@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mua.core.account import Account
-from mua.net.dns import Resolver
-from mua.net.http import HttpSettings
-from mua.net.oauth import AccessTokens, OAuthProvider, SignInAgain, Tokens
-from mua.net.sasl_oauth import BearerAuth
-from mua.store.secrets import Secrets
+
+if TYPE_CHECKING:  # loaded with the first OAuth2 account: httpx2, authlib and aiohttp cost
+    # about 250 ms, and the engine is on the app's start-up path (bench/startup.py)
+    from mua.net.http import HttpSettings
+    from mua.net.oauth import AccessTokens, OAuthProvider, Tokens
+    from mua.net.sasl_oauth import BearerAuth
+    from mua.store.secrets import Secrets
 
 
 def http_settings(account: Account, timeout: float) -> HttpSettings:
     """HTTPS to the account's authorization server: its CA, and its name server if it has one
     (the demo world's names are known only there)."""
+    from mua.net.dns import Resolver
+    from mua.net.http import HttpSettings
+
     resolver = None
     if account.nameserver:
         host, _, port = account.nameserver.rpartition(":")
@@ -27,6 +33,8 @@ def http_settings(account: Account, timeout: float) -> HttpSettings:
 
 def provider_of(account: Account) -> OAuthProvider:
     import os
+
+    from mua.net.oauth import OAuthProvider
 
     oauth = account.oauth
     assert oauth is not None
@@ -54,6 +62,8 @@ class OAuthAccounts:
     def tokens(self, account: Account) -> AccessTokens:
         found = self._tokens.get(account.key)
         if found is None:
+            from mua.net.oauth import AccessTokens
+
             found = AccessTokens(
                 provider_of(account),
                 account.key,
@@ -69,6 +79,8 @@ class OAuthAccounts:
         self.needs_sign_in.discard(account.key)
 
     async def _token(self, account: Account, refreshed: bool) -> str:
+        from mua.net.oauth import SignInAgain
+
         tokens = self.tokens(account)
         try:
             return await (tokens.refreshed() if refreshed else tokens.token())
@@ -79,6 +91,7 @@ class OAuthAccounts:
     def bearer(self, account: Account) -> BearerAuth | None:
         if account.oauth is None:
             return None
+        from mua.net.sasl_oauth import BearerAuth
 
         async def token() -> str:
             return await self._token(account, False)

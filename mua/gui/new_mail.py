@@ -9,7 +9,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from mua.core.i18n import _, ngettext
-from mua.gui import sign_in_again
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,11 @@ class NewMail:
         def failed(message: str) -> None:
             self._syncing -= 1
             self._update_status(address, _("offline"), message)
-            sign_in_again.offer(self, address)  # an OAuth2 sign-in the provider refused
+            # an OAuth2 sign-in the provider refused; the OAuth client (httpx2, authlib,
+            # aiohttp: about 250 ms) loads only then, not at start-up
+            from mua.gui import sign_in_again
+
+            sign_in_again.offer(self, address)
             if first:
                 self._watch(address)
 

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2 as httpx
 from authlib.common.errors import AuthlibBaseError
@@ -30,7 +30,6 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from mua.core.i18n import T_
 from mua.net.http import HttpSettings
 from mua.net.oauth_redirect import LoopbackRedirect
-from mua.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +208,15 @@ def _tokens(token: dict, clock: Callable[[], float]) -> Tokens:
     )
 
 
+class SecretStore(Protocol):
+    """Where the refresh token is kept: mua.store.secrets.Secrets (the keyring), passed in by
+    the client layer, since the network layer does not import the store."""
+
+    def get(self, account_key: str, kind: str, /) -> str | None: ...
+
+    def set(self, account_key: str, kind: str, secret: str, /) -> None: ...
+
+
 class AccessTokens:
     """One account's tokens: the refresh token in the keyring, the access token in memory."""
 
@@ -216,7 +224,7 @@ class AccessTokens:
         self,
         provider: OAuthProvider,
         account_key: str,
-        secrets: Secrets,
+        secrets: SecretStore,
         settings: HttpSettings,
         *,
         clock: Callable[[], float] = time.time,
