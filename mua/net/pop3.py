@@ -141,6 +141,7 @@ class Pop3Session:
         self.client = client
         self.tls = tls
         self.password_in_clear = False
+        self.auth: str | None = None  # "LOGIN": USER/PASS, the protocol's own login command
 
     @classmethod
     def connect(cls, endpoint: Pop3Endpoint, *, timeout: float = 30.0) -> Pop3Session:
@@ -187,6 +188,7 @@ class Pop3Session:
             self.client.user(username)
             self.client.pass_(password)
             self.password_in_clear = not self.tls.encrypted
+            self.auth = "LOGIN"
         except poplib.error_proto as exc:
             text = str(exc)
             if "[IN-USE]" in text:
@@ -276,6 +278,7 @@ class Pop3Session:
                 if self.password_in_clear
                 else POP3_NOTE
             ),
+            auth=self.auth,
         )
 
     def close(self) -> None:
