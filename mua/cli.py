@@ -384,18 +384,6 @@ def _settings_text(settings: dict, directory: Path) -> str:
                     starttls=pop3["starttls_port"],
                 )
             )
-        pop3 = account.get("pop3")
-        if pop3 and pop3["implicit_tls_port"]:
-            lines.append(
-                "    "
-                + _(
-                    "POP3 {host}: implicit TLS 127.0.0.1:{implicit}, STLS 127.0.0.1:{starttls}"
-                ).format(
-                    host=pop3["host"],
-                    implicit=pop3["implicit_tls_port"],
-                    starttls=pop3["starttls_port"],
-                )
-            )
     for domain in settings["domains"]:
         lines.append(
             "  "
@@ -407,9 +395,11 @@ def _settings_text(settings: dict, directory: Path) -> str:
         lines.append(
             "  "
             + _(
-                "Chaos: {percent}% of the commands go wrong on purpose (seed {seed}; repeat "
+                "Chaos: {percent} of the commands go wrong on purpose (seed {seed}; repeat "
                 "the run with --chaos-seed {seed})."
-            ).format(percent=f"{settings['chaos']['rate'] * 100:g}", seed=settings["chaos"]["seed"])
+            ).format(  # the sign in the value: "{percent}% of" would read as a %-format to Babel
+                percent=f"{settings['chaos']['rate'] * 100:g}%", seed=settings["chaos"]["seed"]
+            )
         )
     lines.append(_("Press Ctrl-C to stop."))
     return "\n".join(lines)
