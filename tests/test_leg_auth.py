@@ -29,8 +29,8 @@ def test_the_client_legs_carry_how_the_client_signed_in(name: str, capsys) -> No
     client = [
         leg for leg in trace["legs"] if leg["protocol"] in ("SMTP-submission", "IMAP", "POP3")
     ]
-    assert [leg["protocol"] for leg in client][0] == "SMTP-submission"
-    assert len(client) == 2
+    assert [leg["protocol"] for leg in client][1:] in (["IMAP"], ["POP3"])
+    assert len(client) == 2 and client[0]["protocol"] == "SMTP-submission"
     assert (client[0]["auth"], client[1]["auth"]) == EXPECTED[name]
     # Legs the client did not take part in carry no "auth" key at all.
     assert all("auth" not in leg for leg in trace["legs"] if leg not in client)
