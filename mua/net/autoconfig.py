@@ -6,8 +6,9 @@ The format is Thunderbird's (the ISPDB's): `<clientConfig><emailProvider>` holdi
 %EMAILDOMAIN% placeholders) and `authentication`.
 
 The document comes from the network and is treated as hostile: at most `MAX_BYTES`, fetched
-with certificate verification on and one overall timeout, parsed by expat with DOCTYPE (and so
-every entity declaration, the "billion laughs" and external entities) refused outright. A file
+through httpx2 (`mua.net.http`: mua's certificate verification, the user's proxy settings
+when the system resolves names) within one overall timeout, parsed by expat with DOCTYPE (and
+so every entity declaration, the "billion laughs" and external entities) refused outright. A file
 fetched over plain HTTP, or through a redirect that passed through HTTP, is marked not secure:
 anyone on the path could have rewritten it.
 """
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
 import ipaddress
 import logging
 import re
 import socket
 import ssl
-import time
+import typing
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -91,6 +91,18 @@ class AutoconfigFile:
     # the POP3 incoming servers (kind "pop3"), which only a POP3 account asks for
     # (mua.net.pop3_discovery); `skipped` still says so for IMAP discovery
     pop3: tuple[AutoconfigServer, ...] = ()
+    oauth2: AutoconfigOAuth2 | None = None  # the file's <oAuth2> element: who issues tokens
+
+
+@dataclass(frozen=True)
+class AutoconfigOAuth2:
+    """An autoconfig file's `<oAuth2>` element (Thunderbird's ISPDB): the issuer, its scopes,
+    and the endpoints when the file names them."""
+
+    issuer: str
+    scopes: tuple[str, ...]
+    authorization_endpoint: str = ""
+    token_endpoint: str = ""
 
 
 def default_urls(domain: str, address: str) -> list[str]:
@@ -150,6 +162,26 @@ def parse_pop3(data: bytes, address: str) -> tuple[AutoconfigServer, ...]:
             with contextlib.suppress(ValueError):
                 found.append(_server(element, "pop3", values))  # type: ignore[arg-type]
     return tuple(found)
+
+
+def parse_oauth2(data: bytes) -> AutoconfigOAuth2 | None:
+    """The `<oAuth2>` element of an autoconfig file (under `<clientConfig>` or its
+    `<emailProvider>`), or None when it has none or the file was refused."""
+    try:
+        root = _parse_xml(data)
+    except AutoconfigRefused:
+        return None
+    element = root.find("oAuth2")
+    if element is None:
+        element = root.find("emailProvider/oAuth2")
+    if element is None or not _child_text(element, "issuer"):
+        return None
+    return AutoconfigOAuth2(
+        issuer=_child_text(element, "issuer"),
+        scopes=tuple(_child_text(element, "scope").split()),
+        authorization_endpoint=_child_text(element, "authURL"),
+        token_endpoint=_child_text(element, "tokenURL"),
+    )
 
 
 def _parse_xml(data: bytes) -> ET.Element:
@@ -224,169 +256,131 @@ def _is_host(host: str) -> bool:
 async def fetch(
     url: str,
     address: str,
-    address_for: AddressFor,
+    address_for: AddressFor | None,
     *,
     ca_file: Path | None = None,
     timeout: float = 5.0,
 ) -> AutoconfigFile:
-    """Fetch and parse one autoconfig URL within `timeout` seconds, redirects included.
+    """Fetch and parse one autoconfig URL: each connection, handshake and read within
+    `timeout` seconds, the whole fetch (redirects included) within twice that.
 
-    `address_for` turns a host name into the address to connect to (None: the system's
-    resolver); the certificate is verified for the name in the URL. Raises `AutoconfigError`.
+    Through httpx2 (`mua.net.http`). `address_for` turns a host name into the address to
+    connect to (the demo world's or a DNSSEC resolver; None from it: the system's); without
+    it the system resolves names and the user's proxy settings (`HTTPS_PROXY`, `NO_PROXY`)
+    are honoured. The certificate is verified for the name in the URL. Raises
+    `AutoconfigError`.
     """
-    getter: _Get | None = None
+    import httpx2 as httpx  # with the first fetch: the main window does not load it
+
     secure = urlsplit(url).scheme == "https"
     current = url
+    host = urlsplit(url).hostname or ""
     try:
-        async with asyncio.timeout(timeout):
+        # httpx's own timeouts (connect, TLS handshake, each read) end a stalled fetch cleanly
+        # (a cancelled handshake would leave its socket open); the bound behind them only
+        # catches a server that trickles its answer or redirects slowly.
+        async with (
+            asyncio.timeout(timeout * 2),
+            httpx.AsyncClient(**_client_options(address_for, ca_file, timeout)) as http,
+        ):
             for _ in range(MAX_REDIRECTS + 1):
                 parts = urlsplit(current)
-                if parts.scheme not in ("https", "http") or not parts.hostname:
+                host = parts.hostname or ""
+                if parts.scheme not in ("https", "http") or not host:
                     raise AutoconfigError(T_("{url} is not an HTTP address", url=current))
                 if secure and parts.scheme != "https":
                     raise AutoconfigError(
                         T_("{url} redirected to plain HTTP, which was refused", url=url)
                     )
-                connect_to = await address_for(parts.hostname)
-                getter = _Get(current, connect_to, ca_file, timeout)
-                status, location, body = await asyncio.to_thread(getter.run)
+                status, location, body = await _get(http, current)
                 if status in _REDIRECTS and location:
                     current = urljoin(current, location)
                     continue
                 if status != 200:
-                    raise AutoconfigError(
-                        T_("{host} answered HTTP {status}", host=parts.hostname, status=status)
-                    )
+                    raise AutoconfigError(T_("{host} answered HTTP {status}", host=host,
+                                             status=status))  # fmt: skip
                 servers, skipped = parse(body, address)
-                return AutoconfigFile(url, secure, servers, skipped, parse_pop3(body, address))
+                return AutoconfigFile(
+                    url, secure, servers, skipped, parse_pop3(body, address), parse_oauth2(body)
+                )
             raise AutoconfigError(
                 T_("{url} redirected more than {n} times", url=url, n=MAX_REDIRECTS)
             )
     except AutoconfigError:
         raise
-    except TimeoutError as exc:
+    except (TimeoutError, httpx.TimeoutException) as exc:
         raise AutoconfigTimeout(
             T_("no answer within {seconds} seconds", seconds=_seconds(timeout))
         ) from exc
-    finally:
-        if getter is not None:
-            getter.abort()  # wakes a worker still blocked on the socket; harmless when done
+    except httpx.HTTPError as exc:
+        raise _http_error(exc, host) from exc
 
 
-class _Get:
-    """One HTTP GET in a worker thread (http.client), with a size limit and an abort()."""
+def _client_options(
+    address_for: AddressFor | None, ca_file: Path | None, timeout: float
+) -> dict[str, object]:
+    from mua.net.http import AddressTransport, HttpSettings
 
-    def __init__(self, url: str, address: str | None, ca_file: Path | None, timeout: float):
-        self.url = url
-        self.address = address
-        self.ca_file = ca_file
-        self.timeout = timeout
-        self._connection: http.client.HTTPConnection | None = None
+    settings = HttpSettings(ca_file=ca_file, timeout=timeout)
+    if address_for is None:
+        return settings.client_options()  # the system's resolver, the user's proxy
+    context = client_context(ca_file)
+    return {
+        "transport": AddressTransport(context, address_for),
+        "trust_env": False,
+        "timeout": timeout,
+    }
 
-    def run(self) -> tuple[int, str | None, bytes]:
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        deadline = time.monotonic() + self.timeout
-        connection: http.client.HTTPConnection
-        if parts.scheme == "https":
-            context = client_context(self.ca_file)
-            connection = _Https(host, parts.port, self.address, context, self.timeout)
-        else:
-            connection = _Http(host, parts.port, self.address, self.timeout)
-        self._connection = connection
-        try:
-            connection.request("GET", target, headers={"Accept": "application/xml, text/xml"})
-            response = connection.getresponse()
-            if response.status != 200:
-                return response.status, response.getheader("Location"), b""
-            declared = (response.getheader("Content-Length") or "").strip()
-            if declared.isdigit() and int(declared) > MAX_BYTES:
+
+async def _get(http: typing.Any, url: str) -> tuple[int, str | None, bytes]:
+    """One GET, no redirect followed; the body only for a 200, and at most MAX_BYTES of it."""
+    headers = {"Accept": "application/xml, text/xml"}
+    async with http.stream("GET", url, headers=headers) as response:
+        if response.status_code != 200:
+            return response.status_code, response.headers.get("location"), b""
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > MAX_BYTES:
+            raise AutoconfigRefused(_too_large())
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BYTES:
                 raise AutoconfigRefused(_too_large())
-            body = bytearray()
-            while chunk := response.read1(16384):
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise AutoconfigRefused(_too_large())
-                if time.monotonic() > deadline:
-                    raise AutoconfigTimeout(
-                        T_(
-                            "the file took longer than {seconds} seconds",
-                            seconds=_seconds(self.timeout),
-                        )
-                    )
-            return 200, None, bytes(body)
-        except ssl.SSLCertVerificationError as exc:
-            _, text, _ = describe_certificate_error(exc, host)
-            raise AutoconfigError(text) from exc
-        except TimeoutError as exc:
-            if isinstance(exc, AutoconfigError):
-                raise
-            raise AutoconfigTimeout(
-                T_(
-                    "{host} did not answer within {seconds} seconds",
-                    host=host,
-                    seconds=_seconds(self.timeout),
-                )
-            ) from exc
-        except ssl.SSLError as exc:
-            raise AutoconfigError(
-                T_("TLS with {host} failed ({why})", host=host, why=exc.reason or exc)
-            ) from exc
-        except socket.gaierror as exc:
-            raise AutoconfigError(T_("the name {host} could not be found", host=host)) from exc
-        except http.client.HTTPException as exc:
-            raise AutoconfigError(
-                T_("{host} did not answer in HTTP ({error})", host=host, error=repr(exc))
-            ) from exc
-        except OSError as exc:
-            raise AutoconfigError(
-                T_("could not fetch from {host} ({why})", host=host, why=exc.strerror or exc)
-            ) from exc
-        finally:
-            connection.close()
-
-    def abort(self) -> None:
-        sock = self._connection.sock if self._connection is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        return 200, None, bytes(body)
 
 
-class _Http(http.client.HTTPConnection):
-    """Plain HTTP to `address` (when given) with `host` in the Host header."""
+def _http_error(exc: BaseException, host: str) -> AutoconfigError:
+    """One sentence for what httpx raised: the certificate, TLS, the name, or the answer."""
+    import httpx2 as httpx
 
-    def __init__(self, host: str, port: int | None, address: str | None, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
+    certificate = _chained(exc, ssl.SSLCertVerificationError)
+    if isinstance(certificate, ssl.SSLCertVerificationError):
+        _, text, _ = describe_certificate_error(certificate, host)
+        return AutoconfigError(text)
+    tls = _chained(exc, ssl.SSLError)
+    if isinstance(tls, ssl.SSLError):
+        return AutoconfigError(
+            T_("TLS with {host} failed ({why})", host=host, why=tls.reason or tls)
+        )
+    if isinstance(_chained(exc, socket.gaierror), socket.gaierror):
+        return AutoconfigError(T_("the name {host} could not be found", host=host))
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError):
+        return AutoconfigError(
+            T_("{host} did not answer in HTTP ({error})", host=host, error=repr(exc))
+        )
+    return AutoconfigError(
+        T_("could not fetch from {host} ({why})", host=host, why=str(exc) or type(exc).__name__)
+    )
 
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
 
-
-class _Https(http.client.HTTPSConnection):
-    """HTTPS to `address` (when given), verifying the certificate for `host` and sending it
-    as SNI, the way the IMAP and submission clients connect by address."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int | None,
-        address: str | None,
-        context: ssl.SSLContext,
-        timeout: float,
-    ):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
-        self._tls = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
-        try:
-            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
+def _chained(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _seconds(timeout: float) -> str:

@@ -235,7 +235,13 @@ async def _from_autoconfig(
     for group in (https, plain):
         results = await asyncio.gather(
             *(
-                autoconfig.fetch(url, address, address_for, ca_file=ca_file, timeout=timeout)
+                autoconfig.fetch(
+                    url,
+                    address,
+                    address_for if address_for.resolving else None,  # None: proxy honoured
+                    ca_file=ca_file,
+                    timeout=timeout,
+                )
                 for url in group
             ),
             return_exceptions=True,

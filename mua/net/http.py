@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ssl
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,46 @@ class ResolvingBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class AddressBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's own backend, connecting to the address `address_for(host)` gives (None: to
+    the host itself, which the system resolves); TLS still checks the host name."""
+
+    def __init__(self, address_for: Callable[[str], Awaitable[str | None]]) -> None:
+        self._address_for = address_for
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await self._address_for(host)
+        return await self._inner.connect_tcp(
+            address or host, port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        return await self._inner.connect_unix_socket(*args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class AddressTransport(httpx.AsyncHTTPTransport):
+    """A transport over `AddressBackend` (autoconfig's fetch: discovery's own name lookups)."""
+
+    def __init__(
+        self, verify: typing.Any, address_for: Callable[[str], Awaitable[str | None]]
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify, network_backend=AddressBackend(address_for)
+        )
 
 
 class ResolvingTransport(httpx.AsyncHTTPTransport):

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mua.core.i18n import T_
-from mua.net.autoconfig import AutoconfigRefused, _parse_xml
+from mua.net.autoconfig import AutoconfigOAuth2, parse_oauth2
 from mua.net.oauth import OAuthError, OAuthProvider
 
 
@@ -198,38 +198,9 @@ def client_for(
     )
 
 
-@dataclass(frozen=True)
-class AutoconfigOAuth2:
-    issuer: str
-    scopes: tuple[str, ...]
-    authorization_endpoint: str = ""
-    token_endpoint: str = ""
-
-
 def autoconfig_oauth2(data: bytes) -> AutoconfigOAuth2 | None:
     """The `<oAuth2>` element of an autoconfig file, or None when it has none."""
-    try:
-        root = _parse_xml(data)
-    except AutoconfigRefused:
-        return None
-    element = root.find("oAuth2")
-    if element is None:
-        element = root.find("emailProvider/oAuth2")
-    if element is None:
-        return None
-
-    def text(tag: str) -> str:
-        found = element.find(tag)
-        return (found.text or "").strip() if found is not None else ""
-
-    if not text("issuer"):
-        return None
-    return AutoconfigOAuth2(
-        issuer=text("issuer"),
-        scopes=tuple(text("scope").split()),
-        authorization_endpoint=text("authURL"),
-        token_endpoint=text("tokenURL"),
-    )
+    return parse_oauth2(data)
 
 
 def wants_oauth2(authentication: tuple[str, ...]) -> bool:

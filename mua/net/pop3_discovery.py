@@ -127,8 +127,8 @@ async def _from_autoconfig(
 
     for url in urls:
         try:
-            file = await autoconfig.fetch(url, address, address_for, ca_file=ca_file,
-                                          timeout=timeout)  # fmt: skip
+            file = await autoconfig.fetch(url, address, address_for if nameserver else None,
+                                          ca_file=ca_file, timeout=timeout)  # fmt: skip
         except (AutoconfigError, DnsError) as exc:
             steps.append(T_("Autoconfig {url}: {error}.", url=url, error=exc))
             continue
