@@ -55,6 +55,9 @@ DEFAULT_PORTS = {
     ("smtp", Security.STARTTLS): 587,
     ("pop3", Security.IMPLICIT): 995,
     ("pop3", Security.STARTTLS): 110,
+    ("imap", Security.NONE): 143,  # in clear: the STARTTLS port without STARTTLS
+    ("smtp", Security.NONE): 587,
+    ("pop3", Security.NONE): 110,
 }
 # Pinning helps when nobody vouches for the certificate; not when it is expired or for another name.
 PINNABLE = {CertificateProblem.SELF_SIGNED, CertificateProblem.UNKNOWN_ISSUER}
@@ -140,11 +143,13 @@ async def build_account(
     trust_anchor_file: Path | None = None,
     timeout: float = 5.0,
     pop3: bool = False,
+    allow_cleartext: bool = False,
 ) -> Account:
     """The account for these settings. With a name server (the demo world's), each host name
     is resolved through it and stored as an address, the name kept to verify (as
     `account_from` does); without one the system resolves it when connecting. `pop3`: the
-    incoming server is a POP3 server (Thunderbird's leave-on-server defaults)."""
+    incoming server is a POP3 server (Thunderbird's leave-on-server defaults).
+    `allow_cleartext`: the user's consent to the password crossing without TLS."""
     resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
 
     async def settings(choice: ServerChoice) -> ServerSettings:
@@ -173,6 +178,8 @@ async def build_account(
         nameserver=nameserver_text(nameserver),
         provider_hosts=tuple(dict.fromkeys(names)),
         pop3=Pop3Settings(imap_settings) if pop3 else None,
+        cleartext_consent=allow_cleartext,
+        allow_cleartext_auth=allow_cleartext,
     )
 
 
@@ -217,13 +224,15 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
 
     def sign_in() -> TlsFacts:
         with imap.ImapSession.connect(endpoint, timeout=timeout) as session:
-            session.login(s.username, password)
+            session.login(s.username, password, allow_cleartext_auth=account.allow_cleartext_auth)
             return session.tls
 
     try:
         tls = await asyncio.to_thread(sign_in)
     except imap.CertificateInvalid as exc:
         return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
+    except imap.CleartextRefused as exc:  # its own sentence: what to choose, or to allow
+        return CheckResult("imap", False, error_text(exc))
     except imap.ImapError as exc:
         return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
     text = _("Signed in over {protection}.").format(protection=protection(tls))

@@ -21,7 +21,7 @@ async def check_pop3(account: Account, password: str, timeout: float) -> CheckRe
     def sign_in() -> TlsFacts:
         session = pop3.Pop3Session.connect(endpoint, timeout=timeout)
         try:
-            session.login(s.username, password)
+            session.login(s.username, password, allow_cleartext_auth=account.allow_cleartext_auth)
             session.quit()
             return session.tls
         finally:
@@ -31,6 +31,8 @@ async def check_pop3(account: Account, password: str, timeout: float) -> CheckRe
         tls = await asyncio.to_thread(sign_in)
     except pop3.CertificateInvalid as exc:
         return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
+    except pop3.CleartextRefused as exc:  # its own sentence: what to choose, or to allow
+        return CheckResult("imap", False, error_text(exc))
     except pop3.Pop3Error as exc:
         return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
     text = _("Signed in over POP3 and {protection}.").format(protection=protection(tls))

@@ -87,6 +87,7 @@ class TestPage(WizardPage):
                 trust_anchor_file=w.discover_options.get("trust_anchor_file"),
                 timeout=w.timeout,
                 pop3=manual.pop3(),
+                allow_cleartext=manual.cleartext_allowed(),
             )
         if self.field("oauth"):  # the browser instead of a password (wizard_oauth.py)
             from mua.gui import wizard_oauth
