@@ -263,6 +263,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
         pop3 = cli_pop3.settings(args, host, port, username, args.ca_file)
     if pop3 is not None:  # a POP3 account: `imap` repeats its server (never spoken to)
         servers.setdefault("imap", pop3.server)
+    oauth_hint = None  # the provider's OAuth2 issuer, when its autoconfig file names one
     if len(servers) < 2:
         nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
         found = asyncio.run(
@@ -273,6 +274,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
                 ca_file=args.ca_file,
             )
         )
+        oauth_hint = found.oauth2
         account = discovery.account_from(found, display_name=args.display_name)
         if account is None:
             raise CliError(
@@ -316,7 +318,8 @@ def _accounts_add(args: argparse.Namespace) -> int:
     refresh_token = ""
     if args.oauth:  # the browser step; IMAP checked with the token (cli_oauth.py)
         try:
-            account = account.with_changes(oauth=cli_oauth.settings_for(args, account))
+            oauth = cli_oauth.settings_for(args, account, oauth_hint)
+            account = account.with_changes(oauth=oauth)
             refresh_token = cli_oauth.sign_in(args, account)
         except Exception as exc:
             raise _errors(exc) from exc

@@ -3,7 +3,9 @@ Imported by the command line's parser: asyncio and the network come in only when
 
 The provider comes from `--oauth-issuer` (RFC 8414 metadata, its issuer checked) with
 `--oauth-client-id` (or MUA_OAUTH_CLIENT_ID), or from the table of known providers
-(mua/net/oauth_providers.py: Gmail, Microsoft 365, ...), whose client IDs are configuration.
+(mua/net/oauth_providers.py: Gmail, Microsoft 365, ...), whose client IDs are configuration,
+or from the issuer that discovery found in the provider's autoconfig file (`<oAuth2>`, over
+HTTPS only), with --oauth-client-id.
 The command prints the sign-in address, opens a browser when there is one, waits on the
 loopback redirect, and keeps the refresh token in the keyring; the account is saved only
 after IMAP accepted the token.
@@ -15,9 +17,13 @@ import argparse
 import os
 import sys
 import webbrowser
+from typing import TYPE_CHECKING
 
 from mua.core.account import Account, OAuthSettings
 from mua.core.i18n import _
+
+if TYPE_CHECKING:
+    from mua.net.autoconfig import AutoconfigOAuth2
 
 SIGN_IN_TIMEOUT = 600.0
 
@@ -50,29 +56,37 @@ def open_in_browser(url: str) -> None:
         webbrowser.open(url)
 
 
-def settings_for(args: argparse.Namespace, account: Account) -> OAuthSettings:
-    """Where and as which client the account signs in. Raises OAuthError (NoClientId)."""
+def settings_for(
+    args: argparse.Namespace, account: Account, hint: AutoconfigOAuth2 | None = None
+) -> OAuthSettings:
+    """Where and as which client the account signs in: --oauth-issuer, else the table of
+    known providers, else the issuer discovery found in the provider's autoconfig file
+    (`hint`). Raises OAuthError (NoClientId)."""
     import asyncio
 
     from mua.client.oauth_accounts import http_settings
     from mua.net import oauth, oauth_providers
 
-    if args.oauth_issuer:
+    hosts = (account.imap.server_name or account.imap.host, account.smtp.host)
+    known = oauth_providers.known_provider(account.address, hosts)
+    issuer, scopes = args.oauth_issuer, ("openid", "email", "mail", "offline_access")
+    if not issuer and known is None and hint is not None:
+        issuer, scopes = hint.issuer, hint.scopes or scopes
+        print(
+            _("{address} signs in at {issuer} (its provider's autoconfig file says so).").format(
+                address=account.address, issuer=issuer
+            ),
+            file=sys.stderr,
+        )
+    if issuer:
         client_id = args.oauth_client_id or os.environ.get("MUA_OAUTH_CLIENT_ID")
         if not client_id:
             raise oauth.OAuthError(
                 _("Give the client ID registered with {issuer} (--oauth-client-id).").format(
-                    issuer=args.oauth_issuer
+                    issuer=issuer
                 )
             )
-        found = asyncio.run(
-            oauth.discover(
-                http_settings(account, 15.0),
-                args.oauth_issuer,
-                client_id,
-                ("openid", "email", "mail", "offline_access"),
-            )
-        )
+        found = asyncio.run(oauth.discover(http_settings(account, 15.0), issuer, client_id, scopes))
         return OAuthSettings(
             found.issuer,
             found.authorization_endpoint,
@@ -80,8 +94,6 @@ def settings_for(args: argparse.Namespace, account: Account) -> OAuthSettings:
             client_id,
             found.scopes,
         )
-    hosts = (account.imap.server_name or account.imap.host, account.smtp.host)
-    known = oauth_providers.known_provider(account.address, hosts)
     if known is None:
         raise oauth.OAuthError(
             _(

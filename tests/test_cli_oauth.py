@@ -82,3 +82,31 @@ async def test_oauth_without_a_client_id_says_so(monkeypatch, capsys) -> None:
     assert await asyncio.to_thread(main, argv) == 78
     err = capsys.readouterr().err
     assert "no client ID" in err and "app password" in err
+
+
+async def test_add_with_oauth_finds_the_issuer_by_discovery(
+    world: World, monkeypatch, capsys, memory_keyring: MemoryKeyring
+) -> None:
+    """No --oauth-issuer: discovery reads the world's autoconfig file (autoconfig.a.test, its
+    port from the world's HTTPS record), which names OAuth2 and its issuer."""
+    loop = asyncio.get_running_loop()
+    browser = Browser(world, world.mailbox("alice@a.test").password)
+
+    def fake_browser(url: str) -> None:  # called in the CLI's thread: drive it from here
+        asyncio.run_coroutine_threadsafe(browser._browse(url), loop)
+
+    monkeypatch.setattr("mua.cli_oauth.open_in_browser", fake_browser)
+    argv = [
+        "accounts", "add", "alice@a.test", "--oauth", "--oauth-client-id", "mua",
+        "--nameserver", f"127.0.0.1:{world.dns.port}",
+        "--trust-anchor", str(world.zones.trust_anchor_file),
+        "--ca-file", str(world.ca.ca_file),
+    ]  # fmt: skip
+    assert await asyncio.to_thread(main, argv) == 0
+    captured = capsys.readouterr()
+    assert "Added alice@a.test" in captured.out
+    assert f"alice@a.test signs in at {issuer_of(world)}" in captured.err
+    assert {kind for (_s, kind) in memory_keyring.entries} == {"oauth"}
+    assert await asyncio.to_thread(main, ["accounts", "list", "--json"]) == 0
+    (account,) = json.loads(capsys.readouterr().out)
+    assert account["oauth"]["issuer"] == issuer_of(world)

@@ -208,8 +208,8 @@ async def test_srv_records_name_both_servers_implicit_tls_first(world: World) ->
         assert "DNSSEC-signed SRV record" in c.note
     assert [c.grade for c in found.smtp] == [Grade.GREEN, Grade.AMBER]
     assert "RFC 8314 recommends" in found.smtp[0].note
-    assert asked == []  # SRV named both: no autoconfig fetched
-    assert "Autoconfig not needed: the SRV records answered for both servers." in found.steps
+    # SRV named both servers, but not how to sign in: autoconfig is still asked (HTTPS only)
+    assert asked == ["a.test"] and "Autoconfig: no addresses to try." in found.steps
 
 
 async def test_srv_candidates_are_probed_with_verified_tls(world: World) -> None:

@@ -91,3 +91,53 @@ async def test_discovery_finds_that_the_world_wants_oauth2_and_signs_in(world: W
         assert session.auth == "XOAUTH2"
     finally:
         await asyncio.to_thread(session.close)
+
+
+async def test_discovery_for_alice_finds_the_worlds_issuer_by_itself(world: World) -> None:
+    """Thunderbird's own autoconfig address (https://autoconfig.a.test/...), through the world's
+    DNS: its HTTPS record (RFC 9460) names the port, the certificate is autoconfig.a.test's.
+    The SRV records name both servers; the file still says OAuth2 and who issues tokens."""
+    dns = world.settings()["dns"]
+    found = await discover_servers(
+        "alice@a.test",
+        nameserver=(dns["host"], dns["port"]),
+        trust_anchor_file=world.zones.trust_anchor_file,
+        ca_file=world.ca.ca_file,
+        probe=False,
+    )
+    assert found.imap and found.smtp
+    assert found.wants_oauth2
+    assert found.oauth2 is not None and found.oauth2.issuer == issuer_of(world)
+    assert "mail" in found.oauth2.scopes
+    assert any("signs in with OAuth2 at " + issuer_of(world) in step for step in found.steps)
+
+    bob = await discover_servers(
+        "bob@b.test",
+        nameserver=(dns["host"], dns["port"]),
+        trust_anchor_file=world.zones.trust_anchor_file,
+        ca_file=world.ca.ca_file,
+        probe=False,
+    )
+    assert bob.oauth2 is not None and bob.oauth2.issuer == issuer_of(world, "b.test")
+
+
+async def test_an_oauth2_hint_over_plain_http_is_not_taken(world: World) -> None:
+    """Anyone on the path could rewrite a file fetched in clear, and send the user to sign in
+    at their own server: servers from it are marked, its issuer is not used."""
+    from tests.test_discovery import Page, Site
+
+    issuer = issuer_of(world)
+    async with https_client(ca_file=world.ca.ca_file, resolver=world.resolver()) as http:
+        body = (await http.get(issuer + ".well-known/autoconfig/mail/config-v1.1.xml")).content
+    site = Site({"/config.xml": Page(body)}, None)
+    try:
+        found = await discover_servers(
+            "alice@a.test",
+            srv=False,
+            probe=False,
+            autoconfig_urls=lambda d, a: [site.url("/config.xml")],
+        )
+    finally:
+        site.close()
+    assert found.imap and all(c.confirm for c in found.imap)
+    assert found.oauth2 is None

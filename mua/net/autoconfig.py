@@ -58,6 +58,8 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 # host -> the address to connect to, or None to let the system resolve the name
 AddressFor = Callable[[str], Awaitable[str | None]]
+# (host, port) -> the port to connect to
+PortFor = Callable[[str, int], Awaitable[int]]
 
 
 class AutoconfigError(Exception):
@@ -260,6 +262,7 @@ async def fetch(
     *,
     ca_file: Path | None = None,
     timeout: float = 5.0,
+    port_for: PortFor | None = None,
 ) -> AutoconfigFile:
     """Fetch and parse one autoconfig URL: each connection, handshake and read within
     `timeout` seconds, the whole fetch (redirects included) within twice that.
@@ -267,8 +270,8 @@ async def fetch(
     Through httpx2 (`mua.net.http`). `address_for` turns a host name into the address to
     connect to (the demo world's or a DNSSEC resolver; None from it: the system's); without
     it the system resolves names and the user's proxy settings (`HTTPS_PROXY`, `NO_PROXY`)
-    are honoured. The certificate is verified for the name in the URL. Raises
-    `AutoconfigError`.
+    are honoured. `port_for(host, port)` may move the port (an RFC 9460 HTTPS record's).
+    The certificate is verified for the name in the URL. Raises `AutoconfigError`.
     """
     import httpx2 as httpx  # with the first fetch: the main window does not load it
 
@@ -281,7 +284,7 @@ async def fetch(
         # catches a server that trickles its answer or redirects slowly.
         async with (
             asyncio.timeout(timeout * 2),
-            httpx.AsyncClient(**_client_options(address_for, ca_file, timeout)) as http,
+            httpx.AsyncClient(**_client_options(address_for, port_for, ca_file, timeout)) as http,
         ):
             for _ in range(MAX_REDIRECTS + 1):
                 parts = urlsplit(current)
@@ -317,7 +320,7 @@ async def fetch(
 
 
 def _client_options(
-    address_for: AddressFor | None, ca_file: Path | None, timeout: float
+    address_for: AddressFor | None, port_for: PortFor | None, ca_file: Path | None, timeout: float
 ) -> dict[str, object]:
     from mua.net.http import AddressTransport, HttpSettings
 
@@ -326,7 +329,7 @@ def _client_options(
         return settings.client_options()  # the system's resolver, the user's proxy
     context = client_context(ca_file)
     return {
-        "transport": AddressTransport(context, address_for),
+        "transport": AddressTransport(context, address_for, port_for),
         "trust_env": False,
         "timeout": timeout,
     }

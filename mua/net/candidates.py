@@ -12,7 +12,7 @@ from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role
 from mua.core.legs import Source as FactSource
 from mua.core.tls import Security, TlsFacts
-from mua.net.autoconfig import Kind
+from mua.net.autoconfig import AutoconfigOAuth2, Kind
 
 # Before anything is probed: the submission and retrieval rows of the recommendation table.
 _PLANNED = {
@@ -139,6 +139,20 @@ class Discovery:
     steps: tuple[str, ...]  # what was tried and what came of it, for the account wizard
     nameserver: tuple[str, int] | None = None
     ca_file: Path | None = None
+    # the provider's OAuth2 issuer and scopes, from an autoconfig file fetched over HTTPS
+    # with a verified certificate (one over plain HTTP could send the user to anyone's)
+    oauth2: AutoconfigOAuth2 | None = None
+
+    @property
+    def wants_oauth2(self) -> bool:
+        """The provider's autoconfig file names OAuth2 (`<authentication>OAuth2`, or an
+        `<oAuth2>` element naming its issuer)."""
+        named = any(
+            m.strip().lower() == "oauth2"
+            for c in (*self.imap, *self.smtp)
+            for m in c.authentication
+        )
+        return self.oauth2 is not None or named
 
     def best(self, *, allow_cleartext: bool = False) -> tuple[Candidate | None, Candidate | None]:
         """(IMAP, SMTP): verified by a probe first, then nothing to confirm, then implicit TLS,

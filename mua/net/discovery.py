@@ -28,7 +28,7 @@ from pathlib import Path
 from mua.core.i18n import T_, TN_
 from mua.core.tls import Security, TlsFacts
 from mua.net import autoconfig, imap, submission
-from mua.net.autoconfig import AutoconfigError, Kind
+from mua.net.autoconfig import AutoconfigError, AutoconfigOAuth2, Kind
 from mua.net.candidates import Candidate, Discovery, DiscoveryError, Source, account_from
 from mua.net.dns import DnsError, Resolver
 
@@ -110,13 +110,15 @@ async def discover(
 
     if srv:
         found, declined = await _from_srv(resolver, address, domain, steps)
-    if missing():
-        urls = (autoconfig_urls or autoconfig.default_urls)(domain, address)
-        found += await _from_autoconfig(
-            urls, address, missing(), address_for, ca_file, timeout, steps
-        )
-    elif srv:
-        steps.append("Autoconfig not needed: the SRV records answered for both servers.")
+    urls = (autoconfig_urls or autoconfig.default_urls)(domain, address)
+    if not missing():
+        # SRV records say nothing of how to sign in: the HTTPS autoconfig file is still
+        # asked, for whether the provider wants OAuth2 (never plain HTTP for that)
+        urls = [u for u in urls if u.lower().startswith("https://")]
+    more, oauth2 = await _from_autoconfig(
+        urls, address, missing(), address_for, ca_file, timeout, steps
+    )
+    found += more
     if probe:
         prober = _Prober(address_for, ca_file, timeout)
         guesses = _usual_servers(address, domain, missing(), port_map)
@@ -144,6 +146,7 @@ async def discover(
         steps=tuple(steps),
         nameserver=nameserver,
         ca_file=ca_file,
+        oauth2=oauth2,
     )
 
 
@@ -225,22 +228,26 @@ async def _from_autoconfig(
     ca_file: Path | None,
     timeout: float,
     steps: list[str],
-) -> list[Candidate]:
-    """The servers of `kinds` in the first autoconfig file that lists any; the HTTPS addresses
-    are fetched together, plain HTTP only when none of them had one."""
+) -> tuple[list[Candidate], AutoconfigOAuth2 | None]:
+    """The servers of `kinds` in the first autoconfig file that lists any (the HTTPS
+    addresses fetched together, plain HTTP only when none of them had one), and the OAuth2
+    issuer the first HTTPS file names."""
     https = [u for u in urls if u.lower().startswith("https://")]
     plain = [u for u in urls if u not in https]
+    oauth2: AutoconfigOAuth2 | None = None
     if not urls:
         steps.append("Autoconfig: no addresses to try.")
+    resolving = address_for.resolving  # else the system's resolver, and the user's proxy
     for group in (https, plain):
         results = await asyncio.gather(
             *(
                 autoconfig.fetch(
                     url,
                     address,
-                    address_for if address_for.resolving else None,  # None: proxy honoured
+                    address_for if resolving else None,
                     ca_file=ca_file,
                     timeout=timeout,
+                    port_for=address_for.https_port if resolving else None,
                 )
                 for url in group
             ),
@@ -266,11 +273,24 @@ async def _from_autoconfig(
                     for why in result.skipped
                 ]
         for file in results:
+            if isinstance(file, autoconfig.AutoconfigFile) and file.secure and oauth2 is None:
+                oauth2 = file.oauth2
+                if oauth2 is not None:
+                    steps.append(
+                        T_(
+                            "Autoconfig {url}: the provider signs in with OAuth2 at {issuer}.",
+                            url=file.url,
+                            issuer=oauth2.issuer,
+                        )
+                    )
+        for file in results:
             if isinstance(file, autoconfig.AutoconfigFile):
                 wanted = [s for s in file.servers if s.kind in kinds]
                 if wanted:
-                    return [_autoconfig_candidate(s, file) for s in wanted]
-    return []
+                    return [_autoconfig_candidate(s, file) for s in wanted], oauth2
+        if oauth2 is not None and not kinds:
+            break
+    return [], oauth2
 
 
 def _autoconfig_candidate(
@@ -333,6 +353,17 @@ class _AddressFor:
     @property
     def resolving(self) -> bool:
         return self._resolver is not None
+
+    async def https_port(self, host: str, port: int) -> int:
+        """The port of the host's RFC 9460 HTTPS record, when it names one (the demo world's
+        autoconfig host); else `port`."""
+        if self._resolver is None or _is_address(host):
+            return port
+        try:
+            answer = await self._resolver.https_ports(host.lower().rstrip("."))
+        except DnsError:
+            return port
+        return answer.records[0] if answer.records else port
 
     async def __call__(self, host: str) -> str | None:
         if self._resolver is None or _is_address(host):

@@ -35,6 +35,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
+import dns.rdtypes.svcbbase
 import dns.resolver
 import dns.rrset
 import dns.zonefile
@@ -43,6 +44,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 _IN = dns.rdataclass.IN
 _RT = dns.rdatatype
+_PORT = dns.rdtypes.svcbbase.ParamKey.PORT
 _PAYLOAD = 1232  # EDNS buffer size that avoids IP fragmentation (DNS Flag Day 2020)
 
 
@@ -194,6 +196,18 @@ class Resolver:
         found = await self._lookup(_name(name), _RT.TXT)
         records = tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in found.rrset or ())
         return Answer(records, found.secure, found.rrset is not None)
+
+    async def https_ports(self, host: str) -> Answer[int]:
+        """The ports that `host`'s HTTPS records (RFC 9460, ServiceMode, target "." or the host
+        itself) name, in priority order: where that host serves HTTPS when not on 443."""
+        found = await self._lookup(_name(host), _RT.HTTPS)
+        own = {dns.name.root, _name(host)}
+        ports = [
+            (rd.priority, rd.params[_PORT].port)
+            for rd in found.rrset or ()
+            if rd.priority > 0 and rd.target in own and _PORT in rd.params
+        ]
+        return Answer(tuple(p for _, p in sorted(ports)), found.secure, found.rrset is not None)
 
     # --- one lookup -------------------------------------------------------------------
 

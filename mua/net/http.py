@@ -62,10 +62,16 @@ class ResolvingBackend(httpcore.AsyncNetworkBackend):
 
 class AddressBackend(httpcore.AsyncNetworkBackend):
     """httpcore's own backend, connecting to the address `address_for(host)` gives (None: to
-    the host itself, which the system resolves); TLS still checks the host name."""
+    the host itself, which the system resolves) and the port `port_for(host, port)` gives
+    (an RFC 9460 HTTPS record's); TLS still checks the host name."""
 
-    def __init__(self, address_for: Callable[[str], Awaitable[str | None]]) -> None:
+    def __init__(
+        self,
+        address_for: Callable[[str], Awaitable[str | None]],
+        port_for: Callable[[str, int], Awaitable[int]] | None = None,
+    ) -> None:
         self._address_for = address_for
+        self._port_for = port_for
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -77,6 +83,8 @@ class AddressBackend(httpcore.AsyncNetworkBackend):
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         address = await self._address_for(host)
+        if self._port_for is not None:
+            port = await self._port_for(host, port)
         return await self._inner.connect_tcp(
             address or host, port, timeout, local_address, socket_options
         )
@@ -92,11 +100,14 @@ class AddressTransport(httpx.AsyncHTTPTransport):
     """A transport over `AddressBackend` (autoconfig's fetch: discovery's own name lookups)."""
 
     def __init__(
-        self, verify: typing.Any, address_for: Callable[[str], Awaitable[str | None]]
+        self,
+        verify: typing.Any,
+        address_for: Callable[[str], Awaitable[str | None]],
+        port_for: Callable[[str, int], Awaitable[int]] | None = None,
     ) -> None:
         super().__init__(verify=verify, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=verify, network_backend=AddressBackend(address_for)
+            ssl_context=verify, network_backend=AddressBackend(address_for, port_for)
         )
 
 

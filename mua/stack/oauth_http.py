@@ -8,7 +8,9 @@ Endpoints (RFC 8414 metadata, also at the OpenID Connect discovery path):
 - POST /token: authorization_code (with PKCE) and refresh_token grants
 - GET  /jwks.json: the public key the access tokens are signed with
 - GET  /.well-known/autoconfig/mail/config-v1.1.xml: the provider's autoconfig file, which
-  names OAuth2 (`<authentication>OAuth2</authentication>` and an `<oAuth2>` element)
+  names OAuth2 (`<authentication>OAuth2</authentication>` and an `<oAuth2>` element); also
+  at /mail/config-v1.1.xml, as https://autoconfig.<domain>/ (the same server: its certificate
+  by SNI, its port in the world's RFC 9460 HTTPS record)
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class AuthWebServer(WebHost):
             web.post("/authorize", self._authorize_answer),
             web.post("/token", self._token),
             web.get("/.well-known/autoconfig/mail/config-v1.1.xml", self._autoconfig_file),
+            web.get("/mail/config-v1.1.xml", self._autoconfig_file),  # as autoconfig.<domain>
         ]
 
     async def start(self, port: int = 0) -> int:

@@ -162,6 +162,7 @@ class Provider:
         self.mta_sts_host = f"mta-sts.{domain}"
         self.tlsrpt_host = f"tlsrpt.{domain}"
         self.auth_host = f"auth.{domain}"
+        self.autoconfig_host = f"autoconfig.{domain}"  # served by the authorization server
         self.users = UserDirectory.load_or_create(
             domain, list(options.users), self.directory / "users.json"
         )
@@ -196,6 +197,20 @@ class Provider:
         self.store_host: StoreHost | None = None  # with options.lmtp (mua.stack.lmtp)
         self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
+
+    def _auth_context(self) -> ssl.SSLContext:
+        """auth.<domain>'s TLS, and autoconfig.<domain>'s certificate for a client that asks
+        for that name (SNI): one HTTPS server answers for both (the world's DNS sends
+        autoconfig.<domain> there with an RFC 9460 HTTPS record naming its port)."""
+        context = self.ca.server_cert(self.auth_host).server_context()
+        autoconfig = self.ca.server_cert(self.autoconfig_host).server_context()
+
+        def by_name(sock: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+            if name == self.autoconfig_host:
+                sock.context = autoconfig
+
+        context.sni_callback = by_name  # type: ignore[assignment]
+        return context
 
     async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
         """Listen (MSA and MX); the MTA starts later, once the world's DNS answers."""
@@ -278,7 +293,7 @@ class Provider:
         self.auth_server = AuthWebServer(
             self.domain,
             self.users,
-            self.ca.server_cert(self.auth_host).server_context(),
+            self._auth_context(),
             self.directory / "oauth" / "signing-key.json",
             autoconfig=lambda: autoconfig_xml(self),
         )

@@ -209,6 +209,7 @@ class World:
             provider.mx_host: LOOPBACK,
             provider.imap_host: LOOPBACK,
             provider.auth_host: LOOPBACK,
+            provider.autoconfig_host: LOOPBACK,
             provider.pop3_host: LOOPBACK,
         }
         if provider.options.mta_sts is not None:
@@ -227,6 +228,8 @@ class World:
                 else {}
             ),
             txt=provider.sts_txt() | provider.tlsrpt_txt() | provider.authentication_txt(),
+            # RFC 9460: autoconfig.<domain> serves HTTPS on the authorization server's port
+            https={provider.autoconfig_host: [f"1 . port={provider.ports.oauth}"]},
             # RFC 6186 / RFC 8314 section 5.1: implicit TLS is listed (and preferred) first.
             srv=[
                 ("_submissions._tcp", 0, 1, provider.ports.submission_implicit, provider.smtp_host),

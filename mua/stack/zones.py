@@ -58,6 +58,8 @@ class DomainSpec:
         default_factory=list
     )  # service, prio, w, port, target
     txt: dict[str, list[str]] = field(default_factory=dict)  # name -> one string per TXT record
+    # name -> HTTPS records (RFC 9460) as text, e.g. "1 . port=10443": where HTTPS is served
+    https: dict[str, list[str]] = field(default_factory=dict)
     signed: bool = True  # False: an unsigned child zone, no DS in the parent
     ds_in_parent: bool = True  # False: signed, but the parent publishes no DS (an island)
 
@@ -172,6 +174,9 @@ def _spec_zone(spec: DomainSpec, origin: dns.name.Name) -> dns.zone.Zone:
         for owner, strings in spec.txt.items():
             for text in strings:
                 txn.add(_inside(owner, origin), TTL, _txt(text))
+        for owner, records in spec.https.items():
+            for text in records:
+                txn.add(_inside(owner, origin), TTL, _rdata("HTTPS", text))
     return zone
 
 
