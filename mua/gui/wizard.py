@@ -34,6 +34,7 @@ from mua.gui.close_key import close_on_standard_key
 from mua.gui.error_note import ErrorNote
 from mua.gui.theme import GRADE_LABELS, grade_colour
 from mua.gui.wizard_manual import ManualPage
+from mua.gui.wizard_oauth_offer import OAuthOffer
 from mua.gui.wizard_page import KINDS, ROLE, WizardPage, grade_icon, paint
 from mua.gui.wizard_page import label as _label
 from mua.gui.wizard_testing import TestPage
@@ -181,6 +182,9 @@ class DiscoveryPage(WizardPage):
         self.steps.setAccessibleName(_("What was tried"))
         self.steps.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.steps, 1)
+        # the provider wants OAuth2 (its autoconfig file says so): offered, pre-checked
+        self.oauth_offer = OAuthOffer(lambda: wizard.identity.oauth_box, wizard.oauth_options)
+        layout.addWidget(self.oauth_offer)
 
     def initializePage(self) -> None:
         self._finished = False
@@ -207,6 +211,7 @@ class DiscoveryPage(WizardPage):
     def _found(self, result: tuple[Discovery, bool | None, str]) -> None:
         discovery, exists, said = result
         self._wizard.discovery = discovery
+        self.oauth_offer.offer(discovery)
         for kind in KINDS:
             chosen = logic.preselected(discovery, kind)
             for candidate in getattr(discovery, kind):

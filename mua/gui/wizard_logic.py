@@ -33,6 +33,7 @@ from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
 from mua.gui.wizard_errors import sentence_for
 from mua.net import imap, submission
+from mua.net.autoconfig import default_urls
 from mua.net.candidates import Candidate, Discovery
 from mua.net.dns import DnsError, Resolver
 from mua.net.tls import CertificateProblem
@@ -123,13 +124,16 @@ def nameserver_text(nameserver: tuple[str, int] | None) -> str | None:
 
 def demo_discover_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """discover()'s options in demo mode (`settings`: the demo world's, as `mua stack
-    --json` prints them): its DNS, DNSSEC checked against its trust anchor, its CA, and no
-    autoconfig fetches (they would go to the Internet)."""
+    --json` prints them): its DNS, DNSSEC checked against its trust anchor, and its CA. The
+    autoconfig files are the world's (autoconfig.<domain> resolves only in its DNS), and only
+    over HTTPS: the plain-HTTP fallback is not asked."""
     return {
         "nameserver": (settings["dns"]["host"], int(settings["dns"]["port"])),
         "trust_anchor_file": Path(settings["trust_anchor_file"]),
         "ca_file": Path(settings["ca_file"]),
-        "autoconfig_urls": lambda _domain, _address: [],
+        "autoconfig_urls": lambda domain, address: [
+            u for u in default_urls(domain, address) if u.startswith("https://")
+        ],
     }
 
 

@@ -5,7 +5,8 @@ IMAP with the token and greets the SMTP server. The sign-in itself is Qt-free
 
 Where the account signs in: the table of known providers (mua.net.oauth_providers, client
 IDs from settings or the environment), or the wizard's `oauth_options` (per domain: issuer
-and client ID, which the demo world's settings provide).
+and client ID, which the demo world's settings provide), which the issuer discovery found in
+the provider's autoconfig file joins (wizard_oauth_offer.py, on the discovery page).
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ async def oauth_settings(
 ) -> OAuthSettings:
     """The wizard's options for the domain, else the table. Raises OAuthError (NoClientId)."""
     given = options.get(account.domain)
+    if given and not given.get("client_id"):
+        raise oauth_providers.NoClientId(
+            _(
+                "{address} signs in at {issuer}, and this copy of mua has no client ID for it "
+                "(set MUA_OAUTH_CLIENT_ID, see the README); sign in with a password instead."
+            ).format(address=account.address, issuer=given["issuer"])
+        )
     if given:
         found = await oauth.discover(
             http_settings(account, timeout), given["issuer"], given["client_id"], SCOPES

@@ -74,3 +74,44 @@ def test_sign_in_with_the_browser(qtbot, demo_session, open_main_window, loop, m
     secrets = demo_session.engine.secrets
     assert secrets.get("alice@a.test", "oauth")
     assert secrets.get("alice@a.test", "imap") is None  # no password was kept
+
+
+def test_discovery_that_finds_oauth2_checks_the_browser_sign_in(
+    qtbot, demo_session, open_main_window, loop, monkeypatch
+):
+    """The person typed a password; the world's autoconfig file (autoconfig.a.test) says the
+    provider signs in with OAuth2: the discovery page offers it pre-checked, with the issuer,
+    and the test page then signs in in the browser."""
+    world = demo_session.world.world
+    issuer = world.settings()["domains"][0]["oauth"]["issuer"]
+    demo_session.engine.accounts.remove("alice@a.test")
+    for kind in ("imap", "smtp"):
+        demo_session.engine.secrets.delete("alice@a.test", kind)
+    browser = Browser(world, world.mailbox("alice@a.test").password)
+    opened: list[str] = []
+
+    def browser_that_answers(url: str) -> None:
+        opened.append(url)
+        browser.tasks.append(asyncio.ensure_future(browser._browse(url)))
+
+    monkeypatch.setattr("mua.gui.wizard_oauth.open_in_browser", browser_that_answers)
+    wizard = open_main_window().add_account()
+    assert isinstance(wizard, AccountWizard)
+    qtbot.waitExposed(wizard)
+    wizard.identity.address_edit.setText("alice@a.test")
+    wizard.identity.password_edit.setText(world.mailbox("alice@a.test").password)
+    assert not wizard.identity.oauth_box.isChecked()
+    wizard.next()
+    qtbot.waitUntil(wizard.discovering.isComplete, timeout=WAIT)
+    offer = wizard.discovering.oauth_offer
+    assert offer.isVisible() and offer.isChecked() and issuer in offer.text()
+    assert wizard.field("oauth")  # the first page's "Sign in with my browser" is checked
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert wizard.grab().save(str(ARTIFACTS / "wizard_oauth_discovered.png"))
+
+    wizard.next()
+    wizard.next()
+    assert wizard.currentId() == AccountWizard.TEST
+    qtbot.waitUntil(wizard.testing.isComplete, timeout=WAIT)
+    assert opened and opened[0].startswith(issuer)
+    assert "OAuth2 token (XOAUTH2)" in wizard.testing.results["imap"].text()
