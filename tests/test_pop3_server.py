@@ -177,7 +177,8 @@ async def test_the_110_role_refuses_passwords_until_stls(world: World, pop3: Ope
     assert (await wire.command(f"PASS {bob.password}")) == "-ERR Send USER first"
     _status, caps = await wire.multiline("CAPA")
     names = {c.strip().decode() for c in caps}
-    assert "USER" in names and "SASL PLAIN" in names and "STLS" not in names
+    assert "USER" in names and "STLS" not in names
+    assert "SASL PLAIN XOAUTH2 OAUTHBEARER" in names  # tokens too, now under TLS
     assert (await wire.command(f"AUTH PLAIN {plain}")).startswith("+OK Maildrop locked: 1")
     assert (await wire.command("STLS")).startswith("-ERR STLS is not allowed")
 

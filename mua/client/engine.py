@@ -215,6 +215,7 @@ class Engine:
             self.cache,
             self._pop3_state,
             timeout=self.timeout,
+            token=self.oauth.thread_token(account) if account.oauth is not None else None,
         )
 
     async def _run(self, account: Account, fn, *args, **kwargs):

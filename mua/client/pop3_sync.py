@@ -30,7 +30,7 @@ from mua.client.sync import FolderSync
 from mua.core.account import Account
 from mua.core.i18n import T_
 from mua.core.tls import TlsFacts
-from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
+from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session, TokenRefused
 from mua.store.cache import CachedMessage, MailCache
 from mua.store.pop3_state import Pop3State
 
@@ -57,9 +57,13 @@ class Pop3Sync:
         *,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
+        token: Callable[[bool], str] | None = None,
     ) -> None:
+        """`token(refreshed)`: an OAuth2 account's access token (mua.client.oauth_accounts);
+        the session then signs in with it (AUTH XOAUTH2 / OAUTHBEARER) instead of `password`."""
         assert account.pop3 is not None, "not a POP3 account"
         self.account = account
+        self._token = token
         self.settings = account.pop3
         self._password = password
         self.cache = cache
@@ -103,11 +107,14 @@ class Pop3Sync:
         session = Pop3Session.connect(endpoint_for(self.account), timeout=self.timeout)
         self._session = session
         try:
-            session.login(
-                self.settings.server.username,
-                self._password(),
-                allow_cleartext_auth=self.account.allow_cleartext_auth,
-            )
+            if self._token is not None and self.account.oauth is not None:
+                self._login_with_token(session)
+            else:
+                session.login(
+                    self.settings.server.username,
+                    self._password(),
+                    allow_cleartext_auth=self.account.allow_cleartext_auth,
+                )
             self.last_tls = session.tls
             added, removed = self._download_and_tidy(session)
             session.quit()  # the UPDATE state: the marked messages go now
@@ -115,6 +122,18 @@ class Pop3Sync:
             self.abort()
         self.state.forget(self.account.key, removed)
         return FolderSync(INBOX, added, 0, 0, False, method="pop3")
+
+    def _login_with_token(self, session: Pop3Session) -> None:
+        """OAuth2: the access token; refused once, a refreshed one (the session is still in
+        the AUTHORIZATION state), SignInAgain when the provider refuses the refresh."""
+        from mua.net.pop3_oauth import login_bearer
+
+        assert self._token is not None and self.account.oauth is not None
+        user, mechanism = self.settings.server.username, self.account.oauth.mechanism
+        try:
+            login_bearer(session, user, self._token(False), mechanism)
+        except TokenRefused:
+            login_bearer(session, user, self._token(True), mechanism)
 
     def _download_and_tidy(self, session: Pop3Session) -> tuple[int, list[str]]:
         key, now = self.account.key, self.clock()

@@ -11,7 +11,8 @@ from a worker thread, one at a time per connection. Around it, what poplib does 
   without TLS unless the account explicitly allows it (`allow_cleartext_auth`);
 - lines up to 64 KiB (poplib refuses a message line past 2,048 octets, which real HTML mail
   has), and errors a person can act on.
-poplib speaks no SASL: USER/PASS is the login, which RFC 1939 and every server offer.
+poplib speaks no SASL: USER/PASS is the login, which RFC 1939 and every server offer; an
+OAuth2 account signs in with AUTH XOAUTH2 / OAUTHBEARER sent by mua.net.pop3_oauth.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class Pop3Error(Exception):
 
 class AuthenticationFailed(Pop3Error, PermissionError):
     pass
+
+
+class TokenRefused(AuthenticationFailed):
+    """The server refused an OAuth2 access token (mua.net.pop3_oauth); `status` is the RFC
+    7628 error challenge's ("invalid_token", "insufficient_scope"), "" when it sent none."""
+
+    def __init__(self, message: str, *, status: str = "") -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ServerUnreachable(Pop3Error, ConnectionError):

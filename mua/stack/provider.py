@@ -301,6 +301,7 @@ class Provider:
         self.token_verifier = TokenVerifier(self.auth_server.authorization)
         self.msa.accept_tokens(self.token_verifier)
         self.ms.token_verifier = self.token_verifier
+        self.pop3.token_verifier = self.token_verifier
         self.ports = ProviderPorts(
             msa_ports.implicit_tls,
             msa_ports.starttls,

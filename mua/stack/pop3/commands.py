@@ -1,4 +1,5 @@
-"""The POP3 commands (RFC 1939, CAPA of RFC 2449, STLS of RFC 2595, AUTH PLAIN of RFC 5034).
+"""The POP3 commands (RFC 1939, CAPA of RFC 2449, STLS of RFC 2595, AUTH of RFC 5034: PLAIN,
+and XOAUTH2 / OAUTHBEARER with a token in pop3/oauth_auth.py).
 
 Each handler takes the session and the command's arguments and answers one response. A
 handler raises `Bad` for a command whose arguments are wrong (the session counts those,
@@ -14,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from mua.stack.pop3 import maildrop
+from mua.stack.pop3 import maildrop, oauth_auth
 
 if TYPE_CHECKING:
     from mua.stack.pop3.server import Session
@@ -122,13 +123,18 @@ async def pass_(session: Session, args: list[str]) -> None:
 @_command("AUTH", AUTH)
 async def auth(session: Session, args: list[str]) -> None:
     if not args:  # RFC 5034 allows a bare AUTH listing the mechanisms (like CAPA's SASL)
-        mechanisms = ["PLAIN"] if session.may_authenticate else []
+        mechanisms = ["PLAIN", *oauth_auth.mechanisms(session)] if session.may_authenticate else []
         await session.send("+OK Mechanisms follow", *mechanisms, ".")
         return
     if len(args) > 2:
         raise Bad("AUTH takes a mechanism and an optional initial response")
     if not session.may_authenticate:
         await session.send("-ERR [AUTH] Authentication is disabled before STLS")
+        return
+    if args[0].upper() in oauth_auth.PARSERS:  # OAuth2 tokens, over TLS only
+        await oauth_auth.authenticate_bearer(
+            session, args[0].upper(), args[1] if len(args) == 2 else None
+        )
         return
     if args[0].upper() != "PLAIN":
         await session.send("-ERR Unsupported mechanism; use PLAIN")

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode
@@ -38,10 +39,13 @@ from mua.stack.events import EventLog
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.protocol import LineTooLong, read_line
 from mua.stack.limits import ConnectionGate, ConnectionLimits
-from mua.stack.pop3 import commands
+from mua.stack.pop3 import commands, oauth_auth
 from mua.stack.pop3.maildrop import Maildrop
 from mua.stack.pop3.state import Pop3Limits, State
 from mua.stack.users import Mailbox, UserDirectory
+
+if TYPE_CHECKING:
+    from mua.stack.oauth_tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +218,7 @@ class Session:
         caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if self.state is State.AUTHORIZATION:
             if self.may_authenticate:
-                caps += ["USER", "SASL PLAIN"]
+                caps += ["USER", " ".join(["SASL PLAIN", *oauth_auth.mechanisms(self)])]
             if not self.tls_active:
                 caps.append("STLS")
         return [*caps, "IMPLEMENTATION mua"]
@@ -240,6 +244,10 @@ class Session:
             await asyncio.sleep(self.server.failed_login_delay)
             await self.send("-ERR [AUTH] Invalid credentials")
             return
+        await self.open_maildrop(mailbox)
+
+    async def open_maildrop(self, mailbox: Mailbox) -> None:
+        """Signed in (a password or a token): lock the maildrop, enter TRANSACTION."""
         if not self.server.lock(mailbox.address):
             await self.send("-ERR [IN-USE] The maildrop is in use by another POP3 session")
             return
@@ -303,6 +311,7 @@ class Pop3Server:
         # a legacy provider (only in the scenarios that show one): USER/PASS and AUTH on
         # the 110 role without STLS, so the password crosses in clear
         self.cleartext_auth = cleartext_auth
+        self.token_verifier: TokenVerifier | None = None  # OAuth2 tokens (pop3/oauth_auth.py)
         self.users = users
         self.store_for = store_for
         self.events = events
