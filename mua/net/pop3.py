@@ -24,7 +24,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from mua.core.i18n import T_
+from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.tls import client_context, describe_certificate_error, facts_from_ssl_object
@@ -38,6 +38,10 @@ _MAX_LINE = 64 * 1024
 POP3_NOTE = T_(
     "POP3 downloads the messages, where IMAP keeps them in sync on the server; implicit TLS "
     "(port 995) is what RFC 8314 recommends, as port 993 for IMAP."
+)
+_CLEAR_NOTE = T_(
+    "POP3 without TLS: your password crossed in clear, as this account allows; "
+    "use port 995 with TLS."
 )
 
 
@@ -280,14 +284,7 @@ class Pop3Session:
             Source.OBSERVED,
             port_role=self.endpoint.port_role,
             port_actual=self.endpoint.port,
-            note=(
-                T_(
-                    "POP3 without TLS: your password crossed in clear, as this account allows; "
-                    "use port 995 with TLS."
-                )
-                if self.password_in_clear
-                else POP3_NOTE
-            ),
+            note=(Text.join([_CLEAR_NOTE, POP3_NOTE]) if self.password_in_clear else POP3_NOTE),
             auth=self.auth,
         )
 

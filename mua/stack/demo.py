@@ -22,7 +22,7 @@ from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, LegKind, Protocol, Role, Source, Trace, TraceStatus
 from mua.net.http import HttpSettings
 from mua.net.imap import ImapEndpoint, ImapSession
-from mua.net.pop3 import Pop3Endpoint, Pop3Session
+from mua.net.pop3 import POP3_NOTE, Pop3Endpoint, Pop3Session
 from mua.net.sasl_oauth import BearerAuth
 from mua.net.submission import Security, SubmissionEndpoint, submit
 from mua.stack.attacker import describe_attack
@@ -250,7 +250,7 @@ def _download_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple
             "POP3 on the 110 role without STLS: your password crossed in clear, and the "
             "message too; anyone on the path could read both. Use 995 with implicit TLS."
         )
-        leg = replace(leg, note=Text.join([clear, leg.note]))
+        leg = replace(leg, note=Text.join([clear, POP3_NOTE]))  # the demo's words, not the client's
     return leg, raw
 
 
