@@ -7,6 +7,7 @@ The decisions live in mua.gui.wizard_logic (Qt-free); this file is the view.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from mua.gui.wizard_manual import ManualPage
 from mua.gui.wizard_oauth_offer import OAuthOffer
 from mua.gui.wizard_page import KINDS, ROLE, WizardPage, grade_icon, paint
 from mua.gui.wizard_page import label as _label
+from mua.gui.wizard_pop3 import pop3_candidates
 from mua.gui.wizard_testing import TestPage
 from mua.net.candidates import Candidate, Discovery
 from mua.net.discovery import discover
@@ -194,30 +196,38 @@ class DiscoveryPage(WizardPage):
         self.status.setText(_("Looking up the servers for {address}…").format(address=address))
         self.start("discover", self._discover(address), self._found, self._failed)
 
-    async def _discover(self, address: str) -> tuple[Discovery, bool | None, str]:
-        """Discovery; when it found nothing, also whether the domain exists at all."""
+    async def _discover(self, address: str) -> tuple[Discovery, tuple, list, bool | None, str]:
+        """Discovery of IMAP and SMTP, and of POP3 beside it (its servers listed with the
+        incoming ones); when nothing was found, also whether the domain exists at all."""
         options = self._wizard.discover_options
-        discovery = await self._wizard.discover_fn(address, **options)
-        if discovery.imap or discovery.smtp:
-            return discovery, True, ""
+        discovery, (pop3, pop3_steps) = await asyncio.gather(
+            self._wizard.discover_fn(address, **options),
+            pop3_candidates(address, options, self._wizard.timeout),
+        )
+        if discovery.imap or discovery.smtp or pop3:
+            return discovery, pop3, pop3_steps, True, ""
         exists, said = await errors.domain_exists(
             address.rpartition("@")[2].lower().rstrip("."),
             nameserver=options.get("nameserver"),
             trust_anchor_file=options.get("trust_anchor_file"),
             timeout=self._wizard.timeout,
         )
-        return discovery, exists, said
+        return discovery, pop3, pop3_steps, exists, said
 
-    def _found(self, result: tuple[Discovery, bool | None, str]) -> None:
-        discovery, exists, said = result
+    def _found(self, result: tuple[Discovery, tuple, list, bool | None, str]) -> None:
+        discovery, pop3, pop3_steps, exists, said = result
         self._wizard.discovery = discovery
         self.oauth_offer.offer(discovery)
         for kind in KINDS:
             chosen = logic.preselected(discovery, kind)
-            for candidate in getattr(discovery, kind):
+            extra = pop3 if kind == "imap" else ()  # IMAP syncs, POP3 downloads: IMAP first
+            if chosen is None and extra:  # no IMAP server: the best POP3 one
+                chosen = next((c for c in extra if c.verified), None)
+            for candidate in (*getattr(discovery, kind), *extra):
                 row = logic.candidate_row(candidate)
+                where = f"POP3 {row.where}" if candidate.kind == "pop3" else row.where
                 item = QTreeWidgetItem(
-                    [row.where, row.security, _(GRADE_LABELS[row.grade]), row.status]
+                    [where, row.security, _(GRADE_LABELS[row.grade]), row.status]
                 )
                 item.setIcon(0, grade_icon(row.grade))
                 item.setForeground(2, grade_colour(row.grade))
@@ -226,7 +236,7 @@ class DiscoveryPage(WizardPage):
                 self.lists[kind].addTopLevelItem(item)
                 if candidate is chosen:
                     self.lists[kind].setCurrentItem(item)
-        found = len(discovery.imap) + len(discovery.smtp)
+        found = len(discovery.imap) + len(discovery.smtp) + len(pop3)
         if found:
             self.status.setText(
                 ngettext(
@@ -239,9 +249,9 @@ class DiscoveryPage(WizardPage):
             domain = discovery.address.rpartition("@")[2]
             self.status.setText(
                 errors.nothing_found(domain, exists),
-                errors.details_of(discovery.steps, said),
+                errors.details_of([*discovery.steps, *pop3_steps], said),
             )
-        self.steps.addItems(list(discovery.steps))
+        self.steps.addItems([*discovery.steps, *pop3_steps])
         self._done()
 
     def _failed(self, message: str) -> None:

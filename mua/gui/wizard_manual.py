@@ -96,6 +96,10 @@ class ManualPage(WizardPage):
 
     def initializePage(self) -> None:
         address = self.field("address").strip()
+        incoming = self._wizard.discovering.chosen("imap")
+        pop3 = incoming is not None and incoming.kind == "pop3"  # a POP3 row was chosen
+        if incoming is not None and pop3 != self.pop3():
+            self.protocol.setCurrentIndex(self.protocol.findData("pop3" if pop3 else "imap"))
         for kind in KINDS:
             candidate = self._wizard.discovering.chosen(kind)
             if candidate is not None:
@@ -117,7 +121,7 @@ class ManualPage(WizardPage):
         return Security(self.securities[kind].currentData())  # Qt hands back a plain str
 
     def pop3(self) -> bool:
-        """The incoming server is a POP3 server (chosen here; discovery offers IMAP)."""
+        """The incoming server is a POP3 server (chosen here or on the discovery page)."""
         return self.protocol.currentData() == "pop3"
 
     def _port_key(self, kind: str) -> str:

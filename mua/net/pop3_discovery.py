@@ -15,15 +15,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mua.core.i18n import T_
+from mua.core.i18n import T_, Text
 from mua.core.tls import Security, TlsFacts
 from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigError
 from mua.net.dns import DnsError, Resolver
-from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
+from mua.net.pop3 import (
+    CertificateInvalid,
+    CleartextRefused,
+    Pop3Endpoint,
+    Pop3Error,
+    Pop3Session,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +46,18 @@ class Pop3Candidate:
     origin: str  # a sentence: where it was found
     tls: TlsFacts | None = None  # what the probe saw, when it worked
     server_name: str | None = None  # the name verified when `host` is an address
+    source: str = "probe"  # "srv", "autoconfig" or "probe" (a usual name and port)
+    problem: str = ""  # why connecting to it failed
+    refused: bool = False  # ... because its certificate failed or it offered no STLS
 
 
 @dataclass(frozen=True)
 class Pop3Discovery:
     found: Pop3Candidate | None  # the first candidate that works, implicit TLS first
     steps: list[str]
+    # Every server a lookup named (SRV, autoconfig), in order: tried ones with their TLS or
+    # problem, the rest untried; of the usual names, only one that worked.
+    candidates: tuple[Pop3Candidate, ...] = ()
 
 
 async def discover_pop3(
@@ -78,7 +90,9 @@ async def discover_pop3(
                    port=record.port)
             )  # fmt: skip
             origin = T_("From the SRV record {name}", name=name)
-            candidates.append(Pop3Candidate(record.target, record.port, security, origin))
+            candidates.append(
+                Pop3Candidate(record.target, record.port, security, origin, source="srv")
+            )
     if not candidates:
         urls = (autoconfig_urls or autoconfig.default_urls)(domain, address)
         candidates = await _from_autoconfig(urls, address, resolver, nameserver, ca_file,
@@ -90,10 +104,18 @@ async def discover_pop3(
                 origin = T_("A usual name and port: {host} port {port}", host=host,
                             port=DEFAULT_PORTS[security])  # fmt: skip
                 candidates.append(Pop3Candidate(host, DEFAULT_PORTS[security], security, origin))
-    for candidate in candidates:
+    listed: list[Pop3Candidate] = []  # what the lookups named, with what came of each
+
+    def seen(candidate: Pop3Candidate, step: Text, problem: str, refused: bool = False) -> None:
+        steps.append(step)
+        if candidate.source != "probe":  # the problem stays a Text: translated where shown
+            listed.append(replace(candidate, problem=problem, refused=refused))
+
+    for index, candidate in enumerate(candidates):
         connect_to = await _address(resolver, candidate.host, nameserver is not None)
         if connect_to is None:
-            steps.append(T_("{host}: the name does not resolve.", host=candidate.host))
+            step = T_("{host}: the name does not resolve.", host=candidate.host)
+            seen(candidate, step, step)
             continue
         endpoint = Pop3Endpoint(
             connect_to, candidate.port, candidate.security, ca_file, server_name=candidate.host
@@ -101,16 +123,17 @@ async def discover_pop3(
         try:
             tls = await asyncio.to_thread(_probe, endpoint, timeout)
         except Pop3Error as exc:
-            steps.append(T_("{where}: {error}", where=endpoint.describe(), error=exc))
+            refused = isinstance(exc, (CertificateInvalid, CleartextRefused))
+            problem = exc.args[0] if exc.args else str(exc)
+            step = T_("{where}: {error}", where=endpoint.describe(), error=exc)
+            seen(candidate, step, problem, refused)
             continue
         steps.append(T_("{where}: POP3 answers, TLS verified.", where=endpoint.describe()))
         name = candidate.host if connect_to != candidate.host else None
-        return Pop3Discovery(
-            Pop3Candidate(connect_to, candidate.port, candidate.security, candidate.origin, tls,
-                          name),
-            steps,
-        )  # fmt: skip
-    return Pop3Discovery(None, steps)
+        found = replace(candidate, host=connect_to, tls=tls, server_name=name)
+        rest = [c for c in candidates[index + 1 :] if c.source != "probe"]
+        return Pop3Discovery(found, steps, (*listed, found, *rest))
+    return Pop3Discovery(None, steps, tuple(listed))
 
 
 async def _from_autoconfig(
@@ -147,7 +170,8 @@ async def _from_autoconfig(
         for server in order:
             steps.append(T_("Autoconfig {url}: POP3 {host} port {port}.", url=url,
                             host=server.host, port=server.port))  # fmt: skip
-        return [Pop3Candidate(s.host, s.port, s.security, origin) for s in order]
+        return [Pop3Candidate(s.host, s.port, s.security, origin, source="autoconfig")
+                for s in order]  # fmt: skip
     return []
 
 

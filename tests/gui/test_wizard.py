@@ -160,7 +160,9 @@ def test_discovery_by_srv_test_and_save(world, bridge, qtbot, tmp_path, keys) ->
         assert (chosen.host, chosen.port, chosen.security) == (host, port, Security.IMPLICIT)
         assert chosen.verified and chosen.grade is Grade.GREEN and chosen.source is Source.SRV
         tree = page.lists[kind]
-        assert tree.topLevelItemCount() == 2  # implicit TLS and STARTTLS, both from SRV
+        rows = [tree.topLevelItem(i).data(0, 256) for i in range(tree.topLevelItemCount())]
+        pop3 = ["pop3", "pop3"] if kind == "imap" else []  # the incoming list offers POP3 too
+        assert [c.kind for c in rows] == [kind, kind, *pop3]  # implicit TLS, STARTTLS: SRV
         assert tree.currentItem().text(2) == "Recommended"
         assert tree.currentItem().text(3) == "Verified: TLSv1.3"
         starttls = tree.topLevelItem(1).data(0, 256)
