@@ -158,6 +158,7 @@ class DiscoveryPage(WizardPage):
         self.status = ErrorNote()  # progress, or a sentence with the raw details behind it
         self.lists: dict[str, QTreeWidget] = {}
         self.notes: dict[str, QLabel] = {}
+        self.titles: dict[str, QLabel] = {}
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         headers = [_("Server"), _("Security"), _("Grade"), _("Result")]
@@ -175,7 +176,8 @@ class DiscoveryPage(WizardPage):
                     item.data(0, ROLE).note if item is not None else ""
                 )
             )
-            layout.addWidget(QLabel(f"<b>{_(logic.KIND_NAMES[kind])}</b>"))
+            self.titles[kind] = QLabel(f"<b>{_(logic.KIND_NAMES[kind])}</b>")
+            layout.addWidget(self.titles[kind])
             layout.addWidget(tree)
             layout.addWidget(note)
         tried = _("What was tried")
@@ -236,6 +238,8 @@ class DiscoveryPage(WizardPage):
                 self.lists[kind].addTopLevelItem(item)
                 if candidate is chosen:
                     self.lists[kind].setCurrentItem(item)
+        incoming = _("Incoming (IMAP or POP3)") if pop3 else _(logic.KIND_NAMES["imap"])
+        self.titles["imap"].setText(f"<b>{incoming}</b>")
         found = len(discovery.imap) + len(discovery.smtp) + len(pop3)
         if found:
             self.status.setText(

@@ -47,6 +47,7 @@ def test_discovery_offers_the_pop3_servers_too(qtbot, demo_session, open_main_wi
     assert pop3[0].text(2) == "Recommended"
     assert "_pop3s._tcp.a.test" in pop3[0].data(0, ROLE).note
     assert tree.currentItem().data(0, ROLE).kind == "imap"  # IMAP stays the choice
+    assert page.titles["imap"].text() == "<b>Incoming (IMAP or POP3)</b>"
     steps = [page.steps.item(i).text() for i in range(page.steps.count())]
     assert f"SRV _pop3s._tcp.a.test: pop.a.test port {ports.pop3_implicit}." in steps
     ARTIFACTS.mkdir(exist_ok=True)
