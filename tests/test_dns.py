@@ -25,16 +25,14 @@ from hypothesis import strategies as st
 
 from mua.net.dns import (
     DnsError,
-    DnssecBogus,
     DnsTimeout,
     MxRecord,
     Resolver,
     SrvRecord,
     TlsaRecord,
     order_srv,
-    prove_denial,
-    read_trust_anchor,
 )
+from mua.net.dnssec import DnssecBogus, prove_denial, read_trust_anchor
 from mua.stack.dns_server import DnsServer, answer_wire
 from mua.stack.zones import DomainSpec, WorldZones
 

@@ -31,7 +31,8 @@ from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
-from mua.net.dns import DnsError, DnssecBogus, Resolver
+from mua.net.dns import DnsError, Resolver
+from mua.net.dnssec import DnssecBogus
 from mua.net.mta_sts import MtaStsClient, StsPolicy
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.relay_notes import (

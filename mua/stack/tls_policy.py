@@ -30,7 +30,8 @@ from mua.core.i18n import T_
 from mua.core.legs import Leg
 from mua.core.tls import VerifiedBy
 from mua.net import dane
-from mua.net.dns import DnsError, DnssecBogus, Resolver, TlsaRecord
+from mua.net.dns import DnsError, Resolver, TlsaRecord
+from mua.net.dnssec import DnssecBogus
 from mua.net.mta_sts import StsMode, StsPolicy
 from mua.net.tls import verify_certificate
 
