@@ -14,22 +14,17 @@ import base64
 import contextlib
 import logging
 import socket
-import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts, TlsMode
-from mua.net.tls import facts_from_ssl_object
-from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, ChaosOptions, Fault, next_fault, pick
-from mua.stack.events import EventLog
+from mua.core.legs import Protocol
+from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, Fault, next_fault, pick
 from mua.stack.imap import commands, ordering_commands, protocol
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.selected import SelectedMailbox
-from mua.stack.limits import ConnectionGate, ConnectionLimits
-from mua.stack.oauth_tokens import TokenVerifier
-from mua.stack.users import Mailbox, UserDirectory
+from mua.stack.mailserver import MailServer, MailSession
+from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +51,10 @@ class CloseConnection(Exception):
     """A handler decided the connection ends (LOGOUT, BYE)."""
 
 
-class Session:
-    """One client connection."""
+class Session(MailSession):
+    """One client connection (what it shares with a POP3 one: `mua.stack.mailserver`)."""
+
+    server: ImapServer
 
     def __init__(
         self,
@@ -67,34 +64,14 @@ class Session:
         *,
         implicit: bool,
     ) -> None:
-        self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.implicit = implicit
+        super().__init__(server, reader, writer, implicit=implicit)
         self.state = State.NOT_AUTHENTICATED
-        self.user: Mailbox | None = None
         self.store: MailStore | None = None
         self.selected: SelectedMailbox | None = None
         self.condstore = False
         self.changed = asyncio.Event()  # set when the store reports a change to our user's mail
-        peer = writer.get_extra_info("peername")
-        self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
-        self.bad_commands = 0
-        self.unauthenticated_timeout = server.limits.unauthenticated_timeout
-        self.chaos = server.chaos[implicit]  # `mua stack --chaos` (mua.stack.chaos)
 
     # -- I/O -------------------------------------------------------------------------------
-
-    @property
-    def tls_active(self) -> bool:
-        return self.writer.get_extra_info("ssl_object") is not None
-
-    def tls_facts(self) -> TlsFacts:
-        ssl_object = self.writer.get_extra_info("ssl_object")
-        if ssl_object is None:
-            return TlsFacts.cleartext()
-        mode = TlsMode.IMPLICIT if self.implicit else TlsMode.STARTTLS
-        return facts_from_ssl_object(ssl_object, mode, verified=None)
 
     async def send(self, *lines: str | bytes) -> None:
         for line in lines:
@@ -241,15 +218,8 @@ class Session:
         if self.tls_active:
             await self.send(f"{tag} BAD TLS is already active")
             return
-        # Anything the client pipelined after STARTTLS arrived in clear and must not be
-        # executed as if protected (the STARTTLS command-injection attack, RFC 2595 3.1).
-        self.reader._buffer.clear()  # type: ignore[attr-defined]  # asyncio keeps no public API
-        await self.send(f"{tag} OK Begin TLS negotiation now")
-        try:
-            await self.writer.start_tls(self.server.tls_context, ssl_handshake_timeout=30.0)
-        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-            log.info("STARTTLS handshake with %s failed: %s", self.peer, exc)
-            raise CloseConnection from exc
+        if not await self.upgrade_to_tls("STARTTLS", f"{tag} OK Begin TLS negotiation now"):
+            raise CloseConnection
 
     async def login(self, tag: str, username: str, password: str) -> None:
         if not self.tls_active and not self.server.cleartext_auth:
@@ -294,131 +264,31 @@ class Session:
             return
         await self.login(tag, username, password)
 
-    def record_retrieval(self, message_id: str | None, uid: int) -> None:
-        """The MS -> MUA leg as the server saw it, when a client reads a message body."""
-        leg = Leg(
-            Endpoint(Role.MS, self.server.hostname),
-            Endpoint(Role.MUA, self.peer),
-            Protocol.IMAP,
-            self.tls_facts(),
-            Source.OBSERVED,
-            port_role=993 if self.implicit else 143,
-            port_actual=self.writer.get_extra_info("sockname")[1],
-        )
-        assert self.user is not None
-        self.server.events.leg(
-            leg, side="server", message_id=message_id, uid=uid, user=self.user.address
-        )
 
+class ImapServer(MailServer):
+    """The 993-role and 143-role listeners (`mua.stack.mailserver`); store changes to IDLE."""
 
-class ImapServer:
-    def __init__(
-        self,
-        *,
-        hostname: str,
-        users: UserDirectory,
-        store_for: Callable[[Mailbox], MailStore],
-        events: EventLog,
-        tls_context: ssl.SSLContext,
-        host: str = "127.0.0.1",
-        limits: ImapLimits | None = None,
-        failed_login_delay: float = 0.5,
-        connection_limits: ConnectionLimits | None = None,
-        cleartext_auth: bool = False,
-        chaos: ChaosOptions | None = None,
-    ) -> None:
-        self.hostname = hostname
-        self.chaos = {  # each listener's own fault source (mua.stack.chaos)
-            implicit: chaos.source("imap", f"{hostname} {993 if implicit else 143}")
-            if chaos is not None
-            else None
-            for implicit in (True, False)
-        }
-        self.cleartext_auth = cleartext_auth  # LOGIN before TLS: a legacy server, on purpose
-        self.token_verifier: TokenVerifier | None = None  # OAuth2, set by the provider
-        self.users = users
-        self.store_for = store_for
-        self.events = events
-        self.tls_context = tls_context
-        self.host = host
-        self.limits = limits or ImapLimits()
-        self.failed_login_delay = failed_login_delay
-        # one gate per listener (993 role, 143 role): mua.stack.limits
-        self.gates = {
-            implicit: ConnectionGate(connection_limits or ConnectionLimits())
-            for implicit in (True, False)
-        }
-        self._servers: list[asyncio.Server] = []
-        self._sessions: set[Session] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+    protocol = Protocol.IMAP
+    port_roles = (993, 143)
+    default_limits = ImapLimits
+    limits: ImapLimits
+
+    def __init__(self, **options: Any) -> None:  # MailServer's keyword arguments
+        super().__init__(**options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watched: set[str] = set()
 
     async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> tuple[int, int]:
         self._loop = asyncio.get_running_loop()
-        implicit = await asyncio.start_server(
-            lambda r, w: self._serve(r, w, implicit=True),
-            self.host,
-            implicit_port,
-            ssl=self.tls_context,
-            ssl_handshake_timeout=30.0,
-        )
-        starttls = await asyncio.start_server(
-            lambda r, w: self._serve(r, w, implicit=False), self.host, starttls_port
-        )
-        self._servers = [implicit, starttls]
-        return (
-            implicit.sockets[0].getsockname()[1],
-            starttls.sockets[0].getsockname()[1],
-        )
+        return await super().start(implicit_port, starttls_port)
 
-    async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-        for session in list(self._sessions):
-            session.writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers = []
-
-    async def _serve(
+    def new_session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        gate = self.gates[implicit]
-        peer = writer.get_extra_info("peername")
-        address = peer[0] if isinstance(peer, tuple) else "unknown"
-        refusal = gate.admit(address)
-        if refusal is not None:  # RFC 5530 UNAVAILABLE; nothing of a session is built
-            log.info("refused an IMAP connection: %s", refusal)
-            writer.write(f"* BYE [UNAVAILABLE] {self.hostname}: {refusal}\r\n".encode())
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await writer.wait_closed()
-            return
-        self._tasks.add(task)
-        session = Session(self, reader, writer, implicit=implicit)
-        session.unauthenticated_timeout = gate.idle_timeout(session.unauthenticated_timeout)
-        self._sessions.add(session)
-        try:
-            await session.run()
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-            log.debug("IMAP client %s went away: %s", session.peer, exc)
-        except Exception:
-            log.exception("IMAP session with %s failed", session.peer)
-        finally:
-            gate.release(address)
-            self._sessions.discard(session)
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
-                await writer.wait_closed()
+    ) -> Session:
+        return Session(self, reader, writer, implicit=implicit)
+
+    def refusal_line(self, refusal: str) -> str:
+        return f"* BYE [UNAVAILABLE] {self.hostname}: {refusal}"  # RFC 5530
 
     def attach(self, session: Session) -> None:
         """Route store changes of this session's user to it (IDLE, NOOP updates)."""

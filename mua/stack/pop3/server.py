@@ -17,43 +17,34 @@ gates of `mua.stack.limits`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import ssl
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts, TlsMode
-from mua.net.tls import facts_from_ssl_object
+from mua.core.legs import Protocol
 from mua.stack.chaos import (
     POP3_PERMANENT,
     POP3_TEMPORARY,
-    ChaosOptions,
     Disruption,
     Fault,
     next_fault,
     pick,
 )
-from mua.stack.events import EventLog
-from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.protocol import LineTooLong, read_line
-from mua.stack.limits import ConnectionGate, ConnectionLimits
+from mua.stack.mailserver import MailServer, MailSession
 from mua.stack.pop3 import commands, oauth_auth
 from mua.stack.pop3.maildrop import Maildrop
 from mua.stack.pop3.state import Pop3Limits, State
-from mua.stack.users import Mailbox, UserDirectory
-
-if TYPE_CHECKING:
-    from mua.stack.oauth_tokens import TokenVerifier
+from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024  # RETR writes this much, then waits for the socket to drain
 
 
-class Session:
-    """One client connection."""
+class Session(MailSession):
+    """One client connection (what it shares with an IMAP one: `mua.stack.mailserver`)."""
+
+    server: Pop3Server
 
     def __init__(
         self,
@@ -63,36 +54,16 @@ class Session:
         *,
         implicit: bool,
     ) -> None:
-        self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.implicit = implicit
+        super().__init__(server, reader, writer, implicit=implicit)
         self.state = State.AUTHORIZATION
-        self.user: Mailbox | None = None
         self.maildrop: Maildrop | None = None
         self.pending_user: str | None = None
-        peer = writer.get_extra_info("peername")
-        self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
-        self.bad_commands = 0
-        self.unauthenticated_timeout = server.limits.unauthenticated_timeout
-        self.chaos = server.chaos[implicit]  # `mua stack --chaos` (mua.stack.chaos)
 
     # -- I/O -------------------------------------------------------------------------------
 
     @property
-    def tls_active(self) -> bool:
-        return self.writer.get_extra_info("ssl_object") is not None
-
-    @property
     def may_authenticate(self) -> bool:
         return self.tls_active or self.server.cleartext_auth
-
-    def tls_facts(self) -> TlsFacts:
-        ssl_object = self.writer.get_extra_info("ssl_object")
-        if ssl_object is None:
-            return TlsFacts.cleartext()
-        mode = TlsMode.IMPLICIT if self.implicit else TlsMode.STARTTLS
-        return facts_from_ssl_object(ssl_object, mode, verified=None)
 
     async def send(self, *lines: str) -> None:
         self.writer.write(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
@@ -227,15 +198,8 @@ class Session:
         if self.tls_active:
             await self.send("-ERR TLS is already active")
             return
-        # What the client pipelined after STLS came in clear and must not run as if
-        # protected (the command-injection attack, RFC 2595 section 3.1 / RFC 8314 5.4).
-        self.reader._buffer.clear()  # type: ignore[attr-defined]  # asyncio keeps no public API
-        await self.send("+OK Begin TLS negotiation")
-        try:
-            await self.writer.start_tls(self.server.tls_context, ssl_handshake_timeout=30.0)
-        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-            log.info("STLS handshake with %s failed: %s", self.peer, exc)
-            raise commands.Close from exc
+        if not await self.upgrade_to_tls("STLS", "+OK Begin TLS negotiation"):
+            raise commands.Close
 
     async def login(self, username: str, password: str) -> None:
         mailbox = self.server.users.authenticate(username, password)
@@ -268,66 +232,19 @@ class Session:
     def enter_update(self) -> None:
         self.state = State.UPDATE
 
-    def record_retrieval(self, message_id: str | None, uid: int) -> None:
-        """The MS -> MUA leg as the server saw it, when a client downloads a message."""
-        leg = Leg(
-            Endpoint(Role.MS, self.server.hostname),
-            Endpoint(Role.MUA, self.peer),
-            Protocol.POP3,
-            self.tls_facts(),
-            Source.OBSERVED,
-            port_role=995 if self.implicit else 110,
-            port_actual=self.writer.get_extra_info("sockname")[1],
-        )
-        assert self.user is not None
-        self.server.events.leg(
-            leg, side="server", message_id=message_id, uid=uid, user=self.user.address
-        )
 
+class Pop3Server(MailServer):
+    """The 995-role and 110-role listeners (`mua.stack.mailserver`) and the maildrop locks."""
 
-class Pop3Server:
-    def __init__(
-        self,
-        *,
-        hostname: str,
-        users: UserDirectory,
-        store_for: Callable[[Mailbox], MailStore],
-        events: EventLog,
-        tls_context: ssl.SSLContext,
-        host: str = "127.0.0.1",
-        limits: Pop3Limits | None = None,
-        failed_login_delay: float = 0.5,
-        connection_limits: ConnectionLimits | None = None,
-        cleartext_auth: bool = False,
-        chaos: ChaosOptions | None = None,
-    ) -> None:
-        self.hostname = hostname
-        self.chaos = {  # each listener's own fault source (mua.stack.chaos)
-            implicit: chaos.source("pop3", f"{hostname} {995 if implicit else 110}")
-            if chaos is not None
-            else None
-            for implicit in (True, False)
-        }
-        # a legacy provider (only in the scenarios that show one): USER/PASS and AUTH on
-        # the 110 role without STLS, so the password crosses in clear
-        self.cleartext_auth = cleartext_auth
-        self.token_verifier: TokenVerifier | None = None  # OAuth2 tokens (pop3/oauth_auth.py)
-        self.users = users
-        self.store_for = store_for
-        self.events = events
-        self.tls_context = tls_context
-        self.host = host
-        self.limits = limits or Pop3Limits()
-        self.failed_login_delay = failed_login_delay
-        # one gate per listener (995 role, 110 role): mua.stack.limits
-        self.gates = {
-            implicit: ConnectionGate(connection_limits or ConnectionLimits())
-            for implicit in (True, False)
-        }
+    protocol = Protocol.POP3
+    port_roles = (995, 110)
+    limits: Pop3Limits
+
+    default_limits = Pop3Limits
+
+    def __init__(self, **options: Any) -> None:  # MailServer's keyword arguments
+        super().__init__(**options)
         self._locked: set[str] = set()
-        self._servers: list[asyncio.Server] = []
-        self._sessions: set[Session] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def lock(self, address: str) -> bool:
         """Take the exclusive maildrop lock of RFC 1939 section 4; False when it is held."""
@@ -339,69 +256,14 @@ class Pop3Server:
     def unlock(self, address: str) -> None:
         self._locked.discard(address)
 
-    async def start(self, implicit_port: int = 0, starttls_port: int = 0) -> tuple[int, int]:
-        implicit = await asyncio.start_server(
-            lambda r, w: self._serve(r, w, implicit=True),
-            self.host,
-            implicit_port,
-            ssl=self.tls_context,
-            ssl_handshake_timeout=30.0,
-        )
-        starttls = await asyncio.start_server(
-            lambda r, w: self._serve(r, w, implicit=False), self.host, starttls_port
-        )
-        self._servers = [implicit, starttls]
-        return (
-            implicit.sockets[0].getsockname()[1],
-            starttls.sockets[0].getsockname()[1],
-        )
-
-    async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-        for session in list(self._sessions):
-            session.writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers = []
-
-    async def _serve(
+    def new_session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        gate = self.gates[implicit]
-        peer = writer.get_extra_info("peername")
-        address = peer[0] if isinstance(peer, tuple) else "unknown"
-        refusal = gate.admit(address)
-        if refusal is not None:  # nothing of a session is built
-            log.info("refused a POP3 connection: %s", refusal)
-            writer.write(f"-ERR [SYS/TEMP] {self.hostname}: {refusal}\r\n".encode())
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await writer.wait_closed()
-            return
-        self._tasks.add(task)
-        session = Session(self, reader, writer, implicit=implicit)
-        session.unauthenticated_timeout = gate.idle_timeout(session.unauthenticated_timeout)
-        self._sessions.add(session)
-        try:
-            await session.run()
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-            log.debug("POP3 client %s went away: %s", session.peer, exc)
-        except Exception:
-            log.exception("POP3 session with %s failed", session.peer)
-        finally:
-            if session.user is not None:
-                self.unlock(session.user.address)
-            gate.release(address)
-            self._sessions.discard(session)
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
-                await writer.wait_closed()
+    ) -> Session:
+        return Session(self, reader, writer, implicit=implicit)
+
+    def refusal_line(self, refusal: str) -> str:
+        return f"-ERR [SYS/TEMP] {self.hostname}: {refusal}"
+
+    def session_ended(self, session: Session) -> None:
+        if session.user is not None:  # a session that never reached UPDATE deletes nothing
+            self.unlock(session.user.address)
