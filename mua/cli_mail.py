@@ -181,18 +181,22 @@ def _errors(exc: BaseException) -> CliError:
     """One sentence and the right exit code for what the layers below raise."""
     from mua.client.engine import MissingPassword
     from mua.core.compose import ComposeError
-    from mua.net import imap, pop3, submission
+    from mua.net import imap, pop3, submission_errors
     from mua.net.oauth import OAuthError
     from mua.net.oauth_providers import NoClientId
     from mua.net.tls import CaFileError
 
     text = error_text(exc)
     if isinstance(
-        exc, imap.AuthenticationFailed | submission.AuthenticationFailed | pop3.AuthenticationFailed
+        exc,
+        imap.AuthenticationFailed
+        | submission_errors.AuthenticationFailed
+        | pop3.AuthenticationFailed,
     ):
         return CliError(text, EXIT_NOPERM)
     if isinstance(
-        exc, imap.CertificateInvalid | submission.CertificateInvalid | pop3.CertificateInvalid
+        exc,
+        imap.CertificateInvalid | submission_errors.CertificateInvalid | pop3.CertificateInvalid,
     ):
         return CliError(text, EXIT_NOPERM)
     if isinstance(exc, MissingPassword | LookupError | CaFileError | NoClientId):

@@ -26,7 +26,8 @@ from mua.cli import _settings_text
 from mua.core.compose import Draft
 from mua.core.tls import Security
 from mua.net.imap import AuthenticationFailed, ImapError
-from mua.net.submission import SubmissionEndpoint, SubmissionError, submit
+from mua.net.submission import SubmissionEndpoint, submit
+from mua.net.submission_errors import SubmissionError
 from mua.stack.chaos import ChaosOptions, Fault
 from mua.stack.world import World
 from tests.client_fixtures import make_engine, memory_keyring  # noqa: F401

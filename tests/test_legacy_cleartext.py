@@ -21,7 +21,8 @@ from mua.core.legs import LegKind, TraceStatus
 from mua.core.tls import Security
 from mua.net.imap import CleartextRefused as ImapCleartextRefused
 from mua.net.imap import ImapEndpoint, ImapSession
-from mua.net.submission import CleartextRefused, SubmissionEndpoint, SubmissionError, submit
+from mua.net.submission import SubmissionEndpoint, submit
+from mua.net.submission_errors import CleartextRefused, SubmissionError
 from mua.stack.demo import SCENARIOS, run_demo
 from mua.stack.events import EventLog
 from mua.stack.world import World

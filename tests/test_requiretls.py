@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mua.core.legs import LegKind, TraceStatus
-from mua.net.submission import RequireTlsUnsupported, Security, SubmissionEndpoint, submit
+from mua.net.submission import Security, SubmissionEndpoint, submit
+from mua.net.submission_errors import RequireTlsUnsupported
 from mua.stack.demo import SCENARIOS, run_demo, scenario_options
 from mua.stack.events import EventLog
 from mua.stack.tls_policy import returned_reason

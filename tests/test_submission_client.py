@@ -17,21 +17,17 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mua.core.tls import TlsMode, VerifiedBy
-from mua.net.submission import (
+from mua.net.submission import CertificateProblem, Security, SubmissionEndpoint, probe, submit
+from mua.net.submission_errors import (
     AuthenticationFailed,
     CertificateInvalid,
-    CertificateProblem,
     CleartextRefused,
     MessageRefused,
     RecipientsRefused,
-    Security,
     ServerUnreachable,
-    SubmissionEndpoint,
     SubmissionError,
     SubmissionTimeout,
     TlsHandshakeFailed,
-    probe,
-    submit,
 )
 from mua.stack.ca import LocalCA, ServerCert
 

@@ -19,12 +19,8 @@ from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.net.oauth import OAuthError
 from mua.net.sasl_oauth import BearerAuth
-from mua.net.submission import (
-    SubmissionEndpoint,
-    SubmissionError,
-    SubmissionResult,
-    submit,
-)
+from mua.net.submission import SubmissionEndpoint, SubmissionResult, submit
+from mua.net.submission_errors import SubmissionError
 from mua.store.cache import MailCache
 from mua.store.outbox import Outbox, OutboxEntry
 

@@ -32,7 +32,7 @@ from mua.core.i18n import N_, T_, _, error_text, translated
 from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
 from mua.gui.wizard_errors import sentence_for
-from mua.net import imap, submission
+from mua.net import imap, submission, submission_errors
 from mua.net.autoconfig import default_urls
 from mua.net.candidates import Candidate, Discovery
 from mua.net.dns import DnsError, Resolver
@@ -248,9 +248,9 @@ async def _check_smtp(account: Account, timeout: float) -> CheckResult:
     endpoint = submission.SubmissionEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
     try:
         result = await submission.probe(endpoint, timeout=timeout)
-    except submission.CertificateInvalid as exc:
+    except submission_errors.CertificateInvalid as exc:
         return CheckResult("smtp", False, error_text(exc), _problem(exc.reason))
-    except submission.SubmissionError as exc:
+    except submission_errors.SubmissionError as exc:
         return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
     how = ", ".join(result.auth_mechanisms) or _("none")
     text = _("Connected over {protection}; sign-in offered: {mechanisms}.").format(

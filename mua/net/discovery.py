@@ -27,7 +27,7 @@ from pathlib import Path
 
 from mua.core.i18n import T_, TN_
 from mua.core.tls import Security, TlsFacts
-from mua.net import autoconfig, imap, submission
+from mua.net import autoconfig, imap, submission, submission_errors
 from mua.net.autoconfig import AutoconfigError, AutoconfigOAuth2, Kind
 from mua.net.candidates import Candidate, Discovery, DiscoveryError, Source, account_from
 from mua.net.dns import DnsError, Resolver
@@ -61,9 +61,9 @@ _USUAL_PREFIXES: dict[Kind, tuple[str, ...]] = {
 _MODE_WORDS = {Security.IMPLICIT: T_("implicit TLS"), Security.STARTTLS: T_("STARTTLS")}
 _KINDS: tuple[Kind, ...] = ("imap", "smtp")
 _REFUSED = (
-    submission.CertificateInvalid,
+    submission_errors.CertificateInvalid,
     imap.CertificateInvalid,
-    submission.CleartextRefused,
+    submission_errors.CleartextRefused,
     imap.CleartextRefused,
 )
 
@@ -421,7 +421,7 @@ class _Prober:
             address = await self.address_for(c.host)
             async with asyncio.timeout(self.timeout):
                 tls = await self._connect(c, address)
-        except (submission.SubmissionError, imap.ImapError) as exc:
+        except (submission_errors.SubmissionError, imap.ImapError) as exc:
             problem, refused = exc.args[0] if exc.args else str(exc), isinstance(exc, _REFUSED)
         except DnsError as exc:
             problem, refused = f"{exc}.", False

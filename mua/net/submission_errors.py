@@ -1,0 +1,208 @@
+"""What can go wrong in SMTP submission, as exceptions a caller can catch by meaning.
+
+`translate` turns what aiosmtplib, ssl and the socket layer raised into the `SubmissionError`
+whose str() is one sentence for a user: what happened, and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Mapping
+from typing import TypeVar
+
+import aiosmtplib
+
+from mua.core.i18n import T_
+from mua.net.tls import CertificateProblem, describe_certificate_error
+
+_E = TypeVar("_E", bound=BaseException)
+
+CONNECTING = T_("connecting")
+
+
+class SubmissionError(Exception):
+    """Sending failed; str() is one sentence saying what happened and what to do."""
+
+    def __init__(self, message: str, *, code: int | None = None, temporary: bool | None = None):
+        super().__init__(message)
+        self.code = code  # the server's reply code, when it answered
+        self.temporary = temporary if temporary is not None else 400 <= (code or 0) < 500
+
+
+class AuthenticationFailed(SubmissionError, PermissionError):
+    """The server refused the credentials (or offers no sign-in we can use)."""
+
+
+class ServerUnreachable(SubmissionError, ConnectionError):
+    """No connection, or the server dropped it."""
+
+
+class SubmissionTimeout(SubmissionError, TimeoutError):
+    """A network step took longer than the timeout."""
+
+
+class TlsHandshakeFailed(SubmissionError, ConnectionError):
+    """TLS could not be set up for a reason other than the certificate (often: wrong port)."""
+
+
+class CertificateInvalid(SubmissionError):
+    def __init__(self, message: str, *, reason: CertificateProblem, detail: str) -> None:
+        super().__init__(message, temporary=False)
+        self.reason = reason
+        self.detail = detail  # OpenSSL's verify message
+
+
+class CleartextRefused(SubmissionError):
+    """STARTTLS was required but not offered, or credentials would have gone in the clear."""
+
+
+class SenderRefused(SubmissionError):
+    """MAIL FROM was refused (often: the account may not send from that address)."""
+
+
+class RecipientsRefused(SubmissionError):
+    def __init__(self, message: str, refused: Mapping[str, tuple[int, str]], code: int) -> None:
+        super().__init__(message, code=code)
+        self.refused = dict(refused)  # address -> (code, server text), every recipient
+
+
+class RequireTlsUnsupported(SubmissionError):
+    """REQUIRETLS (RFC 8689) was asked for, and the server does not advertise it."""
+
+
+class MessageRefused(SubmissionError):
+    """DATA was refused: the message itself (size, content, policy)."""
+
+
+def _said(code: int, text: str) -> str:
+    return f'"{code} {" ".join(text.split())[:160]}"'
+
+
+def _chained(exc: BaseException | None, kind: type[_E]) -> _E | None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def translate(
+    exc: BaseException, where: str, host: str, doing: str, timeout: float
+) -> SubmissionError:
+    """The SubmissionError that says, in one sentence, what `exc` means for the user, who
+    was `doing` something with the server `where` ("host port N"), named `host`."""
+    if (cert := _chained(exc, ssl.SSLCertVerificationError)) is not None:
+        reason, text, detail = describe_certificate_error(cert, where)
+        return CertificateInvalid(text, reason=reason, detail=detail)
+    # asyncio aborts a handshake that outlives ssl_handshake_timeout with ConnectionAbortedError
+    aborted = isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(
+        exc.__cause__, ConnectionAbortedError
+    )
+    if isinstance(exc, TimeoutError) or aborted:
+        return SubmissionTimeout(
+            T_(
+                "{where} did not answer within {seconds} seconds while {doing}; try again "
+                "later, or check the port and security setting.",
+                where=where,
+                seconds=f"{timeout:g}",
+                doing=doing,
+            ),
+            temporary=True,
+        )
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        first = exc.recipients[0]
+        said = f"{first.recipient}: {_said(first.code, first.message)}"
+        return RecipientsRefused(
+            T_(
+                "{where} refused every recipient ({said}); check the addresses.",
+                where=where,
+                said=said,
+            ),
+            {r.recipient: (r.code, r.message) for r in exc.recipients},
+            code=max(r.code for r in exc.recipients),  # temporary only if all were
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        code, said = exc.code, _said(exc.code, exc.message)
+        later = 400 <= code < 500
+        advice = T_("try again later") if later else T_("check the account settings")
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and code < 500:
+            text = T_(
+                "{where} could not check the password right now ({said}); {advice}.",
+                where=where,
+                said=said,
+                advice=advice,
+            )
+            return AuthenticationFailed(text, code=code)
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            text = T_(
+                "{where} rejected the user name or password ({said}); check them.",
+                where=where,
+                said=said,
+            )
+            return AuthenticationFailed(text, code=code)
+        if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+            text = T_(
+                "{where} refused the sender {sender} ({said}); check that your account may send "
+                "from that address.",
+                where=where,
+                sender=exc.sender,
+                said=said,
+            )
+            return SenderRefused(text, code=code)
+        if isinstance(exc, aiosmtplib.SMTPDataError):
+            advice = advice if code < 500 else T_("check its size and attachments")
+            text = T_(
+                "{where} refused the message ({said}); {advice}.",
+                where=where,
+                said=said,
+                advice=advice,
+            )
+            return MessageRefused(text, code=code)
+        text = T_(
+            "{where} answered {said} while {doing}; {advice}.",
+            where=where,
+            said=said,
+            doing=doing,
+            advice=advice,
+        )
+        return SubmissionError(text, code=code)
+    if (tls := _chained(exc, ssl.SSLError)) is not None:
+        return TlsHandshakeFailed(
+            T_(
+                "TLS with {where} failed ({why}); check that the security setting matches the "
+                "port (465: TLS, 587: STARTTLS).",
+                where=where,
+                why=tls.reason or tls,
+            )
+        )
+    if _chained(exc, socket.gaierror) is not None:
+        return ServerUnreachable(
+            T_(
+                "The server name {host} could not be found; check it, and that this computer "
+                "is online.",
+                host=host,
+            ),
+            temporary=True,
+        )
+    if doing != CONNECTING:
+        text = T_(
+            "{where} closed the connection while {doing}; try again later.",
+            where=where,
+            doing=doing,
+        )
+        return ServerUnreachable(text, temporary=True)
+    cause = _chained(exc, OSError)
+    why = os.strerror(cause.errno) if cause and cause.errno else str(exc)
+    return ServerUnreachable(
+        T_(
+            "Could not connect to {where} ({why}); check the server name and port, and that "
+            "this computer is online.",
+            where=where,
+            why=why,
+        ),
+        temporary=True,
+    )
