@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
+from mua.cli_accounts import register as register_account_commands
 from mua.cli_chaos import add_chaos_arguments, with_chaos
 from mua.cli_demo import add_demo_arguments, run_demo_command
+from mua.cli_exit import EXIT_CODES, CliError
 from mua.cli_i18n import translate_argparse
-from mua.cli_mail import EXIT_CODES, CliError
 from mua.cli_mail import register as register_mail_commands
 from mua.cli_qt import platform_chosen, split_qt_args
 from mua.core.i18n import _, error_text, set_language
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         "--trust-anchor", type=Path, help=_("validate DNSSEC with this trust anchor (DS/DNSKEY)")
     )
     check.set_defaults(command="check", run=_check)
+    register_account_commands(sub)
     register_mail_commands(sub)
     for action in sub.choices.values():
         action.set_defaults(command=action.prog.split()[-1])
