@@ -146,8 +146,10 @@ class Attacker:
         up_writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.timeout):
+                # On the path, not an endpoint: the MX sees the sender's own address.
+                source = (peer[0], 0) if isinstance(peer, tuple) else None
                 up_reader, up_writer = await asyncio.open_connection(
-                    *self.upstream, limit=_LINE_LIMIT
+                    *self.upstream, limit=_LINE_LIMIT, local_addr=source
                 )
             await session.run(up_reader, up_writer)
         except (

@@ -13,6 +13,7 @@ import aiosmtplib
 from mua.core.content import ContentVerdict
 from mua.net.content import verify_content
 from mua.stack.ca import LOOPBACK
+from mua.stack.spf_check import OUTSIDER_ADDRESS, loopback_aliases_work
 from mua.stack.world import World
 
 OUTSIDER_HELO = "outsider.invalid"
@@ -45,5 +46,7 @@ async def inject_forged(world: World, sender: str, recipient: str, label: str) -
         start_tls=False,
         use_tls=False,
         timeout=10,
+        # from an address of its own, which no SPF record of the world names
+        source_address=(OUTSIDER_ADDRESS, 0) if loopback_aliases_work() else None,
     )
     return {"message_id": msg["Message-ID"], "subject": msg["Subject"]}

@@ -11,6 +11,7 @@ import asyncio
 import email.parser
 import email.policy
 import logging
+import re
 import ssl
 from collections.abc import Callable
 
@@ -80,9 +81,23 @@ class InboundHandler:
         client = peer_ip(server)
         queue_id = new_queue_id()
         message_id = str(_headers.parsebytes(data).get("Message-ID", "")).strip() or None
-        results = await authentication_results(data, self.hostname, self.resolver)
+        results = await authentication_results(
+            data,
+            self.hostname,
+            self.resolver,
+            ip=client,
+            mail_from=envelope.mail_from or "",
+            helo=session.host_name or "",
+        )
         # What the checks found, for the event log as for the message (Authentication-Results).
-        self.events.write("authenticated", message_id=message_id, results=results)
+        spf = re.search(r"\bspf=(\w+)", results)  # the MAIL FROM identity's, first
+        self.events.write(
+            "authenticated",
+            message_id=message_id,
+            results=results,
+            ip=client,
+            spf=spf.group(1) if spf else None,
+        )
         try:
             for rcpt in envelope.rcpt_tos:
                 value = received_header(

@@ -1,25 +1,30 @@
-"""What the MX checks of each message before delivery: DKIM, ARC and DMARC, recorded in an
-Authentication-Results header field (RFC 8601) with the MX's own authserv-id.
+"""What the MX checks of each message before delivery: SPF, DKIM, ARC and DMARC, recorded in
+an Authentication-Results header field (RFC 8601) with the MX's own authserv-id.
 
 authheaders does the checking (it wraps dkimpy for DKIM and ARC and implements the DMARC
-policy lookup and alignment); mua only supplies DNS through its own validating resolver
-(`TxtBridge`). SPF is not checked: every server of the demo world sends from 127.0.0.1, so
-an SPF record could not tell a provider from an outsider, and a pass from it would only
-hide what DKIM shows.
+policy lookup and alignment), pyspf SPF (spf_check.py: the MAIL FROM and HELO identities of
+the connecting address); mua only supplies DNS through its own validating resolver
+(`TxtBridge`, `SpfDns`). SPF means something in the world because each provider's MTA sends
+from its own loopback address and publishes it (`v=spf1 ip4:127.0.0.2 -all`), and the
+outsider of the `forged` scenario connects from yet another: DMARC counts an aligned SPF
+pass as it counts an aligned DKIM signature.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import threading
 
 import authheaders
 import authheaders.dmarc_lookup
+from authres import AuthenticationResultsHeader, DKIMAuthenticationResult, SPFAuthenticationResult
 
 from mua.net.dns import Resolver
 from mua.net.txt_bridge import TxtBridge
+from mua.stack.spf_check import SpfDns, spf_results
 
 log = logging.getLogger(__name__)
 
@@ -49,35 +54,67 @@ _remember_org_domains()
 
 
 async def authentication_results(
-    message: bytes, authserv_id: str, resolver: Resolver | None
+    message: bytes,
+    authserv_id: str,
+    resolver: Resolver | None,
+    *,
+    ip: str | None = None,
+    mail_from: str = "",
+    helo: str = "",
 ) -> str:
-    """The value of the Authentication-Results field to prepend (without the field name)."""
+    """The value of the Authentication-Results field to prepend (without the field name).
+    `ip`, `mail_from` and `helo` are the SMTP client's address, reverse-path and EHLO name;
+    without `ip` SPF is not checked."""
     if resolver is None:  # the MX runs before the world's DNS answers: nothing to check with
         return f"{authserv_id}; none"
-    bridge = TxtBridge(resolver, asyncio.get_running_loop())
-
-    # authheaders calls a message without any signature "dkim=fail"; RFC 8601 section 2.7.1
-    # says "none", so that result is given to it beforehand.
-    prev = None if _signed(message) else f"Authentication-Results: {authserv_id}; dkim=none"
+    mail_from = "" if mail_from == "<>" else mail_from  # aiosmtpd's null reverse-path
+    loop = asyncio.get_running_loop()
+    bridge = TxtBridge(resolver, loop)
+    spf_dns = SpfDns(resolver, loop)
 
     def check() -> str:
-        value = authheaders.authenticate_message(
-            message,
-            authserv_id,
-            prev=prev,
-            dkim=True,
-            arc=True,
-            dmarc=True,
-            spf=False,
-            dnsfunc=bridge,
+        results: list = []
+        spf_result = None
+        if _address(ip):
+            spf_result, helo_result = spf_results(spf_dns, ip, mail_from, helo)
+            results += [spf_result] if helo_result is None else [spf_result, helo_result]
+        # authheaders calls a message without any signature "dkim=fail"; RFC 8601 section
+        # 2.7.1 says "none".
+        if _signed(message):
+            dkim_result = authheaders.check_dkim(message, dnsfunc=bridge)
+        else:
+            dkim_result = DKIMAuthenticationResult(result="none")
+        results.append(dkim_result)
+        results.append(authheaders.check_arc(message, None, dnsfunc=bridge))
+        dmarc = authheaders.check_dmarc(
+            message, _for_dmarc(spf_result, helo), dkim_result, dnsfunc=bridge
         )
-        return value.split(":", 1)[1].strip()
+        results.append(dmarc)
+        header = AuthenticationResultsHeader(authserv_id=authserv_id, results=results)
+        return str(header).split(":", 1)[1].strip()
 
     try:
         return await asyncio.to_thread(check)
     except Exception:  # a malformed message must not stop its delivery; say so instead
         log.exception("authentication checks failed for a message")
         return f"{authserv_id}; dkim=permerror (could not be checked)"
+
+
+def _for_dmarc(result: SPFAuthenticationResult | None, helo: str) -> SPFAuthenticationResult | None:
+    """A copy for DMARC (authheaders rewrites its smtp.mailfrom to the domain). With the null
+    reverse-path the HELO name is the SPF domain (RFC 7489 section 3.1.2)."""
+    if result is None:
+        return None
+    return SPFAuthenticationResult(
+        result=result.result, smtp_mailfrom=result.smtp_mailfrom or f"postmaster@{helo}"
+    )
+
+
+def _address(ip: str | None) -> bool:
+    try:
+        return ip is not None and bool(ipaddress.ip_address(ip))
+    except ValueError:  # "unknown": no peer address to check
+        return False
 
 
 def _signed(message: bytes) -> bool:

@@ -36,6 +36,7 @@ from mua.stack.pop3.server import Pop3Limits, Pop3Server
 from mua.stack.queue import MailQueue
 from mua.stack.relay import NextHop, RelayClient
 from mua.stack.smtpd import IDLE_TIMEOUT, MAX_RECIPIENTS
+from mua.stack.spf_check import spf_record
 from mua.stack.tlsrpt import TlsReportLog
 from mua.stack.tlsrpt_daily import DailyTlsReports
 from mua.stack.tlsrpt_https import ReportPoster
@@ -197,6 +198,9 @@ class Provider:
         self.store_host: StoreHost | None = None  # with options.lmtp (mua.stack.lmtp)
         self.daily_reports: DailyTlsReports | None = None
         self.ports: ProviderPorts | None = None
+        # The loopback address its MTA sends from and its SPF record names (spf_check.py);
+        # set by the world before the zones are built. None: no SPF record.
+        self.sending_address: str | None = None
 
     def _auth_context(self) -> ssl.SSLContext:
         """auth.<domain>'s TLS, and autoconfig.<domain>'s certificate for a client that asks
@@ -357,13 +361,13 @@ class Provider:
         return {f"_smtp._tls.{self.domain}": [f"v=TLSRPTv1; rua={rua}"]}
 
     def authentication_txt(self) -> dict[str, list[str]]:
-        """The DKIM key records (RFC 6376 section 3.6.2) and a DMARC policy (RFC 7489
-        section 6.3) that rejects mail From this domain that no aligned signature covers."""
-        return self.dkim.txt_records() | {
-            f"_dmarc.{self.domain}": [
-                f"v=DMARC1; p=reject; adkim=r; rua=mailto:postmaster@{self.domain}"
-            ]
-        }
+        """The DKIM key records (RFC 6376 section 3.6.2), the SPF record (RFC 7208) of the
+        domain and of its MTA's HELO name, and a DMARC policy (RFC 7489 section 6.3) that
+        rejects mail From this domain that no aligned signature or SPF pass covers."""
+        spf = spf_record(self.sending_address)
+        spf_txt = {self.domain: spf, self.smtp_host: spf} if spf else {}
+        dmarc = f"v=DMARC1; p=reject; adkim=r; rua=mailto:postmaster@{self.domain}"
+        return self.dkim.txt_records() | spf_txt | {f"_dmarc.{self.domain}": [dmarc]}
 
     def store_for(self, mailbox: Mailbox) -> MailStore:
         """The message store of one user, shared by the MDA and every IMAP session."""
@@ -418,6 +422,7 @@ class Provider:
             timeout=self.options.relay_timeout,
             mta_sts=mta_sts,
             next_hop=next_hop,  # a smarthost or relay instead of the MX (relay_host.py)
+            source_address=self.sending_address,
         )
         sessions = TlsReportLog(
             self.directory / "tlsrpt" / "sessions.jsonl", clock=self.options.clock

@@ -89,10 +89,13 @@ class RelayClient:
         timeout: float = 60.0,
         mta_sts: MtaStsClient | None = None,
         next_hop: NextHop | None = None,
+        source_address: str | None = None,
     ) -> None:
         """`port_for` maps an MX host name to the port it listens on (25 in the real world;
         the demo world's MX listens on an unprivileged port, like a Postfix transport map
-        entry `smtp:[mx.b.test]:20025`). Without `mta_sts` no MTA-STS policy is looked up."""
+        entry `smtp:[mx.b.test]:20025`). Without `mta_sts` no MTA-STS policy is looked up.
+        `source_address`: the local address to send from (each provider of the world has
+        its own loopback address, which its SPF record names)."""
         self.hostname = hostname
         self.resolver = resolver
         self.port_for = port_for
@@ -100,6 +103,7 @@ class RelayClient:
         self.timeout = timeout
         self.mta_sts = mta_sts
         self.next_hop = next_hop
+        self.source_address = source_address
         # Opportunistic STARTTLS does not verify during the handshake (what would have
         # verified is recorded after it), so this context loads no CA store: building one
         # with the system store costs ~20 ms, on the loop every server shares.
@@ -246,6 +250,7 @@ class RelayClient:
             local_hostname=self.hostname,
             timeout=self.timeout,
             start_tls=False,
+            source_address=(self.source_address, 0) if self.source_address else None,
         )
 
         hop = self.next_hop

@@ -24,6 +24,7 @@ from mua.stack.events import EventLog
 from mua.stack.provider import MxTls, Provider, ProviderOptions, ProviderPorts
 from mua.stack.relay import NextHop, RelayClient
 from mua.stack.relay_host import HopSpec, RelayHost
+from mua.stack.spf_check import sending_address
 from mua.stack.users import Mailbox
 from mua.stack.zones import DomainSpec, WorldZones
 
@@ -59,6 +60,8 @@ class World:
             domain: Provider(domain, self.directory / domain, self.ca, self.events, opts)
             for domain, opts in self.options.providers.items()
         }
+        for index, provider in enumerate(self.providers.values()):
+            provider.sending_address = sending_address(index)  # its SPF record's (spf_check)
         self.zones: WorldZones | None = None
         self.dns: DnsServer | None = None
         self.attacker: Attacker | None = None
@@ -149,6 +152,8 @@ class World:
                     timeout=relay_timeout,
                 ),
                 next_hop=next_hop,
+                # a.test's own relays (smarthost, filters): they send from its address
+                source_address=self.providers["a.test"].sending_address,
             )
 
         for index, host in enumerate(self.relay_hosts):
