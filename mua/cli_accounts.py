@@ -274,8 +274,8 @@ def _check_signin(account: Account, password: str) -> None:
     """Sign in to IMAP and look at the SMTP server before anything is saved."""
     import asyncio
 
+    from mua.client.imap_connection import endpoint_for
     from mua.client.outbox import submission_endpoint
-    from mua.client.sync import endpoint_for
     from mua.net.imap import ImapSession
     from mua.net.submission import probe
 

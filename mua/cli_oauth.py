@@ -116,8 +116,8 @@ def sign_in(args: argparse.Namespace, account: Account) -> str:
     """The browser step, then an IMAP sign-in with the token; the refresh token."""
     import asyncio
 
+    from mua.client.imap_connection import endpoint_for
     from mua.client.oauth_accounts import http_settings, provider_of
-    from mua.client.sync import endpoint_for
     from mua.net import oauth
     from mua.net.imap import ImapSession
     from mua.store.secrets import Secrets

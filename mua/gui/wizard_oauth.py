@@ -18,8 +18,8 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
+from mua.client.imap_connection import endpoint_for
 from mua.client.oauth_accounts import http_settings, provider_of
-from mua.client.sync import endpoint_for
 from mua.core.account import Account, OAuthSettings
 from mua.core.i18n import _
 from mua.gui import wizard_logic as logic
