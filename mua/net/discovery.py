@@ -12,24 +12,24 @@ Three sources, in order:
    STARTTLS ports (RFC 8314 section 3).
 Each source is asked only for what the ones before it did not find. With `probe=True` every
 server found is also connected to the way the account will connect (certificate verified,
-STARTTLS required, no credentials sent), so `Candidate.verified` says whether it works.
+STARTTLS required, no credentials sent; mua/net/discovery_probe.py), so `Candidate.verified`
+says whether it works.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from mua.core.i18n import T_, TN_
-from mua.core.tls import Security, TlsFacts
-from mua.net import autoconfig, imap, submission, submission_errors
+from mua.core.tls import Security
+from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigError, AutoconfigOAuth2, Kind
 from mua.net.candidates import Candidate, Discovery, DiscoveryError, Source, account_from
+from mua.net.discovery_probe import AddressFor, Prober, with_address, with_names_that_resolve
 from mua.net.dns import DnsError, Resolver
 
 __all__ = ["Candidate", "Discovery", "DiscoveryError", "Source", "account_from", "discover"]
@@ -58,14 +58,7 @@ _USUAL_PREFIXES: dict[Kind, tuple[str, ...]] = {
     "imap": ("imap.", "mail.", ""),
     "smtp": ("smtp.", "mail.", ""),
 }
-_MODE_WORDS = {Security.IMPLICIT: T_("implicit TLS"), Security.STARTTLS: T_("STARTTLS")}
 _KINDS: tuple[Kind, ...] = ("imap", "smtp")
-_REFUSED = (
-    submission_errors.CertificateInvalid,
-    imap.CertificateInvalid,
-    submission_errors.CleartextRefused,
-    imap.CleartextRefused,
-)
 
 AutoconfigUrls = Callable[[str, str], list[str]]  # (domain, address) -> URLs to try
 
@@ -100,7 +93,7 @@ async def discover(
     if unknown := set(port_map) - set(DEFAULT_PORTS):
         raise ValueError(f"unknown port keys {sorted(unknown)}; use {sorted(DEFAULT_PORTS)}")
     resolver = Resolver(nameserver, trust_anchor_file=trust_anchor_file, timeout=timeout)
-    address_for = _AddressFor(resolver if nameserver else None)
+    address_for = AddressFor(resolver if nameserver else None)
     steps: list[str] = []
     found: list[Candidate] = []
     declined: set[Kind] = set()
@@ -120,15 +113,15 @@ async def discover(
     )
     found += more
     if probe:
-        prober = _Prober(address_for, ca_file, timeout)
+        prober = Prober(address_for, ca_file, timeout)
         guesses = _usual_servers(address, domain, missing(), port_map)
-        guesses = await _with_names_that_resolve(guesses, address_for, steps)
+        guesses = await with_names_that_resolve(guesses, address_for, steps)
         results = await asyncio.gather(*(prober.check(c) for c in [*found, *guesses]))
         steps += [step for _, step in results]
         checked = [c for c, _ in results]
         found = checked[: len(found)] + [c for c in checked[len(found) :] if c.verified]
     elif address_for.resolving:
-        found = list(await asyncio.gather(*(_with_address(c, address_for) for c in found)))
+        found = list(await asyncio.gather(*(with_address(c, address_for) for c in found)))
     first = {c.key: c for c in reversed(found)}  # of duplicates, the one found first stays
     unique = [c for c in found if first[c.key] is c]
     for step in steps:
@@ -224,7 +217,7 @@ async def _from_autoconfig(
     urls: list[str],
     address: str,
     kinds: list[Kind],
-    address_for: _AddressFor,
+    address_for: AddressFor,
     ca_file: Path | None,
     timeout: float,
     steps: list[str],
@@ -339,138 +332,6 @@ def _usual_servers(
     ]
 
 
-# --- names and probes -------------------------------------------------------------------
-
-
-class _AddressFor:
-    """Host name -> the address to connect to, through the given name server; None when there
-    is none (the system resolves the name when connecting) or the host is an address."""
-
-    def __init__(self, resolver: Resolver | None) -> None:
-        self._resolver = resolver
-        self._known: dict[str, str] = {}
-
-    @property
-    def resolving(self) -> bool:
-        return self._resolver is not None
-
-    async def https_port(self, host: str, port: int) -> int:
-        """The port of the host's RFC 9460 HTTPS record, when it names one (the demo world's
-        autoconfig host); else `port`."""
-        if self._resolver is None or _is_address(host):
-            return port
-        try:
-            answer = await self._resolver.https_ports(host.lower().rstrip("."))
-        except DnsError:
-            return port
-        return answer.records[0] if answer.records else port
-
-    async def __call__(self, host: str) -> str | None:
-        if self._resolver is None or _is_address(host):
-            return None
-        name = host.lower().rstrip(".")
-        if name not in self._known:
-            answer = await self._resolver.addresses(name)
-            if not answer.records:
-                raise DnsError(f"the name {name} has no address")
-            self._known[name] = answer.records[0]
-        return self._known[name]
-
-
-async def _with_address(candidate: Candidate, address_for: _AddressFor) -> Candidate:
-    try:
-        return replace(candidate, address=await address_for(candidate.host))
-    except DnsError:
-        return candidate
-
-
-async def _with_names_that_resolve(
-    candidates: list[Candidate], address_for: _AddressFor, steps: list[str]
-) -> list[Candidate]:
-    """Guessed names that do not exist are dropped with one step each, not one per port."""
-    if not address_for.resolving:
-        return candidates  # the system resolves when connecting
-    hosts = list(dict.fromkeys(c.host for c in candidates))
-    answers = await asyncio.gather(*(address_for(h) for h in hosts), return_exceptions=True)
-    gone = set()
-    for host, answer in zip(hosts, answers, strict=True):
-        if isinstance(answer, DnsError):
-            steps.append(T_("Probe {host}: {error}; not tried.", host=host, error=answer))
-            gone.add(host)
-        elif isinstance(answer, BaseException):
-            raise answer
-    return [c for c in candidates if c.host not in gone]
-
-
-class _Prober:
-    """Connects to candidates the way the account will (TLS verified, STARTTLS required) and
-    notes what it saw. Sends no credentials; each probe has its own timeout."""
-
-    def __init__(self, address_for: _AddressFor, ca_file: Path | None, timeout: float) -> None:
-        self.address_for = address_for
-        self.ca_file = ca_file
-        self.timeout = timeout
-
-    async def check(self, c: Candidate) -> tuple[Candidate, str]:
-        """The candidate as the probe found it, and a step saying what happened."""
-        where = T_("Probe {host} port {port}", host=c.host, port=c.port)
-        if c.security is Security.NONE:
-            return c, T_("{where}: not tried, it would be unencrypted.", where=where)
-        how = _MODE_WORDS[c.security]
-        try:
-            address = await self.address_for(c.host)
-            async with asyncio.timeout(self.timeout):
-                tls = await self._connect(c, address)
-        except (submission_errors.SubmissionError, imap.ImapError) as exc:
-            problem, refused = exc.args[0] if exc.args else str(exc), isinstance(exc, _REFUSED)
-        except DnsError as exc:
-            problem, refused = f"{exc}.", False
-        except TimeoutError:
-            seconds = f"{self.timeout:g}"
-            problem = T_(
-                "{host} port {port} did not answer within {seconds} seconds.",
-                host=c.host,
-                port=c.port,
-                seconds=seconds,
-            )
-            refused = False
-        else:
-            seen = T_(
-                "{version} ({how}) with a verified certificate",
-                version=tls.version or "TLS",
-                how=how,
-            )
-            return c.probed(tls, address, seen), T_("{where}: {seen}.", where=where, seen=seen)
-        step = T_("{where} ({how}): {problem}", where=where, how=how, problem=problem)
-        return c.failed(problem, certificate_or_cleartext=refused), step
-
-    async def _connect(self, c: Candidate, address: str | None) -> TlsFacts:
-        name = c.host if address else None
-        if c.kind == "smtp":
-            endpoint = submission.SubmissionEndpoint(
-                address or c.host, c.port, c.security, ca_file=self.ca_file, server_name=name
-            )
-            return (await submission.probe(endpoint, timeout=self.timeout)).tls
-        imap_endpoint = imap.ImapEndpoint(
-            address or c.host, c.port, c.security, ca_file=self.ca_file, server_name=name
-        )
-        # imapclient is synchronous; its socket timeout ends the thread soon after ours fires
-        return await asyncio.to_thread(_imap_tls, imap_endpoint, self.timeout)
-
-
-def _imap_tls(endpoint: imap.ImapEndpoint, timeout: float) -> TlsFacts:
-    with imap.ImapSession.connect(endpoint, timeout=timeout) as session:
-        return session.tls
-
-
 def _within(host: str, domain: str) -> bool:
     host = host.lower().rstrip(".")
     return host == domain or host.endswith(f".{domain}")
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
