@@ -17,40 +17,22 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 from imapclient import IMAPClient, exceptions, imap4
 from imapclient import tls as imapclient_tls
 
 from mua.core.i18n import T_
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.tls import client_context, describe_certificate_error, facts_from_ssl_object
+from mua.net.mail_session import ErrorKinds, MailEndpoint, observed_leg, translate_common
+from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
 
-_ROLE_PORTS = {Security.IMPLICIT: 993, Security.STARTTLS: 143, Security.NONE: 143}
-
 
 @dataclass(frozen=True)
-class ImapEndpoint:
-    host: str  # where to connect: a name or an address
-    port: int
-    security: Security
-    ca_file: Path | None = None  # None: the system trust store
-    server_name: str | None = None  # the name to verify (and send as SNI) when host is an address
-    role_port: int | None = None
-
-    @property
-    def verify_name(self) -> str:
-        return self.server_name or self.host
-
-    @property
-    def port_role(self) -> int:
-        return self.role_port or _ROLE_PORTS[self.security]
-
-    def describe(self) -> str:
-        return T_("{host} port {port}", host=self.verify_name, port=self.port)
+class ImapEndpoint(MailEndpoint):
+    ROLE_PORTS = {Security.IMPLICIT: 993, Security.STARTTLS: 143, Security.NONE: 143}
 
 
 class ImapError(Exception):
@@ -238,14 +220,11 @@ class ImapSession:
 
     def retrieval_leg(self, client_host: str | None = None, note: str = "") -> Leg:
         """The MS -> MUA leg this session is, as this client observed it."""
-        return Leg(
-            Endpoint(Role.MS, self.endpoint.verify_name),
-            Endpoint(Role.MUA, client_host or socket.gethostname()),
+        return observed_leg(
+            self.endpoint,
             Protocol.IMAP,
             self.tls,
-            Source.OBSERVED,
-            port_role=self.endpoint.port_role,
-            port_actual=self.endpoint.port,
+            client_host=client_host,
             note=note,
             auth=self.auth,
         )
@@ -285,9 +264,6 @@ def _quietly_close(client: IMAPClient) -> None:
 
 def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> ImapError:
     where = endpoint.describe()
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason, text, detail = describe_certificate_error(exc, where)
-        return CertificateInvalid(text, reason=reason, detail=detail)
     if isinstance(exc, TimeoutError | socket.timeout):
         return ImapTimeout(
             T_(
@@ -298,7 +274,7 @@ def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: 
                 doing=doing,
             )
         )
-    if isinstance(exc, ssl.SSLError):
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
         return ServerUnreachable(
             T_(
                 "TLS with {where} failed ({why}); check that the security setting matches the "
@@ -307,30 +283,10 @@ def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: 
                 why=exc.reason or exc,
             )
         )
-    if isinstance(exc, socket.gaierror):
-        return ServerUnreachable(
-            T_("The server name {host} could not be found; check it.", host=endpoint.host)
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return ServerUnreachable(
-            T_("{where} refused the connection; check the server and port.", where=where)
-        )
-    if isinstance(exc, OSError | imaplib.IMAP4.abort):
-        return ServerUnreachable(
-            T_(
-                "{where} closed the connection while {doing}; try again later.",
-                where=where,
-                doing=doing,
-            )
-        )
-    return ImapError(
-        T_(
-            "{where} answered unexpectedly while {doing} ({error}); try again later.",
-            where=where,
-            doing=doing,
-            error=exc,
-        )
-    )
+    return translate_common(exc, endpoint, doing, _ERRORS, closed=(imaplib.IMAP4.abort,))
+
+
+_ERRORS = ErrorKinds(ImapError, ServerUnreachable, CertificateInvalid)
 
 
 def _seconds(timeout: float) -> str:

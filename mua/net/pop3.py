@@ -22,16 +22,15 @@ import poplib
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 from mua.core.i18n import T_, Text
-from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.tls import client_context, describe_certificate_error, facts_from_ssl_object
+from mua.net.mail_session import ErrorKinds, MailEndpoint, observed_leg, translate_common
+from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
 
-_ROLE_PORTS = {Security.IMPLICIT: 995, Security.STARTTLS: 110, Security.NONE: 110}
 _MAX_LINE = 64 * 1024
 
 # The retrieval leg's note: what the ports-and-encryption table says of POP3.
@@ -46,23 +45,8 @@ _CLEAR_NOTE = T_(
 
 
 @dataclass(frozen=True)
-class Pop3Endpoint:
-    host: str  # where to connect: a name or an address
-    port: int
-    security: Security
-    ca_file: Path | None = None  # None: the system trust store
-    server_name: str | None = None  # the name to verify (and send as SNI) when host is an address
-
-    @property
-    def verify_name(self) -> str:
-        return self.server_name or self.host
-
-    @property
-    def port_role(self) -> int:
-        return _ROLE_PORTS[self.security]
-
-    def describe(self) -> str:
-        return T_("{host} port {port}", host=self.verify_name, port=self.port)
+class Pop3Endpoint(MailEndpoint):
+    ROLE_PORTS = {Security.IMPLICIT: 995, Security.STARTTLS: 110, Security.NONE: 110}
 
 
 class Pop3Error(Exception):
@@ -276,14 +260,11 @@ class Pop3Session:
 
     def retrieval_leg(self, client_host: str | None = None) -> Leg:
         """The MS -> MUA leg this session is, as this client observed it."""
-        return Leg(
-            Endpoint(Role.MS, self.endpoint.verify_name),
-            Endpoint(Role.MUA, client_host or socket.gethostname()),
+        return observed_leg(
+            self.endpoint,
             Protocol.POP3,
             self.tls,
-            Source.OBSERVED,
-            port_role=self.endpoint.port_role,
-            port_actual=self.endpoint.port,
+            client_host=client_host,
             note=(Text.join([_CLEAR_NOTE, POP3_NOTE]) if self.password_in_clear else POP3_NOTE),
             auth=self.auth,
         )
@@ -327,9 +308,6 @@ def _quietly_close(client: poplib.POP3) -> None:
 
 def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Error:
     where = endpoint.describe()
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason, text, detail = describe_certificate_error(exc, where)
-        return CertificateInvalid(text, reason=reason, detail=detail)
     if isinstance(exc, TimeoutError | socket.timeout):
         return Pop3Timeout(
             T_(
@@ -339,7 +317,7 @@ def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Er
                 doing=doing,
             )
         )
-    if isinstance(exc, ssl.SSLError):
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
         return ServerUnreachable(
             T_(
                 "TLS with {where} failed ({why}); check that the security setting matches the "
@@ -348,27 +326,7 @@ def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Er
                 why=exc.reason or exc,
             )
         )
-    if isinstance(exc, socket.gaierror):
-        return ServerUnreachable(
-            T_("The server name {host} could not be found; check it.", host=endpoint.host)
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return ServerUnreachable(
-            T_("{where} refused the connection; check the server and port.", where=where)
-        )
-    if isinstance(exc, OSError | EOFError):
-        return ServerUnreachable(
-            T_(
-                "{where} closed the connection while {doing}; try again later.",
-                where=where,
-                doing=doing,
-            )
-        )
-    return Pop3Error(
-        T_(
-            "{where} answered unexpectedly while {doing} ({error}); try again later.",
-            where=where,
-            doing=doing,
-            error=exc,
-        )
-    )
+    return translate_common(exc, endpoint, doing, _ERRORS, closed=(EOFError,))
+
+
+_ERRORS = ErrorKinds(Pop3Error, ServerUnreachable, CertificateInvalid)
