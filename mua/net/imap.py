@@ -24,7 +24,13 @@ from imapclient import tls as imapclient_tls
 from mua.core.i18n import T_
 from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.mail_session import ErrorKinds, MailEndpoint, observed_leg, translate_common
+from mua.net.mail_session import (
+    ErrorKinds,
+    MailEndpoint,
+    UntrustedCertificate,
+    observed_leg,
+    translate_common,
+)
 from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
@@ -55,11 +61,8 @@ class ImapTimeout(ImapError, TimeoutError):
     pass
 
 
-class CertificateInvalid(ImapError):
-    def __init__(self, message: str, *, reason: object, detail: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.detail = detail
+class CertificateInvalid(ImapError, UntrustedCertificate):
+    pass
 
 
 class CleartextRefused(ImapError):

@@ -2,8 +2,9 @@
 protocol libraries: the server endpoint, the retrieval leg a session observed, and the
 translation of what sockets and ssl raised into one sentence a person can act on.
 
-Each protocol keeps its own error classes (`ImapError`, `Pop3Error` and their kinds) and its
-own sentences where they name its ports; `translate_common` words the rest.
+Each protocol keeps its own error classes (`ImapError`, `Pop3Error` and their kinds; their
+`CertificateInvalid` is an `UntrustedCertificate` of this module) and its own sentences
+where they name its ports; `translate_common` words the rest.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ def observed_leg(
         note=note,
         auth=auth,
     )
+
+
+class UntrustedCertificate(Exception):
+    """The server's certificate failed verification: `reason`, the `CertificateProblem`;
+    `detail`, OpenSSL's text. Each protocol's `CertificateInvalid` is one."""
+
+    def __init__(self, message: str, *, reason: object, detail: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.detail = detail
 
 
 class ErrorKinds(NamedTuple):

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from mua.core.i18n import T_, Text
 from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.mail_session import ErrorKinds, MailEndpoint, observed_leg, translate_common
+from mua.net.mail_session import (
+    ErrorKinds,
+    MailEndpoint,
+    UntrustedCertificate,
+    observed_leg,
+    translate_common,
+)
 from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
@@ -74,11 +80,8 @@ class Pop3Timeout(Pop3Error, TimeoutError):
     pass
 
 
-class CertificateInvalid(Pop3Error):
-    def __init__(self, message: str, *, reason: object, detail: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.detail = detail
+class CertificateInvalid(Pop3Error, UntrustedCertificate):
+    pass
 
 
 class CleartextRefused(Pop3Error):
