@@ -128,7 +128,9 @@ class _Conversation:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        transport = self.smtp.transport
         self.smtp.close()
+        await _closed(transport)
 
     @contextmanager
     def step(self, doing: str) -> Iterator[None]:
@@ -236,10 +238,22 @@ class _Conversation:
         self.auth = bearer.mechanism
 
     async def quit(self) -> None:
+        transport = self.smtp.transport
         try:
             await self.smtp.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             log.debug("QUIT to %s failed after the work was done", self.endpoint.describe())
+        await _closed(transport)
+
+
+async def _closed(transport: asyncio.BaseTransport | None) -> None:
+    """Close the connection's socket now. aiosmtplib's close() of a TLS connection only starts
+    the TLS shutdown, which waits for the server's close_notify; a caller whose event loop ends
+    soon after (the CLI's asyncio.run) left the socket open (a ResourceWarning seen in CI).
+    After QUIT, or when giving up, nothing more is owed to the server."""
+    if transport is not None:
+        transport.abort()
+        await asyncio.sleep(0)  # the socket closes on the loop's next turn
 
 
 async def _open_socket(host: str, port: int) -> socket.socket:
