@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from mua.core.i18n import _, translated
-from mua.core.labels import grade_label, source_label, status_label
+from mua.core.labels import grade_label, protocol_label, source_label, status_label
 from mua.core.legs import Grade, Leg, Protocol, Trace
 
 WIDTH = 80
@@ -53,7 +53,7 @@ def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
         if leg.port_actual is not None and leg.port_actual != leg.port_role:
             port += f" ({leg.port_actual})"
     source = source_label(leg.source)
-    head = f"{index:>2}  {roles:<12} {leg.protocol.value:<16} {port:<18} {label} {source}"
+    head = f"{index:>2}  {roles:<12} {protocol_label(leg.protocol):<16} {port:<18} {label} {source}"
     hosts = f"{leg.from_.host or '?'} -> {leg.to.host or '?'}"
     tls = translated(leg.tls.summary())
     if leg.protocol is Protocol.INTERNAL:

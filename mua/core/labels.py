@@ -7,7 +7,7 @@ what the CLI's table and the GUI show, in the current language.
 from __future__ import annotations
 
 from mua.core.i18n import N_, _
-from mua.core.legs import Grade, Source, TraceStatus
+from mua.core.legs import Grade, Protocol, Source, TraceStatus
 
 _GRADES = {
     Grade.GREEN: N_("green"),
@@ -27,6 +27,11 @@ _STATUSES = {
     TraceStatus.BOUNCED: N_("bounced"),
     TraceStatus.PARSED: N_("parsed"),
 }
+
+
+def protocol_label(protocol: Protocol) -> str:
+    """Protocol names are the protocols' own (SMTP, IMAP...); only "internal" is a word."""
+    return _("internal") if protocol is Protocol.INTERNAL else protocol.value
 
 
 def grade_label(grade: Grade) -> str:

@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAccessibleWidget, QScrollArea, QWidget
 
 from mua.core.i18n import N_, _, translated
-from mua.core.labels import grade_label
+from mua.core.labels import grade_label, protocol_label
 from mua.core.legs import Grade, Leg, Source, Trace
 from mua.core.tls import TlsMode, VerifiedBy
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS
@@ -87,7 +87,7 @@ def leg_name(trace: Trace, index: int) -> str:
         number=index + 1, count=len(trace.legs), sender=leg.from_.role, receiver=leg.to.role
     )
     port = leg.port_role if leg.port_role is not None else leg.port_actual
-    parts = [head, leg.protocol.value]
+    parts = [head, protocol_label(leg.protocol)]
     if port is not None:
         parts.append(_("port {port}").format(port=port))
     parts += _tls_words(leg)

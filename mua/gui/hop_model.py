@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mua.core.i18n import N_, _, ngettext, translated
-from mua.core.labels import grade_label, source_label
+from mua.core.labels import grade_label, protocol_label, source_label
 from mua.core.legs import Grade, Leg, LegKind, Role, Source, Trace
 from mua.core.tls import TlsMode
 from mua.gui.hop_explain import WHY_NOTES as WHY_NOTES
@@ -224,7 +224,7 @@ def verification_text(leg: Leg) -> str | None:
 def label_lines(leg: Leg) -> tuple[str, ...]:
     """protocol; ports; TLS version and mode; verification; the source unless observed.
     A refused leg says so instead of the TLS of a session that carried nothing."""
-    lines: list[str | None] = [leg.protocol.value, *port_lines(leg)]
+    lines: list[str | None] = [protocol_label(leg.protocol), *port_lines(leg)]
     if leg.refused:
         lines += [_("refused"), _("nothing sent")]
     else:
@@ -281,7 +281,7 @@ def fact_rows(leg: Leg) -> list[tuple[str, str]]:
         (_("From"), _endpoint(leg.from_.role, leg.from_.host)),
         (_("To"), _endpoint(leg.to.role, leg.to.host)),
         (_("Kind"), _(_KINDS[leg.kind])),
-        (_("Protocol"), leg.protocol.value),
+        (_("Protocol"), protocol_label(leg.protocol)),
         (_("Role port"), _port(leg.port_role, _("the standard port for this leg"))),
         (_("Actual port"), _port(leg.port_actual, _("where this server listens here"))),
         (_("Encrypted"), _yes_no(tls.encrypted)),

@@ -467,7 +467,7 @@ def summary(account: Account, location: str, pinned: Iterable[str] = ()) -> list
             line = _("{kind}: {host} port {port}, {security}")
         lines.append(
             line.format(
-                kind=_(POP3_NAME if kind == "imap" and account.pop3 else KIND_NAMES[kind]),
+                kind=_(POP3_NAME) if kind == "imap" and account.pop3 else _(KIND_NAMES[kind]),
                 host=s.server_name or s.host,
                 port=s.port,
                 security=_(SECURITY_NAMES[s.security]),

@@ -144,7 +144,9 @@ class ManualPage(WizardPage):
         """IMAP <-> POP3: the usual host prefix and standard port follow when they are the
         other protocol's."""
         new, old = ("pop3", "imap") if self.pop3() else ("imap", "pop3")
-        self.incoming_box.setTitle(_(logic.POP3_NAME if self.pop3() else logic.KIND_NAMES["imap"]))
+        self.incoming_box.setTitle(
+            _(logic.POP3_NAME) if self.pop3() else _(logic.KIND_NAMES["imap"])
+        )
         prefixes = {"imap": "imap.", "pop3": "pop."}
         host = self.hosts["imap"].text()
         if host.startswith(prefixes[old]):

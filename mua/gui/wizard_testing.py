@@ -121,7 +121,7 @@ class TestPage(WizardPage):
         for result in results:
             label = self.results[result.kind]
             pop3 = result.kind == "imap" and self._wizard.manual.pop3()
-            name = _(logic.POP3_NAME if pop3 else logic.KIND_NAMES[result.kind])
+            name = _(logic.POP3_NAME) if pop3 else _(logic.KIND_NAMES[result.kind])
             label.setText(f"<b>{name}:</b> {result.text}", result.details)
             paint(label, Grade.GREEN if result.ok else Grade.RED)
         self._ok = all(r.ok for r in results)
