@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mua.stack.provider import ProviderOptions
+from mua.stack.provider_options import ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 from tests.smtp_wire import Wire
 

@@ -17,7 +17,7 @@ from mua.net.dns import Resolver
 from mua.net.posture_check import check_domain
 from mua.net.posture_probe import probe_smtp
 from mua.stack.demo import SCENARIOS, scenario_options
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.tlsrpt import parse_tlsrpt
 from mua.stack.world import World
 from tests.conftest import eventually, fast_options

@@ -24,7 +24,7 @@ from mua.core.legs import Grade
 from mua.net.mta_sts import StsMode
 from mua.net.posture_check import _SAY, DomainReport, Severity, check_domain
 from mua.stack.mta_sts_server import policy_text
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.world import World
 from mua.stack.zones import DomainSpec
 from tests.conftest import fast_options

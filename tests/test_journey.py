@@ -19,7 +19,7 @@ from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, TraceSta
 from mua.core.received import received_hops
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 from mua.net.submission import Security
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.world import World
 from tests.conftest import eventually, fast_options, maildir_messages
 from tests.stackhelp import send

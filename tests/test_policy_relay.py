@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import replace
 from pathlib import Path
 
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.relay import RelayClient
 from mua.stack.world import World
 from mua.stack.zones import DomainSpec

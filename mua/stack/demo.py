@@ -29,7 +29,7 @@ from mua.stack.attacker import describe_attack
 from mua.stack.demo_content import content_verdict, inject_forged
 from mua.stack.demo_scenarios import SCENARIOS, Scenario
 from mua.stack.oauth_demo import sign_in_as
-from mua.stack.provider import ProviderOptions
+from mua.stack.provider_options import ProviderOptions
 from mua.stack.world import DEMO_USERS, World, WorldOptions
 
 SENDER, RECIPIENT = "alice@a.test", "bob@b.test"

@@ -12,7 +12,7 @@ from mua.core.tls import Security
 from mua.net.mta_sts import StsMode
 from mua.stack.attacker import AttackMode
 from mua.stack.lmtp import LmtpMode
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.relay_host import HopSpec
 
 

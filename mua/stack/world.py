@@ -21,7 +21,8 @@ from mua.stack.attacker import Attacker, AttackMode
 from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.dns_server import DnsServer
 from mua.stack.events import EventLog
-from mua.stack.provider import MxTls, Provider, ProviderOptions, ProviderPorts
+from mua.stack.provider import Provider
+from mua.stack.provider_options import MxTls, ProviderOptions, ProviderPorts
 from mua.stack.relay import NextHop, RelayClient
 from mua.stack.relay_host import HopSpec, RelayHost
 from mua.stack.spf_check import sending_address

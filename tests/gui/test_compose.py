@@ -30,7 +30,7 @@ from mua.gui.compose import ComposeWindow, RecipientEdit
 from mua.gui.compose_logic import InboundPosture, TravelLookup
 from mua.gui.demo_profile import DemoSession
 from mua.gui.theme import human_size
-from mua.stack.provider import MxTls
+from mua.stack.provider_options import MxTls
 from mua.stack.thread import WorldThread
 from mua.store.cache import CachedMessage, MailCache
 from tests.conftest import fast_options, maildir_messages
