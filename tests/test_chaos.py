@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mua.cli import _settings_text
+from mua.cli.parser import _settings_text
 from mua.core.compose import Draft
 from mua.core.tls import Security
 from mua.net.imap import AuthenticationFailed, ImapError

@@ -157,3 +157,26 @@ def test_the_scenario_names_are_the_demos_and_the_parser_does_not_start_a_world(
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "['mua.stack.scenario_names']", out.stdout
+
+
+def test_every_module_imports_and_help_prints_exit_codes_under_OO() -> None:
+    """`python -OO` strips docstrings (a frozen app may be built that way): no module may read
+    data out of one. Every module of mua imports, and `mua --help` still lists the exit codes."""
+
+    probe = (
+        "import importlib, pkgutil, mua\n"
+        "for m in pkgutil.walk_packages(mua.__path__, 'mua.'):\n"
+        "    if m.name != 'mua.__main__':  # that one runs the app\n"
+        "        importlib.import_module(m.name)\n"
+        "print('imported')\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-OO", "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "imported", out.stderr[-2000:]
+    helped = subprocess.run(
+        [sys.executable, "-OO", "-m", "mua", "--help"], capture_output=True, text=True, env=env
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "77 (EX_NOPERM)" in helped.stdout

@@ -40,7 +40,7 @@ async def test_add_with_oauth_then_send_and_sync_with_tokens(
         opened.append(url)
         asyncio.run_coroutine_threadsafe(browser._browse(url), loop)
 
-    monkeypatch.setattr("mua.cli_oauth.open_in_browser", fake_browser)
+    monkeypatch.setattr("mua.cli.oauth_signin.open_in_browser", fake_browser)
     assert await asyncio.to_thread(main, _add_with_oauth(world, "alice@a.test")) == 0
     out = capsys.readouterr().out
     assert "Sign in to alice@a.test in your browser:" in out and opened[0] in out
@@ -95,7 +95,7 @@ async def test_add_with_oauth_finds_the_issuer_by_discovery(
     def fake_browser(url: str) -> None:  # called in the CLI's thread: drive it from here
         asyncio.run_coroutine_threadsafe(browser._browse(url), loop)
 
-    monkeypatch.setattr("mua.cli_oauth.open_in_browser", fake_browser)
+    monkeypatch.setattr("mua.cli.oauth_signin.open_in_browser", fake_browser)
     argv = [
         "accounts", "add", "alice@a.test", "--oauth", "--oauth-client-id", "mua",
         "--nameserver", f"127.0.0.1:{world.dns.port}",

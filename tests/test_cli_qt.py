@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mua.cli import parse
-from mua.cli_qt import split_qt_args
+from mua.cli.qt_args import split_qt_args
 
 
 @pytest.mark.parametrize(

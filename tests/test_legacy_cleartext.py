@@ -232,7 +232,7 @@ async def test_the_account_consent_from_the_command_line_to_a_sent_message(
 ) -> None:
     """`mua accounts add` refuses servers without TLS unless --allow-cleartext, warns when
     given it, and the account then signs in and sends in clear (the leg says so)."""
-    from mua.cli_exit import EXIT_NOPERM
+    from mua.cli.exit_codes import EXIT_NOPERM
 
     options = fast_options(a_test={"cleartext_auth": True}, b_test={"cleartext_auth": True})
     async with World(tmp_path / "world", options) as world:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from mua.cli import _settings_text
+from mua.cli.parser import _settings_text
 from mua.stack.imap.mailstore import Folder
 from mua.stack.limits import ConnectionLimits
 from mua.stack.pop3.server import Pop3Limits

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from mua import cli_oauth, cli_pop3
-from mua.cli_exit import (
+from mua.cli import oauth_signin, pop3_account
+from mua.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_FAIL,
     EXIT_NOPERM,
@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "the server files sent mail in Sent itself (as Gmail does): mua does not add a copy"
         ),
     )
-    cli_pop3.add_arguments(add)
-    cli_oauth.add_arguments(add)
+    pop3_account.add_arguments(add)
+    oauth_signin.add_arguments(add)
     add.set_defaults(run=_accounts_add)
     ls = acc.add_parser("list", help=_("the configured accounts"))
     ls.add_argument("--json", action="store_true")
@@ -146,9 +146,9 @@ def _accounts_add(args: argparse.Namespace) -> int:
             mode = Security(security) if security else _default_security(port, kind == "imap")
             servers[kind] = ServerSettings(host, port, mode, username, args.ca_file, name)
     pop3 = None
-    if args.pop3 == cli_pop3.DISCOVER:
+    if args.pop3 == pop3_account.DISCOVER:
         nameserver = _host_port(args.nameserver, "--nameserver") if args.nameserver else None
-        pop3 = cli_pop3.discovered(args, address, username, nameserver)
+        pop3 = pop3_account.discovered(args, address, username, nameserver)
         if pop3 is None:
             raise CliError(
                 _("No POP3 server was found for {address}; give it with --pop3 HOST:PORT.").format(
@@ -158,7 +158,7 @@ def _accounts_add(args: argparse.Namespace) -> int:
             )
     elif args.pop3:
         host, port = _host_port(args.pop3, "--pop3")
-        pop3 = cli_pop3.settings(args, host, port, username, args.ca_file)
+        pop3 = pop3_account.settings(args, host, port, username, args.ca_file)
     if pop3 is not None:  # a POP3 account: `imap` repeats its server (never spoken to)
         servers.setdefault("imap", pop3.server)
     oauth_hint = None  # the provider's OAuth2 issuer, when its autoconfig file names one
@@ -214,11 +214,11 @@ def _accounts_add(args: argparse.Namespace) -> int:
         pop3=pop3,
     )
     refresh_token = ""
-    if args.oauth:  # the browser step; IMAP checked with the token (cli_oauth.py)
+    if args.oauth:  # the browser step; IMAP checked with the token (oauth_signin.py)
         try:
-            oauth = cli_oauth.settings_for(args, account, oauth_hint)
+            oauth = oauth_signin.settings_for(args, account, oauth_hint)
             account = account.with_changes(oauth=oauth)
-            refresh_token = cli_oauth.sign_in(args, account)
+            refresh_token = oauth_signin.sign_in(args, account)
         except Exception as exc:
             raise error_for(exc) from exc
     else:
@@ -281,7 +281,7 @@ def _check_signin(account: Account, password: str) -> None:
 
     try:
         if account.pop3 is not None:
-            cli_pop3.check_signin(account, password)
+            pop3_account.check_signin(account, password)
             asyncio.run(probe(submission_endpoint(account), timeout=15))
             return
         with ImapSession.connect(endpoint_for(account), timeout=15) as session:

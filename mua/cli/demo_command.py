@@ -35,8 +35,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
 def _one(name: str, as_json: bool) -> int:
     import asyncio  # not at import: `mua --version` starts no event loop machinery
 
-    from mua.cli_content import content_line
-    from mua.cli_table import render_trace
+    from mua.cli.content_line import content_line
+    from mua.cli.trace_table import render_trace
     from mua.stack.demo import SCENARIOS, run_demo
 
     scenario = SCENARIOS[name]

@@ -1,6 +1,6 @@
 """The scripting commands over the client engine: sync, list, read, send, outbox.
 
-`accounts` is in mua/cli_accounts.py; the exit codes all of them share in mua/cli_exit.py.
+`accounts` is in mua/cli/accounts.py; the exit codes all of them share in mua/cli/exit_codes.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from mua.cli_accounts import open_secrets
-from mua.cli_exit import (
+from mua.cli.accounts import open_secrets
+from mua.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_DATA,
     EXIT_FAIL,

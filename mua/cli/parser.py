@@ -13,13 +13,13 @@ import tempfile
 from pathlib import Path
 
 from mua import __version__
-from mua.cli_accounts import register as register_account_commands
-from mua.cli_chaos import add_chaos_arguments, with_chaos
-from mua.cli_demo import add_demo_arguments, run_demo_command
-from mua.cli_exit import EXIT_CODES, CliError
-from mua.cli_i18n import translate_argparse
-from mua.cli_mail import register as register_mail_commands
-from mua.cli_qt import platform_chosen, split_qt_args
+from mua.cli.accounts import register as register_account_commands
+from mua.cli.chaos_options import add_chaos_arguments, with_chaos
+from mua.cli.demo_command import add_demo_arguments, run_demo_command
+from mua.cli.exit_codes import EXIT_CODES, CliError
+from mua.cli.argparse_i18n import translate_argparse
+from mua.cli.mail_commands import register as register_mail_commands
+from mua.cli.qt_args import platform_chosen, split_qt_args
 from mua.core.i18n import _, error_text, set_language
 from mua.logsetup import configure_logging
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """mua's arguments. For the desktop app (no command, or `open`), Qt's own options
-    (`-style fusion`, `-reverse`, `-platform offscreen`: mua.cli_qt) are set aside in
+    (`-style fusion`, `-reverse`, `-platform offscreen`: mua.cli.qt_args) are set aside in
     `qt_args` for its QApplication; a terminal command gets its arguments as given."""
     argv = sys.argv[1:] if argv is None else list(argv)
     ours, qt_args = split_qt_args(argv)
@@ -233,14 +233,14 @@ def _open(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from mua.cli_content import content_line
-    from mua.cli_table import render_trace
+    from mua.cli.content_line import content_line
+    from mua.cli.trace_table import render_trace
     from mua.core.journey import transport_notes
 
     found = _read_file(args.file, args.account)
     message, own_hosts, trace = found.message, found.own_hosts, found.trace
     if getattr(args, "dns", None):  # `mua open` without a display has no --dns
-        from mua.cli_content import content_with_dns
+        from mua.cli.content_line import content_with_dns
 
         trace.content = content_with_dns(found, args.dns, args.trust_anchor)
     if args.json:
