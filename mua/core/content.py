@@ -30,7 +30,7 @@ from publicsuffixlist import PublicSuffixList
 
 from mua.core.authresults import AuthenticationResults
 from mua.core.i18n import T_, Text, text_from_json, text_to_json
-from mua.core.legs import Source
+from mua.core.leg_types import Source
 
 
 class ContentStatus(StrEnum):

@@ -22,13 +22,37 @@ DANE or MTA-STS"). That the message did not travel is the leg's outcome, not its
 
 from __future__ import annotations
 
-from mua.core.legs import Grade, Leg, LegKind, Outcome, Protocol, Source
-from mua.core.tls import TlsMode, VerifiedBy
+import typing
+
+from mua.core.leg_types import Endpoint, Grade, LegKind, Outcome, Protocol, Source
+from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
 
 _IMPLICIT_TLS_PORTS = {465, 993, 995}
 
 
-def grade_leg(leg: Leg) -> Grade:
+class GradedLeg(typing.Protocol):
+    """What grading reads of a leg: `mua.core.legs.Leg` has it all (and grades itself with
+    `grade_leg`, so this module cannot import it)."""
+
+    @property
+    def from_(self) -> Endpoint: ...
+    @property
+    def to(self) -> Endpoint: ...
+    @property
+    def protocol(self) -> Protocol: ...
+    @property
+    def tls(self) -> TlsFacts: ...
+    @property
+    def source(self) -> Source: ...
+    @property
+    def port_role(self) -> int | None: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def kind(self) -> LegKind: ...
+
+
+def grade_leg(leg: GradedLeg) -> Grade:
     tls = leg.tls
     kind = leg.kind
     if leg.protocol is Protocol.INTERNAL:
@@ -52,7 +76,7 @@ def grade_leg(leg: Leg) -> Grade:
     return Grade.AMBER
 
 
-def _grade_client_leg(leg: Leg) -> Grade:
+def _grade_client_leg(leg: GradedLeg) -> Grade:
     tls = leg.tls
     if tls.verified is False and leg.source is Source.OBSERVED:
         return Grade.RED  # a client that sends a password past a bad certificate leaks it
@@ -69,6 +93,6 @@ def _grade_client_leg(leg: Leg) -> Grade:
     return Grade.GREEN if implicit else Grade.AMBER
 
 
-def _same_host(leg: Leg) -> bool:
+def _same_host(leg: GradedLeg) -> bool:
     a, b = leg.from_.host, leg.to.host
     return a is not None and b is not None and a.lower().rstrip(".") == b.lower().rstrip(".")

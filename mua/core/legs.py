@@ -1,4 +1,8 @@
-"""The journey of one message: `Leg`s between RFC 5598 roles, gathered in a `Trace`."""
+"""The journey of one message: `Leg`s between RFC 5598 roles, gathered in a `Trace`.
+
+The enums a leg is made of (`Role`, `Protocol`, `Source`, `Grade`, ...) live in
+`mua.core.leg_types` and are imported here, so `from mua.core.legs import Grade` still works.
+"""
 
 from __future__ import annotations
 
@@ -6,89 +10,27 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from mua.core.grade import grade_leg
 from mua.core.i18n import text_from_json, text_to_json
+from mua.core.leg_types import Endpoint, Grade, LegKind, Outcome, Protocol, Role, Source, leg_kind
 from mua.core.tls import TlsFacts
 
-if TYPE_CHECKING:  # mua.core.content imports this module (Source)
+if TYPE_CHECKING:
     from mua.core.content import ContentVerdict
 
-
-class Role(StrEnum):
-    """RFC 5598 section 2 roles."""
-
-    MUA = "MUA"
-    MSA = "MSA"
-    MTA = "MTA"
-    MX = "MX"
-    MDA = "MDA"
-    MS = "MS"
-
-
-class Protocol(StrEnum):
-    SUBMISSION = "SMTP-submission"
-    SMTP = "SMTP"
-    LMTP = "LMTP"
-    INTERNAL = "internal"
-    IMAP = "IMAP"
-    POP3 = "POP3"
-
-
-class Source(StrEnum):
-    """How much a leg's facts are worth (docs/architecture.md explains the three)."""
-
-    OBSERVED = "observed"  # this client or the embedded stack saw it
-    RECORDED = "recorded"  # a Received header written inside the user's own provider
-    CLAIMED = "claimed"  # a Received header from upstream: anyone can write it
-
-
-class Grade(StrEnum):
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-    INTERNAL = "internal"
-    UNKNOWN = "unknown"
-
-
-class Outcome(StrEnum):
-    """Whether the message crossed the leg."""
-
-    SENT = "sent"
-    # A policy (DANE, MTA-STS, REQUIRETLS) stopped the session before MAIL FROM: nothing of the
-    # message crossed. The message stays queued, or is returned; the note says which.
-    REFUSED = "refused"
-
-
-class LegKind(StrEnum):
-    """Which row of the recommendation table a leg belongs to."""
-
-    SUBMISSION = "submission"  # MUA -> MSA
-    HANDOFF = "handoff"  # MSA -> MTA
-    RELAY = "relay"  # MTA -> MX
-    DELIVERY = "delivery"  # MX -> MDA -> MS
-    RETRIEVAL = "retrieval"  # MS -> MUA
-    OTHER = "other"
-
-
-_KINDS: dict[tuple[Role, Role], LegKind] = {
-    (Role.MUA, Role.MSA): LegKind.SUBMISSION,
-    (Role.MSA, Role.MTA): LegKind.HANDOFF,
-    (Role.MTA, Role.MX): LegKind.RELAY,
-    (Role.MTA, Role.MTA): LegKind.RELAY,
-    (Role.MX, Role.MX): LegKind.RELAY,
-    (Role.MX, Role.MDA): LegKind.DELIVERY,
-    (Role.MDA, Role.MS): LegKind.DELIVERY,
-    (Role.MX, Role.MS): LegKind.DELIVERY,
-    (Role.MS, Role.MUA): LegKind.RETRIEVAL,
-}
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    role: Role
-    host: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"role": self.role.value, "host": self.host}
+__all__ = [  # the value types are re-exported: a leg's users import them from here
+    "Endpoint",
+    "Grade",
+    "Leg",
+    "LegKind",
+    "Outcome",
+    "Protocol",
+    "Role",
+    "Source",
+    "Trace",
+    "TraceStatus",
+    "leg_from_json",
+]
 
 
 @dataclass(frozen=True)
@@ -124,12 +66,10 @@ class Leg:
 
     @property
     def kind(self) -> LegKind:
-        return _KINDS.get((self.from_.role, self.to.role), LegKind.OTHER)
+        return leg_kind(self.from_.role, self.to.role)
 
     @property
     def grade(self) -> Grade:
-        from mua.core.grade import grade_leg  # grade.py imports this module
-
         return grade_leg(self)
 
     @staticmethod

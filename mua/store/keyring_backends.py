@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import keyring
 from keyring.backend import KeyringBackend
@@ -25,13 +25,11 @@ from keyrings.alt.file_base import FileBacked
 
 from mua.core.i18n import T_
 from mua.store.config import write_private_file
-from mua.store.secrets import (
+from mua.store.secret_errors import (
     NoKeyring,
     SecretsError,
+    UndecryptableEntry,
     WrongMasterPassword,
-    _describe,
-    _no_keyring,
-    _Undecryptable,
 )
 
 
@@ -51,20 +49,32 @@ def system_backend() -> KeyringBackend:
         chained = list(backend.backends)
         usable = [b for b in chained if is_os_keyring(b)]
         if not usable:
-            _no_keyring(backend, T_("keyring found no OS keyring to use"))
+            no_keyring(backend, T_("keyring found no OS keyring to use"))
         # A chain that also holds keyrings.alt files would read from them: use the best alone.
         return backend if len(usable) == len(chained) else usable[0]
     if isinstance(backend, FileBacked):
-        _no_keyring(
+        no_keyring(
             backend,
             T_(
                 "{backend} keeps passwords in a file that mua does not manage",
-                backend=_describe(backend),
+                backend=describe_backend(backend),
             ),
         )
     if not is_os_keyring(backend):
-        _no_keyring(backend)
+        no_keyring(backend)
     return backend
+
+
+def describe_backend(backend: KeyringBackend) -> str:
+    """The backend in words for the user: the encrypted file's path, or keyring's class."""
+    if isinstance(backend, MasterPasswordKeyring):
+        return T_("encrypted file {path}", path=backend.file_path)
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def no_keyring(backend: KeyringBackend, why: str = "") -> NoReturn:
+    raise NoKeyring(why or T_("keyring offers only {backend}", backend=describe_backend(backend)))
 
 
 def is_os_keyring(backend: KeyringBackend) -> bool:
@@ -128,7 +138,7 @@ class MasterPasswordKeyring(EncryptedKeyring):
         self.keyring_key = self._master_password
         try:
             reference = self.get_password("keyring-setting", "password reference")
-        except _Undecryptable:
+        except UndecryptableEntry:
             reference = None
         # Compared here, not asserted as keyrings.alt does, so that `python -O` checks it too.
         if reference != "password reference value":
@@ -139,7 +149,7 @@ class MasterPasswordKeyring(EncryptedKeyring):
         try:
             return super().get_password(service, username)
         except (AssertionError, ValueError) as exc:  # a wrong key: bad prefix, not UTF-8...
-            raise _Undecryptable(
+            raise UndecryptableEntry(
                 f"An entry of {self.file_path} does not decrypt with this master password;"
                 " the file may be damaged."
             ) from exc

@@ -39,44 +39,28 @@ from typing import TYPE_CHECKING, Literal, NoReturn, get_args
 from mua.core.i18n import N_, T_
 from mua.store import paths
 from mua.store.config import SecretsBackendName
+from mua.store.secret_errors import NoKeyring, SecretsError, WrongMasterPassword
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+
+__all__ = [  # the errors are re-exported: callers catch them where they call Secrets
+    "ENCRYPTED_FILE_NAME",
+    "SERVICE_PREFIX",
+    "NoKeyring",
+    "Secrets",
+    "SecretsError",
+    "ServiceKind",
+    "WrongMasterPassword",
+    "encrypted_file_path",
+    "service_name",
+]
 
 log = logging.getLogger(__name__)
 
 ServiceKind = Literal["imap", "smtp", "oauth"]  # "oauth": an OAuth2 refresh token
 SERVICE_PREFIX = "mua:"
 ENCRYPTED_FILE_NAME = "passwords.cfg"
-
-_OPTIONS = (
-    "mua can keep passwords for this session only, or in a file encrypted with a master password"
-)
-
-
-class SecretsError(RuntimeError):
-    """A password could not be read, stored or deleted; str() is a sentence for the user."""
-
-
-class NoKeyring(SecretsError):
-    """There is no usable OS keyring (as on a headless Linux box); nothing was written."""
-
-    def __init__(self, reason: str = "") -> None:
-        self.reason = reason
-        detail = f" ({reason})" if reason else ""
-        super().__init__(f"No usable system keyring was found{detail}; {_OPTIONS}.")
-
-
-class WrongMasterPassword(SecretsError, ValueError):
-    """The master password does not open the encrypted password file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        super().__init__(f"The master password does not open {path}; try again.")
-
-
-class _Undecryptable(SecretsError):
-    """An entry of the encrypted file does not decrypt with the key in hand."""
 
 
 def service_name(account_key: str) -> str:
@@ -108,7 +92,9 @@ class Secrets:
             from keyring.backends import fail, null
 
             if isinstance(backend, fail.Keyring | null.Keyring):
-                _no_keyring(backend)
+                from mua.store.keyring_backends import no_keyring
+
+                no_keyring(backend)
         self._backend = backend
 
     @classmethod
@@ -256,10 +242,9 @@ _FAILED = {
 def _describe(backend: KeyringBackend | _SessionKeyring) -> str:
     if isinstance(backend, _SessionKeyring):
         return T_("memory, this session only")
-    if _is_password_file(backend):
-        return T_("encrypted file {path}", path=backend.file_path)
-    cls = type(backend)
-    return f"{cls.__module__}.{cls.__qualname__}"
+    from mua.store.keyring_backends import describe_backend
+
+    return describe_backend(backend)
 
 
 def _scrub(exc: BaseException, secret: str | None) -> str:
@@ -272,10 +257,6 @@ def _scrub(exc: BaseException, secret: str | None) -> str:
 def _cause(exc: BaseException, secret: str | None) -> BaseException | None:
     """Chain the original error, unless its message would carry the password along."""
     return None if secret and secret in str(exc) else exc
-
-
-def _no_keyring(backend: KeyringBackend, why: str = "") -> NoReturn:
-    raise NoKeyring(why or T_("keyring offers only {backend}", backend=_describe(backend)))
 
 
 class _SessionKeyring:
