@@ -1,5 +1,5 @@
 """`mua demo --headless --all --json` as a person runs it: a subprocess, one JSON document on
-stdout with every scenario's trace (DESIGN.md's command line contract)."""
+stdout with every scenario's trace (docs/design.md#every-scenario)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A message's journey read from its headers: one `Leg` per Received field, oldest first.
 
-Trust (docs/architecture.md, "how much they are worth"): a Received field is *recorded* when
-the user's own provider wrote it, and *claimed* when anyone upstream could have. The topmost
+Trust (docs/design.md#trust-sources): a Received field is *recorded* when the user's own
+provider wrote it, and *claimed* when anyone upstream could have. The topmost
 field is always recorded: the provider handed the message over with it on top. Below it, a
 field is recorded while the field above it names, as the host that handed the message over,
 one of the provider's own servers (`own_hosts`, matched case-insensitively and by parent
@@ -226,7 +226,8 @@ def _leg_tls(hop: ReceivedHop) -> TlsFacts:
 
 def _internal_step(hop: ReceivedHop) -> bool:
     """A record with no `from` clause: a step inside the provider that wrote it, not a network
-    leg between two named hosts (DESIGN.md: internal to that provider, or unknown, never red)."""
+    leg between two named hosts (docs/design.md#grades: internal to that provider, or unknown,
+    never red)."""
     return not hop.has_from and hop.by_host is not None
 
 
