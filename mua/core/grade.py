@@ -1,6 +1,6 @@
 """One grading function: a leg's transport security as green / amber / red / internal / unknown.
 
-The table it implements is docs/architecture.md's "recommended transport for each leg":
+The table it implements is docs/design.md#roles-and-the-grading-table:
 - submission and retrieval (IMAP or POP3 alike: 993 and 995 green, STARTTLS and STLS
   amber, 143 and 110 in clear red): implicit TLS with a verified certificate is green (RFC 8314
   section 3); STARTTLS with a verified certificate is amber (it works, but a first cleartext

@@ -33,7 +33,7 @@ class Protocol(StrEnum):
 
 
 class Source(StrEnum):
-    """How much a leg's facts are worth (docs/architecture.md explains the three)."""
+    """How much a leg's facts are worth (docs/design.md#trust-sources explains the three)."""
 
     OBSERVED = "observed"  # this client or the embedded stack saw it
     RECORDED = "recorded"  # a Received header written inside the user's own provider

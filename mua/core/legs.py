@@ -77,10 +77,10 @@ class Leg:
         return leg_from_json(data)
 
     def to_json(self, index: int) -> dict[str, Any]:
-        """The contract's leg (DESIGN.md); `outcome` is added only to a refused leg, so every
-        leg that carried the message keeps exactly the documented keys; `with` and `header`
-        only on a leg read from a Received field (`header` set), so a person can check it;
-        `auth` on the client's own legs (whether a password or a token crossed them)."""
+        """The contract's leg (docs/design.md#trace); `outcome` is added only to a refused
+        leg, so every leg that carried the message keeps exactly the documented keys; `with`
+        and `header` only on a leg read from a Received field (`header` set), so a person can
+        check it; `auth` on the client's own legs (whether a password or a token crossed them)."""
         data = {
             "index": index,
             "from": self.from_.to_json(),
