@@ -146,3 +146,44 @@ async def test_subscribe_needs_a_mailbox_that_exists(imap_wire) -> None:
     assert (await wire.command("e", "UNSUBSCRIBE Nowhere"))[-1].startswith("e OK")
     lsub = await wire.command("f", 'LSUB "" *')
     assert any(line.endswith('"Somewhere"') for line in lsub), lsub
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "MESSAGES",  # not a list: RFC 3501 section 9 (status-att-list is parenthesised)
+        "()",  # an empty list: status-att-list holds at least one item
+        '("MESSAGES")',  # a quoted string is no status-att keyword
+    ],
+)
+async def test_status_takes_a_parenthesised_list_of_item_names(imap_wire, items: str) -> None:
+    """Issue 15: the STATUS handler parsed its items by hand and answered OK to these;
+    `arguments.parse_status_items`, the tested parser, says BAD as RFC 3501 section 9 does."""
+    wire = await imap_wire()
+    lines = await wire.command("a", f"STATUS INBOX {items}")
+    assert lines[-1].startswith("a BAD"), lines
+    assert not any(line.startswith("* STATUS") for line in lines), lines
+    lines = await wire.command("b", "STATUS INBOX (messages UIDNEXT)")
+    assert lines[0] == '* STATUS "INBOX" (MESSAGES 0 UIDNEXT 1)', lines
+
+
+async def test_list_and_status_write_mailbox_names_in_modified_utf7_quoted(imap_wire) -> None:
+    """Issue 15: LIST, LSUB and STATUS write a name as `protocol.format_mailbox` does:
+    modified UTF-7 (RFC 3501 section 5.1.3), quoted, `"` and `\\` escaped."""
+    wire = await imap_wire()
+    names = {
+        "Entwürfe": '"Entw&APw-rfe"',
+        "Tom & Jerry": '"Tom &- Jerry"',
+        'Say "hi"': '"Say \\"hi\\""',
+        "Back\\slash": '"Back\\\\slash"',
+    }
+    for i, written in enumerate(names.values()):  # sent as the server writes them
+        assert (await wire.command(f"c{i}", f"CREATE {written}"))[-1].startswith(f"c{i} OK")
+        assert (await wire.command(f"s{i}", f"SUBSCRIBE {written}"))[-1].startswith(f"s{i} OK")
+        status = await wire.command(f"t{i}", f"STATUS {written} (MESSAGES)")
+        assert status[0] == f"* STATUS {written} (MESSAGES 0)", status
+    listed = await wire.command("l", 'LIST "" *')
+    subscribed = await wire.command("m", 'LSUB "" *')
+    for written in names.values():
+        assert any(line.endswith(f' "/" {written}') for line in listed), listed
+        assert any(line.endswith(f' "/" {written}') for line in subscribed), subscribed

@@ -184,7 +184,7 @@ async def _list(session: Session, cmd: protocol.Command, *, lsub: bool) -> None:
                 attrs.append(info.special_use)
             if info.subscribed and not lsub:
                 attrs.append("\\Subscribed")
-            name = protocol.quote(protocol.encode_mailbox(info.name))
+            name = protocol.format_mailbox(info.name)
             lines.append(f'* {"LSUB" if lsub else "LIST"} ({" ".join(attrs)}) "/" {name}')
     await session.send(*lines, f"{cmd.tag} OK {cmd.name} completed")
 
@@ -199,23 +199,17 @@ async def lsub(session: Session, cmd: protocol.Command) -> None:
     await _list(session, cmd, lsub=True)
 
 
-_STATUS_ITEMS = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "RECENT", "HIGHESTMODSEQ"}
-
-
 @command("STATUS", AUTHED)
 async def status(session: Session, cmd: protocol.Command) -> None:
     args = _args(cmd, 2, "mailbox (items)")
     name = _mailbox(session, args[0], cmd.tag)
-    items = [str(i).upper() for i in (args[1] if isinstance(args[1], list) else [args[1]])]
-    unknown = [i for i in items if i not in _STATUS_ITEMS]
-    if unknown:
-        raise protocol.ProtocolError(f"Unknown STATUS item {unknown[0][:20]}", cmd.tag)
+    items = arguments.parse_status_items(args[1])
     folder = _folder(session, name)
     counts = await _io(folder.status)
     counts.setdefault("recent", 0)
     values = " ".join(f"{i} {counts[i.lower()]}" for i in items)
-    encoded = protocol.quote(protocol.encode_mailbox(name))
-    await session.send(f"* STATUS {encoded} ({values})", f"{cmd.tag} OK Status completed")
+    mailbox = protocol.format_mailbox(name)
+    await session.send(f"* STATUS {mailbox} ({values})", f"{cmd.tag} OK Status completed")
 
 
 @command("APPEND", AUTHED)
