@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from mua.core.account import Account, ServerSettings
 from mua.core.tls import Security
-from mua.store import config
 from mua.store.config import (
     AccountExists,
     AccountNotFound,
@@ -145,7 +144,7 @@ def test_a_failed_write_keeps_the_old_file(
     def crash(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(config.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="No space left"):
         store.add(make_account("bob@b.test"))
     assert store.path.read_bytes() == before

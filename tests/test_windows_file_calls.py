@@ -4,7 +4,7 @@
   becomes "\\r\\n" (a PEM key, a JSON file), and `os.fdopen(fd, "w")`'s own newline handling
   then doubles it. Every `os.open` that writes must pass `getattr(os, "O_BINARY", 0)`.
 - Windows cannot open a directory to fsync it (PermissionError): every directory fsync is
-  skipped there, as `mua.core.spool.fsync_dir` does.
+  skipped there, as `mua.durable.fsync_dir` does.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mua import durable
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
 from mua.core.content import ContentVerdict
@@ -131,9 +131,7 @@ class ScenarioJourneys:
             if trace.content is not None:  # its note's translation too (mua.core.i18n)
                 data["content"] = trace.content.to_record()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(traces), encoding="utf-8")
-        os.replace(tmp, self.path)
+        durable.write_atomic(self.path, json.dumps(traces).encode("utf-8"))
 
 
 @dataclass

@@ -8,13 +8,13 @@ ground truth rather than from headers.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from mua.core.legs import Leg
+from mua.durable import append
 
 
 class EventLog:
@@ -29,11 +29,8 @@ class EventLog:
         MTA's "relayed", written right after the queue has forgotten the message)."""
         record = {"time": time.time(), "event": event, **fields}
         line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(line)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
+        with self._lock:
+            append(self.path, line.encode("utf-8"), sync=durable)
 
     def leg(self, leg: Leg, *, side: str, **fields: Any) -> None:
         """Record `leg` as seen from `side` ("client" or "server")."""

@@ -1,9 +1,10 @@
 """The MDA: writes a message into a user's Maildir, atomically and durably.
 
-Maildir (https://cr.yp.to/proto/maildir.html): write to `tmp/`, fsync, then move to `new/`.
-`os.replace` rather than link+unlink works on every file system and on Windows. Names carry
-no `:` (the info suffix is only added when a reader moves a file to `cur/`), so they are
-valid on Windows too. The standard library's `mailbox.Maildir` does not fsync, hence this.
+Maildir (https://cr.yp.to/proto/maildir.html): write to `tmp/`, fsync, then move to `new/`
+and fsync it (`mua.durable.write_atomic` with `tmp_dir`). `os.replace` rather than
+link+unlink works on every file system and on Windows. Names carry no `:` (the info suffix
+is only added when a reader moves a file to `cur/`), so they are valid on Windows too. The
+standard library's `mailbox.Maildir` does not fsync, hence this.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from mua import durable
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +41,8 @@ def unique_name() -> str:
 def deliver_to_maildir(maildir: Path, data: bytes) -> Path:
     """Write `data` as a new message in `maildir`; return its path in `new/`."""
     ensure_maildir(maildir)
-    name = unique_name()
-    tmp = maildir / "tmp" / name
-    final = maildir / "new" / name
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:  # a full disk: no half-written file is left behind in tmp/
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name != "nt":
-        fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    final = maildir / "new" / unique_name()
+    durable.write_atomic(final, data, tmp_dir=maildir / "tmp")
     return final
 
 

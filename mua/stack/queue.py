@@ -1,6 +1,6 @@
 """The MTA's durable queue: a message is on disk, fsync'ed, before the MSA answers 250.
 
-Built on `mua.core.spool` (one file per message: the envelope and delivery state as a JSON
+Built on `mua.spool` (one file per message: the envelope and delivery state as a JSON
 line, then the message), so a crash after 250 loses nothing (RFC 5321 section 6.1).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mua.core.spool import Spool
+from mua.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import random
 import threading
-import time
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from mua import durable
 from mua.stack.mta import DEFAULT_RETRY_DELAYS
 from mua.stack.tlsrpt import ReportOutcome, TlsReportLog, day_start
 
@@ -217,9 +216,5 @@ class DailyTlsReports:
 
     def _write(self, state: dict[str, Any]) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(f".{self.state_file.name}.{time.time_ns()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(state, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        text = json.dumps(state, indent=1, sort_keys=True)
+        durable.write_atomic(self.state_file, text.encode("utf-8"))

@@ -4,8 +4,8 @@ a domain names in the `https:` rua of its `_smtp._tls` record (RFC 8460 section 
 Section 5.3.2: reports arrive by POST, `application/tlsrpt+gzip` (or `+json` uncompressed),
 and the receiver answers a 2xx; it "is not expected to process reports at receipt time", so
 this one checks that the body is a JSON report, stores it as it came under
-`DIR/<domain>/tlsrpt/received/` (written like the MDA writes Maildir: tmp file, fsync,
-rename) and notes it in the event log. The certificate is the world CA's, for
+`DIR/<domain>/tlsrpt/received/` (`mua.durable.write_atomic`: tmp file, fsync, rename) and
+notes it in the event log. The certificate is the world CA's, for
 `tlsrpt.<domain>`, like the MTA-STS policy host beside it (`mta_sts_server.py`), both on
 aiohttp (`web_host.py`). Requests are bounded in size and time; anything else gets a 4xx.
 """
@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import ssl
 import zlib
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mua.core.spool import fsync_dir
+from mua import durable
 from mua.net.https_post import parse_https_url
 from mua.stack.events import EventLog
 from mua.stack.web_host import REQUEST_TIMEOUT, WebHost
@@ -135,13 +134,7 @@ class ReportReceiver(WebHost):
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         name = f"{stamp}-{hashlib.sha256(body).hexdigest()[:16]}{suffix}"
-        tmp = self.directory / f".{name}.tmp"
-        with tmp.open("wb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.directory / name)
-        fsync_dir(self.directory)  # (not on Windows, which cannot open a directory)
+        durable.write_atomic(self.directory / name, body)
         return self.directory / name
 
 

@@ -9,11 +9,8 @@ the file and line, and is left exactly as it is.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -22,6 +19,7 @@ from typing import Any, Literal, get_args
 
 import tomli_w
 
+from mua import durable
 from mua.core.account import Account
 from mua.store import paths
 
@@ -82,33 +80,11 @@ def write_private_file(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically, readable by the owner only (0600).
 
     The data goes to a temporary file in the same directory, is fsynced, then renamed over
-    `path`: a crash leaves the old file or the new one, never half of either.
+    `path` (`mua.durable.write_atomic`): a crash leaves the old file or the new one, never
+    half of either.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            os.chmod(tmp, 0o600)  # mkstemp already does on POSIX; say it anyway
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (POSIX); Windows cannot open a directory, and needs not."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    durable.write_atomic(path, data, mode=0o600)
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], str] | None:
@@ -263,6 +239,15 @@ class Settings:
     # "system": follow the desktop's language; else a catalog's code ("en", "ru"). Applied at
     # the next start (mua.core.i18n.set_language).
     language: str = "system"
+    # The bodies of opened (or POP3-downloaded) messages kept in the local cache, least
+    # recently fetched dropped first (mua.store.cache.MailCache.evict_bodies) and fetched
+    # again when opened. Thunderbird keeps a full offline copy of every folder; mua keeps
+    # a bounded cache: 500 MB holds some thousands of ordinary messages.
+    body_cache_megabytes: int = 500
+
+    @property
+    def body_cache_bytes(self) -> int:
+        return self.body_cache_megabytes * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.reader_position not in get_args(ReaderPosition):
@@ -278,6 +263,9 @@ class Settings:
             r"[A-Za-z]{2,3}(_[A-Z]{2})?|system", self.language
         ):
             raise ValueError('language must be "system" or a language code such as "ru"')
+        size = self.body_cache_megabytes
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError("body_cache_megabytes must be a whole number of megabytes, 1 or more")
 
 
 class SettingsStore:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from mua import durable
 from mua.store import paths
 
 log = logging.getLogger(__name__)
@@ -58,11 +57,5 @@ class KeyCache:
 
     def _save(self, entries: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".dkim-keys-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entries, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(entries, indent=1, sort_keys=True)
+        durable.write_atomic(self.path, text.encode("utf-8"), mode=0o600)

@@ -3,7 +3,7 @@
 It stays there until the submission server accepted it, is retried with backoff while the
 failure is temporary, and keeps the server's reason when the failure is permanent, so the
 user can fix the cause (an address, a password) and send it again. Built on
-`mua.core.spool`, like the MTA's queue.
+`mua.spool`, like the MTA's queue.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mua.core.spool import Spool
+from mua.spool import Spool
 
 
 @dataclass

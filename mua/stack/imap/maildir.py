@@ -1,4 +1,4 @@
-"""Maildir++ conventions, as pure functions plus the two durable-write helpers.
+"""Maildir++ conventions, as pure functions, and the folder scans built on them.
 
 Folder names. IMAP names use "/" as the hierarchy delimiter; on disk a folder is the directory
 `<root>/.A.B` for `A/B` (Maildir++), and INBOX is the root itself. Inside one level of the name
@@ -27,6 +27,7 @@ import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
+from mua import durable
 from mua.stack.imap.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN
 
 log = logging.getLogger(__name__)
@@ -125,40 +126,6 @@ def folder_name(dirname: str) -> str | None:
         return None
 
 
-# -- durable writes -------------------------------------------------------------------------
-
-
-def fsync_dir(*paths: Path) -> None:
-    """Make renames and links inside `paths` durable (a no-op on Windows, which cannot)."""
-    if os.name == "nt":
-        return
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_durably(path: Path, data: bytes, mtime: float | None = None) -> None:
-    """Write and fsync a new file (its directory entry is the caller's to make durable)."""
-    with path.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-
-
-def replace_durably(path: Path, data: bytes) -> None:
-    """Atomically replace a small file: write a sibling, fsync, rename, fsync the directory."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    write_durably(tmp, data)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 # -- one folder's files ---------------------------------------------------------------------
 
 
@@ -196,13 +163,7 @@ def link_or_copy(source: Path, folder: Path, filename: str, mtime: float) -> boo
             data = source.read_bytes()
         except FileNotFoundError:
             return False
-        tmp = folder / "tmp" / target.name
-        try:
-            write_durably(tmp, data, mtime=mtime)
-            os.replace(tmp, target)
-        except BaseException:  # a full disk: no half-written file is left behind in tmp/
-            tmp.unlink(missing_ok=True)
-            raise
+        durable.write_atomic(target, data, tmp_dir=folder / "tmp", mtime=mtime)
     return True
 
 

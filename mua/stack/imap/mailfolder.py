@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+from mua import durable
 from mua.stack.imap.mailchange import (
     Batch,
     FolderChange,
@@ -33,13 +34,11 @@ from mua.stack.imap.maildir import (
     clean_tmp,
     compose_filename,
     flags_of,
-    fsync_dir,
     letters_for,
     link_or_copy,
     parse_filename,
     scan_messages,
     to_crlf,
-    write_durably,
 )
 from mua.stack.imap.maildir_index import FolderRow, Stored
 from mua.stack.imap.model import DELETED, SEEN, MessageInfo
@@ -145,15 +144,14 @@ class Folder:
         tmp = self._path / "tmp" / key
         filename = f"cur/{compose_filename(key, letters_for(flags))}"
         try:
-            write_durably(tmp, data, mtime=when)
+            durable.write_new(tmp, data, mtime=when)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"could not write the message into {self.name}: {exc}") from exc
         with self._ctx.lock:
             try:
                 self._check()
                 os.replace(tmp, self._path / filename)
-                fsync_dir(self._path / "cur")
+                durable.fsync_dir(self._path / "cur")
             except OSError as exc:
                 raise StoreError(f"could not store the message in {self.name}: {exc}") from exc
             finally:
@@ -228,7 +226,7 @@ class Folder:
                 return []
             for uid in doomed:
                 (self._path / self._entries[uid].filename).unlink(missing_ok=True)
-            fsync_dir(self._path / "new", self._path / "cur")
+            durable.fsync_dir(self._path / "new", self._path / "cur")
             batch = self._batch()
             batch.removed.extend(doomed)
             batch.next_modseq()  # RFC 7162 3.2: an expunge raises HIGHESTMODSEQ
@@ -257,7 +255,7 @@ class Folder:
                     batch.added.append(Stored(info, key, filename, stored.raw_size, recent=True))
                     pairs.append((uid, info.uid))
                 if made:
-                    fsync_dir(dest._path / "cur")
+                    durable.fsync_dir(dest._path / "cur")
             except OSError as exc:  # leave the destination as it was
                 for path in made:
                     path.unlink(missing_ok=True)
@@ -293,8 +291,8 @@ class Folder:
                 target.added.append(Stored(info, key, filename, stored.raw_size, recent=True))
                 pairs.append((uid, info.uid))
             if pairs:
-                fsync_dir(dest._path / "cur")
-                fsync_dir(self._path / "new", self._path / "cur")
+                durable.fsync_dir(dest._path / "cur")
+                durable.fsync_dir(self._path / "new", self._path / "cur")
                 source.next_modseq()
                 batches = [(self, source)] if dest is self else [(self, source), (dest, target)]
                 commit(self._ctx, batches)
@@ -404,7 +402,7 @@ class Folder:
             else:
                 renamed = True
         if renamed:
-            fsync_dir(self._path / "new", self._path / "cur")
+            durable.fsync_dir(self._path / "new", self._path / "cur")
         return missing
 
     def _renamed(self, stored: Stored, filename: str, batch: Batch) -> Stored:

@@ -38,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mua import durable
 from mua.stack.imap.mailchange import (
     FolderChange,
     FolderContext,
@@ -50,9 +51,6 @@ from mua.stack.imap.maildir import (
     canonical_folder_name,
     folder_dirname,
     folder_name,
-    fsync_dir,
-    replace_durably,
-    write_durably,
 )
 from mua.stack.imap.maildir_index import FolderRow, Index
 from mua.stack.imap.mailfolder import Folder
@@ -250,7 +248,7 @@ class MailStore:
                 os.rename(self._paths[name], aside)  # one atomic step out of sight
             except OSError as exc:
                 raise StoreError(f"could not delete {name}: {exc}") from exc
-            fsync_dir(self.root)
+            durable.fsync_dir(self.root)
             self._sync_folders()
             shutil.rmtree(aside, ignore_errors=True)
 
@@ -288,7 +286,7 @@ class MailStore:
             except OSError as exc:
                 raise StoreError(f"could not rename {old} to {new}: {exc}") from exc
             finally:
-                fsync_dir(self.root)
+                durable.fsync_dir(self.root)
                 self._sync_folders()
             renamed = {targets.get(n, n) for n in self._subscriptions}
             if renamed != self._subscriptions:
@@ -339,14 +337,14 @@ class MailStore:
         staging = self.root / f"{_CREATING}{uuid.uuid4().hex}"
         ensure_maildir(staging)
         (staging / "maildirfolder").touch()
-        write_durably(staging / FOLDER_ID_FILE, uuid.uuid4().hex.encode())
-        fsync_dir(staging)
+        durable.write_new(staging / FOLDER_ID_FILE, uuid.uuid4().hex.encode())
+        durable.fsync_dir(staging)
         try:
             os.rename(staging, final)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StoreError(f"could not create {name}: {exc}") from exc
-        fsync_dir(self.root)
+        durable.fsync_dir(self.root)
 
     def _sync_folders(self) -> None:
         """Match the folder directories on disk with the index's folders, by the identity
@@ -411,7 +409,7 @@ class MailStore:
         for name, guid in sorted(found.items(), key=claims, reverse=True):
             if not guid or guid in owners:
                 guid = uuid.uuid4().hex
-                replace_durably(disk[name] / FOLDER_ID_FILE, guid.encode())
+                durable.write_atomic(disk[name] / FOLDER_ID_FILE, guid.encode())
             owners[guid] = name
             found[name] = guid
         return found
@@ -424,7 +422,7 @@ class MailStore:
         except (FileNotFoundError, ValueError):
             last = 0
         value = max(int(time.time()), last + 1) % 2**32 or 1
-        replace_durably(path, str(value).encode())
+        durable.write_atomic(path, str(value).encode())
         return value
 
     def _read_subscriptions(self) -> set[str]:
@@ -436,5 +434,5 @@ class MailStore:
 
     def _write_subscriptions(self, names: set[str]) -> None:
         text = "".join(f"{n}\n" for n in sorted(names))
-        replace_durably(self.root / SUBSCRIPTIONS_FILE, text.encode())
+        durable.write_atomic(self.root / SUBSCRIPTIONS_FILE, text.encode())
         self._subscriptions = names

@@ -1,9 +1,12 @@
 """A durable spool: one file per entry, a JSON header line then the payload bytes.
 
 An entry is written to `tmp/`, fsync'ed, moved into place with `os.replace` and the directory
-fsync'ed, so after a crash it is either whole or absent — what the MTA's queue needs before
-it answers 250 (RFC 5321 section 6.1), and what the client's Outbox needs before it tells
-the user a message is on its way. Standard library only.
+fsync'ed (`mua.durable.write_atomic`), so after a crash it is either whole or absent — what
+the MTA's queue needs before it answers 250 (RFC 5321 section 6.1), and what the client's
+Outbox needs before it tells the user a message is on its way.
+
+A leaf like `mua.durable`, the one module of mua it imports: the MTA's queue (stack) and the
+client's Outbox (store) both build on it, and neither layer may import the other.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 from pathlib import Path
 from typing import Any
+
+from mua import durable
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +34,7 @@ class Spool:
 
     def write(self, entry_id: str, header: dict[str, Any], payload: bytes) -> None:
         line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
-        tmp = self._tmp / f"{entry_id}.{secrets.token_hex(4)}"
-        try:
-            with tmp.open("wb") as f:
-                f.write(line)
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._path(entry_id))
-        except BaseException:  # a full disk: no half-written file is left behind in tmp/
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_dir(self.directory)
+        durable.write_atomic(self._path(entry_id), line + payload, tmp_dir=self._tmp)
 
     def ids(self) -> set[str]:
         """The ids of the entries now in the spool (names only: nothing is read)."""
@@ -82,26 +75,14 @@ class Spool:
     def remove(self, entry_id: str, *, sync: bool = True) -> None:
         """`sync=False`: the directory is not fsync'ed (the caller calls `sync()` soon): the
         removal survives the process being killed, not yet the machine losing power."""
-        self._path(entry_id).unlink(missing_ok=True)
-        if sync:
-            fsync_dir(self.directory)
+        durable.remove(self._path(entry_id), sync=sync)
 
     def sync(self) -> None:
         """Make the removals and renames so far durable (fsync of the directory)."""
-        fsync_dir(self.directory)
+        durable.fsync_dir(self.directory)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.directory.glob(f"*{SUFFIX}"))
 
     def _path(self, entry_id: str) -> Path:
         return self.directory / f"{entry_id}{SUFFIX}"
-
-
-def fsync_dir(directory: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,108 @@
+"""Durable writes: what is written here is on disk, whole, when the call returns.
+
+One place for the fsync and rename dance that the MTA's queue and the client's Outbox (both
+through `mua.spool`), the MDA and the IMAP server's Maildir, the config and TLS-RPT files
+need. A file is written under a temporary name, fsync'ed, renamed over its final name with
+`os.replace` (atomic on POSIX and on Windows), and the directory fsync'ed so the rename
+itself survives a power loss: after a crash the file is the old one or the new one, never
+half of either, and a write that fails (a full disk) leaves no temporary file behind.
+
+A leaf: the standard library only, nothing of mua, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no "\n" -> "\r\n" in what is written
+
+
+def fsync_dir(*directories: Path) -> None:
+    """Make the renames, links and removals made inside `directories` durable.
+
+    POSIX needs the directory itself fsync'ed for that; Windows cannot open a directory
+    (PermissionError) and its file system journals the rename, so this does nothing there.
+    """
+    if os.name == "nt":
+        return
+    for directory in directories:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_new(path: Path, data: bytes, *, mode: int = 0o666, mtime: float | None = None) -> None:
+    """Create `path` (it must not exist) holding `data`, fsync'ed: when this returns the
+    file's content is on disk, or, if it raised, there is no file. Its directory entry is
+    the caller's to make durable (`fsync_dir`), usually after renaming it into place.
+
+    `mode` is the permission the file is created with (less the umask); `mtime`, when
+    given, its modification time (a Maildir message's INTERNALDATE).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(
+    path: Path,
+    data: bytes,
+    *,
+    tmp_dir: Path | None = None,
+    mode: int = 0o666,
+    mtime: float | None = None,
+) -> None:
+    """Replace (or create) `path` with `data`, atomically and durably: the data is written
+    to a temporary file and fsync'ed, renamed over `path`, and `path`'s directory fsync'ed.
+    After a crash `path` is the old file or the new one; on failure the temporary file is
+    removed and `path` is untouched.
+
+    The temporary file is `.<name>.<random>.tmp` beside `path`, or `<name>.<random>` in
+    `tmp_dir` (on the same file system) for the directories that keep their writes in
+    progress apart: Maildir's `tmp/`, the spool's `tmp/`. `mode` and `mtime` as for
+    `write_new`.
+    """
+    token = secrets.token_hex(4)
+    if tmp_dir is None:
+        tmp = path.with_name(f".{path.name}.{token}.tmp")
+    else:
+        tmp = tmp_dir / f"{path.name}.{token}"
+    write_new(tmp, data, mode=mode, mtime=mtime)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def append(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Append `data` to `path` (created if missing). `sync`: fsync'ed before returning,
+    with everything appended before it; otherwise it survives the process being killed,
+    not the machine losing power. Callers that share the file serialise their appends."""
+    with path.open("ab") as f:
+        f.write(data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def remove(path: Path, *, sync: bool = True) -> None:
+    """Remove `path` if it exists. `sync`: its directory is fsync'ed, so the removal
+    survives a power loss; otherwise the caller calls `fsync_dir` soon (several removals,
+    one fsync)."""
+    path.unlink(missing_ok=True)
+    if sync:
+        fsync_dir(path.parent)
