@@ -13,7 +13,9 @@ from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import Address, BodyData
 
 from mua.stack.imap.arguments import Section
-from mua.stack.imap.render import bodystructure, crlf, envelope, section, summarize
+from mua.stack.imap.envelope import envelope
+from mua.stack.imap.message_parts import crlf
+from mua.stack.imap.render import bodystructure, section, summarize
 from tests.test_imap_protocol import imaplib_records
 
 MIXED = b"""\

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mua.stack.imap.arguments import parse_sequence_set
+from mua.stack.imap.message_parts import crlf
 from mua.stack.imap.model import ANSWERED, DELETED, FLAGGED, SEEN, MessageInfo
 from mua.stack.imap.protocol import ProtocolError, Token, parse_command
-from mua.stack.imap.render import crlf, summarize
+from mua.stack.imap.render import summarize
 from mua.stack.imap.search import (
     All,
     And,

@@ -20,9 +20,9 @@ from mua.stack.imap.arguments import (
     parse_flag,
     parse_sequence_set,
 )
+from mua.stack.imap.message_parts import crlf, field_value, header_fields
 from mua.stack.imap.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, MessageInfo
 from mua.stack.imap.protocol import Atom, ProtocolError, Token, astring, number
-from mua.stack.imap.render import crlf, field_value, header_fields
 
 CHARSETS = ("UTF-8", "US-ASCII")
 MAX_DEPTH = 32  # NOT, OR and parentheses one SEARCH may nest (hostile clients)

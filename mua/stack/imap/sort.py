@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mua.stack.imap.basesubject import base_subject, collation_key, decode_subject
+from mua.stack.imap.message_parts import crlf, field_value, header_fields
 from mua.stack.imap.model import MessageInfo
 from mua.stack.imap.protocol import Atom, ProtocolError, Token
-from mua.stack.imap.render import crlf, field_value, header_fields, sent_date
+from mua.stack.imap.render import sent_date
 
 KEYS = ("ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
