@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from imapclient import IMAPClient
 
-from mua.stack.imap import sort, thread
+from mua.stack.imap import sort
 from mua.stack.imap.basesubject import base_subject
+from mua.stack.imap.message_threads import format_threads, ordered_subject, references
 from mua.stack.imap.model import MessageInfo
 from mua.stack.imap.sort import Criterion, Facts
 from mua.stack.world import World
@@ -173,9 +174,9 @@ def test_references_builds_the_tree_of_the_rfcs_example() -> None:
         facts(44, "Re: Plan", 5, mid="<44@x>", refs=("<3@x>", "<6@x>")),
         facts(96, "Re: Plan", 7, mid="<96@x>", refs=("<3@x>", "<6@x>", "<44@x>", "<7@x>")),
     ]
-    roots = thread.references(box)
-    assert thread.format_threads(roots, by_uid=False) == "(2)(3 6 (4 23)(44 7 96))"
-    assert thread.format_threads(roots, by_uid=True) == "(20)(30 60 (40 230)(440 70 960))"
+    roots = references(box)
+    assert format_threads(roots, by_uid=False) == "(2)(3 6 (4 23)(44 7 96))"
+    assert format_threads(roots, by_uid=True) == "(20)(30 60 (40 230)(440 70 960))"
 
 
 def test_references_keeps_a_dummy_root_for_siblings_of_a_missing_parent() -> None:
@@ -185,7 +186,7 @@ def test_references_keeps_a_dummy_root_for_siblings_of_a_missing_parent() -> Non
         facts(5, "Re: Gone", 2, mid="<5@x>", refs=("<gone@x>",)),
         facts(6, "Re: Lost", 3, mid="<6@x>", refs=("<lost@x>",)),
     ]
-    assert thread.format_threads(thread.references(box), by_uid=False) == "((3)(5))(6)"
+    assert format_threads(references(box), by_uid=False) == "((3)(5))(6)"
 
 
 def test_references_gathers_by_subject_and_prefers_the_original() -> None:
@@ -202,7 +203,7 @@ def test_references_gathers_by_subject_and_prefers_the_original() -> None:
         facts(7, "Loop", 7, mid="<7@x>", refs=("<8@x>",)),
         facts(8, "Re: Loop", 8, mid="<8@x>", refs=("<7@x>",)),
     ]
-    out = thread.format_threads(thread.references(box), by_uid=False)
+    out = format_threads(references(box), by_uid=False)
     assert out == "(2 1)((3 5)(4))(6)(8 7)"  # 7 came first, under its reference
 
 
@@ -213,18 +214,16 @@ def test_a_hostile_chain_of_references_threads_without_recursion() -> None:
         facts(n, "Re: x", n, mid=f"<{n}@x>", refs=(f"<{n - 1}@x>",) if n > 1 else ())
         for n in range(1, 5001)
     ]
-    assert thread.format_threads(thread.references(chain), by_uid=False) == (
+    assert format_threads(references(chain), by_uid=False) == (
         "(" + " ".join(map(str, range(1, 5001))) + ")"
     )
     comb = [facts(1, "a", 1, mid="<1@x>")] + [
         facts(n, "b", n, mid=f"<{n}@x>", refs=(f"<{n - 1 if n % 2 == 0 else n - 2}@x>",))
         for n in range(2, 4001)
     ]
-    assert thread.format_threads(thread.references(comb), by_uid=False).startswith(
-        "(1 (2)(3 (4)(5 (6)(7 "
-    )
+    assert format_threads(references(comb), by_uid=False).startswith("(1 (2)(3 (4)(5 (6)(7 ")
     many = [facts(1, "y", 1, mid="<1@x>", refs=tuple(f"<r{n}@x>" for n in range(50_000)))]
-    assert thread.format_threads(thread.references(many), by_uid=False) == "(1)"
+    assert format_threads(references(many), by_uid=False) == "(1)"
 
 
 def test_ordered_subject_groups_by_base_subject_then_date() -> None:
@@ -236,8 +235,8 @@ def test_ordered_subject_groups_by_base_subject_then_date() -> None:
         facts(5, "Fwd: a", 4),
         facts(6, "c", 0),
     ]
-    roots = thread.ordered_subject(box)
-    assert thread.format_threads(roots, by_uid=False) == "(6)(3 1)(2 (4)(5))"
+    roots = ordered_subject(box)
+    assert format_threads(roots, by_uid=False) == "(6)(3 1)(2 (4)(5))"
 
 
 # --- over the wire ----------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The SORT and THREAD commands and their UID forms (RFC 5256, with SORT=DISPLAY of RFC
-5957): the search runs as SEARCH's does, then `sort` or `thread` orders what it found."""
+5957): the search runs as SEARCH's does, then `sort` or `message_threads` orders what it found."""
 
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import protocol, search, sort, thread
+from mua.stack.imap import message_threads, protocol, search, sort
 from mua.stack.imap.commands import _UID_COMMANDS, SELECTED, No, _io, _text, _updates, command
 from mua.stack.imap.sort import Facts
 
@@ -67,11 +67,11 @@ async def thread_(session: Session, cmd: protocol.Command, *, by_uid: bool = Fal
     if not args:
         raise protocol.ProtocolError("Usage: THREAD algorithm charset search-criteria", cmd.tag)
     algorithm = _text(args[0], "a threading algorithm", cmd.tag).upper()
-    if algorithm not in thread.ALGORITHMS:
+    if algorithm not in message_threads.ALGORITHMS:
         raise protocol.ProtocolError(f"Unknown threading algorithm {algorithm[:20]}", cmd.tag)
     key = _search_key(cmd, args[1:])
-    roots = thread.thread(algorithm, await _io(_found, selected, key))
-    await session.send(f"* THREAD {thread.format_threads(roots, by_uid=by_uid)}".rstrip())
+    roots = message_threads.thread(algorithm, await _io(_found, selected, key))
+    await session.send(f"* THREAD {message_threads.format_threads(roots, by_uid=by_uid)}".rstrip())
     await _updates(session, allow_expunge=by_uid)
     await session.send(f"{cmd.tag} OK Thread completed")
 

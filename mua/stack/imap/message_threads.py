@@ -1,5 +1,6 @@
 """THREAD (RFC 5256 sections 4 and 5): ORDEREDSUBJECT and REFERENCES over the messages a
-search found, and the `* THREAD` response's nested lists. Pure functions over `sort.Facts`."""
+search found, and the `* THREAD` response's nested lists. Pure functions over `sort.Facts`.
+Named for what it threads (messages), apart from `mua.stack.thread`, the world's own thread."""
 
 from __future__ import annotations
 
