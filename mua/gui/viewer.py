@@ -3,7 +3,8 @@ journey side by side, with no network and no event loop but Qt's.
 
 What opening an .eml in the file manager shows (the installers associate the type with it).
 On macOS, Finder hands the file to the running app as a FileOpen event instead of an
-argument: `mua.gui.app.FileOpener` turns those into the same window.
+argument: an event filter (made by `mua.gui.app._file_opener`) turns those into the same
+window.
 """
 
 from __future__ import annotations

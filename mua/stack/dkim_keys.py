@@ -128,7 +128,7 @@ _dkimpy_rsa_sign = dkim.RSASSA_PKCS1_v1_5_sign
 def _openssl_rsa_sign(digest, private_key: dict) -> bytes:
     """dkimpy's RSASSA-PKCS1-v1_5 signature, made by OpenSSL rather than Python's `pow`.
 
-    The same bytes (PKCS#1 v1.5 is deterministic; tests/test_dkim_sign.py compares them),
+    The same bytes (PKCS#1 v1.5 is deterministic; tests/test_world_cpu.py compares them),
     in a fraction of the time: dkimpy's own took ~5 ms of the GIL per message, a fifth of
     the running world's CPU while it accepted and delivered (bench/world_throughput.py)."""
     algorithm = _PREHASHED.get(digest.name.lower())
