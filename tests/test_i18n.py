@@ -113,7 +113,7 @@ def test_russian_plural_forms(russian: None, n: int, days: str, messages: str) -
 
 
 def test_a_text_is_english_data_and_translates_on_display(russian: None) -> None:
-    note = Text.join(
+    note = Text.joined(
         [
             T_("Recorded by your provider's server {host}", host="mx.b.test"),
             T_("arrived {duration} after the previous hop", duration=TN_("{n} s", "{n} s", 3)),

@@ -81,7 +81,9 @@ def _resinfo(text: str) -> AuthResult | None:
 
 def _words(text: str) -> list[str]:
     """Split on spaces outside quoted strings (whitespace is already collapsed)."""
-    words, current, quoted, escaped = [], [], False, False
+    words: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for ch in text:
         if escaped:
             escaped = False
@@ -126,7 +128,9 @@ def _strip_comments(text: str) -> str:
 
 def _split(text: str) -> list[str]:
     """Split on semicolons outside quoted strings; empty parts dropped."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
@@ -144,6 +144,12 @@ def reply_draft(original: EmailMessage, me: str, *, reply_all: bool = False) -> 
     )
 
 
+def _decoded(part: Message) -> bytes:
+    """A leaf part's body, its transfer encoding undone (b"" for a container)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 def draft_from_message(message: EmailMessage, me: str) -> Draft:
     """A saved draft (a message from the Drafts folder) back into the fields it was written
     with, to edit it again. `me` is the sender when the message names none."""
@@ -158,7 +164,7 @@ def draft_from_message(message: EmailMessage, me: str) -> Draft:
     attachments = tuple(
         Attachment(
             part.get_filename() or "attachment",
-            part.get_payload(decode=True) or b"",
+            _decoded(part),
             part.get_content_type(),
         )
         for part in message.iter_attachments()

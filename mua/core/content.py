@@ -21,6 +21,7 @@ provider's Authentication-Results), claimed (someone else's).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -28,7 +29,7 @@ from typing import Any
 
 from publicsuffixlist import PublicSuffixList
 
-from mua.core.authresults import AuthenticationResults
+from mua.core.authresults import AuthenticationResults, AuthResult
 from mua.core.i18n import T_, Text, text_from_json, text_to_json
 from mua.core.leg_types import Source
 
@@ -126,7 +127,7 @@ def with_arc(verdict: ContentVerdict, chain: ArcChain | None) -> ContentVerdict:
         )
     else:
         extra = T_("An ARC chain sealed by {sealers} does not validate.", sealers=sealers)
-    return replace(verdict, note=Text.join([verdict.note, extra]))
+    return replace(verdict, note=Text.joined([verdict.note, extra]))
 
 
 @lru_cache(maxsize=1)
@@ -149,8 +150,8 @@ def decide(
     checks: list[SignatureCheck],
     from_domain: str | None,
     *,
-    recorded: list[AuthenticationResults] = (),  # type: ignore[assignment]
-    claimed: list[AuthenticationResults] = (),  # type: ignore[assignment]
+    recorded: Sequence[AuthenticationResults] = (),
+    claimed: Sequence[AuthenticationResults] = (),
 ) -> ContentVerdict:
     """The verdict from the client's own checks, else from what was recorded or claimed."""
     frm = (from_domain or "").lower()
@@ -228,7 +229,7 @@ def _verdict(status: ContentStatus, check: SignatureCheck, note: str) -> Content
     )
 
 
-def _unsigned(frm: str, recorded: list[AuthenticationResults]) -> ContentVerdict:
+def _unsigned(frm: str, recorded: Sequence[AuthenticationResults]) -> ContentVerdict:
     dmarc = _result(recorded, "dmarc")
     if dmarc is not None and dmarc.result == "fail" and frm:
         return ContentVerdict(
@@ -249,7 +250,7 @@ def _unsigned(frm: str, recorded: list[AuthenticationResults]) -> ContentVerdict
     )
 
 
-def _result(results: list[AuthenticationResults], method: str):  # -> AuthResult | None
+def _result(results: Sequence[AuthenticationResults], method: str) -> AuthResult | None:
     for field in results:
         for result in field.results:
             if result.method == method:
@@ -259,8 +260,8 @@ def _result(results: list[AuthenticationResults], method: str):  # -> AuthResult
 
 def _not_checked(
     check: SignatureCheck,
-    recorded: list[AuthenticationResults],
-    claimed: list[AuthenticationResults],
+    recorded: Sequence[AuthenticationResults],
+    claimed: Sequence[AuthenticationResults],
 ) -> ContentVerdict:
     """No key to check with: unknown, never a guess; what a server wrote is quoted, with
     whose word it is (the provider's: recorded; anyone else's: claimed)."""

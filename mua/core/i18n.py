@@ -9,7 +9,7 @@ Some sentences are data too: a leg's note goes into `--json`, the event log and 
 English, and is shown to a person in their language. `T_()` and `TN_()` make a `Text`: a str
 whose value is the English sentence (so JSON, logs and comparisons see English) and which
 remembers its msgid and parameters, so `translated(text)` renders it in the current language.
-`Text.join` keeps that through the "A; B." sentences notes are built from; `text_to_json`
+`Text.joined` keeps that through the "A; B." sentences notes are built from; `text_to_json`
 and `text_from_json` carry it through a JSON store beside the English string.
 
 The language is chosen once at start-up with `set_language`: a code ("ru", "en") from the
@@ -26,6 +26,7 @@ import gettext
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,13 +154,15 @@ class Text(str):
     def extended(self, part: str) -> Text:
         """A joined Text with one more part, same punctuation ("A; B." -> "A; B; C.")."""
         if "join" not in self._spec:
-            return Text.join([self, part])
+            return Text.joined([self, part])
         spec = {**self._spec, "join": [*self._spec["join"], _part_spec(part)]}
         return Text(_render(spec, translate=False), spec)
 
     @staticmethod
-    def join(parts: list[str], separator: str = " ", end: str = "") -> Text:
-        """The parts (Text or plain data) joined; `separator` and `end` are punctuation."""
+    def joined(parts: Iterable[str], separator: str = " ", end: str = "") -> Text:
+        """The parts (Text or plain data) joined; `separator` and `end` are punctuation.
+
+        Not `join`: a Text is a str, and `str.join` must keep meaning what it means."""
         spec = {"join": [_part_spec(p) for p in parts if p], "sep": separator, "end": end}
         return Text(_render(spec, translate=False), spec)
 
@@ -226,7 +229,9 @@ def _part_spec(value: Any) -> Any:
 def _render(spec: dict[str, Any], *, translate: bool) -> str:
     if "join" in spec:
         parts = [_render_part(p, translate) for p in spec["join"]]
-        return spec["sep"].join(parts) + spec["end"]
+        separator: str = spec["sep"]
+        end: str = spec["end"]
+        return separator.join(parts) + end
     params = {k: _render_part(v, translate) for k, v in spec["params"].items()}
     if "plural" in spec:
         n = spec["n"]

@@ -271,7 +271,7 @@ def _note(hop: ReceivedHop, source: Source, delay: float | None) -> Text:
         )
     if delay is not None:
         parts.append(_delay_phrase(delay))
-    return Text.join(parts, "; ", ".")
+    return Text.joined(parts, "; ", ".")
 
 
 def _delay_phrase(seconds: float) -> Text:

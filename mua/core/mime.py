@@ -17,25 +17,36 @@ from email.errors import MessageDefect
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import Policy
+from typing import TYPE_CHECKING
 
 from mua.core.i18n import _
 
 MAX_DEPTH = 32  # multipart / message parts below this many levels are not taken apart
 
 
-class TooDeeplyNested(MessageDefect):  # type: ignore[misc]  # email.errors is untyped
+class TooDeeplyNested(MessageDefect):
     """A multipart or message/* part lay deeper than MAX_DEPTH; it was kept unparsed."""
 
 
-class _DepthLimitedParser(BytesFeedParser):  # type: ignore[misc]
+if TYPE_CHECKING:  # generic in typeshed only, not at run time
+    _FeedParser = BytesFeedParser[Message]
+else:
+    _FeedParser = BytesFeedParser
+
+
+class _DepthLimitedParser(_FeedParser):
     """The standard parser, but a container below MAX_DEPTH is read as one leaf.
 
     It hooks ``_parse_headers`` (the step between a part's header and its body, where
     the parser decides whether to descend), the one private method this relies on; the
     test of deep nesting fails loudly if a Python release changes it."""
 
+    # FeedParser's private state, which typeshed does not list.
+    _msgstack: list[Message]
+    _cur: Message
+
     def _parse_headers(self, lines: list[str]) -> None:
-        super()._parse_headers(lines)
+        super()._parse_headers(lines)  # type: ignore[misc]  # private: typeshed omits it
         depth = len(self._msgstack)  # 1 for the top-level message
         part: Message = self._cur
         if depth <= MAX_DEPTH or part.get_content_maintype() not in ("multipart", "message"):

@@ -355,8 +355,8 @@ def _keyword(keyword: str | None) -> Keyword:
         return Keyword(ProtocolFamily.LMTP)
     if "smtp" in lowered:  # "Microsoft SMTP Server" and the like: silent about TLS
         return Keyword(ProtocolFamily.SMTP)
-    family = next((f for f in ProtocolFamily if f.value.lower() == lowered), None)
-    return Keyword(family or ProtocolFamily.OTHER)  # "mapi" is ProtocolFamily.MAPI
+    named = next((f for f in ProtocolFamily if f.value.lower() == lowered), None)
+    return Keyword(named or ProtocolFamily.OTHER)  # "mapi" is ProtocolFamily.MAPI
 
 
 def _date_words(tokens: list[_Token]) -> str:

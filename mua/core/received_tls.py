@@ -30,10 +30,12 @@ normalises to None and is kept as written (`TlsStatement.version_text`).
 from __future__ import annotations
 
 import re
-from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mua.core.tls import TlsFacts, TlsMode, normalise_tls_version
+
+if TYPE_CHECKING:  # received imports this module
+    from mua.core.received import ProtocolFamily
 
 # Postfix, Dovecot and Stalwart: "using TLSv1.3 with cipher X (256/256 bits)".
 _USING = re.compile(
@@ -77,9 +79,9 @@ _VERIFY = {"OK": True, "YES": True, "FAIL": False, "NO": False, "NOT": False}
 
 
 class Keyword(NamedTuple):
-    """What a `with` keyword says; `family` is a received.ProtocolFamily (or None)."""
+    """What a `with` keyword says; `family` is None when it names no protocol."""
 
-    family: StrEnum | None
+    family: ProtocolFamily | None
     encrypted: bool | None = None
     mode: TlsMode = TlsMode.UNKNOWN
     authenticated: bool | None = None
@@ -140,7 +142,7 @@ def tls_in_comment(comment: str) -> list[dict[str, str]]:
     for match in _COURIER.finditer(comment):
         found.append(match.groupdict())
     for pattern in (_COLONS, _BARE_TLS, _QMAIL, _MIMECAST):
-        match = pattern.fullmatch(comment)
-        if match is not None and (pattern is not _QMAIL or re.search(r"[-_]", comment)):
-            found.append({k: v for k, v in match.groupdict().items() if v})
+        whole = pattern.fullmatch(comment)
+        if whole is not None and (pattern is not _QMAIL or re.search(r"[-_]", comment)):
+            found.append({k: v for k, v in whole.groupdict().items() if v})
     return found

@@ -121,4 +121,4 @@ class TlsFacts:
             parts.append(T_("verified ({by})", by=by))
         elif self.verified is False:
             parts.append(T_("not verified"))
-        return Text.join(parts)
+        return Text.joined(parts)

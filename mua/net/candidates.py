@@ -82,7 +82,7 @@ class Candidate:
             source=source,
             secure_lookup=secure_lookup,
             grade=_PLANNED[security],
-            note=Text.join([origin, T_(_PROTECTION[security])], "; ", "."),
+            note=Text.joined([origin, T_(_PROTECTION[security])], "; ", "."),
             confirm=confirm,
             authentication=authentication,
         )

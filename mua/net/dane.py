@@ -102,7 +102,7 @@ def authenticate(
                 T_("the TLSA record {label} names an issuer, but {why}", label=label, why=why)
             )
     if failures:
-        return False, Text.join(failures, "; ")
+        return False, Text.joined(failures, "; ")
     if len(chain_der) == 1 and any(r.usage == DANE_TA for r in records):
         return False, T_("it matches no TLSA record (the server sent no issuer certificate)")
     return False, T_("it matches no DNSSEC-signed TLSA record")

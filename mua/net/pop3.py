@@ -268,7 +268,7 @@ class Pop3Session:
             Protocol.POP3,
             self.tls,
             client_host=client_host,
-            note=(Text.join([_CLEAR_NOTE, POP3_NOTE]) if self.password_in_clear else POP3_NOTE),
+            note=(Text.joined([_CLEAR_NOTE, POP3_NOTE]) if self.password_in_clear else POP3_NOTE),
             auth=self.auth,
         )
 

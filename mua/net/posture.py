@@ -77,7 +77,7 @@ class InboundPosture:
     def detail(self) -> str:
         """The facts behind the verdict, one per line (the strip's tooltip)."""
         if not self.mx:
-            return Text.join(list(self.problems), "\n")
+            return Text.joined(list(self.problems), "\n")
         hosts = ", ".join(self.mx)
         starttls = {True: T_("offered"), False: T_("not offered"), None: T_("could not be checked")}
         facts = [
@@ -96,7 +96,7 @@ class InboundPosture:
             ),
             *self.problems,
         ]
-        return Text.join(facts, "\n")
+        return Text.joined(facts, "\n")
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:

@@ -169,7 +169,7 @@ async def _send_forged(world: World, scenario: Scenario, timeout: float) -> Sent
         "of a.test's servers took part."
     )
     legs = [
-        replace(leg, note=Text.join([leg.note, note])) if leg.kind is LegKind.RELAY else leg
+        replace(leg, note=Text.joined([leg.note, note])) if leg.kind is LegKind.RELAY else leg
         for leg in stack_legs(world, message_id, relay_side="server")
     ]
     content = None
@@ -250,7 +250,8 @@ def _download_as_bob(world: World, scenario: Scenario, message_id: str) -> tuple
             "POP3 on the 110 role without STLS: your password crossed in clear, and the "
             "message too; anyone on the path could read both. Use 995 with implicit TLS."
         )
-        leg = replace(leg, note=Text.join([clear, POP3_NOTE]))  # the demo's words, not the client's
+        # The demo's words, not the client's.
+        leg = replace(leg, note=Text.joined([clear, POP3_NOTE]))
     return leg, raw
 
 
@@ -299,7 +300,7 @@ def _with_attack(leg: Leg, world: World, message_id: str) -> Leg:
     if leg.kind is not LegKind.RELAY:
         return leg
     told = describe_attack(world.events.read(), message_id)
-    return replace(leg, note=Text.join([leg.note, told])) if told else leg
+    return replace(leg, note=Text.joined([leg.note, told])) if told else leg
 
 
 def stack_legs(world: World, message_id: str, relay_side: str = "client") -> list[Leg]:

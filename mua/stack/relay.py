@@ -277,7 +277,7 @@ class RelayClient:
             else:
                 tls, note = await self._starttls(client, mx_host, policy, leg)
             if hop is not None and hop.login is not None:
-                note = Text.join([note, await hop_login(client, hop, tls)])
+                note = Text.joined([note, await hop_login(client, hop, tls)])
             options: list[str] = []
             if policy.requiretls:
                 await client.ehlo()  # RFC 3207 section 4.2: what it offers over TLS counts
@@ -292,7 +292,7 @@ class RelayClient:
                     "REQUIRETLS was passed on to {host}, which must keep it on TLS too.",
                     host=mx_host,
                 )
-                note = Text.join([note, passed])
+                note = Text.joined([note, passed])
             outcome.leg = leg(tls, note)
             outcome.policy = policy.name if policy.by or policy.requiretls else None
             result = None if tls.encrypted else "starttls-not-supported"
@@ -394,14 +394,14 @@ class RelayClient:
                 "required it: an attacker on the path could have removed the STARTTLS offer.",
                 host=mx_host,
             )
-            return tls, Text.join([valid, testing])
+            return tls, Text.joined([valid, testing])
         unverified = T_(
             "Encrypted with STARTTLS, but {host}'s certificate could not be verified "
             "({reason}): the server was not authenticated.",
             host=mx_host,
             reason=reason,
         )
-        return tls, Text.join([unverified, testing])
+        return tls, Text.joined([unverified, testing])
 
     async def _transaction(
         self,

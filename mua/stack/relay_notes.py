@@ -64,7 +64,7 @@ def no_starttls_note(mx_host: str, policy: TlsPolicy, leg: LegMaker) -> str:
     clear = T_(
         "{host} did not offer STARTTLS: the message crossed the network in clear.", host=mx_host
     )
-    return Text.join([clear, testing_note(policy)])
+    return Text.joined([clear, testing_note(policy)])
 
 
 def testing_note(policy: TlsPolicy) -> str:
