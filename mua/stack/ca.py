@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import ipaddress
 import logging
-import os
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -27,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
-O_BINARY = getattr(os, "O_BINARY", 0)
+from mua import durable
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +235,4 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    durable.write_atomic(path, data, mode=0o600)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +19,10 @@ import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
+from mua import durable
+
 log = logging.getLogger(__name__)
 
-O_BINARY = getattr(os, "O_BINARY", 0)
 RSA_BITS = 2048  # RFC 8301 section 3.2: at least 1024, 2048 recommended
 # Headers signed (RFC 6376 section 5.4.1); From twice-listed stops a second From being added.
 SIGNED_HEADERS = [
@@ -91,7 +91,7 @@ class DkimKeys:
                 serialization.PrivateFormat.Raw,
                 serialization.NoEncryption(),
             )
-            _write_private(path, base64.b64encode(seed))
+            durable.write_atomic(path, base64.b64encode(seed), mode=0o600)
             log.info("created the Ed25519 DKIM key %s for %s", selector, self.domain)
         public = private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -112,7 +112,7 @@ class DkimKeys:
                 serialization.PrivateFormat.TraditionalOpenSSL,  # PKCS#1, as dkimpy reads it
                 serialization.NoEncryption(),
             )
-            _write_private(path, pem)
+            durable.write_atomic(path, pem, mode=0o600)
             log.info("created the RSA DKIM key %s for %s", selector, self.domain)
         der = private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -166,9 +166,3 @@ def _has_header(message: bytes, name: bytes) -> bool:
         for line in head.splitlines()
         if line[:1] not in (b" ", b"\t")
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

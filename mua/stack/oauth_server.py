@@ -41,6 +41,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from mua import durable
 from mua.stack.oauth_requests import OAuthAnswer, WorldJsonPayload, WorldRequest
 from mua.stack.users import Mailbox, UserDirectory
 
@@ -178,8 +179,7 @@ def load_or_create_key(path: Path) -> RSAKey:
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
     key.ensure_kid()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(key.as_dict(private=True)))
-    path.chmod(0o600)
+    durable.write_atomic(path, json.dumps(key.as_dict(private=True)).encode(), mode=0o600)
     return key
 
 

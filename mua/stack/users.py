@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import secrets
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
-# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
-O_BINARY = getattr(os, "O_BINARY", 0)
+from mua import durable
+
 # Letters and digits only: a password starting with "-" (token_urlsafe gives one in 64) is
 # taken for an option by the command-line clients people paste it into (swaks, curl -u).
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -53,9 +52,7 @@ class UserDirectory:
             stored[user] = new_password()
         if missing or not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(stored, f, indent=1)
+            durable.write_atomic(path, json.dumps(stored, indent=1).encode(), mode=0o600)
         return cls(domain, [Mailbox(u, domain, stored[u]) for u in users])
 
     def __iter__(self):

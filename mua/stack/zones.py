@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +31,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.dnskeybase import Flag
 
-# Windows opens a descriptor in text mode ("\n" written as "\r\n") unless told not to.
-O_BINARY = getattr(os, "O_BINARY", 0)
+from mua import durable
 
 log = logging.getLogger(__name__)
 
@@ -233,17 +231,10 @@ def _load_or_create_key(key_dir: Path, origin: dns.name.Name) -> tuple[GenericPr
         private = algorithm_cls.from_pem(path.read_bytes())
     else:
         private = algorithm_cls.generate()  # type: ignore[attr-defined]
-        _write_private(path, private.to_pem())
+        durable.write_atomic(path, private.to_pem(), mode=0o600)
         log.info("created DNSSEC key for %s in %s", origin, path)
     dnskey = dns.dnssec.make_dnskey(private.public_key(), ALGORITHM, flags=Flag.ZONE | Flag.SEP)
     return private, dnskey
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o600)
 
 
 def _write_trust_anchor(path: Path, anchor: dns.rrset.RRset) -> None:
