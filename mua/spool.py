@@ -48,7 +48,8 @@ class Spool:
         path = self._path(entry_id)
         try:
             with path.open("rb") as f:
-                return json.loads(f.readline())
+                header: dict[str, Any] = json.loads(f.readline())
+            return header
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -56,7 +57,7 @@ class Spool:
             return None
 
     def headers(self) -> list[tuple[str, dict[str, Any]]]:
-        found = []
+        found: list[tuple[str, dict[str, Any]]] = []
         for path in self.directory.glob(f"*{SUFFIX}"):
             try:
                 with path.open("rb") as f:
