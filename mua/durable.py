@@ -6,8 +6,9 @@ need. A file is written under a temporary name, fsync'ed, renamed over its final
 `os.replace` (atomic on POSIX and on Windows), and the directory fsync'ed so the rename
 itself survives a power loss: after a crash the file is the old one or the new one, never
 half of either, and a write that fails (a full disk) leaves no temporary file behind. The
-MSA relies on it to answer 250 only once the message is safe in the queue: RFC 5321 section
-6.1, "the receiver-SMTP MUST NOT lose the message" once it has accepted responsibility.
+MSA relies on it to answer 250 only once the message is safe in the queue: having accepted
+a message, an SMTP server "MUST NOT lose the message for frivolous reasons, such as because
+the host later crashes" (RFC 5321 section 6.1).
 
 A leaf: the standard library only, nothing of mua, so every layer may import it.
 """
