@@ -98,13 +98,15 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str] | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(path, "this is not UTF-8 text", line) from exc
+        raise ConfigError(
+            path, "this is not UTF-8 text", raw.count(b"\n", 0, exc.start) + 1
+        ) from exc
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_POSITION.search(message)
+        line: int | None
         if match:
             problem = message[: match.start()]
             line = int(match["line"]) if match["line"] else text.count("\n") + 1
@@ -289,8 +291,8 @@ class SettingsStore:
         try:
             return Settings(**values)
         except ValueError as exc:
-            key = next((k for k in values if str(exc).startswith(k)), None)
-            line = _line_of(text, rf"\s*{re.escape(key)}\s*=") if key else None
+            named = next((k for k in values if str(exc).startswith(k)), None)
+            line = _line_of(text, rf"\s*{re.escape(named)}\s*=") if named else None
             raise ConfigError(self.path, str(exc), line) from exc
 
     def save(self, settings: Settings) -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from mua import durable
 from mua.store import paths
@@ -48,14 +49,14 @@ class KeyCache:
         except OSError as exc:
             log.warning("could not keep the DKIM key %s in %s: %s", name, self.path, exc)
 
-    def _load(self) -> dict:
+    def _load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _save(self, entries: dict) -> None:
+    def _save(self, entries: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(entries, indent=1, sort_keys=True)
         durable.write_atomic(self.path, text.encode("utf-8"), mode=0o600)
