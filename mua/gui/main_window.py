@@ -13,28 +13,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QProgressBar,
-    QSizePolicy,
     QSplitter,
     QSystemTrayIcon,
     QTabWidget,
     QTreeView,
-    QWidget,
 )
 
 from mua.client.engine import Engine
 from mua.core.i18n import _, translated
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace
-from mua.gui import resources
-from mua.gui.edit_actions import EditActions
 from mua.gui.folder_model import AccountRole, FolderRole, FolderTreeModel
 from mua.gui.journey_view import JourneyTab, JourneyView
 from mua.gui.list_icons import lock_icon
@@ -42,7 +35,7 @@ from mua.gui.mail_actions import MailActions
 from mua.gui.message_model import Column, MessageListModel
 from mua.gui.new_mail import NewMail
 from mua.gui.reader import ReaderView
-from mua.gui.welcome import show_welcome
+from mua.gui.window_menus import WindowMenus
 from mua.gui.window_settings import WindowSettings, app_settings, restore_geometry
 from mua.store.cache import CachedMessage
 from mua.store.config import Settings
@@ -54,7 +47,7 @@ if TYPE_CHECKING:
 TraceProvider = Callable[[str, str, int, bytes], Trace | None]  # account, folder, uid, raw
 
 
-class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow):
+class MainWindow(MailActions, NewMail, JourneyView, WindowMenus, WindowSettings, QMainWindow):
     newMail = Signal(str, int)  # account, how many new messages in its INBOX
     closed = Signal()  # the user closed the window: the app then shuts down
     settingsChanged = Signal(object)  # Settings, after the user changed one here
@@ -153,99 +146,6 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         self.main_splitter.setSizes([220, 1000])
         self.setCentralWidget(self.main_splitter)
 
-    def _build_actions(self) -> None:
-        key = QKeySequence.StandardKey
-        table = [  # name, text, slot, shortcut, icon (freedesktop name), checkable
-            ("new", _("&New Message"), lambda: self.compose(), key.New,
-             "mail-message-new", False),
-            ("reply", _("&Reply"), lambda: self.reply(), "Ctrl+R",
-             "mail-reply-sender", False),
-            ("reply_all", _("Reply &All"), lambda: self.reply(all_recipients=True),
-             "Ctrl+Shift+R", "mail-reply-all", False),
-            ("forward", _("&Forward"), self.forward, "Ctrl+L",
-             "mail-forward", False),
-            ("delete", _("&Delete"), self.delete_selected, key.Delete,
-             "edit-delete", False),
-            ("toggle_read", _("Toggle Read"), self.toggle_read, "M", None, False),
-            ("mark_read", _("Mark as &Read"), lambda: self.set_read(True), None, None, False),
-            ("mark_unread", _("Mark as &Unread"), lambda: self.set_read(False), "Ctrl+U",
-             None, False),
-            ("flag", _("F&lag"), self.toggle_flag, "S", "mail-mark-important", False),
-            ("move", _("&Move To…"), lambda: self.move_selected(), "Ctrl+Shift+M", None,
-             False),
-            ("refresh", _("&Get Messages"), self.refresh_all, key.Refresh,
-             "view-refresh", False),
-            ("find", _("&Find"), self._focus_search, key.Find, None, False),
-            ("add_account", _("&Add Account…"), self.add_account, None, None, False),
-            ("preferences", _("&Preferences…"), lambda: self.preferences(),
-             key.Preferences, None, False),
-            ("quit", _("&Quit"), self.close, key.Quit, None, False),
-            ("right", _("Reader on the &Right"), lambda: self.set_reader_position("right"),
-             None, None, True),
-            ("below", _("Reader &Below"), lambda: self.set_reader_position("bottom"), None,
-             None, True),
-            ("html", _("Prefer &HTML"), self.reader.set_prefer_html, None, None, True),
-            ("journey", _("Show &Journey"), lambda: self.tabs.setCurrentIndex(1),
-             "Ctrl+J", "mua-journey", False),
-            ("welcome", _("&Welcome…"), lambda: show_welcome(self), None, None, False),
-            ("about", _("&About mua"), self._about, None, None, False),
-            ("about_qt", _("About &Qt"), QApplication.aboutQt, None, None, False),
-        ]  # fmt: skip
-        for name, text, slot, shortcut, icon, checkable in table:
-            action = QAction(text, self, checkable=checkable)
-            if shortcut is not None:
-                action.setShortcut(QKeySequence(shortcut))
-            if icon is not None:
-                action.setIcon(resources.icon(icon))
-            action.triggered.connect(slot)
-            setattr(self, f"act_{name}", action)
-        self.act_html.setChecked(self.reader.prefer_html)
-        self.act_preferences.setMenuRole(QAction.MenuRole.PreferencesRole)  # macOS: app menu
-        self.act_html.toggled.connect(lambda on: self.qsettings.setValue("reader/prefer_html", on))
-        self.edit_actions = EditActions(self)  # Undo ... Select All, on the focus widget
-        edit = self.edit_actions.actions()
-        bar = self.menuBar()
-        for title, actions in (
-            (
-                _("&File"),
-                [self.act_new, None, self.act_refresh, self.act_add_account, None, self.act_quit],
-            ),
-            (_("&Edit"), [*edit[:2], None, *edit[2:5], None, edit[5], None,
-                self.act_find, None, self.act_preferences]),
-            (_("&View"), [self.act_right, self.act_below, None, self.act_html,
-                self.act_journey]),
-            (_("&Message"), [self.act_reply, self.act_reply_all, self.act_forward, None,
-                self.act_toggle_read, self.act_mark_read, self.act_mark_unread, self.act_flag,
-                None, self.act_move, self.act_delete]),
-            (_("&Help"), [self.act_welcome, None, self.act_about, self.act_about_qt]),
-        ):  # fmt: skip
-            menu = bar.addMenu(title)
-            for action in actions:
-                menu.addSeparator() if action is None else menu.addAction(action)
-        self._show_position()
-        toolbar = self.addToolBar(_("Main"))
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.act_refresh, None, self.act_new, self.act_reply, self.act_reply_all,
-                       self.act_forward, None, self.act_flag, self.act_delete):  # fmt: skip
-            toolbar.addSeparator() if action is None else toolbar.addAction(action)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        toolbar.addWidget(spacer)
-        self.search = QLineEdit(placeholderText=_("Search this folder  (Ctrl+F)"))
-        self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName(_("Search this folder"))
-        self.search.setMaximumWidth(280)
-        toolbar.addWidget(self.search)
-        self._search_timer = QTimer(self, singleShot=True, interval=250)
-        self._search_timer.timeout.connect(self._run_search)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.message_view.addActions([self.act_reply, self.act_forward, self.act_toggle_read,
-                                      self.act_flag, self.act_move, self.act_delete])  # fmt: skip
-        self.message_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self._update_actions()
-
     def _build_status(self) -> None:
         status = self.statusBar()
         self.progress = QProgressBar(maximum=0, maximumWidth=120, textVisible=False)
@@ -290,8 +190,6 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
         for task in self._idle.values():
             task.cancel()  # the engine's aclose shuts the IDLE connection itself
         await self.bridge.drain()
-
-    # -- the view settings --------------------------------------------------------------------
 
     # -- folders and the list -----------------------------------------------------------------
 
@@ -366,25 +264,6 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
     def selected_messages(self) -> list[CachedMessage]:
         rows = sorted(i.row() for i in self.message_view.selectionModel().selectedRows())
         return [m for r in rows if (m := self.messages.message_at(r)) is not None]
-
-    def _focus_search(self) -> None:
-        self.search.setFocus()
-        self.search.selectAll()
-
-    def _run_search(self) -> None:
-        text, where = self.search.text(), (self.account, self.folder)
-        self.messages.set_search(text)
-        if text.strip() and self.account and self.folder:  # local first, then the server
-            self.bridge.run(
-                _("Searching the server"),
-                self.engine.search(self.account, self.folder, text),
-                lambda uids: self._server_found(where, text, uids),
-            )
-
-    def _server_found(self, where, text: str, uids) -> None:
-        if where == (self.account, self.folder) and text == self.search.text():
-            found = (self.engine.cache.message(*where, uid) for uid in uids)
-            self.messages.add_results(m for m in found if m is not None)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -466,12 +345,3 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowSettings, QMainWindow)
             else _("IMAP: {security}").format(security=summary)
         )
         self.security_label.setToolTip(tls.cipher or "")
-
-    def _update_actions(self) -> None:
-        chosen = bool(self.selected_messages())
-        one = self.raw is not None
-        for action in (self.act_delete, self.act_toggle_read, self.act_mark_read,
-                       self.act_mark_unread, self.act_flag, self.act_move):  # fmt: skip
-            action.setEnabled(chosen)
-        for action in (self.act_reply, self.act_reply_all, self.act_forward):
-            action.setEnabled(one)
