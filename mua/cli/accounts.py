@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mua.cli import oauth_signin, pop3_account
 from mua.cli.exit_codes import (
@@ -27,8 +28,11 @@ from mua.core.account import Account, ServerSettings
 from mua.core.i18n import _, error_text
 from mua.core.tls import Security
 
+if TYPE_CHECKING:  # imported when used: the store opens the keyring
+    from mua.store.secrets import Secrets
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `accounts` command and its actions (add, list, remove)."""
     accounts = sub.add_parser("accounts", help=_("add, list or remove mail accounts"))
     acc = accounts.add_subparsers(title="accounts commands", metavar="ACTION", required=True)
@@ -77,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(run=_accounts_remove)
 
 
-def open_secrets():
+def open_secrets() -> Secrets:
     from mua.store.config import SettingsStore
     from mua.store.secrets import NoKeyring, Secrets, SecretsError
 

@@ -10,6 +10,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mua.cli.accounts import open_secrets
 from mua.cli.exit_codes import (
@@ -23,8 +24,12 @@ from mua.cli.exit_codes import (
 )
 from mua.core.i18n import _, error_text, translated
 
+if TYPE_CHECKING:  # imported when used: a command's start-up stays light
+    from mua.client.engine import Engine
+    from mua.store.cache_rows import CachedMessage
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The mail commands: sync, list, read, send, outbox."""
     sync = sub.add_parser("sync", help=_("bring the local cache up to date with the server"))
     sync.add_argument("address", nargs="?", help=_("one account (default: all)"))
@@ -72,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     outbox.set_defaults(run=_outbox)
 
 
-def _engine():
+def _engine() -> Engine:
     from mua.client.engine import Engine
 
     return Engine.open(open_secrets())
@@ -87,7 +92,7 @@ def _sync(args: argparse.Namespace) -> int:
     engine = _engine()
     try:
         addresses = [args.address] if args.address else [a.address for a in engine.accounts.load()]
-        report = []
+        report: list[dict[str, Any]] = []
         for address in addresses:
             try:
                 results = asyncio.run(engine.sync(address, args.folder))
@@ -122,14 +127,14 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps([_row_json(r) for r in rows], indent=2))
         return EXIT_OK
     for r in rows:
-        when = datetime.fromtimestamp(r.date).strftime("%Y-%m-%d %H:%M")
+        when = datetime.fromtimestamp(r.date).strftime("%Y-%m-%d %H:%M") if r.date else " " * 16
         unread = " " if "\\Seen" in r.flags else "*"
         sender = (r.sender_name or r.sender_address)[:22]
         print(f"{r.uid:>6} {unread} {when}  {sender:<22}  {r.subject[:40]}")
     return EXIT_OK
 
 
-def _row_json(r) -> dict:
+def _row_json(r: CachedMessage) -> dict[str, Any]:
     return {
         "uid": r.uid,
         "message_id": r.message_id,
@@ -214,7 +219,7 @@ def _send(args: argparse.Namespace) -> int:
         result["saved_to_sent"] = outcome.saved_to_sent
     if args.json:
         print(json.dumps(result, indent=2))
-    elif outcome.sent:
+    elif outcome.sent and outcome.result is not None:  # sent: its result is there
         tls = translated(outcome.result.tls.summary())
         print(_("Sent {message_id} ({tls}).").format(message_id=entry.message_id, tls=tls))
     if outcome.sent:

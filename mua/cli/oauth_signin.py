@@ -69,7 +69,8 @@ def settings_for(
 
     hosts = (account.imap.server_name or account.imap.host, account.smtp.host)
     known = oauth_providers.known_provider(account.address, hosts)
-    issuer, scopes = args.oauth_issuer, ("openid", "email", "mail", "offline_access")
+    scopes: tuple[str, ...] = ("openid", "email", "mail", "offline_access")
+    issuer = args.oauth_issuer
     if not issuer and known is None and hint is not None:
         issuer, scopes = hint.issuer, hint.scopes or scopes
         print(

@@ -10,18 +10,23 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mua import __version__
 from mua.cli.accounts import register as register_account_commands
+from mua.cli.argparse_i18n import translate_argparse
 from mua.cli.chaos_options import add_chaos_arguments, with_chaos
 from mua.cli.demo_command import add_demo_arguments, run_demo_command
 from mua.cli.exit_codes import EXIT_CODES, CliError
-from mua.cli.argparse_i18n import translate_argparse
 from mua.cli.mail_commands import register as register_mail_commands
 from mua.cli.qt_args import platform_chosen, split_qt_args
 from mua.core.i18n import _, error_text, set_language
 from mua.logsetup import configure_logging
+
+if TYPE_CHECKING:  # imported when used
+    from mua.client.message_file import MessageFile
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         return _default(args)
     try:
-        return args.run(args)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
     except CliError as exc:
         print(f"mua: {exc}", file=sys.stderr)
         return exc.code
@@ -207,7 +213,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo_command(args)
 
 
-def _read_file(path: Path, account: str | None):
+def _read_file(path: Path, account: str | None) -> MessageFile:
     from mua.client.message_file import NoSuchAccount, read_message_file
 
     try:
@@ -336,7 +342,7 @@ def _stack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings_text(settings: dict, directory: Path) -> str:
+def _settings_text(settings: dict[str, Any], directory: Path) -> str:
     lines = [
         _("mua stack: the demo mail world is running in {directory}").format(directory=directory),
         "  " + _("CA certificate:  {file}").format(file=settings["ca_file"]),

@@ -17,11 +17,12 @@ from email.errors import MessageDefect
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import Policy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from mua.core.i18n import _
 
 MAX_DEPTH = 32  # multipart / message parts below this many levels are not taken apart
+_M = TypeVar("_M", bound=Message)
 
 
 class TooDeeplyNested(MessageDefect):
@@ -61,8 +62,13 @@ class _DepthLimitedParser(_FeedParser):
             root.defects.append(TooDeeplyNested())
 
 
-def parse_bytes(raw: bytes, policy: Policy = email.policy.compat32) -> Message:
-    """``email.message_from_bytes`` with MIME nesting capped at MAX_DEPTH."""
+@overload
+def parse_bytes(raw: bytes) -> Message: ...
+@overload
+def parse_bytes(raw: bytes, policy: Policy[_M]) -> _M: ...
+def parse_bytes(raw: bytes, policy: Policy[Any] = email.policy.compat32) -> Message:
+    """``email.message_from_bytes`` with MIME nesting capped at MAX_DEPTH; the message is
+    of the policy's class (an EmailMessage under ``email.policy.default``)."""
     parser = _DepthLimitedParser(policy=policy)
     parser.feed(raw)
     message: Message = parser.close()

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx2 as httpx
 from authlib.common.errors import AuthlibBaseError
@@ -183,7 +183,7 @@ async def sign_in(
     return _tokens(token, clock)
 
 
-async def _token_call(call: Any) -> dict:
+async def _token_call(call: Any) -> dict[str, Any]:
     try:
         return dict(await call)
     except AuthlibBaseError as exc:
@@ -198,7 +198,7 @@ async def _token_call(call: Any) -> dict:
         ) from exc
 
 
-def _tokens(token: dict, clock: Callable[[], float]) -> Tokens:
+def _tokens(token: dict[str, Any], clock: Callable[[], float]) -> Tokens:
     expires_in = float(token.get("expires_in") or 3600)
     return Tokens(
         access_token=token["access_token"],
@@ -212,9 +212,9 @@ class SecretStore(Protocol):
     """Where the refresh token is kept: mua.store.secrets.Secrets (the keyring), passed in by
     the client layer, since the network layer does not import the store."""
 
-    def get(self, account_key: str, kind: str, /) -> str | None: ...
+    def get(self, account_key: str, kind: Literal["oauth"], /) -> str | None: ...
 
-    def set(self, account_key: str, kind: str, secret: str, /) -> None: ...
+    def set(self, account_key: str, kind: Literal["oauth"], secret: str, /) -> None: ...
 
 
 class AccessTokens:
