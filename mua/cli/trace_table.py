@@ -1,4 +1,8 @@
-"""A trace as text for an 80-column terminal, coloured by grade when stdout is a terminal."""
+"""A trace as text for an 80-column terminal, coloured by grade when stdout is a terminal.
+
+Each leg ends with what its grade means (`mua.core.grade_text.explain`), the sentence the
+journey panel shows for it in the GUI.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import sys
 import textwrap
 
+from mua.core.grade_text import explain
 from mua.core.i18n import _, translated
 from mua.core.labels import grade_label, protocol_label, source_label, status_label
 from mua.core.legs import Grade, Leg, Protocol, Trace
@@ -63,8 +68,6 @@ def _leg_lines(index: int, leg: Leg, colour: bool) -> list[str]:
     if leg.refused:
         tls = _("REFUSED, nothing of the message sent (the attempt: {tls})").format(tls=tls)
     body = [f"    {hosts}; {tls}"]
-    if leg.note:
-        body += textwrap.wrap(
-            translated(leg.note), WIDTH, initial_indent="    ", subsequent_indent="    "
-        )
+    for text in (translated(leg.note), explain(leg)):
+        body += textwrap.wrap(text, WIDTH, initial_indent="    ", subsequent_indent="    ")
     return [head, *(textwrap.wrap(body[0], WIDTH, subsequent_indent="      ")), *body[1:], ""]

@@ -17,7 +17,7 @@ leg interfaces hang off the diagram's and check that their widget still exists.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import shiboken6
 from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt
@@ -31,8 +31,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAccessibleWidget, QScrollArea, QWidget
 
+from mua.core.grade_text import explain
 from mua.core.i18n import N_, _, translated
 from mua.core.labels import grade_label, protocol_label
+from mua.core.leg_text import summary
 from mua.core.legs import Grade, Leg, Source, Trace
 from mua.core.tls import TlsMode, VerifiedBy
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS
@@ -97,12 +99,10 @@ def leg_name(trace: Trace, index: int) -> str:
 
 def leg_description(trace: Trace, index: int) -> str:
     """The hosts, then the leg's note: what the tooltip and details pane add to the name."""
-    from mua.gui import hop_model as hm  # the explanations; hop_model imports nothing of Qt
-
     leg = trace.legs[index]
     ends = [f"{e.role.value} {e.host}" if e.host else e.role.value for e in (leg.from_, leg.to)]
     text = _("From {sender} to {receiver}.").format(sender=ends[0], receiver=ends[1])
-    return " ".join(t for t in (text, translated(leg.note), hm.explain(leg)) if t)
+    return " ".join(t for t in (text, translated(leg.note), explain(leg)) if t)
 
 
 def _alive(obj: QObject | None) -> bool:
@@ -206,12 +206,10 @@ class DiagramAccessible(QAccessibleWidget):
         if kind == QAccessible.Text.Name:
             return self._diagram.accessibleName() or _("How this message travelled")
         if kind == QAccessible.Text.Description:
-            from mua.gui import hop_model as hm
-
             trace = self._diagram.trace()
             if trace is None:
                 return _("No message selected.")
-            return hm.summary(trace) + " " + _("Use the arrow keys to move between legs.")
+            return summary(trace) + " " + _("Use the arrow keys to move between legs.")
         return super().text(kind)
 
     def childCount(self) -> int:
@@ -245,21 +243,23 @@ class DiagramAccessible(QAccessibleWidget):
         return None
 
 
+_diagram_class: type[QWidget] | None = None  # HopDiagram, once installed
+
+
 def _factory(key: str, obj: QObject) -> QAccessibleInterface | None:
-    from mua.gui.hop_diagram import HopDiagram
-
-    return DiagramAccessible(obj) if isinstance(obj, HopDiagram) else None
-
-
-_installed = False
+    if _diagram_class is None or not isinstance(obj, _diagram_class):
+        return None
+    return DiagramAccessible(cast("HopDiagram", obj))
 
 
-def install() -> None:
-    """Register the diagram's interface with Qt (once; before the first diagram is asked)."""
-    global _installed
-    if not _installed:
+def install(diagram_class: type[QWidget]) -> None:
+    """Register the diagram's interface with Qt for widgets of `diagram_class` (`HopDiagram`,
+    which passes itself, so this module does not import it back); once, before the first
+    diagram is asked."""
+    global _diagram_class
+    if _diagram_class is None:
+        _diagram_class = diagram_class
         QAccessible.installFactory(_factory)
-        _installed = True
 
 
 def _announce(diagram: QWidget, kind: QAccessible.Event, index: int | None = None) -> None:

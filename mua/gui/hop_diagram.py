@@ -1,7 +1,8 @@
 """The journey diagram: RFC 5598 role boxes joined by one arrow per leg.
 
-`HopDiagram` paints what `hop_model.HopDiagramModel` computes (colour is the grade, line
-style the source, a bar where a policy refused the leg), shrinks it to fit down to a
+`HopDiagram` shows what `hop_plan.HopDiagramPlan` computes (colour is the grade, line
+style the source, a bar where a policy refused the leg: `hop_paint.DiagramPainter` draws
+it, `hop_legend` says which is which), shrinks it to fit down to a
 readable size (`READABLE_PT`), then wraps it onto more rows, handles clicks, hover and keys,
 and exports PNG or SVG (in one row). `hop_panel.HopPanel` puts it above the details of the
 selected leg.
@@ -23,42 +24,20 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
-    QPen,
-    QPolygonF,
     QResizeEvent,
 )
 from PySide6.QtWidgets import QApplication, QWidget
 
-from mua.core.i18n import N_, _, translated
-from mua.core.legs import Source, Trace
+from mua.core.i18n import _, translated
+from mua.core.legs import Trace
 from mua.gui import hop_accessible, hop_export
 from mua.gui import hop_legend as legend
-from mua.gui import hop_model as hm
+from mua.gui import hop_plan as hm
 from mua.gui.hop_accessible import LegKeys
-from mua.gui.hop_legend import REFUSED_STYLE as _REFUSED_STYLE
-from mua.gui.hop_legend import paint_refused as _paint_refused
-from mua.gui.hop_legend import pen as _pen
-from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS, grade_colour
+from mua.gui.hop_paint import CENTRE, DiagramPainter, mix
+from mua.gui.theme import grade_colour
 
-_SOURCE_WORDS = {
-    Source.OBSERVED: N_("observed"),
-    Source.RECORDED: N_("recorded by your provider"),
-    Source.CLAIMED: N_("claimed upstream (unverifiable)"),
-}
-_CENTRE, _VCENTRE = Qt.AlignmentFlag.AlignCenter, Qt.AlignmentFlag.AlignVCenter
 READABLE_PT = 9.0  # no text of the diagram is drawn smaller (nor below the app's font)
-
-
-def _mix(a: QColor, b: QColor, t: float) -> QColor:
-    return QColor.fromRgbF(
-        *(x * (1 - t) + y * t for x, y in zip(a.getRgbF(), b.getRgbF(), strict=True))
-    )
-
-
-def _alpha(colour: QColor, alpha: int) -> QColor:
-    c = QColor(colour)
-    c.setAlpha(alpha)
-    return c
 
 
 class HopDiagram(LegKeys, QWidget):
@@ -69,10 +48,10 @@ class HopDiagram(LegKeys, QWidget):
     heightChanged = Signal()  # the journey wrapped onto more or fewer rows
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        hop_accessible.install()  # before Qt first asks for this widget's interface
+        hop_accessible.install(HopDiagram)  # before Qt first asks for its interface
         super().__init__(parent)
         self._trace: Trace | None = None
-        self._model = hm.HopDiagramModel.from_trace(None)
+        self._model = hm.HopDiagramPlan.from_trace(None)
         self._selected: int | None = None
         self._hover: int | None = None
         self.setMouseTracking(True)
@@ -82,7 +61,7 @@ class HopDiagram(LegKeys, QWidget):
     def set_trace(self, trace: Trace | None) -> None:
         """Show `trace`'s journey; None shows the empty state."""
         self._trace = trace
-        self._model = hm.HopDiagramModel.from_trace(trace)
+        self._model = hm.HopDiagramPlan.from_trace(trace)
         self._selected = self._hover = self._current = None
         self._relayout()
         hop_accessible.announce_legs(self)
@@ -90,7 +69,7 @@ class HopDiagram(LegKeys, QWidget):
     def trace(self) -> Trace | None:
         return self._trace
 
-    def model(self) -> hm.HopDiagramModel:
+    def model(self) -> hm.HopDiagramPlan:
         return self._model
 
     @property
@@ -187,34 +166,22 @@ class HopDiagram(LegKeys, QWidget):
             self._wrap_to(event.size().width())
         super().resizeEvent(event)
 
-    def _legend_rows(
-        self, dim: QColor
-    ) -> list[tuple[str, list[tuple[QColor, hm.LineStyle | None, str]]]]:
-        grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in hm.GRADE_ORDER]
-        graded = zip(hm.GRADE_ORDER, grades, strict=True)  # the glyph says it without colour
-        sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
-        rows = [
-            (
-                _("Grade"),
-                [(c, s, f"{GRADE_GLYPHS[g]} {_(t)}") for g, (c, s, t) in graded],
-            ),
-            (_("Source"), [(c, s, _(t)) for c, s, t in sources]),
-        ]
-        if any(a.refused for a in self._model.arrows):
-            refused = (dim, _REFUSED_STYLE, _("refused by a policy: nothing sent"))
-            rows.append((_("Outcome"), [refused]))
-        return rows
-
     def _legend_lines(self, width: float, dim: QColor | None = None) -> list[legend.Row]:
-        rows = self._legend_rows(QColor() if dim is None else dim)
+        rows = legend.rows(QColor() if dim is None else dim, refused=self._refused())
         return legend.wrapped(rows, QFontMetricsF(self.font()), width)
 
     def _legend_min_width(self) -> float:
         fm = QFontMetricsF(self.font())
-        return legend.min_width(self._legend_rows(QColor()), fm) + 2 * self._m.margin
+        rows = legend.rows(QColor(), refused=self._refused())
+        return legend.min_width(rows, fm) + 2 * self._m.margin
 
     def _legend_width(self) -> float:
-        return legend.natural_width(self._legend_rows(QColor()), QFontMetricsF(self.font()))
+        rows = legend.rows(QColor(), refused=self._refused())
+        return legend.natural_width(rows, QFontMetricsF(self.font()))
+
+    def _refused(self) -> bool:
+        """Some leg was refused by a policy: the legend explains the bar."""
+        return any(a.refused for a in self._model.arrows)
 
     def _content_size(self, *, natural: bool = False) -> QSize:
         """The drawing's size at scale 1: as laid out now, or in one row (`natural`)."""
@@ -331,126 +298,25 @@ class HopDiagram(LegKeys, QWidget):
         bg, fg = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
         p.fillRect(QRectF(0, 0, width, height), bg)
         if not self._model.arrows:
-            p.setPen(_mix(bg, fg, 0.6))
+            p.setPen(mix(bg, fg, 0.6))
             p.setFont(self._font(1.0))
             empty = _("No leg of this message's journey is known")
             if self._trace is None:
                 empty = _("Select a message to see how it travelled")
-            p.drawText(QRectF(0, 0, width, height), _CENTRE, empty)
+            p.drawText(QRectF(0, 0, width, height), CENTRE, empty)
             return
         p.translate(self._origin(width, scale), 0)
         p.scale(scale, scale)
-        hover = self._hover if interactive else None
-        selected = self._selected if interactive else None
-        self._paint_breaks(p, _mix(bg, fg, 0.45))
-        for i in range(len(self._model.arrows)):
-            self._paint_arrow(p, i, fg, selected=i == selected, hovered=i == hover)
-        self._paint_boxes(p, bg, fg)
-        for i in range(len(self._model.arrows)):
-            self._paint_label(p, i, bg, fg, selected=i == selected, hovered=i == hover)
-        if interactive and self.hasFocus() and self.current_leg is not None:
-            self._paint_focus(p, self.current_leg)
-        self._paint_legend(p, bg, fg)
-
-    def _paint_focus(self, p: QPainter, i: int) -> None:
-        """The keyboard's focus ring around leg `i`'s label (just clear of its background)."""
-        r = self._layout.labels[i]
-        ring = QRectF(r.x - 2, r.y - 5, r.w + 4, r.h + 10)
-        p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine))
-        p.drawRoundedRect(ring, 6, 6)
-
-    def _paint_breaks(self, p: QPainter, colour: QColor) -> None:
-        half = self._m.break_gap / 2 - 3
-        p.setFont(self._font(-1.0))
-        for x, y in self._layout.breaks:  # a step nobody recorded
-            p.setPen(_pen(colour, 1.5, hm.LineStyle.DOTTED))
-            p.drawLine(QLineF(x - half, y, x + half, y))
-            p.setPen(colour)
-            p.drawText(QRectF(x - 20, y - 24, 40, 18), _CENTRE, "?")
-
-    def _paint_arrow(
-        self, p: QPainter, i: int, fg: QColor, *, selected: bool, hovered: bool
-    ) -> None:
-        arrow = self._model.arrows[i]
-        x1, x2, y = self._layout.arrows[i]
-        colour = grade_colour(arrow.grade)
-        head = 0.75 * self._m.line_h
-        if selected or hovered:
-            p.setPen(_pen(_alpha(colour, 90 if selected else 45), 12))
-            p.drawLine(QLineF(x1 + 3, y, x2 - 3, y))
-        p.setPen(_pen(colour, 4.0 if selected else 3.0, arrow.style))
-        if arrow.refused:  # stopped before the message went: a line that ends in a bar
-            _paint_refused(p, colour, x1 + 3, x1 + 0.6 * (x2 - x1), y, head)
-        else:
-            p.drawLine(QLineF(x1 + 3, y, x2 - head, y))
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(colour)
-            tip, back = QPointF(x2 - 1, y), x2 - head - 1
-            p.drawPolygon(
-                QPolygonF([tip, QPointF(back, y - head / 2), QPointF(back, y + head / 2)])
-            )
-            p.setBrush(Qt.BrushStyle.NoBrush)
-        p.setPen(_mix(fg, colour, 0.35))
-        p.setFont(self._font(-1.0, bold=True))
-        number = QRectF(x1, y - self._m.box_h / 2, x2 - x1, self._m.box_h / 2 - 4)
-        mark = f"{i + 1} {GRADE_GLYPHS[arrow.grade]}"  # the grade without colour
-        p.drawText(number, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, mark)
-
-    def _paint_boxes(self, p: QPainter, bg: QColor, fg: QColor) -> None:
-        role_font, host_font = self._font(1.5, bold=True), self._font(-1.0)
-        host_h = QFontMetricsF(host_font).height()
-        role_h = 1.3 * self._m.line_h
-        placed = [*zip(self._model.boxes, self._layout.boxes, strict=True)]
-        copies = [(self._model.boxes[i], r) for i, r in self._layout.copies]  # row starts
-        for box, r in placed + copies:
-            p.setPen(QPen(_mix(bg, fg, 0.4), 1.2))
-            p.setBrush(_mix(bg, fg, 0.06))
-            p.drawRoundedRect(QRectF(r.x + 0.5, r.y + 0.5, r.w - 1, r.h - 1), 8, 8)
-            hosts = box.hosts[:2]
-            top = r.y + (r.h - role_h - len(hosts) * host_h) / 2
-            p.setPen(fg)
-            p.setFont(role_font)
-            p.drawText(QRectF(r.x, top, r.w, role_h), _CENTRE, box.role.value)
-            p.setFont(host_font)
-            p.setPen(_mix(bg, fg, 0.7))
-            for n, host in enumerate(hosts):
-                text = QFontMetricsF(host_font).elidedText(
-                    host, Qt.TextElideMode.ElideMiddle, r.w - 8
-                )
-                p.drawText(
-                    QRectF(r.x + 4, top + role_h + n * host_h, r.w - 8, host_h), _CENTRE, text
-                )
-        p.setBrush(Qt.BrushStyle.NoBrush)
-
-    def _paint_label(
-        self, p: QPainter, i: int, bg: QColor, fg: QColor, *, selected: bool, hovered: bool
-    ) -> None:
-        arrow = self._model.arrows[i]
-        r = self._layout.labels[i]
-        colour = grade_colour(arrow.grade)
-        p.setPen(QPen(colour, 1.5) if selected else Qt.PenStyle.NoPen)
-        p.setBrush(_alpha(colour, 70 if selected else 48 if hovered else 26))
-        p.drawRoundedRect(QRectF(r.x, r.y - 3, r.w, r.h + 6), 6, 6)
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        for n, line in enumerate(arrow.label):
-            source_line = arrow.leg.source is not Source.OBSERVED and n == len(arrow.label) - 1
-            p.setFont(self._font(bold=n == 0, italic=source_line))
-            p.setPen(_mix(bg, fg, 0.65) if source_line else fg)
-            p.drawText(QRectF(r.x, r.y + n * self._m.line_h, r.w, self._m.line_h), _CENTRE, line)
-
-    def _paint_legend(self, p: QPainter, bg: QColor, fg: QColor) -> None:
-        m, dim = self._m.margin, _mix(bg, fg, 0.65)
-        right = self._content_size().width() - m
-        box = QRectF(m, self._layout.height, right - m, 0)
-        legend.paint(
-            p,
-            self._legend_lines(right - m, dim),
-            fonts=(self.font(), self._font(bold=True)),
-            box=box,
-            margin=m,
-            line_h=self._m.line_h,
-            colours=(_mix(bg, fg, 0.15), dim, fg),
+        painter = DiagramPainter(
+            p, self._model, self._layout, self._m, font=self._font, bg=bg, fg=fg
         )
+        painter.legs(
+            selected=self._selected if interactive else None,
+            hover=self._hover if interactive else None,
+        )
+        if interactive and self.hasFocus() and self.current_leg is not None:
+            painter.focus_ring(self.current_leg, pal.color(QPalette.ColorRole.Highlight))
+        painter.legend(self._legend_lines, self._content_size().width(), self.font())
 
     # -- export (mua/gui/hop_export.py) ---------------------------------------------------
 

@@ -1,13 +1,17 @@
 """The hop diagram's legend (which colour is which grade, which line which source, the bar
-of a refused leg), wrapped to the diagram's width, and the pens both draw with.
-`hop_diagram.HopDiagram` says what the rows are and where the legend goes."""
+of a refused leg): its rows (`rows`), wrapped to the diagram's width, and the pens both draw
+with. `hop_diagram.HopDiagram` says where the legend goes."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from mua.gui import hop_model as hm
+from mua.core.i18n import N_, _
+from mua.core.leg_text import GRADE_ORDER
+from mua.core.legs import Source
+from mua.gui import hop_plan as hm
+from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS, grade_colour
 
 _DASHES = {hm.LineStyle.SOLID: [], hm.LineStyle.DASHED: [3.0, 2.0], hm.LineStyle.DOTTED: [0.1, 2.2]}
 REFUSED_STYLE = None  # in a legend entry: the refused leg's bar instead of a line style
@@ -16,6 +20,32 @@ HEAD_GAP = 12  # px after a row's title
 
 Entry = tuple[QColor, hm.LineStyle | None, str]
 Row = tuple[str, list[Entry]]
+
+_SOURCE_WORDS = {
+    Source.OBSERVED: N_("observed"),
+    Source.RECORDED: N_("recorded by your provider"),
+    Source.CLAIMED: N_("claimed upstream (unverifiable)"),
+}
+
+
+def rows(dim: QColor, *, refused: bool) -> list[Row]:
+    """Grades (colour and glyph), sources (line style, in `dim`), and the refused leg's bar
+    when the journey has one."""
+    grades = [(grade_colour(g), hm.LineStyle.SOLID, GRADE_LABELS[g]) for g in GRADE_ORDER]
+    graded = zip(GRADE_ORDER, grades, strict=True)  # the glyph says it without colour
+    sources = [(dim, hm.SOURCE_STYLES[s], _SOURCE_WORDS[s]) for s in Source]
+    result: list[Row] = [
+        (
+            _("Grade"),
+            [(c, s, f"{GRADE_GLYPHS[g]} {_(t)}") for g, (c, s, t) in graded],
+        ),
+        (_("Source"), [(c, s, _(t)) for c, s, t in sources]),
+    ]
+    if refused:
+        result.append(
+            (_("Outcome"), [(dim, REFUSED_STYLE, _("refused by a policy: nothing sent"))])
+        )
+    return result
 
 
 def pen(colour: QColor, width: float, style: hm.LineStyle = hm.LineStyle.SOLID) -> QPen:

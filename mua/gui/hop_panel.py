@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mua.core import grade_text, leg_text
 from mua.core.i18n import _, error_text, translated
 from mua.core.legs import Grade, Trace
-from mua.gui import hop_model as hm
 from mua.gui.content_row import ContentRow
 from mua.gui.hop_diagram import HopDiagram
 from mua.gui.theme import GRADE_LABELS, grade_colour
@@ -163,7 +163,9 @@ class HopPanel(QWidget):
                 "in the diagram and press Enter."
             )
         )
-        self.details.setHtml(f"<p><b>{html.escape(hm.summary(self._trace))}</b></p><p>{hint}</p>")
+        self.details.setHtml(
+            f"<p><b>{html.escape(leg_text.summary(self._trace))}</b></p><p>{hint}</p>"
+        )
 
     def _leg_clicked(self, index: int) -> None:
         self.show_leg(index)
@@ -182,15 +184,15 @@ class HopPanel(QWidget):
         self.why_button.setChecked(False)
         self.why_button.blockSignals(False)
         chip = f"color:{grade_colour(leg.grade).name()}; font-weight:bold"
-        cert = hm.certificate_rows(leg)
+        cert = leg_text.certificate_rows(leg)
         source, certificate = _("Source"), _("Certificate")
         self.details.setHtml(
-            f"<h3>{e(hm.leg_title(self._trace, index))}</h3>"
+            f"<h3>{e(leg_text.leg_title(self._trace, index))}</h3>"
             f"<p><span style='{chip}'>■ {e(_(GRADE_LABELS[leg.grade]))}</span></p>"
-            f"<p>{e(hm.explain(leg))}</p>"
+            f"<p>{e(grade_text.explain(leg))}</p>"
             + (f"<p><i>{e(translated(leg.note))}</i></p>" if leg.note else "")
-            + f"<p><b>{e(source)}:</b> {e(hm.source_meaning(leg.source))}</p>"
-            + _table(hm.fact_rows(leg))
+            + f"<p><b>{e(source)}:</b> {e(grade_text.source_meaning(leg.source))}</p>"
+            + _table(leg_text.fact_rows(leg))
             + (f"<h4>{e(certificate)}</h4>{_table(cert)}" if cert else "")
         )
 
@@ -217,12 +219,13 @@ class HopPanel(QWidget):
         body = "".join(
             f"<tr><td><b>{e(r.leg)}</b><br>{e(r.path)}</td><td>{e(r.recommended)}</td>"
             f"<td>{e(r.acceptable)}</td><td>{e(r.bad)}</td><td>{e(r.why)}</td></tr>"
-            for r in hm.why_rows()
+            for r in grade_text.why_rows()
         )
         self.details.setHtml(
             f"<h3>{e(title)}</h3>"
             f"<table border='1' cellspacing='0' cellpadding='4' width='100%'>"
-            f"<tr>{head}</tr>{body}</table>" + "".join(f"<p>{e(n)}</p>" for n in hm.why_notes())
+            f"<tr>{head}</tr>{body}</table>"
+            + "".join(f"<p>{e(n)}</p>" for n in grade_text.why_notes())
         )
 
     def export_png(self, path: str | Path | None = None, scale: float = 2) -> Path | None:

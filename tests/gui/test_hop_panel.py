@@ -1,4 +1,4 @@
-"""The hop panel: model (no Qt), diagram geometry and colours, clicks, details, exports."""
+"""The hop panel: plan and words (no Qt), diagram geometry and colours, clicks, details, exports."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from mua.core import grade_text, leg_text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
-from mua.gui import hop_model as hm
+from mua.gui import hop_plan as hm
 from mua.gui.hop_diagram import HopDiagram
 from mua.gui.hop_panel import HopPanel
 from mua.gui.theme import grade_colour
@@ -152,7 +153,7 @@ def nine_legs() -> Trace:
 
 
 def test_consecutive_legs_share_boxes() -> None:
-    model = hm.HopDiagramModel.from_trace(demo_like(tls(TlsMode.STARTTLS, VerifiedBy.DANE)))
+    model = hm.HopDiagramPlan.from_trace(demo_like(tls(TlsMode.STARTTLS, VerifiedBy.DANE)))
     assert [b.role for b in model.boxes] == [
         Role.MUA,
         Role.MSA,
@@ -168,7 +169,7 @@ def test_consecutive_legs_share_boxes() -> None:
 
 
 def test_a_missing_step_opens_a_new_box() -> None:
-    model = hm.HopDiagramModel.from_trace(nine_legs())
+    model = hm.HopDiagramPlan.from_trace(nine_legs())
     assert len(model.arrows) == 9
     assert [b.role for b in model.boxes][:3] == [Role.MUA, Role.MSA, Role.MTA]
     assert model.is_break(1)  # MSA, then the next leg starts at an MTA
@@ -180,7 +181,7 @@ def test_a_missing_step_opens_a_new_box() -> None:
 
 
 def test_line_style_per_source_and_labels() -> None:
-    arrows = hm.HopDiagramModel.from_trace(all_grades()).arrows
+    arrows = hm.HopDiagramPlan.from_trace(all_grades()).arrows
     assert [a.style for a in arrows] == ["dotted", "dotted", "dashed", "dashed", "dashed", "solid"]
     assert [a.grade for a in arrows] == [
         Grade.GREEN,
@@ -272,7 +273,7 @@ def test_ports_say_which_is_the_role_port_and_which_the_actual_one(panel: HopPan
 )
 def test_explanation_cites_the_right_rfc(leg_: Leg, grade: Grade, cited: list[str]) -> None:
     assert leg_.grade is grade
-    text = hm.explain(leg_)
+    text = grade_text.explain(leg_)
     for needle in cited:
         assert needle in text
     assert "green" in text.lower() or grade in (Grade.GREEN, Grade.INTERNAL)
@@ -300,7 +301,7 @@ def test_details_show_every_fact_and_tolerate_new_certificate_fields() -> None:
         TraceStatus.DELIVERED,
         [leg(Role.MTA, Role.MX, Protocol.SMTP, facts, port_role=25, port_actual=10025, note="hi")],
     )
-    text = hm.details_text(trace, 0)
+    text = leg_text.details_text(trace, 0)
     for needle in (
         "TLSv1.2",
         "ECDHE-RSA-AES128-GCM-SHA256",
@@ -320,17 +321,21 @@ def test_details_show_every_fact_and_tolerate_new_certificate_fields() -> None:
 
 
 def test_why_table_covers_every_leg_of_the_design() -> None:
-    assert [r.leg for r in hm.WHY_ROWS] == [
+    assert [r.leg for r in grade_text.WHY_ROWS] == [
         "submission",
         "handoff",
         "relay",
         "delivery",
         "retrieval",
     ]
-    assert "465" in hm.WHY_ROWS[0].recommended and "587" in hm.WHY_ROWS[0].acceptable
-    assert "993" in hm.WHY_ROWS[4].recommended and "143" in hm.WHY_ROWS[4].acceptable
-    assert "DANE" in hm.WHY_ROWS[2].recommended
-    assert hm.summary(all_grades()).startswith("6 legs: 2 recommended, 1 acceptable")
+    assert (
+        "465" in grade_text.WHY_ROWS[0].recommended and "587" in grade_text.WHY_ROWS[0].acceptable
+    )
+    assert (
+        "993" in grade_text.WHY_ROWS[4].recommended and "143" in grade_text.WHY_ROWS[4].acceptable
+    )
+    assert "DANE" in grade_text.WHY_ROWS[2].recommended
+    assert leg_text.summary(all_grades()).startswith("6 legs: 2 recommended, 1 acceptable")
 
 
 # -- the widgets ----------------------------------------------------------------------------
@@ -370,7 +375,7 @@ def check_diagram(qtbot, panel: HopPanel, trace: Trace) -> None:
             )
         assert blocker.args == [i]
         assert diagram.selected_leg == i
-        assert hm.explain(leg_)[:60] in panel.details.toPlainText()
+        assert grade_text.explain(leg_)[:60] in panel.details.toPlainText()
 
 
 def save_artifact(widget: QWidget, name: str) -> None:

@@ -1,8 +1,10 @@
 """What a leg's grade means, in words a person can act on: `explain(leg)` says what the
 grade means for that kind of leg and what would make it green, citing the RFC;
 `source_meaning` says what a source is worth; `WHY_ROWS` is the recommendation table of
-docs/architecture.md. Qt-free. Every sentence is marked for translation (N_ for the constants,
-built when shown with `_()`, so that it is in the language chosen after import).
+docs/architecture.md. The journey panel (mua/gui/hop_panel.py) and `mua trace`
+(mua/cli/trace_table.py) both print these words, so they say the same thing and are
+translated once. Every sentence is marked for translation (N_ for the constants, built when
+shown with `_()`, so that it is in the language chosen after import).
 """
 
 from __future__ import annotations
