@@ -187,3 +187,27 @@ async def test_list_and_status_write_mailbox_names_in_modified_utf7_quoted(imap_
     for written in names.values():
         assert any(line.endswith(f' "/" {written}') for line in listed), listed
         assert any(line.endswith(f' "/" {written}') for line in subscribed), subscribed
+
+
+async def test_each_state_answers_its_own_commands(imap_wire) -> None:
+    """The handler table by state (RFC 3501 section 6): a command of another state is BAD
+    and says so; one no state knows is unknown."""
+    wire = await imap_wire()  # signed in: the authenticated state
+    assert (await wire.command("a", "LOGIN bob x"))[-1] == (
+        "a BAD LOGIN is not allowed in the authenticated state"
+    )
+    for i, text in enumerate(["FETCH 1 FLAGS", "SORT (DATE) UTF-8 ALL", "UID FETCH 1 FLAGS"]):
+        name = text.split(" ")[0]
+        assert (await wire.command(f"b{i}", text))[-1] == (
+            f"b{i} BAD {name} is not allowed in the authenticated state"
+        )
+    assert (await wire.command("c", "FROB"))[-1] == "c BAD Unknown command FROB"
+    assert (await wire.command("d", "SELECT INBOX"))[-1].startswith("d OK")
+    for i, text in enumerate(
+        ["NOOP", 'LIST "" INBOX', "SORT (DATE) UTF-8 ALL", "UID SORT (DATE) UTF-8 ALL", "CHECK"]
+    ):
+        assert (await wire.command(f"e{i}", text))[-1].startswith(f"e{i} OK"), text
+    assert (await wire.command("f", "STARTTLS"))[-1] == (
+        "f BAD STARTTLS is not allowed in the selected state"
+    )
+    assert (await wire.command("g", "LOGOUT"))[-1] == "g OK Logout done"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mua.stack.imap import protocol
+from mua.stack.imap.session import CloseConnection
 from mua.stack.sasl_bearer import PARSERS as PARSERS
 from mua.stack.sasl_bearer import BearerFailure, Failure, check_bearer
 
@@ -45,8 +46,6 @@ async def authenticate_bearer(
 
 
 async def _read_response(session: Session, continuation: str) -> str:
-    from mua.stack.imap.server import CloseConnection
-
     await session.send(continuation)
     line = await protocol.read_line(
         session.reader, max_line=session.server.limits.max_line, timeout=60

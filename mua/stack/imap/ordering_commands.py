@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import TYPE_CHECKING
 
 from mua.stack.imap import message_threads, protocol, search, sort
-from mua.stack.imap.commands import _UID_COMMANDS, SELECTED, No, _io, _text, _updates, command
+from mua.stack.imap.command_args import text
+from mua.stack.imap.session import No
 from mua.stack.imap.sort import Facts
 
 if TYPE_CHECKING:
     from mua.stack.imap.selected import SelectedMailbox
-    from mua.stack.imap.server import Session
-
-CAPABILITIES = ("SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
+    from mua.stack.imap.server import Handler, Session
 
 
 def _found(selected: SelectedMailbox, key: search.SearchKey) -> list[Facts]:
@@ -29,7 +29,7 @@ def _search_key(cmd: protocol.Command, args: list) -> search.SearchKey:
     """`charset search-criteria`: the charset is required (RFC 5256 section 3)."""
     if not args:
         raise protocol.ProtocolError(f"{cmd.name} needs a charset and search criteria", cmd.tag)
-    charset = _text(args[0], "a charset", cmd.tag).upper()
+    charset = text(args[0], "a charset", cmd.tag).upper()
     if not args[1:]:
         raise protocol.ProtocolError(f"{cmd.name} needs search criteria", cmd.tag)
     try:
@@ -40,7 +40,6 @@ def _search_key(cmd: protocol.Command, args: list) -> search.SearchKey:
         raise protocol.ProtocolError(str(exc), cmd.tag) from exc
 
 
-@command("SORT", SELECTED)
 async def sort_(session: Session, cmd: protocol.Command, *, by_uid: bool = False) -> None:
     selected = session.selected
     assert selected is not None
@@ -52,28 +51,27 @@ async def sort_(session: Session, cmd: protocol.Command, *, by_uid: bool = False
     except protocol.ProtocolError as exc:
         raise protocol.ProtocolError(str(exc), cmd.tag) from exc
     key = _search_key(cmd, args[1:])
-    ordered = sort.sort(await _io(_found, selected, key), criteria)
+    ordered = sort.sort(await asyncio.to_thread(_found, selected, key), criteria)
     numbers = [f.uid if by_uid else f.seq for f in ordered]
     await session.send(" ".join(["* SORT", *map(str, numbers)]))
-    await _updates(session, allow_expunge=by_uid)
+    await session.send_updates(allow_expunge=by_uid)
     await session.send(f"{cmd.tag} OK Sort completed")
 
 
-@command("THREAD", SELECTED)
 async def thread_(session: Session, cmd: protocol.Command, *, by_uid: bool = False) -> None:
     selected = session.selected
     assert selected is not None
     args = list(cmd.args)
     if not args:
         raise protocol.ProtocolError("Usage: THREAD algorithm charset search-criteria", cmd.tag)
-    algorithm = _text(args[0], "a threading algorithm", cmd.tag).upper()
+    algorithm = text(args[0], "a threading algorithm", cmd.tag).upper()
     if algorithm not in message_threads.ALGORITHMS:
         raise protocol.ProtocolError(f"Unknown threading algorithm {algorithm[:20]}", cmd.tag)
     key = _search_key(cmd, args[1:])
-    roots = message_threads.thread(algorithm, await _io(_found, selected, key))
+    roots = message_threads.thread(algorithm, await asyncio.to_thread(_found, selected, key))
     await session.send(f"* THREAD {message_threads.format_threads(roots, by_uid=by_uid)}".rstrip())
-    await _updates(session, allow_expunge=by_uid)
+    await session.send_updates(allow_expunge=by_uid)
     await session.send(f"{cmd.tag} OK Thread completed")
 
 
-_UID_COMMANDS.update({"SORT": sort_, "THREAD": thread_})
+COMMANDS: dict[str, Handler] = {"SORT": sort_, "THREAD": thread_}  # and their UID forms

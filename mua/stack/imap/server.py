@@ -3,8 +3,11 @@
 Implicit TLS on the 993 role, STARTTLS on the 143 role (RFC 8314; RFC 3501 section 6.2.1).
 Before TLS the server says LOGINDISABLED and refuses LOGIN and AUTHENTICATE (RFC 3501
 section 6.2.3, RFC 8314 section 5.4), unless the world was built with `cleartext_auth` (a
-legacy server, for the scenario that shows a password crossing in clear). The mailbox and
-message commands live in `mua.stack.imap.commands`; FETCH responses in `mua.stack.imap.fetch`.
+legacy server, for the scenario that shows a password crossing in clear). The commands are
+answered by the handlers of the session's state, in the table `COMMANDS` built here from the
+modules named for the states (`any_state`, `unauthenticated`, `authenticated`,
+`selected_commands`, `ordering_commands`); the states and the errors handlers raise are
+`session`'s. Named as `mua.stack.pop3.server` is: each is its protocol's server.
 """
 
 from __future__ import annotations
@@ -14,15 +17,25 @@ import base64
 import contextlib
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from mua.core.legs import Protocol
 from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, Fault, next_fault, pick
-from mua.stack.imap import commands, ordering_commands, protocol
+from mua.stack.imap import (
+    any_state,
+    authenticated,
+    mailstore,
+    ordering_commands,
+    protocol,
+    selected_commands,
+    unauthenticated,
+)
+from mua.stack.imap.mailfolder import Folder
 from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.selected import SelectedMailbox
+from mua.stack.imap.session import CloseConnection, No, State
 from mua.stack.mailserver import MailServer, MailSession
 from mua.stack.users import Mailbox
 
@@ -40,15 +53,19 @@ class ImapLimits:
     max_bad_commands: int = 20
 
 
-class State(Enum):
-    NOT_AUTHENTICATED = "not authenticated"
-    AUTHENTICATED = "authenticated"
-    SELECTED = "selected"
-    LOGOUT = "logout"
+Handler = Callable[["Session", protocol.Command], Awaitable[None]]
 
-
-class CloseConnection(Exception):
-    """A handler decided the connection ends (LOGOUT, BYE)."""
+# Which handler answers which command in each state (RFC 3501 section 6); none in LOGOUT.
+COMMANDS: dict[State, dict[str, Handler]] = {
+    State.NOT_AUTHENTICATED: {**any_state.COMMANDS, **unauthenticated.COMMANDS},
+    State.AUTHENTICATED: {**any_state.COMMANDS, **authenticated.COMMANDS},
+    State.SELECTED: {
+        **any_state.COMMANDS,
+        **authenticated.COMMANDS,
+        **selected_commands.COMMANDS,
+        **ordering_commands.COMMANDS,
+    },
+}
 
 
 class Session(MailSession):
@@ -158,10 +175,9 @@ class Session(MailSession):
         return False
 
     async def dispatch(self, command: protocol.Command) -> None:
-        handler = commands.handler_for(command.name, self.state)
+        handler = COMMANDS.get(self.state, {}).get(command.name)
         if handler is None:
-            allowed = commands.states_for(command.name)
-            if allowed is None:
+            if not any(command.name in handlers for handlers in COMMANDS.values()):
                 raise protocol.ProtocolError(f"Unknown command {command.name[:20]}", command.tag)
             raise protocol.ProtocolError(
                 f"{command.name} is not allowed in the {self.state.value} state", command.tag
@@ -172,8 +188,10 @@ class Session(MailSession):
             await handler(self, command)
         except (protocol.ProtocolError, CloseConnection, ConnectionError):
             raise
-        except commands.No as exc:
+        except No as exc:
             await self.send(f"{command.tag} NO {exc}")
+        except mailstore.InvalidFolderName as exc:  # the client's mistake (RFC 5530)
+            await self.send(f"{command.tag} NO [CANNOT] {exc}")
         except Exception:
             log.exception("IMAP command %s failed", command.name)
             await self.send(f"{command.tag} NO [SERVERBUG] The server failed; try again")
@@ -196,6 +214,46 @@ class Session(MailSession):
         await self.send(f"{command.tag} {pick(replies, disruption)}")
         return True
 
+    # -- what the handlers share -------------------------------------------------------------
+
+    async def send_updates(self, *, allow_expunge: bool = True) -> None:
+        """Untagged responses for what changed in the selected mailbox since the client last
+        heard (EXPUNGE held back while `allow_expunge` is false: `SelectedMailbox.updates`)."""
+        if self.selected is None:
+            return
+        selected = self.selected
+        # New mail raises UIDNEXT; flag changes and expunges raise HIGHESTMODSEQ. Read them
+        # before the snapshot: a change in between only costs one more comparison later.
+        state = (selected.folder.uidnext, selected.folder.highestmodseq)
+        if state == selected.synced_state:
+            return  # nothing changed: skip comparing every message of a large mailbox
+        current = await asyncio.to_thread(selected.folder.messages)
+        before = len(selected.uids)
+        lines = selected.updates(current, allow_expunge=allow_expunge)
+        if allow_expunge or len(current) >= before:
+            selected.synced_state = state
+        if lines and lines[-1].endswith(" EXISTS") and not selected.readonly:
+            selected.recent_uids.update(await asyncio.to_thread(selected.folder.claim_recent))
+            lines.append(f"* {len(selected.recent_uids)} RECENT")
+        if lines:
+            await self.send(*lines)
+
+    def folder(self, name: str) -> Folder:
+        """The signed-in user's mailbox `name`; NO [NONEXISTENT] when there is none."""
+        assert self.store is not None
+        try:
+            return self.store.folder(name)
+        except mailstore.NoSuchFolder as exc:
+            raise No(f"[NONEXISTENT] No mailbox {name}") from exc
+
+    def writable(self) -> SelectedMailbox:
+        """The selected mailbox, for a command that changes it; NO [READ-ONLY] after EXAMINE."""
+        selected = self.selected
+        assert selected is not None
+        if selected.readonly:
+            raise No("[READ-ONLY] The mailbox is open read-only (EXAMINE)")
+        return selected
+
     # -- connection-level commands -----------------------------------------------------------
 
     def capabilities(self) -> str:
@@ -211,7 +269,7 @@ class Session(MailSession):
                 caps += ["STARTTLS", "LOGINDISABLED"]
         else:
             caps += ["UIDPLUS", "MOVE", "SPECIAL-USE", "CONDSTORE", "UNSELECT", "CHILDREN"]
-            caps += ordering_commands.CAPABILITIES  # SORT, THREAD (RFC 5256, 5957)
+            caps += ["SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"]
         return " ".join(caps)
 
     async def starttls(self, tag: str) -> None:

@@ -1,6 +1,6 @@
-"""The authenticated-state commands (RFC 3501 section 6.3): mailboxes (SELECT, EXAMINE,
-CREATE, DELETE, RENAME, SUBSCRIBE, LIST, LSUB, STATUS, APPEND), NAMESPACE and IDLE.
-Registered with `mua.stack.imap.commands`, which imports this module."""
+"""The commands of the authenticated state, also valid when a mailbox is selected (RFC 3501
+section 6.3): mailboxes (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, LIST, LSUB,
+STATUS, APPEND), ENABLE (RFC 5161), NAMESPACE (RFC 2342) and IDLE (RFC 2177)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,31 @@ import re
 from typing import TYPE_CHECKING
 
 from mua.stack.imap import arguments, mailstore, protocol
-from mua.stack.imap.commands import (
-    AUTHED,
-    No,
-    _args,
-    _folder,
-    _io,
-    _mailbox,
-    _text,
-    _updates,
-    command,
-)
+from mua.stack.imap.command_args import at_least, mailbox, text
 from mua.stack.imap.model import SEEN
 from mua.stack.imap.selected import SelectedMailbox
+from mua.stack.imap.session import CloseConnection, No, State
 
 if TYPE_CHECKING:
-    from mua.stack.imap.server import Session
+    from mua.stack.imap.server import Handler, Session
 
 
-# -- authenticated --------------------------------------------------------------------------------
+async def enable(session: Session, cmd: protocol.Command) -> None:
+    enabled = [a for a in (str(x).upper() for x in cmd.args) if a == "CONDSTORE"]
+    if enabled:
+        session.condstore = True
+        if session.selected:
+            session.selected.condstore = True
+    await session.send(f"* ENABLED {' '.join(enabled)}".rstrip(), f"{cmd.tag} OK Enabled")
 
 
-@command("NAMESPACE", AUTHED)
 async def namespace(session: Session, cmd: protocol.Command) -> None:
     await session.send('* NAMESPACE (("" "/")) NIL NIL', f"{cmd.tag} OK Namespace done")
 
 
 async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) -> None:
-    from mua.stack.imap.server import State
-
-    args = _args(cmd, 1, "mailbox")
-    name = _mailbox(session, args[0], cmd.tag)
+    args = at_least(cmd, 1, "mailbox")
+    name = mailbox(args[0], cmd.tag)
     if (
         len(args) > 1
         and isinstance(args[1], list)
@@ -48,11 +42,13 @@ async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) ->
         session.condstore = True  # RFC 7162 section 3.1.8
     session.selected = None
     session.state = State.AUTHENTICATED
-    folder = _folder(session, name)
-    selected = await _io(SelectedMailbox, folder, readonly=readonly, condstore=session.condstore)
+    folder = session.folder(name)
+    selected = await asyncio.to_thread(
+        SelectedMailbox, folder, readonly=readonly, condstore=session.condstore
+    )
     if not readonly:
-        selected.recent_uids = set(await _io(folder.claim_recent))
-    status = await _io(folder.status)
+        selected.recent_uids = set(await asyncio.to_thread(folder.claim_recent))
+    status = await asyncio.to_thread(folder.status)
     flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
     first_unseen = next(
         (n for n, uid in enumerate(selected.uids, 1) if SEEN not in selected.infos[uid].flags),
@@ -77,22 +73,19 @@ async def _select(session: Session, cmd: protocol.Command, *, readonly: bool) ->
     await session.send(*lines, f"{cmd.tag} OK [{mode}] {cmd.name} completed")
 
 
-@command("SELECT", AUTHED)
 async def select(session: Session, cmd: protocol.Command) -> None:
     await _select(session, cmd, readonly=False)
 
 
-@command("EXAMINE", AUTHED)
 async def examine(session: Session, cmd: protocol.Command) -> None:
     await _select(session, cmd, readonly=True)
 
 
-@command("CREATE", AUTHED)
 async def create(session: Session, cmd: protocol.Command) -> None:
-    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    name = mailbox(at_least(cmd, 1, "mailbox")[0], cmd.tag)
     assert session.store is not None
     try:
-        await _io(session.store.create, name.rstrip("/"))
+        await asyncio.to_thread(session.store.create, name.rstrip("/"))
     except mailstore.FolderExists as exc:
         raise No(f"[ALREADYEXISTS] Mailbox {name} already exists") from exc
     except mailstore.InvalidFolderName as exc:
@@ -100,14 +93,13 @@ async def create(session: Session, cmd: protocol.Command) -> None:
     await session.send(f"{cmd.tag} OK Create completed")
 
 
-@command("DELETE", AUTHED)
 async def delete(session: Session, cmd: protocol.Command) -> None:
-    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    name = mailbox(at_least(cmd, 1, "mailbox")[0], cmd.tag)
     assert session.store is not None
     if name.upper() == "INBOX":
         raise No("[CANNOT] INBOX cannot be deleted")
     try:
-        await _io(session.store.delete, name)
+        await asyncio.to_thread(session.store.delete, name)
     except mailstore.NoSuchFolder as exc:
         raise No(f"[NONEXISTENT] No mailbox {name}") from exc
     except mailstore.StoreError as exc:
@@ -115,12 +107,11 @@ async def delete(session: Session, cmd: protocol.Command) -> None:
     await session.send(f"{cmd.tag} OK Delete completed")
 
 
-@command("RENAME", AUTHED)
 async def rename(session: Session, cmd: protocol.Command) -> None:
-    old, new = (_mailbox(session, a, cmd.tag) for a in _args(cmd, 2, "old new")[:2])
+    old, new = (mailbox(a, cmd.tag) for a in at_least(cmd, 2, "old new")[:2])
     assert session.store is not None
     try:
-        await _io(session.store.rename, old, new)
+        await asyncio.to_thread(session.store.rename, old, new)
     except mailstore.NoSuchFolder as exc:
         raise No(f"[NONEXISTENT] No mailbox {old}") from exc
     except mailstore.FolderExists as exc:
@@ -131,23 +122,21 @@ async def rename(session: Session, cmd: protocol.Command) -> None:
 
 
 async def _subscription(session: Session, cmd: protocol.Command, on: bool) -> None:
-    name = _mailbox(session, _args(cmd, 1, "mailbox")[0], cmd.tag)
+    name = mailbox(at_least(cmd, 1, "mailbox")[0], cmd.tag)
     assert session.store is not None
     try:
         if on:  # as Dovecot does: only a mailbox that exists (UNSUBSCRIBE cleans up any)
-            await _io(session.store.folder, name)
-        await _io(session.store.subscribe, name, on)
+            await asyncio.to_thread(session.store.folder, name)
+        await asyncio.to_thread(session.store.subscribe, name, on)
     except mailstore.NoSuchFolder as exc:
         raise No(f"[NONEXISTENT] No mailbox {name}") from exc
     await session.send(f"{cmd.tag} OK {cmd.name} completed")
 
 
-@command("SUBSCRIBE", AUTHED)
 async def subscribe(session: Session, cmd: protocol.Command) -> None:
     await _subscription(session, cmd, True)
 
 
-@command("UNSUBSCRIBE", AUTHED)
 async def unsubscribe(session: Session, cmd: protocol.Command) -> None:
     await _subscription(session, cmd, False)
 
@@ -166,15 +155,15 @@ async def _list(session: Session, cmd: protocol.Command, *, lsub: bool) -> None:
         special_only = any(str(o).upper() == "SPECIAL-USE" for o in args.pop(0))
     if len(args) < 2:
         raise protocol.ProtocolError(f"Usage: {cmd.name} reference pattern", cmd.tag)
-    reference = _mailbox(session, args[0], cmd.tag)
-    pattern = _mailbox(session, args[1], cmd.tag)
+    reference = mailbox(args[0], cmd.tag)
+    pattern = mailbox(args[1], cmd.tag)
     assert session.store is not None
     lines = []
     if pattern == "":  # RFC 3501: the hierarchy delimiter and root
         lines.append('* LIST (\\Noselect) "/" ""')
     else:
         match = _pattern(reference, pattern)
-        for info in await _io(session.store.folders):
+        for info in await asyncio.to_thread(session.store.folders):
             if not match.match(info.name) or (lsub and not info.subscribed):
                 continue
             if special_only and not info.special_use:
@@ -189,33 +178,29 @@ async def _list(session: Session, cmd: protocol.Command, *, lsub: bool) -> None:
     await session.send(*lines, f"{cmd.tag} OK {cmd.name} completed")
 
 
-@command("LIST", AUTHED)
 async def list_(session: Session, cmd: protocol.Command) -> None:
     await _list(session, cmd, lsub=False)
 
 
-@command("LSUB", AUTHED)
 async def lsub(session: Session, cmd: protocol.Command) -> None:
     await _list(session, cmd, lsub=True)
 
 
-@command("STATUS", AUTHED)
 async def status(session: Session, cmd: protocol.Command) -> None:
-    args = _args(cmd, 2, "mailbox (items)")
-    name = _mailbox(session, args[0], cmd.tag)
+    args = at_least(cmd, 2, "mailbox (items)")
+    name = mailbox(args[0], cmd.tag)
     items = arguments.parse_status_items(args[1])
-    folder = _folder(session, name)
-    counts = await _io(folder.status)
+    folder = session.folder(name)
+    counts = await asyncio.to_thread(folder.status)
     counts.setdefault("recent", 0)
     values = " ".join(f"{i} {counts[i.lower()]}" for i in items)
-    mailbox = protocol.format_mailbox(name)
-    await session.send(f"* STATUS {mailbox} ({values})", f"{cmd.tag} OK Status completed")
+    written = protocol.format_mailbox(name)
+    await session.send(f"* STATUS {written} ({values})", f"{cmd.tag} OK Status completed")
 
 
-@command("APPEND", AUTHED)
 async def append(session: Session, cmd: protocol.Command) -> None:
-    args = _args(cmd, 2, "mailbox [(flags)] [date-time] literal")
-    name = _mailbox(session, args[0], cmd.tag)
+    args = at_least(cmd, 2, "mailbox [(flags)] [date-time] literal")
+    name = mailbox(args[0], cmd.tag)
     message = args[-1]
     if not isinstance(message, bytes):
         raise protocol.ProtocolError("APPEND needs the message as a literal", cmd.tag)
@@ -225,18 +210,19 @@ async def append(session: Session, cmd: protocol.Command) -> None:
         if isinstance(extra, list):
             flags = arguments.parse_flag_list(extra)
         else:
-            internaldate = arguments.parse_datetime(_text(extra, "a date-time", cmd.tag))
+            internaldate = arguments.parse_datetime(text(extra, "a date-time", cmd.tag))
     assert session.store is not None
     try:
         folder = session.store.folder(name)
     except mailstore.NoSuchFolder as exc:
         raise No(f"[TRYCREATE] No mailbox {name}") from exc
-    uid = await _io(folder.append, message, frozenset(flags) - {"\\Recent"}, internaldate)
-    await _updates(session)
+    uid = await asyncio.to_thread(
+        folder.append, message, frozenset(flags) - {"\\Recent"}, internaldate
+    )
+    await session.send_updates()
     await session.send(f"{cmd.tag} OK [APPENDUID {folder.uidvalidity} {uid}] Append completed")
 
 
-@command("IDLE", AUTHED)
 async def idle(session: Session, cmd: protocol.Command) -> None:
     """RFC 2177: untagged updates as they happen until the client says DONE."""
     await session.send("+ idling")
@@ -249,7 +235,7 @@ async def idle(session: Session, cmd: protocol.Command) -> None:
     )
     try:
         while True:
-            await _updates(session)
+            await session.send_updates()
             session.changed.clear()
             changed = asyncio.ensure_future(session.changed.wait())
             finished, _ = await asyncio.wait(
@@ -263,8 +249,6 @@ async def idle(session: Session, cmd: protocol.Command) -> None:
             if not finished:  # autologout (RFC 3501 section 5.4)
                 changed.cancel()
                 await session.send("* BYE Autologout; idle for too long")
-                from mua.stack.imap.server import CloseConnection
-
                 raise CloseConnection
     finally:
         if not done.done():
@@ -275,3 +259,21 @@ async def idle(session: Session, cmd: protocol.Command) -> None:
     if line.strip().upper() != b"DONE":
         raise protocol.ProtocolError("Expected DONE", cmd.tag)
     await session.send(f"{cmd.tag} OK Idle completed")
+
+
+COMMANDS: dict[str, Handler] = {
+    "ENABLE": enable,
+    "NAMESPACE": namespace,
+    "SELECT": select,
+    "EXAMINE": examine,
+    "CREATE": create,
+    "DELETE": delete,
+    "RENAME": rename,
+    "SUBSCRIBE": subscribe,
+    "UNSUBSCRIBE": unsubscribe,
+    "LIST": list_,
+    "LSUB": lsub,
+    "STATUS": status,
+    "APPEND": append,
+    "IDLE": idle,
+}
