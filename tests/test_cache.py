@@ -12,6 +12,7 @@ import pytest
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
 from mua.core.tls import TlsFacts, TlsMode
 from mua.store.cache import (
+    _EVICT,
     CacheClosedError,
     CachedMessage,
     CacheVersionError,
@@ -97,6 +98,26 @@ def test_migration_hook_runs_missing_steps_in_order(path: Path) -> None:
         db.close()
     with pytest.raises(CacheVersionError, match="newer mua"):
         MailCache(path)  # this mua reads SCHEMA_VERSION only
+
+
+def test_a_version_1_file_gets_the_bodies_size_in_its_age_index(path: Path) -> None:
+    MailCache(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:  # as version 1 made it
+        db.executescript(
+            "DROP INDEX bodies_by_age; CREATE INDEX bodies_by_age ON bodies (stored_at);"
+            " PRAGMA user_version = 1;"
+        )
+    finally:
+        db.close()
+    MailCache(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        columns = [row[2] for row in db.execute("PRAGMA index_info(bodies_by_age)")]
+        assert columns == ["stored_at", "size"]
+    finally:
+        db.close()
 
 
 def test_damaged_file_is_moved_aside_and_replaced(path: Path) -> None:
@@ -444,6 +465,37 @@ def test_bodies_round_trip_and_eviction(cache: MailCache) -> None:
     assert cache.bodies_size() == 100
     assert cache.evict_bodies(keep_bytes=0) == 1
     assert cache.bodies_size() == 0
+
+
+def test_eviction_of_some_accounts_reads_sizes_from_the_index(cache: MailCache) -> None:
+    """Only the accounts named lose bodies, and only theirs count toward the limit; sizes
+    come from the age index (schema 2), never from the rows, where each follows its blob."""
+    cache.sync_folder_list(ALICE, [("INBOX", "/", None, True)])
+    for account in (BOB, ALICE):
+        cache.upsert_messages(account, "INBOX", [msg(uid, account=account) for uid in (1, 2)])
+        for uid in (1, 2):
+            cache.store_body(account, "INBOX", uid, bytes(100))
+    assert cache.evict_bodies(keep_bytes=100, accounts=[BOB.upper()]) == 1
+    assert [cache.body(BOB, "INBOX", u) is not None for u in (1, 2)] == [False, True]
+    assert [cache.body(ALICE, "INBOX", u) is not None for u in (1, 2)] == [True, True]
+    assert cache.evict_bodies(keep_bytes=0, accounts=[]) == 0
+    db = sqlite3.connect(cache.path)
+    try:
+        plans = [
+            [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", args)]
+            for sql, args in (
+                ("SELECT coalesce(sum(size), 0) FROM bodies", ()),
+                (_EVICT.format(where="WHERE f.account IN (?)"), (BOB, 0)),
+                (_EVICT.format(where=""), (0,)),
+            )
+        ]
+    finally:
+        db.close()
+    for plan in plans:  # bodies are read through the index, messages and folders by key
+        assert "SCAN b USING COVERING INDEX bodies_by_age" in plan or plan == [
+            "SCAN bodies USING COVERING INDEX bodies_by_age"
+        ], plan
+        assert not [step for step in plan if "SCAN m" in step or "SCAN f" in step], plan
 
 
 # -- traces ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from mua.core.account import Account
 from mua.core.i18n import T_, TN_
 from mua.store import paths
 from mua.store.cache import MailCache
-from mua.store.config import AccountStore
+from mua.store.config import AccountStore, ConfigError, Settings, SettingsStore
 from mua.store.outbox import Outbox, OutboxEntry
 
 # The protocol stacks (imapclient, aiosmtplib) and keyring load on first use, not when the
@@ -55,16 +55,22 @@ class Engine:
         cache: MailCache,
         outbox: Outbox,
         timeout: float = 30.0,
+        body_cache_bytes: int = Settings().body_cache_bytes,
     ) -> None:
+        """`body_cache_bytes`: how much of the cache the bodies of IMAP messages may take
+        (Settings.body_cache_megabytes); beyond it, the least recently fetched are evicted
+        after each message read, and fetched again when next opened."""
         self.accounts = accounts
         self.secrets = secrets
         self.cache = cache
         self.outbox = outbox
         self.timeout = timeout
+        self.body_cache_bytes = body_cache_bytes
         self._syncs: dict[str, AccountSync] = {}
         self._sender: OutboxSender | None = None
         self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
-        self._idling: set[asyncio.Future] = set()
+        # Worker threads outside the account locks (IDLE, eviction): aclose waits for them.
+        self._unlocked: set[asyncio.Future] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._pop3_state = None  # mua.store.pop3_state, opened on a POP3 account's first use
         self.oauth = OAuthAccounts(secrets, timeout)  # OAuth2 accounts' tokens (issue 17)
@@ -87,7 +93,13 @@ class Engine:
 
     @classmethod
     def open(cls, secrets: Secrets, *, timeout: float = 30.0) -> Engine:
-        """The engine over mua's usual files (MUA_HOME moves them)."""
+        """The engine over mua's usual files (MUA_HOME moves them), keeping as many bodies
+        as settings.toml says (a settings file that does not parse: the default)."""
+        try:
+            settings = SettingsStore().load()
+        except (ConfigError, OSError) as exc:
+            log.warning("using the default body cache size: %s", exc)
+            settings = Settings()
         cache_dir = paths.cache_dir()
         cache_dir.mkdir(parents=True, exist_ok=True)
         return cls(
@@ -96,6 +108,7 @@ class Engine:
             cache=MailCache(cache_dir / "mail.sqlite3"),
             outbox=Outbox(paths.data_dir() / "outbox"),
             timeout=timeout,
+            body_cache_bytes=settings.body_cache_bytes,
         )
 
     def close(self) -> None:
@@ -123,8 +136,8 @@ class Engine:
                 await asyncio.to_thread(sync.close)
         for idler in idlers:  # possibly inside IDLE: shut the socket, don't wait for it
             await asyncio.to_thread(idler.abort)
-        if self._idling:  # the IDLE threads end once their socket is gone
-            await asyncio.wait(list(self._idling), timeout=self.timeout)
+        if self._unlocked:  # the IDLE threads end once their socket is gone
+            await asyncio.wait(list(self._unlocked), timeout=self.timeout)
         self._close_pop3_state()
         self.cache.close()  # only now: no worker thread uses it any more
 
@@ -245,9 +258,37 @@ class Engine:
 
     async def body(self, address: str, folder: str, uid: int) -> bytes:
         account = self.account(address)
-        raw = await self._run(account, self._sync_for(account).body, folder, uid)
+        sync = self._sync_for(account)
+
+        def read() -> bytes:
+            raw = sync.body(folder, uid)  # fetched and cached, unless it was cached
+            self.evict_bodies()
+            return raw
+
+        raw = await self._run(account, read)
         self.learn_provider_host(account, raw)
         return raw
+
+    def evict_bodies(self) -> int:
+        """Drop the least recently fetched bodies of IMAP accounts beyond `body_cache_bytes`;
+        how many went. A POP3 account's are its mail (the server may have none left): kept.
+        Blocking: from a worker thread, or a caller outside the event loop."""
+        imap = [a.key for a in self.accounts.load() if a.pop3 is None]
+        dropped = self.cache.evict_bodies(keep_bytes=self.body_cache_bytes, accounts=imap)
+        if dropped:
+            log.info("evicted %d bodies from the cache", dropped)
+        return dropped
+
+    async def set_body_cache_bytes(self, limit: int) -> int:
+        """A new limit for the cached bodies (Preferences); a lower one evicts at once."""
+        self.body_cache_bytes = limit
+        return await _until_the_thread_ends(self._unlocked_thread(self.evict_bodies))
+
+    def _unlocked_thread(self, fn, *args) -> asyncio.Future:
+        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._unlocked.add(work)
+        work.add_done_callback(self._unlocked.discard)
+        return work
 
     async def headers(self, address: str, folder: str, uids: list[int]) -> dict[int, bytes]:
         """The header sections of messages (for their journeys, before they are read)."""
@@ -300,9 +341,7 @@ class Engine:
         if idler is None:
             idler = self._new_sync(account)
             self._idlers[account.key] = idler
-        work = asyncio.ensure_future(asyncio.to_thread(idler.wait_for_change, folder, timeout))
-        self._idling.add(work)
-        work.add_done_callback(self._idling.discard)
+        work = self._unlocked_thread(idler.wait_for_change, folder, timeout)
         # An aborted IDLE ends with a socket error: consumed here, whoever still waits.
         work.add_done_callback(lambda f: f.cancelled() or f.exception())
         # Cancelling an IDLE drops its connection, so that its thread ends now rather than

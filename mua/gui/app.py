@@ -104,7 +104,9 @@ def _main_window(engine, session):
 
     bridge = Bridge()
     store = SettingsStore()
-    window = MainWindow(engine, bridge, settings=store.load(), demo=session)
+    settings = store.load()
+    engine.body_cache_bytes = settings.body_cache_bytes  # a demo's engine is made without them
+    window = MainWindow(engine, bridge, settings=settings, demo=session)
     window.settingsChanged.connect(store.save)
     window.trace_provider = trace_provider(engine, session)
     if session is not None:

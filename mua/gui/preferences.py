@@ -1,4 +1,5 @@
-"""Edit > Preferences: checking for mail, reading, where passwords are kept, and accounts.
+"""Edit > Preferences: checking for mail and how much is kept, reading, where passwords are
+kept, and accounts.
 
 The dialog edits a copy of `Settings` (mua.store.config) and says what it would remove; the
 main window applies the result, saves it (settings.toml) and runs the removals through the
@@ -79,6 +80,19 @@ class PreferencesDialog(QDialog):
         self.interval.setValue(settings.check_interval_minutes)
         form.addRow(_("Check all accounts every"), self.interval)
         form.addRow(QLabel(_("New mail in the Inbox arrives at once (IDLE) regardless.")))
+        self.body_cache = QSpinBox(minimum=0, maximum=1024 * 1024, suffix=_(" MB"))
+        self.body_cache.setValue(settings.body_cache_megabytes)
+        form.addRow(_("Keep opened messages on this computer, up to"), self.body_cache)
+        kept = QLabel(
+            _(
+                "Beyond that, the messages downloaded longest ago are removed from this "
+                "computer (never from the server) and downloaded again when opened. The mail "
+                "of POP3 accounts is always kept."
+            ),
+            wordWrap=True,
+        )
+        kept.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(kept)
         self.backend = QComboBox()
         for value, words in _BACKENDS.items():
             self.backend.addItem(_(words), value)
@@ -177,6 +191,7 @@ class PreferencesDialog(QDialog):
         return replace(
             self._settings,
             check_interval_minutes=self.interval.value(),
+            body_cache_megabytes=self.body_cache.value(),
             load_remote_content=self.remote.isChecked(),
             reader_position="bottom" if self.below.isChecked() else "right",
             secrets_backend=self.backend.currentData(),

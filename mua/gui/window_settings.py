@@ -105,6 +105,11 @@ class WindowSettings:
         """Use `settings` from now on (and say so, to be saved) and the reader's HTML choice."""
         changed = settings != self.settings
         self.settings = settings
+        if settings.body_cache_bytes != self.engine.body_cache_bytes:
+            self.bridge.run(
+                _("Freeing space in the message cache"),
+                self.engine.set_body_cache_bytes(settings.body_cache_bytes),
+            )
         self._poll.setInterval(settings.check_interval_minutes * 60_000)
         self.reader.load_remote = settings.load_remote_content
         self.content.setOrientation(self._orientation())

@@ -72,6 +72,14 @@ _PAGE = {
 }
 _SEARCHED = ("subject", "sender_name", "sender_address", "recipients", "preview")
 _LIKE_ONE = "(" + " OR ".join(f"m.{c} LIKE ? ESCAPE '\\'" for c in _SEARCHED) + ")"
+# CROSS JOIN keeps bodies the outer loop, read through its covering index (stored_at, size):
+# from the table, each row's size lies after its blob.
+_EVICT = (
+    "DELETE FROM bodies WHERE message IN (SELECT message FROM (SELECT b.message,"
+    " sum(b.size) OVER (ORDER BY b.stored_at DESC, b.message DESC) AS kept FROM bodies b"
+    " CROSS JOIN messages m ON m.id = b.message CROSS JOIN folders f ON f.id = m.folder_id"
+    " {where}) WHERE kept > ?)"
+)
 
 
 class MailCache:
@@ -350,16 +358,14 @@ class MailCache:
         """Bytes of all cached bodies, every account."""
         return int(self._file.rows("SELECT coalesce(sum(size), 0) FROM bodies", ())[0][0])
 
-    def evict_bodies(self, *, keep_bytes: int) -> int:
-        """Drop the least recently fetched bodies until at most `keep_bytes` remain; returns
-        how many were dropped. They are fetched again when next opened."""
+    def evict_bodies(self, *, keep_bytes: int, accounts: Iterable[str] | None = None) -> int:
+        """Drop the least recently fetched bodies until at most `keep_bytes` remain (of
+        these accounts' bodies; None: every account's); returns how many were dropped.
+        They are fetched again when next opened."""
+        chosen = None if accounts is None else [account_key(a) for a in accounts]
+        where = "" if chosen is None else f"WHERE f.account IN ({','.join('?' * len(chosen))})"
         with self._file.writing() as db:
-            cursor = db.execute(
-                "DELETE FROM bodies WHERE message IN (SELECT message FROM (SELECT message,"
-                " sum(size) OVER (ORDER BY stored_at DESC, message DESC) AS kept FROM bodies)"
-                " WHERE kept > ?)",
-                (keep_bytes,),
-            )
+            cursor = db.execute(_EVICT.format(where=where), (*(chosen or ()), keep_bytes))
             return cursor.rowcount
 
     # -- traces ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 
 from mua.store.cache_errors import CacheVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The message list's sort orders, as the indices below write them (ORDER BY must use the
 # indexed expression exactly for SQLite to walk the index instead of sorting).
@@ -147,8 +147,18 @@ def _create(db: sqlite3.Connection, full_text: bool) -> None:
 
 Migration = Callable[[sqlite3.Connection, bool], None]
 
+
+def _bodies_by_age_and_size(db: sqlite3.Connection, full_text: bool) -> None:
+    """Version 2: the age index also holds each body's size, so totalling the bodies and
+    choosing which to evict read the index alone. From the table, `size` comes after the
+    blob in every row, and reading it walks each blob's overflow pages (0.7 s for 300 MB)."""
+    db.execute("DROP INDEX bodies_by_age")
+    db.execute("CREATE INDEX bodies_by_age ON bodies (stored_at, size)")
+
+
 MIGRATIONS: dict[int, Migration] = {
     0: _create,
+    1: _bodies_by_age_and_size,
 }
 
 

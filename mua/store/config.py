@@ -241,10 +241,11 @@ class Settings:
     # "system": follow the desktop's language; else a catalog's code ("en", "ru"). Applied at
     # the next start (mua.core.i18n.set_language).
     language: str = "system"
-    # The bodies of opened (or POP3-downloaded) messages kept in the local cache, least
-    # recently fetched dropped first (mua.store.cache.MailCache.evict_bodies) and fetched
-    # again when opened. Thunderbird keeps a full offline copy of every folder; mua keeps
-    # a bounded cache: 500 MB holds some thousands of ordinary messages.
+    # The bodies of opened IMAP messages kept in the local cache, least recently fetched
+    # dropped first (mua.client.engine.Engine.evict_bodies) and fetched again when opened;
+    # a POP3 account's are its mail, always kept. Thunderbird keeps a full offline copy of
+    # every folder; mua keeps a bounded cache: 500 MB holds some thousands of ordinary
+    # messages. 0: none are kept.
     body_cache_megabytes: int = 500
 
     @property
@@ -266,8 +267,8 @@ class Settings:
         ):
             raise ValueError('language must be "system" or a language code such as "ru"')
         size = self.body_cache_megabytes
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError("body_cache_megabytes must be a whole number of megabytes, 1 or more")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError("body_cache_megabytes must be a whole number of megabytes, 0 or more")
 
 
 class SettingsStore:
