@@ -313,7 +313,8 @@ def _stack(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed
             with contextlib.suppress(NotImplementedError):  # Windows
                 loop.add_signal_handler(sig, stop.set)
-        world = World(directory, with_chaos(WorldOptions(fixed_ports=True), args))
+        options = WorldOptions(fixed_ports=True, msa_process=True)  # see msa_process.py
+        world = World(directory, with_chaos(options, args))
         try:
             await world.start()
         except OSError as exc:

@@ -26,7 +26,7 @@ from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
-from mua.stack.oauth_tokens import TokenVerifier
+from mua.stack.oauth_tokens import TokenCheck
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received import prepend_header, received_header, with_keyword
 from mua.stack.smtp_oauth import OAuthSubmission
@@ -342,7 +342,7 @@ class Msa:
             chaos=self._chaos[role],
         )
 
-    def accept_tokens(self, verifier: TokenVerifier) -> None:
+    def accept_tokens(self, verifier: TokenCheck) -> None:
         """OAuth2: AUTH XOAUTH2 and OAUTHBEARER check bearer tokens with `verifier`."""
         for handler in self._handlers.values():
             handler.token_verifier = verifier

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -103,6 +104,16 @@ def error_challenge(status: str, issuer: str) -> bytes:
     ).encode()
 
 
+class TokenCheck(Protocol):
+    """What a server's SASL bearer mechanism asks: a `TokenVerifier`, or one in another
+    process (`mua.stack.msa_process.RemoteTokens`)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    async def check(self, token: str, login: str) -> Mailbox: ...
+
+
 class TokenVerifier:
     def __init__(
         self, authorization: WorldAuthorizationServer, clock: Callable[[], float] = time.time
@@ -113,6 +124,10 @@ class TokenVerifier:
     @property
     def issuer(self) -> str:
         return self.authorization.issuer
+
+    async def check(self, token: str, login: str) -> Mailbox:
+        """`verify`, as `TokenCheck` asks it."""
+        return self.verify(token, login)
 
     def verify(self, token: str, login: str) -> Mailbox:
         server = self.authorization

@@ -19,7 +19,7 @@ from mua.stack.imap.mailstore import MailStore
 from mua.stack.imap.server import ImapServer
 from mua.stack.lmtp import LmtpClient, LmtpMode, StoreHost
 from mua.stack.mda import Mda, ensure_maildir
-from mua.stack.msa import Msa
+from mua.stack.msa import Msa, MsaPorts
 from mua.stack.mta import Mta
 from mua.stack.mta_sts_server import PolicyServer, policy_id, policy_text
 from mua.stack.mx import Mx
@@ -111,8 +111,11 @@ class Provider:
         context.sni_callback = by_name  # type: ignore[assignment]
         return context
 
-    async def start_servers(self, ports: ProviderPorts) -> ProviderPorts:
-        """Listen (MSA and MX); the MTA starts later, once the world's DNS answers."""
+    async def start_servers(
+        self, ports: ProviderPorts, msa_ports: MsaPorts | None = None
+    ) -> ProviderPorts:
+        """Listen (MSA and MX); the MTA starts later, once the world's DNS answers.
+        `msa_ports`: the MSA runs elsewhere (`msa_process`) and listens there."""
         self._stopping = False
         self.mx = Mx(
             hostname=self.mx_host,
@@ -132,23 +135,8 @@ class Provider:
         )
         mx_port = await self.mx.start(ports.mx)
         lmtp_port = await self._start_store_host(ports.lmtp)
-        self.msa = Msa(
-            hostname=self.smtp_host,
-            users=self.users,
-            queue=self.queue,
-            events=self.events,
-            tls_context=self.smtp_cert.server_context(),
-            on_queued=self._queued,
-            idle_timeout=self.options.idle_timeout,
-            dkim=self.dkim if self.options.dkim_sign else None,
-            limits=self.options.connection_limits,
-            max_recipients=self.options.max_recipients,
-            cleartext_auth=self.options.cleartext_auth,
-            chaos=self.options.chaos,
-        )
-        msa_ports = await self.msa.start(
-            ports.submission_implicit, ports.submission_starttls, ports.legacy_submission
-        )
+        if msa_ports is None:
+            msa_ports = await self._start_msa(ports)
         self.ms = ImapServer(
             hostname=self.imap_host,
             users=self.users,
@@ -198,7 +186,8 @@ class Provider:
         )
         auth_port = await self.auth_server.start(ports.oauth)
         self.token_verifier = TokenVerifier(self.auth_server.authorization)
-        self.msa.accept_tokens(self.token_verifier)
+        if self.msa is not None:  # else the MSA process asks the parent (msa_process)
+            self.msa.accept_tokens(self.token_verifier)
         self.ms.token_verifier = self.token_verifier
         self.pop3.token_verifier = self.token_verifier
         self.ports = ProviderPorts(
@@ -215,6 +204,25 @@ class Provider:
             lmtp=lmtp_port,
         )
         return self.ports
+
+    async def _start_msa(self, ports: ProviderPorts) -> MsaPorts:
+        self.msa = Msa(
+            hostname=self.smtp_host,
+            users=self.users,
+            queue=self.queue,
+            events=self.events,
+            tls_context=self.smtp_cert.server_context(),
+            on_queued=self.queued,
+            idle_timeout=self.options.idle_timeout,
+            dkim=self.dkim if self.options.dkim_sign else None,
+            limits=self.options.connection_limits,
+            max_recipients=self.options.max_recipients,
+            cleartext_auth=self.options.cleartext_auth,
+            chaos=self.options.chaos,
+        )
+        return await self.msa.start(
+            ports.submission_implicit, ports.submission_starttls, ports.legacy_submission
+        )
 
     async def _start_store_host(self, port: int) -> int:
         """With `options.lmtp`: the store host's LMTP server, and the MX set to use it."""
@@ -347,7 +355,8 @@ class Provider:
         )
         self.daily_reports.start()
 
-    def _queued(self) -> None:
+    def queued(self) -> None:
+        """Its MSA queued a message: the MTA looks at the queue now."""
         if self.mta is not None:
             self.mta.wake()
 

@@ -2,7 +2,8 @@
 
 A good token: 235. A refused one: the RFC 7628 error challenge (`334 <base64 JSON>`), the
 client's dummy response (empty for XOAUTH2, ^A for OAUTHBEARER), then `535 5.7.8 <why>`.
-Mixed into the MSA's handler; `token_verifier` is set by `Msa.accept_tokens`.
+Mixed into the MSA's handler; `token_verifier` is set by `Msa.accept_tokens`: the provider's
+`TokenVerifier`, or in the MSA process the parent's, asked over a pipe (`msa_process`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from aiosmtpd.smtp import MISSING, AuthResult
 from mua.stack.oauth_tokens import (
     BearerResponse,
     SaslError,
+    TokenCheck,
     TokenRefused,
-    TokenVerifier,
     error_challenge,
     parse_oauthbearer,
     parse_xoauth2,
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class OAuthSubmission:
-    token_verifier: TokenVerifier | None = None
+    token_verifier: TokenCheck | None = None
 
     async def auth_XOAUTH2(self, server: WorldSMTP, args: list[str]) -> AuthResult:
         return await self._bearer(server, args, "XOAUTH2", parse_xoauth2)
@@ -67,7 +68,7 @@ class OAuthSubmission:
             message = blob
         try:
             response = parse(message)
-            mailbox = self.token_verifier.verify(response.token, response.user)
+            mailbox = await self.token_verifier.check(response.token, response.user)
         except SaslError as exc:
             return AuthResult(
                 success=False, handled=False, message=f"501 5.5.2 Invalid {mechanism}: {exc}"

@@ -21,6 +21,8 @@ from mua.stack.attacker import Attacker, AttackMode
 from mua.stack.ca import LOOPBACK, LocalCA
 from mua.stack.dns_server import DnsServer
 from mua.stack.events import EventLog
+from mua.stack.msa import MsaPorts
+from mua.stack.msa_process import MsaProcess, msa_spec
 from mua.stack.provider import Provider
 from mua.stack.provider_options import MxTls, ProviderOptions, ProviderPorts
 from mua.stack.relay import NextHop, RelayClient
@@ -49,6 +51,9 @@ class WorldOptions:
     # Hosts a.test's outbound mail crosses before b.test's MX, in order (relay_host.py):
     # a smarthost, filters. Empty: a.test's MTA relays straight to the MX.
     hops: tuple[HopSpec, ...] = ()
+    # The MSAs in a process of their own (msa_process.py), as `mua stack` runs them, so
+    # submission has a core to itself while the rest delivers; tests keep them in-process.
+    msa_process: bool = False
 
 
 class World:
@@ -67,6 +72,7 @@ class World:
         self.dns: DnsServer | None = None
         self.attacker: Attacker | None = None
         self.relay_hosts: list[RelayHost] = []
+        self.msa_process: MsaProcess | None = None
 
     async def start(self) -> None:
         try:
@@ -77,9 +83,13 @@ class World:
 
     async def _start(self) -> None:
         fixed = self.options.fixed_ports
+        wanted = {
+            domain: ProviderPorts.offset(PORT_OFFSETS[domain]) if fixed else ProviderPorts()
+            for domain in self.providers
+        }
+        msa_ports = await self._start_msa_process(wanted) if self.options.msa_process else {}
         for domain, provider in self.providers.items():
-            ports = ProviderPorts.offset(PORT_OFFSETS[domain]) if fixed else ProviderPorts()
-            await provider.start_servers(ports)
+            await provider.start_servers(wanted[domain], msa_ports.get(domain))
         self.zones = WorldZones.build(
             [self._zone_spec(p) for p in self.providers.values()], self.directory / "dns"
         )
@@ -109,13 +119,25 @@ class World:
             provider.start_mta(self.resolver(), port_for_mx, port_for_https, next_hop)
         log.info("world up in %s (DNS on port %s)", self.directory, self.dns.port)
 
+    async def _start_msa_process(self, wanted: dict[str, ProviderPorts]) -> dict[str, MsaPorts]:
+        smarthost = bool(self.options.hops) and self.options.hops[0].smarthost
+        specs = [
+            msa_spec(p, wanted[d], smarthost=smarthost and d == "a.test")
+            for d, p in self.providers.items()
+        ]
+        self.msa_process = MsaProcess(
+            specs,
+            on_queued=lambda domain: self.providers[domain].queued(),
+            verifier_for=lambda domain: self.providers[domain].token_verifier,
+        )
+        return await self.msa_process.start()
+
     def _first_hop(self) -> NextHop | None:
         if not self.relay_hosts:
             return None
         first = self.relay_hosts[0]
-        if first.spec.smarthost:
-            msa = self.providers["a.test"].msa
-            assert msa is not None
+        msa = self.providers["a.test"].msa
+        if first.spec.smarthost and msa is not None:  # else told when the process started
             msa.use_smarthost()
         return first.spec.next_hop(first.login)
 
@@ -162,6 +184,9 @@ class World:
             host.start_mta(make_relay, after.spec.next_hop(after.login) if after else None)
 
     async def stop(self) -> None:
+        if self.msa_process is not None:  # first: no message is queued after this
+            await self.msa_process.stop()
+            self.msa_process = None
         for relay_host in self.relay_hosts:
             await relay_host.stop()
         self.relay_hosts = []
