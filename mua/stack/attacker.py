@@ -297,7 +297,7 @@ class _Session:
 
     async def _reply(self, reader: asyncio.StreamReader) -> bytes:
         """A whole (possibly multi-line) SMTP reply: lines until one without `-` after the code."""
-        lines = []
+        lines: list[bytes] = []
         while True:
             line = await self._line(reader)
             if not line:

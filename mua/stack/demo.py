@@ -37,9 +37,13 @@ __all__ = ["RECIPIENT", "SCENARIOS", "SENDER", "Scenario", "run_demo", "send_thr
 
 
 def scenario_options(scenario: Scenario) -> WorldOptions:
-    demo_timers = {"retry_delays": (1.0, 2.0, 4.0), "relay_timeout": 10.0}
     providers = {
-        d: ProviderOptions(users=u, cleartext_auth=scenario.cleartext_auth, **demo_timers)
+        d: ProviderOptions(
+            users=u,
+            cleartext_auth=scenario.cleartext_auth,
+            retry_delays=(1.0, 2.0, 4.0),
+            relay_timeout=10.0,
+        )
         for d, u in DEMO_USERS.items()
     }
     providers["b.test"] = replace(

@@ -26,7 +26,7 @@ async def content_verdict(world: World, raw: bytes, domain: str = "b.test") -> C
     return await verify_content(raw, resolver=world.resolver(), own_hosts=own)
 
 
-async def inject_forged(world: World, sender: str, recipient: str, label: str) -> dict:
+async def inject_forged(world: World, sender: str, recipient: str, label: str) -> dict[str, str]:
     """An outsider's message From `sender`, handed straight to the recipient's MX (port 25
     role, STARTTLS when offered, no authentication: an MX takes mail from anyone)."""
     victim = world.providers[recipient.rpartition("@")[2]]
@@ -34,8 +34,8 @@ async def inject_forged(world: World, sender: str, recipient: str, label: str) -
     msg = EmailMessage()
     msg["From"] = f"Alice <{sender}>"
     msg["To"] = f"Bob <{recipient}>"
-    msg["Subject"] = f"How does this travel? ({label})"
-    msg["Message-ID"] = f"<demo-{time.time_ns()}@{sender.rpartition('@')[2]}>"
+    msg["Subject"] = subject = f"How does this travel? ({label})"
+    msg["Message-ID"] = message_id = f"<demo-{time.time_ns()}@{sender.rpartition('@')[2]}>"
     msg["Date"] = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
     msg.set_content("Hi Bob,\n\nPlease pay the attached invoice today.\n\nAlice\n")
     await aiosmtplib.send(
@@ -49,4 +49,4 @@ async def inject_forged(world: World, sender: str, recipient: str, label: str) -
         # from an address of its own, which no SPF record of the world names
         source_address=(OUTSIDER_ADDRESS, 0) if loopback_aliases_work() else None,
     )
-    return {"message_id": msg["Message-ID"], "subject": msg["Subject"]}
+    return {"message_id": message_id, "subject": subject}

@@ -14,12 +14,16 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
 from mua import durable
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +129,7 @@ _PREHASHED = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}
 _dkimpy_rsa_sign = dkim.RSASSA_PKCS1_v1_5_sign
 
 
-def _openssl_rsa_sign(digest, private_key: dict) -> bytes:
+def _openssl_rsa_sign(digest: HASH, private_key: dict[str, int]) -> bytes:
     """dkimpy's RSASSA-PKCS1-v1_5 signature, made by OpenSSL rather than Python's `pow`.
 
     The same bytes (PKCS#1 v1.5 is deterministic; tests/test_world_cpu.py compares them),
@@ -133,7 +137,8 @@ def _openssl_rsa_sign(digest, private_key: dict) -> bytes:
     the running world's CPU while it accepted and delivered (bench/world_throughput.py)."""
     algorithm = _PREHASHED.get(digest.name.lower())
     if algorithm is None:
-        return _dkimpy_rsa_sign(digest, private_key)
+        signature: bytes = _dkimpy_rsa_sign(digest, private_key)
+        return signature
     key = _rsa_key(*(private_key[k] for k in _RSA_FIELDS))
     return key.sign(digest.digest(), padding.PKCS1v15(), utils.Prehashed(algorithm))
 
@@ -151,7 +156,9 @@ _RSA_FIELDS = (
 
 
 @functools.lru_cache(maxsize=16)
-def _rsa_key(p, q, dmp1, dmq1, iqmp, e, n, d) -> rsa.RSAPrivateKey:
+def _rsa_key(
+    p: int, q: int, dmp1: int, dmq1: int, iqmp: int, e: int, n: int, d: int
+) -> rsa.RSAPrivateKey:
     public = rsa.RSAPublicNumbers(e, n)
     return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, public).private_key()
 

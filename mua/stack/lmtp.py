@@ -58,7 +58,7 @@ class _StoreHandler:
         self.actual_port: int | None = None
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if self.users.get(address) is None:
             return f"550 5.1.1 <{address}>: User unknown in this store"

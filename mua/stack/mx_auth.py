@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import logging
 import threading
+from typing import Any
 
 import authheaders
 import authheaders.dmarc_lookup
@@ -41,9 +42,10 @@ def _remember_org_domains() -> None:
     cached = functools.lru_cache(maxsize=4096)(lookup)
     lock = threading.Lock()
 
-    def get_org_domain(domain):
+    def get_org_domain(domain: str) -> str:
         with lock:
-            return cached(domain)
+            organisational: str = cached(domain)
+            return organisational
 
     get_org_domain.remembered = True  # type: ignore[attr-defined]
     authheaders.dmarc_lookup.get_org_domain = get_org_domain
@@ -73,9 +75,9 @@ async def authentication_results(
     spf_dns = SpfDns(resolver, loop)
 
     def check() -> str:
-        results: list = []
+        results: list[Any] = []  # authres' result classes
         spf_result = None
-        if _address(ip):
+        if ip is not None and _address(ip):
             spf_result, helo_result = spf_results(spf_dns, ip, mail_from, helo)
             results += [spf_result] if helo_result is None else [spf_result, helo_result]
         # authheaders calls a message without any signature "dkim=fail"; RFC 8601 section

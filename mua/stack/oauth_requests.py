@@ -36,7 +36,12 @@ class WorldRequest(OAuth2Request):
     """An HTTP request already read by the web server: its query and form as plain dicts."""
 
     def __init__(
-        self, method: str, uri: str, headers: dict[str, str], query: dict, form: dict
+        self,
+        method: str,
+        uri: str,
+        headers: dict[str, str],
+        query: dict[str, Any],
+        form: dict[str, Any],
     ) -> None:
         super().__init__(method, uri, headers=headers)
         self._query = query
@@ -44,18 +49,18 @@ class WorldRequest(OAuth2Request):
         self.payload = FormPayload({**query, **form})
 
     @property
-    def args(self) -> dict:
+    def args(self) -> dict[str, Any]:
         return self._query
 
     @property
-    def form(self) -> dict:
+    def form(self) -> dict[str, Any]:
         return self._form
 
 
 class WorldJsonPayload(JsonPayload):
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
 
     @property
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         return self._data

@@ -79,7 +79,7 @@ class _RelayHandler:
         return AuthResult(success=ok, handled=False)
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if "@" not in address:
             return f"501 5.1.3 <{address}>: Recipient address must be a full address"

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mua.stack.world import World, WorldOptions
+
+T = TypeVar("T")
 
 
 class WorldThread:
@@ -46,7 +49,7 @@ class WorldThread:
             loop.close()
             self._stopped.set()
 
-    def call(self, coro, timeout: float = 30.0):
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run a coroutine on the world's loop from another thread and wait for it."""
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)

@@ -140,7 +140,7 @@ class TlsReportLog:
         report_id: str | None = None,
     ) -> dict[str, Any]:
         """The aggregate report of section 4.4 for sessions in [start, end)."""
-        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         for s in self.sessions(domain, start, end):
             groups[(s["policy_type"], tuple(s["policy_strings"]))].append(s)
         policies = []

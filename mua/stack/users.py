@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class UserDirectory:
             durable.write_atomic(path, json.dumps(stored, indent=1).encode(), mode=0o600)
         return cls(domain, [Mailbox(u, domain, stored[u]) for u in users])
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Mailbox]:
         return iter(self._by_user.values())
 
     def get(self, address_or_user: str) -> Mailbox | None:
