@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QPushButton, 
 
 from mua.core.i18n import _
 from mua.core.legs import Grade
+from mua.gui import wizard_certificate as certificates
 from mua.gui import wizard_errors as errors
 from mua.gui import wizard_logic as logic
 from mua.gui.error_note import ErrorNote
@@ -30,7 +31,7 @@ class TestPage(WizardPage):
         super().__init__(wizard, _("Testing the connection"))
         self._ok, self._account = False, None
         self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
-        self._pending: tuple[str, logic.CertificateInfo] | None = None
+        self._pending: tuple[str, certificates.CertificateInfo] | None = None
         self.status = ErrorNote()
         self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
         self.retry = QPushButton(_("Test again"))
@@ -132,7 +133,9 @@ class TestPage(WizardPage):
         doubtful = next((r for r in results if r.certificate_problem is not None), None)
         if doubtful is not None:
             server = getattr(self._account, doubtful.kind)
-            coro = logic.fetch_certificate(server, doubtful.kind, timeout=self._wizard.timeout)
+            coro = certificates.fetch_certificate(
+                server, doubtful.kind, timeout=self._wizard.timeout
+            )
             self.start(
                 "read certificate",
                 coro,
@@ -141,7 +144,9 @@ class TestPage(WizardPage):
             )
         self.completeChanged.emit()
 
-    def _show_certificate(self, result: logic.CheckResult, cert: logic.CertificateInfo) -> None:
+    def _show_certificate(
+        self, result: logic.CheckResult, cert: certificates.CertificateInfo
+    ) -> None:
         self._task, self._pending = None, (result.kind, cert)
         while self.certificate_form.rowCount():
             self.certificate_form.removeRow(0)
@@ -152,7 +157,7 @@ class TestPage(WizardPage):
                 field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
             self.certificate_form.addRow(_(label) + ":", field)
         again = self.pinned.get(result.kind) == cert.sha256
-        advice, pinnable = logic.certificate_advice(result.certificate_problem, again)
+        advice, pinnable = certificates.certificate_advice(result.certificate_problem, again)
         self.explanation.setText(advice)
         self.trust_button.setVisible(pinnable)
         self.certificate_box.show()
@@ -162,7 +167,7 @@ class TestPage(WizardPage):
         if self._pending is not None:
             kind, cert = self._pending
             directory = self._wizard.certificates_dir
-            self._account = logic.pin_certificate(self._account, kind, cert, directory)
+            self._account = certificates.pin_certificate(self._account, kind, cert, directory)
             self.pinned[kind] = cert.sha256
             self.run()
 

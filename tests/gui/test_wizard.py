@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QWizard
 
 from mua.core.legs import Grade
 from mua.core.tls import Security
+from mua.gui import wizard_certificate as certificates
 from mua.gui import wizard_logic as logic
 from mua.gui.bridge import Bridge
 from mua.gui.wizard import AccountWizard
@@ -104,7 +105,7 @@ def server_fingerprint(world: WorldThread, name: str) -> str:
     cert = x509.load_pem_x509_certificate(
         (world.world.ca.directory / "certs" / f"{name}.pem").read_bytes()
     )
-    return logic.certificate_info(cert.public_bytes(Encoding.DER), name).sha256
+    return certificates.certificate_info(cert.public_bytes(Encoding.DER), name).sha256
 
 
 # --- Qt-free ------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def test_fingerprints_match_what_openssl_computes(world) -> None:
     der = ssl.PEM_cert_to_DER_cert(
         (world.world.ca.directory / "certs" / "smtp.a.test.pem").read_text()
     )
-    info = logic.certificate_info(der, "smtp.a.test port 465")
+    info = certificates.certificate_info(der, "smtp.a.test port 465")
     assert info.sha256.replace(":", "").lower() == hashlib.sha256(der).hexdigest()
     assert not info.self_signed and info.pem.startswith(b"-----BEGIN CERTIFICATE-----")
 
