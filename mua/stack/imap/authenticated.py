@@ -151,8 +151,10 @@ def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
 async def _list(session: Session, cmd: protocol.Command, *, lsub: bool) -> None:
     args = list(cmd.args)
     special_only = False
-    if args and isinstance(args[0], list):  # LIST-EXTENDED selection options (RFC 5258)
-        special_only = any(str(o).upper() == "SPECIAL-USE" for o in args.pop(0))
+    options = args[0] if args else None
+    if isinstance(options, list):  # LIST-EXTENDED selection options (RFC 5258)
+        special_only = any(str(o).upper() == "SPECIAL-USE" for o in options)
+        args.pop(0)
     if len(args) < 2:
         raise protocol.ProtocolError(f"Usage: {cmd.name} reference pattern", cmd.tag)
     reference = mailbox(args[0], cmd.tag)

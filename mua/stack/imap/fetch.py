@@ -77,7 +77,6 @@ def _response(
 
 def _item(info: MessageInfo, item: arguments.FetchItem, data: bytes) -> bytes:
     name = item.name
-    summary = info.summary
     if name == "UID":
         return f"UID {info.uid}".encode()
     if name == "FLAGS":
@@ -89,16 +88,22 @@ def _item(info: MessageInfo, item: arguments.FetchItem, data: bytes) -> bytes:
     if name == "MODSEQ":
         return f"MODSEQ ({info.modseq})".encode()
     if name == "ENVELOPE":
-        return b"ENVELOPE " + summary["envelope"].encode("utf-8")
+        return b"ENVELOPE " + _summary(info, "envelope")
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + summary["bodystructure"].encode("utf-8")
+        return b"BODYSTRUCTURE " + _summary(info, "bodystructure")
     if name == "BODY" and item.section is None:
-        return b"BODY " + summary["body"].encode("utf-8")
+        return b"BODY " + _summary(info, "body")
     # A body section (BODY[...]<partial>, BODY.PEEK[...]) or the RFC822 forms, which name
     # the same octets (RFC 3501 section 6.4.5). A section that does not exist is NIL.
     spec = item.section or _RFC822_SECTIONS.get(name)
     content = render.section(data, spec, item.partial) if spec is not None else data
     return item.response_name().encode() + b" " + protocol.literal(content)
+
+
+def _summary(info: MessageInfo, key: str) -> bytes:
+    """A structure the index keeps for the message (`render.summarize`), as sent."""
+    structure: str = info.summary[key]
+    return structure.encode("utf-8")
 
 
 _RFC822_SECTIONS = {

@@ -25,7 +25,7 @@ def _found(selected: SelectedMailbox, key: search.SearchKey) -> list[Facts]:
     ]
 
 
-def _search_key(cmd: protocol.Command, args: list) -> search.SearchKey:
+def _search_key(cmd: protocol.Command, args: list[protocol.Token]) -> search.SearchKey:
     """`charset search-criteria`: the charset is required (RFC 5256 section 3)."""
     if not args:
         raise protocol.ProtocolError(f"{cmd.name} needs a charset and search criteria", cmd.tag)
