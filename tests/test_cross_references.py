@@ -116,6 +116,19 @@ def test_cited_paths_exist() -> None:
     assert not missing, "paths cited that do not exist:\n" + "\n".join(missing)
 
 
+def test_nothing_cites_a_file_outside_the_repository() -> None:
+    """The design contract is docs/design.md; what the code cites must ship with it."""
+    outside = re.compile(r"\.\./shared/|\bDESIGN\.md")
+    found = [
+        f"{_where(path, text, match.start())}: {match.group(0)}"
+        for path in SOURCES
+        if path != Path(__file__).resolve()
+        for text in [_text(path)]
+        for match in outside.finditer(text)
+    ]
+    assert not found, "citations of files outside the repository:\n" + "\n".join(found)
+
+
 def test_cited_sections_exist() -> None:
     missing = []
     for path in SOURCES:
