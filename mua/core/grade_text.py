@@ -1,7 +1,7 @@
 """What a leg's grade means, in words a person can act on: `explain(leg)` says what the
 grade means for that kind of leg and what would make it green, citing the RFC;
 `source_meaning` says what a source is worth; `WHY_ROWS` is the recommendation table of
-docs/architecture.md. The journey panel (mua/gui/hop_panel.py) and `mua trace`
+docs/design.md#roles-and-the-grading-table. The journey panel (mua/gui/hop_panel.py) and `mua trace`
 (mua/cli/trace_table.py) both print these words, so they say the same thing and are
 translated once. Every sentence is marked for translation (N_ for the constants, built when
 shown with `_()`, so that it is in the language chosen after import).
@@ -218,7 +218,7 @@ def source_meaning(source: Source) -> str:
     return _(_SOURCE_MEANING[source])
 
 
-# -- the recommendation table (docs/architecture.md) ---------------------------------------
+# -- the recommendation table (docs/design.md#roles-and-the-grading-table) -----------------
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
         world.settings()   # what a mail client needs to connect
 
 Everything listens on 127.0.0.1. With `fixed_ports` the ports are role + 10000 for a.test
-and role + 20000 for b.test (docs/architecture.md); otherwise the system picks free ones.
+and role + 20000 for b.test (docs/design.md#the-demo-world); otherwise the system picks free
+ones.
 """
 
 from __future__ import annotations
