@@ -20,7 +20,8 @@ def png(diagram, path: str | Path, scale: float = 2) -> Path:
         painter = QPainter(image)
         diagram.paint_on(painter, size.width(), size.height())
         painter.end()
-    if not image.save(str(path), "PNG"):
+    # PySide6's stub types the format as bytes, but save() takes only a str at run time
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not write {path}")
     return Path(path)
 

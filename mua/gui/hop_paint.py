@@ -24,8 +24,16 @@ FontFor = Callable[..., QFont]  # HopDiagram._font(delta=0.0, bold=False, italic
 
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """`t` of the way from `a` to `b`, alpha included."""
+
+    def between(x: float, y: float) -> float:
+        return x * (1 - t) + y * t
+
     return QColor.fromRgbF(
-        *(x * (1 - t) + y * t for x, y in zip(a.getRgbF(), b.getRgbF(), strict=True))
+        between(a.redF(), b.redF()),
+        between(a.greenF(), b.greenF()),
+        between(a.blueF(), b.blueF()),
+        between(a.alphaF(), b.alphaF()),
     )
 
 

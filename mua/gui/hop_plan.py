@@ -142,8 +142,8 @@ class HopDiagramPlan:
         for i in range(len(self.boxes)):
             joined = i > 0 and not self.is_break(i - 1)
             step = (m.gap if joined else m.break_gap) if i else 0.0
-            wrap = max_width is not None and in_row >= 2
-            if i and wrap and x + m.box_w + step + m.box_w + m.margin > max_width:
+            past = max_width is not None and x + m.box_w + step + m.box_w + m.margin > max_width
+            if i and in_row >= 2 and past:
                 row, in_row, x = row + 1, 0, m.margin
                 top = m.margin + row * row_h
                 if joined:

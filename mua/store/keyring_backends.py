@@ -82,7 +82,7 @@ def is_os_keyring(backend: KeyringBackend) -> bool:
     return not isinstance(backend, unusable)
 
 
-class MasterPasswordKeyring(EncryptedKeyring):
+class MasterPasswordKeyring(EncryptedKeyring):  # type: ignore[misc]  # keyrings.alt: no types
     """keyrings.alt's EncryptedKeyring, unlocked by a master password given by the caller.
 
     keyrings.alt asks with getpass on the terminal; here the two prompts are replaced, the
@@ -147,7 +147,8 @@ class MasterPasswordKeyring(EncryptedKeyring):
 
     def get_password(self, service: str, username: str) -> str | None:
         try:
-            return super().get_password(service, username)
+            password: str | None = super().get_password(service, username)
+            return password
         except (AssertionError, ValueError) as exc:  # a wrong key: bad prefix, not UTF-8...
             raise UndecryptableEntry(
                 f"An entry of {self.file_path} does not decrypt with this master password;"

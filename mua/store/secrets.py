@@ -34,7 +34,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeGuard, get_args
 
 from mua.core.i18n import N_, T_
 from mua.store import paths
@@ -43,6 +43,8 @@ from mua.store.secret_errors import NoKeyring, SecretsError, WrongMasterPassword
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+
+    from mua.store.keyring_backends import MasterPasswordKeyring
 
 __all__ = [  # the errors are re-exported: callers catch them where they call Secrets
     "ENCRYPTED_FILE_NAME",
@@ -82,7 +84,7 @@ class Secrets:
     keyring backend as it is (tests, or a backend the caller built).
     """
 
-    def __init__(self, backend: KeyringBackend | None = None) -> None:
+    def __init__(self, backend: KeyringBackend | _SessionKeyring | None = None) -> None:
         # keyring is imported only here, for a keyring backend (see keyring_backends.py)
         if backend is None:
             from mua.store.keyring_backends import system_backend
@@ -95,7 +97,7 @@ class Secrets:
                 from mua.store.keyring_backends import no_keyring
 
                 no_keyring(backend)
-        self._backend = backend
+        self._backend: KeyringBackend | _SessionKeyring = backend
 
     @classmethod
     def session_only(cls) -> Secrets:
@@ -128,16 +130,16 @@ class Secrets:
         path: Path | None = None,
     ) -> Secrets:
         """The store the user chose (`Settings.secrets_backend`); `path` is for the file."""
+        choices = get_args(SecretsBackendName)
+        if choice not in choices:  # a caller's string, not one Settings checked
+            raise ValueError(f"unknown secrets backend {choice!r}; use one of {choices}")
         if choice == "system":
             return cls()
         if choice == "session-only":
             return cls.session_only()
-        if choice == "encrypted-file":
-            if master_password is None:
-                raise ValueError(T_("The encrypted password file needs its master password."))
-            return cls.encrypted_file(master_password, path=path)
-        choices = get_args(SecretsBackendName)
-        raise ValueError(f"unknown secrets backend {choice!r}; use one of {choices}")
+        if master_password is None:  # "encrypted-file"
+            raise ValueError(T_("The encrypted password file needs its master password."))
+        return cls.encrypted_file(master_password, path=path)
 
     def __repr__(self) -> str:
         return f"<Secrets {self.kind}: {_describe(self._backend)}>"
@@ -217,7 +219,7 @@ def _kind(service: str) -> ServiceKind:
     return service  # type: ignore[return-value]
 
 
-def _is_password_file(backend: object) -> bool:
+def _is_password_file(backend: object) -> TypeGuard[MasterPasswordKeyring]:
     from mua.store.keyring_backends import MasterPasswordKeyring
 
     return isinstance(backend, MasterPasswordKeyring)
