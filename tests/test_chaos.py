@@ -25,9 +25,9 @@ import pytest
 from mua.cli.parser import _settings_text
 from mua.core.compose import Draft
 from mua.core.tls import Security
-from mua.net.imap import AuthenticationFailed, ImapError
+from mua.net.errors import AuthenticationFailed, NetError
+from mua.net.imap import ImapError
 from mua.net.submission import SubmissionEndpoint, submit
-from mua.net.submission_errors import SubmissionError
 from mua.stack.chaos import ChaosOptions, Fault
 from mua.stack.world import World
 from tests.client_fixtures import make_engine, memory_keyring  # noqa: F401
@@ -76,7 +76,7 @@ async def test_a_chaotic_msa_says_250_exactly_for_what_it_queued(tmp_path: Path)
             sent["Message-ID"] = email.utils.make_msgid(domain="a.test")
             try:
                 await submit(endpoint, sent, username=alice.user, password=alice.password)
-            except SubmissionError as exc:
+            except NetError as exc:
                 refused.append((str(sent["Message-ID"]), str(exc)))
             else:
                 accepted.append(str(sent["Message-ID"]))
@@ -144,7 +144,7 @@ async def test_the_engine_loses_nothing_and_sends_nothing_twice_through_chaos(
             for _attempt in range(200):
                 try:
                     await engine.sync("bob@b.test", ["INBOX"])
-                except ImapError as exc:  # the client's own error, with a sentence
+                except NetError as exc:  # the client's own error, with a sentence
                     failures.append(str(exc))
                 rows = engine.cache.page("bob@b.test", "INBOX", limit=1000)
                 cached = Counter(row.message_id for row in rows)

@@ -13,7 +13,7 @@ import pytest
 
 from mua.client import sync as sync_module
 from mua.core.compose import Attachment, Draft
-from mua.net.imap import AuthenticationFailed, CertificateInvalid, ImapError
+from mua.net.errors import AuthenticationFailed, CertificateInvalid, Unreachable
 from mua.stack.ca import LocalCA
 from mua.stack.world import World
 from mua.store.cache import MailCache
@@ -363,7 +363,7 @@ async def test_an_abort_while_connecting_closes_that_connection(
 
     sync = sync_module.AccountSync(account, password_then_abort, cache, timeout=10)
     try:
-        with pytest.raises(ImapError, match="Stopped while listing folders"):
+        with pytest.raises(Unreachable, match="Stopped while listing folders"):
             await asyncio.to_thread(sync.sync_folder_list)
         assert sync.connected_session is None
         await eventually(lambda: not ms._sessions, what="the server to see it closed")

@@ -14,7 +14,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from mua.core.tls import Security, TlsFacts
-from mua.net.imap import CleartextRefused, ImapEndpoint, ImapSession
+from mua.net.errors import CleartextRefused
+from mua.net.imap import ImapEndpoint, ImapSession
 from mua.stack.world import World
 from tests.conftest import eventually, maildir_messages
 from tests.imap_wire import ImapWire

@@ -19,10 +19,9 @@ from mua.cli import main
 from mua.core.account import Account, ServerSettings
 from mua.core.legs import LegKind, TraceStatus
 from mua.core.tls import Security
-from mua.net.imap import CleartextRefused as ImapCleartextRefused
+from mua.net.errors import CleartextRefused, NetError
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.submission import SubmissionEndpoint, submit
-from mua.net.submission_errors import CleartextRefused, SubmissionError
 from mua.stack.demo import SCENARIOS, run_demo
 from mua.stack.events import EventLog
 from mua.stack.world import World
@@ -137,7 +136,7 @@ async def test_without_consent_no_password_is_sent_in_clear(tmp_path: Path) -> N
                 assert session.tls.encrypted is False
                 session.login(bob.user, bob.password)
 
-        with pytest.raises(ImapCleartextRefused, match="anyone on the network can read"):
+        with pytest.raises(CleartextRefused, match="anyone on the network can read"):
             await asyncio.to_thread(login)
 
 
@@ -205,7 +204,7 @@ async def test_a_modern_world_refuses_auth_in_clear_even_with_consent(tmp_path: 
         ports = world.providers["a.test"].ports
         assert ports is not None and ports.legacy_submission == 0
         alice = world.mailbox("alice@a.test")
-        with pytest.raises(SubmissionError):
+        with pytest.raises(NetError):
             await submit(
                 _smtp(world, ports.submission_starttls, 587),
                 _message(),

@@ -18,11 +18,11 @@ import pytest
 from joserfc import jwt
 
 from mua.core.tls import Security
-from mua.net.imap import ImapEndpoint, ImapSession, TokenRefused
+from mua.net.errors import AuthenticationFailed, TokenRefused
+from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.oauth import AccessTokens, SignInAgain, sign_in
 from mua.net.sasl_oauth import BearerAuth, imap_bearer
 from mua.net.submission import SubmissionEndpoint, submit
-from mua.net.submission_errors import AuthenticationFailed
 from mua.stack.world import World
 from mua.store.secrets import Secrets
 from tests.test_oauth_client import Browser, provider_for, settings_for

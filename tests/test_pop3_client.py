@@ -17,7 +17,8 @@ from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.compose import Draft
 from mua.core.legs import Grade, Leg
 from mua.core.tls import Security
-from mua.net.pop3 import CleartextRefused, Pop3Endpoint, Pop3Session
+from mua.net.errors import CleartextRefused
+from mua.net.pop3 import Pop3Endpoint, Pop3Session
 from mua.net.pop3_discovery import discover_pop3
 from mua.stack.imap.mailstore import Folder
 from mua.stack.world import World

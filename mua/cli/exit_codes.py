@@ -38,29 +38,18 @@ def error_for(exc: BaseException) -> CliError:
     """One sentence and the right exit code for what the layers below raise."""
     from mua.client.engine import MissingPassword
     from mua.core.compose import ComposeError
-    from mua.net import imap, pop3, submission_errors
+    from mua.net.errors import AuthenticationFailed, CertificateInvalid, NetError
     from mua.net.oauth import OAuthError
     from mua.net.oauth_providers import NoClientId
     from mua.net.tls import CaFileError
 
     text = error_text(exc)
-    if isinstance(
-        exc,
-        imap.AuthenticationFailed
-        | submission_errors.AuthenticationFailed
-        | pop3.AuthenticationFailed,
-    ):
-        return CliError(text, EXIT_NOPERM)
-    if isinstance(
-        exc,
-        imap.CertificateInvalid | submission_errors.CertificateInvalid | pop3.CertificateInvalid,
-    ):
-        return CliError(text, EXIT_NOPERM)
     if isinstance(exc, MissingPassword | LookupError | CaFileError | NoClientId):
         return CliError(text, EXIT_CONFIG)
-    if isinstance(exc, OAuthError):  # refused in the browser, sign in again, unreachable
+    # OAuthError: refused in the browser, sign in again, the sign-in server unreachable
+    if isinstance(exc, AuthenticationFailed | CertificateInvalid | OAuthError):
         return CliError(text, EXIT_NOPERM)
-    if isinstance(exc, ConnectionError | TimeoutError | imap.ImapError | pop3.Pop3Error):
+    if isinstance(exc, NetError | ConnectionError | TimeoutError):
         return CliError(text, EXIT_UNAVAILABLE)
     if isinstance(exc, ComposeError):
         return CliError(text, EXIT_DATA)

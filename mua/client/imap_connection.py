@@ -18,7 +18,8 @@ from collections.abc import Callable
 from mua.client.imap_rows import text_of
 from mua.core.account import Account
 from mua.core.i18n import T_
-from mua.net.imap import ImapEndpoint, ImapError, ImapSession, ServerUnreachable, TokenRefused
+from mua.net.errors import NetError, TokenRefused, Unreachable
+from mua.net.imap import ImapEndpoint, ImapError, ImapSession
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,16 @@ class ImapConnection:
             except Exception as exc:
                 if self._aborted:  # abort() closed the socket under the step: no retry
                     self._forget_connection()
-                    raise ServerUnreachable(T_("Stopped while {doing}.", doing=what)) from exc
+                    raise Unreachable(T_("Stopped while {doing}.", doing=what)) from exc
                 if not isinstance(exc, _DROPPED):
                     if isinstance(exc, imaplib.IMAP4.error):  # a NO or BAD: say it in a sentence
                         raise self._refused(what, exc) from exc
                     raise
                 self._forget_connection()
                 if attempt == self.retries:
-                    if isinstance(exc, ImapError):  # it says what happened: refused, no answer
+                    if isinstance(exc, NetError):  # it says what happened: refused, no answer
                         raise
-                    raise ServerUnreachable(
+                    raise Unreachable(
                         T_(
                             "{host} kept dropping the connection while {doing}; try again later.",
                             host=self.account.imap.host,

@@ -17,10 +17,10 @@ from email.parser import BytesHeaderParser
 from mua.core.account import Account
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+from mua.net.errors import NetError
 from mua.net.oauth import OAuthError
 from mua.net.sasl_oauth import BearerAuth
 from mua.net.submission import SubmissionEndpoint, SubmissionResult, submit
-from mua.net.submission_errors import SubmissionError
 from mua.store.cache import MailCache
 from mua.store.outbox import Outbox, OutboxEntry
 
@@ -116,11 +116,11 @@ class OutboxSender:
                 allow_cleartext=account.cleartext_consent,
                 allow_cleartext_auth=account.allow_cleartext_auth,
             )
-        except SubmissionError as exc:
-            reason = exc.args[0] if len(exc.args) == 1 else str(exc)  # a Text: shown translated
-            return self._fail(entry, reason, permanent=not exc.temporary)
         except OAuthError as exc:  # no token to be had: kept until the user signs in again
             return self._fail(entry, exc.args[0], permanent=False)
+        except NetError as exc:
+            reason = exc.args[0] if len(exc.args) == 1 else str(exc)  # a Text: shown translated
+            return self._fail(entry, reason, permanent=not exc.temporary)
         self.cache.add_observed_leg(
             account.key, entry.message_id, submission_leg(account, result).to_record(1)
         )

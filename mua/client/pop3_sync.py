@@ -30,7 +30,8 @@ from mua.client.sync import FolderSync
 from mua.core.account import Account
 from mua.core.i18n import T_
 from mua.core.tls import TlsFacts
-from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session, TokenRefused
+from mua.net.errors import TokenRefused
+from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
 from mua.store.cache import CachedMessage, MailCache
 from mua.store.pop3_state import Pop3State
 

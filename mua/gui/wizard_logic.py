@@ -17,10 +17,11 @@ from mua.core.i18n import N_, T_, _, error_text, translated
 from mua.core.legs import Grade
 from mua.core.tls import Security, TlsFacts, TlsMode
 from mua.gui.wizard_errors import sentence_for
-from mua.net import imap, submission, submission_errors
+from mua.net import imap, submission
 from mua.net.autoconfig import default_urls
 from mua.net.candidates import Candidate, Discovery
 from mua.net.dns import DnsError, Resolver
+from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
 from mua.net.tls import CertificateProblem
 from mua.store.config import AccountStore
 from mua.store.secrets import Secrets
@@ -215,11 +216,11 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
 
     try:
         tls = await asyncio.to_thread(sign_in)
-    except imap.CertificateInvalid as exc:
+    except CertificateInvalid as exc:
         return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
-    except imap.CleartextRefused as exc:  # its own sentence: what to choose, or to allow
+    except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
         return CheckResult("imap", False, error_text(exc))
-    except imap.ImapError as exc:
+    except NetError as exc:
         return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
     text = _("Signed in over {protection}.").format(protection=protection(tls))
     return CheckResult("imap", True, text, tls=tls)
@@ -230,9 +231,9 @@ async def _check_smtp(account: Account, timeout: float) -> CheckResult:
     endpoint = submission.SubmissionEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
     try:
         result = await submission.probe(endpoint, timeout=timeout)
-    except submission_errors.CertificateInvalid as exc:
+    except CertificateInvalid as exc:
         return CheckResult("smtp", False, error_text(exc), _problem(exc.reason))
-    except submission_errors.SubmissionError as exc:
+    except NetError as exc:
         return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
     how = ", ".join(result.auth_mechanisms) or _("none")
     text = _("Connected over {protection}; sign-in offered: {mechanisms}.").format(

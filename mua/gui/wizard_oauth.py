@@ -24,7 +24,8 @@ from mua.core.account import Account, OAuthSettings
 from mua.core.i18n import _
 from mua.gui import wizard_logic as logic
 from mua.net import oauth, oauth_providers
-from mua.net.imap import ImapError, ImapSession
+from mua.net.errors import NetError
+from mua.net.imap import ImapSession
 from mua.store.secrets import Secrets
 
 SCOPES = ("openid", "email", "mail", "offline_access")
@@ -121,7 +122,7 @@ async def _check_imap(account: Account, token: str, timeout: float) -> logic.Che
             await asyncio.to_thread(session.login_bearer, account.imap.username, token, mechanism)
         finally:
             await asyncio.to_thread(session.close)
-    except ImapError as exc:
+    except NetError as exc:
         return logic.CheckResult("imap", False, str(exc))
     return logic.CheckResult(
         "imap",

@@ -15,6 +15,7 @@ from mua.gui.wizard_errors import sentence_for
 from mua.gui.wizard_logic import CheckResult, _problem, protection
 from mua.net import pop3
 from mua.net.candidates import Candidate, Source
+from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
 from mua.net.pop3_discovery import Pop3Candidate, discover_pop3
 
 
@@ -35,11 +36,11 @@ async def check_pop3(account: Account, password: str, timeout: float) -> CheckRe
 
     try:
         tls = await asyncio.to_thread(sign_in)
-    except pop3.CertificateInvalid as exc:
+    except CertificateInvalid as exc:
         return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
-    except pop3.CleartextRefused as exc:  # its own sentence: what to choose, or to allow
+    except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
         return CheckResult("imap", False, error_text(exc))
-    except pop3.Pop3Error as exc:
+    except NetError as exc:
         return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
     text = _("Signed in over POP3 and {protection}.").format(protection=protection(tls))
     return CheckResult("imap", True, text, tls=tls)

@@ -33,6 +33,7 @@ from xml.parsers import expat
 
 from mua.core.i18n import T_
 from mua.core.tls import Security
+from mua.net.errors import NetError, NetTimeout, chained
 from mua.net.tls import client_context, describe_certificate_error
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,11 @@ AddressFor = Callable[[str], Awaitable[str | None]]
 PortFor = Callable[[str, int], Awaitable[int]]
 
 
-class AutoconfigError(Exception):
+class AutoconfigError(NetError):
     """No usable autoconfig file at one address; str() is one sentence."""
 
 
-class AutoconfigTimeout(AutoconfigError, TimeoutError):
+class AutoconfigTimeout(AutoconfigError, NetTimeout):
     pass
 
 
@@ -356,16 +357,16 @@ def _http_error(exc: BaseException, host: str) -> AutoconfigError:
     """One sentence for what httpx raised: the certificate, TLS, the name, or the answer."""
     import httpx2 as httpx
 
-    certificate = _chained(exc, ssl.SSLCertVerificationError)
+    certificate = chained(exc, ssl.SSLCertVerificationError)
     if isinstance(certificate, ssl.SSLCertVerificationError):
         _, text, _ = describe_certificate_error(certificate, host)
         return AutoconfigError(text)
-    tls = _chained(exc, ssl.SSLError)
+    tls = chained(exc, ssl.SSLError)
     if isinstance(tls, ssl.SSLError):
         return AutoconfigError(
             T_("TLS with {host} failed ({why})", host=host, why=tls.reason or tls)
         )
-    if isinstance(_chained(exc, socket.gaierror), socket.gaierror):
+    if isinstance(chained(exc, socket.gaierror), socket.gaierror):
         return AutoconfigError(T_("the name {host} could not be found", host=host))
     if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError):
         return AutoconfigError(
@@ -374,16 +375,6 @@ def _http_error(exc: BaseException, host: str) -> AutoconfigError:
     return AutoconfigError(
         T_("could not fetch from {host} ({why})", host=host, why=str(exc) or type(exc).__name__)
     )
-
-
-def _chained(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def _seconds(timeout: float) -> str:

@@ -15,17 +15,13 @@ from pathlib import Path
 
 from mua.core.i18n import T_
 from mua.core.tls import Security, TlsFacts
-from mua.net import imap, submission, submission_errors
+from mua.net import imap, submission
 from mua.net.candidates import Candidate
 from mua.net.dns import DnsError, Resolver
+from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
 
 _MODE_WORDS = {Security.IMPLICIT: T_("implicit TLS"), Security.STARTTLS: T_("STARTTLS")}
-_REFUSED = (
-    submission_errors.CertificateInvalid,
-    imap.CertificateInvalid,
-    submission_errors.CleartextRefused,
-    imap.CleartextRefused,
-)
+_REFUSED = (CertificateInvalid, CleartextRefused)
 
 
 class AddressFor:
@@ -107,10 +103,10 @@ class Prober:
             address = await self.address_for(c.host)
             async with asyncio.timeout(self.timeout):
                 tls = await self._connect(c, address)
-        except (submission_errors.SubmissionError, imap.ImapError) as exc:
-            problem, refused = exc.args[0] if exc.args else str(exc), isinstance(exc, _REFUSED)
         except DnsError as exc:
             problem, refused = f"{exc}.", False
+        except NetError as exc:
+            problem, refused = exc.args[0] if exc.args else str(exc), isinstance(exc, _REFUSED)
         except TimeoutError:
             seconds = f"{self.timeout:g}"
             problem = T_(

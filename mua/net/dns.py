@@ -29,6 +29,7 @@ import dns.resolver
 import dns.rrset
 
 from mua.net.dnssec import ChainOfTrust, DnsError, find_rrset, read_trust_anchor
+from mua.net.errors import NetTimeout
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,7 +39,7 @@ _PORT = dns.rdtypes.svcbbase.ParamKey.PORT
 _PAYLOAD = 1232  # EDNS buffer size that avoids IP fragmentation (DNS Flag Day 2020)
 
 
-class DnsTimeout(DnsError, TimeoutError):
+class DnsTimeout(DnsError, NetTimeout):
     """The name server did not answer within the timeout."""
 
 

@@ -29,10 +29,12 @@ import dns.rdatatype
 import dns.rrset
 import dns.zonefile
 
+from mua.net.errors import NetError
+
 _RT = dns.rdatatype
 
 
-class DnsError(Exception):
+class DnsError(NetError):
     """A lookup failed: no answer, a server error, or a name that is not a name."""
 
 

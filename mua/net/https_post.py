@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 import httpx2 as httpx
 
 from mua.net.dns import DnsError, Resolver
+from mua.net.errors import NetError, chained
 from mua.net.http import HttpSettings
 
 DEFAULT_TIMEOUT = 60.0
 _TARGET = re.compile(r"/[\x21-\x7e]*")
 
 
-class HttpsPostError(OSError):
+class HttpsPostError(NetError, OSError):
     """The document was not accepted: no address, no connection, a certificate that does not
     verify, no answer in time, or an answer other than 2xx."""
 
@@ -100,7 +101,7 @@ async def post(
     except (httpx.RemoteProtocolError, httpx.DecodingError) as exc:
         raise HttpsPostError(f"{where.host}: not an HTTP answer ({exc})") from exc
     except httpx.HTTPError as exc:
-        cert = _chained(exc, ssl.SSLCertVerificationError)
+        cert = chained(exc, ssl.SSLCertVerificationError)
         if cert is not None:
             why = cert.verify_message or cert.reason or str(cert)
             raise HttpsPostError(f"{where.host}: the certificate was refused ({why})") from exc
@@ -109,13 +110,3 @@ async def post(
     if not 200 <= status < 300:  # a redirect too: httpx follows none unless asked
         raise HttpsPostError(f"{where.host} answered HTTP {status} {reason}".rstrip())
     return status
-
-
-def _chained(exc: BaseException | None, kind: type[BaseException]):
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None

@@ -24,13 +24,16 @@ from imapclient import tls as imapclient_tls
 from mua.core.i18n import T_
 from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.mail_session import (
-    ErrorKinds,
-    MailEndpoint,
-    UntrustedCertificate,
-    observed_leg,
-    translate_common,
+from mua.net.errors import (
+    AuthenticationFailed,
+    CleartextRefused,
+    NetError,
+    NetTimeout,
+    ProtocolError,
+    TokenRefused,
+    Unreachable,
 )
+from mua.net.mail_session import MailEndpoint, observed_leg, translate_common
 from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
@@ -41,32 +44,8 @@ class ImapEndpoint(MailEndpoint):
     ROLE_PORTS = {Security.IMPLICIT: 993, Security.STARTTLS: 143, Security.NONE: 143}
 
 
-class ImapError(Exception):
-    """Something went wrong talking to the IMAP server; str() is one sentence for a user."""
-
-
-class AuthenticationFailed(ImapError, PermissionError):
-    pass
-
-
-class TokenRefused(AuthenticationFailed):
-    """The server refused an OAuth2 access token (expired, revoked, another account)."""
-
-
-class ServerUnreachable(ImapError, ConnectionError):
-    pass
-
-
-class ImapTimeout(ImapError, TimeoutError):
-    pass
-
-
-class CertificateInvalid(ImapError, UntrustedCertificate):
-    pass
-
-
-class CleartextRefused(ImapError):
-    pass
+class ImapError(ProtocolError):
+    """The IMAP server refused a command or answered unexpectedly; str() is one sentence."""
 
 
 def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
@@ -150,7 +129,7 @@ class ImapSession:
                     )
                 client.starttls(ctx)
             tls = _observed_tls(client, endpoint)
-        except ImapError:
+        except NetError:
             _quietly_close(client)
             raise
         except BaseException as exc:
@@ -265,10 +244,10 @@ def _quietly_close(client: IMAPClient) -> None:
             log.debug("closing an IMAP connection failed", exc_info=True)
 
 
-def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> ImapError:
+def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> NetError:
     where = endpoint.describe()
     if isinstance(exc, TimeoutError | socket.timeout):
-        return ImapTimeout(
+        return NetTimeout(
             T_(
                 "{where} did not answer within {seconds} seconds while {doing}; try again "
                 "later, or check the port and security setting.",
@@ -278,7 +257,7 @@ def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: 
             )
         )
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
-        return ServerUnreachable(
+        return Unreachable(
             T_(
                 "TLS with {where} failed ({why}); check that the security setting matches the "
                 "port (993: TLS, 143: STARTTLS).",
@@ -286,10 +265,7 @@ def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: 
                 why=exc.reason or exc,
             )
         )
-    return translate_common(exc, endpoint, doing, _ERRORS, closed=(imaplib.IMAP4.abort,))
-
-
-_ERRORS = ErrorKinds(ImapError, ServerUnreachable, CertificateInvalid)
+    return translate_common(exc, endpoint, doing, ImapError, closed=(imaplib.IMAP4.abort,))
 
 
 def _seconds(timeout: float) -> str:

@@ -2,9 +2,9 @@
 protocol libraries: the server endpoint, the retrieval leg a session observed, and the
 translation of what sockets and ssl raised into one sentence a person can act on.
 
-Each protocol keeps its own error classes (`ImapError`, `Pop3Error` and their kinds; their
-`CertificateInvalid` is an `UntrustedCertificate` of this module) and its own sentences
-where they name its ports; `translate_common` words the rest.
+Their errors are those of `mua.net.errors`; each protocol keeps its own sentences where they
+name its ports, and its `ProtocolError` subclass for anything unexpected; `translate_common`
+words the rest.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import Security, TlsFacts
+from mua.net.errors import CertificateInvalid, NetError, ProtocolError, Unreachable
 from mua.net.tls import describe_certificate_error
 
 
@@ -69,56 +70,39 @@ def observed_leg(
     )
 
 
-class UntrustedCertificate(Exception):
-    """The server's certificate failed verification: `reason`, the `CertificateProblem`;
-    `detail`, OpenSSL's text. Each protocol's `CertificateInvalid` is one."""
-
-    def __init__(self, message: str, *, reason: object, detail: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.detail = detail
-
-
-class ErrorKinds(NamedTuple):
-    """A protocol's error classes, for `translate_common`."""
-
-    error: type[Exception]  # the protocol's base: anything unexpected
-    unreachable: type[Exception]  # no name, refused, closed
-    certificate: type[Exception]  # built with (message, reason=, detail=)
-
-
 def translate_common(
     exc: BaseException,
     endpoint: MailEndpoint,
     doing: str,
-    kinds: ErrorKinds,
+    error: type[ProtocolError],
     *,
     closed: tuple[type[BaseException], ...] = (),
-) -> Exception:
-    """The sentence for a failure that is not a timeout or a TLS failure other than the
+) -> NetError:
+    """The error for a failure that is not a timeout or a TLS failure other than the
     certificate's (those name the protocol's ports: the caller words them first). `closed`:
-    what the protocol library raises when the server hangs up, beside OSError."""
+    what the protocol library raises when the server hangs up, beside OSError; `error`:
+    the protocol's error for anything else."""
     where = endpoint.describe()
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason, text, detail = describe_certificate_error(exc, where)
-        return kinds.certificate(text, reason=reason, detail=detail)
+        return CertificateInvalid(text, reason=reason, detail=detail)
     if isinstance(exc, socket.gaierror):
-        return kinds.unreachable(
+        return Unreachable(
             T_("The server name {host} could not be found; check it.", host=endpoint.host)
         )
     if isinstance(exc, ConnectionRefusedError):
-        return kinds.unreachable(
+        return Unreachable(
             T_("{where} refused the connection; check the server and port.", where=where)
         )
     if isinstance(exc, (OSError, *closed)):
-        return kinds.unreachable(
+        return Unreachable(
             T_(
                 "{where} closed the connection while {doing}; try again later.",
                 where=where,
                 doing=doing,
             )
         )
-    return kinds.error(
+    return error(
         T_(
             "{where} answered unexpectedly while {doing} ({error}); try again later.",
             where=where,

@@ -26,6 +26,7 @@ import httpx2 as httpx
 
 from mua.core.i18n import T_, Text
 from mua.net.dns import DnsError, Resolver
+from mua.net.errors import NetError
 from mua.net.http import HttpSettings
 from mua.net.tls import client_context
 
@@ -37,7 +38,7 @@ MAX_BODY = 64 * 1024  # section 3.3 asks senders to bound what they read
 DEFAULT_TIMEOUT = 60.0
 
 
-class MtaStsError(Exception):
+class MtaStsError(NetError):
     """No usable policy: a bad TXT record or policy, or the HTTPS fetch failed."""
 
 

@@ -28,6 +28,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from mua.core.i18n import T_
+from mua.net.errors import NetError
 from mua.net.http import HttpSettings
 from mua.net.oauth_redirect import LoopbackRedirect
 
@@ -37,7 +38,7 @@ REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is refreshed
 SIGN_IN_TIMEOUT = 600.0  # how long the browser step may take
 
 
-class OAuthError(Exception):
+class OAuthError(NetError):
     """A sign-in or refresh that did not work; str() is one sentence for the user. Not an
     OSError (nor PermissionError, which is one): a mail connection's error handling must not
     take it for a network failure of its own."""

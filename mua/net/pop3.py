@@ -26,13 +26,15 @@ from dataclasses import dataclass
 from mua.core.i18n import T_, Text
 from mua.core.legs import Leg, Protocol
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.mail_session import (
-    ErrorKinds,
-    MailEndpoint,
-    UntrustedCertificate,
-    observed_leg,
-    translate_common,
+from mua.net.errors import (
+    AuthenticationFailed,
+    CleartextRefused,
+    NetError,
+    NetTimeout,
+    ProtocolError,
+    Unreachable,
 )
+from mua.net.mail_session import MailEndpoint, observed_leg, translate_common
 from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
@@ -55,37 +57,8 @@ class Pop3Endpoint(MailEndpoint):
     ROLE_PORTS = {Security.IMPLICIT: 995, Security.STARTTLS: 110, Security.NONE: 110}
 
 
-class Pop3Error(Exception):
-    """Something went wrong talking to the POP3 server; str() is one sentence for a user."""
-
-
-class AuthenticationFailed(Pop3Error, PermissionError):
-    pass
-
-
-class TokenRefused(AuthenticationFailed):
-    """The server refused an OAuth2 access token (mua.net.pop3_oauth); `status` is the RFC
-    7628 error challenge's ("invalid_token", "insufficient_scope"), "" when it sent none."""
-
-    def __init__(self, message: str, *, status: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ServerUnreachable(Pop3Error, ConnectionError):
-    pass
-
-
-class Pop3Timeout(Pop3Error, TimeoutError):
-    pass
-
-
-class CertificateInvalid(Pop3Error, UntrustedCertificate):
-    pass
-
-
-class CleartextRefused(Pop3Error):
-    pass
+class Pop3Error(ProtocolError):
+    """The POP3 server refused a command or answered unexpectedly; str() is one sentence."""
 
 
 class MaildropInUse(Pop3Error):
@@ -167,7 +140,7 @@ class Pop3Session:
                     )
                 client.stls(ctx)  # never without the verifying context (see the docstring)
             tls = _observed_tls(client, endpoint)
-        except Pop3Error:
+        except NetError:
             _quietly_close(client)
             raise
         except BaseException as exc:
@@ -247,7 +220,7 @@ class Pop3Session:
     def _step(self, doing: str, fn):
         try:
             return fn()
-        except Pop3Error:
+        except NetError:
             raise
         except poplib.error_proto as exc:
             raise Pop3Error(
@@ -309,10 +282,10 @@ def _quietly_close(client: poplib.POP3) -> None:
         log.debug("closing a POP3 connection failed", exc_info=True)
 
 
-def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Error:
+def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> NetError:
     where = endpoint.describe()
     if isinstance(exc, TimeoutError | socket.timeout):
-        return Pop3Timeout(
+        return NetTimeout(
             T_(
                 "{where} did not answer in time while {doing}; try again later, or check the "
                 "port and security setting.",
@@ -321,7 +294,7 @@ def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Er
             )
         )
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
-        return ServerUnreachable(
+        return Unreachable(
             T_(
                 "TLS with {where} failed ({why}); check that the security setting matches the "
                 "port (995: TLS, 110: STLS).",
@@ -329,7 +302,4 @@ def _translate(exc: BaseException, endpoint: Pop3Endpoint, doing: str) -> Pop3Er
                 why=exc.reason or exc,
             )
         )
-    return translate_common(exc, endpoint, doing, _ERRORS, closed=(EOFError,))
-
-
-_ERRORS = ErrorKinds(Pop3Error, ServerUnreachable, CertificateInvalid)
+    return translate_common(exc, endpoint, doing, Pop3Error, closed=(EOFError,))

@@ -23,13 +23,8 @@ from mua.core.tls import Security, TlsFacts
 from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigError
 from mua.net.dns import DnsError, Resolver
-from mua.net.pop3 import (
-    CertificateInvalid,
-    CleartextRefused,
-    Pop3Endpoint,
-    Pop3Error,
-    Pop3Session,
-)
+from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
+from mua.net.pop3 import Pop3Endpoint, Pop3Session
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +117,7 @@ async def discover_pop3(
         )
         try:
             tls = await asyncio.to_thread(_probe, endpoint, timeout)
-        except Pop3Error as exc:
+        except NetError as exc:
             refused = isinstance(exc, (CertificateInvalid, CleartextRefused))
             problem = exc.args[0] if exc.args else str(exc)
             step = T_("{where}: {error}", where=endpoint.describe(), error=exc)

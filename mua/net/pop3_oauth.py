@@ -20,14 +20,8 @@ from __future__ import annotations
 import poplib
 
 from mua.core.i18n import T_
-from mua.net.pop3 import (
-    CleartextRefused,
-    MaildropInUse,
-    Pop3Error,
-    Pop3Session,
-    TokenRefused,
-    _translate,
-)
+from mua.net.errors import CleartextRefused, NetError, TokenRefused
+from mua.net.pop3 import MaildropInUse, Pop3Error, Pop3Session, _translate
 from mua.net.sasl_oauth import (
     dummy_response,
     initial_response,
@@ -81,7 +75,7 @@ def login_bearer(
                    where=endpoint.describe())
             ) from exc  # fmt: skip
         raise _refused(session, {}, exc) from exc
-    except Pop3Error:
+    except NetError:
         raise
     except BaseException as exc:
         raise _translate(exc, endpoint, T_("signing in")) from exc

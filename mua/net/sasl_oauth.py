@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mua.core.i18n import T_, Text
+from mua.net.errors import AuthenticationFailed, TokenRefused
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def refusal_sentence(where: str, error: dict[str, Any], said: str) -> Text:
 
 
 async def smtp_bearer(smtp: Any, username: str, bearer: BearerAuth, host: str, port: int) -> None:
-    """AUTH with a bearer token on an aiosmtplib connection. Raises `TokenRejected`."""
+    """AUTH with a bearer token on an aiosmtplib connection. Raises `AuthenticationFailed`
+    when the server refuses it even after a refresh."""
     mechanism = bearer.mechanism
     for attempt in (1, 2):
         token = await (bearer.token() if attempt == 1 else bearer.refreshed())
@@ -99,9 +101,8 @@ async def smtp_bearer(smtp: Any, username: str, bearer: BearerAuth, host: str, p
         log.info("AUTH %s refused (%s): %s", mechanism, error.get("status"), response.message)
         if attempt == 1 and error.get("status") == "invalid_token":
             continue  # expired or revoked at the server: refresh once and try again
-        raise TokenRejected(
+        raise AuthenticationFailed(
             refusal_sentence(f"{host}:{port}", error, f"{response.code} {response.message}"),
-            status=str(error.get("status") or ""),
             code=response.code,
         )
 
@@ -110,20 +111,9 @@ async def imap_bearer(session: Any, username: str, bearer: BearerAuth) -> None:
     """Sign an `mua.net.imap.ImapSession` in with a token; refreshed once if refused."""
     import asyncio
 
-    from mua.net.imap import TokenRefused
-
     token = await bearer.token()
     try:
         await asyncio.to_thread(session.login_bearer, username, token, bearer.mechanism)
     except TokenRefused:
         token = await bearer.refreshed()  # SignInAgain when the refresh is refused too
         await asyncio.to_thread(session.login_bearer, username, token, bearer.mechanism)
-
-
-class TokenRejected(PermissionError):
-    """The server refused the access token even after a refresh."""
-
-    def __init__(self, message: str, *, status: str = "", code: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code

@@ -4,8 +4,8 @@
 `probe` connects, reads the capabilities and leaves, for account setup. Certificates are always
 verified; STARTTLS is required, never silently skipped; a password never crosses a connection
 that is not encrypted unless the account's explicit consent (`allow_cleartext_auth`) says it
-may, and then the result says it did. Failures are `SubmissionError`s whose str() is one
-sentence for a user (mua/net/submission_errors.py).
+may, and then the result says it did. Failures are `mua.net.errors` errors whose str() is one
+sentence for a user (mua/net/submission_errors.py words them).
 """
 
 from __future__ import annotations
@@ -23,15 +23,9 @@ import aiosmtplib
 
 from mua.core.i18n import T_
 from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
-from mua.net.sasl_oauth import BearerAuth, TokenRejected, smtp_bearer
-from mua.net.submission_errors import (
-    CONNECTING,
-    AuthenticationFailed,
-    CleartextRefused,
-    RequireTlsUnsupported,
-    SubmissionError,
-    translate,
-)
+from mua.net.errors import AuthenticationFailed, CleartextRefused, NetError
+from mua.net.sasl_oauth import BearerAuth, smtp_bearer
+from mua.net.submission_errors import CONNECTING, RequireTlsUnsupported, translate
 from mua.net.submission_recipients import send_in_transactions
 from mua.net.tls import CertificateProblem, client_context, facts_from_ssl_object
 
@@ -137,7 +131,7 @@ class _Conversation:
         try:
             yield
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            if isinstance(exc, SubmissionError):
+            if isinstance(exc, NetError):
                 raise
             error = translate(
                 exc, self.endpoint.describe(), self.endpoint.host, doing, self.timeout
@@ -229,12 +223,9 @@ class _Conversation:
             raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
         log.info("authenticating to %s with AUTH %s", self.endpoint.describe(), bearer.mechanism)
         with self.step(f"signing in (AUTH {bearer.mechanism})"):
-            try:
-                await smtp_bearer(
-                    self.smtp, username, bearer, self.endpoint.verify_name, self.endpoint.port
-                )
-            except TokenRejected as exc:
-                raise AuthenticationFailed(str(exc), code=exc.code) from exc
+            await smtp_bearer(
+                self.smtp, username, bearer, self.endpoint.verify_name, self.endpoint.port
+            )
         self.auth = bearer.mechanism
 
     async def quit(self) -> None:
@@ -304,7 +295,7 @@ async def submit(
     `timeout` bounds every network step (connect, TLS handshake, each command), not the whole.
     `Security.NONE` needs `allow_cleartext=True`, and with credentials
     `allow_cleartext_auth=True` too (the account's explicit consent to the password crossing
-    in clear). Raises `SubmissionError`; recipients refused while others were accepted are
+    in clear). Raises a `mua.net.errors.NetError`; recipients refused while others were accepted are
     listed in `SubmissionResult.refused`.
     `requiretls` sends MAIL FROM with REQUIRETLS (RFC 8689): every server on the way must
     relay it over authenticated TLS or return it; raises `RequireTlsUnsupported`, sending

@@ -1,7 +1,8 @@
 """What can go wrong in SMTP submission, as exceptions a caller can catch by meaning.
 
-`translate` turns what aiosmtplib, ssl and the socket layer raised into the `SubmissionError`
-whose str() is one sentence for a user: what happened, and what to do.
+`translate` turns what aiosmtplib, ssl and the socket layer raised into the `mua.net.errors`
+error whose str() is one sentence for a user: what happened, and what to do. The refusals
+only submission has (sender, recipients, message, REQUIRETLS) are `SubmissionError`s.
 """
 
 from __future__ import annotations
@@ -10,52 +11,26 @@ import os
 import socket
 import ssl
 from collections.abc import Mapping
-from typing import TypeVar
 
 import aiosmtplib
 
 from mua.core.i18n import T_
-from mua.net.tls import CertificateProblem, describe_certificate_error
-
-_E = TypeVar("_E", bound=BaseException)
+from mua.net.errors import (
+    AuthenticationFailed,
+    CertificateInvalid,
+    NetError,
+    NetTimeout,
+    ProtocolError,
+    Unreachable,
+    chained,
+)
+from mua.net.tls import describe_certificate_error
 
 CONNECTING = T_("connecting")
 
 
-class SubmissionError(Exception):
-    """Sending failed; str() is one sentence saying what happened and what to do."""
-
-    def __init__(self, message: str, *, code: int | None = None, temporary: bool | None = None):
-        super().__init__(message)
-        self.code = code  # the server's reply code, when it answered
-        self.temporary = temporary if temporary is not None else 400 <= (code or 0) < 500
-
-
-class AuthenticationFailed(SubmissionError, PermissionError):
-    """The server refused the credentials (or offers no sign-in we can use)."""
-
-
-class ServerUnreachable(SubmissionError, ConnectionError):
-    """No connection, or the server dropped it."""
-
-
-class SubmissionTimeout(SubmissionError, TimeoutError):
-    """A network step took longer than the timeout."""
-
-
-class TlsHandshakeFailed(SubmissionError, ConnectionError):
-    """TLS could not be set up for a reason other than the certificate (often: wrong port)."""
-
-
-class CertificateInvalid(SubmissionError):
-    def __init__(self, message: str, *, reason: CertificateProblem, detail: str) -> None:
-        super().__init__(message, temporary=False)
-        self.reason = reason
-        self.detail = detail  # OpenSSL's verify message
-
-
-class CleartextRefused(SubmissionError):
-    """STARTTLS was required but not offered, or credentials would have gone in the clear."""
+class SubmissionError(ProtocolError):
+    """The server refused a command of the submission; `code` is its reply code."""
 
 
 class SenderRefused(SubmissionError):
@@ -80,22 +55,10 @@ def _said(code: int, text: str) -> str:
     return f'"{code} {" ".join(text.split())[:160]}"'
 
 
-def _chained(exc: BaseException | None, kind: type[_E]) -> _E | None:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def translate(
-    exc: BaseException, where: str, host: str, doing: str, timeout: float
-) -> SubmissionError:
-    """The SubmissionError that says, in one sentence, what `exc` means for the user, who
+def translate(exc: BaseException, where: str, host: str, doing: str, timeout: float) -> NetError:
+    """The error that says, in one sentence, what `exc` means for the user, who
     was `doing` something with the server `where` ("host port N"), named `host`."""
-    if (cert := _chained(exc, ssl.SSLCertVerificationError)) is not None:
+    if (cert := chained(exc, ssl.SSLCertVerificationError)) is not None:
         reason, text, detail = describe_certificate_error(cert, where)
         return CertificateInvalid(text, reason=reason, detail=detail)
     # asyncio aborts a handshake that outlives ssl_handshake_timeout with ConnectionAbortedError
@@ -103,7 +66,7 @@ def translate(
         exc.__cause__, ConnectionAbortedError
     )
     if isinstance(exc, TimeoutError) or aborted:
-        return SubmissionTimeout(
+        return NetTimeout(
             T_(
                 "{where} did not answer within {seconds} seconds while {doing}; try again "
                 "later, or check the port and security setting.",
@@ -111,7 +74,6 @@ def translate(
                 seconds=f"{timeout:g}",
                 doing=doing,
             ),
-            temporary=True,
         )
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         first = exc.recipients[0]
@@ -170,23 +132,23 @@ def translate(
             advice=advice,
         )
         return SubmissionError(text, code=code)
-    if (tls := _chained(exc, ssl.SSLError)) is not None:
-        return TlsHandshakeFailed(
+    if (tls := chained(exc, ssl.SSLError)) is not None:
+        return Unreachable(
             T_(
                 "TLS with {where} failed ({why}); check that the security setting matches the "
                 "port (465: TLS, 587: STARTTLS).",
                 where=where,
                 why=tls.reason or tls,
-            )
+            ),
+            temporary=False,  # often the wrong port: trying again will not help
         )
-    if _chained(exc, socket.gaierror) is not None:
-        return ServerUnreachable(
+    if chained(exc, socket.gaierror) is not None:
+        return Unreachable(
             T_(
                 "The server name {host} could not be found; check it, and that this computer "
                 "is online.",
                 host=host,
             ),
-            temporary=True,
         )
     if doing != CONNECTING:
         text = T_(
@@ -194,15 +156,14 @@ def translate(
             where=where,
             doing=doing,
         )
-        return ServerUnreachable(text, temporary=True)
-    cause = _chained(exc, OSError)
+        return Unreachable(text)
+    cause = chained(exc, OSError)
     why = os.strerror(cause.errno) if cause and cause.errno else str(exc)
-    return ServerUnreachable(
+    return Unreachable(
         T_(
             "Could not connect to {where} ({why}); check the server name and port, and that "
             "this computer is online.",
             where=where,
             why=why,
         ),
-        temporary=True,
     )

@@ -28,7 +28,7 @@ from mua.cli import main
 from mua.client.engine import Engine
 from mua.core.compose import Attachment, Draft, build_message
 from mua.core.tls import Security, TlsMode, VerifiedBy
-from mua.net.imap import AuthenticationFailed
+from mua.net.errors import AuthenticationFailed
 from mua.net.submission import SubmissionEndpoint, submit
 from mua.store.cache import CachedMessage
 from tests.interop.servers import LOOPBACK, OTHER_ADDRESS, SMTP_NAME, MailServers
