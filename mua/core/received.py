@@ -35,25 +35,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from typing import NamedTuple
 
 from mua.core.received_tls import Keyword, tls_statement
+from mua.core.received_tls import ProtocolFamily as ProtocolFamily  # re-exported for callers
 from mua.core.tls import TlsFacts, TlsMode
 
 HeaderSource = Message | Iterable[tuple[str, object]]
 MAX_FIELD = 16 * 1024  # characters of one field that are read
-
-
-class ProtocolFamily(StrEnum):
-    """What the `with` keyword says the transfer was, whatever its spelling."""
-
-    SMTP = "SMTP"
-    LMTP = "LMTP"
-    HTTP = "HTTP"
-    MAPI = "MAPI"  # Exchange: the message was handed in by an Outlook client
-    LOCAL = "local"  # a program on the same machine (sendmail pickup, Exim -bs)
-    OTHER = "other"
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,22 @@ normalises to None and is kept as written (`TlsStatement.version_text`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, NamedTuple
+from enum import StrEnum
+from typing import NamedTuple
 
 from mua.core.tls import TlsFacts, TlsMode, normalise_tls_version
 
-if TYPE_CHECKING:  # received imports this module
-    from mua.core.received import ProtocolFamily
+
+class ProtocolFamily(StrEnum):
+    """What the `with` keyword says the transfer was, whatever its spelling."""
+
+    SMTP = "SMTP"
+    LMTP = "LMTP"
+    HTTP = "HTTP"
+    MAPI = "MAPI"  # Exchange: the message was handed in by an Outlook client
+    LOCAL = "local"  # a program on the same machine (sendmail pickup, Exim -bs)
+    OTHER = "other"
+
 
 # Postfix, Dovecot and Stalwart: "using TLSv1.3 with cipher X (256/256 bits)".
 _USING = re.compile(
