@@ -203,8 +203,8 @@ def answer(zones: WorldZones, query: dns.message.Message) -> dns.message.Message
 class _Answerer:
     def __init__(self, zone: dns.zone.Zone, response: dns.message.Message, dnssec: bool) -> None:
         self.zone = zone
-        self.origin = zone.origin
-        assert self.origin is not None
+        assert zone.origin is not None
+        self.origin: dns.name.Name = zone.origin
         self.response = response
         self.dnssec = dnssec
 

@@ -53,7 +53,7 @@ class MailSession:
         peer = writer.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else "unknown"
         self.bad_commands = 0
-        self.unauthenticated_timeout = server.limits.unauthenticated_timeout
+        self.unauthenticated_timeout: float = server.limits.unauthenticated_timeout
         self.chaos = server.chaos[implicit]  # `mua stack --chaos` (mua.stack.chaos)
 
     async def run(self) -> None:
@@ -111,7 +111,7 @@ class MailServer:
 
     protocol: ClassVar[Protocol]
     port_roles: ClassVar[tuple[int, int]]  # (implicit TLS, STARTTLS/STLS)
-    default_limits: ClassVar[Callable[[], Any]]
+    default_limits: ClassVar[type[Any]]  # the protocol's limits class
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -412,6 +412,7 @@ class RelayClient:
         outcome: RelayOutcome,
         mail_options: list[str],
     ) -> None:
+        refused: Mapping[str, tuple[int, str]]  # recipient: (code, message)
         try:
             refused, _response = await client.sendmail(
                 sender, recipients, data, mail_options=mail_options

@@ -9,7 +9,7 @@ import logging
 import re
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, syntax
 
@@ -124,7 +124,7 @@ class WorldSMTP(SMTP):
             await asyncio.sleep(disruption.seconds)
             return None
         if disruption.fault is Fault.DROP:
-            if self.transport is not None:
+            if isinstance(self.transport, asyncio.WriteTransport):
                 self.transport.abort()
             return ""
         replies = SMTP_TEMPORARY if disruption.fault is Fault.TEMPORARY else SMTP_PERMANENT
@@ -172,12 +172,13 @@ class WorldSMTP(SMTP):
         transport = self.transport
         return transport is not None and transport.get_extra_info("ssl_object") is not None
 
-    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
-        if status == "530 Must issue a STARTTLS command first":
-            status = "530 5.7.0 Must issue a STARTTLS command first"
-        if self._in_ehlo and status == "250 HELP" and self.requiretls and self.over_tls():
+    async def push(self, status: AnyStr) -> None:
+        reply = status if isinstance(status, str) else status.decode("utf-8")  # str from aiosmtpd
+        if reply == "530 Must issue a STARTTLS command first":
+            reply = "530 5.7.0 Must issue a STARTTLS command first"
+        if self._in_ehlo and reply == "250 HELP" and self.requiretls and self.over_tls():
             await super().push(f"250-{REQUIRETLS}")
-        await super().push(status)
+        await super().push(reply)
         if self._close_after_reply and self.transport is not None:
             self.transport.close()
 
@@ -263,4 +264,5 @@ async def listen(
 
 
 def bound_port(server: asyncio.Server) -> int:
-    return server.sockets[0].getsockname()[1]
+    port: int = server.sockets[0].getsockname()[1]
+    return port

@@ -9,6 +9,7 @@ other servers, and one of the most used and maintained Python HTTP stacks.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 from aiohttp import web
@@ -45,7 +46,7 @@ class WebHost:
         site = web.TCPSite(self._runner, self.host, port, ssl_context=self._context)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets
+        assert isinstance(server, asyncio.Server) and server.sockets
         self.port = int(server.sockets[0].getsockname()[1])
         return self.port
 

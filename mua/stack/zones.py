@@ -99,6 +99,7 @@ class WorldZones:
         for spec in ordered:  # delegations go into the closest enclosing zone, before signing
             origin = _absolute(spec.domain)
             parent = _enclosing(zones, origin.parent())
+            assert parent is not None  # PARENT encloses every domain
             with zones[parent].writer() as txn:
                 txn.add(origin, TTL, _rdata("NS", NAMESERVER.to_text()))
                 if spec.signed and spec.ds_in_parent:
@@ -167,13 +168,13 @@ def _spec_zone(spec: DomainSpec, origin: dns.name.Name) -> dns.zone.Zone:
                     _rdata("TLSA", f"{usage} {selector} {mtype} {data.hex()}"),
                 )
         for service, priority, weight, port, target in spec.srv:
-            owner = _inside(f"{service}.{origin}", origin)
-            txn.add(owner, TTL, _rdata("SRV", f"{priority} {weight} {port} {_absolute(target)}"))
+            name = _inside(f"{service}.{origin}", origin)
+            txn.add(name, TTL, _rdata("SRV", f"{priority} {weight} {port} {_absolute(target)}"))
         for owner, strings in spec.txt.items():
             for text in strings:
                 txn.add(_inside(owner, origin), TTL, _txt(text))
-        for owner, records in spec.https.items():
-            for text in records:
+        for owner, https in spec.https.items():
+            for text in https:
                 txn.add(_inside(owner, origin), TTL, _rdata("HTTPS", text))
     return zone
 

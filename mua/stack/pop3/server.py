@@ -100,7 +100,8 @@ class Session(MailSession):
     def _timeout(self) -> float:
         if self.state is State.AUTHORIZATION:
             return self.unauthenticated_timeout
-        return self.server.limits.idle_timeout
+        idle: float = self.server.limits.idle_timeout
+        return idle
 
     def drop(self) -> Maildrop:
         assert self.maildrop is not None
