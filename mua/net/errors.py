@@ -13,10 +13,11 @@ subclass of `ProtocolError` only where callers tell its refusals apart (`ImapErr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+import ssl
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from mua.net.tls import CertificateProblem
+from mua.core.i18n import T_
+from mua.net.tls import CertificateProblem, describe_certificate_error
 
 _E = TypeVar("_E", bound=BaseException)
 
@@ -47,6 +48,19 @@ class NetTimeout(NetError, TimeoutError):
 
     TEMPORARY = True
 
+    @classmethod
+    def waiting(cls, where: str, seconds: float, doing: str) -> NetTimeout:
+        """The server `where` ("host port N") gave no answer while `doing` something."""
+        return cls(
+            T_(
+                "{where} did not answer within {seconds} seconds while {doing}; try again "
+                "later, or check the port and security setting.",
+                where=where,
+                seconds=f"{seconds:g}",
+                doing=doing,
+            )
+        )
+
 
 class AuthenticationFailed(NetError, PermissionError):
     """The server refused the credentials (or offers no sign-in this program can use)."""
@@ -70,6 +84,12 @@ class CertificateInvalid(NetError, PermissionError):
         super().__init__(message, temporary=False)
         self.reason = reason
         self.detail = detail
+
+    @classmethod
+    def of(cls, exc: ssl.SSLCertVerificationError, where: str) -> CertificateInvalid:
+        """What ssl's verification failure means for the server `where`, in one sentence."""
+        reason, text, detail = describe_certificate_error(exc, where)
+        return cls(text, reason=reason, detail=detail)
 
 
 class CleartextRefused(NetError):

@@ -247,15 +247,7 @@ def _quietly_close(client: IMAPClient) -> None:
 def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: float) -> NetError:
     where = endpoint.describe()
     if isinstance(exc, TimeoutError | socket.timeout):
-        return NetTimeout(
-            T_(
-                "{where} did not answer within {seconds} seconds while {doing}; try again "
-                "later, or check the port and security setting.",
-                where=where,
-                seconds=_seconds(timeout),
-                doing=doing,
-            )
-        )
+        return NetTimeout.waiting(where, timeout, doing)
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
         return Unreachable(
             T_(
@@ -266,7 +258,3 @@ def _translate(exc: BaseException, endpoint: ImapEndpoint, doing: str, timeout: 
             )
         )
     return translate_common(exc, endpoint, doing, ImapError, closed=(imaplib.IMAP4.abort,))
-
-
-def _seconds(timeout: float) -> str:
-    return f"{timeout:g}"

@@ -19,7 +19,6 @@ from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls import Security, TlsFacts
 from mua.net.errors import CertificateInvalid, NetError, ProtocolError, Unreachable
-from mua.net.tls import describe_certificate_error
 
 
 @dataclass(frozen=True)
@@ -84,8 +83,7 @@ def translate_common(
     the protocol's error for anything else."""
     where = endpoint.describe()
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason, text, detail = describe_certificate_error(exc, where)
-        return CertificateInvalid(text, reason=reason, detail=detail)
+        return CertificateInvalid.of(exc, where)
     if isinstance(exc, socket.gaierror):
         return Unreachable(
             T_("The server name {host} could not be found; check it.", host=endpoint.host)

@@ -24,7 +24,6 @@ from mua.net.errors import (
     Unreachable,
     chained,
 )
-from mua.net.tls import describe_certificate_error
 
 CONNECTING = T_("connecting")
 
@@ -59,22 +58,13 @@ def translate(exc: BaseException, where: str, host: str, doing: str, timeout: fl
     """The error that says, in one sentence, what `exc` means for the user, who
     was `doing` something with the server `where` ("host port N"), named `host`."""
     if (cert := chained(exc, ssl.SSLCertVerificationError)) is not None:
-        reason, text, detail = describe_certificate_error(cert, where)
-        return CertificateInvalid(text, reason=reason, detail=detail)
+        return CertificateInvalid.of(cert, where)
     # asyncio aborts a handshake that outlives ssl_handshake_timeout with ConnectionAbortedError
     aborted = isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(
         exc.__cause__, ConnectionAbortedError
     )
     if isinstance(exc, TimeoutError) or aborted:
-        return NetTimeout(
-            T_(
-                "{where} did not answer within {seconds} seconds while {doing}; try again "
-                "later, or check the port and security setting.",
-                where=where,
-                seconds=f"{timeout:g}",
-                doing=doing,
-            ),
-        )
+        return NetTimeout.waiting(where, timeout, doing)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         first = exc.recipients[0]
         said = f"{first.recipient}: {_said(first.code, first.message)}"
