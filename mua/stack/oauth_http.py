@@ -21,6 +21,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from authlib.oauth2 import OAuth2Error
@@ -84,7 +85,7 @@ class AuthWebServer(WebHost):
         self.authorization.set_issuer(f"https://{self.hostname}:{port}/")
         return port
 
-    def metadata(self) -> dict:
+    def metadata(self) -> dict[str, Any]:
         base = self.issuer
         return {
             "issuer": base,
@@ -122,7 +123,8 @@ class AuthWebServer(WebHost):
             {k: v for k, v in form.items() if isinstance(v, str)},
         )
 
-    def _answer(self, answer: OAuthAnswer) -> web.Response:
+    def _answer(self, answer: object) -> web.Response:
+        assert isinstance(answer, OAuthAnswer)  # WorldAuthorizationServer.handle_response's
         body = answer.body
         response = web.Response(
             status=answer.status,
@@ -139,7 +141,7 @@ class AuthWebServer(WebHost):
         try:
             self.authorization.get_consent_grant(world_request)
         except OAuth2Error as exc:  # the request itself is wrong: no redirect to trust
-            description = exc.description or exc.error
+            description = exc.description or exc.error or ""
             log.info("%s: authorization request refused: %s", self.hostname, description)
             return consent_error(description)
         return consent_form(self.domain, dict(request.query))
@@ -150,7 +152,7 @@ class AuthWebServer(WebHost):
         try:
             grant = self.authorization.get_consent_grant(world_request)
         except OAuth2Error as exc:
-            return consent_error(exc.description or exc.error)
+            return consent_error(exc.description or exc.error or "")
         user = None
         if form.get("action") == "approve":
             mailbox = self.authorization.users.authenticate(
@@ -170,7 +172,8 @@ class AuthWebServer(WebHost):
 
     async def _token(self, request: web.Request) -> web.Response:
         world_request = await self._world_request(request)
-        answer = self.authorization.create_token_response(world_request)
+        answer: object = self.authorization.create_token_response(world_request)
+        assert isinstance(answer, OAuthAnswer)  # WorldAuthorizationServer.handle_response's
         if answer.status != 200:
             log.info("%s: token request refused: %s", self.hostname, answer.body.get("error"))
         return self._answer(answer)

@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,11 +90,12 @@ class NativeClient(ClientMixin):
     def get_client_id(self) -> str:
         return self.client_id
 
-    def get_default_redirect_uri(self) -> str | None:
-        return None
+    def get_default_redirect_uri(self) -> str:
+        return ""  # none: a native client names its loopback redirect each time
 
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in scope.split() if s in SCOPES)
+    def get_allowed_scope(self, scope: Collection[str] | str) -> str:
+        words = scope.split() if isinstance(scope, str) else scope
+        return " ".join(s for s in words if s in SCOPES)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         try:
@@ -200,7 +201,9 @@ class WorldTokenGenerator(JWTBearerTokenGenerator):
     def get_audiences(self, client: Any, user: Any, scope: str) -> str:
         return self._audience
 
-    def get_extra_claims(self, client: Any, grant_type: str, user: Any, scope: str) -> dict:
+    def get_extra_claims(
+        self, client: Any, grant_type: str, user: Any, scope: str
+    ) -> dict[str, Any]:
         return {"email": user.get_user_id()} if user else {}
 
 
@@ -230,19 +233,28 @@ class WorldAuthorizationServer(AuthorizationServer):
         )
 
     # authlib's hooks ------------------------------------------------------------------
-    def query_client(self, client_id: str) -> NativeClient | None:
+    # authlib expects None for an unknown client (its docs); types-authlib says ClientMixin.
+    def query_client(self, client_id: str) -> NativeClient | None:  # type: ignore[override]
         return self.client if client_id == CLIENT_ID else None
 
-    def save_token(self, token: dict, request: OAuth2Request) -> None:
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         user = request.user
         address = user.get_user_id() if user else ""
         claims = jwt.decode(token["access_token"], self.key).claims
         self.state.access[claims["jti"]] = address
-        if "refresh_token" in token:
+        if "refresh_token" in token and user is not None:  # granted to a signed-in user
             self.state.refresh[token["refresh_token"]] = RefreshRecord(
                 user=user, scope=token.get("scope", "")
             )
         log.info("%s: tokens issued to %s (scope %s)", self.domain, address, token.get("scope"))
+
+    def get_consent_grant(
+        self, request: WorldRequest | None = None, end_user: OAuthUser | None = None
+    ) -> AuthorizationCodeGrant:
+        """The grant an authorization request asks for (raises OAuth2Error): authlib's, with
+        the type types-authlib leaves out (the code grant is the only one registered)."""
+        consent: Callable[..., AuthorizationCodeGrant] = super().get_consent_grant
+        return consent(request, end_user)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         pass
@@ -255,7 +267,9 @@ class WorldAuthorizationServer(AuthorizationServer):
         json_request.payload = WorldJsonPayload(request.form)
         return json_request
 
-    def handle_response(self, status: int, body: Any, headers: list) -> OAuthAnswer:
+    def handle_response(
+        self, status: int, body: Any, headers: Mapping[str, str] | list[tuple[str, str]]
+    ) -> OAuthAnswer:
         return OAuthAnswer(status, body, dict(headers))
 
     # the world's controls -------------------------------------------------------------
@@ -286,11 +300,12 @@ class WorldAuthorizationServer(AuthorizationServer):
 
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    server: WorldAuthorizationServer
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        assert request.payload is not None and request.user is not None  # a consented request
         data = request.payload.data
-        server: WorldAuthorizationServer = self.server
-        server.state.codes[code] = IssuedCode(
+        self.server.state.codes[code] = IssuedCode(
             code=code,
             user=request.user,
             redirect_uri=data.get("redirect_uri", ""),
@@ -316,8 +331,12 @@ class CodeGrant(AuthorizationCodeGrant):
 class RotatingRefreshGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
+    server: WorldAuthorizationServer
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshRecord | None:
+    # authlib expects None for an unknown token (its docs); types-authlib says TokenMixin.
+    def authenticate_refresh_token(  # type: ignore[override]
+        self, refresh_token: str
+    ) -> RefreshRecord | None:
         record = self.server.state.refresh.get(refresh_token)
         if record is None or record.revoked:
             return None
@@ -326,7 +345,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):
     def authenticate_user(self, refresh_token: RefreshRecord) -> OAuthUser:
         return refresh_token.user
 
-    def revoke_old_credential(self, refresh_token: RefreshRecord) -> None:
+    def revoke_old_credential(self, refresh_token: TokenMixin) -> None:
+        assert isinstance(refresh_token, RefreshRecord)  # what authenticate_refresh_token gave
         refresh_token.revoked = True
 
 
@@ -337,7 +357,8 @@ class S256Challenge(CodeChallenge):
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
     def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
-        if not grant.request.payload.data.get("code_challenge"):
+        payload = grant.request.payload
+        if payload is None or not payload.data.get("code_challenge"):
             raise InvalidRequestError("Missing 'code_challenge': PKCE (S256) is required.")
         super().validate_code_challenge(grant, redirect_uri)
 
