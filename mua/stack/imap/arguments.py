@@ -10,6 +10,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 from mua.stack.imap.model import ANSWERED, DELETED, DRAFT, FLAGGED, RECENT, SEEN
 from mua.stack.imap.protocol import (
@@ -265,6 +266,7 @@ def _show(token: Token) -> str:
 # --- flags, STORE, STATUS -------------------------------------------------------------------
 
 _SYSTEM_FLAGS = {f.lower(): f for f in (SEEN, ANSWERED, FLAGGED, DELETED, DRAFT, RECENT)}
+FlagChange: TypeAlias = Literal["add", "remove", "set"]  # STORE +FLAGS, -FLAGS, FLAGS
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
 
 
@@ -289,7 +291,7 @@ def parse_flag_list(token: Token) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class StoreRequest:
-    mode: str  # "add" (+FLAGS), "remove" (-FLAGS) or "set" (FLAGS)
+    mode: FlagChange  # "add" (+FLAGS), "remove" (-FLAGS) or "set" (FLAGS)
     flags: frozenset[str]
     silent: bool = False
     unchanged_since: int | None = None  # CONDSTORE (RFC 7162 section 3.1.3)
@@ -300,8 +302,9 @@ def parse_store_args(args: Sequence[Token]) -> StoreRequest:
     and a flag list, or flags without parentheses (RFC 3501 section 9, store-att-flags)."""
     rest = list(args)
     unchanged = None
-    if rest and isinstance(rest[0], list):
-        mods = rest.pop(0)
+    mods = rest[0] if rest else None
+    if isinstance(mods, list):
+        rest.pop(0)
         if len(mods) != 2 or not _is_word(mods[0], "UNCHANGEDSINCE"):
             raise ProtocolError("unknown STORE modifier")
         unchanged = number(mods[1])
@@ -317,7 +320,8 @@ def parse_store_args(args: Sequence[Token]) -> StoreRequest:
         flags = frozenset(parse_flag(t) for t in rest)
     else:
         raise ProtocolError("STORE needs flags")
-    mode = {"+": "add", "-": "remove", "": "set"}[match.group(1)]
+    modes: dict[str, FlagChange] = {"+": "add", "-": "remove", "": "set"}
+    mode = modes[match.group(1)]
     return StoreRequest(mode, flags, bool(match.group(2)), unchanged)
 
 

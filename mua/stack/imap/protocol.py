@@ -396,7 +396,8 @@ def decode_mailbox(token: Token) -> str:
 
 
 def encode_mailbox(name: str) -> str:
-    return imap_utf7.encode(name).decode("ascii")
+    encoded: bytes = imap_utf7.encode(name)
+    return encoded.decode("ascii")
 
 
 def format_mailbox(name: str) -> str:

@@ -9,7 +9,7 @@ import email.header
 import email.policy
 import email.utils
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
@@ -204,7 +204,7 @@ class _Parser:
                 if type(kind) is not Atom or kind.upper() not in ("PRIV", "SHARED", "ALL"):
                     raise ProtocolError("MODSEQ entry type must be priv, shared or all")
             return ModSeqAtLeast(number(self.next()))
-        simple = {"ALL": All(), "RECENT": Recent(), "OLD": Not(Recent())}
+        simple: dict[str, SearchKey] = {"ALL": All(), "RECENT": Recent(), "OLD": Not(Recent())}
         if word in simple:
             return simple[word]
         if word == "NEW":
@@ -284,7 +284,8 @@ class SelectedView(Protocol):
 def run(key: SearchKey, selected: SelectedView) -> list[tuple[int, int]]:
     """(sequence number, UID) of every message of the view that matches, ascending.
     \\Recent is taken from `selected.recent_uids` when the view has it (else none is)."""
-    uids, recent = selected.uids, getattr(selected, "recent_uids", frozenset())
+    uids = selected.uids
+    recent: Collection[int] = getattr(selected, "recent_uids", frozenset())
     top_uid = uids[-1] if uids else 0
     hits = []
     for seq, uid in enumerate(uids, 1):

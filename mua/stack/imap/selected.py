@@ -10,11 +10,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 
+from mua.stack.imap.arguments import SequenceSet
+from mua.stack.imap.mailfolder import Folder
 from mua.stack.imap.model import MessageInfo
 
 
 class SelectedMailbox:
-    def __init__(self, folder, *, readonly: bool, condstore: bool = False) -> None:
+    def __init__(self, folder: Folder, *, readonly: bool, condstore: bool = False) -> None:
         self.folder = folder
         self.readonly = readonly
         self.condstore = condstore
@@ -39,7 +41,7 @@ class SelectedMailbox:
         i = bisect.bisect_left(self.uids, uid)
         return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
 
-    def select(self, seqset, *, by_uid: bool) -> list[tuple[int, int]]:
+    def select(self, seqset: SequenceSet, *, by_uid: bool) -> list[tuple[int, int]]:
         """(sequence number, UID) of the messages a sequence set names, ascending.
 
         For UID sets, `*` is the highest UID and UIDs that do not exist are ignored
