@@ -37,7 +37,7 @@ from imapclient import IMAPClient
 
 from mua.client.sync import BATCH, FETCH_ITEMS, AccountSync
 from mua.core.account import Account, ServerSettings
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.tls import client_context
 from mua.store.cache import MailCache
 

@@ -91,7 +91,7 @@ def _child_mua(marks: dict[str, float], demo_dir: Path | None) -> None:
 
     # with what _open_session and _main_window import lazily, so "imports" holds them all
     import mua.gui.bridge
-    import mua.gui.journey
+    import mua.gui.journey_source
     import mua.gui.main_window
     import mua.store.config  # noqa: F401
     from mua import __version__

@@ -12,7 +12,7 @@ from keyring.errors import PasswordDeleteError
 
 from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.stack.world import World
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source, Trace, TraceStatus
-from mua.core.tls import TlsFacts, TlsMode
+from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.store.cache import (
     _EVICT,
     CacheClosedError,

@@ -24,7 +24,7 @@ import pytest
 
 from mua.cli.parser import _settings_text
 from mua.core.compose import Draft
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import AuthenticationFailed, NetError
 from mua.net.imap import ImapError
 from mua.net.submission import SubmissionEndpoint, submit

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mua.core.account import Account, ServerSettings
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.store.config import (
     AccountExists,
     AccountNotFound,

@@ -1,5 +1,5 @@
 """Content authenticity on the real world: the MSA signs, the MX records its checks, and the
-client verifies DKIM itself on the bytes it read over IMAP (mua.net.content)."""
+client verifies DKIM itself on the bytes it read over IMAP (mua.net.dkim_check)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mua.cli import main
 from mua.core.authresults import parse_authentication_results
 from mua.core.content import ContentStatus, organisational_domain
 from mua.core.legs import Source
-from mua.net.content import verify_content, verify_content_offline
+from mua.net.dkim_check import verify_content, verify_content_offline
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.submission import Security
 from mua.stack.world import World

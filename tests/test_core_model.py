@@ -19,7 +19,7 @@ from mua.core.legs import (
     Trace,
     TraceStatus,
 )
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy, normalise_tls_version
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy, normalise_tls_version
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mua.core.compose import Draft
 from mua.gui.demo_profile import DemoSession
-from mua.gui.journey import trace_provider
+from mua.gui.journey_source import trace_provider
 from tests.conftest import fast_options
 
 

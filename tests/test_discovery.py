@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from mua.core.account import Account, ServerSettings
 from mua.core.legs import Grade
-from mua.core.tls import Security, TlsMode
+from mua.core.tls_facts import Security, TlsMode
 from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigRefused, AutoconfigServer
 from mua.net.discovery import (

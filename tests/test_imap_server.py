@@ -13,7 +13,7 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.net.errors import CleartextRefused
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.stack.world import World

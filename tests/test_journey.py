@@ -17,7 +17,7 @@ from mua.core.grade import grade_leg
 from mua.core.journey import CLAIMED_NOTE, trace_from_headers, transport_notes
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, TraceStatus
 from mua.core.received import received_hops
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 from mua.net.submission import Security
 from mua.stack.provider_options import MxTls
 from mua.stack.world import World

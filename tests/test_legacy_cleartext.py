@@ -18,7 +18,7 @@ import pytest
 from mua.cli import main
 from mua.core.account import Account, ServerSettings
 from mua.core.legs import LegKind, TraceStatus
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import CleartextRefused, NetError
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.submission import SubmissionEndpoint, submit
@@ -156,7 +156,7 @@ async def test_with_consent_the_password_crosses_and_the_result_says_so(tmp_path
         assert result.password_in_clear and result.tls.encrypted is False
         assert result.port_role == 25
         # The leg the app keeps beside the sent message (the Journey tab shows it).
-        from mua.client.outbox import submission_leg
+        from mua.client.outbox_sender import submission_leg
 
         smtp = ServerSettings("127.0.0.1", ports.legacy_submission, Security.NONE, alice.user)
         account = Account("alice@a.test", smtp, smtp, allow_cleartext_auth=True)

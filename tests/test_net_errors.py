@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import (
     AuthenticationFailed,
     CertificateInvalid,

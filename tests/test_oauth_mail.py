@@ -17,7 +17,7 @@ from email.message import EmailMessage
 import pytest
 from joserfc import jwt
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import AuthenticationFailed, TokenRefused
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.oauth import AccessTokens, SignInAgain, sign_in

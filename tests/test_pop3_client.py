@@ -16,7 +16,7 @@ from mua.client.pop3_sync import Pop3Sync
 from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.compose import Draft
 from mua.core.legs import Grade, Leg
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import CleartextRefused
 from mua.net.pop3 import Pop3Endpoint, Pop3Session
 from mua.net.pop3_discovery import discover_pop3
@@ -265,7 +265,7 @@ async def test_cli_discovers_the_pop3_server(
 def test_the_pop3_retrieval_leg_is_graded_like_imap(
     security: Security, encrypted: bool, grade: Grade
 ) -> None:
-    from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+    from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 
     mode = {Security.IMPLICIT: TlsMode.IMPLICIT, Security.STARTTLS: TlsMode.STARTTLS}
     tls = (

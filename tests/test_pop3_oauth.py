@@ -14,7 +14,7 @@ import pytest
 
 from mua.client.pop3_sync import Pop3Sync
 from mua.core.account import OAuthSettings, Pop3Settings, ServerSettings
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import TokenRefused
 from mua.net.pop3 import Pop3Endpoint, Pop3Session
 from mua.net.pop3_oauth import login_bearer

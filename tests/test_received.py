@@ -23,8 +23,8 @@ from mua.core.received import (
     parse_received,
     received_hops,
 )
-from mua.core.tls import TlsFacts, TlsMode, normalise_tls_version
-from mua.stack.received import received_header, with_keyword
+from mua.core.tls_facts import TlsFacts, TlsMode, normalise_tls_version
+from mua.stack.received_writer import received_header, with_keyword
 
 SMTP, LMTP, HTTP = ProtocolFamily.SMTP, ProtocolFamily.LMTP, ProtocolFamily.HTTP
 STARTTLS, UNKNOWN, NONE, IMPLICIT = (

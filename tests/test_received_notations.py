@@ -19,7 +19,7 @@ import pytest
 from mua.core.journey import trace_from_headers
 from mua.core.legs import Grade, LegKind, Protocol
 from mua.core.received import ProtocolFamily, parse_received
-from mua.core.tls import TlsMode
+from mua.core.tls_facts import TlsMode
 
 SMTP, LMTP, LOCAL = ProtocolFamily.SMTP, ProtocolFamily.LMTP, ProtocolFamily.LOCAL
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mua.core.received import parse_received
-from mua.core.tls import normalise_tls_version
+from mua.core.tls_facts import normalise_tls_version
 
 _LABEL = st.from_regex(r"\A[a-z][a-z0-9-]{0,8}[a-z0-9]\Z")
 HOSTS = st.builds(

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mua.core.tls import TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsMode, VerifiedBy
 from mua.net.errors import (
     AuthenticationFailed,
     CertificateInvalid,

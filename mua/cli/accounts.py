@@ -26,7 +26,7 @@ from mua.cli.exit_codes import (
 )
 from mua.core.account import Account, ServerSettings
 from mua.core.i18n import _, error_text
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 
 if TYPE_CHECKING:  # imported when used: the store opens the keyring
     from mua.store.secrets import Secrets
@@ -279,7 +279,7 @@ def _check_signin(account: Account, password: str) -> None:
     import asyncio
 
     from mua.client.imap_connection import endpoint_for
-    from mua.client.outbox import submission_endpoint
+    from mua.client.outbox_sender import submission_endpoint
     from mua.net.imap import ImapSession
     from mua.net.submission import probe
 

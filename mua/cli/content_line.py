@@ -9,7 +9,7 @@ from pathlib import Path
 from mua.client.message_file import MessageFile
 from mua.core.content import ContentVerdict
 from mua.core.i18n import _, translated
-from mua.net.content import verify_content
+from mua.net.dkim_check import verify_content
 from mua.net.dns import Resolver
 from mua.net.posture import parse_nameserver
 from mua.store.key_cache import KeyCache

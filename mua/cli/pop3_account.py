@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.i18n import _
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 
 DISCOVER = "discover"  # `--pop3` given without HOST:PORT
 

@@ -27,7 +27,7 @@ from mua.store.outbox import Outbox
 # The protocol stacks (imapclient, aiosmtplib) and keyring load on first use, not when the
 # app starts: they are most of the engine's import time (bench/startup.py).
 if TYPE_CHECKING:
-    from mua.client.outbox import OutboxSender
+    from mua.client.outbox_sender import OutboxSender
     from mua.client.sync import AccountSync, FolderSync
     from mua.store.secrets import Secrets
 

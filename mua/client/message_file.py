@@ -19,7 +19,7 @@ from mua.core.i18n import T_
 from mua.core.journey import trace_from_headers
 from mua.core.legs import Leg, Trace
 from mua.core.mime import parse_bytes
-from mua.net.content import verify_content_offline
+from mua.net.dkim_check import verify_content_offline
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore, ConfigError

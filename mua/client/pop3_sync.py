@@ -29,7 +29,7 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from mua.client.sync import FolderSync
 from mua.core.account import Account
 from mua.core.i18n import T_
-from mua.core.tls import TlsFacts
+from mua.core.tls_facts import TlsFacts
 from mua.net.errors import TokenRefused
 from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
 from mua.store.cache import CachedMessage, MailCache

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from mua.client.oauth_accounts import OAuthAccounts
-    from mua.client.outbox import OutboxSender, SendOutcome
+    from mua.client.outbox_sender import OutboxSender, SendOutcome
     from mua.client.sync import AccountSync
     from mua.core.compose import Draft
 
@@ -48,7 +48,7 @@ class Sending:
     @property
     def sender(self) -> OutboxSender:
         if self._sender is None:
-            from mua.client.outbox import OutboxSender
+            from mua.client.outbox_sender import OutboxSender
 
             self._sender = OutboxSender(
                 self.outbox,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Transport (the legs) and authenticity are different questions, answered side by side: a
 message can cross every hop encrypted and still be forged, or cross in clear and arrive
 intact. This module decides, from what each DKIM signature gave (checked by
-`mua.net.content`), what the user's provider recorded in Authentication-Results and what
+`mua.net.dkim_check`), what the user's provider recorded in Authentication-Results and what
 others claimed there, one `ContentVerdict` with a sentence a person can read:
 
 - intact: a signature of the From domain's organisation verifies;

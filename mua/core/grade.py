@@ -25,7 +25,7 @@ from __future__ import annotations
 import typing
 
 from mua.core.leg_types import Endpoint, Grade, LegKind, Outcome, Protocol, Source
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 
 _IMPLICIT_TLS_PORTS = {465, 993, 995}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mua.core.i18n import N_, _
 from mua.core.legs import Grade, Leg, LegKind, Source
-from mua.core.tls import VerifiedBy
+from mua.core.tls_facts import VerifiedBy
 
 # -- explanations -------------------------------------------------------------------------
 # Built when shown, in the current language: the constants below are only marked (N_).

@@ -38,7 +38,7 @@ from mua.core.received import (
     header_fields,
     parse_received,
 )
-from mua.core.tls import TlsFacts
+from mua.core.tls_facts import TlsFacts
 
 CLAIMED_NOTE = T_(
     "Claimed by a server outside your provider: anyone could have written this header"

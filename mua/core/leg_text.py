@@ -13,7 +13,7 @@ from mua.core.grade_text import explain, source_meaning
 from mua.core.i18n import N_, _, ngettext, translated
 from mua.core.labels import grade_label, protocol_label, source_label
 from mua.core.legs import Grade, Leg, LegKind, Role, Trace
-from mua.core.tls import TlsMode
+from mua.core.tls_facts import TlsMode
 
 GRADE_ORDER = (Grade.GREEN, Grade.AMBER, Grade.RED, Grade.INTERNAL, Grade.UNKNOWN)
 

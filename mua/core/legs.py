@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mua.core.grade import grade_leg
 from mua.core.i18n import text_from_json, text_to_json
 from mua.core.leg_types import Endpoint, Grade, LegKind, Outcome, Protocol, Role, Source, leg_kind
-from mua.core.tls import TlsFacts
+from mua.core.tls_facts import TlsFacts
 
 if TYPE_CHECKING:
     from mua.core.content import ContentVerdict

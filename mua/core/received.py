@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from mua.core.received_tls import Keyword, tls_statement
 from mua.core.received_tls import ProtocolFamily as ProtocolFamily  # re-exported for callers
-from mua.core.tls import TlsFacts, TlsMode
+from mua.core.tls_facts import TlsFacts, TlsMode
 
 HeaderSource = Message | Iterable[tuple[str, object]]
 MAX_FIELD = 16 * 1024  # characters of one field that are read

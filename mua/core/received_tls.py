@@ -33,7 +33,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
-from mua.core.tls import TlsFacts, TlsMode, normalise_tls_version
+from mua.core.tls_facts import TlsFacts, TlsMode, normalise_tls_version
 
 
 class ProtocolFamily(StrEnum):

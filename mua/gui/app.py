@@ -98,7 +98,7 @@ def _open_session():
 
 def _main_window(engine, session):
     from mua.gui.bridge import Bridge
-    from mua.gui.journey import trace_provider
+    from mua.gui.journey_source import trace_provider
     from mua.gui.main_window import MainWindow
     from mua.store.config import SettingsStore
 

@@ -16,7 +16,7 @@ from mua.core.account import Account
 from mua.core.compose import ComposeError, Draft, build_message
 from mua.core.i18n import N_, _, error_text, translated
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source
-from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net import posture
 from mua.net.dns import Resolver
 from mua.net.posture import LOOKUP_TIMEOUT, inbound_posture, parse_nameserver

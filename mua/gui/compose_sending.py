@@ -1,6 +1,7 @@
 """How a compose window ends: sending through the Outbox, saving to Drafts (a copy saved
 before is replaced), and closing, which asks whether to save unsaved changes first. A mixin
-of ComposeWindow (mua/gui/compose.py), which provides the fields, the engine and the bridge."""
+of ComposeWindow (mua/gui/compose_window.py), which provides the fields, the engine and the
+bridge."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from mua.client.engine import SavedDraft
-from mua.client.outbox import SendOutcome
+from mua.client.outbox_sender import SendOutcome
 from mua.core.compose import Draft
 from mua.core.i18n import _, translated
 from mua.gui import compose_logic as logic

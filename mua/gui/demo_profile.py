@@ -18,7 +18,7 @@ from mua.client.engine import Engine
 from mua.core.account import Account, ServerSettings
 from mua.core.content import ContentVerdict
 from mua.core.legs import Leg, Trace, TraceStatus
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.store import paths
 from mua.store.cache import MailCache
 from mua.store.config import AccountStore
@@ -73,7 +73,7 @@ def _remember_dkim_keys(world: WorldThread) -> None:
     """The world's DKIM keys, looked up through its validating resolver and kept in the key
     cache, so that the journey shows each message's content verdict without asking DNS in
     the GUI thread."""
-    from mua.net.content import remember_keys
+    from mua.net.dkim_check import remember_keys
     from mua.store.key_cache import KeyCache
 
     running = world.world

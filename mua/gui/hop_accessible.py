@@ -36,7 +36,7 @@ from mua.core.i18n import N_, _, translated
 from mua.core.labels import grade_label, protocol_label
 from mua.core.leg_text import summary
 from mua.core.legs import Grade, Leg, Source, Trace
-from mua.core.tls import TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsMode, VerifiedBy
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS
 
 if TYPE_CHECKING:

@@ -164,7 +164,7 @@ class MailActions:
     def _open_compose(self, draft: Draft | None, saved: SavedDraft | None = None) -> object:
         """A compose window of its own (owned by this one, deleted when closed); `saved` is
         where the draft being edited is kept in Drafts."""
-        from mua.gui.compose import ComposeWindow
+        from mua.gui.compose_window import ComposeWindow
 
         sender = draft.sender if draft is not None else self.account or ""
         lookup = None
@@ -183,7 +183,7 @@ class MailActions:
 
     def compose_windows(self) -> list:
         """The compose windows open now, oldest first."""
-        from mua.gui.compose import ComposeWindow
+        from mua.gui.compose_window import ComposeWindow
 
         return [w for w in self.findChildren(ComposeWindow) if w.isVisible()]
 

@@ -66,7 +66,7 @@ def describe_scenarios(window: QMainWindow) -> None:
 
 
 def _show_table(window: QMainWindow, bridge) -> None:
-    from mua.gui.ports_table import show_ports_table
+    from mua.gui.ports_table_window import show_ports_table
 
     show_ports_table(window, bridge)
 

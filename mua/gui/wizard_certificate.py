@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from mua.core.account import Account, ServerSettings
 from mua.core.i18n import N_, _
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui.wizard_logic import Kind, is_address
 from mua.net.tls import CertificateProblem
 from mua.store import paths

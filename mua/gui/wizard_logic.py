@@ -15,7 +15,7 @@ from typing import Any, Literal
 from mua.core.account import Account, Pop3Settings, ServerSettings
 from mua.core.i18n import N_, T_, _, error_text, translated
 from mua.core.legs import Grade
-from mua.core.tls import Security, TlsFacts, TlsMode
+from mua.core.tls_facts import Security, TlsFacts, TlsMode
 from mua.gui.wizard_errors import sentence_for
 from mua.net import imap, submission
 from mua.net.autoconfig import default_urls

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from mua.core.i18n import _
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui import wizard_logic as logic
 from mua.gui.wizard_cleartext import CleartextConsent
 from mua.gui.wizard_page import KINDS, WizardPage

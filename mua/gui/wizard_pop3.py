@@ -10,7 +10,7 @@ from typing import Any
 
 from mua.core.account import Account
 from mua.core.i18n import T_, _, error_text
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.gui.wizard_errors import sentence_for
 from mua.gui.wizard_logic import CheckResult, _problem, protection
 from mua.net import pop3

@@ -32,7 +32,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from xml.parsers import expat
 
 from mua.core.i18n import T_
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.errors import NetError, NetTimeout, chained
 from mua.net.tls import client_context, describe_certificate_error
 

@@ -11,7 +11,7 @@ from mua.core.account import Account, ServerSettings
 from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role
 from mua.core.legs import Source as FactSource
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.net.autoconfig import AutoconfigOAuth2, Kind
 
 # Before anything is probed: the submission and retrieval rows of the recommendation table.

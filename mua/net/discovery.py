@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mua.core.i18n import T_, TN_
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigError, AutoconfigOAuth2, Kind
 from mua.net.candidates import Candidate, Discovery, DiscoveryError, Source, account_from

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mua.core.i18n import T_
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.net import imap, submission
 from mua.net.candidates import Candidate
 from mua.net.dns import DnsError, Resolver

@@ -23,7 +23,7 @@ from imapclient import tls as imapclient_tls
 
 from mua.core.i18n import T_
 from mua.core.legs import Leg, Protocol
-from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.errors import (
     AuthenticationFailed,
     CleartextRefused,

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.net.errors import CertificateInvalid, NetError, ProtocolError, Unreachable
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Leg, Protocol
-from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.errors import (
     AuthenticationFailed,
     CleartextRefused,

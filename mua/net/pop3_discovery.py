@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mua.core.i18n import T_, Text
-from mua.core.tls import Security, TlsFacts
+from mua.core.tls_facts import Security, TlsFacts
 from mua.net import autoconfig
 from mua.net.autoconfig import AutoconfigError
 from mua.net.dns import DnsError, Resolver

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiosmtplib
 
 from mua.core.i18n import T_
-from mua.core.tls import Security, TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import Security, TlsFacts, TlsMode, VerifiedBy
 from mua.net.errors import AuthenticationFailed, CleartextRefused, NetError
 from mua.net.sasl_oauth import BearerAuth, smtp_bearer
 from mua.net.submission_errors import CONNECTING, RequireTlsUnsupported, translate

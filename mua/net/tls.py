@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mua.core.i18n import N_, T_, Text
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from mua.core.content import ContentVerdict
-from mua.net.content import verify_content
+from mua.net.dkim_check import verify_content
 from mua.stack.ca import LOOPBACK
 from mua.stack.spf_check import OUTSIDER_ADDRESS, loopback_aliases_work
 from mua.stack.world import World

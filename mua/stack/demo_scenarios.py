@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from mua.core.i18n import N_
 from mua.core.legs import TraceStatus
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.net.mta_sts import StsMode
 from mua.stack.attacker import AttackMode
 from mua.stack.lmtp import LmtpMode

@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts, TlsMode
+from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import client_context
 from mua.stack.events import EventLog
 from mua.stack.mda import Mda

@@ -21,14 +21,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts
+from mua.core.tls_facts import TlsFacts
 from mua.stack.chaos import ChaosOptions
 from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.oauth_tokens import TokenCheck
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
-from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.smtp_oauth import OAuthSubmission
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts, TlsMode
+from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.dns import Resolver
 from mua.stack.chaos import ChaosOptions
 from mua.stack.events import EventLog
@@ -28,7 +28,7 @@ from mua.stack.lmtp import LmtpClient
 from mua.stack.mda import Mda
 from mua.stack.mx_auth import authentication_results
 from mua.stack.queue import new_queue_id
-from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,

@@ -4,7 +4,7 @@ people meet, each with the demo scenario that shows it and the grade mua gives t
 Rows are legs (`LegKind`), cells are options; a cell's `grade` is what mua grades the leg
 in its scenario (the worst of the legs of that kind, so several relay hops show their
 weakest), checked against a run of every scenario by tests/test_demo_all.py. The desktop
-app draws it (mua/gui/ports_table.py); README.md prints it.
+app draws it (mua/gui/ports_table_window.py); README.md prints it.
 """
 
 from __future__ import annotations

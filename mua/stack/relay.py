@@ -29,7 +29,7 @@ import aiosmtplib
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 from mua.net import dane
 from mua.net.dns import DnsError, Resolver
 from mua.net.dnssec import DnssecBogus

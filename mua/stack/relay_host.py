@@ -29,11 +29,11 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mua.core.legs import Role
-from mua.core.tls import TlsMode
+from mua.core.tls_facts import TlsMode
 from mua.stack.events import EventLog
 from mua.stack.mta import Mta
 from mua.stack.queue import MailQueue, new_queue_id
-from mua.stack.received import prepend_header, received_header, with_keyword
+from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.relay import NextHop, RelayClient
 from mua.stack.smtpd import WorldSMTP, bound_port, listen, peer_ip, session_tls
 

@@ -11,7 +11,7 @@ import aiosmtplib
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Leg, Outcome, Role
-from mua.core.tls import TlsFacts, VerifiedBy
+from mua.core.tls_facts import TlsFacts, VerifiedBy
 from mua.stack.tls_policy import PolicyRefusal, TlsPolicy
 
 

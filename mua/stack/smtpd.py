@@ -13,7 +13,7 @@ from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, syntax
 
-from mua.core.tls import TlsFacts, TlsMode
+from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, ChaosSource, Fault, pick
 from mua.stack.limits import ConnectionGate

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mua.core.i18n import T_
 from mua.core.legs import Leg
-from mua.core.tls import VerifiedBy
+from mua.core.tls_facts import VerifiedBy
 from mua.net import dane
 from mua.net.dns import DnsError, Resolver, TlsaRecord
 from mua.net.dnssec import DnssecBogus

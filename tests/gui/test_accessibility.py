@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
 from mua.client.message_file import read_message_file
 from mua.core.compose import Draft
 from mua.core.legs import Grade
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 from mua.gui.bridge import Bridge
-from mua.gui.compose import ComposeWindow
+from mua.gui.compose_window import ComposeWindow
 from mua.gui.demo_profile import DemoSession
 from mua.gui.hop_diagram import HopDiagram
-from mua.gui.journey import trace_provider
+from mua.gui.journey_source import trace_provider
 from mua.gui.list_icons import lock_icon
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column, GradeRole

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import QApplication
 from mua.core.account import Account, ServerSettings
 from mua.core.compose import Draft
 from mua.core.legs import Grade
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui import compose_logic as logic
 from mua.gui.bridge import Bridge
-from mua.gui.compose import ComposeWindow, RecipientEdit
 from mua.gui.compose_logic import InboundPosture, TravelLookup
+from mua.gui.compose_window import ComposeWindow, RecipientEdit
 from mua.gui.demo_profile import DemoSession
 from mua.gui.theme import human_size
 from mua.stack.provider_options import MxTls

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QToolTip
 from mua.core.compose import Draft
 from mua.core.legs import Grade
 from mua.gui.bridge import Bridge
-from mua.gui.compose import ChipView, ComposeWindow
 from mua.gui.compose_logic import Chip
+from mua.gui.compose_window import ChipView, ComposeWindow
 from mua.gui.demo_profile import DemoSession
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mua.core import grade_text, leg_text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role, Source, Trace, TraceStatus
-from mua.core.tls import TlsFacts, TlsMode, VerifiedBy
+from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
 from mua.gui import hop_plan as hm
 from mua.gui.hop_diagram import HopDiagram
 from mua.gui.hop_panel import HopPanel

@@ -23,7 +23,7 @@ from mua.core.compose import Attachment, Draft
 from mua.core.legs import Grade
 from mua.gui.bridge import Bridge
 from mua.gui.demo_profile import DemoSession
-from mua.gui.journey import trace_provider
+from mua.gui.journey_source import trace_provider
 from mua.gui.main_window import MainWindow
 from mua.gui.message_model import Column, GradeRole
 from mua.gui.theme import grade_colour

@@ -17,10 +17,10 @@ import pytest
 from mua.core.account import Pop3Settings, ServerSettings
 from mua.core.compose import Draft
 from mua.core.legs import Grade, LegKind, Protocol
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui.bridge import Bridge
 from mua.gui.demo_profile import DemoSession
-from mua.gui.journey import trace_provider
+from mua.gui.journey_source import trace_provider
 from mua.gui.main_window import MainWindow
 from tests.gui.test_main_window import (  # noqa: F401  (fixtures)
     ARTIFACTS,

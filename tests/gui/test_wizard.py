@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from PySide6.QtWidgets import QApplication, QWizard
 
 from mua.core.legs import Grade
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui import wizard_certificate as certificates
 from mua.gui import wizard_logic as logic
 from mua.gui.bridge import Bridge

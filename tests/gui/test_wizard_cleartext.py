@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QWizard
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui.wizard import AccountWizard
 from tests.gui.conftest import finish
 

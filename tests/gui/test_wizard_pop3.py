@@ -10,7 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QWizard
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui.wizard import AccountWizard
 from mua.stack.ca import LOOPBACK
 from mua.store.config import AccountStore

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWizard
 
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.gui.wizard import AccountWizard
 from mua.gui.wizard_page import ROLE
 

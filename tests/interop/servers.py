@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mua.core.account import Account, Pop3Settings, ServerSettings
-from mua.core.tls import Security
+from mua.core.tls_facts import Security
 from mua.stack.ca import LocalCA, ServerCert
 
 DOMAIN = "interop.test"

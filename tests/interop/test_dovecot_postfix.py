@@ -27,7 +27,7 @@ from imapclient import IMAPClient
 from mua.cli import main
 from mua.client.engine import Engine
 from mua.core.compose import Attachment, Draft, build_message
-from mua.core.tls import Security, TlsMode, VerifiedBy
+from mua.core.tls_facts import Security, TlsMode, VerifiedBy
 from mua.net.errors import AuthenticationFailed
 from mua.net.submission import SubmissionEndpoint, submit
 from mua.store.cache import CachedMessage

@@ -4,6 +4,7 @@ A good token signs the session in as LOGIN does. A refused one: the error challe
 (`+ <base64 JSON>`), the client's dummy response, then `NO [AUTHENTICATIONFAILED] <why>`.
 Offered only over TLS, when the server has a `token_verifier` (set by the provider). The
 exchange itself is `mua.stack.sasl_bearer`'s (the POP3 server's too); this is IMAP's framing.
+Named as `mua.stack.pop3.oauth_auth` is: the same step in each protocol's server.
 """
 
 from __future__ import annotations

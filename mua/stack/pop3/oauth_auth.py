@@ -5,6 +5,7 @@ A good token signs the session in as USER/PASS does. A refused one: the error ch
 TLS (implicit, or after STLS), when the server has a `token_verifier` (set by the provider),
 also where a legacy provider lets passwords cross in clear. The exchange itself is
 `mua.stack.sasl_bearer`'s (the IMAP server's too); this is POP3's framing.
+Named as `mua.stack.imap.oauth_auth` is: the same step in each protocol's server.
 """
 
 from __future__ import annotations

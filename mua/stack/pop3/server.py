@@ -1,4 +1,5 @@
 """The world's POP3 server (the MS's other face): listeners, sessions, the command loop.
+Named as `mua.stack.imap.server` is: each is its protocol's server.
 
 Implicit TLS on the 995 role (RFC 8314), STLS on the 110 role (RFC 2595); USER/PASS and
 AUTH PLAIN (RFC 5034) only once TLS is up, so no password crosses in clear. CAPA (RFC 2449)

@@ -79,7 +79,7 @@ def _content(raw: bytes, own_hosts: list[str]):
     _head, blank, body = raw.partition(b"\r\n\r\n")
     if not blank or not body:
         return None
-    from mua.net.content import verify_content_offline
+    from mua.net.dkim_check import verify_content_offline
     from mua.store.key_cache import KeyCache
 
     return verify_content_offline(raw, keys=KeyCache(), own_hosts=set(own_hosts))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from mua.core.tls import TlsFacts
+from mua.core.tls_facts import TlsFacts
 
 
 def with_keyword(base: str, *, tls: bool, authenticated: bool) -> str:
