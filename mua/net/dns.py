@@ -28,7 +28,8 @@ import dns.rdtypes.svcbbase
 import dns.resolver
 import dns.rrset
 
-from mua.net.dnssec import ChainOfTrust, DnsError, find_rrset, read_trust_anchor
+from mua.net.dnssec import ChainOfTrust, find_rrset, read_trust_anchor
+from mua.net.dnssec import DnsError as DnsError  # the DNS lookups' error, named here too
 from mua.net.errors import NetTimeout
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from mua.stack.imap.server import ImapLimits
 from mua.stack.limits import ConnectionLimits
 from mua.stack.lmtp import LmtpMode
 from mua.stack.mta import DEFAULT_RETRY_DELAYS, DEFAULT_RETRY_WINDOW
-from mua.stack.pop3.server import Pop3Limits
+from mua.stack.pop3.state import Pop3Limits
 from mua.stack.smtpd import IDLE_TIMEOUT, MAX_RECIPIENTS
 
 
@@ -108,7 +108,7 @@ class ProviderOptions:
     # per listener (MSA 465/587, MX 25, IMAP 993/143): see mua/stack/limits.py
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     max_recipients: int = MAX_RECIPIENTS  # per SMTP transaction; more get 452 4.5.3
-    dkim_sign: bool = True  # the MSA DKIM-signs what it accepts (keys in <dir>/dkim/)
+    dkim_sign: bool = True  # the MTA DKIM-signs what the MSA accepted (keys in <dir>/dkim/)
     # A legacy provider, only in the scenarios that show one: AUTH/LOGIN without TLS on the
     # 587 and 143 roles, and submission in clear on the 25 role (ProviderPorts.legacy_submission).
     cleartext_auth: bool = False

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mua.stack.pop3 import maildrop, oauth_auth
+from mua.stack.pop3.state import Close
+from mua.stack.sasl_bearer import PARSERS
 
 if TYPE_CHECKING:
     from mua.stack.pop3.server import Session
@@ -28,10 +30,6 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]*>)", re.IGNORECASE | re.MU
 
 class Bad(Exception):
     """The command's arguments are not what RFC 1939 allows: answered -ERR and counted."""
-
-
-class Close(Exception):
-    """The session ends (QUIT, a failed STLS handshake)."""
 
 
 _HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {}
@@ -131,7 +129,7 @@ async def auth(session: Session, args: list[str]) -> None:
     if not session.may_authenticate:
         await session.send("-ERR [AUTH] Authentication is disabled before STLS")
         return
-    if args[0].upper() in oauth_auth.PARSERS:  # OAuth2 tokens, over TLS only
+    if args[0].upper() in PARSERS:  # OAuth2 tokens, over TLS only
         await oauth_auth.authenticate_bearer(
             session, args[0].upper(), args[1] if len(args) == 2 else None
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mua.stack.pop3.state import Close
 from mua.stack.sasl_bearer import PARSERS, BearerFailure, Failure, check_bearer
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ def mechanisms(session: Session) -> list[str]:
 
 
 async def authenticate_bearer(session: Session, mechanism: str, initial: str | None) -> None:
-    from mua.stack.pop3.commands import Close
-
     verifier = session.server.token_verifier
     if verifier is None:
         await session.send("-ERR Unsupported mechanism; use PLAIN")

@@ -34,7 +34,7 @@ from mua.stack.imap.protocol import LineTooLong, read_line
 from mua.stack.mailserver import MailServer, MailSession
 from mua.stack.pop3 import commands, oauth_auth
 from mua.stack.pop3.maildrop import Maildrop
-from mua.stack.pop3.state import Pop3Limits, State
+from mua.stack.pop3.state import Close, Pop3Limits, State
 from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,11 @@ class Session(MailSession):
         except LineTooLong as exc:
             if exc.must_close:
                 await self.send("-ERR Line too long; closing")
-                raise commands.Close from exc
+                raise Close from exc
             raise commands.Bad("Line too long") from exc
         except TimeoutError as exc:
             await self.send("-ERR Autologout; idle for too long")
-            raise commands.Close from exc
+            raise Close from exc
         return None if raw is None else raw.decode("utf-8", "replace").rstrip("\r\n")
 
     def _timeout(self) -> float:
@@ -139,7 +139,7 @@ class Session(MailSession):
             args = ([rest] if rest else []) if name == "PASS" else rest.split()
             try:
                 await self.dispatch(name, args)
-            except commands.Close:
+            except Close:
                 return
             except commands.Bad as exc:
                 if await self._bad(str(exc)):
@@ -167,7 +167,7 @@ class Session(MailSession):
                 return
         try:
             await handler(self, args)
-        except (commands.Bad, commands.Close, ConnectionError):
+        except (commands.Bad, Close, ConnectionError):
             raise
         except Exception:
             log.exception("POP3 command %s failed", name)
@@ -181,7 +181,7 @@ class Session(MailSession):
                 await self.send("-ERR [SYS/TEMP] chaos: closing the connection")
             else:
                 self.writer.transport.abort()
-            raise commands.Close
+            raise Close
         replies = POP3_TEMPORARY if disruption.fault is Fault.TEMPORARY else POP3_PERMANENT
         await self.send(pick(replies, disruption))
 
@@ -201,7 +201,7 @@ class Session(MailSession):
             await self.send("-ERR TLS is already active")
             return
         if not await self.upgrade_to_tls("STLS", "+OK Begin TLS negotiation"):
-            raise commands.Close
+            raise Close
 
     async def login(self, username: str, password: str) -> None:
         mailbox = self.server.users.authenticate(username, password)

@@ -16,6 +16,10 @@ class Pop3Limits:
     max_bad_commands: int = 20
 
 
+class Close(Exception):
+    """The session ends (QUIT, a failed STLS handshake, a refused token's cancel)."""
+
+
 class State(Enum):
     AUTHORIZATION = "authorization"
     TRANSACTION = "transaction"
