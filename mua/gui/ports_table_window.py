@@ -1,7 +1,8 @@
 """The ports-and-encryption table as a window (Demo menu): rows are the legs of a message's
 trip, columns the options people meet for each, every cell showing the grade mua gives
 that leg and running its scenario when clicked (as the Demo menu does: the message lands
-in the main window with its journey). The table itself is mua/stack/ports_table.py."""
+in the main window with its journey). The table itself is mua/stack/ports_table.py; the
+Demo menu (mua.gui.scenarios.show_ports_table) opens this window and runs what is clicked."""
 
 from __future__ import annotations
 
@@ -90,21 +91,3 @@ def _cell_item(option: str, scenario: str, grade: Grade) -> QTableWidgetItem:
     )
     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
     return item
-
-
-def show_ports_table(window: QMainWindow, bridge) -> PortsTableWindow:
-    """Open (or raise) the table over `window`; a click runs the scenario there."""
-    from mua.gui.scenarios import run_scenario
-
-    def run(name: str) -> None:
-        actions = getattr(window, "scenario_actions", [])
-        if all(action.isEnabled() for action in actions):  # one scenario at a time
-            run_scenario(window, bridge, name)
-
-    shown = getattr(window, "ports_table", None)
-    if shown is None:
-        shown = PortsTableWindow(window, run)
-        window.ports_table = shown
-    shown.show()
-    shown.raise_()
-    return shown

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
@@ -21,6 +22,9 @@ from mua.core.labels import status_label
 from mua.core.legs import TraceStatus
 from mua.stack.scenario_names import SCENARIO_NAMES
 from mua.store.cache_rows import message_id_key
+
+if TYPE_CHECKING:
+    from mua.gui.ports_table_window import PortsTableWindow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
     menu.addSeparator()
     table = QAction(_("Ports and encryption table…"), window)
     table.setStatusTip(_("Every leg's options side by side, each with its grade and scenario"))
-    table.triggered.connect(lambda _checked=False: _show_table(window, bridge))
+    table.triggered.connect(lambda _checked=False: show_ports_table(window, bridge))
     menu.addAction(table)
     window.ports_table_action = table
     if getattr(window.demo, "ready", True):
@@ -65,10 +69,24 @@ def describe_scenarios(window: QMainWindow) -> None:
         action.setToolTip(description)
 
 
-def _show_table(window: QMainWindow, bridge) -> None:
-    from mua.gui.ports_table_window import show_ports_table
+def show_ports_table(window: QMainWindow, bridge) -> PortsTableWindow:
+    """Open (or raise) the ports table (mua.gui.ports_table_window) over `window`; a click
+    on a cell runs its scenario here, when no other is running. Imported on first use, as
+    the scenarios are: the table's descriptions come from the mail world's modules."""
+    from mua.gui.ports_table_window import PortsTableWindow
 
-    show_ports_table(window, bridge)
+    def run(name: str) -> None:
+        actions = getattr(window, "scenario_actions", [])
+        if all(action.isEnabled() for action in actions):  # one scenario at a time
+            run_scenario(window, bridge, name)
+
+    shown = getattr(window, "ports_table", None)
+    if shown is None:
+        shown = PortsTableWindow(window, run)
+        window.ports_table = shown
+    shown.show()
+    shown.raise_()
+    return shown
 
 
 def where_to_look(mail) -> tuple[str, str, str]:
