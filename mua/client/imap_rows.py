@@ -12,6 +12,7 @@ import email.header
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from mua.store.cache import CachedMessage
 
@@ -77,13 +78,13 @@ def _text(value: bytes | None) -> str:
         return raw
 
 
-def _address(addr) -> tuple[str, str]:
+def _address(addr: Any) -> tuple[str, str]:  # imapclient's Address (untyped)
     mailbox = (addr.mailbox or b"").decode("utf-8", "replace")
     host = (addr.host or b"").decode("utf-8", "replace")
     return _text(addr.name), f"{mailbox}@{host}" if host else mailbox
 
 
-def _has_attachment(structure) -> bool:
+def _has_attachment(structure: Any) -> bool:  # imapclient's BodyData (untyped)
     if structure is None:
         return False
     if structure.is_multipart:
@@ -97,7 +98,7 @@ def _has_attachment(structure) -> bool:
     )
 
 
-def cached_message(account: str, folder: str, uid: int, data: dict) -> CachedMessage:
+def cached_message(account: str, folder: str, uid: int, data: dict[bytes, Any]) -> CachedMessage:
     env = data.get(b"ENVELOPE")
     internal = data.get(b"INTERNALDATE")
     internaldate = internal.timestamp() if isinstance(internal, datetime) else time.time()

@@ -43,7 +43,7 @@ class LoopbackRedirect:
         site = web.TCPSite(self._runner, LOOPBACK, 0)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets
+        assert isinstance(server, asyncio.Server) and server.sockets
         self.port = int(server.sockets[0].getsockname()[1])
 
     async def answer(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TypeVar
 
 import aiosmtplib
 
@@ -27,6 +27,7 @@ from mua.net import dane
 from mua.net.dns import DnsError, Resolver
 
 LOOKUP_TIMEOUT = 3.0  # seconds, per step: the strip must never keep anyone waiting
+T = TypeVar("T")
 SMTP_PORT = 25
 
 
@@ -156,7 +157,7 @@ async def inbound_posture(
     )
 
 
-async def _bounded(lookup: Callable[[], Awaitable[Any]], timeout: float):
+async def _bounded(lookup: Callable[[], Awaitable[T]], timeout: float) -> T | Text:
     """The lookup's answer, or a sentence saying why there is none. (A callable, not a
     coroutine: cancelled before it starts, it leaves no coroutine un-awaited.)"""
     try:
@@ -166,7 +167,9 @@ async def _bounded(lookup: Callable[[], Awaitable[Any]], timeout: float):
         return T_("Lookup failed: {reason}", reason=_reason(exc))
 
 
-async def _starttls_offered(resolver: Resolver, host: str, port: int, timeout: float):
+async def _starttls_offered(
+    resolver: Resolver, host: str, port: int, timeout: float
+) -> bool | Text:
     """Whether `host` lists STARTTLS after EHLO (True/False), or why it could not be asked."""
     try:
         async with asyncio.timeout(timeout):

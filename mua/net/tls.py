@@ -109,7 +109,8 @@ def client_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         if not ca_file:
             raise
-        why = (exc.strerror if isinstance(exc, OSError) else None) or exc.reason or str(exc)
+        reason = exc.reason if isinstance(exc, ssl.SSLError) else None
+        why = exc.strerror or reason or str(exc)
         raise CaFileError(
             T_(
                 "The CA file {path} cannot be used ({why}); fix the path in the account's "

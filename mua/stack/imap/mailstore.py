@@ -198,7 +198,7 @@ class MailStore:
             self._check()
             self._sync_folders()
             names = set(self._rows)
-            parents = set()
+            parents: set[str] = set()
             for name in names:
                 levels = name.split(DELIMITER)
                 parents.update(DELIMITER.join(levels[:i]) for i in range(1, len(levels)))
