@@ -18,6 +18,7 @@ from mua.store.cache import MailCache
 from mua.store.config import AccountStore
 from mua.store.outbox import Outbox
 from mua.store.secrets import Secrets
+from tests.conftest import eventually
 
 
 class MemoryKeyring(KeyringBackend):
@@ -94,3 +95,17 @@ def make_engine(
         outbox=Outbox(tmp_path / "outbox"),
         timeout=10.0,
     )
+
+
+def idle_sent(engine: Engine, address: str) -> bool:
+    """Whether the account's IDLE connection has selected its folder and sent IDLE
+    (imapclient keeps the command's tag): what arrives from then on, the server reports,
+    at the start of the IDLE or during it."""
+    idler = engine._idlers.get(address.lower())
+    session = idler.connected_session if idler is not None else None
+    return session is not None and session.client._idle_tag is not None
+
+
+async def idling(engine: Engine, address: str) -> None:
+    """Wait until `idle_sent`."""
+    await eventually(lambda: idle_sent(engine, address), what=f"the IDLE of {address}")

@@ -17,7 +17,7 @@ from mua.net.errors import AuthenticationFailed, CertificateInvalid, Unreachable
 from mua.stack.ca import LocalCA
 from mua.stack.world import World
 from mua.store.cache import MailCache
-from tests.client_fixtures import make_engine, memory_keyring, world_account  # noqa: F401
+from tests.client_fixtures import idling, make_engine, memory_keyring, world_account  # noqa: F401
 from tests.conftest import eventually, fast_options, maildir_messages
 
 pytestmark = pytest.mark.usefixtures("memory_keyring")
@@ -101,11 +101,9 @@ async def test_idle_hears_new_mail(world: World, tmp_path: Path) -> None:
     try:
         await engine.sync("bob@b.test", ["INBOX"])
         waiting = asyncio.create_task(engine.wait_for_change("bob@b.test", "INBOX", 10))
-        await asyncio.sleep(0.2)  # let the IDLE start
-        started = time.monotonic()
+        await idling(engine, "bob@b.test")
         await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Ping"))
-        assert await waiting is True
-        assert time.monotonic() - started < 5
+        assert await waiting is True  # before the IDLE's 10 seconds were up
     finally:
         await engine.aclose()
 
@@ -311,7 +309,7 @@ async def test_removing_an_account_forgets_it_but_never_strands_the_outbox(
         await engine.send(Draft(sender="alice@a.test", to=("bob@b.test",), subject="Hello"))
         await _arrives(engine, "bob@b.test", "Hello")
         idle = asyncio.create_task(engine.wait_for_change("bob@b.test", "INBOX", 10))
-        await asyncio.sleep(0.2)
+        await idling(engine, "bob@b.test")  # removal shuts a live IDLE connection
         bob = engine.account("bob@b.test")
         await engine.remove_account("bob@b.test")
         assert engine.accounts.get("bob@b.test") is None

@@ -81,9 +81,9 @@ async def test_with_a_policy_the_attacker_reads_nothing(name: str, tmp_path: Pat
 
 
 async def test_deferred_scenarios_return_without_waiting_for_retries(tmp_path: Path) -> None:
-    import time
-
-    started = time.monotonic()
+    """The first deferral ends the wait: the journey holds that one attempt, not the retries
+    (after 1, 2 and 4 seconds) that waiting for the timeout would have seen."""
     trace = await run_demo(SCENARIOS["strip-dane"], tmp_path, timeout=20.0)
     assert trace.status is TraceStatus.DEFERRED
-    assert time.monotonic() - started < 10.0  # the first deferral ends the wait
+    relays = [leg for leg in trace.legs if leg.kind is LegKind.RELAY]
+    assert len(relays) == 1, relays

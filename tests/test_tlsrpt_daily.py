@@ -99,7 +99,7 @@ async def test_the_world_stops_while_a_report_is_on_its_way(tmp_path: Path) -> N
     miss its cancellation (Python 3.11's asyncio.wait_for swallows one that arrives as the
     event it waits for is set, which the cancelled relay does), or the world's stop waited
     until something else cancelled it, or for ever."""
-    options = _options()
+    options = _options(retry_delays=(3600.0,))  # no retry ends a stop that hangs
     options.providers["b.test"] = replace(
         options.providers["b.test"],
         tlsrpt_rua=("mailto:tls-reports@b.test",),
@@ -116,10 +116,8 @@ async def test_the_world_stops_while_a_report_is_on_its_way(tmp_path: Path) -> N
         outcome = await mta.send_tls_report("b.test", today)
         assert outcome.sent == ("mailto:tls-reports@b.test",)
     finally:
-        started = time.monotonic()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(20):  # a stop that missed its cancellation never ends
             await world.stop()
-    assert time.monotonic() - started < 5
 
 
 async def test_an_https_rua_that_refused_the_report_is_tried_again(tmp_path: Path) -> None:

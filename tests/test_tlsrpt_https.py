@@ -9,7 +9,6 @@ import email
 import email.policy
 import gzip
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -102,7 +101,6 @@ async def test_anything_but_a_2xx_is_a_failure(
     cert = world.ca.server_cert("tlsrpt.b.test")
     handler = _silent if answer is None else _answering(answer)
     async for port in _serve(handler, cert.server_context()):
-        started = time.monotonic()
         with pytest.raises(HttpsPostError, match=why):
             await post(
                 f"https://tlsrpt.b.test:{port}/v1",
@@ -112,7 +110,6 @@ async def test_anything_but_a_2xx_is_a_failure(
                 context=client_context(world.ca.ca_file),
                 timeout=0.3,
             )
-        assert time.monotonic() - started < 5
 
 
 async def test_a_host_without_an_address_is_a_failure(world: World) -> None:

@@ -29,6 +29,7 @@ from mua.gui.message_model import Column, GradeRole
 from mua.gui.theme import grade_colour
 from mua.gui.window_settings import app_settings
 from mua.store import paths
+from tests.client_fixtures import idle_sent
 from tests.conftest import fast_options
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -141,7 +142,8 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
     assert "TLSv1.3" in window.security_label.text()
     heard: list[tuple[str, int]] = []
     window.newMail.connect(lambda account, count: heard.append((account, count)))
-    qtbot.wait(300)  # IDLE listens now: the message below comes in by itself
+    # IDLE under way: the message below comes in by itself
+    qtbot.waitUntil(lambda: idle_sent(session.engine, BOB), timeout=WAIT)
 
     draft = Draft(
         sender="alice@a.test",
@@ -205,26 +207,30 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
     index = window.messages.index(row_of(window, "Plans for Friday"), Column.SUBJECT)
     qtbot.waitUntil(lambda: not window.messages.data(index, Qt.ItemDataRole.FontRole), timeout=WAIT)
     ARTIFACTS.mkdir(exist_ok=True)
-    window.resize(1280, 800)
-    qtbot.wait(50)
+    window.resize(1280, 800)  # laid out at once; grab() paints
     assert window.grab().save(str(ARTIFACTS / "main_window.png"))
     split = window.content.sizes()
     window.act_journey.trigger()
-    qtbot.wait(50)
-    assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))
-    assert window.content.sizes()[1] > split[1]  # widened for the journey
     journey = window.hop_panel.ensure()
-    assert journey.scroll.horizontalScrollBar().maximum() == 0  # the whole journey in view
+
+    def widened() -> None:  # for the journey: the whole of it in view
+        assert window.content.sizes()[1] > split[1]
+        assert journey.scroll.horizontalScrollBar().maximum() == 0
+
+    qtbot.waitUntil(widened)
+    assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))
     window.resize(1600, 900)  # wider: the diagram grows back towards its natural size
-    qtbot.wait(50)
-    window._fit_journey()
-    qtbot.wait(50)
-    assert journey.diagram.scale() > 0.8
+
+    def fitted() -> None:  # once the layout has followed the new size
+        window._fit_journey()
+        assert journey.diagram.scale() > 0.8
+
+    qtbot.waitUntil(fitted)
     assert window.grab().save(str(ARTIFACTS / "main_window_journey_wide.png"))
     window.resize(1280, 800)
-    qtbot.wait(50)
     window.tabs.setCurrentIndex(0)
-    assert abs(window.content.sizes()[0] - split[0]) <= 2  # the user's own split again
+    # the user's own split again
+    qtbot.waitUntil(lambda: abs(window.content.sizes()[0] - split[0]) <= 2)
     check_journey_as_drawn(window.hop_panel.ensure().diagram)
     window.tabs.setCurrentIndex(0)
 
@@ -337,15 +343,18 @@ def test_dark_palette_is_followed(qtbot, qapp, window: MainWindow) -> None:
     try:
         window.reader.remote_bar.show()
         window.resize(1280, 800)
-        qtbot.wait(50)
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = window.grab()
-        assert shot.save(str(ARTIFACTS / "main_window_dark.png"))
-        image, ratio = shot.toImage(), shot.devicePixelRatio()
-        for widget in (window.reader.header, window.reader.remote_bar, window.message_view):
-            spot = widget.mapTo(window, widget.rect().bottomRight()) - QPoint(3, 3)
-            sample = image.pixelColor(int(spot.x() * ratio), int(spot.y() * ratio))
-            assert sample.lightness() < 90, f"{widget.objectName()}: {sample.name()}"
+
+        def dark() -> None:  # once the palette change has reached every widget
+            shot = window.grab()
+            assert shot.save(str(ARTIFACTS / "main_window_dark.png"))
+            image, ratio = shot.toImage(), shot.devicePixelRatio()
+            for widget in (window.reader.header, window.reader.remote_bar, window.message_view):
+                spot = widget.mapTo(window, widget.rect().bottomRight()) - QPoint(3, 3)
+                sample = image.pixelColor(int(spot.x() * ratio), int(spot.y() * ratio))
+                assert sample.lightness() < 90, f"{widget.objectName()}: {sample.name()}"
+
+        qtbot.waitUntil(dark)
         icon = window.act_reply.icon().pixmap(QSize(24, 24)).toImage()
         inked = [icon.pixelColor(x, y) for x in range(24) for y in range(24)]
         assert max(c.lightness() for c in inked if c.alpha() > 200) > 180  # light ink

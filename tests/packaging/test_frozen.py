@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,14 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[name] = str(home / name.lower())
     return env
+
+
+def _until(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll `condition` every 0.1 s until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"nothing happened within {timeout:g} s"
+        time.sleep(0.1)
 
 
 def _run(command: list[str], home: Path, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -170,12 +178,23 @@ def test_open_an_eml_as_the_file_association_does(frozen: Path, tmp_path: Path) 
         "Subject: sample\r\n\r\nbody\r\n"
     )
     env = _env(tmp_path)
-    with subprocess.Popen([str(frozen), "open", str(eml)], env=env, stderr=subprocess.PIPE) as proc:
-        time.sleep(3)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    env["QT_LOGGING_RULES"] = "qt.widgets.painting=true"  # says when the window is flushed
+    stderr_file = tmp_path / "stderr.txt"
+    with open(stderr_file, "w") as err:
+        proc = subprocess.Popen([str(frozen), "open", str(eml)], env=env, stderr=err)
+    try:
+        _until(
+            lambda: (
+                proc.poll() is not None
+                or re.search(r"Flushing QRegion.* of MessageFileWindow\(", stderr_file.read_text())
+            )
+        )
+        assert proc.poll() is None, stderr_file.read_text()  # painted, and open
+    finally:
         proc.terminate()
-        _out, err = proc.communicate(timeout=30)
-    assert b"Traceback" not in err
+        proc.communicate(timeout=30)
+    assert "Traceback" not in stderr_file.read_text()
+    env.pop("QT_LOGGING_RULES")
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         env.pop(name, None)
     text = subprocess.run(
