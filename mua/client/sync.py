@@ -17,8 +17,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from imapclient import response_parser
-
 from mua.client.imap_connection import ImapConnection
 from mua.client.imap_rows import (
     FETCH_ITEMS,
@@ -136,40 +134,24 @@ class AccountSync(ImapConnection):
         expunged since the cached HIGHESTMODSEQ (VANISHED (EARLIER)) and the flags that
         changed, so nothing is compared message by message. None: use a full sync (the
         server's UIDVALIDITY changed, so its QRESYNC data would not apply)."""
-        client = self.session.client
+        session = self.session
         key = self.account.key
-        qresync = f"(QRESYNC ({cached.uidvalidity} {cached.highestmodseq}))"
-        imap = client._imap  # imapclient has no QRESYNC SELECT: imaplib's plain command
-        typ, data = imap._simple_command("EXAMINE", client._normalise_folder(folder), qresync)
-        if typ != "OK":
-            raise ImapError(
-                T_(
-                    "The server refused to open {folder}: {answer}; try again later.",
-                    folder=folder,
-                    answer=repr(data),
-                )
-            )
-        imap.state = "SELECTED"
-        untagged = imap.untagged_responses
-        vanished_lines = untagged.pop("VANISHED", [])
-        changed_lines = untagged.pop("FETCH", [])
-        info = client._process_select_response(untagged)
-        if int(info.get(b"UIDVALIDITY", 0)) != cached.uidvalidity:
+        answer = session.examine_qresync(folder, cached.uidvalidity, cached.highestmodseq)
+        if answer.uidvalidity != cached.uidvalidity:
             return None
         known = self.cache.uids(key, folder)
-        gone = uids_in_sets(known, vanished_lines)
+        gone = uids_in_sets(known, answer.vanished)
         if gone:
             self.cache.remove_messages(key, folder, gone)
         flags: dict[int, frozenset[str]] = {}
-        if changed_lines:
-            changes = response_parser.parse_fetch_response(changed_lines, uid_is_key=True)
-            for uid, data in changes.items():
-                new = flag_set(data.get(b"FLAGS", ()))
-                row = self.cache.message(key, folder, uid)
-                if row is not None and row.flags != new:
-                    flags[uid] = new
+        for uid, raw in answer.flags.items():
+            new = flag_set(raw)
+            row = self.cache.message(key, folder, uid)
+            if row is not None and row.flags != new:
+                flags[uid] = new
         if flags:
             self.cache.update_flags(key, folder, flags)
+        client = session.client
         top = max(known, default=0)
         new_uids = [u for u in client.search(["UID", f"{top + 1}:*"]) if u > top]
         for batch in batches(new_uids, BATCH):
@@ -181,8 +163,8 @@ class AccountSync(ImapConnection):
             key,
             folder,
             uidvalidity=cached.uidvalidity,
-            uidnext=int(info.get(b"UIDNEXT", 0)) or None,
-            highestmodseq=int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
+            uidnext=answer.uidnext or None,
+            highestmodseq=answer.highestmodseq,
         )
         return FolderSync(folder, len(new_uids), len(gone), len(flags), False, "qresync")
 

@@ -18,8 +18,9 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from imapclient import IMAPClient, exceptions, imap4
+from imapclient import IMAPClient, exceptions, imap4, response_parser
 from imapclient import tls as imapclient_tls
+from imapclient.imap_utf7 import encode as encode_utf7
 
 from mua.core.i18n import T_
 from mua.core.legs import Leg, Protocol
@@ -98,6 +99,20 @@ class _Client(IMAPClient):
         if self.ssl:
             return _AddressedTLS(e.verify_name, e.host, e.port, self._ctx, self._connect_timeout)
         return _AddressedPlain(e.verify_name, e.host, e.port, self._connect_timeout)
+
+
+@dataclass(frozen=True)
+class QresyncExamine:
+    """What EXAMINE with QRESYNC answered (RFC 7162 section 3.2.5): the folder's counters,
+    the UIDs expunged since the mod-sequence given (`vanished`: the UID sets of VANISHED
+    (EARLIER) as the server wrote them, "(EARLIER) 3:5,9"; they may name UIDs never seen)
+    and the flags of messages changed since (`flags`: UID -> FLAGS)."""
+
+    uidvalidity: int | None
+    uidnext: int | None
+    highestmodseq: int | None
+    vanished: tuple[bytes, ...]
+    flags: dict[int, tuple[bytes, ...]]
 
 
 class ImapSession:
@@ -211,6 +226,40 @@ class ImapSession:
             auth=self.auth,
         )
 
+    def examine_qresync(self, folder: str, uidvalidity: int, modseq: int) -> QresyncExamine:
+        """EXAMINE `folder` (read-only) with QRESYNC parameters, on a session that has
+        ENABLEd QRESYNC: the server says what changed since `modseq`, so nothing need be
+        compared message by message. When `uidvalidity` is no longer the folder's, the server
+        ignores the parameters (the answer's uidvalidity differs). A NO raises ImapError; a
+        BAD or a dropped connection, imaplib's own errors (the caller's retries tell them
+        apart).
+
+        imapclient has no SELECT with parameters, so this speaks through its imaplib
+        connection (`client._imap`, the one private name used: pyproject pins imapclient's
+        minor series for it) with imaplib's public calls."""
+        imap = self.client._imap
+        imap.untagged_responses.clear()  # as imaplib's select(): earlier answers are not this one's
+        parameters = f"(QRESYNC ({uidvalidity:d} {modseq:d}))"
+        typ, data = imap.xatom("EXAMINE", _mailbox(folder), parameters)
+        if typ != "OK":
+            raise ImapError(
+                T_(
+                    "The server refused to open {folder}: {answer}; try again later.",
+                    folder=folder,
+                    answer=repr(data),
+                )
+            )
+        imap.state = "SELECTED"  # what imaplib's select() would have set
+        changed = [line for line in imap.response("FETCH")[1] if line is not None]
+        fetched = response_parser.parse_fetch_response(changed, uid_is_key=True)
+        return QresyncExamine(
+            uidvalidity=_number(imap, "UIDVALIDITY"),
+            uidnext=_number(imap, "UIDNEXT"),
+            highestmodseq=_number(imap, "HIGHESTMODSEQ"),
+            vanished=tuple(line for line in imap.response("VANISHED")[1] if line is not None),
+            flags={uid: tuple(data.get(b"FLAGS", ())) for uid, data in fetched.items()},
+        )
+
     def close(self) -> None:
         _quietly_close(self.client)
 
@@ -232,6 +281,19 @@ def _observed_tls(client: IMAPClient, endpoint: ImapEndpoint) -> TlsFacts:
         verified_by=VerifiedBy.PKI,
         peer_name=endpoint.verify_name,
     )
+
+
+def _mailbox(name: str) -> bytes:
+    """A folder name as a quoted string on the wire, in modified UTF-7 (RFC 3501 section
+    5.1.3), as imapclient writes it."""
+    encoded: bytes = encode_utf7(name)
+    return b'"' + encoded.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def _number(imap: imaplib.IMAP4, code: str) -> int | None:
+    """The number of a response code in the last answer ("* OK [UIDNEXT 7]"), or None."""
+    values = [v for v in imap.response(code)[1] if v is not None]
+    return int(values[-1]) if values else None
 
 
 def _quietly_close(client: IMAPClient) -> None:
