@@ -26,6 +26,7 @@ from mua.stack.imap.arguments import (
     parse_status_items,
     parse_store_args,
 )
+from mua.stack.imap.command_reader import read_command
 from mua.stack.imap.protocol import (
     Atom,
     Bracketed,
@@ -40,7 +41,6 @@ from mua.stack.imap.protocol import (
     nstring,
     parse_command,
     quote,
-    read_command,
 )
 
 

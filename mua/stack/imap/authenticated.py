@@ -8,7 +8,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import arguments, mailstore, protocol
+from mua.stack.imap import arguments, command_reader, mailstore, protocol
 from mua.stack.imap.command_args import at_least, mailbox, text
 from mua.stack.imap.model import SEEN
 from mua.stack.imap.selected import SelectedMailbox
@@ -231,7 +231,7 @@ async def idle(session: Session, cmd: protocol.Command) -> None:
     # DONE is read as any command line is: a line over the limit is never parsed in part.
     limits = session.server.limits
     done = asyncio.ensure_future(
-        protocol.read_line(
+        command_reader.read_line(
             session.reader, max_line=limits.max_line, timeout=2 * limits.idle_timeout
         )
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import protocol
+from mua.stack.imap import command_reader
 from mua.stack.imap.session import CloseConnection
 from mua.stack.sasl_bearer import PARSERS as PARSERS
 from mua.stack.sasl_bearer import BearerFailure, Failure, check_bearer
@@ -48,7 +48,7 @@ async def authenticate_bearer(
 
 async def _read_response(session: Session, continuation: str) -> str:
     await session.send(continuation)
-    line = await protocol.read_line(
+    line = await command_reader.read_line(
         session.reader, max_line=session.server.limits.max_line, timeout=60
     )
     if line is None:

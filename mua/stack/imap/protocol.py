@@ -1,15 +1,14 @@
 """IMAP4rev1 server-side wire syntax (RFC 3501 section 9, LITERAL+ RFC 7888, CONDSTORE RFC 7162).
 
-Pure functions over bytes and str, except `read_command`, which reads one command (its line
-and any literals inside it) off an asyncio stream. Anything a client can get wrong raises
-`ProtocolError`, whose message is fit for a `BAD` reply.
+Pure functions over bytes and str: a command as read (`CommandLine`; `command_reader.py`
+reads it off the stream) into tokens, the arguments every command shares, and the strings
+of a response. Anything a client can get wrong raises `ProtocolError`, whose message is fit
+for a `BAD` reply.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -60,7 +59,7 @@ class LiteralTooBig(ProtocolError):
         return not self.synchronizing
 
 
-# --- one command off the wire ---------------------------------------------------------------
+# --- one command as read --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -90,118 +89,27 @@ class CommandLine:
                 texts.append(raw[pos:])
                 return cls(tuple(texts), tuple(literals))
             text = raw[pos : end - 1 if raw[end - 1 : end] == b"\r" and end > pos else end]
-            match = _LITERAL_MARK.search(text)
+            match = LITERAL_MARK.search(text)
             if match is None:  # a line end that ends no literal: the command ends here
                 if raw[end + 1 :]:
-                    raise ProtocolError("more than one command line", tag=_tag_of(raw))
+                    raise ProtocolError("more than one command line", tag=tag_of(raw))
                 texts.append(text)
                 return cls(tuple(texts), tuple(literals))
             size = int(match.group(1))
             if len(raw) - (end + 1) < size:
-                raise ProtocolError("literal shorter than declared", tag=_tag_of(raw))
+                raise ProtocolError("literal shorter than declared", tag=tag_of(raw))
             texts.append(text)
             literals.append(raw[end + 1 : end + 1 + size])
             pos = end + 1 + size
 
 
-_LITERAL_MARK = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
+LITERAL_MARK = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
 
 
-def _strip_eol(line: bytes) -> bytes:
-    return line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
-
-
-def _tag_of(head: bytes) -> str | None:
+def tag_of(head: bytes) -> str | None:
+    """The tag a command line starts with, if it is a valid one."""
     tag = head.split(b" ", 1)[0]
     return tag.decode() if tag and all(c in _TAG for c in tag) else None
-
-
-async def _chunk(reader: asyncio.StreamReader, timeout: float) -> bytes:
-    """Up to and including the next LF, or as much as the reader buffers; b"" at EOF."""
-    try:
-        return await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
-    except asyncio.IncompleteReadError:
-        return b""
-    except asyncio.LimitOverrunError as exc:  # no LF within the reader's buffer limit
-        return await asyncio.wait_for(reader.read(max(exc.consumed, 1)), timeout)
-
-
-async def read_line(reader: asyncio.StreamReader, *, max_line: int, timeout: float) -> bytes | None:
-    """One line up to and including LF; None at end of stream. Raises LineTooLong past
-    `max_line` octets and TimeoutError when the peer is silent for `timeout` seconds."""
-    buf = bytearray()
-    while not buf.endswith(b"\n"):
-        chunk = await _chunk(reader, timeout)
-        if not chunk:
-            return None  # EOF inside a line: the client has gone
-        buf += chunk
-        if len(buf) > max_line:
-            head = bytes(buf[:200])
-            tag = _tag_of(head) if b" " in head else None
-            tail, dropped = bytes(buf[-32:]), len(buf)
-            while not tail.endswith(b"\n"):  # drop the rest, within reason
-                if dropped > max(16 * max_line, 1 << 20):
-                    raise LineTooLong("command line too long", tag, must_close=True)
-                chunk = await _chunk(reader, timeout)
-                if not chunk:
-                    return None
-                tail, dropped = (tail + chunk)[-32:], dropped + len(chunk)
-            literal_plus = re.search(rb"\{\d+\+\}\r?\n\Z", tail) is not None
-            raise LineTooLong("command line too long", tag, must_close=literal_plus)
-    return bytes(buf)
-
-
-async def read_command(
-    reader: asyncio.StreamReader,
-    send_continuation: Callable[[], Awaitable[None]],
-    *,
-    max_line: int = 64 * 1024,
-    max_literal: int = 50 * 1024 * 1024,
-    timeout: float,
-) -> CommandLine | None:
-    """Read one whole command, literals included; None when the client has gone.
-
-    A synchronising literal `{N}` gets `send_continuation()` (which should write `+ Ready`)
-    before its octets are read; a LITERAL+ `{N+}` is read at once (RFC 7888). `max_line`
-    bounds the text of the command, `max_literal` the sum of its literals: past them this
-    raises LineTooLong or LiteralTooBig (see there for what the caller must do next).
-    `timeout` is the longest silence allowed inside the command (TimeoutError)."""
-    texts: list[bytes] = []
-    literals: list[bytes] = []
-    text_used = literal_used = 0
-    while True:
-        try:
-            line = await read_line(reader, max_line=max_line - text_used, timeout=timeout)
-        except LineTooLong as exc:
-            if texts:
-                exc.tag = _tag_of(texts[0])
-            raise
-        if line is None:
-            return None
-        text = _strip_eol(line)
-        texts.append(text)
-        text_used += len(line)
-        match = _LITERAL_MARK.search(text)
-        if match is None:
-            return CommandLine(tuple(texts), tuple(literals))
-        size, synchronizing = int(match.group(1)), not match.group(2)
-        literal_used += size
-        if literal_used > max_literal:
-            raise LiteralTooBig(
-                f"literal of {size} octets is over the limit of {max_literal}",
-                tag=_tag_of(texts[0]),
-                synchronizing=synchronizing,
-            )
-        if synchronizing:
-            await send_continuation()
-        data = bytearray()
-        try:
-            while len(data) < size:
-                want = min(size - len(data), 64 * 1024)
-                data += await asyncio.wait_for(reader.readexactly(want), timeout)
-        except asyncio.IncompleteReadError:
-            return None
-        literals.append(bytes(data))
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -247,7 +155,7 @@ class Command:
 def parse_command(raw: CommandLine | bytes) -> Command:
     """Tag, command name and argument tokens; atom NIL becomes None (`astring` undoes it)."""
     line = raw if isinstance(raw, CommandLine) else CommandLine.from_bytes(raw)
-    tag = _tag_of(line.texts[0])
+    tag = tag_of(line.texts[0])
     try:
         tokens = _tokenize(line)
     except ProtocolError as exc:
@@ -274,7 +182,7 @@ def _tokenize(line: CommandLine) -> list[Token]:
     for index, text in enumerate(line.texts):
         pos, end = 0, len(text)
         if index < len(line.literals):
-            end = _LITERAL_MARK.search(text).start()  # type: ignore[union-attr]
+            end = LITERAL_MARK.search(text).start()  # type: ignore[union-attr]
         while pos < end:
             c = text[pos]
             closer, items, _ = stack[-1]

@@ -26,6 +26,7 @@ from mua.stack.chaos import IMAP_PERMANENT, IMAP_TEMPORARY, Fault, next_fault, p
 from mua.stack.imap import (
     any_state,
     authenticated,
+    command_reader,
     mailstore,
     ordering_commands,
     protocol,
@@ -117,7 +118,7 @@ class Session(MailSession):
         while self.state is not State.LOGOUT:
             authenticated = self.state is not State.NOT_AUTHENTICATED
             try:
-                raw = await protocol.read_command(
+                raw = await command_reader.read_command(
                     self.reader,
                     self._continue,
                     max_line=limits.max_line,
@@ -305,7 +306,7 @@ class Session(MailSession):
             return
         if initial is None:  # no SASL-IR: ask for it (RFC 4959 / RFC 3501 6.2.2)
             await self.send("+ ")
-            line = await protocol.read_line(
+            line = await command_reader.read_line(
                 self.reader, max_line=self.server.limits.max_line, timeout=60
             )
             if line is None:

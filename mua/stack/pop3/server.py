@@ -30,7 +30,8 @@ from mua.stack.chaos import (
     next_fault,
     pick,
 )
-from mua.stack.imap.protocol import LineTooLong, read_line
+from mua.stack.imap.command_reader import read_line
+from mua.stack.imap.protocol import LineTooLong
 from mua.stack.mailserver import MailServer, MailSession
 from mua.stack.pop3 import commands, oauth_auth
 from mua.stack.pop3.maildrop import Maildrop
