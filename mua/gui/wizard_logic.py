@@ -1,6 +1,7 @@
 """What the account wizard decides without Qt: rows for the candidates discovery found, the
-account built from the chosen settings, the test connection, and the words of its pages. The
-certificate a server showed when it could not be verified is mua/gui/wizard_certificate.py.
+account built from the chosen settings, and the words of its pages. The test connection is
+mua/gui/wizard_check.py; the certificate a server showed when it could not be verified,
+mua/gui/wizard_certificate.py.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mua.core.account import Account, Pop3Settings, ServerSettings
-from mua.core.i18n import N_, T_, _, error_text, translated
+from mua.core.i18n import N_, T_, _, translated
 from mua.core.legs import Grade
-from mua.core.tls_facts import Security, TlsFacts, TlsMode
-from mua.gui.wizard_errors import sentence_for
-from mua.net import imap, submission
+from mua.core.tls_facts import Security
 from mua.net.autoconfig import default_urls
 from mua.net.candidates import Candidate, Discovery
 from mua.net.dns import DnsError, Resolver
-from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
-from mua.net.tls import CertificateProblem
 from mua.store.config import AccountStore
 from mua.store.secrets import Secrets
 
@@ -179,83 +176,6 @@ def save_account(account: Account, password: str, accounts: AccountStore, secret
         accounts.add(account)
     else:
         accounts.update(account)
-
-
-# --- the test connection ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    kind: Kind
-    ok: bool
-    text: str  # one sentence for the user
-    certificate_problem: CertificateProblem | None = None
-    tls: TlsFacts | None = None
-    details: str = ""  # the server's or the resolver's own words, behind "Details"
-
-
-async def check_account(account: Account, password: str, *, timeout: float = 10.0):
-    """(IMAP, SMTP): sign in over IMAP, and probe the submission server (no message sent)."""
-    return await asyncio.gather(
-        _check_imap(account, password, timeout), _check_smtp(account, timeout)
-    )
-
-
-async def _check_imap(account: Account, password: str, timeout: float) -> CheckResult:
-    if account.pop3 is not None:
-        from mua.gui.wizard_pop3 import check_pop3
-
-        return await check_pop3(account, password, timeout)
-    s = account.imap
-    endpoint = imap.ImapEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
-
-    def sign_in() -> TlsFacts:
-        with imap.ImapSession.connect(endpoint, timeout=timeout) as session:
-            session.login(s.username, password, allow_cleartext_auth=account.allow_cleartext_auth)
-            return session.tls
-
-    try:
-        tls = await asyncio.to_thread(sign_in)
-    except CertificateInvalid as exc:
-        return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
-    except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
-        return CheckResult("imap", False, error_text(exc))
-    except NetError as exc:
-        return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
-    text = _("Signed in over {protection}.").format(protection=protection(tls))
-    return CheckResult("imap", True, text, tls=tls)
-
-
-async def _check_smtp(account: Account, timeout: float) -> CheckResult:
-    s = account.smtp
-    endpoint = submission.SubmissionEndpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
-    try:
-        result = await submission.probe(endpoint, timeout=timeout)
-    except CertificateInvalid as exc:
-        return CheckResult("smtp", False, error_text(exc), _problem(exc.reason))
-    except NetError as exc:
-        return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
-    how = ", ".join(result.auth_mechanisms) or _("none")
-    text = _("Connected over {protection}; sign-in offered: {mechanisms}.").format(
-        protection=protection(result.tls), mechanisms=how
-    )
-    return CheckResult("smtp", True, text, tls=result.tls)
-
-
-def protection(tls: TlsFacts) -> str:
-    """ "TLSv1.3 (implicit TLS), certificate verified": a connection's protection, in words."""
-    if not tls.encrypted:
-        return _("an unencrypted connection")
-    mode = {TlsMode.IMPLICIT: _("implicit TLS"), TlsMode.STARTTLS: "STARTTLS"}.get(tls.mode, "TLS")
-    if tls.verified:
-        text = _("{version} ({mode}), certificate verified")
-    else:
-        text = _("{version} ({mode}), certificate not verified")
-    return text.format(version=tls.version or "TLS", mode=mode)
-
-
-def _problem(reason: object) -> CertificateProblem:
-    return reason if isinstance(reason, CertificateProblem) else CertificateProblem.OTHER
 
 
 def is_address(host: str) -> bool:

@@ -22,7 +22,7 @@ from mua.client.imap_connection import endpoint_for
 from mua.client.oauth_accounts import http_settings, provider_of
 from mua.core.account import Account, OAuthSettings
 from mua.core.i18n import _
-from mua.gui import wizard_logic as logic
+from mua.gui import wizard_check as check
 from mua.net import oauth, oauth_providers
 from mua.net.errors import NetError
 from mua.net.imap import ImapSession
@@ -93,7 +93,7 @@ async def sign_in_and_check(
     waiting: Callable[[], None],
     *,
     timeout: float,
-) -> tuple[Account, str, list[logic.CheckResult]]:
+) -> tuple[Account, str, list[check.CheckResult]]:
     """(the account with its OAuth settings, the refresh token, the IMAP and SMTP results)."""
     account = account.with_changes(oauth=await oauth_settings(account, options, timeout))
     settings = http_settings(account, timeout)
@@ -107,11 +107,11 @@ async def sign_in_and_check(
     oauth.AccessTokens(provider_of(account), account.key, holder, settings).accept(tokens)
     refresh = holder.get(account.key, "oauth") or ""
     imap = await _check_imap(account, tokens.access_token, timeout)
-    smtp = await logic._check_smtp(account, timeout)
+    smtp = await check.check_smtp(account, timeout)
     return account, refresh, [imap, smtp]
 
 
-async def _check_imap(account: Account, token: str, timeout: float) -> logic.CheckResult:
+async def _check_imap(account: Account, token: str, timeout: float) -> check.CheckResult:
     assert account.oauth is not None
     mechanism = account.oauth.mechanism
     try:
@@ -123,8 +123,8 @@ async def _check_imap(account: Account, token: str, timeout: float) -> logic.Che
         finally:
             await asyncio.to_thread(session.close)
     except NetError as exc:
-        return logic.CheckResult("imap", False, str(exc))
-    return logic.CheckResult(
+        return check.CheckResult("imap", False, str(exc))
+    return check.CheckResult(
         "imap",
         True,
         _("Signed in with an OAuth2 token ({mechanism}) over {tls}.").format(

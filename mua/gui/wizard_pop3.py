@@ -1,49 +1,16 @@
-"""The account wizard's POP3 parts (Qt-free): the POP3 servers discovery finds, as rows of the
-discovery page's incoming list, and the test of a POP3 incoming server (mua.gui.wizard_logic
-does IMAP's)."""
+"""The account wizard's POP3 servers (Qt-free): those discovery finds, as rows of the discovery
+page's incoming list. The test of a POP3 incoming server is mua.gui.wizard_check's, beside
+IMAP's."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from mua.core.account import Account
-from mua.core.i18n import T_, _, error_text
-from mua.core.tls_facts import Security, TlsFacts
-from mua.gui.wizard_errors import sentence_for
-from mua.gui.wizard_logic import CheckResult, _problem, protection
-from mua.net import pop3
+from mua.core.i18n import T_
+from mua.core.tls_facts import Security
 from mua.net.candidates import Candidate, Source
-from mua.net.errors import CertificateInvalid, CleartextRefused, NetError
 from mua.net.pop3_discovery import Pop3Candidate, discover_pop3
-
-
-async def check_pop3(account: Account, password: str, timeout: float) -> CheckResult:
-    """Sign in over POP3 and QUIT at once (nothing is downloaded or deleted)."""
-    assert account.pop3 is not None
-    s = account.pop3.server
-    endpoint = pop3.Pop3Endpoint(s.host, s.port, s.security, s.ca_file, s.server_name)
-
-    def sign_in() -> TlsFacts:
-        session = pop3.Pop3Session.connect(endpoint, timeout=timeout)
-        try:
-            session.login(s.username, password, allow_cleartext_auth=account.allow_cleartext_auth)
-            session.quit()
-            return session.tls
-        finally:
-            session.close()
-
-    try:
-        tls = await asyncio.to_thread(sign_in)
-    except CertificateInvalid as exc:
-        return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
-    except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
-        return CheckResult("imap", False, error_text(exc))
-    except NetError as exc:
-        return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
-    text = _("Signed in over POP3 and {protection}.").format(protection=protection(tls))
-    return CheckResult("imap", True, text, tls=tls)
 
 
 async def pop3_candidates(

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QPushButton, 
 from mua.core.i18n import _
 from mua.core.legs import Grade
 from mua.gui import wizard_certificate as certificates
+from mua.gui import wizard_check as check
 from mua.gui import wizard_errors as errors
 from mua.gui import wizard_logic as logic
 from mua.gui.error_note import ErrorNote
@@ -101,7 +102,7 @@ class TestPage(WizardPage):
             )
             self._account = account
             return results
-        return await logic.check_account(self._account, self.field("password"), timeout=w.timeout)
+        return await check.check_account(self._account, self.field("password"), timeout=w.timeout)
 
     def _waiting_for_browser(self) -> None:
         self.status.setText(
@@ -115,7 +116,7 @@ class TestPage(WizardPage):
         self.retry.setEnabled(True)
         self.status.setText(_("Sign-in cancelled. Test again to open the browser once more."))
 
-    def _tested(self, results: list[logic.CheckResult]) -> None:
+    def _tested(self, results: list[check.CheckResult]) -> None:
         self._task = None
         self.cancel_sign_in.hide()
         self.retry.setEnabled(True)
@@ -145,7 +146,7 @@ class TestPage(WizardPage):
         self.completeChanged.emit()
 
     def _show_certificate(
-        self, result: logic.CheckResult, cert: certificates.CertificateInfo
+        self, result: check.CheckResult, cert: certificates.CertificateInfo
     ) -> None:
         self._task, self._pending = None, (result.kind, cert)
         while self.certificate_form.rowCount():
