@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mua.cli.parser import _settings_text
+from mua.cli.stack_command import settings_text
 from mua.core.compose import Draft
 from mua.core.tls_facts import Security
 from mua.net.errors import AuthenticationFailed, NetError
@@ -160,7 +160,7 @@ async def test_the_engine_loses_nothing_and_sends_nothing_twice_through_chaos(
 async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
     async with World(tmp_path / "plain", fast_options()) as world:
         assert world.settings()["chaos"] is None
-        assert "Chaos" not in _settings_text(world.settings(), tmp_path)
+        assert "Chaos" not in settings_text(world.settings(), tmp_path)
     chaos = ChaosOptions(rate=0.25, seed=9)
     async with _chaotic_world(tmp_path, chaos) as world:
         assert world.settings()["chaos"] == {
@@ -170,7 +170,7 @@ async def test_chaos_off_by_default_and_in_the_settings(tmp_path: Path) -> None:
             "roles": ["imap", "msa", "mx", "pop3"],
             "faults": ["temporary", "permanent", "drop", "stall"],
         }
-        text = _settings_text(world.settings(), tmp_path)
+        text = settings_text(world.settings(), tmp_path)
         assert "Chaos: 25% of the commands go wrong on purpose (seed 9;" in text
 
 

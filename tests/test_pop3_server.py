@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from mua.cli.parser import _settings_text
+from mua.cli.stack_command import settings_text
 from mua.stack.imap.mailstore import Folder
 from mua.stack.limits import ConnectionLimits
 from mua.stack.pop3.server import Pop3Limits
@@ -307,7 +307,7 @@ async def test_settings_and_srv_records_name_the_pop3_server(world: World) -> No
         "implicit_tls_port": ports.pop3_implicit,
         "starttls_port": ports.pop3_starttls,
     }
-    text = _settings_text(world.settings(), world.directory)  # what `mua stack` prints
+    text = settings_text(world.settings(), world.directory)  # what `mua stack` prints
     assert (
         f"POP3 pop.b.test: implicit TLS 127.0.0.1:{ports.pop3_implicit}, "
         f"STLS 127.0.0.1:{ports.pop3_starttls}"
