@@ -34,7 +34,7 @@ class Bridge(QObject):
         self,
         what: str,
         coro: Coroutine[Any, Any, Any],
-        on_done: Callable[[Any], None] | None = None,
+        on_done: Callable[[Any], object] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -5,11 +5,17 @@ A mixin of MainWindow (mua/gui/main_window.py), split out to keep one idea a fil
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from mua.core.i18n import _
+from mua.gui.window_parts import WindowParts
+
+if TYPE_CHECKING:
+    from mua.core.legs import Trace
+    from mua.gui.hop_panel import HopPanel
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +32,8 @@ class JourneyTab(QWidget):
         super().__init__(parent)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._panel = None
-        self._trace = None
+        self._panel: HopPanel | None = None
+        self._trace: Trace | None = None
 
     def ensure(self):
         if self._panel is None:
@@ -36,7 +42,8 @@ class JourneyTab(QWidget):
             self._panel = HopPanel(self)
             self._layout.addWidget(self._panel)
             p = self._panel  # built last: Tab would reach it after the search field
-            tabs = self.parentWidget().parentWidget() if self.parentWidget() else None
+            parent = self.parentWidget()
+            tabs = parent.parentWidget() if parent else None
             if isinstance(tabs, QTabWidget):  # right after the tab bar, as the Message page
                 bar = tabs.tabBar()
                 chain = (bar, p.diagram, p.why_button, p.png_button, p.svg_button, p.details)
@@ -54,7 +61,7 @@ class JourneyTab(QWidget):
         return self._trace
 
 
-class JourneyView:
+class JourneyView(WindowParts):
     def _fit_journey(self) -> None:
         """With the Journey tab shown beside the list, widen it to the whole diagram (the
         list keeps a useful width); narrower, the diagram wraps onto more rows, and when
@@ -81,6 +88,8 @@ class JourneyView:
     def _journey(self, key: tuple[str, str, int], raw: bytes, message=None):
         """The journey of the message `key` (whole or just its header section), kept in the
         cache for its badge; None when it cannot be worked out (logged)."""
+        if self.trace_provider is None:
+            return None
         try:
             trace = self.trace_provider(*key, raw)
         except Exception:

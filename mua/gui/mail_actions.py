@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from mua.core.i18n import _
+from mua.gui.window_parts import WindowParts
 from mua.store.cache import CachedMessage
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class MailActions:
+class MailActions(WindowParts):
     """Message actions for MainWindow (it provides engine, bridge, the selection and the
     models they update)."""
 
@@ -57,14 +58,14 @@ class MailActions:
 
     def delete_selected(self) -> None:
         chosen = self.selected_messages()
-        if chosen:
+        if chosen and self.account and self.folder:
             trash = self._special_folder(chosen[0].account, "\\Trash")
             self._remove(chosen, self.engine.delete(self.account, self.folder, self._uids(chosen)),
                          trash if trash != self.folder else None)  # fmt: skip
 
     def move_selected(self, destination: str | None = None) -> None:
         chosen = self.selected_messages()
-        if not chosen or not self.account:
+        if not chosen or not self.account or not self.folder:
             return
         if destination is None:
             names = [
@@ -227,7 +228,7 @@ class MailActions:
         from mua.core.mime import parse_bytes
 
         message = parse_bytes(raw, policy=email.policy.default)
-        draft = draft_from_message(message, key[0])  # type: ignore[arg-type]
+        draft = draft_from_message(message, key[0])
         return self._open_compose(draft, SavedDraft(*key))
 
     def add_account(self) -> object:

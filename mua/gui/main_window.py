@@ -68,7 +68,7 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowMenus, WindowSettings,
         self._closing = False
         self._restoring = False  # re-selecting after a refresh: the reader stays as it is
         self._state: dict[str, tuple[str, str]] = {}  # account -> (state, problem)
-        self._idle: dict[str, object] = {}
+        self._idle = {}
         self._backoff: dict[str, float] = {}
         self._syncing = 0
         self._tray: QSystemTrayIcon | None = None
@@ -120,8 +120,8 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowMenus, WindowSettings,
         view.selectionModel().selectionChanged.connect(self._selection_changed)
         view.activated.connect(self.open_draft)  # double-click or Enter: edit a draft
         self.reader = ReaderView(
-            prefer_html=self.qsettings.value("reader/prefer_html", True, type=bool),
-            allowed_senders=set(json.loads(self.qsettings.value("reader/senders", "[]"))),
+            prefer_html=bool(self.qsettings.value("reader/prefer_html", True, type=bool)),
+            allowed_senders=set(json.loads(str(self.qsettings.value("reader/senders", "[]")))),
             load_remote=self.settings.load_remote_content,
         )
         self.reader.senderAllowed.connect(self._remember_sender)
@@ -148,7 +148,8 @@ class MainWindow(MailActions, NewMail, JourneyView, WindowMenus, WindowSettings,
 
     def _build_status(self) -> None:
         status = self.statusBar()
-        self.progress = QProgressBar(maximum=0, maximumWidth=120, textVisible=False)
+        self.progress = QProgressBar(maximum=0, textVisible=False)
+        self.progress.setMaximumWidth(120)
         self.progress.setMaximumHeight(14)
         self.progress.hide()
         self.state_label = QLabel()

@@ -9,13 +9,14 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from mua.core.i18n import _, ngettext
+from mua.gui.window_parts import WindowParts
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0  # seconds between attempts to get IDLE back after an error
 
 
-class NewMail:
+class NewMail(WindowParts):
     """Syncing and new mail for MainWindow (it provides engine, bridge, accounts(), the
     status bar and the list it refreshes)."""
 

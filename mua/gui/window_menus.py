@@ -5,6 +5,8 @@ folder from the cache at once, then the server). A mixin of MainWindow
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLineEdit, QSizePolicy, QWidget
@@ -13,15 +15,20 @@ from mua.core.i18n import _
 from mua.gui import resources
 from mua.gui.edit_actions import EditActions
 from mua.gui.welcome import show_welcome
+from mua.gui.window_parts import WindowParts
+
+# name, text, slot, shortcut, icon (freedesktop name), checkable
+ActionRow = tuple[str, str, Callable[..., object], QKeySequence.StandardKey | str | None,
+                  str | None, bool]  # fmt: skip
 
 
-class WindowMenus:
+class WindowMenus(WindowParts):
     """Actions, menus and the toolbar for MainWindow (it provides the views, the reader and
     the slots the actions call)."""
 
     def _build_actions(self) -> None:
         key = QKeySequence.StandardKey
-        table = [  # name, text, slot, shortcut, icon (freedesktop name), checkable
+        table: list[ActionRow] = [  # name, text, slot, shortcut, icon (freedesktop name), checkable
             ("new", _("&New Message"), lambda: self.compose(), key.New,
              "mail-message-new", False),
             ("reply", _("&Reply"), lambda: self.reply(), "Ctrl+R",
@@ -86,16 +93,16 @@ class WindowMenus:
             (_("&Help"), [self.act_welcome, None, self.act_about, self.act_about_qt]),
         ):  # fmt: skip
             menu = bar.addMenu(title)
-            for action in actions:
-                menu.addSeparator() if action is None else menu.addAction(action)
+            for entry in actions:
+                menu.addSeparator() if entry is None else menu.addAction(entry)
         self._show_position()
         toolbar = self.addToolBar(_("Main"))
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.act_refresh, None, self.act_new, self.act_reply, self.act_reply_all,
+        for tool in (self.act_refresh, None, self.act_new, self.act_reply, self.act_reply_all,
                        self.act_forward, None, self.act_flag, self.act_delete):  # fmt: skip
-            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+            toolbar.addSeparator() if tool is None else toolbar.addAction(tool)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
@@ -117,16 +124,17 @@ class WindowMenus:
         self.search.selectAll()
 
     def _run_search(self) -> None:
-        text, where = self.search.text(), (self.account, self.folder)
+        text = self.search.text()
         self.messages.set_search(text)
         if text.strip() and self.account and self.folder:  # local first, then the server
+            account, folder = self.account, self.folder
             self.bridge.run(
                 _("Searching the server"),
-                self.engine.search(self.account, self.folder, text),
-                lambda uids: self._server_found(where, text, uids),
+                self.engine.search(account, folder, text),
+                lambda uids: self._server_found((account, folder), text, uids),
             )
 
-    def _server_found(self, where, text: str, uids) -> None:
+    def _server_found(self, where: tuple[str, str], text: str, uids: list[int]) -> None:
         if where == (self.account, self.folder) and text == self.search.text():
             found = (self.engine.cache.message(*where, uid) for uid in uids)
             self.messages.add_results(m for m in found if m is not None)

@@ -16,8 +16,9 @@ from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from mua.core.i18n import _
+from mua.gui.window_parts import WindowParts
 from mua.store import paths
-from mua.store.config import Settings
+from mua.store.config import ReaderPosition, Settings
 
 DEFAULT_SIZE = QSize(1280, 800)
 MINIMUM_SIZE = QSize(800, 500)  # a saved geometry smaller than this is not restored
@@ -58,7 +59,7 @@ def restore_geometry(window: QWidget, saved: object, default: QSize = DEFAULT_SI
             least = MINIMUM_SIZE.boundedTo(area.size() * 0.9)  # a small screen: most of it
             big_enough = frame.width() >= least.width() and frame.height() >= least.height()
             fits = maximized or (area.contains(frame) and big_enough)
-            if fits and window.restoreGeometry(saved):
+            if fits and isinstance(saved, QByteArray | bytes) and window.restoreGeometry(saved):
                 return True
     area = QApplication.primaryScreen().availableGeometry()
     window.resize(default.boundedTo(area.size() * 0.9))
@@ -68,7 +69,7 @@ def restore_geometry(window: QWidget, saved: object, default: QSize = DEFAULT_SI
     return False
 
 
-class WindowSettings:
+class WindowSettings(WindowParts):
     def _about(self) -> None:
         from mua.gui.about import show_about
 
@@ -143,7 +144,7 @@ class WindowSettings:
             failed,
         )
 
-    def set_reader_position(self, position: str) -> None:
+    def set_reader_position(self, position: ReaderPosition) -> None:
         self.settings = replace(self.settings, reader_position=position)
         self.content.setOrientation(self._orientation())
         self._show_position()
