@@ -19,7 +19,6 @@ from mua.stack.imap.search import (
     And,
     BadCharset,
     BodyHas,
-    Candidate,
     DateIs,
     HasFlag,
     HeaderHas,
@@ -30,12 +29,11 @@ from mua.stack.imap.search import (
     Recent,
     SearchKey,
     SizeIs,
-    evaluate,
     needs_body,
     parse_search,
-    run,
     uses_modseq,
 )
+from mua.stack.imap.search_match import Candidate, evaluate, run
 
 
 def key(text: bytes, **kwargs: str) -> SearchKey:

@@ -7,7 +7,7 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import message_threads, protocol, search, sort
+from mua.stack.imap import message_threads, protocol, search, search_match, sort
 from mua.stack.imap.command_args import text
 from mua.stack.imap.session import No
 from mua.stack.imap.sort import Facts
@@ -21,7 +21,7 @@ def _found(selected: SelectedMailbox, key: search.SearchKey) -> list[Facts]:
     """The facts of every message the search matches (runs in a worker thread)."""
     return [
         Facts.of(seq, selected.infos[uid], functools.partial(selected.folder.read, uid))
-        for seq, uid in search.run(key, selected)
+        for seq, uid in search_match.run(key, selected)
     ]
 
 

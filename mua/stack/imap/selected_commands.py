@@ -8,7 +8,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from mua.stack.imap import arguments, fetch, mailstore, ordering_commands, protocol, search
+from mua.stack.imap import (
+    arguments,
+    fetch,
+    mailstore,
+    ordering_commands,
+    protocol,
+    search,
+    search_match,
+)
 from mua.stack.imap.command_args import at_least, mailbox, text
 from mua.stack.imap.session import No, State
 
@@ -68,7 +76,7 @@ async def search_(session: Session, cmd: protocol.Command, *, by_uid: bool = Fal
         raise No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset") from exc
     except search.SearchError as exc:
         raise protocol.ProtocolError(str(exc), cmd.tag) from exc
-    hits = await asyncio.to_thread(search.run, key, selected)
+    hits = await asyncio.to_thread(search_match.run, key, selected)
     numbers = [uid for _seq, uid in hits] if by_uid else [seq for seq, _uid in hits]
     modseq = ""
     if hits and search.uses_modseq(key):  # RFC 7162 section 3.1.5
