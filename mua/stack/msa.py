@@ -16,6 +16,7 @@ import ssl
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -23,7 +24,6 @@ from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls_facts import TlsFacts
 from mua.stack.chaos import ChaosOptions
-from mua.stack.dkim_keys import DkimKeys
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.oauth_tokens import TokenCheck
@@ -73,11 +73,9 @@ class SubmissionHandler(OAuthSubmission):
         events: EventLog,
         implicit: bool,
         on_queued: Callable[[], None],
-        dkim: DkimKeys | None = None,
         role_port: int | None = None,
     ) -> None:
         self.hostname = hostname
-        self.dkim = dkim
         self.users = users
         self.queue = queue
         self.events = events
@@ -138,13 +136,14 @@ class SubmissionHandler(OAuthSubmission):
         mailbox = session.auth_data
         assert isinstance(mailbox, Mailbox)
         data = envelope.original_content or b""
-        foreign = _foreign_author(data, mailbox.address)
+        headers = _headers.parsebytes(data)  # once: the checks below all read it
+        foreign = _foreign_author(headers, mailbox.address)
         if foreign is not None:
             log.info("refused a message from %s with %s", mailbox.address, foreign)
             return f"550 5.7.1 {foreign} is not an address of user {mailbox.user}"
         mode = session_mode(server, self.implicit)
         tls = session_tls(server, mode)
-        data, message_id = self._complete_headers(data)
+        data, message_id = self._complete_headers(data, headers)
         rcpt = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
         value = received_header(
             helo=session.host_name,
@@ -158,7 +157,7 @@ class SubmissionHandler(OAuthSubmission):
         )
         leg = self._submission_leg(tls, peer_ip(server))
         meta = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
-        meta |= _transport_request(envelope, data)
+        meta |= _transport_request(envelope, headers)
         try:
             entry = await asyncio.to_thread(self._enqueue, envelope, data, value, message_id, meta)
         except OSError:
@@ -187,8 +186,6 @@ class SubmissionHandler(OAuthSubmission):
         # The Received field names the queue id and must be inside the queued bytes:
         # draw the id first, then write once.
         queue_id = new_queue_id()
-        if self.dkim is not None:  # RFC 6376: the domain vouches for what its user sent
-            data = self.dkim.sign(data)
         data = prepend_header(data, "Received", received.replace("{queue_id}", queue_id))
         return self.queue.enqueue(
             envelope.mail_from,
@@ -199,9 +196,8 @@ class SubmissionHandler(OAuthSubmission):
             queue_id=queue_id,
         )
 
-    def _complete_headers(self, data: bytes) -> tuple[bytes, str]:
+    def _complete_headers(self, data: bytes, headers: Message) -> tuple[bytes, str]:
         """RFC 6409 section 8: an MSA may add a missing Message-ID and Date."""
-        headers = _headers.parsebytes(data)
         message_id = headers.get("Message-ID")
         if not message_id:
             message_id = email.utils.make_msgid(domain=self.hostname)
@@ -222,14 +218,13 @@ class SubmissionHandler(OAuthSubmission):
         )
 
 
-def _foreign_author(data: bytes, own: str) -> str | None:
+def _foreign_author(headers: Message, own: str) -> str | None:
     """The first From: or Sender: address (as `From: <x>`) that is not the user's own.
 
     An MSA may refuse what its user may not send (RFC 6409 section 8); we refuse rather than
-    add `Sender:` (RFC 5322 section 3.6.2), because the MSA DKIM-signs for the domain: a
+    add `Sender:` (RFC 5322 section 3.6.2), because the provider DKIM-signs it for the domain: a
     colleague's address in From: would arrive signed and aligned, a forgery that DMARC
     passes, and most readers show From: alone, never the Sender: beside it."""
-    headers = _headers.parsebytes(data)
     for name in ("From", "Sender"):
         values = [str(v) for v in headers.get_all(name, [])]
         for _display, address in email.utils.getaddresses(values):
@@ -238,14 +233,14 @@ def _foreign_author(data: bytes, own: str) -> str | None:
     return None
 
 
-def _transport_request(envelope: Envelope, data: bytes) -> dict[str, bool]:
+def _transport_request(envelope: Envelope, headers: Message) -> dict[str, bool]:
     """What the sender asked of the relay (RFC 8689): `requiretls` (the MAIL FROM parameter:
     authenticated TLS on every hop, section 4.2.1) or `tls_required_no` (the `TLS-Required: No`
     header field: recipient-domain policies may be ignored, sections 3 and 4.2.2). The
     parameter wins: with REQUIRETLS the header field is ignored (section 4.1)."""
     if REQUIRETLS in envelope.mail_options:
         return {"requiretls": True}
-    value = _headers.parsebytes(data).get("TLS-Required")
+    value = headers.get("TLS-Required")
     if value is not None and str(value).strip().lower() == "no":
         return {"tls_required_no": True}
     return {}
@@ -266,7 +261,6 @@ class Msa:
         tls_context: ssl.SSLContext,
         on_queued: Callable[[], None],
         host: str = "127.0.0.1",
-        dkim: DkimKeys | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
         limits: ConnectionLimits | None = None,
@@ -299,7 +293,6 @@ class Msa:
                 events=events,
                 implicit=role == 465,
                 on_queued=on_queued,
-                dkim=dkim,
                 role_port=role,
             )
             for role in (465, 587, 25)

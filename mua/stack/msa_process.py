@@ -59,7 +59,6 @@ class MsaSpec:
     queue_dir: Path
     events_file: Path
     cert: ServerCert
-    dkim_dir: Path | None  # None: messages are not DKIM-signed
     ports: tuple[int, int, int]  # the 465, 587 and 25 roles (0: any free port)
     idle_timeout: float
     limits: ConnectionLimits | None
@@ -78,7 +77,6 @@ def msa_spec(provider: Provider, ports: ProviderPorts, *, smarthost: bool = Fals
         queue_dir=provider.queue.directory,
         events_file=provider.events.path,
         cert=provider.smtp_cert,
-        dkim_dir=provider.dkim.directory if options.dkim_sign else None,
         ports=(ports.submission_implicit, ports.submission_starttls, ports.legacy_submission),
         idle_timeout=options.idle_timeout,
         limits=options.connection_limits,
@@ -225,7 +223,6 @@ class RemoteTokens:
 
 
 async def _serve() -> int:
-    from mua.stack.dkim_keys import DkimKeys
     from mua.stack.events import EventLog
     from mua.stack.queue import MailQueue
 
@@ -245,7 +242,6 @@ async def _serve() -> int:
                 events=EventLog(spec.events_file),
                 tls_context=spec.cert.server_context(),
                 on_queued=functools.partial(channel.send, {"queued": spec.domain}),
-                dkim=DkimKeys(spec.domain, spec.dkim_dir) if spec.dkim_dir else None,
                 idle_timeout=spec.idle_timeout,
                 limits=spec.limits,
                 max_recipients=spec.max_recipients,

@@ -214,7 +214,6 @@ class Provider:
             tls_context=self.smtp_cert.server_context(),
             on_queued=self.queued,
             idle_timeout=self.options.idle_timeout,
-            dkim=self.dkim if self.options.dkim_sign else None,
             limits=self.options.connection_limits,
             max_recipients=self.options.max_recipients,
             cleartext_auth=self.options.cleartext_auth,
@@ -332,6 +331,7 @@ class Provider:
         )
         self.mta = Mta(
             hostname=self.smtp_host,
+            dkim=self.dkim if self.options.dkim_sign else None,
             queue=self.queue,
             relay=relay,
             events=self.events,

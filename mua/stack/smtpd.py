@@ -216,6 +216,18 @@ class WorldSMTP(SMTP):
         if requiretls and envelope is not None and envelope.mail_from and not had_sender:
             envelope.mail_options.append(REQUIRETLS)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's, with a plain path read by a regular expression: its own builds a
+        typing.Protocol class on every call and runs the RFC 5322 parser, a tenth of the
+        MSA's time per message. Anything else (quoted, literal, comments) goes to it."""
+        plain = _PLAIN_PATH.match(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        address = plain.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, arg[plain.end() :]
+
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
         if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
@@ -228,6 +240,12 @@ class WorldSMTP(SMTP):
         await super().smtp_RCPT(arg)
 
 
+# A plain path, `<local@domain>` of dot-atoms as nearly every client sends, and what follows
+# it once the parser's trailing whitespace is skipped (`WorldSMTP._getaddr`).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*(?![ \t(])"
+)
 _PATH_PREFIX = re.compile(r"(?i)^\s*(FROM|TO)\s*:")
 _PATH = re.compile(r"(?i)^\s*(FROM|TO)\s*:\s*<[^<>\s]*>(\s|$)")
 
