@@ -1,45 +1,39 @@
 """The reading pane: a message's headers, its body (plain text, or HTML made safe) and its
-attachments. Remote content stays blocked until the user allows it for this message or
-for its sender; the browser below never fetches anything on its own (see loadResource)."""
+attachments (reader_attachments.py). Remote content stays blocked until the user allows it
+for this message or for its sender; the browser below never fetches anything on its own (see
+loadResource)."""
 
 from __future__ import annotations
 
 import base64
 import html
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMenu,
-    QMessageBox,
     QPushButton,
     QTextBrowser,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from mua.core.i18n import _, ngettext
-from mua.gui.theme import human_size
+from mua.gui.reader_attachments import ReaderAttachments
 
 if TYPE_CHECKING:
     from PySide6.QtNetwork import QNetworkReply
 
-    from mua.gui.html_safety import AttachmentFile, ReadableMessage, SafeHtml
+    from mua.gui.html_safety import ReadableMessage, SafeHtml
 
 log = logging.getLogger(__name__)
 
 MAX_REMOTE_IMAGE = 5 * 1024 * 1024
-_RISKY = {".exe", ".bat", ".cmd", ".com", ".scr", ".msi", ".js", ".vbs", ".jar", ".sh",
-          ".desktop", ".app", ".ps1", ".lnk", ".py", ".pif", ".hta", ".reg"}  # fmt: skip
 
 
 def _placeholder() -> QImage:
@@ -86,7 +80,7 @@ class MessageBrowser(QTextBrowser):
         return self._placeholder  # mua-blocked:, not yet fetched, or anything else
 
 
-class ReaderView(QWidget):
+class ReaderView(ReaderAttachments, QWidget):
     senderAllowed = Signal(str)  # "always for this sender": the address, to be remembered
 
     def __init__(
@@ -275,29 +269,6 @@ class ReaderView(QWidget):
         if self.safe_html is not None and self.remote_allowed:
             self._fetch(self.safe_html.remote)
 
-    def _show_attachments(self, attachments: list[AttachmentFile]) -> None:
-        while self.attachment_row.count():
-            item = self.attachment_row.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        if not attachments:
-            self.attachment_bar.hide()
-            return
-        self.attachment_row.addWidget(QLabel(_("Attachments:")))
-        for index, attachment in enumerate(attachments):
-            button = QToolButton()
-            button.setText(f"{attachment.name} ({human_size(attachment.size)})")
-            button.setToolTip(attachment.content_type)
-            button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-            menu = QMenu(button)
-            menu.addAction(_("Open"), lambda i=index: self.open_attachment(i))
-            menu.addAction(_("Save As…"), lambda i=index: self.save_attachment_as(i))
-            button.setMenu(menu)
-            button.clicked.connect(lambda _=False, i=index: self.open_attachment(i))
-            self.attachment_row.addWidget(button)
-        self.attachment_row.addStretch(1)
-        self.attachment_bar.show()
-
     # -- remote content -----------------------------------------------------------------------
 
     def load_remote_for_message(self) -> None:
@@ -362,53 +333,3 @@ class ReaderView(QWidget):
     def _open_link(self, url: QUrl) -> None:
         if url.scheme().lower() in ("http", "https", "mailto"):
             QDesktopServices.openUrl(url)
-
-    def attachment_names(self) -> list[str]:
-        return [a.name for a in self.message.attachments] if self.message else []
-
-    def write_attachment(self, index: int, directory: Path) -> Path:
-        """Write the attachment into `directory` under its safe name (never over a file)."""
-        attachment = self.message.attachments[index] if self.message else None
-        if attachment is None:
-            raise IndexError(index)
-        path = directory / attachment.name
-        stem, suffix, n = path.stem, path.suffix, 1
-        while path.exists():
-            path = directory / f"{stem}-{n}{suffix}"
-            n += 1
-        path.write_bytes(attachment.data)
-        return path
-
-    def open_attachment(self, index: int) -> None:
-        if self.message is None:
-            return
-        name = self.message.attachments[index].name
-        if Path(name).suffix.lower() in _RISKY:
-            answer = QMessageBox.warning(
-                self,
-                _("Open attachment"),
-                _(
-                    "{name} is a program or script. Opening it can harm your computer. Open it?"
-                ).format(name=name),
-                QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Open:
-                return
-        temp = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.TempLocation)
-        directory = Path(temp) / "mua-attachments"
-        directory.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.write_attachment(index, directory))))
-
-    def save_attachment_as(self, index: int) -> None:
-        if self.message is None:
-            return
-        attachment = self.message.attachments[index]
-        downloads = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.DownloadLocation
-        )
-        chosen, _filter = QFileDialog.getSaveFileName(
-            self, _("Save attachment"), str(Path(downloads) / attachment.name)
-        )
-        if chosen:
-            Path(chosen).write_bytes(attachment.data)
