@@ -52,7 +52,7 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
     except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
         return CheckResult("imap", False, error_text(exc))
     except NetError as exc:
-        return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
+        return CheckResult("imap", False, sentence_for(exc), details=str(exc))
     text = _("Signed in over {protection}.").format(protection=protection(tls))
     return CheckResult("imap", True, text, tls=tls)
 
@@ -79,7 +79,7 @@ async def check_pop3(account: Account, password: str, timeout: float) -> CheckRe
     except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
         return CheckResult("imap", False, error_text(exc))
     except NetError as exc:
-        return CheckResult("imap", False, sentence_for(str(exc)), details=str(exc))
+        return CheckResult("imap", False, sentence_for(exc), details=str(exc))
     text = _("Signed in over POP3 and {protection}.").format(protection=protection(tls))
     return CheckResult("imap", True, text, tls=tls)
 
@@ -93,7 +93,7 @@ async def check_smtp(account: Account, timeout: float) -> CheckResult:
     except CertificateInvalid as exc:
         return CheckResult("smtp", False, error_text(exc), _problem(exc.reason))
     except NetError as exc:
-        return CheckResult("smtp", False, sentence_for(str(exc)), details=str(exc))
+        return CheckResult("smtp", False, sentence_for(exc), details=str(exc))
     how = ", ".join(result.auth_mechanisms) or _("none")
     text = _("Connected over {protection}; sign-in offered: {mechanisms}.").format(
         protection=protection(result.tls), mechanisms=how

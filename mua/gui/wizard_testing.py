@@ -186,7 +186,7 @@ class TestPage(WizardPage):
         self._task = None
         self.cancel_sign_in.hide()
         self.retry.setEnabled(True)
-        self.status.setText(errors.sentence_for(message), message)
+        self.status.setText(errors.sentence_for_text(message), message)
 
     def isComplete(self) -> bool:
         return self._ok
