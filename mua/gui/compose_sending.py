@@ -6,6 +6,7 @@ bridge."""
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -16,8 +17,48 @@ from mua.core.compose import Draft
 from mua.core.i18n import _, translated
 from mua.gui import compose_logic as logic
 
+if TYPE_CHECKING:
+    import asyncio
+    from typing import Any
 
-class SendingAndSaving:
+    from PySide6.QtCore import QTimer, Signal
+    from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+    from mua.client.engine import Engine
+    from mua.gui.bridge import Bridge
+    from mua.gui.compose_widgets import RecipientEdit
+    from mua.store.outbox import OutboxEntry
+
+    class ComposeParts(QWidget):
+        """What ComposeWindow provides the mixin below (for the type checker only)."""
+
+        reported = Signal(str)
+        drafts_changed = Signal(str, str)
+        engine: Engine
+        bridge: Bridge
+        send_button: QPushButton
+        save_button: QPushButton
+        status_label: QLabel
+        error_label: QLabel
+        to_edit: RecipientEdit
+        cc_edit: RecipientEdit
+        bcc_edit: RecipientEdit
+        _failed_entry: OutboxEntry | None  # a permanently failed Outbox entry of this window
+        _saved: SavedDraft | None
+        _sending: bool
+        _done: bool
+        _closed: bool
+        _lookups: dict[str, asyncio.Task[Any]]
+        _debounce: QTimer
+
+        def draft(self) -> Draft: ...
+        def has_unsaved_changes(self) -> bool: ...
+
+else:
+    ComposeParts = object
+
+
+class SendingAndSaving(ComposeParts):
     """Send, save, discard and close for ComposeWindow."""
 
     # -- sending and saving -----------------------------------------------------------------

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QStringListModel, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QLabel,
+    QLineEdit,
+    QTextEdit,
+    QWidget,
+)
 
 from mua.gui import compose_logic as logic
 from mua.gui.compose_logic import Chip
@@ -31,12 +38,12 @@ class RecipientEdit(QLineEdit):
         self.completer_.setWidget(self)
         self.completer_.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer_.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer_.activated[str].connect(self.insert_completion)
+        self.completer_.activated[str].connect(self.insert_completion)  # type: ignore[index]  # PySide6 overloads signals by []
         self.textEdited.connect(self._update_completion)
 
     def _update_completion(self) -> None:
         _start, typed = logic.current_token(self.text(), self.cursorPosition())
-        popup = self.completer_.popup()
+        popup = self._popup()
         if not typed.strip():
             popup.hide()
             return
@@ -46,6 +53,11 @@ class RecipientEdit(QLineEdit):
         else:
             popup.hide()
 
+    def _popup(self) -> QAbstractItemView:
+        popup = self.completer_.popup()
+        assert popup is not None  # a QCompleter makes its popup when first asked
+        return popup
+
     def insert_completion(self, choice: str) -> None:
         text, cursor = logic.complete_token(self.text(), self.cursorPosition(), choice)
         self.setText(text)
@@ -54,7 +66,7 @@ class RecipientEdit(QLineEdit):
 
     def keyPressEvent(self, event) -> None:
         keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab, Qt.Key.Key_Escape)
-        if self.completer_.popup().isVisible() and event.key() in keys:
+        if self._popup().isVisible() and event.key() in keys:
             event.ignore()  # the popup takes them
             return
         super().keyPressEvent(event)

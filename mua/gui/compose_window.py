@@ -6,7 +6,6 @@ The decisions live in mua.gui.compose_logic (Qt-free); this file is the view.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from functools import partial
@@ -43,6 +42,7 @@ from mua.gui.compose_logic import Chip, TravelLookup
 from mua.gui.compose_sending import SendingAndSaving
 from mua.gui.compose_widgets import BodyEdit, ChipView, RecipientEdit, local_files
 from mua.gui.theme import grade_colour, human_size
+from mua.net.posture import LOOKUP_TIMEOUT
 
 __all__ = ["BodyEdit", "ChipView", "ComposeWindow", "RecipientEdit", "local_files"]
 
@@ -72,7 +72,7 @@ class ComposeWindow(SendingAndSaving, QWidget):
         *,
         mx_ports: dict[str, int] | None = None,
         trust_anchor_file: Path | None = None,
-        lookup_timeout: float = logic.LOOKUP_TIMEOUT,
+        lookup_timeout: float = LOOKUP_TIMEOUT,
         lookup: TravelLookup | None = None,  # all three at once: TravelLookup.from_demo_settings
         saved: SavedDraft | None = None,
         parent: QWidget | None = None,
@@ -88,8 +88,8 @@ class ComposeWindow(SendingAndSaving, QWidget):
         self._base = draft or Draft(sender=address)
         self._attachments: list[Attachment] = list(self._base.attachments)
         self._postures: dict[str, Chip] = {}
-        self._lookups: dict[str, asyncio.Task] = {}
-        self._failed_entry = None  # a permanently failed Outbox entry of this window
+        self._lookups = {}
+        self._failed_entry = None
         self._sending = False
         self._saved = saved
         self._done = False  # sent, saved on the way out, or discarded: closing asks nothing
@@ -136,14 +136,14 @@ class ComposeWindow(SendingAndSaving, QWidget):
         form.addRow(_("Subject:"), self.subject_edit)
 
         red = grade_colour(Grade.RED).name()
-        self.error_label = QLabel(wordWrap=True, visible=False, styleSheet=f"color: {red};")
+        self.error_label = QLabel(wordWrap=True, visible=False, styleSheet=f"color: {red};")  # type: ignore[call-overload]  # PySide6: any Qt property as keyword
 
         strip = QFrame()
         strip.setObjectName("travel")
         strip.setStyleSheet("QFrame#travel { border-top: 1px solid palette(mid); }")
         self.strip_layout = QHBoxLayout()
         self.strip_layout.setSpacing(8)
-        heading = QLabel(_("How this will travel"), styleSheet="font-weight: 600;")
+        heading = QLabel(_("How this will travel"), styleSheet="font-weight: 600;")  # type: ignore[call-overload]  # PySide6: any Qt property as keyword
         strip_box = QVBoxLayout(strip)
         strip_box.setContentsMargins(0, 6, 0, 2)
         strip_box.addWidget(heading)
@@ -152,7 +152,7 @@ class ComposeWindow(SendingAndSaving, QWidget):
         self.body = BodyEdit()
         self.body.setAccessibleName(_("Message text"))
         self.body.setAcceptRichText(False)
-        self.attachment_list = QListWidget(
+        self.attachment_list = QListWidget(  # type: ignore[call-arg]  # PySide6: any Qt property as keyword
             flow=QListView.Flow.LeftToRight,
             wrapping=True,
             spacing=3,
@@ -165,19 +165,19 @@ class ComposeWindow(SendingAndSaving, QWidget):
         attach_row.setContentsMargins(0, 0, 0, 0)
         attach_row.addWidget(self.attachment_list, 1)
         attach_row.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.status_label = QLabel(styleSheet="color: palette(placeholder-text);")
+        self.status_label = QLabel(styleSheet="color: palette(placeholder-text);")  # type: ignore[call-overload]  # PySide6: any Qt property as keyword
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addLayout(form)
-        for widget, stretch in (
+        for part, stretch in (
             (self.error_label, 0),
             (strip, 0),
             (self.body, 1),
             (self.attachments_box, 0),
             (self.status_label, 0),
         ):
-            layout.addWidget(widget, stretch)
+            layout.addWidget(part, stretch)
 
         self._debounce = QTimer(self, singleShot=True, interval=_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._refresh_travel)
@@ -199,8 +199,8 @@ class ComposeWindow(SendingAndSaving, QWidget):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.send)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save_draft)
-        for keys in (QKeySequence(Qt.Key.Key_Escape), QKeySequence.StandardKey.Close):
-            QShortcut(QKeySequence(keys), self, self.close)
+        for closing in (QKeySequence(Qt.Key.Key_Escape), QKeySequence.StandardKey.Close):
+            QShortcut(QKeySequence(closing), self, self.close)
         chain = (self.from_box, self.to_edit, self.cc_edit, self.bcc_edit, self.subject_edit,
                  self.body, self.send_button, self.save_button, self.attach_button,
                  self.html_toggle, self.attachment_list, self.remove_button)  # fmt: skip
@@ -355,7 +355,8 @@ class ComposeWindow(SendingAndSaving, QWidget):
 
     def _show_strip(self, domains: list[str]) -> None:
         while self.strip_layout.count():
-            widget = self.strip_layout.takeAt(0).widget()
+            item = self.strip_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.hide()
                 widget.deleteLater()
