@@ -2,7 +2,8 @@
 
 MX hosts are tried in preference order, each address in turn. Without a policy STARTTLS is
 opportunistic (RFC 7435; RFC 3207 section 4.1 lets a public MTA relay without TLS): used when
-offered, the certificate not required to verify, but whether it would have is recorded.
+offered, the certificate not required to verify, but whether it would have is recorded
+(relay_starttls.py).
 A DANE (RFC 7672) or MTA-STS (RFC 8461) policy, looked up before connecting (tls_policy.py),
 makes STARTTLS mandatory and the certificate's authentication a condition: when either fails
 the session ends before MAIL FROM and the message is deferred, never sent in clear.
@@ -29,33 +30,29 @@ import aiosmtplib
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
-from mua.core.tls_facts import TlsFacts, TlsMode, VerifiedBy
-from mua.net import dane
+from mua.core.tls_facts import TlsFacts
 from mua.net.dns import DnsError, Resolver
 from mua.net.dnssec import DnssecBogus
 from mua.net.mta_sts import MtaStsClient, StsPolicy
-from mua.net.tls import facts_from_ssl_object
 from mua.stack.relay_notes import (
-    LegMaker,
     NextHop,
     hop_login,
     no_starttls_note,
     policy_refusal,
     stopped_note,
-    testing_note,
 )
+from mua.stack.relay_starttls import opportunistic_context, starttls
 from mua.stack.smtpd import REQUIRETLS
 from mua.stack.tls_policy import (
     OPPORTUNISTIC,
     PolicyRefusal,
     TlsPolicy,
-    dane_policy,
+    policy_for_mx,
     requiretls_mx_check,
     returned_reason,
-    sts_policy_for_mx,
     with_requiretls,
 )
-from mua.stack.tlsrpt import TlsSession, certificate_result, refused_session
+from mua.stack.tlsrpt import TlsSession, refused_session
 
 log = logging.getLogger(__name__)
 __all__ = ["Accepted", "NextHop", "RelayClient", "RelayOutcome"]
@@ -104,13 +101,7 @@ class RelayClient:
         self.mta_sts = mta_sts
         self.next_hop = next_hop
         self.source_address = source_address
-        # Opportunistic STARTTLS does not verify during the handshake (what would have
-        # verified is recorded after it), so this context loads no CA store: building one
-        # with the system store costs ~20 ms, on the loop every server shares.
-        self._opportunistic = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self._opportunistic.check_hostname = False
-        self._opportunistic.verify_mode = ssl.CERT_NONE
-        self._opportunistic.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._opportunistic = opportunistic_context()
 
     async def deliver(
         self,
@@ -152,8 +143,12 @@ class RelayClient:
                 addresses = await self.resolver.addresses(record.host)
                 policy = OPPORTUNISTIC
                 if not ignore_policy:
-                    policy = await self._policy(
-                        domain, record.host, sts, mx.secure and addresses.secure
+                    policy = await policy_for_mx(
+                        self.resolver,
+                        domain,
+                        record.host,
+                        sts,
+                        secure_path=mx.secure and addresses.secure,
                     )
                 if requiretls:
                     policy = with_requiretls(policy)
@@ -222,16 +217,6 @@ class RelayClient:
     async def _sts_policy(self, domain: str) -> StsPolicy | None:
         return await self.mta_sts.policy(domain) if self.mta_sts is not None else None
 
-    async def _policy(
-        self, domain: str, mx_host: str, sts: StsPolicy | None, secure_path: bool
-    ) -> TlsPolicy:
-        """DANE when the MX has DNSSEC-signed TLSA records, else MTA-STS, else opportunistic
-        (RFC 8461 section 2: DANE wins where both apply)."""
-        found = await dane_policy(self.resolver, mx_host, secure_path=secure_path)
-        if found is None:
-            found = sts_policy_for_mx(sts, domain, mx_host)
-        return found or OPPORTUNISTIC
-
     async def _session(
         self,
         mx_host: str,
@@ -275,7 +260,14 @@ class RelayClient:
             if not client.supports_extension("starttls"):
                 note = no_starttls_note(mx_host, policy, leg)
             else:
-                tls, note = await self._starttls(client, mx_host, policy, leg)
+                tls, note = await starttls(
+                    client,
+                    mx_host,
+                    policy,
+                    leg,
+                    context=self._opportunistic,
+                    ca_file=self.ca_file,
+                )
             if hop is not None and hop.login is not None:
                 note = Text.joined([note, await hop_login(client, hop, tls)])
             options: list[str] = []
@@ -317,91 +309,6 @@ class RelayClient:
                     client.close()
                     raise
         return outcome
-
-    async def _starttls(
-        self, client: aiosmtplib.SMTP, mx_host: str, policy: TlsPolicy, leg: LegMaker
-    ) -> tuple[TlsFacts, str]:
-        try:
-            await client.starttls(tls_context=self._opportunistic, server_hostname=mx_host)
-        except aiosmtplib.SMTPResponseException as exc:
-            # RFC 3207 section 4: after a refused STARTTLS the session goes on in clear,
-            # which only a policy forbids.
-            reply = f"{exc.code} {exc.message}"
-            why = T_("{host} offered STARTTLS but refused it ({reply})", host=mx_host, reply=reply)
-            if policy.tls_required:
-                raise policy_refusal(
-                    policy,
-                    why,
-                    leg(TlsFacts.cleartext(), stopped_note(policy, why)),
-                    result_type="starttls-not-supported",
-                ) from exc
-            clear = T_("{why}: the message crossed the network in clear.", why=why)
-            return TlsFacts.cleartext(), clear
-        ssl_object = client.get_transport_info("ssl_object")
-        verified, by, reason = policy.check_certificate(
-            dane.peer_chain(ssl_object), mx_host, self.ca_file
-        )
-        tls = facts_from_ssl_object(
-            ssl_object, TlsMode.STARTTLS, verified=verified, verified_by=by, peer_name=mx_host
-        )
-        if verified and by is VerifiedBy.DANE:
-            return tls, T_(
-                "Encrypted with STARTTLS; {host}'s certificate was authenticated by DANE "
-                "({reason}).",
-                host=mx_host,
-                reason=reason,
-            )
-        if verified and by is VerifiedBy.MTA_STS:
-            return tls, T_(
-                "Encrypted with STARTTLS to an MX that {source} lists, with a certificate "
-                "valid for {host} under the web PKI: as the policy, in enforce mode, requires.",
-                source=policy.source,
-                host=mx_host,
-            )
-        if not verified and policy.authenticate:
-            why = T_(
-                "{host}'s certificate failed authentication ({reason})",
-                host=mx_host,
-                reason=reason,
-            )
-            dane_failed = by is VerifiedBy.DANE
-            result = "validation-failure" if dane_failed else certificate_result(reason)
-            raise policy_refusal(
-                policy, why, leg(tls, stopped_note(policy, why)), result_type=result
-            )
-        if policy.by is VerifiedBy.DANE:  # a secure TLSA RRset without a usable record
-            if verified:
-                pki = T_(
-                    "{host}'s certificate is valid under the PKI, which no policy required",
-                    host=mx_host,
-                )
-            else:
-                pki = T_(
-                    "{host}'s certificate could not be verified either ({reason})",
-                    host=mx_host,
-                    reason=reason,
-                )
-            return tls, T_(
-                "Encrypted with STARTTLS, which {source} make mandatory; none of them is "
-                "usable, so DANE authenticated nothing ({pki}).",
-                source=policy.source,
-                pki=pki,
-            )
-        testing = testing_note(policy)
-        if verified:
-            valid = T_(
-                "Encrypted with STARTTLS and {host}'s certificate is valid, but no policy "
-                "required it: an attacker on the path could have removed the STARTTLS offer.",
-                host=mx_host,
-            )
-            return tls, Text.joined([valid, testing])
-        unverified = T_(
-            "Encrypted with STARTTLS, but {host}'s certificate could not be verified "
-            "({reason}): the server was not authenticated.",
-            host=mx_host,
-            reason=reason,
-        )
-        return tls, Text.joined([unverified, testing])
 
     async def _transaction(
         self,

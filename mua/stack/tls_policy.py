@@ -203,6 +203,17 @@ def sts_policy_for_mx(sts: StsPolicy | None, domain: str, mx_host: str) -> TlsPo
     )
 
 
+async def policy_for_mx(
+    resolver: Resolver, domain: str, mx_host: str, sts: StsPolicy | None, *, secure_path: bool
+) -> TlsPolicy:
+    """DANE when the MX has DNSSEC-signed TLSA records, else MTA-STS, else opportunistic
+    (RFC 8461 section 2: DANE wins where both apply)."""
+    found = await dane_policy(resolver, mx_host, secure_path=secure_path)
+    if found is None:
+        found = sts_policy_for_mx(sts, domain, mx_host)
+    return found or OPPORTUNISTIC
+
+
 def returned_reason(statuses: list[str], last_error: str) -> str:
     """The permanent reason of a REQUIRETLS message no MX could take. RFC 8689 section 4.2.1:
     5.7.30 (registered by the RFC's section 7, "REQUIRETLS support required") when an MX
