@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mua.stack.imap.maildir import FORWARDED
@@ -81,6 +81,12 @@ class Batch:
             self.modseq += 1
             self._bumped = True
         return self.modseq
+
+    def add(self, stored: Stored) -> MessageInfo:
+        """Add a new message, numbered: the next UID, this operation's modseq."""
+        info = replace(stored.info, uid=self.next_uid(), modseq=self.next_modseq())
+        self.added.append(replace(stored, info=info))
+        return info
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)

@@ -30,10 +30,8 @@ from mua.stack.imap.mailchange import (
     apply_flags,
 )
 from mua.stack.imap.maildir import (
-    LETTER_FLAGS,
     clean_tmp,
     compose_filename,
-    flags_of,
     letters_for,
     link_or_copy,
     parse_filename,
@@ -41,10 +39,9 @@ from mua.stack.imap.maildir import (
     to_crlf,
 )
 from mua.stack.imap.maildir_index import FolderRow, Stored
+from mua.stack.imap.message_files import examine, filename_for, letters, rename_files, renamed
 from mua.stack.imap.model import DELETED, SEEN, MessageInfo
 from mua.stack.mda import ensure_maildir, unique_name
-
-_NAME_FLAGS = frozenset(LETTER_FLAGS.values())
 
 
 def commit(ctx: FolderContext, batches: list[tuple[Folder, Batch]]) -> None:
@@ -157,11 +154,10 @@ class Folder:
             finally:
                 tmp.unlink(missing_ok=True)  # only there if the rename did not happen
             batch = self._batch()
-            uid, modseq = batch.next_uid(), batch.next_modseq()
-            info = MessageInfo(uid, flags, len(wire), when, modseq, summary)
-            batch.added.append(Stored(info, key, filename, len(data), recent=True))
+            info = MessageInfo(0, flags, len(wire), when, 0, summary)
+            uid = batch.add(Stored(info, key, filename, len(data), recent=True)).uid
             commit(self._ctx, [(self, batch)])
-            return info.uid
+            return uid
 
     def set_flags(
         self,
@@ -187,9 +183,9 @@ class Folder:
                 new = apply_flags(stored.info.flags, flags, mode)
                 if new != stored.info.flags:
                     info = replace(stored.info, flags=new, modseq=batch.next_modseq())
-                    filename = self._filename(stored, new)
+                    filename = filename_for(stored, new)
                     batch.changed[uid] = replace(stored, info=info, filename=filename)
-            missing = self._rename_files(batch)
+            missing = rename_files(self._path, self._entries, batch)
             if batch:
                 commit(self._ctx, [(self, batch)])
             if missing:
@@ -205,9 +201,9 @@ class Folder:
             batch = self._batch()
             for uid, stored in self._entries.items():
                 if stored.recent:
-                    filename = self._filename(stored, stored.info.flags)
+                    filename = filename_for(stored, stored.info.flags)
                     batch.changed[uid] = replace(stored, filename=filename, recent=False)
-            missing = self._rename_files(batch)
+            missing = rename_files(self._path, self._entries, batch)
             if batch:
                 commit(self._ctx, [(self, batch)])
             if missing:
@@ -246,14 +242,13 @@ class Folder:
                     if stored is None:
                         continue
                     key = unique_name()
-                    filename = f"cur/{compose_filename(key, self._letters(stored))}"
+                    filename = f"cur/{compose_filename(key, letters(stored))}"
                     source = self._path / stored.filename
                     if not link_or_copy(source, dest._path, filename, stored.info.internaldate):
                         continue
                     made.append(dest._path / filename)
-                    info = replace(stored.info, uid=batch.next_uid(), modseq=batch.next_modseq())
-                    batch.added.append(Stored(info, key, filename, stored.raw_size, recent=True))
-                    pairs.append((uid, info.uid))
+                    added = Stored(stored.info, key, filename, stored.raw_size, recent=True)
+                    pairs.append((uid, batch.add(added).uid))
                 if made:
                     durable.fsync_dir(dest._path / "cur")
             except OSError as exc:  # leave the destination as it was
@@ -277,7 +272,7 @@ class Folder:
                 if stored is None:
                     continue
                 key = unique_name()
-                filename = f"cur/{compose_filename(key, self._letters(stored))}"
+                filename = f"cur/{compose_filename(key, letters(stored))}"
                 try:
                     os.replace(self._path / stored.filename, dest._path / filename)
                 except FileNotFoundError:
@@ -287,9 +282,8 @@ class Folder:
                     error = exc
                     break
                 source.removed.append(uid)
-                info = replace(stored.info, uid=target.next_uid(), modseq=target.next_modseq())
-                target.added.append(Stored(info, key, filename, stored.raw_size, recent=True))
-                pairs.append((uid, info.uid))
+                added = Stored(stored.info, key, filename, stored.raw_size, recent=True)
+                pairs.append((uid, target.add(added).uid))
             if pairs:
                 durable.fsync_dir(dest._path / "cur")
                 durable.fsync_dir(self._path / "new", self._path / "cur")
@@ -314,13 +308,13 @@ class Folder:
                 if filename is None:
                     batch.removed.append(uid)
                 elif filename != stored.filename:
-                    batch.changed[uid] = self._renamed(stored, filename, batch)
+                    batch.changed[uid] = renamed(stored, filename, batch)
             if batch.removed:
                 batch.next_modseq()
-            found = [s for s in map(self._examine, on_disk.values()) if s is not None]
+            examined = (examine(self._path, f, self._ctx.summary) for f in on_disk.values())
+            found = [s for s in examined if s is not None]
             for stored in sorted(found, key=lambda s: (s.info.internaldate, s.key)):
-                info = replace(stored.info, uid=batch.next_uid(), modseq=batch.next_modseq())
-                batch.added.append(replace(stored, info=info))
+                batch.add(stored)
             if batch:
                 commit(self._ctx, [(self, batch)])
 
@@ -331,7 +325,8 @@ class Folder:
             self._check()
             if key in self._by_key:
                 return self._by_key[key]
-        stored = self._examine(filename)  # read and summarize without holding the lock
+        # read and summarize without holding the lock
+        stored = examine(self._path, filename, self._ctx.summary)
         with self._ctx.lock:
             self._check()
             if key not in self._by_key:
@@ -339,8 +334,7 @@ class Folder:
                     self.rescan()  # moved on already; look for it under its new name
                 else:
                     batch = self._batch()
-                    info = replace(stored.info, uid=batch.next_uid(), modseq=batch.next_modseq())
-                    batch.added.append(replace(stored, info=info))
+                    batch.add(stored)
                     commit(self._ctx, [(self, batch)])
             if key not in self._by_key:
                 raise NoSuchMessage(f"{filename} vanished before it could be indexed")
@@ -373,57 +367,3 @@ class Folder:
             return None
         added = tuple(s.info.uid for s in batch.added)
         return FolderChange(self.name, added, tuple(batch.removed), tuple(flag_changes))
-
-    @staticmethod
-    def _letters(stored: Stored, flags: frozenset[str] | None = None) -> str:
-        _, old = parse_filename(stored.filename.split("/", 1)[1])
-        return letters_for(stored.info.flags if flags is None else flags, keep_from=old)
-
-    def _filename(self, stored: Stored, flags: frozenset[str]) -> str:
-        """Where a message with these flags lives: cur/, with the flag letters in its name."""
-        letters = self._letters(stored, flags)
-        if stored.filename.startswith("cur/") and self._letters(stored) == letters:
-            return stored.filename
-        return f"cur/{compose_filename(stored.key, letters)}"
-
-    def _rename_files(self, batch: Batch) -> bool:
-        """Give changed messages their new file names before the commit. A file that another
-        program removed meanwhile drops out of the batch; returns whether one did."""
-        missing = renamed = False
-        for uid, stored in list(batch.changed.items()):
-            old = self._entries[uid].filename
-            if stored.filename == old:
-                continue
-            try:
-                os.replace(self._path / old, self._path / stored.filename)
-            except FileNotFoundError:
-                del batch.changed[uid]
-                missing = True
-            else:
-                renamed = True
-        if renamed:
-            durable.fsync_dir(self._path / "new", self._path / "cur")
-        return missing
-
-    def _renamed(self, stored: Stored, filename: str, batch: Batch) -> Stored:
-        """A message whose file another program renamed: its letters are its system flags."""
-        _, letters = parse_filename(filename.split("/", 1)[1])
-        flags = flags_of(letters) | (stored.info.flags - _NAME_FLAGS)
-        info = stored.info
-        if flags != info.flags:
-            info = replace(info, flags=flags, modseq=batch.next_modseq())
-        return replace(stored, info=info, filename=filename)
-
-    def _examine(self, filename: str) -> Stored | None:
-        """Read a file not yet indexed: size, INTERNALDATE (its mtime), flags and summary."""
-        try:
-            with (self._path / filename).open("rb") as f:
-                mtime = os.fstat(f.fileno()).st_mtime
-                data = f.read()
-        except FileNotFoundError:
-            return None
-        sub, name = filename.split("/", 1)
-        key, letters = parse_filename(name)
-        wire = to_crlf(data)
-        info = MessageInfo(0, flags_of(letters), len(wire), mtime, 0, self._ctx.summary(wire))
-        return Stored(info, key, filename, len(data), recent=sub == "new")
