@@ -23,6 +23,7 @@ def run(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    assert isinstance(app, QApplication)  # mua makes no other kind
     app.setApplicationName("mua")
     app.setOrganizationName("mua")
     app.setApplicationVersion(__version__)

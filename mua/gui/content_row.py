@@ -62,7 +62,9 @@ class ContentRow(QFrame):
 
     def _fit(self) -> None:
         """As tall as the wrapped sentence (the panel's layout gives a row its one-line hint)."""
-        margins = self.layout().contentsMargins()
+        layout = self.layout()
+        assert layout is not None  # made in __init__
+        margins = layout.contentsMargins()
         width = max(1, self.width() - margins.left() - margins.right())
         height = self.text.heightForWidth(width) + margins.top() + margins.bottom()
         if height > 0 and height != self.minimumHeight():

@@ -41,7 +41,9 @@ class _AfterFirstPaint(QObject):
     def _fire(self) -> None:
         if not self._done:
             self._done = True
-            self.parent().removeEventFilter(self)
+            watched = self.parent()
+            if watched is not None:
+                watched.removeEventFilter(self)
             self._then()
 
 

@@ -99,6 +99,7 @@ class EditActions(QObject):
             self.by_name[name] = action
         self._watched: QWidget | None = None
         app = QApplication.instance()
+        assert isinstance(app, QApplication)  # the GUI's, which mua makes first
         app.focusChanged.connect(self._focus_changed)
         QGuiApplication.clipboard().dataChanged.connect(self.update)
         self._focus_changed(None, QApplication.focusWidget())

@@ -20,7 +20,7 @@ import html
 import mimetypes
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, Message, MIMEPart
 from html.parser import HTMLParser
 
 import nh3
@@ -270,7 +270,7 @@ class ReadableMessage:
         return read
 
 
-def _content(part: EmailMessage) -> str:
+def _content(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError):
@@ -294,7 +294,8 @@ def _attachment(part: EmailMessage) -> AttachmentFile:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):  # message/rfc822: the enclosed message itself
         inner = part.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+        first = inner[0] if isinstance(inner, list) and inner else None
+        data = first.as_bytes() if isinstance(first, Message) else b""
     name = part.get_filename() or (
         "message.eml"
         if ctype == "message/rfc822"

@@ -41,7 +41,7 @@ def _cut_sign(painter: QPainter, grade: Grade) -> None:
     out of the lock's body, so the grade reads without its colour."""
     painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
     painter.setPen(QPen(Qt.GlobalColor.black, 1.6, c=Qt.PenCapStyle.RoundCap))
-    strokes = {  # polylines, in the 16 px icon's coordinates
+    strokes: dict[Grade, list[list[tuple[float, float]]]] = {  # polylines, in 16 px coordinates
         Grade.GREEN: [[(5, 11), (7, 13), (11, 9)]],
         Grade.AMBER: [[(8, 8.8), (8, 11.2)]],
         Grade.RED: [[(5.5, 9), (10.5, 14)], [(10.5, 9), (5.5, 14)]],

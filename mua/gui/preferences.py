@@ -166,8 +166,8 @@ class PreferencesDialog(QDialog):
 
     def _confirm_removal(self) -> None:
         item = self.account_list.currentItem()
-        if item is None:
-            return
+        if item is None:  # none chosen (PySide6's stubs say it cannot be)
+            return  # type: ignore[unreachable]
         address = item.text()
         answer = QMessageBox.question(
             self,

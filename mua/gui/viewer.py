@@ -61,6 +61,7 @@ def show_file(found: MessageFile, qt_args: Sequence[str] = ()) -> int:
     """Show the window until it is closed; the process's exit code. `qt_args` are Qt's
     own options from the command line (`-style fusion`, `-reverse`...)."""
     app = QApplication.instance() or QApplication([*sys.argv[:1], *qt_args])
+    assert isinstance(app, QApplication)  # mua makes no other kind
     install_app_style(app)
     app.setApplicationName("mua")
     app.setApplicationVersion(__version__)

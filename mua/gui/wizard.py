@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from mua.core.account import Account
 from mua.core.i18n import _, ngettext
 from mua.core.legs import Grade
 from mua.gui import wizard_errors as errors
@@ -69,14 +70,14 @@ class AccountWizard(QWizard):
         """`oauth_options`: per domain, the OAuth2 `issuer` and `client_id` (the demo world's);
         other domains use the table of known providers (mua.gui.wizard_oauth)."""
         super().__init__(parent)
-        self.oauth_options = dict(oauth_options or {})
+        self.oauth_options = {domain: dict(o) for domain, o in (oauth_options or {}).items()}
         self.refresh_token = ""  # an OAuth2 sign-in's, kept in the keyring on Finish
         self.bridge, self.accounts, self.secrets = bridge, accounts, secrets
         self.discover_options = dict(discover_options or {})
         self.certificates_dir, self.timeout = certificates_dir, timeout
         self.discover_fn = discover_fn
         self.discovery: Discovery | None = None
-        self.account = None  # the tested Account, ready to save
+        self.account: Account | None = None  # the tested Account, ready to save
         self.setWindowTitle(_("Add a mail account"))
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         close_on_standard_key(self)
@@ -92,6 +93,7 @@ class AccountWizard(QWizard):
             self.setPage(page_id, page)
 
     def accept(self) -> None:
+        assert self.account is not None  # Finish is offered once the test page made it
         if self.refresh_token:  # OAuth2: the refresh token, no password
             self.secrets.set(self.account.key, "oauth", self.refresh_token)
             if self.accounts.get(self.account.address) is None:
@@ -192,8 +194,11 @@ class DiscoveryPage(WizardPage):
 
     def initializePage(self) -> None:
         self._finished = False
-        for widget in (*self.lists.values(), *self.notes.values(), self.steps):
-            widget.clear()
+        for tree in self.lists.values():
+            tree.clear()
+        for note in self.notes.values():
+            note.clear()
+        self.steps.clear()
         address = self.field("address").strip()
         self.status.setText(_("Looking up the servers for {address}…").format(address=address))
         self.start("discover", self._discover(address), self._found, self._failed)
@@ -282,5 +287,6 @@ class DonePage(WizardPage):
 
     def initializePage(self) -> None:
         w = self._wizard
+        assert w.account is not None  # this page follows a passed test
         lines = logic.summary(w.account, w.secrets.location, w.testing.pinned)
         self.summary.setText("<br>".join(lines))

@@ -54,7 +54,9 @@ class ManualPage(WizardPage):
             box = QGroupBox(_(logic.KIND_NAMES[kind]))
             form = QFormLayout(box)
             form.addRow(_("Server:"), where)
-            form.labelForField(where).setBuddy(self.hosts[kind])  # a row of host and port
+            label = form.labelForField(where)
+            if isinstance(label, QLabel):  # a row of host and port
+                label.setBuddy(self.hosts[kind])
             port.setAccessibleName(_("Port"))
             form.addRow(_("Security:"), security)
             form.addRow(_("User name:"), self.usernames[kind])
@@ -117,17 +119,17 @@ class ManualPage(WizardPage):
         ca_file = self._wizard.discover_options.get("ca_file")
         self.ca_edit.setText(str(ca_file) if ca_file else "")
 
-    def security(self, kind: str) -> Security:
+    def security(self, kind: logic.Kind) -> Security:
         return Security(self.securities[kind].currentData())  # Qt hands back a plain str
 
     def pop3(self) -> bool:
         """The incoming server is a POP3 server (chosen here or on the discovery page)."""
         return self.protocol.currentData() == "pop3"
 
-    def _port_key(self, kind: str) -> str:
+    def _port_key(self, kind: logic.Kind) -> str:
         return "pop3" if kind == "imap" and self.pop3() else kind
 
-    def _security_changed(self, kind: str) -> None:
+    def _security_changed(self, kind: logic.Kind) -> None:
         """Move the port along when it is the other mode's standard port."""
         new = self.security(kind)
         old = Security.STARTTLS if new is Security.IMPLICIT else Security.IMPLICIT

@@ -3,7 +3,8 @@ page base class that runs one job at a time, and small label helpers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -51,7 +52,8 @@ class WizardPage(QWizardPage):
 
     def __init__(self, wizard: AccountWizard, title: str, subtitle: str = "") -> None:
         super().__init__()
-        self._wizard, self._task = wizard, None
+        self._wizard = wizard
+        self._task: asyncio.Task[Any] | None = None
         self.setTitle(title)
         self.setSubTitle(subtitle)
 

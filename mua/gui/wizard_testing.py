@@ -21,6 +21,7 @@ from mua.gui.wizard_page import KINDS, WizardPage, paint
 from mua.gui.wizard_page import label as _label
 
 if TYPE_CHECKING:
+    from mua.core.account import Account
     from mua.gui.wizard import AccountWizard
 
 
@@ -30,9 +31,10 @@ class TestPage(WizardPage):
 
     def __init__(self, wizard: AccountWizard) -> None:
         super().__init__(wizard, _("Testing the connection"))
-        self._ok, self._account = False, None
+        self._ok = False
+        self._account: Account | None = None
         self.pinned: dict[str, str] = {}  # kind -> fingerprint trusted in this wizard
-        self._pending: tuple[str, certificates.CertificateInfo] | None = None
+        self._pending: tuple[logic.Kind, certificates.CertificateInfo] | None = None
         self.status = ErrorNote()
         self.results = {kind: ErrorNote() for kind in KINDS}  # a sentence, raw words behind
         self.retry = QPushButton(_("Test again"))
@@ -91,18 +93,19 @@ class TestPage(WizardPage):
                 pop3=manual.pop3(),
                 allow_cleartext=manual.cleartext_allowed(),
             )
+        account = self._account
         if self.field("oauth"):  # the browser instead of a password (wizard_oauth.py)
             from mua.gui import wizard_oauth
 
             self.status.setText(
-                _("Finding where {address} signs in…").format(address=self._account.address)
+                _("Finding where {address} signs in…").format(address=account.address)
             )
             account, w.refresh_token, results = await wizard_oauth.sign_in_and_check(
-                self._account, w.oauth_options, self._waiting_for_browser, timeout=w.timeout
+                account, w.oauth_options, self._waiting_for_browser, timeout=w.timeout
             )
             self._account = account
             return results
-        return await check.check_account(self._account, self.field("password"), timeout=w.timeout)
+        return await check.check_account(account, self.field("password"), timeout=w.timeout)
 
     def _waiting_for_browser(self) -> None:
         self.status.setText(
@@ -165,7 +168,7 @@ class TestPage(WizardPage):
 
     def trust(self) -> None:
         """The user's explicit choice: pin the certificate shown, then test again."""
-        if self._pending is not None:
+        if self._pending is not None and self._account is not None:
             kind, cert = self._pending
             directory = self._wizard.certificates_dir
             self._account = certificates.pin_certificate(self._account, kind, cert, directory)
