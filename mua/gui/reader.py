@@ -27,7 +27,7 @@ from mua.core.i18n import _, ngettext
 from mua.gui.reader_attachments import ReaderAttachments
 
 if TYPE_CHECKING:
-    from PySide6.QtNetwork import QNetworkReply
+    from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply
 
     from mua.gui.html_safety import ReadableMessage, SafeHtml
 
@@ -63,7 +63,8 @@ class MessageBrowser(QTextBrowser):
         self.remote_allowed = False
         self._placeholder = _placeholder()
 
-    def loadResource(self, kind: int, url: QUrl) -> object:
+    def loadResource(self, kind: int, url: QUrl | str) -> object:
+        url = QUrl(url) if isinstance(url, str) else url
         scheme = url.scheme().lower()
         if kind != QTextDocument.ResourceType.ImageResource.value:
             return None  # style sheets, other documents: none may load
@@ -98,7 +99,7 @@ class ReaderView(ReaderAttachments, QWidget):
         self.message: ReadableMessage | None = None
         self.safe_html: SafeHtml | None = None
         self._allowed_here = False
-        self._network = None  # a QNetworkAccessManager once remote content is allowed
+        self._network: QNetworkAccessManager | None = None  # once remote content is allowed
         self._fetching: set[str] = set()
         self._generation = 0  # which message is shown: late image replies are dropped
         self._build()
@@ -126,7 +127,7 @@ class ReaderView(ReaderAttachments, QWidget):
             self._apply_styles()
 
     def _build(self) -> None:
-        self.header = QFrame(objectName="readerHeader")
+        self.header = QFrame(objectName="readerHeader")  # type: ignore[call-arg]  # PySide6: any Qt property as keyword
         self.subject_label = QLabel(wordWrap=True)
         font = self.subject_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.35)
@@ -145,7 +146,7 @@ class ReaderView(ReaderAttachments, QWidget):
         self.nesting_note.setTextFormat(Qt.TextFormat.PlainText)
         header.addWidget(self.nesting_note)
 
-        self.remote_bar = QFrame(objectName="remoteBar")
+        self.remote_bar = QFrame(objectName="remoteBar")  # type: ignore[call-arg]  # PySide6: any Qt property as keyword
         self.remote_label = QLabel(wordWrap=True)
         self.load_once = QPushButton(_("Load for this message"))
         self.load_always = QPushButton(_("Always for this sender"))
@@ -163,7 +164,7 @@ class ReaderView(ReaderAttachments, QWidget):
         self.browser.anchorClicked.connect(self._open_link)
         self.browser.document().setDocumentMargin(12)
 
-        self.attachment_bar = QFrame(objectName="attachmentBar")
+        self.attachment_bar = QFrame(objectName="attachmentBar")  # type: ignore[call-arg]  # PySide6: any Qt property as keyword
         self.attachment_row = QHBoxLayout(self.attachment_bar)
         self.attachment_row.setContentsMargins(8, 4, 8, 4)
 
@@ -222,14 +223,15 @@ class ReaderView(ReaderAttachments, QWidget):
         self.subject_label.setText(message.subject or _("(no subject)"))
         while self.fields.count():
             item = self.fields.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget:
+                widget.deleteLater()
         rows = [(_("From"), message.sender), (_("To"), message.to)]
         if message.cc:
             rows.append((_("Cc"), message.cc))
         rows.append((_("Date"), message.date))
         for row, (name, value) in enumerate(rows):
-            label = QLabel(name, styleSheet="color: palette(placeholder-text);")
+            label = QLabel(name, styleSheet="color: palette(placeholder-text);")  # type: ignore[call-overload]  # PySide6: any Qt property as keyword
             shown = QLabel(value, wordWrap=True)
             shown.setTextFormat(Qt.TextFormat.PlainText)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -4,6 +4,7 @@ program or script only after a warning) and saving one. A mixin of ReaderView
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,9 @@ class ReaderAttachments:
     def _show_attachments(self, attachments: list[AttachmentFile]) -> None:
         while self.attachment_row.count():
             item = self.attachment_row.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget:
+                widget.deleteLater()
         if not attachments:
             self.attachment_bar.hide()
             return
@@ -43,8 +45,8 @@ class ReaderAttachments:
             button.setToolTip(attachment.content_type)
             button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
             menu = QMenu(button)
-            menu.addAction(_("Open"), lambda i=index: self.open_attachment(i))
-            menu.addAction(_("Save As…"), lambda i=index: self.save_attachment_as(i))
+            menu.addAction(_("Open"), partial(self.open_attachment, index))
+            menu.addAction(_("Save As…"), partial(self.save_attachment_as, index))
             button.setMenu(menu)
             button.clicked.connect(lambda _=False, i=index: self.open_attachment(i))
             self.attachment_row.addWidget(button)
