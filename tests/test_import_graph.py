@@ -10,7 +10,6 @@ builds: every import statement, those inside functions included, but not those u
 from __future__ import annotations
 
 import grimp
-import pytest
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -106,11 +105,6 @@ def test_the_finder_names_a_circle_and_passes_a_tree() -> None:
     assert cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
 
 
-@pytest.mark.xfail(
-    reason="circles still being broken (issue #15): stack/imap commands, pop3 commands and "
-    "oauth_auth, gui ports_table/scenarios, hop_accessible/hop_diagram, wizard_logic/wizard_pop3",
-    strict=True,
-)
 def test_no_import_circles() -> None:
     found = cycles(import_graph())
     assert not found, "import circles in mua:\n" + "\n".join(found)
