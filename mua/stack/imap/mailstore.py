@@ -30,8 +30,6 @@ import logging
 import os
 import shutil
 import threading
-import time
-import uuid
 from collections.abc import Callable, Container
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,6 +52,16 @@ from mua.stack.imap.maildir import (
 )
 from mua.stack.imap.maildir_index import FolderRow, Index
 from mua.stack.imap.mailfolder import Folder
+from mua.stack.imap.store_files import (
+    DELETING,
+    clear_unfinished,
+    folder_dirs,
+    folder_guids,
+    make_folder,
+    new_uidvalidity,
+    read_subscriptions,
+    write_subscriptions,
+)
 from mua.stack.mda import ensure_maildir
 
 log = logging.getLogger(__name__)
@@ -71,10 +79,6 @@ __all__ = [
 ]
 
 INDEX_FILE = "mua-index.sqlite3"
-UIDVALIDITY_FILE = "mua-uidvalidity"
-SUBSCRIPTIONS_FILE = "mua-subscriptions"
-FOLDER_ID_FILE = "mua-folder-id"
-_CREATING, _DELETING = "mua-creating.", "mua-deleting."
 # Created with the index (on first open); a folder first seen under one of these names gets
 # the RFC 6154 attribute unless another folder already has it.
 SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk"}
@@ -109,14 +113,12 @@ class MailStore:
         self.root = Path(root)
         ensure_maildir(self.root)
         self._root_real = self.root.resolve()
-        for entry in os.scandir(self.root):  # half-created or half-deleted folders
-            if entry.name.startswith((_CREATING, _DELETING)):
-                shutil.rmtree(entry.path, ignore_errors=True)
+        clear_unfinished(self.root)
         self._listeners: list[Listener] = []
         self._rows: dict[str, FolderRow] = {}  # every folder on disk, by name
         self._paths: dict[str, Path] = {}
         self._loaded: dict[int, Folder] = {}  # by FolderRow.id
-        self._subscriptions = self._read_subscriptions()
+        self._subscriptions = read_subscriptions(self.root)
         index = Index(self.root / INDEX_FILE)
         self._ctx = FolderContext(threading.RLock(), index, summarize, self._notify)
         try:
@@ -125,7 +127,7 @@ class MailStore:
                 if index.fresh:
                     for name in SPECIAL_USE:
                         if name not in self._rows:
-                            self._make_folder(name)
+                            make_folder(self.root, name)
                     self._sync_folders()
         except BaseException:
             index.close()
@@ -226,7 +228,7 @@ class MailStore:
             for depth in range(1, len(levels) + 1):
                 part = DELIMITER.join(levels[:depth])
                 if not self._taken(part):
-                    self._make_folder(part)
+                    make_folder(self.root, part)
             self._sync_folders()
 
     def delete(self, name: str) -> None:
@@ -243,7 +245,7 @@ class MailStore:
                 if any(n.startswith(name + DELIMITER) for n in self._rows):
                     raise NoSuchFolder(f"{name} holds other folders but no messages")
                 raise NoSuchFolder(f"there is no folder {name}")
-            aside = self.root / f"{_DELETING}{row.guid}"
+            aside = self.root / f"{DELETING}{row.guid}"
             try:
                 os.rename(self._paths[name], aside)  # one atomic step out of sight
             except OSError as exc:
@@ -273,9 +275,9 @@ class MailStore:
             for depth in range(1, len(levels)):
                 part = DELIMITER.join(levels[:depth])
                 if not self._taken(part):
-                    self._make_folder(part)
+                    make_folder(self.root, part)
             if old == "INBOX":
-                self._make_folder(new)
+                make_folder(self.root, new)
                 self._sync_folders()
                 inbox = self.folder("INBOX")
                 inbox.move([m.uid for m in inbox.messages()], self.folder(new))
@@ -290,7 +292,8 @@ class MailStore:
                 self._sync_folders()
             renamed = {targets.get(n, n) for n in self._subscriptions}
             if renamed != self._subscriptions:
-                self._write_subscriptions(renamed)
+                write_subscriptions(self.root, renamed)
+                self._subscriptions = renamed
 
     def subscribe(self, name: str, subscribed: bool = True) -> None:
         """(UN)SUBSCRIBE; any name may be subscribed, existing or not (RFC 3501 6.3.6)."""
@@ -300,7 +303,8 @@ class MailStore:
             names = set(self._subscriptions)
             (names.add if subscribed else names.discard)(name)
             if names != self._subscriptions:
-                self._write_subscriptions(names)
+                write_subscriptions(self.root, names)
+                self._subscriptions = names
 
     def subscriptions(self) -> list[str]:
         with self._ctx.lock:
@@ -331,33 +335,13 @@ class MailStore:
                 except Exception:  # one listener's bug must not fail the change or the others
                     log.exception("mail store listener failed")
 
-    def _make_folder(self, name: str) -> None:
-        """Build the folder's directory aside, then rename it into place in one step."""
-        final = self.root / folder_dirname(name)
-        staging = self.root / f"{_CREATING}{uuid.uuid4().hex}"
-        ensure_maildir(staging)
-        (staging / "maildirfolder").touch()
-        durable.write_new(staging / FOLDER_ID_FILE, uuid.uuid4().hex.encode())
-        durable.fsync_dir(staging)
-        try:
-            os.rename(staging, final)
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise StoreError(f"could not create {name}: {exc}") from exc
-        durable.fsync_dir(self.root)
-
     def _sync_folders(self) -> None:
         """Match the folder directories on disk with the index's folders, by the identity
         file in each, so renames by anyone keep UIDs and deleted folders leave the index."""
-        disk: dict[str, Path] = {"INBOX": self.root}
-        with os.scandir(self.root) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                name = folder_name(entry.name)
-                if name and name not in disk and os.path.isdir(os.path.join(entry.path, "cur")):
-                    disk[name] = Path(entry.path)
+        disk = folder_dirs(self.root)
         index = self._ctx.index
         known = {row.guid: row for row in index.folders()}
-        guids = self._folder_guids(disk, known)
+        guids = folder_guids(disk, known)
         taken = {row.special_use for row in known.values()}
         rows: dict[str, FolderRow] = {}
         found = set(guids.values())
@@ -370,7 +354,7 @@ class MailStore:
                     use = SPECIAL_USE.get(name)
                     use = use if use not in taken else None
                     taken.add(use)
-                    row = index.add_folder(guid, name, self._new_uidvalidity(), use)
+                    row = index.add_folder(guid, name, new_uidvalidity(self.root), use)
                 elif row.name != name:
                     index.rename_folder(row.id, name)
                     row = replace(row, name=name)
@@ -390,49 +374,3 @@ class MailStore:
             if row is not None:
                 folder.name, folder._path = row.name, disk[row.name]
         self._notify(changes)
-
-    def _folder_guids(self, disk: dict[str, Path], known: dict[str, FolderRow]) -> dict[str, str]:
-        """name -> identity; a directory copied with its identity file gets a new one (the
-        copy whose name the index does not know for that identity)."""
-        found: dict[str, str] = {}
-        for name, path in disk.items():
-            try:
-                found[name] = (path / FOLDER_ID_FILE).read_text().strip()
-            except FileNotFoundError:
-                found[name] = ""
-        owners: dict[str, str] = {}
-
-        def claims(item: tuple[str, str]) -> bool:  # the index knows this name for this id
-            row = known.get(item[1])
-            return row is not None and row.name == item[0]
-
-        for name, guid in sorted(found.items(), key=claims, reverse=True):
-            if not guid or guid in owners:
-                guid = uuid.uuid4().hex
-                durable.write_atomic(disk[name] / FOLDER_ID_FILE, guid.encode())
-            owners[guid] = name
-            found[name] = guid
-        return found
-
-    def _new_uidvalidity(self) -> int:
-        """Time-based, and above the last one handed out in this root even within a second."""
-        path = self.root / UIDVALIDITY_FILE
-        try:
-            last = int(path.read_text())
-        except (FileNotFoundError, ValueError):
-            last = 0
-        value = max(int(time.time()), last + 1) % 2**32 or 1
-        durable.write_atomic(path, str(value).encode())
-        return value
-
-    def _read_subscriptions(self) -> set[str]:
-        try:
-            text = (self.root / SUBSCRIPTIONS_FILE).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return set()
-        return {line for line in text.splitlines() if line}
-
-    def _write_subscriptions(self, names: set[str]) -> None:
-        text = "".join(f"{n}\n" for n in sorted(names))
-        durable.write_atomic(self.root / SUBSCRIPTIONS_FILE, text.encode())
-        self._subscriptions = names
