@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -92,7 +92,7 @@ _MAX_CACHE_TTL = 3600  # seconds: re-validate at least hourly, whatever the TTL 
 class _Shared:
     """A lookup under way and how many callers wait for it."""
 
-    task: asyncio.Future
+    task: asyncio.Future[Any]
     waiters: int = 0
 
 
@@ -299,7 +299,8 @@ class Resolver:
         try:
             answer = await self._system.resolve(qname, rdtype, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as exc:
-            return next(iter(exc.responses().values()))
+            responses: Callable[[], dict[dns.name.Name, dns.message.Message]] = exc.responses
+            return next(iter(responses().values()))  # dnspython leaves responses() untyped
         assert answer.response is not None
         return answer.response
 
@@ -329,7 +330,8 @@ def _chase(
 ) -> tuple[dns.name.Name, list[dns.rrset.RRset]]:
     """Follow CNAMEs in the answer section: the last name reached and the rrsets on the way
     (ending with the rrset asked for, if the answer has it)."""
-    name, path = qname, []
+    name = qname
+    path: list[dns.rrset.RRset] = []
     for _ in range(8):
         rrset = find_rrset(response.answer, name, rdtype)
         if rrset is not None:

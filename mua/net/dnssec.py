@@ -28,6 +28,11 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 import dns.zonefile
+from dns.dnssectypes import DSDigest
+from dns.exception import ValidationFailure
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.DS import DS
+from dns.rdtypes.ANY.NSEC import NSEC
 
 from mua.net.errors import NetError
 
@@ -126,8 +131,8 @@ class ChainOfTrust:
             if ds is _Cut.INSECURE:
                 self._keys[zone] = None
                 return None
-            if isinstance(ds, _Cut):
-                raise DnssecBogus(f"{zone} signs records, but its parent has no delegation to it")
+        if isinstance(ds, _Cut):
+            raise DnssecBogus(f"{zone} signs records, but its parent has no delegation to it")
         response = await self._query(zone, _RT.DNSKEY)
         dnskeys = find_rrset(response.answer, zone, _RT.DNSKEY)
         sigs = find_rrset(response.answer, zone, _RT.RRSIG, _RT.DNSKEY)
@@ -188,7 +193,7 @@ class ChainOfTrust:
         return True
 
 
-_DIGESTS = {dns.dnssec.DSDigest.SHA256, dns.dnssec.DSDigest.SHA384}
+_DIGESTS = {DSDigest.SHA256, DSDigest.SHA384}
 
 
 def read_trust_anchor(path: Path) -> dns.rrset.RRset:
@@ -245,7 +250,8 @@ def prove_denial(
 
 def nsec_types(nsec: dns.rdata.Rdata) -> set[int]:
     """The types in an NSEC type bitmap (RFC 4034 section 4.1.2)."""
-    types = set()
+    assert isinstance(nsec, NSEC)  # an rdata of an NSEC rrset
+    types: set[int] = set()
     for window, bitmap in nsec.windows:
         for i, octet in enumerate(bitmap):
             types.update(window * 256 + i * 8 + bit for bit in range(8) if octet & (0x80 >> bit))
@@ -259,8 +265,9 @@ def _validate(
     keys: dict[dns.name.Name, dns.rdataset.Rdataset],
 ) -> None:
     try:
+        # dnspython asks for a dict of Node | Rdataset (invariant); a Mapping would do
         dns.dnssec.validate(rrset, sigs, keys)  # type: ignore[arg-type]
-    except dns.dnssec.ValidationFailure as exc:
+    except ValidationFailure as exc:
         now = time.time()
         if all(sig.expiration < now for sig in sigs):
             reason = "the signature has expired"
@@ -275,8 +282,8 @@ def _covers(owner: dns.name.Name, nxt: dns.name.Name, name: dns.name.Name) -> bo
     """Whether name falls strictly inside the NSEC span owner..next (canonical order); the
     last NSEC of a zone points back at the apex (RFC 4034 section 4.1.1)."""
     if owner < nxt:
-        return owner < name < nxt
-    return owner < name and name.is_subdomain(nxt)
+        return bool(owner < name < nxt)
+    return bool(owner < name) and name.is_subdomain(nxt)
 
 
 def _common_ancestor(a: dns.name.Name, b: dns.name.Name) -> dns.name.Name:
@@ -285,9 +292,10 @@ def _common_ancestor(a: dns.name.Name, b: dns.name.Name) -> dns.name.Name:
 
 
 def _ds_matches(zone: dns.name.Name, key: dns.rdata.Rdata, ds: dns.rdata.Rdata) -> bool:
+    assert isinstance(key, DNSKEY) and isinstance(ds, DS)  # rdatas of DNSKEY and DS rrsets
     if key.algorithm != ds.algorithm or dns.dnssec.key_id(key) != ds.key_tag:
         return False
-    return dns.dnssec.make_ds(zone, key, ds.digest_type, validating=True) == ds
+    return bool(dns.dnssec.make_ds(zone, key, ds.digest_type, validating=True) == ds)
 
 
 def find_rrset(
