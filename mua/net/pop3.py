@@ -21,7 +21,9 @@ import logging
 import poplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mua.core.i18n import T_, Text
 from mua.core.legs import Leg, Protocol
@@ -38,6 +40,7 @@ from mua.net.mail_session import MailEndpoint, observed_leg, translate_common
 from mua.net.tls import client_context, facts_from_ssl_object
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _MAX_LINE = 64 * 1024
 
@@ -71,7 +74,8 @@ class _Client(poplib.POP3):
 
     def __init__(self, name: str, address: str, port: int, timeout: float) -> None:
         self._address = address
-        self.sock = self.file = None  # what close() looks at, should the connection fail
+        # what close() looks at, should the connection fail (typeshed: never None; poplib: is)
+        self.sock = self.file = None  # type: ignore[assignment]
         try:
             super().__init__(name, port, timeout)
         except BaseException:  # no greeting (or a bad one): poplib leaves the socket open
@@ -217,7 +221,7 @@ class Pop3Session:
         """QUIT: the server applies the deletions now."""
         self._step(T_("finishing"), self.client.quit)
 
-    def _step(self, doing: str, fn):
+    def _step(self, doing: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except NetError:

@@ -124,8 +124,8 @@ async def discover_pop3(
             seen(candidate, step, problem, refused)
             continue
         steps.append(T_("{where}: POP3 answers, TLS verified.", where=endpoint.describe()))
-        name = candidate.host if connect_to != candidate.host else None
-        found = replace(candidate, host=connect_to, tls=tls, server_name=name)
+        server_name = candidate.host if connect_to != candidate.host else None
+        found = replace(candidate, host=connect_to, tls=tls, server_name=server_name)
         rest = [c for c in candidates[index + 1 :] if c.source != "probe"]
         return Pop3Discovery(found, steps, (*listed, found, *rest))
     return Pop3Discovery(None, steps, tuple(listed))

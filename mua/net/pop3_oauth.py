@@ -18,6 +18,7 @@ Only over TLS: a token in clear is as good as a password to whoever reads it.
 from __future__ import annotations
 
 import poplib
+from typing import Any
 
 from mua.core.i18n import T_
 from mua.net.errors import CleartextRefused, NetError, TokenRefused
@@ -47,12 +48,12 @@ def login_bearer(
     client = session.client
     response = initial_response(mechanism, username, token, endpoint.verify_name, endpoint.port)
     try:
-        client._shortcmd(f"AUTH {mechanism}")  # "+ ": send the response
-        reply = client._shortcmd(response.decode("ascii"))
+        _command(client, f"AUTH {mechanism}")  # "+ ": send the response
+        reply = _command(client, response.decode("ascii"))
         if not reply.startswith(b"+OK"):  # "+ <challenge>": the token was refused
             error = read_error_challenge(reply[1:].decode("ascii", "replace"))
             try:
-                client._shortcmd(dummy_response(mechanism).decode("ascii"))
+                _command(client, dummy_response(mechanism).decode("ascii"))
             except poplib.error_proto as exc:
                 raise _refused(session, error, exc) from exc
             raise Pop3Error(
@@ -81,7 +82,13 @@ def login_bearer(
         raise _translate(exc, endpoint, T_("signing in")) from exc
 
 
-def _refused(session: Pop3Session, error: dict, exc: poplib.error_proto) -> TokenRefused:
+def _command(client: poplib.POP3, line: str) -> bytes:
+    """One line out, its status line back: poplib's private `_shortcmd`, which typeshed omits."""
+    reply: bytes = client._shortcmd(line)  # type: ignore[attr-defined]
+    return reply
+
+
+def _refused(session: Pop3Session, error: dict[str, Any], exc: poplib.error_proto) -> TokenRefused:
     said = " ".join(_said(exc).split())[:160]
     return TokenRefused(
         refusal_sentence(session.endpoint.describe(), error, said),

@@ -197,13 +197,13 @@ class _Conversation:
             raise CleartextRefused(_NO_PASSWORD_IN_CLEAR)
         offered = [m for m in _MECHANISMS if m in smtp.server_auth_methods]
         if not offered:
-            offered = ", ".join(smtp.server_auth_methods) or T_("none")
+            listed = ", ".join(smtp.server_auth_methods) or T_("none")
             raise AuthenticationFailed(
                 T_(
                     "{where} offers no sign-in method this program supports ({offered}); check "
                     "the port and security setting.",
                     where=self.endpoint.describe(),
-                    offered=offered,
+                    offered=listed,
                 )
             )
         mechanism = offered[0].upper()
@@ -242,7 +242,7 @@ async def _closed(transport: asyncio.BaseTransport | None) -> None:
     the TLS shutdown, which waits for the server's close_notify; a caller whose event loop ends
     soon after (the CLI's asyncio.run) left the socket open (a ResourceWarning seen in CI).
     After QUIT, or when giving up, nothing more is owed to the server."""
-    if transport is not None:
+    if isinstance(transport, asyncio.WriteTransport):  # a socket's: it has abort()
         transport.abort()
         await asyncio.sleep(0)  # the socket closes on the loop's next turn
 
