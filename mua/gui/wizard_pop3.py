@@ -32,7 +32,7 @@ async def pop3_candidates(
 
 def _candidate(c: Pop3Candidate, address: str) -> Candidate:
     planned = Candidate.planned(
-        "pop3",  # type: ignore[arg-type]  # the incoming list's POP3 rows
+        "pop3",  # the incoming list's POP3 rows
         c.server_name or c.host,
         c.port,
         c.security,

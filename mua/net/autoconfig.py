@@ -38,7 +38,8 @@ from mua.net.tls import client_context, describe_certificate_error
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["imap", "smtp"]
+Kind = Literal["imap", "smtp"]  # what discovery is asked for
+ServerKind = Literal["imap", "pop3", "smtp"]  # what a server found is (POP3: incoming too)
 
 MAX_BYTES = 100_000
 MAX_REDIRECTS = 3
@@ -77,7 +78,7 @@ class AutoconfigRefused(AutoconfigError, ValueError):
 
 @dataclass(frozen=True)
 class AutoconfigServer:
-    kind: Kind
+    kind: ServerKind
     host: str
     port: int
     security: Security
@@ -163,7 +164,7 @@ def parse_pop3(data: bytes, address: str) -> tuple[AutoconfigServer, ...]:
     for element in provider.findall("incomingServer"):
         if element.get("type", "").lower() == "pop3":
             with contextlib.suppress(ValueError):
-                found.append(_server(element, "pop3", values))  # type: ignore[arg-type]
+                found.append(_server(element, "pop3", values))
     return tuple(found)
 
 
@@ -193,7 +194,7 @@ def _parse_xml(data: bytes) -> ET.Element:
     parser = expat.ParserCreate()
     builder = ET.TreeBuilder()
 
-    def no_doctype(*_: object) -> None:
+    def no_doctype(*_: object) -> typing.NoReturn:
         raise AutoconfigRefused("the file declares a DOCTYPE, which autoconfig files never need")
 
     parser.StartDoctypeDeclHandler = no_doctype
@@ -214,7 +215,7 @@ def _parse_xml(data: bytes) -> ET.Element:
         raise AutoconfigRefused("the file is not a complete XML document") from exc
 
 
-def _server(element: ET.Element, kind: Kind, values: dict[str, str]) -> AutoconfigServer:
+def _server(element: ET.Element, kind: ServerKind, values: dict[str, str]) -> AutoconfigServer:
     host = _fill(_child_text(element, "hostname"), values).rstrip(".").lower()
     if not _is_host(host):
         raise ValueError(f"{host!r} is not a host name")
@@ -322,7 +323,7 @@ async def fetch(
 
 def _client_options(
     address_for: AddressFor | None, port_for: PortFor | None, ca_file: Path | None, timeout: float
-) -> dict[str, object]:
+) -> dict[str, typing.Any]:
     from mua.net.http import AddressTransport, HttpSettings
 
     settings = HttpSettings(ca_file=ca_file, timeout=timeout)

@@ -12,7 +12,7 @@ from mua.core.i18n import N_, T_, Text
 from mua.core.legs import Endpoint, Grade, Leg, Protocol, Role
 from mua.core.legs import Source as FactSource
 from mua.core.tls_facts import Security, TlsFacts
-from mua.net.autoconfig import AutoconfigOAuth2, Kind
+from mua.net.autoconfig import AutoconfigOAuth2, ServerKind
 
 # Before anything is probed: the submission and retrieval rows of the recommendation table.
 _PLANNED = {
@@ -41,7 +41,7 @@ class DiscoveryError(LookupError):
 class Candidate:
     """One server that could serve the account, where it came from, and how it is protected."""
 
-    kind: Kind
+    kind: ServerKind
     host: str  # the name: what the certificate must be valid for
     port: int
     security: Security
@@ -60,7 +60,7 @@ class Candidate:
     @classmethod
     def planned(
         cls,
-        kind: Kind,
+        kind: ServerKind,
         host: str,
         port: int,
         security: Security,
@@ -121,7 +121,7 @@ def _extended(note: str, part: Text) -> str:
     return f"{note.removesuffix('.')}; {part}."
 
 
-def observed_grade(kind: Kind, tls: TlsFacts) -> Grade:
+def observed_grade(kind: ServerKind, tls: TlsFacts) -> Grade:
     """mua.core.grade's submission or retrieval row, for what a probe saw."""
     observed = FactSource.OBSERVED
     if kind == "smtp":
