@@ -57,7 +57,7 @@ def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
     return sock
 
 
-class _AddressedTLS(imapclient_tls.IMAP4_TLS):
+class _AddressedTLS(imapclient_tls.IMAP4_TLS):  # type: ignore[misc]  # imapclient: untyped
     """imapclient's implicit-TLS transport, connecting to an address but verifying a name."""
 
     def __init__(self, name: str, address: str, port: int, ctx: ssl.SSLContext, timeout: float):
@@ -66,10 +66,11 @@ class _AddressedTLS(imapclient_tls.IMAP4_TLS):
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = _connect(self._address, self.port, self._timeout)
-        return imapclient_tls.wrap_socket(sock, self.ssl_context, self.host)
+        wrapped: socket.socket = imapclient_tls.wrap_socket(sock, self.ssl_context, self.host)
+        return wrapped
 
 
-class _AddressedPlain(imap4.IMAP4WithTimeout):
+class _AddressedPlain(imap4.IMAP4WithTimeout):  # type: ignore[misc]  # imapclient: untyped
     """The cleartext transport (for STARTTLS), connecting to an address; imaplib's starttls
     then verifies `self.host`, the server name."""
 
@@ -81,7 +82,7 @@ class _AddressedPlain(imap4.IMAP4WithTimeout):
         return _connect(self._address, self.port, self._timeout)
 
 
-class _Client(IMAPClient):
+class _Client(IMAPClient):  # type: ignore[misc]  # imapclient: untyped
     def __init__(self, endpoint: ImapEndpoint, ctx: ssl.SSLContext, timeout: float) -> None:
         self._endpoint = endpoint
         self._ctx = ctx
