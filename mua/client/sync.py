@@ -29,7 +29,7 @@ from mua.client.imap_rows import (
 )
 from mua.core.account import Account
 from mua.core.i18n import T_, TN_
-from mua.net.imap import ImapError
+from mua.net.imap import ImapError, ImapSession
 from mua.store.cache import MailCache
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,10 @@ class AccountSync(ImapConnection):
             account, password, timeout=timeout, retries=retries, backoff=backoff, token=token
         )
         self.cache = cache
+        # IDLE's connection: the folder it has selected, and each folder's state as seen by
+        # the last SELECT for IDLE (UIDVALIDITY, UIDNEXT, EXISTS, HIGHESTMODSEQ).
+        self._idle_selected: tuple[ImapSession, str] | None = None
+        self._idle_states: dict[str, tuple[object, ...]] = {}
 
     # -- folders ------------------------------------------------------------------------------
 
@@ -324,16 +328,37 @@ class AccountSync(ImapConnection):
 
     def wait_for_change(self, folder: str, timeout: float) -> bool:
         """IDLE (RFC 2177) on `folder` for up to `timeout` seconds; True when the server
-        reported something. Servers drop IDLE after 30 minutes: keep timeout below that."""
+        reported something. Servers drop IDLE after 30 minutes: keep timeout below that.
+
+        For a connection that does nothing else (the engine's second one per account): the
+        folder stays selected from one call to the next (DONE, then IDLE again, as RFC 2177
+        intends), so what arrives between two calls the server reports as the next IDLE
+        starts; selecting again would count it in the SELECT's answer, unreported. What the
+        server says while DONE ends the IDLE counts too. A new connection selects the
+        folder again, and a state other than the last SELECT's (mail while the connection
+        was down) is a change: after news the IDLE reported, it is reported once more."""
 
         def step() -> bool:
             client = self.session.client
-            client.select_folder(folder, readonly=True)
+            if self._idle_selected != (self.session, folder) and self._select_to_idle(folder):
+                return True
             client.idle()
             try:
                 responses = client.idle_check(timeout=timeout)
             finally:
-                client.idle_done()
-            return bool(responses)
+                _text, after_check = client.idle_done()
+            return bool(responses or after_check)
 
         return self._retrying(f"waiting for new mail in {folder}", step)
+
+    def _select_to_idle(self, folder: str) -> bool:
+        """EXAMINE `folder` for IDLE; True when its state differs from what the last
+        SELECT for IDLE saw of it (on this connection or one before)."""
+        info = self.session.client.select_folder(folder, readonly=True)
+        state = tuple(
+            info.get(k) for k in (b"UIDVALIDITY", b"UIDNEXT", b"EXISTS", b"HIGHESTMODSEQ")
+        )
+        before = self._idle_states.get(folder)
+        self._idle_states[folder] = state
+        self._idle_selected = (self.session, folder)
+        return before is not None and before != state
