@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mua.client.oauth_accounts import OAuthAccounts
@@ -28,7 +28,10 @@ from mua.store.outbox import Outbox
 # app starts: they are most of the engine's import time (bench/startup.py).
 if TYPE_CHECKING:
     from mua.client.outbox_sender import OutboxSender
+    from mua.client.pop3_sync import Pop3Sync
     from mua.client.sync import AccountSync, FolderSync
+    from mua.core.tls_facts import TlsFacts
+    from mua.store.pop3_state import Pop3State
     from mua.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
@@ -67,13 +70,13 @@ class Engine(Sending):
         self.outbox = outbox
         self.timeout = timeout
         self.body_cache_bytes = body_cache_bytes
-        self._syncs: dict[str, AccountSync] = {}
+        self._syncs: dict[str, AccountSync | Pop3Sync] = {}
         self._sender: OutboxSender | None = None
-        self._idlers: dict[str, AccountSync] = {}  # a second connection per account, for IDLE
+        self._idlers: dict[str, AccountSync | Pop3Sync] = {}  # a second connection, for IDLE
         # Worker threads outside the account locks (IDLE, eviction): aclose waits for them.
-        self._unlocked: set[asyncio.Future] = set()
+        self._unlocked: set[asyncio.Future[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._pop3_state = None  # mua.store.pop3_state, opened on a POP3 account's first use
+        self._pop3_state: Pop3State | None = None  # opened on a POP3 account's first use
         self.oauth = OAuthAccounts(secrets, timeout)  # OAuth2 accounts' tokens (issue 17)
 
     @classmethod
@@ -180,17 +183,17 @@ class Engine(Sending):
             self._pop3_state.forget_account(account.key)
         log.info("removed the account %s", account.address)
 
-    def _sync_for(self, account: Account) -> AccountSync:
+    def _sync_for(self, account: Account) -> AccountSync | Pop3Sync:
         sync = self._syncs.get(account.key)
         if sync is None:
             sync = self._new_sync(account)
             self._syncs[account.key] = sync
         return sync
 
-    def _new_sync(self, account: Account) -> AccountSync:
+    def _new_sync(self, account: Account) -> AccountSync | Pop3Sync:
         """An IMAP account's AccountSync, or a POP3 account's Pop3Sync (same methods)."""
         if account.pop3 is not None:
-            return self._pop3(account)  # type: ignore[return-value]
+            return self._pop3(account)
         from mua.client.sync import AccountSync
 
         return AccountSync(
@@ -201,7 +204,7 @@ class Engine(Sending):
             token=self.oauth.thread_token(account) if account.oauth is not None else None,
         )
 
-    def _pop3(self, account: Account):
+    def _pop3(self, account: Account) -> Pop3Sync:
         from mua.client.pop3_sync import Pop3Sync
         from mua.store.pop3_state import Pop3State
 
@@ -216,21 +219,22 @@ class Engine(Sending):
             token=self.oauth.thread_token(account) if account.oauth is not None else None,
         )
 
-    async def _run(self, account: Account, fn, *args, **kwargs):
+    async def _run(self, account: Account, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         lock = self._locks.setdefault(account.key, asyncio.Lock())
         async with lock:
             return await _until_the_thread_ends(asyncio.to_thread(fn, *args, **kwargs))
 
-    def imap_tls(self, address: str):
+    def imap_tls(self, address: str) -> TlsFacts | None:
         """What protected this account's IMAP session, when one is open (else None)."""
         sync = self._syncs.get(address.lower())
         session = sync.connected_session if sync is not None else None
         return session.tls if session is not None else None
 
-    def pop3_tls(self, address: str):
+    def pop3_tls(self, address: str) -> TlsFacts | None:
         """What protected this POP3 account's last download session (None before one)."""
         sync = self._syncs.get(address.lower())
-        return getattr(sync, "last_tls", None)
+        tls: TlsFacts | None = getattr(sync, "last_tls", None)
+        return tls
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -306,16 +310,18 @@ class Engine(Sending):
         account = self.account(address)
         return await self._run(account, self._sync_for(account).search, folder, text)
 
-    async def set_flags(self, address: str, folder: str, uids, flags, *, add: bool) -> None:
+    async def set_flags(
+        self, address: str, folder: str, uids: Iterable[int], flags: Iterable[str], *, add: bool
+    ) -> None:
         account = self.account(address)
         sync = self._sync_for(account)
         await self._run(account, sync.set_flags, folder, list(uids), list(flags), add=add)
 
-    async def move(self, address: str, folder: str, uids, destination: str) -> None:
+    async def move(self, address: str, folder: str, uids: Iterable[int], destination: str) -> None:
         account = self.account(address)
         await self._run(account, self._sync_for(account).move, folder, list(uids), destination)
 
-    async def delete(self, address: str, folder: str, uids) -> None:
+    async def delete(self, address: str, folder: str, uids: Iterable[int]) -> None:
         account = self.account(address)
         await self._run(account, self._sync_for(account).delete, folder, list(uids))
 
@@ -342,7 +348,9 @@ class Engine(Sending):
             idler.abort()
 
 
-async def _until_the_thread_ends(work, on_cancel=None, patience: float | None = None):
+async def _until_the_thread_ends(
+    work: Awaitable[T], on_cancel: Callable[[], object] | None = None, patience: float | None = None
+) -> T:
     """Await a worker thread's result. Cancelling the caller does not stop the thread, so
     on cancellation this still waits for it to end before letting the cancellation through:
     whoever holds a lock around it keeps it until the thread no longer uses the connection

@@ -14,6 +14,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from mua.client.imap_rows import text_of
 from mua.core.account import Account
@@ -22,6 +23,7 @@ from mua.net.errors import NetError, TokenRefused, Unreachable
 from mua.net.imap import ImapEndpoint, ImapError, ImapSession
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _DROPPED = (imaplib.IMAP4.abort, ConnectionError, socket.timeout, TimeoutError, ssl.SSLError)
 
@@ -110,7 +112,7 @@ class ImapConnection:
         self._aborted = True
         self._forget_connection()
 
-    def _retrying(self, what: str, step: Callable[[], object]):
+    def _retrying(self, what: str, step: Callable[[], T]) -> T:
         """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
         delay = self.backoff
         self._aborted = False

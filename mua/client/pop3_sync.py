@@ -33,7 +33,7 @@ from mua.core.tls_facts import TlsFacts
 from mua.net.errors import TokenRefused
 from mua.net.pop3 import Pop3Endpoint, Pop3Error, Pop3Session
 from mua.store.cache import CachedMessage, MailCache
-from mua.store.pop3_state import Pop3State
+from mua.store.pop3_state import Pop3Record, Pop3State
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Pop3Sync:
         gone = [uidl for uidl in known if uidl not in set(on_server.values())]
         return added, gone + [uidl for _n, uidl in doomed]
 
-    def _may_delete(self, record, now: float) -> bool:
+    def _may_delete(self, record: Pop3Record, now: float) -> bool:
         s = self.settings
         if not s.leave_on_server:
             return True
@@ -186,10 +186,12 @@ class Pop3Sync:
                 found[uid] = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
         return found
 
-    def set_flags(self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool):
+    def set_flags(
+        self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool
+    ) -> dict[int, frozenset[str]]:
         """Flags live here only: POP3 has none."""
         wanted = set(flags)
-        changed = {}
+        changed: dict[int, frozenset[str]] = {}
         for uid in uids:
             cached = self.cache.message(self.account.key, folder, uid)
             if cached is not None:

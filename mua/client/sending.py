@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from mua.client.oauth_accounts import OAuthAccounts
     from mua.client.outbox_sender import OutboxSender, SendOutcome
+    from mua.client.pop3_sync import Pop3Sync
     from mua.client.sync import AccountSync
     from mua.core.compose import Draft
 
@@ -42,7 +43,7 @@ class Sending:
 
         def account(self, address: str) -> Account: ...
         def password(self, account: Account, service: str) -> str: ...
-        def _sync_for(self, account: Account) -> AccountSync: ...
+        def _sync_for(self, account: Account) -> AccountSync | Pop3Sync: ...
         async def _run(self, account: Account, fn: Callable[..., T], *args: Any) -> T: ...
 
     @property
