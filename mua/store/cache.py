@@ -134,7 +134,9 @@ class MailCache:
         )
         return folder_from_row(acct, rows[0]) if rows else None
 
-    def sync_folder_list(self, account: str, listed: Iterable[ListedFolder | tuple]) -> None:
+    def sync_folder_list(
+        self, account: str, listed: Iterable[ListedFolder | tuple[Any, ...]]
+    ) -> None:
         """Make the cached folder list the server's: add new folders, update the attributes
         of known ones, and remove vanished ones with their messages and bodies."""
         acct = account_key(account)
