@@ -1,0 +1,29 @@
+"""IDLE slices against Dovecot: a message APPENDed (by another connection) between two
+slices is reported by the next. The engine keeps the folder selected between slices and
+relies on the server reporting, as the next IDLE starts, what came in meanwhile (RFC 3501
+section 5.2; tests/test_idle_slices.py checks the same against the world's server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mua.client.engine import Engine
+from mua.core.compose import Draft, build_message
+from tests.interop.servers import MailServers
+from tests.interop.test_dovecot_postfix import add_carol, server_view, unique_subject
+
+pytestmark = pytest.mark.interop
+
+
+async def test_mail_between_two_slices_is_reported_by_the_next(
+    engine: Engine, servers: MailServers
+) -> None:
+    address = add_carol(engine, servers)
+    await engine.sync(address, ["INBOX"])
+    assert await engine.wait_for_change(address, "INBOX", 0.2) is False  # quiet: DONE seen
+    letter = build_message(Draft(sender=address, to=(address,), subject=unique_subject("slices")))
+    with server_view(servers) as other:
+        await asyncio.to_thread(other.append, "INBOX", letter.as_bytes())
+    assert await engine.wait_for_change(address, "INBOX", 10) is True
