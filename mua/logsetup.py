@@ -11,10 +11,12 @@ import logging.handlers
 
 from mua.store.paths import log_dir
 
+_HANDLER_NAME = "mua"  # the handlers configure_logging added: it adds them once
+
 
 def configure_logging(*, verbose: bool = False) -> None:
     root = logging.getLogger()
-    if any(getattr(h, "_mua", False) for h in root.handlers):
+    if any(h.get_name() == _HANDLER_NAME for h in root.handlers):
         return
     root.setLevel(logging.DEBUG)
     stderr = logging.StreamHandler()
@@ -33,7 +35,7 @@ def configure_logging(*, verbose: bool = False) -> None:
     except OSError as exc:  # a read-only home must not stop mua
         stderr.handle(logging.makeLogRecord({"msg": f"no log file: {exc}", "levelno": 30}))
     for handler in handlers:
-        handler._mua = True  # type: ignore[attr-defined]
+        handler.set_name(_HANDLER_NAME)
         root.addHandler(handler)
     # aiosmtpd logs every command at INFO; its AUTH lines are sanitised, but keep it quiet.
     logging.getLogger("mail.log").setLevel(logging.WARNING)

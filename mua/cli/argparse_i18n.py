@@ -33,5 +33,6 @@ ARGPARSE_MESSAGES = (
 
 
 def translate_argparse() -> None:
+    # argparse's own module globals, which typeshed does not list
     argparse._ = i18n._  # type: ignore[attr-defined]
     argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from mua.client.sync import AccountSync, FolderSync
     from mua.core.tls_facts import TlsFacts
     from mua.store.pop3_state import Pop3State
-    from mua.store.secrets import Secrets
+    from mua.store.secrets import Secrets, ServiceKind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -131,8 +131,8 @@ class Engine(Sending):
 
     # -- accounts -----------------------------------------------------------------------------
 
-    def password(self, account: Account, service: str) -> str:
-        value = self.secrets.get(account.key, service)  # type: ignore[arg-type]
+    def password(self, account: Account, service: ServiceKind) -> str:
+        value = self.secrets.get(account.key, service)
         if value is None:
             raise MissingPassword(account, service)
         return value

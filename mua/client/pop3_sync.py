@@ -92,7 +92,8 @@ class Pop3Sync:
 
     def sync_folder_list(self) -> list[str]:
         self.cache.sync_folder_list(self.account.key, [(INBOX, None, None, True)])
-        if self.cache.folder(self.account.key, INBOX).uidvalidity is None:  # type: ignore[union-attr]
+        inbox = self.cache.folder(self.account.key, INBOX)  # just listed: it is there
+        if inbox is None or inbox.uidvalidity is None:
             self.cache.set_folder_state(
                 self.account.key, INBOX, uidvalidity=UIDVALIDITY, uidnext=None, highestmodseq=None
             )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mua.client.pop3_sync import Pop3Sync
     from mua.client.sync import AccountSync
     from mua.core.compose import Draft
+    from mua.store.secrets import ServiceKind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,7 +43,7 @@ class Sending:
     if TYPE_CHECKING:  # the engine's own
 
         def account(self, address: str) -> Account: ...
-        def password(self, account: Account, service: str) -> str: ...
+        def password(self, account: Account, service: ServiceKind) -> str: ...
         def _sync_for(self, account: Account) -> AccountSync | Pop3Sync: ...
         async def _run(self, account: Account, fn: Callable[..., T], *args: Any) -> T: ...
 

@@ -148,6 +148,7 @@ def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> list[bytes]:
     get_chain = getattr(owner, "get_unverified_chain", None)
     if get_chain is not None:
         chain = get_chain() or []
+        # CPython's private _ssl module, which typeshed does not list
         return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
     leaf = ssl_object.getpeercert(binary_form=True)
     return [leaf] if leaf else []

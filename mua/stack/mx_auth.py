@@ -47,6 +47,7 @@ def _remember_org_domains() -> None:
             organisational: str = cached(domain)
             return organisational
 
+    # marks authheaders' function as this one (a re-import must not wrap it twice)
     get_org_domain.remembered = True  # type: ignore[attr-defined]
     authheaders.dmarc_lookup.get_org_domain = get_org_domain
     authheaders.get_org_domain = get_org_domain

@@ -23,7 +23,9 @@ import ipaddress
 import logging
 import socket
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import spf
 from authres import SPFAuthenticationResult
@@ -31,6 +33,7 @@ from authres import SPFAuthenticationResult
 from mua.net.dns import DnsError, Resolver
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OUTSIDER_ADDRESS = "127.0.0.66"  # the `forged` scenario's outsider (demo_content.py)
 
@@ -89,7 +92,7 @@ class SpfDns:
             return [((name, qtype), (r.preference, r.host)) for r in mx.records]
         return []  # PTR and the rest: not used by the world's records
 
-    def _run(self, coroutine, timeout: float):  # type: ignore[no-untyped-def]
+    def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
             return future.result(min(timeout, self.timeout))
@@ -102,10 +105,14 @@ _current = threading.local()
 _pyspf_lookup = spf.DNSLookup
 
 
-def _lookup(name, qtype, strict=True, timeout=20):  # type: ignore[no-untyped-def]
+def _lookup(
+    name: str, qtype: str, strict: bool = True, timeout: float = 20
+) -> list[tuple[tuple[str, str], object]]:
+    """pyspf's DNSLookup, answered by the checking thread's SpfDns when it has one."""
     dns: SpfDns | None = getattr(_current, "dns", None)
     if dns is None:
-        return _pyspf_lookup(name, qtype, strict, timeout)
+        found: list[tuple[tuple[str, str], object]] = _pyspf_lookup(name, qtype, strict, timeout)
+        return found
     return dns.lookup(name, qtype, timeout)
 
 

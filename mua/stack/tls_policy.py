@@ -78,10 +78,9 @@ class TlsPolicy:
     @property
     def report_type(self) -> str:
         """RFC 8460 section 4.4's policy-type."""
-        return {VerifiedBy.DANE: "tlsa", VerifiedBy.MTA_STS: "sts"}.get(
-            self.by,  # type: ignore[arg-type]
-            "no-policy-found",
-        )
+        if self.by is None:
+            return "no-policy-found"
+        return {VerifiedBy.DANE: "tlsa", VerifiedBy.MTA_STS: "sts"}.get(self.by, "no-policy-found")
 
     @property
     def makes(self) -> str:
@@ -92,7 +91,9 @@ class TlsPolicy:
     def name(self) -> str:
         if self.requiretls:
             return "REQUIRETLS"
-        return {VerifiedBy.DANE: "DANE", VerifiedBy.MTA_STS: "MTA-STS"}.get(self.by, "no policy")  # type: ignore[arg-type]
+        if self.by is None:
+            return "no policy"
+        return {VerifiedBy.DANE: "DANE", VerifiedBy.MTA_STS: "MTA-STS"}.get(self.by, "no policy")
 
     def check_certificate(
         self, chain: list[bytes], mx_host: str, ca_file: Path | None

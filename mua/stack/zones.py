@@ -231,6 +231,7 @@ def _load_or_create_key(key_dir: Path, origin: dns.name.Name) -> tuple[GenericPr
     if path.exists():
         private = algorithm_cls.from_pem(path.read_bytes())
     else:
+        # each algorithm's class has generate(); dnspython's base class does not declare it
         private = algorithm_cls.generate()  # type: ignore[attr-defined]
         durable.write_atomic(path, private.to_pem(), mode=0o600)
         log.info("created DNSSEC key for %s in %s", origin, path)

@@ -182,7 +182,9 @@ def _tokenize(line: CommandLine) -> list[Token]:
     for index, text in enumerate(line.texts):
         pos, end = 0, len(text)
         if index < len(line.literals):
-            end = LITERAL_MARK.search(text).start()  # type: ignore[union-attr]
+            mark = LITERAL_MARK.search(text)
+            assert mark is not None  # a text before a literal ends with its {n} (read_command)
+            end = mark.start()
         while pos < end:
             c = text[pos]
             closer, items, _ = stack[-1]
