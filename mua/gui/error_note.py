@@ -15,7 +15,7 @@ class ErrorNote(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel(wordWrap=True)
-        self.toggle = QToolButton(text=_("Details"), checkable=True, autoRaise=True)
+        self.toggle = QToolButton(text=_("Details"), checkable=True, autoRaise=True)  # type: ignore[call-arg]  # PySide6: any Qt property as keyword
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.toggled.connect(self._show_details)

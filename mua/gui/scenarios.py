@@ -15,7 +15,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMainWindow
 
 from mua.core.i18n import _
 from mua.core.labels import status_label
@@ -24,12 +23,13 @@ from mua.stack.scenario_names import SCENARIO_NAMES
 from mua.store.cache_rows import message_id_key
 
 if TYPE_CHECKING:
+    from mua.gui.main_window import MainWindow
     from mua.gui.ports_table_window import PortsTableWindow
 
 log = logging.getLogger(__name__)
 
 
-def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
+def install_scenario_menu(window: MainWindow, bridge) -> list[QAction]:
     """A Demo menu with one action per scenario, its description in the item's text.
 
     The descriptions live with the scenarios (mua.stack.demo, which imports the whole mail
@@ -57,7 +57,7 @@ def install_scenario_menu(window: QMainWindow, bridge) -> list[QAction]:
     return actions
 
 
-def describe_scenarios(window: QMainWindow) -> None:
+def describe_scenarios(window: MainWindow) -> None:
     """Each Demo menu item's description: in its text, status tip and tool tip."""
     from mua.stack.demo import SCENARIOS
 
@@ -69,7 +69,7 @@ def describe_scenarios(window: QMainWindow) -> None:
         action.setToolTip(description)
 
 
-def show_ports_table(window: QMainWindow, bridge) -> PortsTableWindow:
+def show_ports_table(window: MainWindow, bridge) -> PortsTableWindow:
     """Open (or raise) the ports table (mua.gui.ports_table_window) over `window`; a click
     on a cell runs its scenario here, when no other is running. Imported on first use, as
     the scenarios are: the table's descriptions come from the mail world's modules."""
@@ -101,7 +101,7 @@ def where_to_look(mail) -> tuple[str, str, str]:
     return SENDER, "Sent", message_id  # deferred: still in the queue, as Alice sent it
 
 
-def run_scenario(window: QMainWindow, bridge, name: str):
+def run_scenario(window: MainWindow, bridge, name: str):
     """Run scenario `name`, land its mail in the demo world and show it; the bridge task."""
     from mua.stack.demo import SCENARIOS
     from mua.stack.scenario_mail import land, run_scenario_mail
@@ -112,6 +112,9 @@ def run_scenario(window: QMainWindow, bridge, name: str):
         action.setEnabled(False)  # one at a time: each starts a world of its own
 
     async def job():
+        # the Demo menu is there in demo mode only, its items enabled once the world runs
+        assert session is not None and session.world is not None
+        assert session.journeys is not None
         mail = await asyncio.to_thread(asyncio.run, run_scenario_mail(SCENARIOS[name]))
         await asyncio.to_thread(session.world.call, land(session.world.world, mail))
         session.journeys.remember(mail.message_ids(), mail.trace)
@@ -135,12 +138,12 @@ def run_scenario(window: QMainWindow, bridge, name: str):
     return bridge.run(_("Scenario {scenario}").format(scenario=name), job(), done, failed)
 
 
-def _enable(window: QMainWindow) -> None:
+def _enable(window: MainWindow) -> None:
     for action in getattr(window, "scenario_actions", []):
         action.setEnabled(True)
 
 
-def _show(window: QMainWindow, account: str, folder: str, message_id: str) -> bool:
+def _show(window: MainWindow, account: str, folder: str, message_id: str) -> bool:
     """Select the message in the main window's list and show its Journey tab."""
     window.refresh_folders()
     if (window.account, window.folder) == (account, folder):
@@ -157,7 +160,7 @@ def _show(window: QMainWindow, account: str, folder: str, message_id: str) -> bo
         None,
     )
     row = window.messages.row_of(uid) if uid is not None else None
-    if row is None:
+    if uid is None or row is None:
         log.warning("scenario message %s not found in %s %s", message_id, account, folder)
         return False
     window.select_uids([uid], uid)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mua.gui.folder_model import FolderTreeModel
     from mua.gui.journey_view import JourneyTab
     from mua.gui.message_model import MessageListModel
+    from mua.gui.ports_table_window import PortsTableWindow
     from mua.gui.reader import ReaderView
     from mua.store.cache import CachedMessage
     from mua.store.config import ReaderPosition, Settings
@@ -90,6 +91,11 @@ if TYPE_CHECKING:
         act_welcome: QAction
         act_about: QAction
         act_about_qt: QAction
+
+        # the Demo menu's, in demo mode (mua.gui.scenarios)
+        scenario_actions: list[QAction]
+        ports_table_action: QAction
+        ports_table: PortsTableWindow
 
         # MainWindow's methods
         def accounts(self) -> list[str]: ...
