@@ -250,7 +250,8 @@ class ImapSession:
                     answer=repr(data),
                 )
             )
-        imap.state = "SELECTED"  # what imaplib's select() would have set
+        imap.state = "SELECTED"  # what imaplib's select() would have set, and is_readonly:
+        imap.is_readonly = True  # without it, the [READ-ONLY] code fails the next command
         changed = [line for line in imap.response("FETCH")[1] if line is not None]
         fetched = response_parser.parse_fetch_response(changed, uid_is_key=True)
         return QresyncExamine(

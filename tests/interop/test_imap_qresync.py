@@ -66,3 +66,22 @@ def test_examine_qresync_names_what_changed_since_a_modseq(
 def test_examine_qresync_of_a_missing_folder_is_an_imap_error(session: ImapSession) -> None:
     with pytest.raises(ImapError, match="refused to open No such folder"):
         session.examine_qresync("No such folder", 1, 1)
+
+
+def test_commands_work_after_examine_qresync_on_a_fresh_connection(
+    servers: MailServers, session: ImapSession
+) -> None:
+    """EXAMINE's [READ-ONLY] code must not fail the next command (imaplib raises 'mailbox
+    status changed to READ-ONLY' unless told the folder was opened read-only): the first
+    sync of a folder fetches right after it."""
+    folder = f"fresh {secrets.token_hex(3)}"
+    with server_view(servers) as other:
+        other.create_folder(folder)
+        other.append(folder, b"Subject: fresh\r\n\r\nbody\r\n")
+        try:
+            status = other.folder_status(folder, [b"UIDVALIDITY", b"HIGHESTMODSEQ"])
+            session.examine_qresync(folder, status[b"UIDVALIDITY"], status[b"HIGHESTMODSEQ"])
+            fetched = session.client.fetch(session.client.search(["ALL"]), ["FLAGS"])
+            assert len(fetched) == 1
+        finally:
+            other.delete_folder(folder)
