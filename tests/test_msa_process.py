@@ -20,6 +20,7 @@ from imapclient import IMAPClient
 from mua.net.oauth import SignInAgain
 from mua.net.sasl_oauth import BearerAuth
 from mua.net.submission import submit
+from mua.stack.msa_process import FROZEN_ARGUMENT
 from mua.stack.world import World
 from tests.conftest import eventually, fast_options
 from tests.stackhelp import send
@@ -147,3 +148,9 @@ async def test_killing_the_world_ends_the_msa_process(tmp_path: Path) -> None:
         if parent.returncode is None:
             parent.kill()
             await parent.wait()
+
+
+def test_the_frozen_app_starts_the_child_with_the_argument_it_passes() -> None:
+    # A frozen build has no `python -m`: its launcher runs the child's main for this argument.
+    launcher = (ROOT / "packaging" / "launcher.py").read_text()
+    assert f'sys.argv[1:] == ["{FROZEN_ARGUMENT}"]' in launcher

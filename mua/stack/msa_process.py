@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What the frozen app (packaging/launcher.py) is started with to be the child: it has no `-m`.
+FROZEN_ARGUMENT = "--msa-process"
 START_TIMEOUT = 60.0  # the child imports the stack and loads keys before it answers
 STOP_TIMEOUT = 10.0
 
@@ -110,10 +112,11 @@ class MsaProcess:
     async def start(self) -> dict[str, MsaPorts]:
         """Start the child; the ports each provider's MSA listens on. OSError: it could not
         listen (the port is taken) or did not start."""
+        frozen = getattr(sys, "frozen", False)  # a PyInstaller build
+        child = [FROZEN_ARGUMENT] if frozen else ["-m", "mua.stack.msa_process"]
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "mua.stack.msa_process",
+            *child,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -222,14 +225,17 @@ class RemoteTokens:
         raise TokenRefused(answer.get("status", "invalid_token"), answer.get("reason", ""))
 
 
+async def _line() -> bytes:
+    """The parent's next line (b"" once it is gone), read by a thread: asyncio's pipe
+    reader would do it on POSIX only."""
+    return await asyncio.to_thread(sys.stdin.buffer.readline)
+
+
 async def _serve() -> int:
     from mua.stack.events import EventLog
     from mua.stack.queue import MailQueue
 
-    reader = asyncio.StreamReader()
-    loop = asyncio.get_running_loop()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    specs: list[MsaSpec] = pickle.loads(base64.b64decode(await reader.readline()))
+    specs: list[MsaSpec] = pickle.loads(base64.b64decode(await _line()))
     channel = _Channel()
     msas: list[Msa] = []
     ports: dict[str, list[int]] = {}
@@ -260,7 +266,7 @@ async def _serve() -> int:
             await msa.stop()
         return 1
     channel.send({"ports": ports})
-    while line := await reader.readline():  # until the parent closes it, or is gone
+    while line := await _line():  # until the parent closes it, or is gone
         channel.answered(json.loads(line))
     for msa in msas:
         await msa.stop()
