@@ -1,17 +1,23 @@
 """Submission throughput of the running world beside Postfix's submission service, same run.
 
-The world runs as a user runs it: `mua stack --json` in its own process, where alice's MSA
-shares the process with the MTA relaying each message to b.test, the MX, the MDA writing
-bob's Maildir and the IMAP server; every message accepted is also delivered. Postfix
-(tests/interop/servers.py: a throwaway instance, its submission service on implicit TLS,
-AUTH through Dovecot's auth socket) queues each message and its `virtual` agent delivers it
-to a Maildir on the same machine. Both: implicit TLS, AUTH PLAIN, one TLS session, 1.5 kB
-messages to one recipient. Printed: messages/s for each, per round and the median of the
-rounds (the rounds alternate, so both see the same load on a shared machine), and the
-ratio. Target: world >= Postfix. Needs root and Debian's postfix and dovecot-imapd
-(scripts/system-deps); without them only the world's figure is printed.
+The world runs as a user runs it: `mua stack --json`, whose MSAs have a process of their own
+(mua/stack/msa_process.py) beside the process where the MTA relays each message to b.test,
+DKIM-signing it, and the MX, the MDA writing bob's Maildir and the IMAP server take it in;
+every message accepted is also delivered. Postfix (tests/interop/servers.py: a throwaway
+instance, its submission service on implicit TLS, AUTH through Dovecot's auth socket) queues
+each message and its `virtual` agent delivers it to a Maildir on the same machine (it does
+not DKIM-sign). Both: implicit TLS, AUTH PLAIN, one TLS session, 1.5 kB messages to one
+recipient. The rounds alternate, so both see the same load on a shared machine, and each
+waits until its Maildir holds every message it sent, so neither is measured while the other
+is still delivering. Printed for each, per round and the median of the rounds: messages/s
+accepted (while the session ran) and delivered (until the last one was in the Maildir), and
+the ratio of the accepted medians. Target: world >= Postfix. Needs root and Debian's postfix
+and dovecot-imapd (scripts/system-deps); without them only the world's figures are printed.
 
     .venv/bin/python bench/world_throughput.py [--messages 1000] [--rounds 3]
+
+Measured (2 shared cores, 3 rounds of 1,000): accepted 214/s vs Postfix 338/s (0.63);
+delivered 94/s vs 337/s. Where the world's time goes is in the README.
 """
 
 from __future__ import annotations
