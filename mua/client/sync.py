@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+from imapclient import IMAPClient
 
 from mua.client.imap_connection import ImapConnection
 from mua.client.imap_rows import (
@@ -35,6 +38,13 @@ from mua.store.cache import MailCache
 log = logging.getLogger(__name__)
 
 BATCH = 500
+
+# What, heard during IDLE, is a change the user sees: a message came or went (EXISTS,
+# EXPUNGE: RFC 3501 sections 7.3.1, 7.4.1; VANISHED: RFC 7162 section 3.2.10) or its flags
+# changed (FETCH, section 7.4.2). Not RECENT (it comes with EXISTS; alone it moves when
+# another session selects), FLAGS (the folder's list of flags) nor a status response:
+# Dovecot's keepalive is `* OK Still here`, every 2 minutes by default.
+IDLE_CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"VANISHED", b"FETCH"})
 
 
 @dataclass(frozen=True)
@@ -336,7 +346,8 @@ class AccountSync(ImapConnection):
         starts; selecting again would count it in the SELECT's answer, unreported. What the
         server says while DONE ends the IDLE counts too. A new connection selects the
         folder again, and a state other than the last SELECT's (mail while the connection
-        was down) is a change: after news the IDLE reported, it is reported once more."""
+        was down) is a change: after news the IDLE reported, it is reported once more.
+        Only IDLE_CHANGES are news: a keepalive does not end the wait."""
 
         def step() -> bool:
             client = self.session.client
@@ -344,10 +355,10 @@ class AccountSync(ImapConnection):
                 return True
             client.idle()
             try:
-                responses = client.idle_check(timeout=timeout)
+                changed = _idle_until(client, time.monotonic() + timeout)
             finally:
                 _text, after_check = client.idle_done()
-            return bool(responses or after_check)
+            return changed or reports_change(after_check)
 
         return self._retrying(f"waiting for new mail in {folder}", step)
 
@@ -362,3 +373,26 @@ class AccountSync(ImapConnection):
         self._idle_states[folder] = state
         self._idle_selected = (self.session, folder)
         return before is not None and before != state
+
+
+def _idle_until(client: IMAPClient, deadline: float) -> bool:
+    """Listen in IDLE until the server reports a change (True) or `deadline` (False). A
+    BYE ends the wait: the connection is closing, so DONE fails and the step is retried on
+    a new connection, whose SELECT tells whether anything changed."""
+    while True:
+        responses = client.idle_check(timeout=max(deadline - time.monotonic(), 0))
+        if reports_change(responses):
+            return True
+        if any(_kind(r) == b"BYE" for r in responses) or time.monotonic() >= deadline:
+            return False
+
+
+def reports_change(responses: Iterable[tuple[object, ...]]) -> bool:
+    """Whether untagged responses, as imapclient parses them (`* 3 EXISTS` is
+    (3, b"EXISTS"), `* OK Still here` is (b"OK", b"Still here")), hold IDLE_CHANGES."""
+    return any(_kind(r) in IDLE_CHANGES for r in responses)
+
+
+def _kind(response: tuple[object, ...]) -> object:
+    kind = response[1] if len(response) > 1 and isinstance(response[0], int) else response[0]
+    return kind.upper() if isinstance(kind, bytes) else kind

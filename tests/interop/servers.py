@@ -136,10 +136,20 @@ def _kill_group(pgid: int) -> None:
 class Dovecot:
     """IMAPS on one loopback port, and the auth socket Postfix asks for passwords."""
 
-    def __init__(self, root: Path, cert: ServerCert, users: dict[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        cert: ServerCert,
+        users: dict[str, str],
+        *,
+        idle_keepalive: int | None = None,
+    ) -> None:
+        """`idle_keepalive`: seconds between the `* OK Still here` Dovecot sends during IDLE
+        (imap_idle_notify_interval); None keeps Dovecot's 2 minutes."""
         self.root = root
         self.cert = cert
         self.users = users  # address -> password
+        self.idle_keepalive = idle_keepalive
         self.dir = root / "dovecot"
         self.config = self.dir / "dovecot.conf"
         self.log = root / "logs" / "dovecot.log"
@@ -224,7 +234,7 @@ userdb {{
 mail_location = maildir:{r}/mail/%n
 first_valid_uid = 1
 first_valid_gid = 1
-namespace inbox {{
+{self._idle_keepalive()}namespace inbox {{
   inbox = yes
   separator = /
   mailbox Sent {{
@@ -262,6 +272,11 @@ service imap-login {{
   }}
 }}
 """
+
+    def _idle_keepalive(self) -> str:
+        if self.idle_keepalive is None:
+            return ""
+        return f"imap_idle_notify_interval = {self.idle_keepalive} secs\n"
 
     def _pop3_service(self) -> str:
         if self.pop3_port is None:
@@ -484,7 +499,9 @@ class MailServers:
         began = time.monotonic()
         ca = LocalCA(root / "ca", organization="mua interop")
         passwords = {user: secrets.token_urlsafe(18) for user in (ADDRESS, OTHER_ADDRESS)}
-        dovecot = Dovecot(root, ca.server_cert(IMAP_NAME), passwords)
+        # A keepalive every second, not every 2 minutes: the IDLE tests meet it as a client
+        # of a real Dovecot does in a long slice (it must not count as new mail).
+        dovecot = Dovecot(root, ca.server_cert(IMAP_NAME), passwords, idle_keepalive=1)
         postfix = Postfix(root, ca.server_cert(SMTP_NAME), dovecot)
         servers = cls(root, ca, passwords, dovecot, postfix)
         try:

@@ -1,7 +1,9 @@
 """IDLE slices against Dovecot: a message APPENDed (by another connection) between two
 slices is reported by the next. The engine keeps the folder selected between slices and
 relies on the server reporting, as the next IDLE starts, what came in meanwhile (RFC 3501
-section 5.2; tests/test_idle_slices.py checks the same against the world's server)."""
+section 5.2; tests/test_idle_slices.py checks the same against the world's server).
+Dovecot's keepalives during IDLE (`* OK Still here`, every second in servers.py) are not
+news: a slice that hears only them lasts its time and says nothing changed."""
 
 from __future__ import annotations
 
@@ -27,3 +29,17 @@ async def test_mail_between_two_slices_is_reported_by_the_next(
     with server_view(servers) as other:
         await asyncio.to_thread(other.append, "INBOX", letter.as_bytes())
     assert await engine.wait_for_change(address, "INBOX", 10) is True
+
+
+async def test_keepalives_are_not_news(engine: Engine, servers: MailServers) -> None:
+    address = add_carol(engine, servers)
+    await engine.sync(address, ["INBOX"])
+    with server_view(servers) as other:  # Dovecot does send them during this test's slice
+        other.select_folder("INBOX", readonly=True)
+        other.idle()
+        try:
+            heard = other.idle_check(timeout=5)
+        finally:
+            other.idle_done()
+    assert (b"OK", b"Still here") in heard, heard
+    assert await engine.wait_for_change(address, "INBOX", 3) is False
