@@ -333,7 +333,16 @@ class Engine(Sending):
         if idler is None:
             idler = self._new_sync(account)
             self._idlers[account.key] = idler
-        work = self._unlocked_thread(idler.wait_for_change, folder, timeout)
+        from mua.client.sync import AccountSync
+
+        if isinstance(idler, AccountSync):
+            # The cache's record of the folder, read here (the IDLE thread never touches
+            # the cache): the connection's first SELECT compares with it, so mail since the
+            # last sync is news at once rather than at the next poll.
+            cached = self.cache.folder(account.key, folder)
+            work = self._unlocked_thread(idler.wait_for_change, folder, timeout, cached)
+        else:  # POP3 has no IDLE: nothing to compare
+            work = self._unlocked_thread(idler.wait_for_change, folder, timeout)
         # An aborted IDLE ends with a socket error: consumed here, whoever still waits.
         work.add_done_callback(lambda f: f.cancelled() or f.exception())
         # Cancelling an IDLE drops its connection, so that its thread ends now rather than

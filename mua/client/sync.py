@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from imapclient import IMAPClient
-
+from mua.client.idle_news import (
+    FolderState,
+    cached_state,
+    listen_for_change,
+    reports_change,
+    selected_state,
+    state_changed,
+)
 from mua.client.imap_connection import ImapConnection
 from mua.client.imap_rows import (
     FETCH_ITEMS,
@@ -33,18 +38,11 @@ from mua.client.imap_rows import (
 from mua.core.account import Account
 from mua.core.i18n import T_, TN_
 from mua.net.imap import ImapError, ImapSession
-from mua.store.cache import MailCache
+from mua.store.cache import CachedFolder, MailCache
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-
-# What, heard during IDLE, is a change the user sees: a message came or went (EXISTS,
-# EXPUNGE: RFC 3501 sections 7.3.1, 7.4.1; VANISHED: RFC 7162 section 3.2.10) or its flags
-# changed (FETCH, section 7.4.2). Not RECENT (it comes with EXISTS; alone it moves when
-# another session selects), FLAGS (the folder's list of flags) nor a status response:
-# Dovecot's keepalive is `* OK Still here`, every 2 minutes by default.
-IDLE_CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"VANISHED", b"FETCH"})
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class AccountSync(ImapConnection):
         # IDLE's connection: the folder it has selected, and each folder's state as seen by
         # the last SELECT for IDLE (UIDVALIDITY, UIDNEXT, EXISTS, HIGHESTMODSEQ).
         self._idle_selected: tuple[ImapSession, str] | None = None
-        self._idle_states: dict[str, tuple[object, ...]] = {}
+        self._idle_states: dict[str, FolderState] = {}
 
     # -- folders ------------------------------------------------------------------------------
 
@@ -336,9 +334,11 @@ class AccountSync(ImapConnection):
 
     # -- new mail -----------------------------------------------------------------------------
 
-    def wait_for_change(self, folder: str, timeout: float) -> bool:
+    def wait_for_change(
+        self, folder: str, timeout: float, cached: CachedFolder | None = None
+    ) -> bool:
         """IDLE (RFC 2177) on `folder` for up to `timeout` seconds; True when the server
-        reported something. Servers drop IDLE after 30 minutes: keep timeout below that.
+        reported a change. Servers drop IDLE after 30 minutes: keep timeout below that.
 
         For a connection that does nothing else (the engine's second one per account): the
         folder stays selected from one call to the next (DONE, then IDLE again, as RFC 2177
@@ -347,52 +347,31 @@ class AccountSync(ImapConnection):
         server says while DONE ends the IDLE counts too. A new connection selects the
         folder again, and a state other than the last SELECT's (mail while the connection
         was down) is a change: after news the IDLE reported, it is reported once more.
-        Only IDLE_CHANGES are news: a keepalive does not end the wait."""
+        Before any SELECT for IDLE, the first compares with `cached`, the cache's record
+        of the folder (the caller reads it: this thread does not touch the cache), so mail
+        since the last sync is news. Only idle_news.IDLE_CHANGES are news: a keepalive
+        does not end the wait."""
 
         def step() -> bool:
             client = self.session.client
-            if self._idle_selected != (self.session, folder) and self._select_to_idle(folder):
+            selected = self._idle_selected == (self.session, folder)
+            if not selected and self._select_to_idle(folder, cached):
                 return True
             client.idle()
             try:
-                changed = _idle_until(client, time.monotonic() + timeout)
+                changed = listen_for_change(client, timeout)
             finally:
                 _text, after_check = client.idle_done()
             return changed or reports_change(after_check)
 
         return self._retrying(f"waiting for new mail in {folder}", step)
 
-    def _select_to_idle(self, folder: str) -> bool:
+    def _select_to_idle(self, folder: str, cached: CachedFolder | None) -> bool:
         """EXAMINE `folder` for IDLE; True when its state differs from what the last
-        SELECT for IDLE saw of it (on this connection or one before)."""
-        info = self.session.client.select_folder(folder, readonly=True)
-        state = tuple(
-            info.get(k) for k in (b"UIDVALIDITY", b"UIDNEXT", b"EXISTS", b"HIGHESTMODSEQ")
-        )
-        before = self._idle_states.get(folder)
+        SELECT for IDLE saw of it (on this connection or one before) or, before any, from
+        the cache's record of it."""
+        state = selected_state(self.session.client.select_folder(folder, readonly=True))
+        before = self._idle_states.get(folder) or cached_state(cached)
         self._idle_states[folder] = state
         self._idle_selected = (self.session, folder)
-        return before is not None and before != state
-
-
-def _idle_until(client: IMAPClient, deadline: float) -> bool:
-    """Listen in IDLE until the server reports a change (True) or `deadline` (False). A
-    BYE ends the wait: the connection is closing, so DONE fails and the step is retried on
-    a new connection, whose SELECT tells whether anything changed."""
-    while True:
-        responses = client.idle_check(timeout=max(deadline - time.monotonic(), 0))
-        if reports_change(responses):
-            return True
-        if any(_kind(r) == b"BYE" for r in responses) or time.monotonic() >= deadline:
-            return False
-
-
-def reports_change(responses: Iterable[tuple[object, ...]]) -> bool:
-    """Whether untagged responses, as imapclient parses them (`* 3 EXISTS` is
-    (3, b"EXISTS"), `* OK Still here` is (b"OK", b"Still here")), hold IDLE_CHANGES."""
-    return any(_kind(r) in IDLE_CHANGES for r in responses)
-
-
-def _kind(response: tuple[object, ...]) -> object:
-    kind = response[1] if len(response) > 1 and isinstance(response[0], int) else response[0]
-    return kind.upper() if isinstance(kind, bytes) else kind
+        return state_changed(before, state)

@@ -2,8 +2,10 @@
 slices is reported by the next. The engine keeps the folder selected between slices and
 relies on the server reporting, as the next IDLE starts, what came in meanwhile (RFC 3501
 section 5.2; tests/test_idle_slices.py checks the same against the world's server).
-Dovecot's keepalives during IDLE (`* OK Still here`, every second in servers.py) are not
-news: a slice that hears only them lasts its time and says nothing changed."""
+A message APPENDed after the first sync but before the first slice is reported by it (its
+SELECT is compared with the cache's record of the folder). Dovecot's keepalives during
+IDLE (`* OK Still here`, every second in servers.py) are not news: a slice that hears only
+them lasts its time and says nothing changed."""
 
 from __future__ import annotations
 
@@ -43,3 +45,15 @@ async def test_keepalives_are_not_news(engine: Engine, servers: MailServers) -> 
             other.idle_done()
     assert (b"OK", b"Still here") in heard, heard
     assert await engine.wait_for_change(address, "INBOX", 3) is False
+
+
+async def test_mail_before_the_first_slice_is_reported(
+    engine: Engine, servers: MailServers
+) -> None:
+    address = add_carol(engine, servers)
+    await engine.sync(address, ["INBOX"])  # the window's first sync, as the app starts
+    letter = build_message(Draft(sender=address, to=(address,), subject=unique_subject("first")))
+    with server_view(servers) as other:
+        await asyncio.to_thread(other.append, "INBOX", letter.as_bytes())
+    assert await engine.wait_for_change(address, "INBOX", 10) is True
+    assert await engine.wait_for_change(address, "INBOX", 0.2) is False  # reported once
