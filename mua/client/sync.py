@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mua.client.idle_news import (
     FolderState,
@@ -141,13 +142,14 @@ class AccountSync(ImapConnection):
         )
         return FolderSync(folder, len(new), len(gone), changed, reset)
 
-    def _sync_by_qresync(self, folder: str, cached) -> FolderSync | None:
+    def _sync_by_qresync(self, folder: str, cached: CachedFolder) -> FolderSync | None:
         """EXAMINE with QRESYNC (RFC 7162 section 3.2.5): the server answers with the UIDs
         expunged since the cached HIGHESTMODSEQ (VANISHED (EARLIER)) and the flags that
         changed, so nothing is compared message by message. None: use a full sync (the
         server's UIDVALIDITY changed, so its QRESYNC data would not apply)."""
         session = self.session
         key = self.account.key
+        assert cached.uidvalidity and cached.highestmodseq  # what the caller checked
         answer = session.examine_qresync(folder, cached.uidvalidity, cached.highestmodseq)
         if answer.uidvalidity != cached.uidvalidity:
             return None
@@ -180,7 +182,9 @@ class AccountSync(ImapConnection):
         )
         return FolderSync(folder, len(new_uids), len(gone), len(flags), False, "qresync")
 
-    def _refresh_flags(self, folder: str, uids: list[int], cached, modseq: int | None) -> int:
+    def _refresh_flags(
+        self, folder: str, uids: list[int], cached: CachedFolder | None, modseq: int | None
+    ) -> int:
         if not uids:
             return 0
         client = self.session.client
@@ -223,7 +227,8 @@ class AccountSync(ImapConnection):
                         folder=folder,
                     )
                 )
-            return data[b"BODY[]"]
+            body: bytes = data[b"BODY[]"]
+            return body
 
         raw = self._retrying(T_("reading message {uid}", uid=uid), step)
         self.cache.store_body(self.account.key, folder, uid, raw)
@@ -248,13 +253,16 @@ class AccountSync(ImapConnection):
             step,
         )
 
-    def set_flags(self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool):
-        def step() -> dict:
+    def set_flags(
+        self, folder: str, uids: Sequence[int], flags: Iterable[str], *, add: bool
+    ) -> None:
+        def step() -> dict[int, Any]:  # imapclient: UID -> the flags it now has
             client = self.session.client
             client.select_folder(folder)
             encoded = [f.encode() for f in flags]
             change = client.add_flags if add else client.remove_flags
-            return change(list(uids), encoded)
+            changed: dict[int, Any] = change(list(uids), encoded)
+            return changed
 
         result = self._retrying(T_("changing flags"), step)
         self.cache.update_flags(
@@ -308,7 +316,9 @@ class AccountSync(ImapConnection):
         """APPEND; the new message's UID when the server says it (APPENDUID, RFC 4315)."""
 
         def step() -> bytes | str:
-            return self.session.client.append(folder, message, flags=[f.encode() for f in flags])
+            flagged = [f.encode() for f in flags]
+            answer: bytes | str = self.session.client.append(folder, message, flags=flagged)
+            return answer
 
         answer = text_of(self._retrying(T_("saving to {folder}", folder=folder), step) or b"")
         found = re.search(r"\[APPENDUID (\d+) (\d+)\]", answer, re.IGNORECASE)

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -107,7 +108,7 @@ class SubmissionHandler(OAuthSubmission):
         address: str,
         mail_options: list[str],
     ) -> str:
-        mailbox = session.auth_data
+        mailbox: object = session.auth_data  # aiosmtpd's types say None: it is what we gave
         assert isinstance(mailbox, Mailbox)  # aiosmtpd's auth_required ran before us
         if address.lower() != mailbox.address.lower():
             # Postfix's reject_sender_login_mismatch answer.
@@ -133,7 +134,7 @@ class SubmissionHandler(OAuthSubmission):
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        mailbox = session.auth_data
+        mailbox: object = session.auth_data
         assert isinstance(mailbox, Mailbox)
         data = envelope.original_content or b""
         headers = _headers.parsebytes(data)  # once: the checks below all read it
@@ -156,7 +157,7 @@ class SubmissionHandler(OAuthSubmission):
             authenticated_as=mailbox.address,
         )
         leg = self._submission_leg(tls, peer_ip(server))
-        meta = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
+        meta: dict[str, Any] = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
         meta |= _transport_request(envelope, headers)
         try:
             entry = await asyncio.to_thread(self._enqueue, envelope, data, value, message_id, meta)
@@ -181,12 +182,18 @@ class SubmissionHandler(OAuthSubmission):
         self.events.leg(handoff, side="server", message_id=message_id, queue_id=queue_id)
 
     def _enqueue(
-        self, envelope: Envelope, data: bytes, received: str, message_id: str, meta: dict
+        self,
+        envelope: Envelope,
+        data: bytes,
+        received: str,
+        message_id: str,
+        meta: dict[str, Any],
     ) -> QueueEntry:
         # The Received field names the queue id and must be inside the queued bytes:
         # draw the id first, then write once.
         queue_id = new_queue_id()
         data = prepend_header(data, "Received", received.replace("{queue_id}", queue_id))
+        assert envelope.mail_from is not None  # handle_MAIL set it: aiosmtpd's order
         return self.queue.enqueue(
             envelope.mail_from,
             list(envelope.rcpt_tos),

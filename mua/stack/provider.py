@@ -108,7 +108,7 @@ class Provider:
             if name == self.autoconfig_host:
                 sock.context = autoconfig
 
-        context.sni_callback = by_name  # type: ignore[assignment]
+        context.sni_callback = by_name
         return context
 
     async def start_servers(
