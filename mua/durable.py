@@ -102,6 +102,12 @@ def append(path: Path, data: bytes, *, sync: bool = True) -> None:
             os.fsync(f.fileno())
 
 
+def sync_file(path: Path) -> None:
+    """fsync `path`: what was appended to it so far (by any process) is on disk."""
+    with path.open("ab") as f:  # Windows' fsync needs a file open for writing
+        os.fsync(f.fileno())
+
+
 def remove(path: Path, *, sync: bool = True) -> None:
     """Remove `path` if it exists. `sync`: its directory is fsync'ed, so the removal
     survives a power loss; otherwise the caller calls `fsync_dir` soon (several removals,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from mua.core.legs import Leg
-from mua.durable import append
+from mua.durable import append, sync_file
 
 
 class EventLog:
@@ -23,14 +25,37 @@ class EventLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the MTA and servers may run on different threads
 
-    def write(self, event: str, *, durable: bool = False, **fields: Any) -> None:
-        """Append one record. `durable`: fsync'ed before returning (with every line before
-        it), for the records that must survive a crash as the fact they record does (the
-        MTA's "relayed", written right after the queue has forgotten the message)."""
+    def write(self, event: str, **fields: Any) -> None:
+        """Append one record: it survives the process being killed; a power cut only
+        after `sync`."""
         record = {"time": time.time(), "event": event, **fields}
         line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
         with self._lock:
-            append(self.path, line.encode("utf-8"), sync=durable)
+            append(self.path, line.encode("utf-8"), sync=False)
+
+    def sync(self) -> None:
+        """Make every record written so far durable (one fsync), for those that must
+        survive a power cut as the fact they record does: the MTA's "relayed", which
+        stands for the removal of the message from the queue."""
+        sync_file(self.path)
+
+    def relayed(self, queue_ids: Collection[str]) -> dict[str, set[str]]:
+        """The recipients each of `queue_ids` was relayed to, by the "relayed" records (a
+        last line cut short by a crash is skipped)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        if not self.path.exists():
+            return found
+        with self.path.open("rb") as f:
+            for line in f:
+                if b'"event":"relayed"' not in line:  # most lines: not parsed
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("queue_id") in queue_ids:
+                    found[record["queue_id"]].update(record.get("recipients") or ())
+        return found
 
     def leg(self, leg: Leg, *, side: str, **fields: Any) -> None:
         """Record `leg` as seen from `side` ("client" or "server")."""

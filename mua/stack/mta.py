@@ -14,8 +14,10 @@ spread (jitter) so a herd deferred together is not retried together.
 
 A delivery is recorded the moment the MX answers 250, before QUIT and before anything else
 (`DeliveryRecorder`): the queue file is rewritten or removed, then the event log's
-"relayed" record is written and fsync'ed. Nothing after the 250 can cause a resend; a
-failure of the bookkeeping (a full disk) is logged, never retried as a delivery.
+"relayed" record is written and fsync'ed (the removal is not: at start, a queue file whose
+recipients all have a "relayed" record is removed, not sent). Nothing after the 250 can
+cause a resend; a failure of the bookkeeping (a full disk) is logged, never retried as a
+delivery.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class Mta(TlsReporting):
         self._attempts: set[asyncio.Task[bool]] = set()
         self._waiting: dict[str, QueueEntry] = {}  # in the queue, not in delivery now
         self._rescan = True  # new files may be in the queue directory
+        self._starting = False  # set by start(): its first look checks the event log
         self._scanning = False
         self._finished_in_scan: set[str] = set()  # finished while a listing was being read
         self._sessions: dict[str, asyncio.Semaphore] = {}  # per destination domain
@@ -96,6 +99,7 @@ class Mta(TlsReporting):
 
     def start(self) -> None:
         self._rescan = True
+        self._starting = True
         self._waiting.clear()
         self._recorder.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mta-queue")
@@ -153,6 +157,9 @@ class Mta(TlsReporting):
             ids = await asyncio.to_thread(self.queue.ids)
             new = [i for i in ids if i not in self._waiting and i not in self._busy]
             entries = await asyncio.to_thread(lambda: [self.queue.entry(i) for i in new])
+            if self._starting:  # a power cut may have undone removals the event log recorded
+                self._starting = False
+                entries = await asyncio.to_thread(self._recorder.forget_recorded, entries)
         finally:
             self._scanning = False
         for entry in entries:
