@@ -115,6 +115,7 @@ class Mta(TlsReporting):
         self._task = None
         self._attempts.clear()
         self._busy.clear()
+        await self.relay.close()  # QUIT the sessions kept for the next message
         await self._recorder.stop()  # every delivery the MXs took is on disk
 
     async def _run(self) -> None:

@@ -21,9 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosmtplib
@@ -41,7 +39,9 @@ from mua.stack.relay_notes import (
     policy_refusal,
     stopped_note,
 )
+from mua.stack.relay_sessions import RelaySession, SessionCache, SessionKey, end_session
 from mua.stack.relay_starttls import opportunistic_context, starttls
+from mua.stack.relay_transaction import Accepted, RelayOutcome, all_failed, transaction
 from mua.stack.smtpd import REQUIRETLS
 from mua.stack.tls_policy import (
     OPPORTUNISTIC,
@@ -56,23 +56,6 @@ from mua.stack.tlsrpt import TlsSession, refused_session
 
 log = logging.getLogger(__name__)
 __all__ = ["Accepted", "NextHop", "RelayClient", "RelayOutcome"]
-
-
-@dataclass
-class RelayOutcome:
-    delivered: list[str] = field(default_factory=list)
-    temporary: dict[str, str] = field(default_factory=dict)  # recipient -> reason
-    permanent: dict[str, str] = field(default_factory=dict)
-    leg: Leg | None = None  # the relay leg as this client saw it, when a session got that far
-    remote: str | None = None  # "mx.b.test [127.0.0.1]:20025"
-    policy: str | None = None  # "DANE" or "MTA-STS" when one applied to the leg
-    sessions: list[TlsSession] = field(default_factory=list)  # for TLS-RPT, every attempt
-    acked: float | None = None  # when the MX's reply to the data came (time.time())
-
-
-# Called with the outcome as soon as the MX has taken the message for `delivered`, before
-# QUIT: the MTA records the delivery there, so the window in which a crash resends is short.
-Accepted = Callable[[RelayOutcome], Awaitable[None]]
 
 
 class RelayClient:
@@ -102,6 +85,7 @@ class RelayClient:
         self.next_hop = next_hop
         self.source_address = source_address
         self._opportunistic = opportunistic_context()
+        self.sessions = SessionCache()  # idle sessions, for the next message to their MX
 
     async def deliver(
         self,
@@ -125,16 +109,18 @@ class RelayClient:
         except DnssecBogus as exc:
             # RFC 7672 section 2.1: a bogus answer may be an attacker's; it is a reason to
             # wait, never to fall back to a name or a policy the attacker could choose.
-            return _all(
+            return all_failed(
                 outcome,
                 recipients,
                 temporary=f"DNSSEC: the MX records of {domain} failed validation ({exc})",
             )
         except DnsError as exc:
-            return _all(outcome, recipients, temporary=f"MX lookup for {domain} failed: {exc}")
+            return all_failed(
+                outcome, recipients, temporary=f"MX lookup for {domain} failed: {exc}"
+            )
         if mx.null_mx or not mx.records:
             # RFC 7505 section 3: a null MX means the domain accepts no mail.
-            return _all(outcome, recipients, permanent=f"556 5.1.10 {domain} accepts no mail")
+            return all_failed(outcome, recipients, permanent=f"556 5.1.10 {domain} accepts no mail")
         sts = None if ignore_policy else await self._sts_policy(domain)
         last_error = f"no MX host of {domain} could be reached"
         final: list[str] = []  # REQUIRETLS statuses; a failure without one means "retry"
@@ -195,8 +181,8 @@ class RelayClient:
                 final.append("")
                 log.info("relay to %s failed: %s", domain, last_error)
         if requiretls and final and all(final):
-            return _all(outcome, recipients, permanent=returned_reason(final, last_error))
-        return _all(outcome, recipients, temporary=last_error)
+            return all_failed(outcome, recipients, permanent=returned_reason(final, last_error))
+        return all_failed(outcome, recipients, temporary=last_error)
 
     async def _via_next_hop(
         self,
@@ -212,7 +198,7 @@ class RelayClient:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.info("relay to the next hop %s failed: %s", hop.host, exc)
-            return _all(RelayOutcome(), recipients, temporary=f"{hop.host}: {exc}")
+            return all_failed(RelayOutcome(), recipients, temporary=f"{hop.host}: {exc}")
 
     async def _sts_policy(self, domain: str) -> StsPolicy | None:
         return await self.mta_sts.policy(domain) if self.mta_sts is not None else None
@@ -227,8 +213,27 @@ class RelayClient:
         policy: TlsPolicy,
         accepted: Accepted | None = None,
     ) -> RelayOutcome:
-        port = self.port_for(mx_host)
-        outcome = RelayOutcome(remote=f"{mx_host} [{address}]:{port}")
+        """The message over a session to `mx_host` at `address` under `policy`: an idle one
+        opened under the same key when the cache has one (relay_sessions.py), else a new
+        one. A reused session the MX has dropped (closed, 421) before taking the message is
+        replaced by a new one at once: the message is not deferred for it, as in Postfix."""
+        key = SessionKey(mx_host, address, self.port_for(mx_host), policy)
+        session = self.sessions.take(key)
+        if session is not None:
+            outcome = await self._send(session, sender, recipients, data, accepted, reused=True)
+            if outcome is not None:
+                return outcome
+            log.info("relay session to %s was dropped; a new one for the message", session.remote)
+        session, report = await self._open(key)
+        outcome = await self._send(session, sender, recipients, data, accepted, reused=False)
+        assert outcome is not None
+        outcome.sessions.append(report)  # RFC 8460 counts sessions, not messages
+        return outcome
+
+    async def _open(self, key: SessionKey) -> tuple[RelaySession, TlsSession]:
+        """A session to `key`'s MX, through EHLO, STARTTLS as its policy demands and the
+        hop's AUTH; raises PolicyRefusal when the policy forbids sending over it."""
+        mx_host, address, port, policy = key.mx_host, key.address, key.port, key.policy
         client = aiosmtplib.SMTP(
             hostname=address,
             port=port,
@@ -252,7 +257,6 @@ class RelayClient:
                 note=note,
             )
 
-        cancelled = False
         try:
             await client.connect()  # in the try: a cancelled connect is closed too
             await client.ehlo()
@@ -285,69 +289,64 @@ class RelayClient:
                     host=mx_host,
                 )
                 note = Text.joined([note, passed])
-            outcome.leg = leg(tls, note)
-            outcome.policy = policy.name if policy.by or policy.requiretls else None
-            result = None if tls.encrypted else "starttls-not-supported"
-            outcome.sessions.append(
-                TlsSession(policy.report_type, policy.strings, mx_host, address, result)
-            )
-            await self._transaction(client, sender, recipients, data, outcome, options)
-            if outcome.delivered and accepted is not None:
-                await accepted(outcome)
-        except asyncio.CancelledError:
-            cancelled = True
+        except asyncio.CancelledError:  # the world stops: close now, no QUIT to stall on
+            client.close()
             raise
-        finally:
-            if cancelled:  # the world stops: close now, no QUIT a silent server could stall
-                client.close()
-            else:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
-                except BaseException:  # a timeout, or cancelled during QUIT: close anyway
-                    client.close()
-                    raise
-        return outcome
+        except BaseException:
+            await end_session(client)
+            raise
+        session = RelaySession(
+            key,
+            client,
+            leg(tls, note),
+            policy.name if policy.by or policy.requiretls else None,
+            options,
+            f"{mx_host} [{address}]:{port}",
+        )
+        result = None if tls.encrypted else "starttls-not-supported"
+        return session, TlsSession(policy.report_type, policy.strings, mx_host, address, result)
 
-    async def _transaction(
+    async def _send(
         self,
-        client: aiosmtplib.SMTP,
+        session: RelaySession,
         sender: str,
         recipients: list[str],
         data: bytes,
-        outcome: RelayOutcome,
-        mail_options: list[str],
-    ) -> None:
-        refused: Mapping[str, tuple[int, str]]  # recipient: (code, message)
+        accepted: Accepted | None,
+        *,
+        reused: bool,
+    ) -> RelayOutcome | None:
+        """One mail transaction over `session`, then the session back to the cache when it
+        ended cleanly, else ended. None: `reused` and the MX dropped the session before it
+        took the message (a new session may carry it)."""
+        outcome = RelayOutcome(leg=session.leg, remote=session.remote, policy=session.policy)
+        client = session.client
+        session.messages += 1
         try:
-            refused, _response = await client.sendmail(
-                sender, recipients, data, mail_options=mail_options
+            clean = await transaction(
+                client, sender, recipients, data, outcome, session.mail_options
             )
-            outcome.acked = time.time()
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refused = {e.recipient: (e.code, e.message) for e in exc.recipients}
-        except aiosmtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
-            _all(outcome, recipients, **{_kind(exc.code): f"{exc.code} {exc.message}"})
-            return
-        for rcpt in recipients:
-            if rcpt in refused:
-                code, message = refused[rcpt]
-                getattr(outcome, _kind(code))[rcpt] = f"{code} {message}"
-            else:
-                outcome.delivered.append(rcpt)
-
-
-def _kind(code: int) -> str:
-    return "permanent" if 500 <= code < 600 else "temporary"
-
-
-def _all(
-    outcome: RelayOutcome, recipients: list[str], *, temporary: str = "", permanent: str = ""
-) -> RelayOutcome:
-    for rcpt in recipients:
-        if permanent:
-            outcome.permanent[rcpt] = permanent
+        except asyncio.CancelledError:  # the world stops: close now, no QUIT to stall on
+            client.close()
+            raise
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            client.close()
+            if reused:
+                return None
+            raise
+        except BaseException:
+            await end_session(client)
+            raise
+        if clean:  # free for the next message while this one's delivery is recorded
+            self.sessions.give_back(session)
+        elif reused and not outcome.delivered and not client.is_connected:
+            return None  # a 421: the MX closed the session (aiosmtplib closes it too)
         else:
-            outcome.temporary[rcpt] = temporary
-    return outcome
+            await end_session(client)
+        if outcome.delivered and accepted is not None:
+            await accepted(outcome)
+        return outcome
+
+    async def close(self) -> None:
+        """End the idle sessions kept for reuse (the MTA stops)."""
+        await self.sessions.close()
