@@ -9,6 +9,8 @@ import datetime as dt
 import errno
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,41 @@ def test_append_adds_bytes_and_fsyncs_when_asked(
     durable.append(tmp_path / "log", b"two\n")
     assert (tmp_path / "log").read_bytes() == b"one\ntwo\n"
     assert synced == ["file"]
+
+
+@POSIX_ONLY
+def test_threads_syncing_one_directory_at_once_share_its_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit: 12 threads, each returns after an fsync that began after its call
+    (one begun before may not cover its change), and far fewer than 12 fsyncs are made."""
+    real_fsync = os.fsync
+    fsyncs: list[tuple[float, float]] = []  # (began, ended)
+
+    def slow(fd: int) -> None:
+        began = time.monotonic()
+        time.sleep(0.05)
+        real_fsync(fd)
+        fsyncs.append((began, time.monotonic()))
+
+    monkeypatch.setattr(os, "fsync", slow)
+    calls: list[tuple[float, float]] = []
+
+    def caller() -> None:
+        called = time.monotonic()
+        durable.fsync_dir(tmp_path)
+        calls.append((called, time.monotonic()))
+
+    threads = [threading.Thread(target=caller) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 12
+    assert len(fsyncs) <= 4
+    for called, returned in calls:
+        assert any(called <= began and ended <= returned for began, ended in fsyncs)
 
 
 def test_on_windows_no_directory_is_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
