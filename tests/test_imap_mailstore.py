@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mua.stack.imap import maildir
+from mua.stack.imap import maildir, maildir_index
 from mua.stack.imap.mailstore import (
     INDEX_FILE,
     FolderChange,
@@ -390,6 +390,63 @@ def test_an_unreadable_index_is_set_aside_and_rebuilt(store: MailStore) -> None:
         assert list(store.root.glob(f"{INDEX_FILE}.corrupt-*"))
     finally:
         store.close()
+
+
+LINUX_BOOT = pytest.mark.skipif(maildir_index.boot_id() is None, reason="no boot id here")
+
+
+@LINUX_BOOT
+def test_a_power_cut_that_rolls_back_commits_never_lets_a_uid_be_reused(
+    store: MailStore, root: Path
+) -> None:
+    """The index commits without fsync (synchronous=NORMAL): a power cut may lose the last
+    commits while clients already hold their UIDs. The disk as such a cut leaves it (the
+    database and WAL of an earlier moment, the marker naming the boot that ended) is set
+    aside at the next open: new UIDVALIDITY, so UID 2 or 3 a client saw cannot name
+    another message than it did."""
+    inbox = store.folder("INBOX")
+    inbox.append(message(1))
+    validity = inbox.uidvalidity
+    disk = {p.name: p.read_bytes() for p in root.glob(f"{INDEX_FILE}*")}  # the last fsync
+    assert [inbox.append(message(n)) for n in (2, 3)] == [2, 3]  # seen by a client
+    store.close()
+    for path in root.glob(f"{INDEX_FILE}*"):
+        path.unlink()
+    for name, data in disk.items():
+        (root / name).write_bytes(data)
+    (root / f"{INDEX_FILE}-open").write_text("the boot before the power cut")
+    with MailStore(root, summarize=Summaries()) as after:
+        inbox = after.folder("INBOX")
+        assert inbox.uidvalidity > validity
+        assert sorted(inbox.read(m.uid) for m in inbox.messages()) == [
+            message(n) for n in (1, 2, 3)
+        ]
+        assert list(root.glob(f"{INDEX_FILE}.unsynced-*"))
+
+
+@LINUX_BOOT
+def test_an_index_left_open_in_this_boot_is_kept(store: MailStore, root: Path) -> None:
+    """A process killed in this boot: every commit is in the WAL, nothing is rebuilt; a
+    clean close removes the marker after a checkpoint."""
+    assert store._ctx.index._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    store.folder("INBOX").append(message(1))
+    validity = store.folder("INBOX").uidvalidity
+    marker = root / f"{INDEX_FILE}-open"
+    assert marker.read_text() == maildir_index.boot_id()
+    store.close()
+    assert not marker.exists()
+    marker.write_text(maildir_index.boot_id() or "")  # as a kill would have left it
+    with MailStore(root, summarize=Summaries()) as again:
+        assert again.folder("INBOX").uidvalidity == validity
+
+
+def test_without_a_boot_id_every_commit_is_fsynced(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maildir_index, "boot_id", lambda: None)
+    with MailStore(root, summarize=Summaries()) as store:
+        assert store._ctx.index._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert not (root / f"{INDEX_FILE}-open").exists()
 
 
 def test_set_flags_modes_and_unchanged_since(store: MailStore) -> None:

@@ -6,12 +6,18 @@ transaction. The Maildir stays the truth for which messages exist and for their 
 and whether a message is still \\Recent. Losing it loses only those: the store then rebuilds
 it from the files with new UIDVALIDITY values.
 
-Durability: WAL with synchronous=FULL. A UID is a promise to every client that has seen it.
-With NORMAL a power cut may roll back the last commits (not a process crash: those are safe
-either way), and the next message would then get a UID that a client already holds for
-another one. FULL costs one fsync of the WAL per transaction; every operation is one
-transaction (a rescan that indexes 10,000 files too), and APPEND and the MDA already pay
-fsyncs for the message file and its directory, so the extra cost is in proportion.
+Durability: WAL. A UID is a promise to every client that has seen it: after any crash the
+next message must not get a UID a client already holds for another one. A process crash
+loses no commit in WAL mode, whatever `synchronous` says; a power cut (or a kernel crash)
+may roll back the last commits unless each is fsync'ed (synchronous=FULL: one fsync per
+transaction, a third of what a delivery costs). So the index runs with NORMAL where it can
+tell a power cut happened, and FULL elsewhere: on Linux, `<index>-open` holds the boot id
+(/proc/sys/kernel/random/boot_id) from the open (written durably, before any commit) to a
+clean close (after a checkpoint has fsync'ed everything into the database). Found at open
+with another boot's id, the machine went down with the index open: its last commits may be
+lost, so the index is set aside and rebuilt from the files with new UIDVALIDITY values
+(RFC 9051 section 2.3.1.1: clients then forget every UID of the old ones), as when it is
+deleted or unreadable. Keywords and \\Recent are lost with it; UIDs are never reused.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mua import durable
 from mua.stack.imap.model import MessageInfo
 
 log = logging.getLogger(__name__)
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE folders (
@@ -88,28 +96,37 @@ class Index:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._boot = boot_id()
+        self._marker = path.with_name(f"{path.name}-open")
         self.fresh = not path.exists()
         if self.fresh:  # a -wal left by a crash belongs to the lost database, never replay it
             for suffix in ("-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+        elif self._marker.exists() and self._marker.read_text() != (self._boot or ""):
+            log.warning("index %s was open when the machine went down; rebuilt", path)
+            self._set_aside("unsynced")
+        if self._boot is not None:  # before any commit that is not fsync'ed
+            durable.write_atomic(self._marker, self._boot.encode())
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
             if not _unusable(exc):  # locked, unreadable directory...: not ours to discard
                 raise
-            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-            log.exception("index %s is unreadable; moved to %s and rebuilt", path, aside.name)
-            path.replace(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            self.fresh = True
+            log.exception("index %s is unreadable; set aside and rebuilt", path)
+            self._set_aside("corrupt")
             self._db = self._open()
+
+    def _set_aside(self, why: str) -> None:
+        self.path.replace(self.path.with_name(f"{self.path.name}.{why}-{int(time.time())}"))
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.fresh = True
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self._boot is None else 'NORMAL'}")
             db.execute("PRAGMA foreign_keys=ON")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
@@ -125,7 +142,15 @@ class Index:
         return db
 
     def close(self) -> None:
+        """Close; a checkpoint that leaves nothing in the WAL (the database fsync'ed) makes
+        the index whole on disk, and only then is the boot's marker removed."""
+        try:
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            busy = 1
         self._db.close()
+        if not busy:
+            self._marker.unlink(missing_ok=True)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -197,6 +222,14 @@ class Index:
         self._db.executemany(
             "DELETE FROM messages WHERE folder = ? AND uid = ?", ((folder, u) for u in uids)
         )
+
+
+def boot_id() -> str | None:
+    """This boot of the machine (Linux); None where it cannot be told."""
+    try:
+        return BOOT_ID.read_text().strip() or None
+    except OSError:
+        return None
 
 
 class _UnknownSchema(sqlite3.DatabaseError):
