@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -138,7 +139,7 @@ class Mta(TlsReporting):
                 task = asyncio.create_task(self._attempt(entry))
                 self._attempts.add(task)
                 task.add_done_callback(self._attempts.discard)
-                task.add_done_callback(lambda t, e=entry: self._done(t, e))
+                task.add_done_callback(functools.partial(self._done, entry=entry))
             waits = [e.next_attempt - now for e in self._waiting.values() if e.next_attempt > now]
             timeout = min(waits) if waits else None
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
@@ -164,8 +165,9 @@ class Mta(TlsReporting):
         finally:
             self._scanning = False
         for entry in entries:
-            known = entry is None or entry.id in self._waiting or entry.id in self._busy
-            if not known and entry.id not in self._finished_in_scan:
+            if entry is None or entry.id in self._waiting or entry.id in self._busy:
+                continue  # gone, or known already
+            if entry.id not in self._finished_in_scan:
                 self._waiting[entry.id] = entry
         for gone in set(self._waiting) - ids:  # removed by someone else
             del self._waiting[gone]
