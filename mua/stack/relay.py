@@ -14,6 +14,9 @@ advertises REQUIRETLS (the parameter is passed on). When no MX qualifies it is r
 the statuses section 4.2.1 lists: 5.7.30 "REQUIRETLS support required" when an MX lacked
 only the extension, else 5.7.10 "Encryption needed" (no TLS session as the section demands).
 `TLS-Required: No` (sections 3 and 4.2.2) relays without the recipient domain's policies.
+
+A session that ended its transaction cleanly is kept a moment for the next message to the
+same MX under the same policy (relay_sessions.py, as Postfix's connection cache).
 """
 
 from __future__ import annotations
