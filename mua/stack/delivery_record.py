@@ -121,7 +121,8 @@ class DeliveryRecorder:
                 batch.append(self._pending.get())
             deliveries = [d for d in batch if d is not None]
             try:
-                self._record(deliveries)
+                if deliveries:
+                    self._record(deliveries)
             except Exception:  # the thread must survive, and every waiter be released
                 log.exception("deliveries not recorded")
             for delivery in deliveries:
