@@ -17,6 +17,7 @@ leg interfaces hang off the diagram's and check that their widget still exists.
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, cast
 
 import shiboken6
@@ -40,7 +41,10 @@ from mua.core.tls_facts import TlsMode, VerifiedBy
 from mua.gui.theme import GRADE_GLYPHS, GRADE_LABELS
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QLineF, SignalInstance
+
     from mua.gui.hop_diagram import HopDiagram
+    from mua.gui.hop_plan import HopDiagramPlan
 
 
 _VERIFIERS = {
@@ -124,17 +128,17 @@ class LegAccessible(QAccessibleInterface):
         trace = self._trace()
         return trace is not None and self._index < len(trace.legs)
 
-    def object(self) -> QObject | None:
+    def object(self) -> QObject | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         return None
 
-    def window(self) -> QWindow | None:
+    def window(self) -> QWindow | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         parent = self.parent()
         return parent.window() if parent is not None else None
 
-    def parent(self) -> QAccessibleInterface | None:
+    def parent(self) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         return QAccessible.queryAccessibleInterface(self._diagram) if self.isValid() else None
 
-    def child(self, index: int) -> QAccessibleInterface | None:
+    def child(self, index: int) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         return None
 
     def childCount(self) -> int:
@@ -143,10 +147,10 @@ class LegAccessible(QAccessibleInterface):
     def indexOfChild(self, child: QAccessibleInterface) -> int:
         return -1
 
-    def childAt(self, x: int, y: int) -> QAccessibleInterface | None:
+    def childAt(self, x: int, y: int) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         return None
 
-    def relations(self, match: object = None) -> list:
+    def relations(self, match: builtins.object = None) -> list:
         return []
 
     def text(self, kind: QAccessible.Text) -> str:
@@ -215,7 +219,7 @@ class DiagramAccessible(QAccessibleWidget):
     def childCount(self) -> int:
         return self._count()
 
-    def child(self, index: int) -> QAccessibleInterface | None:
+    def child(self, index: int) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         if not 0 <= index < self._count():
             return None
         while len(self._legs) <= index:  # reused across traces: Qt caches them by address
@@ -228,7 +232,7 @@ class DiagramAccessible(QAccessibleWidget):
                 return i
         return -1
 
-    def childAt(self, x: int, y: int) -> QAccessibleInterface | None:
+    def childAt(self, x: int, y: int) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         if not _alive(self._diagram):
             return None
         at = self._diagram.mapFromGlobal(QPoint(x, y)).toPointF()
@@ -236,7 +240,7 @@ class DiagramAccessible(QAccessibleWidget):
         index = next((i for i in legs if self._diagram.leg_rect(i).contains(at)), None)
         return self.child(index) if index is not None else None
 
-    def focusChild(self) -> QAccessibleInterface | None:
+    def focusChild(self) -> QAccessibleInterface | None:  # type: ignore[override]  # Qt returns nullptr here; PySide6's stub says never None
         d = self._diagram
         if _alive(d) and d.hasFocus() and d.current_leg is not None:
             return self.child(d.current_leg)
@@ -276,34 +280,51 @@ def announce_legs(diagram: QWidget) -> None:
         _announce(diagram, QAccessible.Event.ObjectReorder)
 
 
-class LegKeys:
+if TYPE_CHECKING:  # the mixin is checked as the widget it is mixed into
+    _KeysBase = QWidget
+else:
+    _KeysBase = object
+
+
+class LegKeys(_KeysBase):
     """Keyboard for `HopDiagram`: a focus ring moved by the arrow keys, Enter opens the leg.
 
     The focused leg (`current_leg`) is separate from the selected one (whose details show):
     moving through the legs does not replace the details pane until Enter or Space."""
 
     _current: int | None = None
+    if TYPE_CHECKING:  # what HopDiagram provides
+        legClicked: SignalInstance
+
+        @property
+        def selected_leg(self) -> int | None: ...
+
+        def model(self) -> HopDiagramPlan: ...
+        def arrow_line(self, index: int) -> QLineF: ...
+        def label_rect(self, index: int) -> QRectF: ...
+        def set_selected_leg(self, index: int | None) -> None: ...
 
     @property
-    def current_leg(self: HopDiagram) -> int | None:
+    def current_leg(self) -> int | None:
         count = len(self.model().arrows)
         return self._current if self._current is not None and self._current < count else None
 
-    def set_current_leg(self: HopDiagram, index: int | None) -> None:
+    def set_current_leg(self, index: int | None) -> None:
         count = len(self.model().arrows)
         self._current = min(max(index, 0), count - 1) if index is not None and count else None
         self.update()
         if self._current is None:
             return
         area = self.leg_rect(self._current)
-        scroll = self.parentWidget().parentWidget() if self.parentWidget() else None
+        viewport = self.parentWidget()  # a scroll area's viewport holds the diagram
+        scroll = viewport.parentWidget() if viewport is not None else None
         if isinstance(scroll, QScrollArea):
             margin = int(area.width() / 2 + 16)
             scroll.ensureVisible(int(area.center().x()), int(area.center().y()), margin, 0)
         if self.hasFocus():
             _announce(self, QAccessible.Event.Focus, self._current)
 
-    def keyPressEvent(self: HopDiagram, event: QKeyEvent) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         count, key = len(self.model().arrows), Qt.Key(event.key())
         current = self.current_leg
         moves = {
@@ -328,17 +349,17 @@ class LegKeys:
             return QWidget.keyPressEvent(self, event)
         event.accept()
 
-    def focusInEvent(self: HopDiagram, event: QFocusEvent) -> None:
+    def focusInEvent(self, event: QFocusEvent) -> None:
         QWidget.focusInEvent(self, event)
         if self.model().arrows:
             chosen = self.current_leg if self.current_leg is not None else self.selected_leg
             self.set_current_leg(chosen if chosen is not None else 0)
 
-    def focusOutEvent(self: HopDiagram, event: QFocusEvent) -> None:
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         QWidget.focusOutEvent(self, event)
         self.update()  # the focus ring goes
 
-    def leg_rect(self: HopDiagram, index: int) -> QRectF:
+    def leg_rect(self, index: int) -> QRectF:
         """The leg's arrow band and label together, in widget coordinates."""
         line = self.arrow_line(index)
         band = QRectF(line.p1().x(), line.p1().y() - 14, line.dx(), 28)

@@ -71,11 +71,11 @@ class HopPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.diagram = HopDiagram(self)
         self.diagram.heightChanged.connect(self._fit_height)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidget(self.diagram)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the diagram inside
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.diagram_scroll = QScrollArea(self)
+        self.diagram_scroll.setWidget(self.diagram)
+        self.diagram_scroll.setWidgetResizable(True)
+        self.diagram_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the diagram inside
+        self.diagram_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.why_button = QPushButton(_("Why these grades?"), self)
         self.why_button.setCheckable(True)
         self.png_button = QPushButton(_("Export PNG…"), self)
@@ -99,7 +99,7 @@ class HopPanel(QWidget):
         lower_layout.addLayout(buttons)
         lower_layout.addWidget(self.details)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(self.scroll)
+        self.splitter.addWidget(self.diagram_scroll)
         self.splitter.addWidget(lower)
         self.splitter.setCollapsible(0, False)
         self.splitter.setStretchFactor(1, 1)
@@ -123,7 +123,9 @@ class HopPanel(QWidget):
         self.status.setText(self._status_html())
         self.why_button.setChecked(False)
         self._show_overview()
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
 
     def trace(self) -> Trace | None:
         return self._trace
@@ -131,11 +133,11 @@ class HopPanel(QWidget):
     def _fit_height(self) -> None:
         """The diagram's whole height in view (it wraps onto more rows when narrow), the
         room taken from the details below; a bar's height more when it must scroll."""
-        frame = 2 * self.scroll.frameWidth()
-        scrolls = self.diagram.minimumWidth() > self.scroll.viewport().width()
-        bar = self.scroll.horizontalScrollBar().sizeHint().height() if scrolls else 0
-        self.scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
-        need, sizes = self.scroll.minimumHeight(), self.splitter.sizes()
+        frame = 2 * self.diagram_scroll.frameWidth()
+        scrolls = self.diagram.minimumWidth() > self.diagram_scroll.viewport().width()
+        bar = self.diagram_scroll.horizontalScrollBar().sizeHint().height() if scrolls else 0
+        self.diagram_scroll.setMinimumHeight(self.diagram.minimumHeight() + bar + frame)
+        need, sizes = self.diagram_scroll.minimumHeight(), self.splitter.sizes()
         if sizes[0] != need and need < sum(sizes):  # fit it: the details get the rest
             self.splitter.setSizes([need, sum(sizes) - need])
 
@@ -179,7 +181,9 @@ class HopPanel(QWidget):
         self.diagram.set_selected_leg(index)
         label = self.diagram.label_rect(index)
         margin = int(label.width() / 2 + 16)
-        self.scroll.ensureVisible(int(label.center().x()), int(label.center().y()), margin, 0)
+        self.diagram_scroll.ensureVisible(
+            int(label.center().x()), int(label.center().y()), margin, 0
+        )
         self.why_button.blockSignals(True)
         self.why_button.setChecked(False)
         self.why_button.blockSignals(False)

@@ -74,7 +74,7 @@ class JourneyView(WindowParts):
         panel = self.hop_panel.ensure()
         if self.content.orientation() != Qt.Orientation.Horizontal:
             return
-        margins = self.tabs.width() - panel.scroll.viewport().width()
+        margins = self.tabs.width() - panel.diagram_scroll.viewport().width()
         wanted = panel.diagram.sizeHint().width() + margins
         sizes = self.content.sizes()
         width = min(wanted, sum(sizes) - MIN_LIST_WIDTH)

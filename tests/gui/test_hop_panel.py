@@ -412,9 +412,9 @@ def test_nine_legs_wrap_onto_rows_instead_of_shrinking_or_scrolling(qtbot, panel
     panel.set_trace(nine_legs())
     panel.resize(900, 600)
     diagram = panel.diagram
-    qtbot.waitUntil(lambda: panel.scroll.viewport().width() < 900)
-    assert diagram.sizeHint().width() > panel.scroll.viewport().width()  # one row: too wide
-    assert panel.scroll.horizontalScrollBar().maximum() == 0
+    qtbot.waitUntil(lambda: panel.diagram_scroll.viewport().width() < 900)
+    assert diagram.sizeHint().width() > panel.diagram_scroll.viewport().width()  # one row: too wide
+    assert panel.diagram_scroll.horizontalScrollBar().maximum() == 0
     assert diagram.scale() >= diagram.min_scale() == 1.0  # text at its size, not shrunk
     assert diagram.drawn_size().width() <= diagram.width()
     assert diagram.height() >= diagram.drawn_size().height()

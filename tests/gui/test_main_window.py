@@ -215,7 +215,7 @@ def test_bob_reads_flags_and_deletes_what_alice_sent(
 
     def widened() -> None:  # for the journey: the whole of it in view
         assert window.content.sizes()[1] > split[1]
-        assert journey.scroll.horizontalScrollBar().maximum() == 0
+        assert journey.diagram_scroll.horizontalScrollBar().maximum() == 0
 
     qtbot.waitUntil(widened)
     assert window.grab().save(str(ARTIFACTS / "main_window_journey.png"))

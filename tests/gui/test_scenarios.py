@@ -117,7 +117,7 @@ def test_the_journey_fits_1000_by_700_in_readable_text(qtbot, window, monkeypatc
     assert panel.status.height() >= panel.status.heightForWidth(panel.status.width())
     drawn = diagram.drawn_size()  # the journey as painted: all of it inside the widget
     assert drawn.width() <= diagram.width() and drawn.height() <= diagram.height()
-    assert panel.scroll.horizontalScrollBar().maximum() == 0
+    assert panel.diagram_scroll.horizontalScrollBar().maximum() == 0
 
     sizes: list[float] = []  # every font the diagram paints with, at the scale it is drawn
     set_font = QPainter.setFont
