@@ -36,6 +36,8 @@ run: $(STAMP) $(MO)
 test: $(STAMP) $(MO)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-logo
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 format: $(STAMP)
