@@ -5,6 +5,7 @@ one sentence for the user and the server's own words for "Details"."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mua.core.account import Account
@@ -45,16 +46,11 @@ async def _check_imap(account: Account, password: str, timeout: float) -> CheckR
             session.login(s.username, password, allow_cleartext_auth=account.allow_cleartext_auth)
             return session.tls
 
-    try:
-        tls = await asyncio.to_thread(sign_in)
-    except CertificateInvalid as exc:
-        return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
-    except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
-        return CheckResult("imap", False, error_text(exc))
-    except NetError as exc:
-        return CheckResult("imap", False, sentence_for(exc), details=str(exc))
-    text = _("Signed in over {protection}.").format(protection=protection(tls))
-    return CheckResult("imap", True, text, tls=tls)
+    checked = await _signed_in(sign_in)
+    if isinstance(checked, CheckResult):
+        return checked
+    text = _("Signed in over {protection}.").format(protection=protection(checked))
+    return CheckResult("imap", True, text, tls=checked)
 
 
 async def check_pop3(account: Account, password: str, timeout: float) -> CheckResult:
@@ -72,16 +68,24 @@ async def check_pop3(account: Account, password: str, timeout: float) -> CheckRe
         finally:
             session.close()
 
+    checked = await _signed_in(sign_in)
+    if isinstance(checked, CheckResult):
+        return checked
+    text = _("Signed in over POP3 and {protection}.").format(protection=protection(checked))
+    return CheckResult("imap", True, text, tls=checked)
+
+
+async def _signed_in(sign_in: Callable[[], TlsFacts]) -> TlsFacts | CheckResult:
+    """The incoming server's sign-in in a worker thread: its TLS facts, or the failed check
+    (a POP3 account's incoming server is checked in the "imap" row as an IMAP one is)."""
     try:
-        tls = await asyncio.to_thread(sign_in)
+        return await asyncio.to_thread(sign_in)
     except CertificateInvalid as exc:
         return CheckResult("imap", False, error_text(exc), _problem(exc.reason))
     except CleartextRefused as exc:  # its own sentence: what to choose, or to allow
         return CheckResult("imap", False, error_text(exc))
     except NetError as exc:
         return CheckResult("imap", False, sentence_for(exc), details=str(exc))
-    text = _("Signed in over POP3 and {protection}.").format(protection=protection(tls))
-    return CheckResult("imap", True, text, tls=tls)
 
 
 async def check_smtp(account: Account, timeout: float) -> CheckResult:
