@@ -95,6 +95,12 @@ class CertificateInvalid(NetError, PermissionError):
 class CleartextRefused(NetError):
     """TLS was required but not offered, or a password would have crossed in the clear."""
 
+    @classmethod
+    def for_token(cls) -> CleartextRefused:
+        """A bearer token is never sent without TLS, consent or not (RFC 6750 section 5.3:
+        "Always use TLS"): IMAP's and POP3's OAuth sign-in refuse with this one sentence."""
+        return cls(T_("This program does not send a sign-in token over an unencrypted connection."))
+
 
 class ProtocolError(NetError):
     """The server refused a command or answered something unexpected."""

@@ -195,9 +195,7 @@ class ImapSession:
         A refusal raises `TokenRefused` (the caller refreshes the token once and retries:
         `mua.net.sasl_oauth.imap_bearer`)."""
         if not self.tls.encrypted:
-            raise CleartextRefused(
-                T_("This program does not send a sign-in token over an unencrypted connection.")
-            )
+            raise CleartextRefused.for_token()
         try:
             if mechanism == "OAUTHBEARER":
                 self.client.oauthbearer_login(username, token)

@@ -41,9 +41,7 @@ def login_bearer(
     if mechanism not in MECHANISMS:
         raise ValueError(f"unknown mechanism {mechanism!r}")
     if not session.tls.encrypted:
-        raise CleartextRefused(
-            T_("This program does not send a sign-in token over an unencrypted connection.")
-        )
+        raise CleartextRefused.for_token()
     endpoint = session.endpoint
     client = session.client
     response = initial_response(mechanism, username, token, endpoint.verify_name, endpoint.port)
