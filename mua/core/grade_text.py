@@ -248,18 +248,24 @@ WHY_ROWS = (
         N_("handoff"),
         "MSA \u2192 MTA",
         N_("internal (same server)"),
-        "\u2014",
-        "\u2014",
-        N_("No network is crossed (RFC 5598 roles played by one server)."),
+        N_("TLS to another host, such as a smarthost"),
+        N_("cleartext to another host"),
+        N_(
+            "Usually no network is crossed (RFC 5598 roles played by one server); a handoff to "
+            "another host needs TLS like any other leg."
+        ),
     ),
     WhyRow(
         N_("relay"),
         N_("MTA \u2192 MX (may repeat)"),
         N_(
-            "25 STARTTLS enforced by DANE (RFC 7672), MTA-STS enforce (RFC 8461) or REQUIRETLS "
-            "(RFC 8689)"
+            "25 STARTTLS, the certificate authenticated by DANE (RFC 7672) or an MTA-STS policy "
+            "in enforce mode (RFC 8461)"
         ),
-        N_("opportunistic STARTTLS (encrypted, not authenticated)"),
+        N_(
+            "STARTTLS without such a policy (encrypted; the certificate at most verified by the "
+            "web PKI, REQUIRETLS or not)"
+        ),
         N_("cleartext"),
         N_(
             "Port 25 always starts in cleartext. Without a policy a stripped STARTTLS is a silent "
@@ -277,8 +283,8 @@ WHY_ROWS = (
     WhyRow(
         N_("retrieval"),
         "MS \u2192 MUA",
-        N_("993, implicit TLS, certificate verified (RFC 8314)"),
-        N_("143 STARTTLS, certificate verified (RFC 2595)"),
+        N_("993 (IMAP) or 995 (POP3), implicit TLS, certificate verified (RFC 8314)"),
+        N_("143 STARTTLS or 110 STLS, certificate verified (RFC 2595)"),
         N_("cleartext, or a certificate that fails verification"),
         N_("Your password and every message travel here: the same reasoning as submission."),
     ),

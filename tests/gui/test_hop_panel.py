@@ -476,8 +476,10 @@ def test_why_view_shows_the_table(qtbot, panel: HopPanel) -> None:
         "587",
         "993",
         "143",
+        "995",
+        "110",
         "DANE",
-        "RFC 8689",
+        "REQUIRETLS",
         "silent downgrade",
     ):
         assert needle in text
