@@ -180,3 +180,4 @@ def test_every_module_imports_and_help_prints_exit_codes_under_OO() -> None:
     )
     assert helped.returncode == 0, helped.stderr
     assert "77 (EX_NOPERM)" in helped.stdout
+    assert "66 (EX_NOINPUT)" in helped.stdout  # `mua trace` of a file it cannot read

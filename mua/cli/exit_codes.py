@@ -2,6 +2,7 @@
 `CliError`, one sentence and its code, made from what the layers below raise (`error_for`).
 
   0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;
+  66 (EX_NOINPUT) the message file cannot be read;
   69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;
   77 (EX_NOPERM) password or certificate refused;
   78 (EX_CONFIG) no such account, no keyring, or a CA file that cannot be read.
@@ -11,17 +12,11 @@ from __future__ import annotations
 
 from mua.core.i18n import N_, error_text
 
-EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_TEMPFAIL, EXIT_NOPERM, EXIT_CONFIG = (
-    0,
-    1,
-    65,
-    69,
-    75,
-    77,
-    78,
-)
+EXIT_OK, EXIT_FAIL, EXIT_DATA, EXIT_NOINPUT, EXIT_UNAVAILABLE = 0, 1, 65, 66, 69
+EXIT_TEMPFAIL, EXIT_NOPERM, EXIT_CONFIG = 75, 77, 78
 EXIT_CODES = N_(
     "0 done; 1 failed; 2 bad usage; 65 (EX_DATAERR) the message or address is wrong;\n"
+    "66 (EX_NOINPUT) the message file cannot be read;\n"
     "69 (EX_UNAVAILABLE) the server could not be reached; 75 (EX_TEMPFAIL) queued, will retry;\n"
     "77 (EX_NOPERM) password or certificate refused;\n"
     "78 (EX_CONFIG) no such account, no keyring, or a CA file that cannot be read."

@@ -16,7 +16,7 @@ from mua.cli.accounts import register as register_account_commands
 from mua.cli.argparse_i18n import translate_argparse
 from mua.cli.chaos_options import add_chaos_arguments
 from mua.cli.demo_command import add_demo_arguments, run_demo_command
-from mua.cli.exit_codes import EXIT_CODES, CliError
+from mua.cli.exit_codes import EXIT_CODES, EXIT_CONFIG, EXIT_NOINPUT, CliError
 from mua.cli.mail_commands import register as register_mail_commands
 from mua.cli.qt_args import platform_chosen, split_qt_args
 from mua.cli.stack_command import run_stack_command
@@ -218,9 +218,11 @@ def _read_file(path: Path, account: str | None) -> MessageFile:
         return read_message_file(path, account)
     except OSError as exc:
         why = exc.strerror or exc
-        raise CliError(_("Cannot read {path}: {why}.").format(path=path, why=why), 66) from exc
+        raise CliError(
+            _("Cannot read {path}: {why}.").format(path=path, why=why), EXIT_NOINPUT
+        ) from exc
     except NoSuchAccount as exc:
-        raise CliError(error_text(exc), 78) from exc
+        raise CliError(error_text(exc), EXIT_CONFIG) from exc
 
 
 def _open(args: argparse.Namespace) -> int:
