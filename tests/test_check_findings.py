@@ -22,7 +22,9 @@ import pytest
 from mua.cli import main
 from mua.core.legs import Grade
 from mua.net.mta_sts import StsMode
-from mua.net.posture_check import _SAY, DomainReport, Severity, check_domain
+from mua.net.posture_check import DomainReport, check_domain
+from mua.net.posture_findings import SAY as _SAY
+from mua.net.posture_findings import Severity
 from mua.stack.mta_sts_server import policy_text
 from mua.stack.provider_options import MxTls
 from mua.stack.world import World

@@ -230,7 +230,9 @@ def test_the_language_setting_loads_from_old_and_new_settings_files(tmp_path: Pa
 
 
 def test_check_findings_are_english_in_json_and_russian_on_screen(russian: None) -> None:
-    from mua.net.posture_check import DomainReport, Severity, _finding
+    from mua.net.posture_check import DomainReport
+    from mua.net.posture_findings import Severity
+    from mua.net.posture_findings import finding as _finding
     from mua.net.posture_text import describe
 
     report = DomainReport("b.test")

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from mua.core.i18n import N_, T_
+from mua.core.i18n import T_
 from mua.core.legs import Grade
 from mua.net import dane
 from mua.net.dns import DnsError, Resolver
 from mua.net.mta_sts import MtaStsClient, MtaStsError, StsMode, StsPolicy, parse_policy, parse_txt
+from mua.net.posture_findings import Finding, Severity, finding
 from mua.net.posture_probe import OUTDATED, SmtpProbe, VersionResult, probe_smtp
 from mua.net.tls import verify_certificate
 
@@ -34,103 +34,7 @@ SMTP_PORT = 25
 _ORDER = {Grade.GREEN: 0, Grade.UNKNOWN: 1, Grade.AMBER: 2, Grade.RED: 3}
 
 
-class Severity(StrEnum):
-    RED = "red"
-    AMBER = "amber"
-    ADVICE = "advice"  # worth doing; does not lower the grade
-
-
 _AS_GRADE = {Severity.RED: Grade.RED, Severity.AMBER: Grade.AMBER}
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str  # stable, for scripts: "no-starttls", "certificate", ...
-    severity: Severity
-    text: str  # one sentence: what is wrong and what to do
-
-    def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity.value, "text": self.text}
-
-
-# One sentence per finding: what is wrong, then what to fix.
-_SAY = {
-    "mx-lookup": N_("The MX lookup for {domain} failed ({why}); fix its DNS."),
-    "no-such-domain": N_(
-        "{domain} does not exist in the DNS (NXDOMAIN), so no mail can reach it; check "
-        "the spelling, or register the domain and publish an MX."
-    ),
-    "no-mx": N_("{domain} {why}, so it receives no mail; publish an MX."),
-    "implicit-mx": N_(
-        "{domain} has no MX record, so senders deliver to its address record instead (the "
-        "implicit MX of RFC 5321 section 5.1); publish an MX naming the host that "
-        "receives its mail."
-    ),
-    "mx-unsigned": N_(
-        "The MX records of {domain} are not DNSSEC-signed, so DANE cannot apply; "
-        "sign the zone to let senders authenticate your MX."
-    ),
-    "mta-sts-broken": N_(
-        "The MTA-STS policy of {domain} could not be used: {why}; serve it at "
-        "https://mta-sts.{domain}/.well-known/mta-sts.txt with a valid certificate."
-    ),
-    "mta-sts-testing": N_(
-        "The MTA-STS policy of {domain} is in testing mode; switch it to "
-        "enforce once the TLS reports show no failures."
-    ),
-    "no-tls-rpt": N_(
-        "{domain} publishes no TLS-RPT record; add a TXT record at _smtp._tls.{domain} "
-        '("v=TLSRPTv1; rua=mailto:...", RFC 8460) to hear about failed TLS deliveries.'
-    ),
-    "host-lookup": N_("Looking up {host} failed ({why}); fix its DNS."),
-    "no-address": N_("{host} has no address; publish an A record."),
-    "unreachable": N_("{why}; check that it accepts connections on that port."),
-    "no-starttls": N_(
-        "{host} offers no STARTTLS, so mail reaches it in clear; enable STARTTLS "
-        "with a certificate for its name."
-    ),
-    "dane-without-tls": N_(
-        "{host} has DNSSEC-signed TLSA records but no STARTTLS, so DANE "
-        "senders cannot deliver at all; enable STARTTLS or remove the records."
-    ),
-    "tls-failed": N_("{why}; fix the server's TLS setup."),
-    "certificate": N_(
-        "The certificate of {host} does not verify ({why}); install one from a "
-        "public CA that names the host{then}."
-    ),
-    "tlsa-mismatch": N_(
-        "The certificate of {host} matches none of its TLSA records ({why}), so "
-        "DANE senders will not deliver; publish a record for the current key first."
-    ),
-    "tlsa-insecure": N_(
-        "The TLSA records of {host} are not DNSSEC-valid, so DANE ignores them; sign the zone."
-    ),
-    "tlsa-unusable": N_(
-        "None of the TLSA records of {host} is usable for SMTP (RFC 7672 section "
-        "3.1); publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records."
-    ),
-    "mta-sts-unlisted": N_(
-        "{host} is not listed in the MTA-STS policy, so senders that enforce "
-        "it will not deliver to it; add it to the policy's mx lines."
-    ),
-    "no-policy": N_(
-        "Nothing makes TLS to {host} mandatory, so an attacker could strip STARTTLS; "
-        "publish DNSSEC-signed TLSA records (DANE) or an MTA-STS policy in enforce mode."
-    ),
-    "old-tls": N_(
-        "{host} still accepts {why}, deprecated by RFC 8996; allow only TLS 1.2 and 1.3."
-    ),
-    "no-modern-tls": N_("{host} accepts neither TLS 1.2 nor 1.3; enable them."),
-    "no-requiretls": N_(
-        "{host} does not advertise REQUIRETLS (RFC 8689); offer it so senders "
-        "can insist on TLS all the way."
-    ),
-}
-
-
-def _finding(code: str, severity: Severity, **facts: str) -> Finding:
-    """The finding's sentence is a Text: English in --json, the user's language on screen."""
-    return Finding(code, severity, T_(_SAY[code], **facts))
 
 
 @dataclass
@@ -228,12 +132,12 @@ async def check_domain(
     try:
         mx = await resolver.mx(domain)
     except DnsError as exc:
-        report.findings.append(_finding("mx-lookup", Severity.RED, domain=domain, why=str(exc)))
+        report.findings.append(finding("mx-lookup", Severity.RED, domain=domain, why=str(exc)))
         report.grade = _domain_grade(report)
         return report
     report.mx_signed = mx.secure
     if mx.nxdomain:
-        report.findings.append(_finding("no-such-domain", Severity.RED, domain=domain))
+        report.findings.append(finding("no-such-domain", Severity.RED, domain=domain))
         report.grade = _domain_grade(report)
         return report
     if mx.null_mx or not mx.records:
@@ -242,11 +146,11 @@ async def check_domain(
             if mx.null_mx
             else T_("has neither an MX record nor an address record")
         )
-        report.findings.append(_finding("no-mx", Severity.RED, domain=domain, why=why))
+        report.findings.append(finding("no-mx", Severity.RED, domain=domain, why=why))
         report.grade = _domain_grade(report)
         return report
     if mx.implicit:
-        report.findings.append(_finding("implicit-mx", Severity.ADVICE, domain=domain))
+        report.findings.append(finding("implicit-mx", Severity.ADVICE, domain=domain))
     await _domain_records(report, resolver, ca_file, mta_sts_port, timeout)
     report.mx = list(
         await asyncio.gather(
@@ -273,7 +177,7 @@ async def _domain_records(
 ) -> None:
     domain, say = report.domain, report.findings.append
     if not report.mx_signed:
-        say(_finding("mx-unsigned", Severity.ADVICE, domain=domain))
+        say(finding("mx-unsigned", Severity.ADVICE, domain=domain))
     try:
         txt = await resolver.txt(f"_mta-sts.{domain}")
         report.sts_id = parse_txt(txt.records)
@@ -288,16 +192,16 @@ async def _domain_records(
         except MtaStsError as exc:
             report.sts_error = exc.args[0] if exc.args else str(exc)  # a Text: shown translated
     if report.sts_error:
-        say(_finding("mta-sts-broken", Severity.AMBER, domain=domain, why=report.sts_error))
+        say(finding("mta-sts-broken", Severity.AMBER, domain=domain, why=report.sts_error))
     elif report.sts_policy is not None and report.sts_policy.mode is StsMode.TESTING:
-        say(_finding("mta-sts-testing", Severity.ADVICE, domain=domain))
+        say(finding("mta-sts-testing", Severity.ADVICE, domain=domain))
     try:
         rpt = await resolver.txt(f"_smtp._tls.{domain}")
         report.tlsrpt = next((r for r in rpt.records if r.startswith("v=TLSRPTv1")), None)
     except DnsError:
         report.tlsrpt = None
     if report.tlsrpt is None:
-        say(_finding("no-tls-rpt", Severity.ADVICE, domain=domain))
+        say(finding("no-tls-rpt", Severity.ADVICE, domain=domain))
 
 
 async def _check_mx(
@@ -318,11 +222,11 @@ async def _check_mx(
         # RFC 7672 section 2.2: TLSA records count only below a DNSSEC-validated MX and address.
         tlsa = await resolver.tlsa(SMTP_PORT, host) if secure_path else None
     except DnsError as exc:
-        mx.findings.append(_finding("host-lookup", Severity.RED, host=host, why=str(exc)))
+        mx.findings.append(finding("host-lookup", Severity.RED, host=host, why=str(exc)))
         mx.grade = Grade.RED
         return mx
     if mx.address is None:
-        mx.findings.append(_finding("no-address", Severity.RED, host=host))
+        mx.findings.append(finding("no-address", Severity.RED, host=host))
         mx.grade = Grade.RED
         return mx
     if tlsa is not None and tlsa.exists:
@@ -362,7 +266,7 @@ def _mx_findings(mx: MxReport, enforced: bool) -> list[Finding]:
     out: list[Finding] = []
 
     def say(code: str, severity: Severity, why: str = "", then: str = "") -> None:
-        out.append(_finding(code, severity, host=host, why=why, then=then))
+        out.append(finding(code, severity, host=host, why=why, then=then))
 
     if not p.reached:
         say("unreachable", Severity.AMBER, why=p.error or T_("no answer"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from mua.core.i18n import _, translated
 from mua.core.labels import grade_label
-from mua.net.posture_check import DomainReport, Severity
+from mua.net.posture_check import DomainReport
+from mua.net.posture_findings import Severity
 from mua.net.posture_probe import VersionResult
 
 
