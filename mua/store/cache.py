@@ -8,6 +8,10 @@ thread, WAL, one writer at a time).
 Reads are lenient (an unknown folder has no messages); writes into a folder or message that
 is not cached raise `UnknownFolderError` / `UnknownMessageError`, which are LookupErrors.
 Traces are keyed by Message-ID, not by UID: a folder reset or removal leaves them.
+
+Slightly over 400 lines on purpose: it is one class, the cache's API, each method one
+transaction; the schema, the rows, the search and the file are already apart (cache_schema,
+cache_rows, cache_search, cache_file).
 """
 
 from __future__ import annotations
