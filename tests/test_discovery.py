@@ -31,8 +31,10 @@ from mua.net.discovery import (
     account_from,
     discover,
 )
+from mua.net.errors import CertificateInvalid
 from mua.net.imap import ImapEndpoint, ImapSession
 from mua.net.submission import SubmissionEndpoint, submit
+from mua.net.tls import CertificateProblem
 from mua.stack.ca import LOOPBACK, LocalCA, ServerCert
 from mua.stack.dns_server import DnsServer
 from mua.stack.world import World
@@ -359,6 +361,13 @@ async def test_https_autoconfig_with_an_untrusted_certificate_is_refused(
 
     assert found.imap == () and found.smtp == ()
     assert "comes from an unknown authority" in found.steps[-1]
+    # the refusal is a CertificateInvalid, as submission's, IMAP's and POP3's are
+    with pytest.raises(CertificateInvalid) as refused:
+        await autoconfig.fetch(
+            web.url("/config.xml"), "carol@c.test", None, ca_file=world.ca.ca_file
+        )
+    assert isinstance(refused.value, autoconfig.AutoconfigError)
+    assert refused.value.reason is CertificateProblem.UNKNOWN_ISSUER
 
 
 async def test_a_redirect_from_https_to_plain_http_is_refused(

@@ -33,7 +33,7 @@ from xml.parsers import expat
 
 from mua.core.i18n import T_
 from mua.core.tls_facts import Security
-from mua.net.errors import NetError, NetTimeout, chained
+from mua.net.errors import CertificateInvalid, NetError, NetTimeout, chained
 from mua.net.tls import client_context, describe_certificate_error
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,11 @@ class AutoconfigError(NetError):
 
 class AutoconfigTimeout(AutoconfigError, NetTimeout):
     pass
+
+
+class AutoconfigCertificate(AutoconfigError, CertificateInvalid):
+    """The autoconfig server's certificate failed verification: a `CertificateInvalid`, as
+    submission's, IMAP's and POP3's are, so a caller catches a bad certificate once."""
 
 
 class AutoconfigRefused(AutoconfigError, ValueError):
@@ -360,8 +365,8 @@ def _http_error(exc: BaseException, host: str) -> AutoconfigError:
 
     certificate = chained(exc, ssl.SSLCertVerificationError)
     if isinstance(certificate, ssl.SSLCertVerificationError):
-        _, text, _ = describe_certificate_error(certificate, host)
-        return AutoconfigError(text)
+        reason, text, detail = describe_certificate_error(certificate, host)
+        return AutoconfigCertificate(text, reason=reason, detail=detail)
     tls = chained(exc, ssl.SSLError)
     if isinstance(tls, ssl.SSLError):
         return AutoconfigError(

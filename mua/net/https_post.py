@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import httpx2 as httpx
 
 from mua.net.dns import DnsError, Resolver
-from mua.net.errors import NetError, chained
+from mua.net.errors import CertificateInvalid, NetError, chained
 from mua.net.http import HttpSettings
+from mua.net.tls import describe_certificate_error
 
 DEFAULT_TIMEOUT = 60.0
 _TARGET = re.compile(r"/[\x21-\x7e]*")
@@ -28,6 +29,11 @@ _TARGET = re.compile(r"/[\x21-\x7e]*")
 class HttpsPostError(NetError, OSError):
     """The document was not accepted: no address, no connection, a certificate that does not
     verify, no answer in time, or an answer other than 2xx."""
+
+
+class HttpsPostCertificate(HttpsPostError, CertificateInvalid):
+    """The receiver's certificate failed verification: a `CertificateInvalid` too, as every
+    protocol's is."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,10 @@ async def post(
         cert = chained(exc, ssl.SSLCertVerificationError)
         if cert is not None:
             why = cert.verify_message or cert.reason or str(cert)
-            raise HttpsPostError(f"{where.host}: the certificate was refused ({why})") from exc
+            problem, _text, detail = describe_certificate_error(cert, where.host)
+            raise HttpsPostCertificate(
+                f"{where.host}: the certificate was refused ({why})", reason=problem, detail=detail
+            ) from exc
         raise HttpsPostError(f"{where.host}: {str(exc) or type(exc).__name__}") from exc
     status, reason = response.status_code, response.reason_phrase
     if not 200 <= status < 300:  # a redirect too: httpx follows none unless asked
