@@ -179,6 +179,17 @@ async def test_policy_is_fetched_over_https_and_cached(tmp_path: Path) -> None:
         assert (await client.policy("b.test")).mode is StsMode.TESTING
 
 
+async def test_deliveries_asking_together_share_one_fetch(tmp_path: Path) -> None:
+    """A queue restarting with many messages for one domain asks for its policy many times at
+    once: one HTTPS fetch answers them all (it was one per caller)."""
+    async with World(tmp_path / "world", _sts_options()) as world:
+        server = world.providers["b.test"].policy_server
+        client = _client(world)
+        policies = await asyncio.gather(*(client.policy("b.test") for _ in range(20)))
+        assert all(p is not None and p.mode is StsMode.ENFORCE for p in policies)
+        assert server.fetches == 1
+
+
 async def test_no_policy_when_the_host_is_unreachable_or_untrusted(tmp_path: Path) -> None:
     async with World(tmp_path / "world", _sts_options()) as world:
         unreachable = MtaStsClient(world.resolver(), ca_file=world.ca.ca_file, port_for=lambda h: 9)

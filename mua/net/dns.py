@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -31,6 +31,7 @@ import dns.rrset
 from mua.net.dnssec import ChainOfTrust, find_rrset, read_trust_anchor
 from mua.net.dnssec import DnsError as DnsError  # the DNS lookups' error, named here too
 from mua.net.errors import NetTimeout
+from mua.net.shared_calls import SharedCalls
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -88,14 +89,6 @@ class MxAnswer(Answer[MxRecord]):
 _MAX_CACHE_TTL = 3600  # seconds: re-validate at least hourly, whatever the TTL says
 
 
-@dataclass
-class _Shared:
-    """A lookup under way and how many callers wait for it."""
-
-    task: asyncio.Future[Any]
-    waiters: int = 0
-
-
 @dataclass(frozen=True)
 class _Found:
     rrset: dns.rrset.RRset | None
@@ -125,7 +118,7 @@ class Resolver:
         self._answers: dict[tuple[dns.name.Name, _RT.RdataType], tuple[_Found, float]] = {}
         # Lookups and queries under way, shared by every caller asking the same question: a
         # queue of 2,500 messages for one domain sends one MX query, not 2,500.
-        self._inflight: dict[tuple[str, dns.name.Name, _RT.RdataType], _Shared] = {}
+        self._inflight: SharedCalls[tuple[str, dns.name.Name, _RT.RdataType]] = SharedCalls()
 
     async def mx(self, domain: str) -> MxAnswer:
         found = await self._lookup(_name(domain), _RT.MX)
@@ -214,22 +207,7 @@ class Resolver:
     ) -> R:
         """`fetch(qname, rdtype)`, or the result of the same call already under way: callers
         that ask together wait for one answer (or share its exception)."""
-        key = (kind, qname, rdtype)
-        shared = self._inflight.get(key)
-        if shared is None:
-            shared = _Shared(asyncio.ensure_future(fetch(qname, rdtype)))
-            self._inflight[key] = shared
-            shared.task.add_done_callback(lambda _t: self._inflight.pop(key, None))
-            # Retrieved even when every caller was cancelled: no "never retrieved" line.
-            shared.task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        shared.waiters += 1
-        try:
-            # shield: one caller cancelled (its delivery stopped) leaves the others' answer.
-            return await asyncio.shield(shared.task)
-        finally:
-            shared.waiters -= 1
-            if not shared.waiters and not shared.task.done():
-                shared.task.cancel()  # nobody is waiting any more
+        return await self._inflight.run((kind, qname, rdtype), lambda: fetch(qname, rdtype))
 
     async def _lookup_uncached(
         self, qname: dns.name.Name, rdtype: _RT.RdataType

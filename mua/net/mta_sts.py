@@ -28,6 +28,7 @@ from mua.core.i18n import T_, Text
 from mua.net.dns import DnsError, Resolver
 from mua.net.errors import NetError
 from mua.net.http import HttpSettings
+from mua.net.shared_calls import SharedCalls
 from mua.net.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class MtaStsClient:
         self.timeout = timeout
         self._context = client_context(ca_file)
         self._cache: dict[str, StsPolicy] = {}
+        self._fetching: SharedCalls[tuple[str, str]] = SharedCalls()  # one fetch per new policy
 
     async def policy(self, domain: str) -> StsPolicy | None:
         """The policy to apply to mail for `domain`, None when it has none (or none we
@@ -167,13 +169,19 @@ class MtaStsClient:
         if policy_id is None or (cached is not None and cached.id == policy_id):
             return cached  # section 5.1: no TXT record, or the same id: keep the cached one
         try:
-            body = await self.fetch(domain)
-            fresh = parse_policy(body, policy_id)
+            # deliveries that find the same new id together share one fetch (a restart with
+            # thousands queued for one domain sends one GET)
+            fresh = await self._fetching.run(
+                (domain, policy_id), lambda: self._fetch_policy(domain, policy_id)
+            )
         except MtaStsError as exc:
             log.info("MTA-STS policy of %s unavailable: %s", domain, exc)
             return cached
         self._cache[domain] = fresh
         return fresh
+
+    async def _fetch_policy(self, domain: str, policy_id: str) -> StsPolicy:
+        return parse_policy(await self.fetch(domain), policy_id)
 
     async def fetch(self, domain: str) -> str:
         """GET the policy over HTTPS, certificate verified for `mta-sts.<domain>`."""
