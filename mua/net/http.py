@@ -28,38 +28,6 @@ from mua.net.tls import client_context
 DEFAULT_TIMEOUT = 15.0
 
 
-class ResolvingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's own backend, with names looked up by mua's resolver."""
-
-    def __init__(self, resolver: Resolver, port_for: Callable[[str, int], int] | None) -> None:
-        self._resolver = resolver
-        self._port_for = port_for
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        answer = await self._resolver.addresses(host)
-        if not answer.records:
-            raise httpcore.ConnectError(f"{host} has no address")
-        if self._port_for is not None:
-            port = self._port_for(host, port)
-        return await self._inner.connect_tcp(
-            answer.records[0], port, timeout, local_address, socket_options
-        )
-
-    async def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
-        return await self._inner.connect_unix_socket(*args, **kwargs)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 class AddressBackend(httpcore.AsyncNetworkBackend):
     """httpcore's own backend, connecting to the address `address_for(host)` gives (None: to
     the host itself, which the system resolves) and the port `port_for(host, port)` gives
@@ -111,17 +79,26 @@ class AddressTransport(httpx.AsyncHTTPTransport):
         )
 
 
-class ResolvingTransport(httpx.AsyncHTTPTransport):
+class ResolvingTransport(AddressTransport):
+    """A transport whose names mua's `resolver` looks up (DNSSEC-validated in the demo world):
+    the first address, or a connect error when the name has none."""
+
     def __init__(
         self,
         verify: typing.Any,
         resolver: Resolver,
         port_for: Callable[[str, int], int] | None = None,
     ) -> None:
-        super().__init__(verify=verify, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=verify, network_backend=ResolvingBackend(resolver, port_for)
-        )
+        async def address_for(host: str) -> str:
+            answer = await resolver.addresses(host)
+            if not answer.records:
+                raise httpcore.ConnectError(f"{host} has no address")
+            return str(answer.records[0])
+
+        async def moved(host: str, port: int) -> int:
+            return port_for(host, port) if port_for is not None else port
+
+        super().__init__(verify, address_for, moved)
 
 
 @dataclass(frozen=True)
