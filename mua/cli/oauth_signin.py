@@ -102,15 +102,7 @@ def settings_for(
                 "server with --oauth-issuer, or sign in with a password."
             ).format(address=account.address)
         )
-    provider = oauth_providers.client_for(known)
-    return OAuthSettings(
-        provider.issuer,
-        provider.authorization_endpoint,
-        provider.token_endpoint,
-        provider.client_id,
-        provider.scopes,
-        provider_key=known.key,
-    )
+    return oauth_providers.settings_for(known)
 
 
 def sign_in(args: argparse.Namespace, account: Account) -> str:

@@ -76,15 +76,7 @@ async def oauth_settings(
                 address=account.address
             )
         )
-    provider = oauth_providers.client_for(known)
-    return OAuthSettings(
-        provider.issuer,
-        provider.authorization_endpoint,
-        provider.token_endpoint,
-        provider.client_id,
-        provider.scopes,
-        provider_key=known.key,
-    )
+    return oauth_providers.settings_for(known)
 
 
 async def sign_in_and_check(

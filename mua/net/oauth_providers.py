@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mua.core.account import OAuthSettings
 from mua.core.i18n import T_
 from mua.net.autoconfig import AutoconfigOAuth2, parse_oauth2
 from mua.net.oauth import OAuthError, OAuthProvider
@@ -206,3 +207,17 @@ def autoconfig_oauth2(data: bytes) -> AutoconfigOAuth2 | None:
 def wants_oauth2(authentication: tuple[str, ...]) -> bool:
     """An autoconfig server's `<authentication>` values name OAuth2."""
     return any(m.strip().lower() == "oauth2" for m in authentication)
+
+
+def settings_for(provider: KnownProvider) -> OAuthSettings:
+    """What an account keeps of `provider`'s sign-in (the endpoints, the client ID from the
+    environment, the scopes), as the CLI and the wizard both store it."""
+    client = client_for(provider)
+    return OAuthSettings(
+        client.issuer,
+        client.authorization_endpoint,
+        client.token_endpoint,
+        client.client_id,
+        client.scopes,
+        provider_key=provider.key,
+    )
