@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dkim
+import dkim.crypto
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
@@ -68,18 +69,21 @@ class DkimKeys:
         return {f"{k.selector}._domainkey.{self.domain}": [k.public_txt] for k in self.keys}
 
     def sign(self, message: bytes) -> bytes:
-        """The message with a DKIM-Signature per key on top (Ed25519 first, then RSA)."""
+        """The message with a DKIM-Signature per key on top (Ed25519 first, then RSA).
+
+        One dkimpy signer parses the message once and signs it with each key in turn (what
+        `dkim.sign` does, without parsing the message and setting up a signer per key)."""
+        present = _header_names(message)
+        signer = dkim.DKIM(message, linesep=b"\r\n" if b"\r\n" in message[:4096] else b"\n")
         headers = b""
         for key in self.keys:
-            headers += dkim.sign(
-                message,
+            headers += signer.sign(
                 key.selector.encode(),
                 self.domain.encode(),
                 key.private,
-                include_headers=[h for h in SIGNED_HEADERS if _has_header(message, h)] + [b"from"],
-                canonicalize=(b"relaxed", b"relaxed"),
                 signature_algorithm=key.algorithm.encode(),
-                linesep=b"\r\n" if b"\r\n" in message[:4096] else b"\n",
+                include_headers=[h for h in SIGNED_HEADERS if h in present] + [b"from"],
+                canonicalize=(b"relaxed", b"relaxed"),
             )
         return headers + message
 
@@ -164,12 +168,16 @@ def _rsa_key(
 
 
 dkim.RSASSA_PKCS1_v1_5_sign = _openssl_rsa_sign  # what dkim.sign calls (dkim/__init__.py)
+# dkimpy parses the PEM private key (ASN.1, in Python) on every signature; a domain signs
+# with the same key every time, so the parse is remembered (the dict is only read).
+dkim.parse_pem_private_key = functools.lru_cache(maxsize=16)(dkim.crypto.parse_pem_private_key)
 
 
-def _has_header(message: bytes, name: bytes) -> bool:
+def _header_names(message: bytes) -> set[bytes]:
+    """The names of the header fields `message` has, lowercased."""
     head = message.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    return any(
-        line.split(b":", 1)[0].strip().lower() == name
+    return {
+        line.split(b":", 1)[0].strip().lower()
         for line in head.splitlines()
         if line[:1] not in (b" ", b"\t")
-    )
+    }
