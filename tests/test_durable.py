@@ -81,6 +81,28 @@ def test_a_failed_rename_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
 
 
+@pytest.mark.parametrize("failing", ["file", "directory"])
+def test_a_renamed_write_whose_fsync_fails_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """`write_renamed_then_synced` renames before it fsyncs: when an fsync then fails (a full
+    disk), the file already under its final name goes too: its writer acknowledged nothing,
+    and a spool entry left there would be delivered all the same."""
+    (tmp_path / "tmp").mkdir()
+    real_fsync = os.fsync
+
+    def no_space(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode) == (failing == "directory"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", no_space)
+        with pytest.raises(OSError, match="No space"):
+            durable.write_renamed_then_synced(tmp_path / "E1", b"data", tmp_dir=tmp_path / "tmp")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["tmp"]
+
+
 def test_write_new_refuses_an_existing_file_and_keeps_it(tmp_path: Path) -> None:
     path = tmp_path / "id"
     path.write_bytes(b"mine")

@@ -84,7 +84,7 @@ class MailQueue:
 
     def save(self, entry: QueueEntry) -> None:
         """Persist new delivery state (remaining recipients, attempts, next attempt)."""
-        self._spool.write(entry.id, asdict(entry), self.message(entry))
+        self._spool.rewrite(entry.id, asdict(entry), self.message(entry))
 
     def remove(self, entry: QueueEntry, *, sync: bool = True) -> None:
         """`sync=False`: gone at once, durable against a power loss only after `sync()`."""

@@ -60,7 +60,7 @@ class Outbox:
         return self._spool.payload(entry.id)
 
     def save(self, entry: OutboxEntry) -> None:
-        self._spool.write(entry.id, asdict(entry), self.message(entry))
+        self._spool.rewrite(entry.id, asdict(entry), self.message(entry))
 
     def retry(self, entry: OutboxEntry) -> None:
         """The user fixed the cause: try a failed message again now."""
