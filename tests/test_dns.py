@@ -276,6 +276,22 @@ async def test_replace_zones_changes_answers_live(world: Running) -> None:
     assert answer.records == ("hello",) and answer.secure
 
 
+async def test_cached_txt_answers_only_what_the_cache_holds(world: Running) -> None:
+    """The synchronous peek the MX's checks use from their worker thread: the answer a lookup
+    left in the cache, the same as `txt` gives; None before it, after a flush, for a name
+    that is not one."""
+    resolver = world.resolver()
+    assert resolver.cached_txt("_mta-sts.a.test") is None
+    asked = await resolver.txt("_mta-sts.a.test")
+    assert resolver.cached_txt("_mta-sts.a.test") == asked == await resolver.txt("_mta-sts.a.test")
+    assert resolver.cached_txt("_MTA-STS.a.test.") == asked
+    denied = await resolver.txt("nothing.a.test")
+    assert resolver.cached_txt("nothing.a.test") == denied and not denied.exists
+    resolver.flush()
+    assert resolver.cached_txt("_mta-sts.a.test") is None
+    assert resolver.cached_txt("a..test") is None
+
+
 # --- transport: truncation, hostile input, timeouts --------------------------------------
 
 

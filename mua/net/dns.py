@@ -163,9 +163,20 @@ class Resolver:
 
     async def txt(self, name: str) -> Answer[str]:
         """Each TXT record's character-strings joined into one string (RFC 7208 section 3.3)."""
-        found = await self._lookup(_name(name), _RT.TXT)
-        records = tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in found.rrset or ())
-        return Answer(records, found.secure, found.rrset is not None)
+        return _txt(await self._lookup(_name(name), _RT.TXT))
+
+    def cached_txt(self, name: str) -> Answer[str] | None:
+        """What `txt(name)` would answer from the cache, without asking: None when it would
+        have to ask (not cached, expired, not a name). Callable from any thread, so that the
+        synchronous mail-authentication libraries' lookups (mua.net.txt_bridge) need not
+        wait on the event loop for an answer it already has."""
+        try:
+            cached = self._answers.get((_name(name), _RT.TXT))  # one atomic read of the dict
+        except DnsError:
+            return None
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        return _txt(cached[0])
 
     async def https_ports(self, host: str) -> Answer[int]:
         """The ports that `host`'s HTTPS records (RFC 9460, ServiceMode, target "." or the host
@@ -320,6 +331,11 @@ def _chase(
         name = cname[0].target
         path.append(cname)
     return name, path
+
+
+def _txt(found: _Found) -> Answer[str]:
+    records = tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in found.rrset or ())
+    return Answer(records, found.secure, found.rrset is not None)
 
 
 def _name(text: str) -> dns.name.Name:

@@ -1,6 +1,7 @@
 """TXT lookups for the synchronous mail-authentication libraries (dkimpy, authheaders), which
 call a `dnsfunc(name, timeout=5)` from a worker thread: each call is run on mua's own
-validating resolver in the event loop that owns it, and the answer remembered with whether
+validating resolver in the event loop that owns it (or answered from its cache, without
+waiting on the loop, while the cached answer lasts), and the answer remembered with whether
 DNSSEC validated it.
 
 dkimpy passes the name as bytes and wants the record's text as bytes; authheaders' DMARC
@@ -42,7 +43,11 @@ class TxtBridge:
         )
         answer = self.answers.get(text_name)
         if answer is None:
-            answer = self._ask(text_name, min(timeout, self.timeout))
+            cached = self.resolver.cached_txt(text_name)
+            if cached is not None:  # the resolver's cache: no round trip to the loop
+                answer = TxtAnswer(cached.records[0] if cached.records else None, cached.secure)
+            else:
+                answer = self._ask(text_name, min(timeout, self.timeout))
             self.answers[text_name] = answer
         if answer.text is None:
             return None

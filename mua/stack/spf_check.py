@@ -77,7 +77,8 @@ class SpfDns:
         if qtype in ("TXT", "SPF"):
             if qtype == "SPF":  # type 99 is obsolete (RFC 7208 section 3.1): none published
                 return []
-            found = self._run(self.resolver.txt(name), timeout)
+            # from the resolver's cache when it has the answer: no round trip to the loop
+            found = self.resolver.cached_txt(name) or self._run(self.resolver.txt(name), timeout)
             return [((name, qtype), [text.encode()]) for text in found.records]
         if qtype in ("A", "AAAA"):
             found = self._run(self.resolver.addresses(name), timeout)
