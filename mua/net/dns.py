@@ -7,6 +7,7 @@ section 4.9); the chain of trust and authenticated denial live in mua.net.dnssec
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 import time
@@ -338,7 +339,10 @@ def _txt(found: _Found) -> Answer[str]:
     return Answer(records, found.secure, found.rrset is not None)
 
 
+@functools.lru_cache(maxsize=1024)
 def _name(text: str) -> dns.name.Name:
+    """`text` as a name, parsed once while it is asked often (a Name is immutable; dnspython
+    parses one label by label in Python, the most of a cached lookup's time)."""
     try:
         return dns.name.from_text(text)
     except dns.exception.DNSException as exc:
