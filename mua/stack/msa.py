@@ -8,49 +8,42 @@ from their own address. A message is in the durable queue before the 250 reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import email.utils
 import logging
 import ssl
-import warnings
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
 from mua.core.i18n import T_
 from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
 from mua.core.tls_facts import TlsFacts
-from mua.stack.chaos import ChaosOptions
+from mua.stack.chaos import ChaosOptions, Disruption
 from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.oauth_tokens import TokenCheck
 from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
-from mua.stack.smtp_oauth import OAuthSubmission
-from mua.stack.smtpd import (
-    DATA_SIZE_LIMIT,
-    IDLE_TIMEOUT,
-    MAX_RECIPIENTS,
+from mua.stack.session_threads import SessionThreads
+from mua.stack.smtp_oauth import check_bearer
+from mua.stack.smtp_wire import ClientGone, SmtpWire
+from mua.stack.smtpd import DATA_SIZE_LIMIT, IDLE_TIMEOUT, MAX_RECIPIENTS
+from mua.stack.submission_commands import SubmissionSession
+from mua.stack.submission_session import (
     REQUIRETLS,
-    WorldSMTP,
-    bound_port,
-    listen,
-    peer_ip,
-    session_mode,
-    session_tls,
+    BearerRefusal,
+    Listener,
+    Submitted,
+    Transaction,
 )
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
-
-# aiosmtpd warns (and logs) for every connection on a listener built with auth_required and
-# not auth_require_tls; on the implicit-TLS listener that combination is the correct one.
-_AUTH_WITHOUT_TLS_WARNING = "Requiring AUTH while not requiring TLS"
-
 
 _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
@@ -62,8 +55,9 @@ class MsaPorts:
     legacy: int = 0  # the 25 role, submission in clear; 0 when not offered
 
 
-class SubmissionHandler(OAuthSubmission):
-    """aiosmtpd handler for one listener of the MSA."""
+class SubmissionHandler:
+    """The decisions of one listener of the MSA, asked by its session threads
+    (mua.stack.submission_session.SubmissionRules)."""
 
     def __init__(
         self,
@@ -87,68 +81,48 @@ class SubmissionHandler(OAuthSubmission):
         # False when a smarthost takes the message over the network: the MTA that sends
         # it there records that handoff leg (mua.stack.relay.NextHop), not this internal one.
         self.internal_handoff = True
+        self.token_verifier: TokenCheck | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one that started the MSA
 
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
-    ) -> AuthResult:
-        if not isinstance(auth_data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        login = auth_data.login.decode("utf-8", "replace")
-        mailbox = self.users.authenticate(login, auth_data.password.decode("utf-8", "replace"))
+    def check_password(
+        self, mechanism: str, login: str, password: str, peer: str
+    ) -> Mailbox | None:
+        mailbox = self.users.authenticate(login, password)
         if mailbox is None:
-            log.info("AUTH %s failed for %r from %s", mechanism, login, peer_ip(server))
-            return AuthResult(success=False, handled=False)
-        return AuthResult(success=True, auth_data=mailbox)
+            log.info("AUTH %s failed for %r from %s", mechanism, login, peer)
+        return mailbox
 
-    async def handle_MAIL(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        mailbox: object = session.auth_data  # aiosmtpd's types say None: it is what we gave
-        assert isinstance(mailbox, Mailbox)  # aiosmtpd's auth_required ran before us
+    def check_bearer(self, mechanism: str, message: bytes, peer: str) -> Mailbox | BearerRefusal:
+        return check_bearer(self.token_verifier, self.loop, mechanism, message)
+
+    def sender(self, mailbox: Mailbox, address: str) -> str | None:
         if address.lower() != mailbox.address.lower():
             # Postfix's reject_sender_login_mismatch answer.
             return (
                 f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {mailbox.user}"
             )
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 Ok"
+        return None
 
-    async def handle_RCPT(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
+    def recipient(self, address: str) -> str | None:
         if "@" not in address:
             return f"501 5.1.3 <{address}>: Recipient address must be a full address"
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 Ok"
+        return None
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        mailbox: object = session.auth_data
-        assert isinstance(mailbox, Mailbox)
-        data = envelope.original_content or b""
-        headers = _headers.parsebytes(data)  # once: the checks below all read it
+    def queue_message(self, message: Submitted) -> str:
+        mailbox = message.mailbox
+        data = message.data
+        headers = _headers.parsebytes(_header_section(data))  # once: the checks below read it
         foreign = _foreign_author(headers, mailbox.address)
         if foreign is not None:
             log.info("refused a message from %s with %s", mailbox.address, foreign)
             return f"550 5.7.1 {foreign} is not an address of user {mailbox.user}"
-        mode = session_mode(server, self.implicit)
-        tls = session_tls(server, mode)
+        tls = message.tls
         data, message_id = self._complete_headers(data, headers)
+        envelope = message.transaction
         rcpt = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
         value = received_header(
-            helo=session.host_name,
-            peer_ip=peer_ip(server),
+            helo=message.helo,
+            peer_ip=message.peer_ip,
             by=self.hostname,
             protocol=with_keyword("ESMTP", tls=bool(tls.encrypted), authenticated=True),
             queue_id="{queue_id}",
@@ -156,18 +130,19 @@ class SubmissionHandler(OAuthSubmission):
             tls=tls,
             authenticated_as=mailbox.address,
         )
-        leg = self._submission_leg(tls, peer_ip(server))
+        leg = self._submission_leg(tls, message.peer_ip)
         meta: dict[str, Any] = {"submission": {"tls": tls.to_json(), "port": self.role_port}}
         meta |= _transport_request(envelope, headers)
         try:
-            entry = await asyncio.to_thread(self._enqueue, envelope, data, value, message_id, meta)
+            entry = self._enqueue(envelope, data, value, message_id, meta)
         except OSError:
             log.exception("could not queue a message from %s", mailbox.address)
             return "451 4.3.0 Error: queue file write error, try again later"
         self.events.leg(leg, side="server", message_id=message_id, queue_id=entry.id)
         if self.internal_handoff:
             self._record_handoff(message_id, entry.id)
-        self.on_queued()
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.on_queued)
         return f"250 2.0.0 Ok: queued as {entry.id}"
 
     def _record_handoff(self, message_id: str, queue_id: str) -> None:
@@ -183,7 +158,7 @@ class SubmissionHandler(OAuthSubmission):
 
     def _enqueue(
         self,
-        envelope: Envelope,
+        envelope: Transaction,
         data: bytes,
         received: str,
         message_id: str,
@@ -193,7 +168,7 @@ class SubmissionHandler(OAuthSubmission):
         # draw the id first, then write once.
         queue_id = new_queue_id()
         data = prepend_header(data, "Received", received.replace("{queue_id}", queue_id))
-        assert envelope.mail_from is not None  # handle_MAIL set it: aiosmtpd's order
+        assert envelope.mail_from is not None  # DATA comes after MAIL FROM
         return self.queue.enqueue(
             envelope.mail_from,
             list(envelope.rcpt_tos),
@@ -225,6 +200,12 @@ class SubmissionHandler(OAuthSubmission):
         )
 
 
+def _header_section(data: bytes) -> bytes:
+    """The header fields of a message, without the body the parser would read line by line."""
+    end = data.find(b"\r\n\r\n")
+    return data if end < 0 else data[: end + 4]
+
+
 def _foreign_author(headers: Message, own: str) -> str | None:
     """The first From: or Sender: address (as `From: <x>`) that is not the user's own.
 
@@ -240,7 +221,7 @@ def _foreign_author(headers: Message, own: str) -> str | None:
     return None
 
 
-def _transport_request(envelope: Envelope, headers: Message) -> dict[str, bool]:
+def _transport_request(envelope: Transaction, headers: Message) -> dict[str, bool]:
     """What the sender asked of the relay (RFC 8689): `requiretls` (the MAIL FROM parameter:
     authenticated TLS on every hop, section 4.2.1) or `tls_required_no` (the `TLS-Required: No`
     header field: recipient-domain policies may be ignored, sections 3 and 4.2.2). The
@@ -290,8 +271,9 @@ class Msa:
         self.legacy_gate = ConnectionGate(limits or ConnectionLimits())  # the 25 role
         self.host = host
         self._tls_context = tls_context
-        self._servers: list[asyncio.Server] = []
-        self._options = {"idle_timeout": idle_timeout, "data_size_limit": data_size_limit}
+        self._listeners: list[SessionThreads] = []
+        self._idle_timeout = idle_timeout
+        self._data_size_limit = data_size_limit
         self._handlers = {
             role: SubmissionHandler(
                 hostname=hostname,
@@ -305,42 +287,49 @@ class Msa:
             for role in (465, 587, 25)
         }
 
-    def _factory(self, role: int) -> Callable[[], SMTP]:
-        handler = self._handlers[role]
+    def _listener(self, role: int) -> Listener:
+        context = self._tls_context
+        chaos = self._chaos[role]
+        lock = threading.Lock()  # a chaos source's random generator, shared by the sessions
 
-        def make() -> SMTP:
-            with warnings.catch_warnings():
-                # Raised for the implicit-TLS listener, where the transport is TLS, and for
-                # the legacy listeners of `cleartext_auth`, which allow it on purpose.
-                warnings.filterwarnings("ignore", message=_AUTH_WITHOUT_TLS_WARNING)
-                return self._make_smtp(handler, role)
+        def draw(command: str) -> Disruption | None:
+            assert chaos is not None
+            with lock:
+                return chaos.draw(command)
 
-        return make
-
-    def _make_smtp(self, handler: SubmissionHandler, role: int) -> SMTP:
-        implicit = role == 465
-        if role == 25:  # legacy submission: no TLS at all, AUTH in clear
-            tls_context, require_tls = None, False
-        else:
-            tls_context = None if implicit else self._tls_context
-            require_tls = not implicit and not self.cleartext_auth
-        return WorldSMTP(
-            handler,
-            hostname=self.hostname,
-            ident="mua",
-            data_size_limit=self._options["data_size_limit"],
-            timeout=self._options["idle_timeout"],
-            authenticator=handler.authenticate,
-            auth_required=True,
-            # aiosmtpd 1.4.6 answers AUTH on an implicit-TLS listener with 538 unless
-            # this is off (aiosmtpd issues #274, #281): the transport is TLS already.
-            auth_require_tls=require_tls,
-            tls_context=tls_context,
-            require_starttls=require_tls,
-            gate=self.legacy_gate if role == 25 else self.gates[implicit],
+        return Listener(
+            role=role,
+            implicit=role == 465,
+            starttls=(lambda wire: wire.starttls(context)) if role == 587 else None,
+            # legacy submission (the 25 role) and `cleartext_auth`: AUTH in clear on purpose
+            require_tls=role == 587 and not self.cleartext_auth,
+            data_size_limit=self._data_size_limit,
             max_recipients=self._max_recipients,
-            chaos=self._chaos[role],
+            chaos=draw if chaos is not None else None,
         )
+
+    def _serve(self, role: int) -> Callable[[SmtpWire], None]:
+        handler, listener = self._handlers[role], self._listener(role)
+
+        def serve(wire: SmtpWire) -> None:
+            if role == 465:
+                try:
+                    wire.starttls(self._tls_context)
+                except ClientGone as gone:
+                    log.info("submission on %s: %s", role, gone)
+                    return
+            SubmissionSession(wire, handler, listener).run()
+
+        return serve
+
+    def _refuse(self, role: int) -> Callable[[SmtpWire, str], None]:
+        def refuse(wire: SmtpWire, why: str) -> None:
+            with contextlib.suppress(ClientGone):
+                if role == 465:
+                    wire.starttls(self._tls_context)
+                wire.write(f"421 4.7.0 {self.hostname} Error: {why}")
+
+        return refuse
 
     def accept_tokens(self, verifier: TokenCheck) -> None:
         """OAuth2: AUTH XOAUTH2 and OAUTHBEARER check bearer tokens with `verifier`."""
@@ -350,15 +339,29 @@ class Msa:
     async def start(
         self, implicit_port: int = 0, starttls_port: int = 0, legacy_port: int = 0
     ) -> MsaPorts:
-        implicit = await listen(self._factory(465), self.host, implicit_port, self._tls_context)
-        starttls = await listen(self._factory(587), self.host, starttls_port)
-        self._servers = [implicit, starttls]
+        loop = asyncio.get_running_loop()
+        roles = {465: implicit_port, 587: starttls_port}
         if self.cleartext_auth:
-            self._servers.append(await listen(self._factory(25), self.host, legacy_port))
-        for role, server in zip((465, 587, 25), self._servers, strict=False):
-            self._handlers[role].actual_port = bound_port(server)
-        legacy = bound_port(self._servers[2]) if self.cleartext_auth else 0
-        return MsaPorts(bound_port(implicit), bound_port(starttls), legacy)
+            roles[25] = legacy_port
+        bound: dict[int, int] = {}
+        try:
+            for role, port in roles.items():
+                self._handlers[role].loop = loop
+                gate = self.legacy_gate if role == 25 else self.gates[role == 465]
+                threads = SessionThreads(
+                    f"msa {self.hostname} {role}",
+                    gate,
+                    self._serve(role),
+                    self._refuse(role),
+                    self._idle_timeout,
+                )
+                bound[role] = threads.start(self.host, port)
+                self._listeners.append(threads)
+                self._handlers[role].actual_port = bound[role]
+        except OSError:
+            await self.stop()
+            raise
+        return MsaPorts(bound[465], bound[587], bound.get(25, 0))
 
     def use_smarthost(self) -> None:
         """The provider's MTA hands every message to a smarthost (its leg is recorded there)."""
@@ -366,8 +369,6 @@ class Msa:
             handler.internal_handoff = False
 
     async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers = []
+        listeners, self._listeners = self._listeners, []
+        for threads in listeners:
+            await asyncio.to_thread(threads.stop)

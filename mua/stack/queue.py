@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,14 @@ class QueueEntry:
     last_error: str | None = None
     message_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def header(self) -> dict[str, Any]:
+        """The entry as its spool file's JSON header: `dataclasses.asdict` without its deep
+        copy of `meta`, which was a sixth of the MSA's time per message."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(QueueEntry))
 
 
 class MailQueue:
@@ -56,7 +64,7 @@ class MailQueue:
             message_id=message_id,
             meta=dict(meta or {}),
         )
-        self._spool.write(entry.id, asdict(entry), data)
+        self._spool.write(entry.id, entry.header(), data)
         return entry
 
     def entries(self) -> list[QueueEntry]:
@@ -84,7 +92,7 @@ class MailQueue:
 
     def save(self, entry: QueueEntry) -> None:
         """Persist new delivery state (remaining recipients, attempts, next attempt)."""
-        self._spool.rewrite(entry.id, asdict(entry), self.message(entry))
+        self._spool.rewrite(entry.id, entry.header(), self.message(entry))
 
     def remove(self, entry: QueueEntry, *, sync: bool = True) -> None:
         """`sync=False`: gone at once, durable against a power loss only after `sync()`."""

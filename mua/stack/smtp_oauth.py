@@ -1,22 +1,18 @@
-"""The MSA's OAuth2 mechanisms: aiosmtpd `auth_XOAUTH2` / `auth_OAUTHBEARER` handler hooks.
+"""The MSA's OAuth2 mechanisms, XOAUTH2 and OAUTHBEARER (RFC 7628), for a session thread.
 
 A good token: 235. A refused one: the RFC 7628 error challenge (`334 <base64 JSON>`), the
 client's dummy response (empty for XOAUTH2, ^A for OAUTHBEARER), then `535 5.7.8 <why>`.
-Mixed into the MSA's handler; `token_verifier` is set by `Msa.accept_tokens`: the provider's
-`TokenVerifier`, or in the MSA process the parent's, asked over a pipe (`msa_process`).
+The token is checked by the provider's `TokenVerifier`, or in the MSA process by the parent's,
+asked over a pipe (`msa_process.RemoteTokens`): a coroutine of the event loop that started the
+MSA, which the session thread waits for.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 import logging
-from collections.abc import Callable
-
-from aiosmtpd.smtp import MISSING, AuthResult
 
 from mua.stack.oauth_tokens import (
-    BearerResponse,
     SaslError,
     TokenCheck,
     TokenRefused,
@@ -24,60 +20,36 @@ from mua.stack.oauth_tokens import (
     parse_oauthbearer,
     parse_xoauth2,
 )
-from mua.stack.smtpd import WorldSMTP
+from mua.stack.submission_session import AUTH_INVALID, BearerRefusal
+from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
 
+PARSERS = {"XOAUTH2": parse_xoauth2, "OAUTHBEARER": parse_oauthbearer}
+CHECK_TIMEOUT = 30.0  # seconds a session waits for its token to be checked
 
-class OAuthSubmission:
-    token_verifier: TokenCheck | None = None
 
-    async def auth_XOAUTH2(self, server: WorldSMTP, args: list[str]) -> AuthResult:
-        return await self._bearer(server, args, "XOAUTH2", parse_xoauth2)
-
-    async def auth_OAUTHBEARER(self, server: WorldSMTP, args: list[str]) -> AuthResult:
-        return await self._bearer(server, args, "OAUTHBEARER", parse_oauthbearer)
-
-    async def _bearer(
-        self,
-        server: WorldSMTP,
-        args: list[str],
-        mechanism: str,
-        parse: Callable[[bytes], BearerResponse],
-    ) -> AuthResult:
-        if self.token_verifier is None:
-            return AuthResult(success=False, handled=False)
-        if not server.over_tls():  # the legacy listener in clear: no token crosses it
-            return AuthResult(
-                success=False,
-                handled=False,
-                message="538 5.7.11 Encryption required for requested authentication mechanism",
-            )
-        if len(args) > 1:
-            try:
-                message = base64.b64decode(args[1], validate=True)
-            except binascii.Error:
-                return AuthResult(
-                    success=False, handled=False, message="501 5.5.2 Can't decode base64"
-                )
-        else:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-            assert isinstance(blob, bytes)
-            message = blob
-        try:
-            response = parse(message)
-            mailbox = await self.token_verifier.check(response.token, response.user)
-        except SaslError as exc:
-            return AuthResult(
-                success=False, handled=False, message=f"501 5.5.2 Invalid {mechanism}: {exc}"
-            )
-        except TokenRefused as refused:
-            log.info("AUTH %s refused for %r: %s", mechanism, response.user, refused.reason)
-            challenge = error_challenge(refused.status, self.token_verifier.issuer)
-            # The client answers the challenge with a dummy response; then the final reply.
-            if await server.challenge_auth(challenge) is MISSING:
-                return AuthResult(success=False, handled=True)
-            return AuthResult(success=False, handled=False, message=f"535 5.7.8 {refused.reason}")
-        return AuthResult(success=True, auth_data=mailbox)
+def check_bearer(
+    verifier: TokenCheck | None,
+    loop: asyncio.AbstractEventLoop | None,
+    mechanism: str,
+    message: bytes,
+) -> Mailbox | BearerRefusal:
+    """The mailbox whose token `message` (the client's SASL message) carries, or how to refuse
+    it. Called from a session thread; `verifier.check` runs on `loop`."""
+    if verifier is None or loop is None:
+        return BearerRefusal(AUTH_INVALID)
+    try:
+        response = PARSERS[mechanism](message)
+        check = verifier.check(response.token, response.user)
+        return asyncio.run_coroutine_threadsafe(check, loop).result(CHECK_TIMEOUT)
+    except SaslError as exc:
+        return BearerRefusal(f"501 5.5.2 Invalid {mechanism}: {exc}")
+    except TokenRefused as refused:
+        log.info("AUTH %s refused for %r: %s", mechanism, response.user, refused.reason)
+        return BearerRefusal(
+            f"535 5.7.8 {refused.reason}", error_challenge(refused.status, verifier.issuer)
+        )
+    except TimeoutError:
+        log.warning("AUTH %s: the token check took over %.0f s", mechanism, CHECK_TIMEOUT)
+        return BearerRefusal("454 4.7.0 Temporary authentication failure")

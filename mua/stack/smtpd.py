@@ -6,7 +6,6 @@ import asyncio
 import collections
 import functools
 import logging
-import re
 import ssl
 from collections.abc import Callable
 from typing import Any, AnyStr
@@ -17,6 +16,7 @@ from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, ChaosSource, Fault, pick
 from mua.stack.limits import ConnectionGate
+from mua.stack.smtp_paths import PATH, PATH_PREFIX, PLAIN_PATH
 
 DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
 IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 minutes
@@ -194,7 +194,7 @@ class WorldSMTP(SMTP):
     # `MAIL FROM:<unterminated` as if it were an address; these answer 501 instead.
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
-        if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
+        if arg and PATH_PREFIX.match(arg) and not PATH.match(arg):
             await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
             return
         requiretls = False
@@ -219,8 +219,8 @@ class WorldSMTP(SMTP):
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's, with a plain path read by a regular expression: its own builds a
         typing.Protocol class on every call and runs the RFC 5322 parser, a tenth of the
-        MSA's time per message. Anything else (quoted, literal, comments) goes to it."""
-        plain = _PLAIN_PATH.match(arg)
+        MX's time per message. Anything else (quoted, literal, comments) goes to it."""
+        plain = PLAIN_PATH.match(arg)
         if plain is None:
             return super()._getaddr(arg)
         address = plain.group(1)
@@ -230,7 +230,7 @@ class WorldSMTP(SMTP):
 
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
-        if arg and _PATH_PREFIX.match(arg) and not _PATH.match(arg):
+        if arg and PATH_PREFIX.match(arg) and not PATH.match(arg):
             await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
             return
         envelope = self.envelope
@@ -238,16 +238,6 @@ class WorldSMTP(SMTP):
             await self.push("452 4.5.3 Too many recipients")
             return
         await super().smtp_RCPT(arg)
-
-
-# A plain path, `<local@domain>` of dot-atoms as nearly every client sends, and what follows
-# it once the parser's trailing whitespace is skipped (`WorldSMTP._getaddr`).
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_PATH = re.compile(
-    rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*(?![ \t(])"
-)
-_PATH_PREFIX = re.compile(r"(?i)^\s*(FROM|TO)\s*:")
-_PATH = re.compile(r"(?i)^\s*(FROM|TO)\s*:\s*<[^<>\s]*>(\s|$)")
 
 
 def session_tls(server: SMTP, mode: TlsMode) -> TlsFacts:

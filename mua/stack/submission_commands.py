@@ -1,0 +1,267 @@
+"""The mail transaction of a submission session: AUTH (RFC 4954), MAIL FROM, RCPT TO and DATA
+(RFC 5321 section 3.3), on the loop of mua/stack/submission_session.py."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from mua.stack.smtp_paths import PATH, PATH_PREFIX, parse_parameters, split_path
+from mua.stack.submission_session import (
+    AUTH_INVALID,
+    AUTH_LINE_LIMIT,
+    AUTH_OK,
+    DATA_LINE_LIMIT,
+    MECHANISMS,
+    NEEDS_ENCRYPTION,
+    REQUIRETLS,
+    SessionLoop,
+    Submitted,
+    Transaction,
+)
+from mua.stack.users import Mailbox
+
+log = logging.getLogger(__name__)
+
+# What AUTH LOGIN asks (aiosmtpd's words, which clients ignore): RFC 4954 leaves them free.
+LOGIN_USER = b"User Name\x00"
+LOGIN_PASSWORD = b"Password\x00"
+
+
+class _Aborted(Exception):
+    """The client cancelled an AUTH exchange or sent what is not base64: already answered."""
+
+
+class SubmissionSession(SessionLoop):
+    # -- AUTH ------------------------------------------------------------------------------
+
+    def smtp_AUTH(self, arg: str | None) -> None:
+        if self._needs_helo("EHLO"):
+            return
+        if not self.extended:
+            self.reply("500 Error: command 'AUTH' not recognized")
+            return
+        if self.listener.require_tls and self.wire.tls is None:
+            self.reply(NEEDS_ENCRYPTION)
+            return
+        if self.mailbox is not None:
+            self.reply("503 Already authenticated")
+            return
+        if not arg:
+            self.reply("501 Not enough value")
+            return
+        args = arg.split()
+        if len(args) > 2:
+            self.reply("501 Too many values")
+            return
+        mechanism = args[0].upper()
+        if mechanism not in MECHANISMS:
+            self.reply("504 5.5.4 Unrecognized authentication type")
+            return
+        initial = args[1] if len(args) > 1 else None
+        try:
+            if mechanism in ("PLAIN", "LOGIN"):
+                reply = self._password(mechanism, initial)
+            else:
+                reply = self._bearer(mechanism, initial)
+        except _Aborted:
+            return
+        self.reply(reply)
+
+    def _password(self, mechanism: str, initial: str | None) -> str:
+        if mechanism == "PLAIN":
+            blob = self._decoded(initial) if initial is not None else self._challenge(b"")
+            try:
+                _authz, login, password = blob.split(b"\x00")  # RFC 4616 section 2
+            except ValueError:
+                return "501 5.5.2 Can't split auth value"
+        else:
+            login = self._decoded(initial) if initial is not None else self._challenge(LOGIN_USER)
+            password = self._challenge(LOGIN_PASSWORD)
+        mailbox = self.rules.check_password(
+            mechanism,
+            login.decode("utf-8", "replace"),
+            password.decode("utf-8", "replace"),
+            self.wire.peer_ip(),
+        )
+        return self._authenticated(mailbox)
+
+    def _bearer(self, mechanism: str, initial: str | None) -> str:
+        if self.wire.tls is None:  # the legacy listener in clear: no token crosses it
+            return NEEDS_ENCRYPTION
+        message = self._decoded(initial) if initial is not None else self._challenge(b"")
+        outcome = self.rules.check_bearer(mechanism, message, self.wire.peer_ip())
+        if isinstance(outcome, Mailbox):
+            return self._authenticated(outcome)
+        if outcome.challenge is not None:
+            # RFC 7628 section 3.2.2: the client answers the error with a dummy response.
+            self._challenge(outcome.challenge)
+        return outcome.reply
+
+    def _authenticated(self, mailbox: Mailbox | None) -> str:
+        if mailbox is None:
+            return AUTH_INVALID
+        self.mailbox = mailbox
+        return AUTH_OK
+
+    def _decoded(self, text: str) -> bytes:
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error:
+            self.reply("501 5.5.2 Can't decode base64")
+            raise _Aborted from None
+
+    def _challenge(self, challenge: bytes) -> bytes:
+        """Send `334 <challenge>` (RFC 4954 section 4) and return the client's answer."""
+        self.reply("334 " + base64.b64encode(challenge).decode("ascii"))
+        line, too_long = self.wire.readline(AUTH_LINE_LIMIT)
+        answer = line.strip()
+        if answer == b"*":
+            self.reply("501 5.7.0 Auth aborted")
+            raise _Aborted
+        if too_long:
+            self.reply("500 Command line too long")
+            raise _Aborted
+        return self._decoded(answer.decode("ascii", "replace"))
+
+    # -- MAIL and RCPT ---------------------------------------------------------------------
+
+    def smtp_MAIL(self, arg: str | None) -> None:
+        # RFC 5321 section 4.1.2: a path is always in angle brackets.
+        if arg and PATH_PREFIX.match(arg) and not PATH.match(arg):
+            self.reply("501 5.5.4 Syntax: MAIL FROM:<address>")
+            return
+        if self._needs_helo() or self._needs_auth():
+            return
+        assert self.mailbox is not None
+        syntax = "501 Syntax: MAIL FROM: <address>" + (
+            " [SP <mail-parameters>]" if self.extended else ""
+        )
+        keyword = arg[:5].upper() if arg else ""
+        if arg is None or keyword != "FROM:":
+            self.reply(syntax)
+            return
+        address, params = split_path(arg[5:].strip())
+        if address is None:
+            self.reply("553 5.1.3 Error: malformed address")
+            return
+        if not address or (params and not self.extended):
+            self.reply(syntax)
+            return
+        if self.transaction.mail_from is not None:
+            self.reply("503 Error: nested MAIL command")
+            return
+        options = params.upper().split()
+        reply = self._mail_parameters(options, syntax)
+        if reply is not None:
+            self.reply(reply)
+            return
+        refusal = self.rules.sender(self.mailbox, address)
+        if refusal is not None:
+            self.reply(refusal)
+            return
+        self.transaction.mail_from = address
+        self.transaction.mail_options = options
+        self.reply("250 2.1.0 Ok")
+
+    def _mail_parameters(self, options: list[str], syntax: str) -> str | None:
+        """The refusal of MAIL FROM's parameters (SIZE, BODY, REQUIRETLS), or None."""
+        params = parse_parameters(options)
+        if params is None:
+            return syntax
+        if params.pop(REQUIRETLS, False) and self.wire.tls is None:
+            # RFC 8689 section 2 forbids the parameter outside TLS but prescribes no reply:
+            # 530 answers a command that needs TLS first (RFC 3207 section 4), 5.7.10
+            # "Encryption needed" is the status section 4.2.1 gives a relay.
+            return "530 5.7.10 REQUIRETLS needs a TLS session: issue STARTTLS first"
+        if params.pop("BODY", "7BIT") not in ("7BIT", "8BITMIME"):
+            return "501 Error: BODY can only be one of 7BIT, 8BITMIME"
+        if params.pop("SMTPUTF8", False):
+            return "501 Error: SMTPUTF8 disabled"
+        size = params.pop("SIZE", None)
+        if size is not None:
+            if not isinstance(size, str) or not size.isdigit():
+                return syntax
+            if int(size) > self.listener.data_size_limit:
+                return "552 Error: message size exceeds fixed maximum message size"
+        if params:
+            return "555 MAIL FROM parameters not recognized or not implemented"
+        return None
+
+    def smtp_RCPT(self, arg: str | None) -> None:
+        if arg and PATH_PREFIX.match(arg) and not PATH.match(arg):
+            self.reply("501 5.5.4 Syntax: RCPT TO:<address>")
+            return
+        if len(self.transaction.rcpt_tos) >= self.listener.max_recipients:
+            # RFC 5321 section 4.5.3.1.10: the client sends the rest in another transaction.
+            self.reply("452 4.5.3 Too many recipients")
+            return
+        if self._needs_helo() or self._needs_auth():
+            return
+        if self.transaction.mail_from is None:
+            self.reply("503 Error: need MAIL command")
+            return
+        syntax = "501 Syntax: RCPT TO: <address>" + (
+            " [SP <mail-parameters>]" if self.extended else ""
+        )
+        if arg is None or arg[:3].upper() != "TO:":
+            self.reply(syntax)
+            return
+        address, params = split_path(arg[3:].strip())
+        if address is None:
+            self.reply("553 5.1.3 Error: malformed address")
+            return
+        if not address or (params and not self.extended):
+            self.reply(syntax)
+            return
+        parsed = parse_parameters(params.upper().split())
+        if parsed is None:
+            self.reply(syntax)
+            return
+        if parsed:
+            self.reply("555 RCPT TO parameters not recognized or not implemented")
+            return
+        refusal = self.rules.recipient(address)
+        if refusal is not None:
+            self.reply(refusal)
+            return
+        self.transaction.rcpt_tos.append(address)
+        self.reply("250 2.1.5 Ok")
+
+    # -- DATA ------------------------------------------------------------------------------
+
+    def smtp_DATA(self, arg: str | None) -> None:
+        if self._needs_helo() or self._needs_auth():
+            return
+        assert self.mailbox is not None and self.helo is not None
+        if not self.transaction.rcpt_tos:
+            self.reply("503 Error: need RCPT command")
+            return
+        if arg:
+            self.reply("501 Syntax: DATA")
+            return
+        self.reply("354 End data with <CR><LF>.<CR><LF>")
+        data, trouble = self._read_data()
+        transaction, self.transaction = self.transaction, Transaction()
+        if trouble is not None:
+            self.reply(trouble)
+            return
+        if self._chaos("end of DATA"):  # the message is in; not queued yet
+            return
+        message = Submitted(
+            self.mailbox, self.helo, self.wire.peer_ip(), self.tls_facts(), transaction, data
+        )
+        self.reply(self.rules.queue_message(message))
+
+    def _read_data(self) -> tuple[bytes, str | None]:
+        """The message up to the lone dot, dot-unstuffed (RFC 5321 section 4.5.2), or the
+        reply for a message too long or with a line too long, read to its end all the same
+        (RFC 5321 section 4.2.5)."""
+        raw, size = self.wire.read_data(self.listener.data_size_limit)
+        if size > self.listener.data_size_limit:
+            return b"", "552 Error: Too much mail data"
+        if raw and len(max(raw.split(b"\r\n"), key=len)) + 2 > DATA_LINE_LIMIT:
+            return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
+        unstuffed = raw.replace(b"\r\n.", b"\r\n")
+        return (unstuffed[1:] if unstuffed.startswith(b".") else unstuffed), None
