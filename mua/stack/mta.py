@@ -218,12 +218,12 @@ class Mta(TlsReporting):
                 )
 
         outcomes = await asyncio.gather(*(relay(d, r) for d, r in by_domain.items()))
-        if self.tls_reports is not None and not entry.meta.get("tlsrpt"):
-            # RFC 8460 section 3: the sessions that carry a report are not themselves counted.
+        opened = [(d, o) for d, o in zip(by_domain, outcomes, strict=True) if o.sessions]
+        # RFC 8460 section 3: the sessions that carry a report are not themselves counted.
+        # A message that rode reused sessions only opened none: no trip to a worker thread.
+        if self.tls_reports is not None and not entry.meta.get("tlsrpt") and opened:
             try:
-                await asyncio.to_thread(
-                    self._record_tls, list(zip(by_domain, outcomes, strict=True))
-                )
+                await asyncio.to_thread(self._record_tls, opened)
             except OSError as exc:
                 log.error("TLS-RPT sessions of %s not recorded: %s", entry.id, exc)
         entry.attempts += 1
