@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import errno
+import logging
+import os
 import re
 import shutil
 import subprocess
 
+import aiosmtplib
 import pytest
 
 from mua.net.submission import Security
@@ -172,6 +176,32 @@ async def test_mx_resolution_uses_the_worlds_signed_dns(world: World) -> None:
     (record,) = tlsa.records
     assert (record.usage, record.selector, record.mtype) == (3, 1, 1)
     assert record.data == world.providers["b.test"].mx_cert.spki_sha256()
+
+
+async def test_a_mailbox_that_cannot_be_written_is_a_451_after_the_checks_are_recorded(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The MX checks and writes the mailbox in one worker-thread trip: a failed write is
+    still a temporary refusal (the sender keeps the message), logged with its reason."""
+    b = world.providers["b.test"]
+    assert b.mx is not None and b.mx.handler.actual_port is not None
+
+    def full_disk(user: str, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(b.mda, "deliver", full_disk)
+    raw = b"From: someone@c.test\r\nTo: bob@b.test\r\nSubject: full\r\n\r\nbody\r\n"
+    with caplog.at_level(logging.ERROR, logger="mua.stack.mx"):
+        port = b.mx.handler.actual_port
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
+            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                await smtp.sendmail("someone@c.test", ["bob@b.test"], raw)
+    assert refused.value.code == 451
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("delivery failed")]
+    assert record.exc_info is not None and "No space" in str(record.exc_info[1])
+    checked = [e for e in world.events.read() if e["event"] == "authenticated"]
+    assert checked and checked[-1]["results"].startswith("mx.b.test;")
+    assert maildir_messages(world, "bob@b.test") == []
 
 
 @pytest.mark.interop

@@ -26,7 +26,7 @@ from mua.stack.events import EventLog
 from mua.stack.limits import ConnectionGate, ConnectionLimits
 from mua.stack.lmtp import LmtpClient
 from mua.stack.mda import Mda
-from mua.stack.mx_auth import authentication_results
+from mua.stack.mx_auth import checker
 from mua.stack.queue import new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.smtpd import (
@@ -81,7 +81,7 @@ class InboundHandler:
         client = peer_ip(server)
         queue_id = new_queue_id()
         message_id = str(_headers.parsebytes(data).get("Message-ID", "")).strip() or None
-        results = await authentication_results(
+        check = checker(
             data,
             self.hostname,
             self.resolver,
@@ -89,7 +89,72 @@ class InboundHandler:
             mail_from=envelope.mail_from or "",
             helo=session.host_name or "",
         )
-        # What the checks found, for the event log as for the message (Authentication-Results).
+
+        def stamped(rcpt: str, results: str) -> bytes:
+            value = received_header(
+                helo=session.host_name,
+                peer_ip=client,
+                by=self.hostname,
+                protocol=with_keyword("ESMTP", tls=bool(tls.encrypted), authenticated=False),
+                queue_id=queue_id,
+                recipient=rcpt,
+                tls=tls,
+            )
+            # The checks' record goes on top, as a milter after the MTA would put it.
+            return prepend_header(
+                prepend_header(data, "Received", value), "Authentication-Results", results
+            )
+
+        if self.lmtp is not None:
+            results = await asyncio.to_thread(check)
+            self._checked(results, message_id, client)
+            try:
+                for rcpt in envelope.rcpt_tos:  # an LmtpError is an OSError: 451 below
+                    await self.lmtp.deliver(envelope.mail_from or "", rcpt, stamped(rcpt, results))
+            except OSError:
+                log.exception("delivery failed for a message from %s", client)
+                return "451 4.3.0 Error: could not write to the mailbox, try again later"
+        else:
+            users = []
+            for rcpt in envelope.rcpt_tos:
+                user = self.users.get(rcpt)
+                assert user is not None  # handle_RCPT let only our users in
+                users.append((rcpt, user.user))
+            # the checks and the mailbox writes in one trip to a worker thread
+            failed = await asyncio.to_thread(
+                self._check_and_deliver, check, stamped, users, message_id, client
+            )
+            if failed is not None:
+                log.error("delivery failed for a message from %s", client, exc_info=failed)
+                return "451 4.3.0 Error: could not write to the mailbox, try again later"
+        ids = {"message_id": message_id, "queue_id": queue_id, "recipients": envelope.rcpt_tos}
+        self.events.leg(self._relay_leg(tls, session.host_name or client), side="server", **ids)
+        for leg in self._delivery_legs() if self.lmtp is None else []:  # else the store's
+            self.events.leg(leg, side="server", **ids)
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+
+    def _check_and_deliver(
+        self,
+        check: Callable[[], str],
+        stamped: Callable[[str, str], bytes],
+        users: list[tuple[str, str]],
+        message_id: str | None,
+        client: str,
+    ) -> OSError | None:
+        """In a worker thread: the checks, their record, and the message, stamped, into each
+        (recipient, user)'s mailbox; the OSError that stopped a delivery, if one did (an
+        error recording the checks is raised, as it was before any delivery)."""
+        results = check()
+        self._checked(results, message_id, client)
+        try:
+            for rcpt, user in users:
+                self.mda.deliver(user, stamped(rcpt, results))
+        except OSError as exc:
+            return exc
+        return None
+
+    def _checked(self, results: str, message_id: str | None, client: str) -> None:
+        """What the checks found, for the event log as for the message (Authentication-Results)."""
         spf = re.search(r"\bspf=(\w+)", results)  # the MAIL FROM identity's, first
         self.events.write(
             "authenticated",
@@ -98,34 +163,6 @@ class InboundHandler:
             ip=client,
             spf=spf.group(1) if spf else None,
         )
-        try:
-            for rcpt in envelope.rcpt_tos:
-                value = received_header(
-                    helo=session.host_name,
-                    peer_ip=client,
-                    by=self.hostname,
-                    protocol=with_keyword("ESMTP", tls=bool(tls.encrypted), authenticated=False),
-                    queue_id=queue_id,
-                    recipient=rcpt,
-                    tls=tls,
-                )
-                user = self.users.get(rcpt)
-                assert user is not None  # handle_RCPT let only our users in
-                # The checks' record goes on top, as a milter after the MTA would put it.
-                stamped = prepend_header(data, "Received", value)
-                stamped = prepend_header(stamped, "Authentication-Results", results)
-                if self.lmtp is not None:  # an LmtpError is an OSError: 451 below
-                    await self.lmtp.deliver(envelope.mail_from or "", rcpt, stamped)
-                else:
-                    await asyncio.to_thread(self.mda.deliver, user.user, stamped)
-        except OSError:
-            log.exception("delivery failed for a message from %s", client)
-            return "451 4.3.0 Error: could not write to the mailbox, try again later"
-        ids = {"message_id": message_id, "queue_id": queue_id, "recipients": envelope.rcpt_tos}
-        self.events.leg(self._relay_leg(tls, session.host_name or client), side="server", **ids)
-        for leg in self._delivery_legs() if self.lmtp is None else []:  # else the store's
-            self.events.leg(leg, side="server", **ids)
-        return f"250 2.0.0 Ok: queued as {queue_id}"
 
     def _relay_leg(self, tls: TlsFacts, client: str) -> Leg:
         return Leg(

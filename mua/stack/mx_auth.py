@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import authheaders
@@ -56,7 +57,7 @@ def _remember_org_domains() -> None:
 _remember_org_domains()
 
 
-async def authentication_results(
+def checker(
     message: bytes,
     authserv_id: str,
     resolver: Resolver | None,
@@ -64,12 +65,14 @@ async def authentication_results(
     ip: str | None = None,
     mail_from: str = "",
     helo: str = "",
-) -> str:
-    """The value of the Authentication-Results field to prepend (without the field name).
-    `ip`, `mail_from` and `helo` are the SMTP client's address, reverse-path and EHLO name;
-    without `ip` SPF is not checked."""
+) -> Callable[[], str]:
+    """A function that returns the value of the Authentication-Results field to prepend
+    (without the field name), to call in a worker thread: made in the event loop's thread,
+    whose loop answers the lookups the resolver has not cached. `ip`, `mail_from` and `helo`
+    are the SMTP client's address, reverse-path and EHLO name; without `ip` SPF is not
+    checked. The MX calls it in the same trip to a worker thread as its mailbox writes."""
     if resolver is None:  # the MX runs before the world's DNS answers: nothing to check with
-        return f"{authserv_id}; none"
+        return lambda: f"{authserv_id}; none"
     mail_from = "" if mail_from == "<>" else mail_from  # aiosmtpd's null reverse-path
     loop = asyncio.get_running_loop()
     bridge = TxtBridge(resolver, loop)
@@ -96,11 +99,14 @@ async def authentication_results(
         header = AuthenticationResultsHeader(authserv_id=authserv_id, results=results)
         return str(header).split(":", 1)[1].strip()
 
-    try:
-        return await asyncio.to_thread(check)
-    except Exception:  # a malformed message must not stop its delivery; say so instead
-        log.exception("authentication checks failed for a message")
-        return f"{authserv_id}; dkim=permerror (could not be checked)"
+    def checked() -> str:
+        try:
+            return check()
+        except Exception:  # a malformed message must not stop its delivery; say so instead
+            log.exception("authentication checks failed for a message")
+            return f"{authserv_id}; dkim=permerror (could not be checked)"
+
+    return checked
 
 
 def _for_dmarc(result: SPFAuthenticationResult | None, helo: str) -> SPFAuthenticationResult | None:
