@@ -160,7 +160,10 @@ class MailStore:
         """Index a file the MDA has just delivered (`<folder>/new/<name>`), tell listeners
         before returning, and return its UID. Safe to call from the MDA's worker thread."""
         path = Path(path)
-        folder_dir = path.parent.parent.resolve()
+        # The MDA's own spelling of INBOX (nearly every delivery) needs no resolving, which
+        # is a stat of every component of the path.
+        parent = path.parent.parent
+        folder_dir = self._root_real if parent == self.root else parent.resolve()
         if path.parent.name not in ("new", "cur"):
             raise StoreError(f"{path} is not in a Maildir's new/ or cur/")
         name = "INBOX" if folder_dir == self._root_real else None
