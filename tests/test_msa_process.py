@@ -154,3 +154,42 @@ def test_the_frozen_app_starts_the_child_with_the_argument_it_passes() -> None:
     # A frozen build has no `python -m`: its launcher runs the child's main for this argument.
     launcher = (ROOT / "packaging" / "launcher.py").read_text()
     assert f'sys.argv[1:] == ["{FROZEN_ARGUMENT}"]' in launcher
+
+
+def _niceness(pid: int) -> set[int]:
+    """The niceness of every thread of process `pid` (field 19 of /proc/PID/task/TID/stat)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        found.add(int(stat.rpartition(")")[2].split()[16]))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+async def test_mua_stack_delivers_at_a_lower_priority_than_its_msa_process_accepts(
+    tmp_path: Path,
+) -> None:
+    """`mua stack`: the parent (MTA, MX, MDA, IMAP) yields the CPU to the MSA child, so a
+    burst of submissions is not slowed by the deliveries it causes (yield_to_acceptance)."""
+    stack = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mua",
+        "stack",
+        "--json",
+        "--dir",
+        str(tmp_path / "world"),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert stack.stdout is not None
+        settings = json.loads(await asyncio.wait_for(stack.stdout.readline(), 60))
+        assert settings["accounts"]
+        children = f"/proc/{stack.pid}/task/{stack.pid}/children"
+        child = int(Path(children).read_text().split()[0])  # noqa: ASYNC240 (/proc: no disk)
+        assert _niceness(stack.pid) == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)}
+        assert _niceness(child) == {os.getpriority(os.PRIO_PROCESS, 0)}
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(stack.wait(), 30)

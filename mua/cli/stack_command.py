@@ -19,6 +19,7 @@ from mua.core.i18n import _
 def run_stack_command(args: argparse.Namespace) -> int:
     import asyncio
 
+    from mua.stack.msa_process import yield_to_acceptance
     from mua.stack.world import World, WorldOptions
 
     async def serve(directory: Path) -> None:
@@ -38,6 +39,7 @@ def run_stack_command(args: argparse.Namespace) -> int:
                 ).format(error=exc)
             )
             raise SystemExit(1) from exc
+        yield_to_acceptance()  # this process delivers; the MSA child accepts
         try:
             settings = world.settings()
             if args.json:

@@ -67,7 +67,7 @@ class SubmissionHandler:
         queue: MailQueue,
         events: EventLog,
         implicit: bool,
-        on_queued: Callable[[], None],
+        on_queued: Callable[[], object],
         role_port: int | None = None,
     ) -> None:
         self.hostname = hostname
@@ -141,8 +141,7 @@ class SubmissionHandler:
         self.events.leg(leg, side="server", message_id=message_id, queue_id=entry.id)
         if self.internal_handoff:
             self._record_handoff(message_id, entry.id)
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.on_queued)
+        self.on_queued()
         return f"250 2.0.0 Ok: queued as {entry.id}"
 
     def _record_handoff(self, message_id: str, queue_id: str) -> None:
@@ -237,7 +236,11 @@ def _transport_request(envelope: Transaction, headers: Message) -> dict[str, boo
 class Msa:
     """The submission server of one provider: the 465 and 587 roles, and with `cleartext_auth`
     (a legacy setup, offered only in the scenarios that show one) AUTH without TLS on the
-    587 role and a third listener on the 25 role, submission in clear (no STARTTLS)."""
+    587 role and a third listener on the 25 role, submission in clear (no STARTTLS).
+
+    `on_queued` is called in the session's thread once a message is queued, before its 250:
+    it must be thread-safe (the provider's hops to its event loop; the MSA process writes a
+    line to its parent)."""
 
     def __init__(
         self,
@@ -247,7 +250,7 @@ class Msa:
         queue: MailQueue,
         events: EventLog,
         tls_context: ssl.SSLContext,
-        on_queued: Callable[[], None],
+        on_queued: Callable[[], object],
         host: str = "127.0.0.1",
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,

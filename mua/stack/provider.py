@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import ssl
 import threading
@@ -212,7 +214,10 @@ class Provider:
             queue=self.queue,
             events=self.events,
             tls_context=self.smtp_cert.server_context(),
-            on_queued=self.queued,
+            # called in the MSA's session threads: the MTA is woken on this loop
+            on_queued=functools.partial(
+                asyncio.get_running_loop().call_soon_threadsafe, self.queued
+            ),
             idle_timeout=self.options.idle_timeout,
             limits=self.options.connection_limits,
             max_recipients=self.options.max_recipients,

@@ -23,6 +23,9 @@ class ClientGone(Exception):
 
 class SmtpWire:
     def __init__(self, sock: socket.socket, timeout: float) -> None:
+        # A reply is one write, and the client waits for it: never hold it back (Nagle).
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(timeout)
         self.sock = sock
         self._buffer = bytearray()

@@ -272,9 +272,7 @@ class SessionLoop:
         if tls:  # RFC 8689 section 2: the parameter is for TLS sessions only
             lines.append(REQUIRETLS)
         lines.append("HELP")
-        for line in lines[:-1]:
-            self.reply(f"250-{line}")
-        self.reply(f"250 {lines[-1]}")
+        self.reply("\r\n".join([*(f"250-{line}" for line in lines[:-1]), f"250 {lines[-1]}"]))
 
     def smtp_NOOP(self, arg: str | None) -> None:
         self.reply("250 OK")
