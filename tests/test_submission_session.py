@@ -28,7 +28,8 @@ def _auth_plain(user: str, password: str) -> str:
 
 @pytest.fixture
 async def small_msa(tmp_path: Path):
-    """An MSA whose messages may be 4 kB at most, and its queue."""
+    """An MSA whose messages may be 4 kB at most, its sessions holding 6 kB of message data
+    at most in all, and its queue."""
     ca = LocalCA(tmp_path / "ca")
     queue = MailQueue(tmp_path / "queue")
     msa = Msa(
@@ -39,11 +40,13 @@ async def small_msa(tmp_path: Path):
         tls_context=ca.server_cert("smtp.a.test").server_context(),
         on_queued=lambda: None,
         data_size_limit=4096,
+        data_memory=6000,
     )
     ports = await msa.start()
     context = ca.client_context()
     yield ports, context, queue
     await msa.stop()
+    assert msa._budget.taken == 0  # every session gave back what it held
 
 
 async def _signed_in(port: int, context: ssl.SSLContext) -> Wire:
@@ -79,6 +82,34 @@ async def test_too_much_data_and_a_too_long_line_are_refused_at_the_end_and_the_
     assert (await wire.send(HEADERS + b"fine\r\n.\r\n")).startswith("250 2.0.0 Ok: queued as")
     assert len(queue.ids()) == 1
     await wire.close()
+
+
+async def test_messages_held_by_slow_clients_are_bounded_in_all_and_the_next_one_gets_452(
+    small_msa, tmp_path: Path
+) -> None:
+    """Many clients each sending a large message slowly cannot make the MSA hold more than
+    its data budget: one over it is read to its end and answered 452 (RFC 5321 section
+    4.5.3.1.10, insufficient storage: try again later), and gets through once there is room."""
+    ports, context, _queue = small_msa
+    slow = await _signed_in(ports.implicit_tls, context)
+    await _transaction(slow)
+    slow.writer.write(HEADERS + b"s" * 70 + b"\r\n" + (b"z" * 70 + b"\r\n") * 50)  # ~3.7 kB
+    await slow.writer.drain()
+    other = await _signed_in(ports.implicit_tls, context)
+    await _transaction(other)
+    body = HEADERS + (b"o" * 70 + b"\r\n") * 40 + b".\r\n"  # ~2.9 kB: 6.6 kB in all
+    for _ in range(50):  # until the server holds the slow message's first part
+        reply = await other.send(body)
+        if reply.startswith("452"):
+            break
+        assert reply.startswith("250")
+        await _transaction(other)
+    assert reply == "452 4.3.1 Insufficient system storage, try again later"
+    assert (await slow.send(b".\r\n")).startswith("250 2.0.0 Ok: queued as")
+    await _transaction(other)
+    assert (await other.send(body)).startswith("250 2.0.0 Ok: queued as")
+    await slow.close()
+    await other.close()
 
 
 async def test_a_client_gone_in_the_middle_of_data_queues_nothing(small_msa) -> None:

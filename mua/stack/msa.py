@@ -31,7 +31,7 @@ from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.session_threads import SessionThreads
 from mua.stack.smtp_oauth import check_bearer
-from mua.stack.smtp_wire import ClientGone, SmtpWire
+from mua.stack.smtp_wire import ClientGone, MemoryBudget, SmtpWire
 from mua.stack.smtpd import DATA_SIZE_LIMIT, IDLE_TIMEOUT, MAX_RECIPIENTS
 from mua.stack.submission_commands import SubmissionSession
 from mua.stack.submission_session import (
@@ -44,6 +44,10 @@ from mua.stack.submission_session import (
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
+
+# Message data all sessions of one MSA may hold in memory at once: eight messages of the
+# largest size; past it a message is read to its end and answered 452 (try again later).
+DATA_MEMORY = 8 * DATA_SIZE_LIMIT
 
 _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
@@ -254,6 +258,7 @@ class Msa:
         host: str = "127.0.0.1",
         idle_timeout: float = IDLE_TIMEOUT,
         data_size_limit: int = DATA_SIZE_LIMIT,
+        data_memory: int = DATA_MEMORY,
         limits: ConnectionLimits | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         cleartext_auth: bool = False,
@@ -277,6 +282,7 @@ class Msa:
         self._listeners: list[SessionThreads] = []
         self._idle_timeout = idle_timeout
         self._data_size_limit = data_size_limit
+        self._budget = MemoryBudget(data_memory)  # shared by the listeners' sessions
         self._handlers = {
             role: SubmissionHandler(
                 hostname=hostname,
@@ -307,6 +313,7 @@ class Msa:
             # legacy submission (the 25 role) and `cleartext_auth`: AUTH in clear on purpose
             require_tls=role == 587 and not self.cleartext_auth,
             data_size_limit=self._data_size_limit,
+            budget=self._budget,
             max_recipients=self._max_recipients,
             chaos=draw if chaos is not None else None,
         )

@@ -13,8 +13,39 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import threading
+from dataclasses import dataclass
 
 RECV_SIZE = 65536
+
+
+@dataclass(frozen=True)
+class DataRead:
+    message: bytes  # b"" when it was dropped
+    size: int  # as sent, dropped or not
+    held: int  # taken from the budget: to be given back once the message is dealt with
+    starved: bool  # dropped because the budget had no more
+
+
+class MemoryBudget:
+    """Bytes of message data the sessions of a server may hold at once (a semaphore counted
+    in bytes), so that many clients sending large messages slowly cannot exhaust memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.taken + size > self.limit:
+                return False
+            self.taken += size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.taken -= size
 
 
 class ClientGone(Exception):
@@ -59,30 +90,44 @@ class SmtpWire:
             start = len(self._buffer)
             self._fill()
 
-    def read_data(self, size_limit: int) -> tuple[bytes, int]:
+    def read_data(self, size_limit: int, budget: MemoryBudget) -> DataRead:
         """DATA's message as the client sent it (dot-stuffed, RFC 5321 section 4.5.2), up to
-        the line holding a lone dot, and its size. Once past `size_limit` the rest is read
-        to the end and dropped (b"" is returned with the size): a message never holds more
-        than the limit in memory."""
-        size = 0  # bytes dropped so far
+        the line holding a lone dot. What it holds in memory is taken from `budget` as it
+        arrives (`DataRead.held`, for the caller to give back); once past `size_limit`, or
+        when the budget has no more, the rest is read to the end and dropped: no message
+        holds more than the limit, and all sessions together no more than the budget."""
+        dropped = 0  # bytes read and dropped so far
+        held = 0  # bytes of the buffer taken from the budget
+        starved = too_big = False
         start = 0  # where the terminator may begin in the buffer (it is searched once)
         while True:
-            if self._buffer.startswith(b".\r\n") and size == 0:
+            if self._buffer.startswith(b".\r\n") and not dropped:
                 del self._buffer[:3]
-                return b"", 0
+                return DataRead(b"", 0, held, starved)
             end = self._buffer.find(b"\r\n.\r\n", start)
+            ours = end + 2 if end >= 0 else len(self._buffer)  # this message's bytes in it
+            if not (starved or too_big):
+                if ours + dropped > size_limit:
+                    too_big = True
+                elif ours > held:
+                    starved = not budget.take(ours - held)
+                    held = held if starved else ours
             if end >= 0:
-                message = bytes(self._buffer[: end + 2])
+                message = bytes(self._buffer[:ours])
                 del self._buffer[: end + 5]
-                if size:
-                    return b"", size + len(message)
-                return message, len(message)
-            if len(self._buffer) + size > size_limit:
+                if starved or too_big:
+                    return DataRead(b"", dropped + len(message), held, starved)
+                return DataRead(message, len(message), held, starved)
+            if starved or too_big:
                 keep = self._buffer[-4:]  # the terminator may start in them
-                size += len(self._buffer) - len(keep)
+                dropped += len(self._buffer) - len(keep)
                 self._buffer[:] = keep
             start = max(0, len(self._buffer) - 4)
-            self._fill()
+            try:
+                self._fill()
+            except ClientGone:
+                budget.give(held)  # nothing of it will be dealt with
+                raise
 
     def write(self, reply: str) -> None:
         try:

@@ -8,6 +8,7 @@ import binascii
 import logging
 
 from mua.stack.smtp_paths import PATH, PATH_PREFIX, parse_parameters, split_path
+from mua.stack.smtp_wire import DataRead
 from mua.stack.submission_session import (
     AUTH_INVALID,
     AUTH_LINE_LIMIT,
@@ -242,26 +243,37 @@ class SubmissionSession(SessionLoop):
             self.reply("501 Syntax: DATA")
             return
         self.reply("354 End data with <CR><LF>.<CR><LF>")
-        data, trouble = self._read_data()
+        read = self.wire.read_data(self.listener.data_size_limit, self.listener.budget)
+        try:
+            self._data_read(read)
+        finally:
+            self.listener.budget.give(read.held)
+
+    def _data_read(self, read: DataRead) -> None:
+        assert self.mailbox is not None and self.helo is not None
         transaction, self.transaction = self.transaction, Transaction()
+        trouble = _trouble(read)
         if trouble is not None:
             self.reply(trouble)
             return
         if self._chaos("end of DATA"):  # the message is in; not queued yet
             return
+        unstuffed = read.message.replace(b"\r\n.", b"\r\n")  # RFC 5321 section 4.5.2
+        data = unstuffed[1:] if unstuffed.startswith(b".") else unstuffed
         message = Submitted(
             self.mailbox, self.helo, self.wire.peer_ip(), self.tls_facts(), transaction, data
         )
         self.reply(self.rules.queue_message(message))
 
-    def _read_data(self) -> tuple[bytes, str | None]:
-        """The message up to the lone dot, dot-unstuffed (RFC 5321 section 4.5.2), or the
-        reply for a message too long or with a line too long, read to its end all the same
-        (RFC 5321 section 4.2.5)."""
-        raw, size = self.wire.read_data(self.listener.data_size_limit)
-        if size > self.listener.data_size_limit:
-            return b"", "552 Error: Too much mail data"
-        if raw and len(max(raw.split(b"\r\n"), key=len)) + 2 > DATA_LINE_LIMIT:
-            return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
-        unstuffed = raw.replace(b"\r\n.", b"\r\n")
-        return (unstuffed[1:] if unstuffed.startswith(b".") else unstuffed), None
+
+def _trouble(read: DataRead) -> str | None:
+    """The reply for a message that cannot be taken, read to its end all the same (RFC 5321
+    section 4.2.5); None when it can."""
+    if read.starved:
+        # RFC 5321 section 4.5.3.1.10's reply to a lack of resources: the client tries again.
+        return "452 4.3.1 Insufficient system storage, try again later"
+    if read.size and not read.message:
+        return "552 Error: Too much mail data"
+    if read.message and len(max(read.message.split(b"\r\n"), key=len)) + 2 > DATA_LINE_LIMIT:
+        return "500 Line too long (see RFC5321 4.5.3.1.6)"
+    return None

@@ -26,7 +26,7 @@ from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, Disruption, Fault, pick
 from mua.stack.smtp_paths import split_path
-from mua.stack.smtp_wire import ClientGone, SmtpWire
+from mua.stack.smtp_wire import ClientGone, MemoryBudget, SmtpWire
 from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class Listener:
     data_size_limit: int
     max_recipients: int
     chaos: Callable[[str], Disruption | None] | None  # the listener's fault source
+    budget: MemoryBudget  # message data all the MSA's sessions may hold at once
 
 
 class _Closed(Exception):
