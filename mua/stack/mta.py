@@ -155,10 +155,9 @@ class Mta(TlsReporting):
         self._rescan = False
         self._scanning = True
         self._finished_in_scan.clear()
+        known = set(self._waiting) | self._busy  # only the loop changes them
         try:
-            ids = await asyncio.to_thread(self.queue.ids)
-            new = [i for i in ids if i not in self._waiting and i not in self._busy]
-            entries = await asyncio.to_thread(lambda: [self.queue.entry(i) for i in new])
+            ids, entries = await asyncio.to_thread(self._look, known)
             if self._starting:  # a power cut may have undone removals the event log recorded
                 self._starting = False
                 entries = await asyncio.to_thread(self._recorder.forget_recorded, entries)
@@ -171,6 +170,12 @@ class Mta(TlsReporting):
                 self._waiting[entry.id] = entry
         for gone in set(self._waiting) - ids:  # removed by someone else
             del self._waiting[gone]
+
+    def _look(self, known: set[str]) -> tuple[set[str], list[QueueEntry | None]]:
+        """In a worker thread, one trip for both: the ids in the queue, and the entries of
+        those not `known` (None for one gone since it was listed)."""
+        ids = self.queue.ids()
+        return ids, [self.queue.entry(i) for i in ids if i not in known]
 
     def _done(self, task: asyncio.Task[bool], entry: QueueEntry) -> None:
         self._busy.discard(entry.id)
