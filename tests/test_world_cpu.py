@@ -7,6 +7,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from pathlib import Path
 
+import authheaders
 import authheaders.dmarc_lookup
 import dkim
 import dkim.crypto
@@ -14,6 +15,7 @@ import pytest
 
 from mua.stack import dkim_keys
 from mua.stack.dkim_keys import DkimKeys
+from mua.stack.mx_auth import arc_result
 from mua.stack.world import World
 from tests.conftest import eventually, maildir_messages
 from tests.stackhelp import send
@@ -80,3 +82,25 @@ async def test_the_mx_parses_the_public_suffix_list_once(
     assert len(built) == first  # before: twice more for every message
     checked = maildir_messages(world, "bob@b.test")
     assert all(b"dmarc=pass" in m.split(b"\r\n", 1)[0] for m in checked)
+
+
+def test_the_arc_check_of_an_unsealed_message_is_authheaders_answer_without_its_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_dns(name: bytes | str, timeout: float = 5) -> None:
+        return None
+
+    unsealed = _message()
+    expected = str(authheaders.check_arc(unsealed, None, dnsfunc=no_dns))
+    assert expected == "arc=none (Message is not ARC signed)"
+    asked = []
+    original = authheaders.check_arc
+    monkeypatch.setattr(
+        authheaders, "check_arc", lambda *a, **k: asked.append(1) or original(*a, **k)
+    )
+    assert str(arc_result(unsealed, no_dns)) == expected
+    assert asked == []
+    # a message with an ARC set (here a broken one) is checked by authheaders
+    sealed = b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=a.test; s=x; b=AAAA\r\n" + unsealed
+    assert str(arc_result(sealed, no_dns)) == str(original(sealed, None, dnsfunc=no_dns))
+    assert asked == [1]
