@@ -199,6 +199,7 @@ class World:
         if self.dns is not None:
             await self.dns.stop()
             self.dns = None
+        self.events.close()  # its file, kept open while records come (a start reopens it)
 
     async def __aenter__(self) -> World:
         await self.start()
