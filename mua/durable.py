@@ -177,7 +177,7 @@ def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None
         return
     tmp = tmp_dir / f"{path.name}.{secrets.token_hex(4)}"
     written = tmp
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o666)  # POSIX only
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
