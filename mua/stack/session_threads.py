@@ -55,7 +55,9 @@ class SessionThreads:
     def start(self, host: str, port: int) -> int:
         """Listen on `host`:`port` (0: any free port); the port bound. OSError when taken."""
         self._listening = socket.create_server((host, port), backlog=BACKLOG)
-        self._accepting = threading.Thread(target=self._accept, name=f"{self.name} accept")
+        self._accepting = threading.Thread(
+            target=self._accept, name=f"{self.name} accept", daemon=True
+        )
         self._accepting.start()
         bound: int = self._listening.getsockname()[1]
         return bound
