@@ -136,20 +136,11 @@ class SubmissionSession(SessionLoop):
         if self._needs_helo() or self._needs_auth():
             return
         assert self.mailbox is not None
-        syntax = "501 Syntax: MAIL FROM: <address>" + (
-            " [SP <mail-parameters>]" if self.extended else ""
-        )
-        keyword = arg[:5].upper() if arg else ""
-        if arg is None or keyword != "FROM:":
-            self.reply(syntax)
+        syntax = self._syntax("MAIL FROM: <address>")
+        path = self._path(arg, "FROM:", syntax)
+        if path is None:
             return
-        address, params = split_path(arg[5:].strip())
-        if address is None:
-            self.reply("553 5.1.3 Error: malformed address")
-            return
-        if not address or (params and not self.extended):
-            self.reply(syntax)
-            return
+        address, params = path
         if self.transaction.mail_from is not None:
             self.reply("503 Error: nested MAIL command")
             return
@@ -165,6 +156,24 @@ class SubmissionSession(SessionLoop):
         self.transaction.mail_from = address
         self.transaction.mail_options = options
         self.reply("250 2.1.0 Ok")
+
+    def _syntax(self, command: str) -> str:
+        return f"501 Syntax: {command}" + (" [SP <mail-parameters>]" if self.extended else "")
+
+    def _path(self, arg: str | None, keyword: str, syntax: str) -> tuple[str, str] | None:
+        """The address and parameters after `keyword` ("FROM:" or "TO:"); None once the
+        client has been told what is wrong with them."""
+        if arg is None or arg[: len(keyword)].upper() != keyword:
+            self.reply(syntax)
+            return None
+        address, params = split_path(arg[len(keyword) :].strip())
+        if address is None:
+            self.reply("553 5.1.3 Error: malformed address")
+            return None
+        if not address or (params and not self.extended):
+            self.reply(syntax)
+            return None
+        return address, params
 
     def _mail_parameters(self, options: list[str], syntax: str) -> str | None:
         """The refusal of MAIL FROM's parameters (SIZE, BODY, REQUIRETLS), or None."""
@@ -203,19 +212,11 @@ class SubmissionSession(SessionLoop):
         if self.transaction.mail_from is None:
             self.reply("503 Error: need MAIL command")
             return
-        syntax = "501 Syntax: RCPT TO: <address>" + (
-            " [SP <mail-parameters>]" if self.extended else ""
-        )
-        if arg is None or arg[:3].upper() != "TO:":
-            self.reply(syntax)
+        syntax = self._syntax("RCPT TO: <address>")
+        path = self._path(arg, "TO:", syntax)
+        if path is None:
             return
-        address, params = split_path(arg[3:].strip())
-        if address is None:
-            self.reply("553 5.1.3 Error: malformed address")
-            return
-        if not address or (params and not self.extended):
-            self.reply(syntax)
-            return
+        address, params = path
         parsed = parse_parameters(params.upper().split())
         if parsed is None:
             self.reply(syntax)
@@ -245,25 +246,27 @@ class SubmissionSession(SessionLoop):
         self.reply("354 End data with <CR><LF>.<CR><LF>")
         read = self.wire.read_data(self.listener.data_size_limit, self.listener.budget)
         try:
-            self._data_read(read)
-        finally:
+            reply = self._data_read(read)
+        finally:  # before the reply: a client told 250 finds the room its message took free
             self.listener.budget.give(read.held)
+        if reply is not None:
+            self.reply(reply)
 
-    def _data_read(self, read: DataRead) -> None:
+    def _data_read(self, read: DataRead) -> str | None:
+        """The reply to the message read; None when a chaos fault was answered instead."""
         assert self.mailbox is not None and self.helo is not None
         transaction, self.transaction = self.transaction, Transaction()
         trouble = _trouble(read)
         if trouble is not None:
-            self.reply(trouble)
-            return
+            return trouble
         if self._chaos("end of DATA"):  # the message is in; not queued yet
-            return
+            return None
         unstuffed = read.message.replace(b"\r\n.", b"\r\n")  # RFC 5321 section 4.5.2
         data = unstuffed[1:] if unstuffed.startswith(b".") else unstuffed
         message = Submitted(
             self.mailbox, self.helo, self.wire.peer_ip(), self.tls_facts(), transaction, data
         )
-        self.reply(self.rules.queue_message(message))
+        return self.rules.queue_message(message)
 
 
 def _trouble(read: DataRead) -> str | None:

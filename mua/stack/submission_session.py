@@ -248,22 +248,24 @@ class SessionLoop:
 
     # -- greeting and session commands -----------------------------------------------------
 
-    def smtp_HELO(self, arg: str | None) -> None:
+    def _greeted(self, arg: str | None, command: str) -> bool:
+        """HELO or EHLO `arg`: a new session state (RFC 5321 section 4.1.4), False after a
+        syntax error."""
         if not arg:
-            self.reply("501 Syntax: HELO hostname")
-            return
+            self.reply(f"501 Syntax: {command} hostname")
+            return False
         self.transaction = Transaction()
-        self.extended = False
+        self.extended = command == "EHLO"
         self.helo = arg
-        self.reply(f"250 {self.rules.hostname}")
+        return True
+
+    def smtp_HELO(self, arg: str | None) -> None:
+        if self._greeted(arg, "HELO"):
+            self.reply(f"250 {self.rules.hostname}")
 
     def smtp_EHLO(self, arg: str | None) -> None:
-        if not arg:
-            self.reply("501 Syntax: EHLO hostname")
+        if not self._greeted(arg, "EHLO"):
             return
-        self.transaction = Transaction()
-        self.extended = True
-        self.helo = arg
         tls = self.wire.tls is not None
         lines = [self.rules.hostname, f"SIZE {self.listener.data_size_limit}", "8BITMIME"]
         if self.listener.starttls is not None and not tls:
