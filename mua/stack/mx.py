@@ -33,6 +33,7 @@ from mua.stack.smtpd import (
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,
     MAX_RECIPIENTS,
+    OpenSessions,
     WorldSMTP,
     bound_port,
     listen,
@@ -228,6 +229,7 @@ class Mx:
         self._max_recipients = max_recipients
         self.gate = ConnectionGate(limits or ConnectionLimits())
         self._server: asyncio.Server | None = None
+        self._sessions = OpenSessions()  # closed at stop (smtpd.OpenSessions)
 
     def _factory(self) -> Callable[[], SMTP]:
         def make() -> SMTP:
@@ -244,6 +246,7 @@ class Mx:
                 gate=self.gate,
                 max_recipients=self._max_recipients,
                 chaos=self._chaos,
+                sessions=self._sessions,
             )
 
         return make
@@ -258,3 +261,4 @@ class Mx:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        await self._sessions.close()

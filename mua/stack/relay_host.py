@@ -35,7 +35,7 @@ from mua.stack.mta import Mta
 from mua.stack.queue import MailQueue, new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.relay import NextHop, RelayClient
-from mua.stack.smtpd import WorldSMTP, bound_port, listen, peer_ip, session_tls
+from mua.stack.smtpd import OpenSessions, WorldSMTP, bound_port, listen, peer_ip, session_tls
 
 log = logging.getLogger(__name__)
 _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
@@ -143,6 +143,7 @@ class RelayHost:
         self._retry_delays = retry_delays
         self._relay_timeout = relay_timeout
         self._server: asyncio.Server | None = None
+        self._sessions = OpenSessions()  # closed at stop (smtpd.OpenSessions)
         self.mta: Mta | None = None
         self.port = 0
 
@@ -162,6 +163,7 @@ class RelayHost:
                     auth_required=auth,
                     auth_require_tls=True,
                     authenticator=handler.authenticate if auth else None,
+                    sessions=self._sessions,
                 )
 
         self._server = await listen(make, "127.0.0.1", port)
@@ -187,3 +189,4 @@ class RelayHost:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        await self._sessions.close()

@@ -73,6 +73,7 @@ class WorldSMTP(SMTP):
         gate: ConnectionGate | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         chaos: ChaosSource | None = None,
+        sessions: OpenSessions | None = None,
         **kwargs: Any,
     ) -> None:
         """`requiretls` False: a server without the extension (as most MX hosts still are):
@@ -80,7 +81,8 @@ class WorldSMTP(SMTP):
         `gate` counts the listener's connections (mua.stack.limits); one over its limits is
         answered 421 and closed. `max_recipients`: accepted RCPTs per transaction.
         `chaos`: the listener's fault source (mua.stack.chaos), asked before every command
-        but QUIT and before the message of a DATA is handed over."""
+        but QUIT and before the message of a DATA is handed over. `sessions`: the listener's
+        open sessions, which its owner ends when it stops."""
         # RFC 4954 section 4: an AUTH line may be 12,288 octets (an OAuth2 token's is ~1.5 KB);
         # aiosmtpd sizes its reader by line_length_limit, so it is raised for the reader only,
         # and every other command keeps its 512 (DATA lines their 1,000) as before.
@@ -93,6 +95,7 @@ class WorldSMTP(SMTP):
         self.gate = gate
         self.max_recipients = max_recipients
         self.chaos = chaos
+        self.sessions = sessions
         if chaos is not None:
             for name, method in list(self._smtp_methods.items()):
                 if name != "QUIT":
@@ -153,6 +156,8 @@ class WorldSMTP(SMTP):
                 return
             self._admitted = address
             self._timeout_duration = self.gate.idle_timeout(self._timeout_duration)
+        if self.sessions is not None:
+            self.sessions.add(self)
         super().connection_made(transport)
 
     def eof_received(self) -> bool | None:
@@ -166,6 +171,8 @@ class WorldSMTP(SMTP):
         if self.gate is not None and self._admitted is not None:
             self.gate.release(self._admitted)
             self.gate = None  # released once, whatever calls follow
+        if self.sessions is not None:
+            self.sessions.discard(self)
         super().connection_lost(error)
 
     def over_tls(self) -> bool:
@@ -238,6 +245,33 @@ class WorldSMTP(SMTP):
             await self.push("452 4.5.3 Too many recipients")
             return
         await super().smtp_RCPT(arg)
+
+
+class OpenSessions:
+    """The open sessions of one aiosmtpd listener, ended when it stops: Python 3.11's
+    `asyncio.Server` forgets the connections it accepted (3.12's `close_clients` does not),
+    so a session a client left open would outlive the world and its socket be closed only
+    by the garbage collector ("unclosed transport")."""
+
+    def __init__(self) -> None:
+        self._sessions: set[WorldSMTP] = set()
+
+    def add(self, session: WorldSMTP) -> None:
+        self._sessions.add(session)
+
+    def discard(self, session: WorldSMTP) -> None:
+        self._sessions.discard(session)
+
+    async def close(self) -> None:
+        """Cut every open session (the socket under a TLS one too) and let each end."""
+        for session in list(self._sessions):
+            raw = getattr(session, "_original_transport", None) or session.transport
+            if isinstance(raw, asyncio.Transport):
+                raw.abort()
+        for _ in range(10):  # connection_lost runs on the next turns of the loop
+            if not self._sessions:
+                return
+            await asyncio.sleep(0)
 
 
 def session_tls(server: SMTP, mode: TlsMode) -> TlsFacts:
