@@ -16,8 +16,8 @@ and dovecot-imapd (scripts/system-deps); without them only the world's figures a
 
     .venv/bin/python bench/world_throughput.py [--messages 1000] [--rounds 3]
 
-Measured (2 shared cores, 7 rounds of 1,000, a quiet machine): accepted 369/s vs Postfix
-399/s (0.92x); delivered 184/s vs 398/s. It was 213 vs 361/s (0.59x) before the MSA's sessions
+Measured (2 shared cores, 7 rounds of 1,000, an idle machine): accepted 419/s vs Postfix
+424/s (0.99x); delivered 188/s vs 423/s. It was 213 vs 361/s (0.59x) before the MSA's sessions
 ran on threads and `mua stack` gave acceptance the CPU first. Where the time goes: the README.
 """
 
