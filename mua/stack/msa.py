@@ -31,11 +31,11 @@ from mua.stack.queue import MailQueue, QueueEntry, new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.session_threads import SessionThreads
 from mua.stack.smtp_oauth import check_bearer
+from mua.stack.smtp_paths import REQUIRETLS
 from mua.stack.smtp_wire import ClientGone, MemoryBudget, SmtpWire
 from mua.stack.smtpd import DATA_SIZE_LIMIT, IDLE_TIMEOUT, MAX_RECIPIENTS
 from mua.stack.submission_commands import SubmissionSession
 from mua.stack.submission_session import (
-    REQUIRETLS,
     BearerRefusal,
     Listener,
     Submitted,

@@ -45,7 +45,7 @@ from mua.stack.relay_notes import (
 from mua.stack.relay_sessions import RelaySession, SessionCache, SessionKey, end_session
 from mua.stack.relay_starttls import opportunistic_context, starttls
 from mua.stack.relay_transaction import Accepted, RelayOutcome, all_failed, transaction
-from mua.stack.smtpd import REQUIRETLS
+from mua.stack.smtp_paths import REQUIRETLS
 from mua.stack.tls_policy import (
     OPPORTUNISTIC,
     PolicyRefusal,

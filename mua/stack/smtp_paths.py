@@ -8,6 +8,8 @@ import re
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 
+REQUIRETLS = "REQUIRETLS"  # the EHLO keyword and MAIL FROM parameter of RFC 8689
+
 # A plain path, `<local@domain>` of dot-atoms as nearly every client sends, and what follows
 # it once the parser's trailing whitespace is skipped.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

@@ -16,7 +16,7 @@ from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, ChaosSource, Fault, pick
 from mua.stack.limits import ConnectionGate
-from mua.stack.smtp_paths import PATH, PATH_PREFIX, PLAIN_PATH
+from mua.stack.smtp_paths import PATH, PATH_PREFIX, PLAIN_PATH, REQUIRETLS
 
 DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
 IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 minutes
@@ -42,9 +42,6 @@ class _AiosmtpdNoise(logging.Filter):
 
 logging.getLogger("mail.log").addFilter(_AiosmtpdNoise())
 log = logging.getLogger(__name__)
-
-
-REQUIRETLS = "REQUIRETLS"  # the EHLO keyword and MAIL FROM parameter of RFC 8689
 
 
 class WorldSMTP(SMTP):
@@ -282,15 +279,6 @@ def session_tls(server: SMTP, mode: TlsMode) -> TlsFacts:
     if ssl_object is None:
         return TlsFacts.cleartext()
     return facts_from_ssl_object(ssl_object, mode, verified=None)
-
-
-def session_mode(server: SMTP, implicit: bool) -> TlsMode:
-    if implicit:
-        return TlsMode.IMPLICIT
-    transport = server.transport
-    if transport is not None and transport.get_extra_info("ssl_object") is not None:
-        return TlsMode.STARTTLS
-    return TlsMode.NONE
 
 
 def peer_ip(server: SMTP) -> str:

@@ -7,7 +7,7 @@ import base64
 import binascii
 import logging
 
-from mua.stack.smtp_paths import PATH, PATH_PREFIX, parse_parameters, split_path
+from mua.stack.smtp_paths import PATH, PATH_PREFIX, REQUIRETLS, parse_parameters, split_path
 from mua.stack.smtp_wire import DataRead
 from mua.stack.submission_session import (
     AUTH_INVALID,
@@ -16,7 +16,6 @@ from mua.stack.submission_session import (
     DATA_LINE_LIMIT,
     MECHANISMS,
     NEEDS_ENCRYPTION,
-    REQUIRETLS,
     SessionLoop,
     Submitted,
     Transaction,

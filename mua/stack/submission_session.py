@@ -25,13 +25,12 @@ from typing import Protocol
 from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, Disruption, Fault, pick
-from mua.stack.smtp_paths import split_path
+from mua.stack.smtp_paths import REQUIRETLS, split_path
 from mua.stack.smtp_wire import ClientGone, MemoryBudget, SmtpWire
 from mua.stack.users import Mailbox
 
 log = logging.getLogger(__name__)
 
-REQUIRETLS = "REQUIRETLS"  # the EHLO keyword and MAIL FROM parameter of RFC 8689
 COMMAND_LIMIT = 512  # RFC 5321 section 4.5.3.1.4, with its CRLF
 MAIL_LIMIT = COMMAND_LIMIT + 26  # room for SIZE= (RFC 1870 section 3)
 AUTH_LINE_LIMIT = 12288 + 2  # RFC 4954 section 4: an OAuth2 token's line is ~1.5 KB
