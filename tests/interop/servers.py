@@ -77,10 +77,19 @@ def missing_users() -> list[str]:
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (the server binds it a moment later)."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now (the server binds it a moment later), and one this
+    process has not handed out before: two calls in a row could get the same port from the
+    kernel, and Dovecot then refused its configuration ("duplicate listener")."""
+    while True:
+        with socket.socket() as s:
+            s.bind((LOOPBACK, 0))
+            port: int = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+_handed_out: set[int] = set()
 
 
 def wait_for_port(port: int, *, alive, timeout: float, what: str) -> None:
