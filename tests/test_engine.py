@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -422,4 +423,49 @@ async def test_without_appenduid_the_saved_draft_is_found_by_its_message_id(
         (row,) = engine.cache.page("alice@a.test", "Drafts")
         assert row.uid == second.uid
     finally:
+        await engine.aclose()
+
+
+@pytest.mark.parametrize("stop", ["aclose", "stop_idling", "cancel", "remove_account"])
+async def test_an_idle_stopped_before_its_thread_starts_ends_at_once(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str
+) -> None:
+    """The stop comes while the IDLE's worker thread is still queued: the thread, once it
+    runs, must see it and end, not connect and wait out its whole slice (a window's close
+    took a whole IDLE slice when it lost this race)."""
+    engine = make_engine(world, tmp_path, "alice@a.test", "bob@b.test")
+    started, go, ended = asyncio.Event(), threading.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    original = sync_module.AccountSync.wait_for_change
+
+    def held(self, *args, **kwargs):  # the thread is scheduled but has not begun its step
+        loop.call_soon_threadsafe(started.set)
+        go.wait(10)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(sync_module.AccountSync, "wait_for_change", held)
+    try:
+        await engine.sync("bob@b.test", ["INBOX"])
+        idle = asyncio.create_task(engine.wait_for_change("bob@b.test", "INBOX", 600))
+        await started.wait()
+        if stop == "aclose":
+            closing = asyncio.create_task(engine.aclose())
+        elif stop == "stop_idling":
+            engine.stop_idling()
+        elif stop == "cancel":
+            idle.cancel()
+        else:
+            closing = asyncio.create_task(engine.remove_account("bob@b.test"))
+        await asyncio.sleep(0.2)  # the stop has been given; only now does the thread run
+        go.set()
+        with pytest.raises((Unreachable, asyncio.CancelledError)):
+            await asyncio.wait_for(idle, 20)  # not the 600 s IDLE
+        if stop in ("aclose", "remove_account"):
+            await asyncio.wait_for(closing, 20)
+        assert await asyncio.to_thread(ended.wait, 20), "the IDLE thread is still waiting"
+    finally:
+        go.set()
         await engine.aclose()

@@ -335,6 +335,9 @@ class Engine(Sending):
             self._idlers[account.key] = idler
         from mua.client.sync import AccountSync
 
+        # Here, before the thread starts: an abort from now on (a cancel, stop_idling, the
+        # engine's close) ends this wait even if its thread has not begun it yet.
+        idler.resume()
         if isinstance(idler, AccountSync):
             # The cache's record of the folder, read here (the IDLE thread never touches
             # the cache): the connection's first SELECT compares with it, so mail since the

@@ -108,15 +108,24 @@ class ImapConnection:
 
     def abort(self) -> None:
         """Drop the connection without a goodbye (it may be in the middle of an IDLE). The
-        step under way fails instead of reconnecting; the next call connects afresh."""
+        step under way fails instead of reconnecting, and so does every step after it until
+        `resume()`: a step whose thread had not started when the abort came must not
+        connect again and wait out a whole IDLE."""
         self._aborted = True
         self._forget_connection()
+
+    def resume(self) -> None:
+        """Undo `abort()`: the next step connects afresh. Called by whoever starts the next
+        step, before its thread is started, so that an abort after it is never lost."""
+        self._aborted = False
 
     def _retrying(self, what: str, step: Callable[[], T]) -> T:
         """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
         delay = self.backoff
-        self._aborted = False
         for attempt in range(self.retries + 1):
+            if self._aborted:  # before the step, or before a reconnect: abort() stays
+                self._forget_connection()
+                raise Unreachable(T_("Stopped while {doing}.", doing=what))
             try:
                 return step()
             except Exception as exc:

@@ -85,10 +85,16 @@ class Pop3Sync:
         self.abort()
 
     def abort(self) -> None:
+        """End a wait_for_change, the one under way or the next (until `resume()`), and
+        drop the session."""
         self._woken.set()
         session, self._session = self._session, None
         if session is not None:
             session.close()  # no QUIT: nothing marked is deleted
+
+    def resume(self) -> None:
+        """Undo `abort()`, before the next wait_for_change's thread is started."""
+        self._woken.clear()
 
     def sync_folder_list(self) -> list[str]:
         self.cache.sync_folder_list(self.account.key, [(INBOX, None, None, True)])
@@ -222,7 +228,6 @@ class Pop3Sync:
     def wait_for_change(self, folder: str, timeout: float) -> bool:
         """POP3 has no IDLE: after `timeout` seconds, say "look again" (the caller syncs).
         `abort()` ends the wait at once, with an error, as it ends an IMAP IDLE."""
-        self._woken.clear()
         if self._woken.wait(timeout):
             raise Pop3Error(T_("The connection was dropped on purpose."))
         return True
