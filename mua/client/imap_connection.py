@@ -123,15 +123,11 @@ class ImapConnection:
         """Run `step`; on a dropped connection reconnect (with backoff) and run it again."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
-            if self._aborted:  # before the step, or before a reconnect: abort() stays
-                self._forget_connection()
-                raise Unreachable(T_("Stopped while {doing}.", doing=what))
+            self._stop_if_aborted(what)  # before the step, or before a reconnect
             try:
                 return step()
             except Exception as exc:
-                if self._aborted:  # abort() closed the socket under the step: no retry
-                    self._forget_connection()
-                    raise Unreachable(T_("Stopped while {doing}.", doing=what)) from exc
+                self._stop_if_aborted(what, exc)  # it closed the socket under the step
                 if not isinstance(exc, _DROPPED):
                     if isinstance(exc, imaplib.IMAP4.error):  # a NO or BAD: say it in a sentence
                         raise self._refused(what, exc) from exc
@@ -151,6 +147,11 @@ class ImapConnection:
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
+
+    def _stop_if_aborted(self, what: str, cause: BaseException | None = None) -> None:
+        if self._aborted:  # no retry, no reconnect
+            self._forget_connection()
+            raise Unreachable(T_("Stopped while {doing}.", doing=what)) from cause
 
     def _refused(self, what: str, exc: imaplib.IMAP4.error) -> ImapError:
         """A command the server answered NO or BAD (a server that is busy, broken, or
