@@ -54,3 +54,33 @@ def test_a_closed_log_reopens_and_a_forgotten_one_lets_its_file_go(tmp_path: Pat
     del log
     gc.collect()
     assert _open_fds() == before
+
+
+def test_a_leg_record_is_the_leg_and_its_fields_each_time(tmp_path: Path) -> None:
+    """Legs are encoded once per distinct leg: a second leg that differs only in its TLS,
+    and the same leg again with other fields, are each recorded as themselves."""
+    from mua.core.legs import Endpoint, Leg, Protocol, Role, Source
+    from mua.core.tls_facts import TlsFacts, TlsMode
+
+    log = EventLog(tmp_path / "events.jsonl")
+    clear = Leg(
+        Endpoint(Role.MUA, "127.0.0.1"),
+        Endpoint(Role.MSA, "smtp.a.test"),
+        Protocol.SUBMISSION,
+        TlsFacts.cleartext(),
+        Source.OBSERVED,
+        port_role=587,
+        note="ünïcode note",
+    )
+    tls = TlsFacts(True, TlsMode.IMPLICIT, "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, True)
+    encrypted = Leg(clear.from_, clear.to, clear.protocol, tls, clear.source, port_role=465)
+    log.leg(clear, side="server", message_id="<1@a.test>", queue_id="Q1")
+    log.leg(encrypted, side="server", message_id="<2@a.test>", queue_id="Q2")
+    log.leg(clear, side="client")
+    first, second, third = log.read()
+    for record, leg in ((first, clear), (second, encrypted), (third, clear)):
+        assert record["event"] == "leg" and record["leg"] == "submission"
+        assert Leg.from_json(record) == leg
+    assert (first["queue_id"], second["queue_id"]) == ("Q1", "Q2") and "queue_id" not in third
+    assert first["side"] == "server" and third["side"] == "client"
+    assert second["tls"]["version"] == "TLSv1.3" and first["tls"]["encrypted"] is False

@@ -12,6 +12,7 @@ import contextlib
 import email.parser
 import email.policy
 import email.utils
+import functools
 import logging
 import ssl
 import threading
@@ -149,7 +150,12 @@ class SubmissionHandler:
         return f"250 2.0.0 Ok: queued as {entry.id}"
 
     def _record_handoff(self, message_id: str, queue_id: str) -> None:
-        handoff = Leg(
+        self.events.leg(self._handoff, side="server", message_id=message_id, queue_id=queue_id)
+
+    @functools.cached_property
+    def _handoff(self) -> Leg:
+        """The same for every message: built once (the event log encodes it once too)."""
+        return Leg(
             Endpoint(Role.MSA, self.hostname),
             Endpoint(Role.MTA, self.hostname),
             Protocol.INTERNAL,
@@ -157,7 +163,6 @@ class SubmissionHandler:
             Source.OBSERVED,
             note=T_("Queued on disk by the same server that accepted it."),
         )
-        self.events.leg(handoff, side="server", message_id=message_id, queue_id=queue_id)
 
     def _enqueue(
         self,
