@@ -101,7 +101,10 @@ class EventLog:
 
 
 def _encoded(record: dict[str, Any]) -> str:
-    return json.dumps(record, separators=(",", ":"), default=str)
+    return _ENCODER.encode(record)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # json.dumps makes one a call
 
 
 @functools.lru_cache(maxsize=256)

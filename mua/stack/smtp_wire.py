@@ -11,6 +11,7 @@ pipelined command.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import ssl
 import threading
@@ -65,7 +66,9 @@ class SmtpWire:
     def tls(self) -> ssl.SSLSocket | None:
         return self.sock if isinstance(self.sock, ssl.SSLSocket) else None
 
+    @functools.cached_property
     def peer_ip(self) -> str:
+        """The client's address, asked once (a session's messages all name it)."""
         try:
             peer = self.sock.getpeername()
         except OSError:

@@ -83,7 +83,7 @@ class SubmissionSession(SessionLoop):
             mechanism,
             login.decode("utf-8", "replace"),
             password.decode("utf-8", "replace"),
-            self.wire.peer_ip(),
+            self.wire.peer_ip,
         )
         return self._authenticated(mailbox)
 
@@ -91,7 +91,7 @@ class SubmissionSession(SessionLoop):
         if self.wire.tls is None:  # the legacy listener in clear: no token crosses it
             return NEEDS_ENCRYPTION
         message = self._decoded(initial) if initial is not None else self._challenge(b"")
-        outcome = self.rules.check_bearer(mechanism, message, self.wire.peer_ip())
+        outcome = self.rules.check_bearer(mechanism, message, self.wire.peer_ip)
         if isinstance(outcome, Mailbox):
             return self._authenticated(outcome)
         if outcome.challenge is not None:
@@ -263,7 +263,7 @@ class SubmissionSession(SessionLoop):
         unstuffed = read.message.replace(b"\r\n.", b"\r\n")  # RFC 5321 section 4.5.2
         data = unstuffed[1:] if unstuffed.startswith(b".") else unstuffed
         message = Submitted(
-            self.mailbox, self.helo, self.wire.peer_ip(), self.tls_facts(), transaction, data
+            self.mailbox, self.helo, self.wire.peer_ip, self.tls_facts(), transaction, data
         )
         return self.rules.queue_message(message)
 

@@ -17,6 +17,7 @@ status codes of RFC 3463 where aiosmtpd gave none that matter to a client.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,7 @@ class SessionLoop:
         self.mailbox: Mailbox | None = None
         self.transaction = Transaction()
         self._bogus = BOGUS_LIMIT
+        self._facts: tuple[ssl.SSLSocket, TlsFacts] | None = None  # tls_facts(), per session
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -242,8 +244,10 @@ class SessionLoop:
         tls = self.wire.tls
         if tls is None:
             return TlsFacts.cleartext()
-        mode = TlsMode.IMPLICIT if self.listener.implicit else TlsMode.STARTTLS
-        return facts_from_ssl_object(tls, mode, verified=None)
+        if self._facts is None or self._facts[0] is not tls:  # once per TLS session
+            mode = TlsMode.IMPLICIT if self.listener.implicit else TlsMode.STARTTLS
+            self._facts = (tls, facts_from_ssl_object(tls, mode, verified=None))
+        return self._facts[1]
 
     # -- greeting and session commands -----------------------------------------------------
 
