@@ -149,19 +149,20 @@ def write_atomic(
 
 
 def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None:
-    """Create `path` holding `data`, durably, in one journal commit where `write_atomic`
-    costs two: the data is written to a temporary file in `tmp_dir`, renamed to `path`,
-    and only then the file fsync'ed, and `path`'s directory.
+    """Create `path` holding `data`, durably, with the two fsyncs at once where
+    `write_atomic` makes them one after the other: the data is written to a temporary file
+    in `tmp_dir`, renamed to `path`, and only then the file and `path`'s directory fsync'ed.
 
-    On ext4 (data=ordered) `write_atomic`'s file fsync commits the journal once, and its
-    directory fsync, for the rename made after it, a second time. Here the file's fsync
-    commits the running transaction, the rename with it, and the directory's fsync finds it
-    committed and only flushes the disk's cache: 0.16 -> 0.10 ms for that fsync alone, 0.39
-    -> 0.34 ms for both (medians, this project's VM). Both fsyncs are still made: POSIX
-    promises neither that a file's fsync makes its name durable (it does on a journal that
-    commits the rename with the file; not on ext2, or ext4 without a journal) nor that a
-    directory's fsync writes a file's data, so when this returns the data and the name are
-    on disk on any POSIX file system.
+    On a journaling file system (ext4 data=ordered, xfs) `write_atomic`'s file fsync commits
+    the journal once and its directory fsync, for the rename made after it, a second time;
+    here the file's fsync commits the rename with it and the directory's finds it
+    committed. Without a journal (this project's VM runs ext4 without one:
+    /sys/fs/ext4/<dev>/journal_task says `<none>`) each fsync writes its own blocks, and
+    the gain is that the two are in flight together: 0.39 -> 0.34 ms for both (medians,
+    this VM). Both fsyncs are always made: POSIX promises neither that a file's fsync
+    makes its name durable (a journal that commits the rename with the file does; ext2 and
+    ext4 without a journal do not) nor that a directory's fsync writes a file's data, so
+    when this returns the data and the name are on disk on any POSIX file system.
 
     What changes is a crash before this returns: `path` may then exist holding fewer
     bytes than `data` (none, or a torn part), where `write_atomic` leaves it absent or
@@ -171,9 +172,9 @@ def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None
     readers see `path` only once all of `data` was written into it: whole.
 
     The two fsyncs are made at once, the directory's in a worker thread: both must be done
-    before this returns, in no order, and issued together they join one journal commit
-    where the second would otherwise wait for a commit of its own behind other processes'
-    fsyncs. `mua stack` accepted 406/364/386 messages/s with them together against
+    before this returns, in no order, and issued together neither waits for the other's
+    write (on a journal: for a commit of its own behind other processes'). `mua stack`
+    accepted 406/364/386 messages/s with them together against
     376/364/365 one after the other (pairs of runs alternating, bench/world_throughput.py).
 
     Windows cannot rename a file this process holds open: it gets `write_atomic`.

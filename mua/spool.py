@@ -1,8 +1,8 @@
 """A durable spool: one file per entry, a JSON header line then the payload bytes.
 
 A new entry is written to `tmp/`, moved into place with `os.replace`, and then it and the
-directory are fsync'ed (`mua.durable.write_renamed_then_synced`: one journal commit, not
-two), so when `write` returns the entry is on disk, whole — what the MTA's queue needs
+directory are fsync'ed at once (`mua.durable.write_renamed_then_synced`: on a journal, one
+commit, not two), so when `write` returns the entry is on disk, whole — what the MTA's queue needs
 before it answers 250 (RFC 5321 section 6.1), and what the client's Outbox needs before it
 tells the user a message is on its way. An entry rewritten with new state (`rewrite`) is
 fsync'ed before its rename (`mua.durable.write_atomic`): after a crash, old or new.
