@@ -34,7 +34,7 @@ from mua.stack.session_threads import SessionThreads
 from mua.stack.smtp_oauth import check_bearer
 from mua.stack.smtp_paths import REQUIRETLS
 from mua.stack.smtp_wire import ClientGone, MemoryBudget, SmtpWire
-from mua.stack.smtpd import DATA_SIZE_LIMIT, IDLE_TIMEOUT, MAX_RECIPIENTS
+from mua.stack.smtpd import DATA_MEMORY, DATA_SIZE_LIMIT, IDLE_TIMEOUT, MAX_RECIPIENTS
 from mua.stack.submission_commands import SubmissionSession
 from mua.stack.submission_session import (
     BearerRefusal,
@@ -45,10 +45,6 @@ from mua.stack.submission_session import (
 from mua.stack.users import Mailbox, UserDirectory
 
 log = logging.getLogger(__name__)
-
-# Message data all sessions of one MSA may hold in memory at once: eight messages of the
-# largest size; past it a message is read to its end and answered 452 (try again later).
-DATA_MEMORY = 8 * DATA_SIZE_LIMIT
 
 _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 

@@ -29,7 +29,9 @@ from mua.stack.mda import Mda
 from mua.stack.mx_auth import checker
 from mua.stack.queue import new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
+from mua.stack.smtp_wire import MemoryBudget
 from mua.stack.smtpd import (
+    DATA_MEMORY,
     DATA_SIZE_LIMIT,
     IDLE_TIMEOUT,
     MAX_RECIPIENTS,
@@ -214,10 +216,12 @@ class Mx:
         limits: ConnectionLimits | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         chaos: ChaosOptions | None = None,
+        data_memory: int = DATA_MEMORY,
     ) -> None:
         """`tls_context` None makes an MX that offers no STARTTLS (the plaintext scenario);
         `requiretls` False one that does not offer REQUIRETLS (RFC 8689); `chaos` makes it
-        misbehave (`mua stack --chaos`, mua.stack.chaos)."""
+        misbehave (`mua stack --chaos`, mua.stack.chaos). `data_memory`: the bytes of
+        message data its sessions may hold at once (mua.stack.smtpd_data)."""
         self._chaos = chaos.source("mx", f"{hostname} 25") if chaos is not None else None
         self.hostname = hostname
         self.host = host
@@ -230,6 +234,7 @@ class Mx:
         self.gate = ConnectionGate(limits or ConnectionLimits())
         self._server: asyncio.Server | None = None
         self._sessions = OpenSessions()  # closed at stop (smtpd.OpenSessions)
+        self.budget = MemoryBudget(data_memory)  # shared by its sessions
 
     def _factory(self) -> Callable[[], SMTP]:
         def make() -> SMTP:
@@ -247,6 +252,7 @@ class Mx:
                 max_recipients=self._max_recipients,
                 chaos=self._chaos,
                 sessions=self._sessions,
+                budget=self.budget,
             )
 
         return make

@@ -35,7 +35,16 @@ from mua.stack.mta import Mta
 from mua.stack.queue import MailQueue, new_queue_id
 from mua.stack.received_writer import prepend_header, received_header, with_keyword
 from mua.stack.relay import NextHop, RelayClient
-from mua.stack.smtpd import OpenSessions, WorldSMTP, bound_port, listen, peer_ip, session_tls
+from mua.stack.smtp_wire import MemoryBudget
+from mua.stack.smtpd import (
+    DATA_MEMORY,
+    OpenSessions,
+    WorldSMTP,
+    bound_port,
+    listen,
+    peer_ip,
+    session_tls,
+)
 
 log = logging.getLogger(__name__)
 _headers = email.parser.BytesHeaderParser(policy=email.policy.compat32)
@@ -144,6 +153,7 @@ class RelayHost:
         self._relay_timeout = relay_timeout
         self._server: asyncio.Server | None = None
         self._sessions = OpenSessions()  # closed at stop (smtpd.OpenSessions)
+        self._budget = MemoryBudget(DATA_MEMORY)  # what its sessions' messages hold at once
         self.mta: Mta | None = None
         self.port = 0
 
@@ -164,6 +174,7 @@ class RelayHost:
                     auth_require_tls=True,
                     authenticator=handler.authenticate if auth else None,
                     sessions=self._sessions,
+                    budget=self._budget,
                 )
 
         self._server = await listen(make, "127.0.0.1", port)

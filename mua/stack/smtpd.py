@@ -10,15 +10,20 @@ import ssl
 from collections.abc import Callable
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from mua.core.tls_facts import TlsFacts, TlsMode
 from mua.net.tls import facts_from_ssl_object
 from mua.stack.chaos import SMTP_PERMANENT, SMTP_TEMPORARY, ChaosSource, Fault, pick
 from mua.stack.limits import ConnectionGate
 from mua.stack.smtp_paths import PATH, PATH_PREFIX, PLAIN_PATH, REQUIRETLS
+from mua.stack.smtp_wire import MemoryBudget
+from mua.stack.smtpd_data import Overflow, receive_data
 
 DATA_SIZE_LIMIT = 25 * 1024 * 1024  # advertised with SIZE (RFC 1870)
+# Message data all sessions of one server may hold in memory at once: eight messages of the
+# largest size; past it a message is read to its end and answered 452 (try again later).
+DATA_MEMORY = 8 * DATA_SIZE_LIMIT
 IDLE_TIMEOUT = 300.0  # RFC 5321 section 4.5.3.2.7: a server waits at least 5 minutes
 # RFC 5321 section 4.5.3.1.8: at least 100 recipients must be taken; more get 452 (section
 # 4.5.3.1.10) and the client sends them in another transaction.
@@ -71,6 +76,7 @@ class WorldSMTP(SMTP):
         max_recipients: int = MAX_RECIPIENTS,
         chaos: ChaosSource | None = None,
         sessions: OpenSessions | None = None,
+        budget: MemoryBudget | None = None,
         **kwargs: Any,
     ) -> None:
         """`requiretls` False: a server without the extension (as most MX hosts still are):
@@ -79,7 +85,8 @@ class WorldSMTP(SMTP):
         answered 421 and closed. `max_recipients`: accepted RCPTs per transaction.
         `chaos`: the listener's fault source (mua.stack.chaos), asked before every command
         but QUIT and before the message of a DATA is handed over. `sessions`: the listener's
-        open sessions, which its owner ends when it stops."""
+        open sessions, which its owner ends when it stops. `budget`: the bytes of message
+        data the listener's sessions may hold at once (mua.stack.smtpd_data)."""
         # RFC 4954 section 4: an AUTH line may be 12,288 octets (an OAuth2 token's is ~1.5 KB);
         # aiosmtpd sizes its reader by line_length_limit, so it is raised for the reader only,
         # and every other command keeps its 512 (DATA lines their 1,000) as before.
@@ -93,6 +100,7 @@ class WorldSMTP(SMTP):
         self.max_recipients = max_recipients
         self.chaos = chaos
         self.sessions = sessions
+        self.budget = budget
         if chaos is not None:
             for name, method in list(self._smtp_methods.items()):
                 if name != "QUIT":
@@ -219,6 +227,48 @@ class WorldSMTP(SMTP):
         envelope = self.envelope
         if requiretls and envelope is not None and envelope.mail_from and not had_sender:
             envelope.mail_options.append(REQUIRETLS)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """aiosmtpd's DATA, read by mua.stack.smtpd_data.receive_data so that what the
+        message holds in memory is taken from the listener's budget (452 when it has none)."""
+        if self._decode_data:  # none of the world's servers decodes: aiosmtpd's own
+            await super().smtp_DATA(arg or "")
+            return
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            received = await receive_data(
+                self._reader,
+                size_limit=self.data_size_limit,
+                line_limit=self.line_length_limit,
+                budget=self.budget,
+            )
+        except asyncio.CancelledError:  # the connection was lost during DATA
+            self._writer.close()
+            raise
+        try:
+            if received.overflow is not Overflow.NONE:
+                self.envelope = self._create_envelope()  # the post-DATA state
+                await self.push(received.overflow.value)
+                return
+            content = received.content()
+            self.envelope.content = self.envelope.original_content = content
+            status = MISSING
+            if "DATA" in self._handle_hooks:
+                status = await self._call_handler_hook("DATA")
+            self.envelope = self._create_envelope()  # the post-DATA state
+            await self.push("250 OK" if status is MISSING else status)
+        finally:  # once the handler is done with the message (the MX: queued or delivered)
+            received.release()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's, with a plain path read by a regular expression: its own builds a
