@@ -119,6 +119,7 @@ class Attacker:
         self._upstream_context.verify_mode = ssl.CERT_NONE
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self.port: int | None = None
 
     async def start(self, port: int = 0) -> int:
@@ -130,6 +131,7 @@ class Attacker:
     async def stop(self) -> None:
         if self._server is None:
             return
+        self._stopping = True  # a session accepted but not yet begun ends at its start
         self._server.close()
         for task in list(self._sessions):
             task.cancel()
@@ -138,6 +140,9 @@ class Attacker:
         self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stopping:
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)

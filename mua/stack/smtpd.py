@@ -161,9 +161,10 @@ class WorldSMTP(SMTP):
                 return
             self._admitted = address
             self._timeout_duration = self.gate.idle_timeout(self._timeout_duration)
-        if self.sessions is not None:
-            self.sessions.add(self)
+        stopped = self.sessions is not None and not self.sessions.add(self)
         super().connection_made(transport)
+        if stopped and isinstance(transport, asyncio.Transport):
+            transport.abort()  # cut now; connection_lost then ends the session as any other
 
     def eof_received(self) -> bool | None:
         if self._refused:
@@ -302,15 +303,24 @@ class OpenSessions:
 
     def __init__(self) -> None:
         self._sessions: set[WorldSMTP] = set()
+        self._closed = False
 
-    def add(self, session: WorldSMTP) -> None:
+    def add(self, session: WorldSMTP) -> bool:
+        """False once the listener has stopped: a connection accepted just before its
+        `Server.close()` gets its transport a turn of the loop later, after `close` here
+        (Python 3.11's `wait_closed` waits for nothing), and must be cut, not served."""
+        if self._closed:
+            return False
         self._sessions.add(session)
+        return True
 
     def discard(self, session: WorldSMTP) -> None:
         self._sessions.discard(session)
 
     async def close(self) -> None:
-        """Cut every open session (the socket under a TLS one too) and let each end."""
+        """Cut every open session (the socket under a TLS one too) and let each end;
+        sessions that start from now on are cut at once."""
+        self._closed = True
         for session in list(self._sessions):
             raw = getattr(session, "_original_transport", None) or session.transport
             if isinstance(raw, asyncio.Transport):
