@@ -39,3 +39,11 @@ async def test_a_connection_made_after_the_mx_stopped_is_cut(tmp_path: Path) -> 
     finally:
         transport.abort()
         theirs.close()
+    port = await mx.start()  # started again, it serves again
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"220 ")
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await mx.stop()

@@ -258,6 +258,7 @@ class Mx:
         return make
 
     async def start(self, port: int = 0) -> int:
+        self._sessions = OpenSessions()  # a stopped MX's refuses new sessions: started anew
         self._server = await listen(self._factory(), self.host, port)
         self.handler.actual_port = bound_port(self._server)
         return self.handler.actual_port

@@ -158,6 +158,7 @@ class RelayHost:
         self.port = 0
 
     async def start_listener(self, port: int = 0) -> int:
+        self._sessions = OpenSessions()  # a stopped listener's refuses new sessions
         handler = _RelayHandler(self)
         auth = self.spec.port_role == 587
 
