@@ -188,16 +188,19 @@ def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None
     written = tmp
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o666)  # POSIX only
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:  # the descriptor itself: a file object would cost three more system calls
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.replace(tmp, path)
             written = path
             directory = _directory_syncs().submit(fsync_dir, path.parent)
             try:
-                os.fsync(f.fileno())
+                os.fsync(fd)
             finally:
                 directory.result()
+        finally:
+            os.close(fd)
     except BaseException:
         written.unlink(missing_ok=True)
         raise
