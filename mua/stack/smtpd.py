@@ -232,10 +232,8 @@ class WorldSMTP(SMTP):
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
         """aiosmtpd's DATA, read by mua.stack.smtpd_data.receive_data so that what the
-        message holds in memory is taken from the listener's budget (452 when it has none)."""
-        if self._decode_data:  # none of the world's servers decodes: aiosmtpd's own
-            await super().smtp_DATA(arg or "")
-            return
+        message holds in memory is taken from the listener's budget (452 when it has none).
+        The content is bytes: none of the world's servers sets aiosmtpd's `decode_data`."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None
