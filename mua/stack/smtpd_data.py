@@ -42,6 +42,15 @@ class Received:
         self.lines.clear()
         return content
 
+    def take(self, size: int) -> bool:
+        """Hold `size` more bytes, if the budget has them (always, without a budget)."""
+        if self.budget is None:
+            return True
+        if not self.budget.take(size):
+            return False
+        self.held += size
+        return True
+
     def drop(self, why: Overflow) -> None:
         """Keep nothing more of the message; the first reason is the one answered."""
         if self.overflow is Overflow.NONE:
@@ -82,10 +91,8 @@ async def receive_data(
             if received.overflow is Overflow.NONE:
                 if size_limit and size > size_limit:
                     received.drop(Overflow.TOO_MUCH)
-                elif budget is not None and not budget.take(len(line)):
+                elif not received.take(len(line)):
                     received.drop(Overflow.NO_MEMORY)
-                else:
-                    received.held += len(line) if budget is not None else 0
             fragments.append(line)
             if line.endswith(b"\r\n"):
                 whole = b"".join(fragments) if len(fragments) > 1 else line
