@@ -148,7 +148,9 @@ def write_atomic(
     fsync_dir(path.parent)
 
 
-def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None:
+def write_renamed_then_synced(
+    path: Path, data: bytes, *, tmp_dir: Path, into: Path | None = None
+) -> None:
     """Create `path` holding `data`, durably, with the two fsyncs at once where
     `write_atomic` makes them one after the other: the data is written to a temporary file
     in `tmp_dir`, renamed to `path`, and only then the file and `path`'s directory fsync'ed.
@@ -177,21 +179,35 @@ def write_renamed_then_synced(path: Path, data: bytes, *, tmp_dir: Path) -> None
     accepted 406/364/386 messages/s with them together against
     376/364/365 one after the other (pairs of runs alternating, bench/world_throughput.py).
 
-    Windows cannot rename a file this process holds open: it gets `write_atomic`.
-    On failure `path` and the temporary file are removed: the caller acknowledged
-    nothing, and a file left behind would be a message nobody was told about.
+    `into`: an existing file in `tmp_dir` that this caller alone holds (the spool's spare,
+    `mua.spool`), written over from its start and cut to `data`'s length instead of a new
+    file created: the same steps after that. A crash before this returns may then also
+    leave `path` holding the bytes the file held before, which its readers must tell apart
+    (the spool's entries record their own id).
+
+    Windows cannot rename a file this process holds open: it gets `write_atomic` (and
+    `into` is removed). On failure `path` and the temporary file are removed: the caller
+    acknowledged nothing, and a file left behind would be a message nobody was told about.
     """
     if os.name == "nt":
+        if into is not None:
+            into.unlink(missing_ok=True)
         write_atomic(path, data, tmp_dir=tmp_dir)
         return
-    tmp = tmp_dir / f"{path.name}.{secrets.token_hex(4)}"
+    if into is None:
+        tmp = tmp_dir / f"{path.name}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o666)  # POSIX only
+    else:
+        tmp = into
+        fd = os.open(tmp, os.O_WRONLY | O_BINARY)
     written = tmp
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o666)  # POSIX only
     try:
         try:  # the descriptor itself: a file object would cost three more system calls
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            if into is not None:
+                os.ftruncate(fd, len(data))
             os.replace(tmp, path)
             written = path
             directory = _directory_syncs().submit(fsync_dir, path.parent)

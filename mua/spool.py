@@ -13,6 +13,13 @@ length (`payload_bytes`; entries from before it have none and are taken as they 
 entry that is short is moved to `corrupt/` with an error naming it, as Postfix does with a
 damaged queue file, and is not handed out.
 
+The MTA's queue writes a new entry into the file of one it removed (`reuse_files`,
+`mua.spool_spares`: on ext4 without a journal creating a file was most of a queue write's
+cost). So the header line also records the entry's own id (`entry_id`): a crash can leave a
+reused file holding the entry it held before under the new name, which is set aside as a
+short one is, and a reader that opened an entry's file just as it was reused for another
+finds the other's id and takes the entry as removed.
+
 A leaf like `mua.durable`, the one module of mua it imports: the MTA's queue (stack) and the
 client's Outbox (store) both build on it, and neither layer may import the other.
 """
@@ -26,30 +33,45 @@ from pathlib import Path
 from typing import Any
 
 from mua import durable
+from mua.spool_spares import Spares
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".msg"
-LENGTH = "payload_bytes"  # kept by the spool in each header line: not a caller's key
+# Kept by the spool in each header line, not a caller's keys: the payload's length, and the
+# entry's own id (a file reused for another entry, or read while it is, holds another's).
+LENGTH = "payload_bytes"
+ENTRY = "entry_id"
 
 
 class Spool:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, reuse_files: bool = False) -> None:
+        """`reuse_files`: a removed entry's file is kept to hold a new one (`mua.spool_spares`,
+        for the MTA's queue, where entries come and go by the thousand); POSIX only."""
         self.directory = Path(directory)
         self._tmp = self.directory / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         for stale in self._tmp.iterdir():  # a crash mid-write leaves an unacknowledged file
             stale.unlink(missing_ok=True)
+        self._spares = Spares(self._tmp) if reuse_files and os.name != "nt" else None
 
     def write(self, entry_id: str, header: dict[str, Any], payload: bytes) -> None:
         """Add a new entry, durably when this returns (see the module's docstring)."""
-        durable.write_renamed_then_synced(
-            self._path(entry_id), _entry_bytes(header, payload), tmp_dir=self._tmp
-        )
+        path, data = self._path(entry_id), _entry_bytes(entry_id, header, payload)
+        spare = self._spares.take(path.name) if self._spares is not None else None
+        if spare is not None:
+            try:
+                durable.write_renamed_then_synced(path, data, tmp_dir=self._tmp, into=spare)
+                return
+            except FileNotFoundError:  # removed by a spool opened meanwhile: write anew
+                pass
+        durable.write_renamed_then_synced(path, data, tmp_dir=self._tmp)
 
     def rewrite(self, entry_id: str, header: dict[str, Any], payload: bytes) -> None:
         """Replace an entry already in the spool: after a crash it is the old or the new."""
-        durable.write_atomic(self._path(entry_id), _entry_bytes(header, payload), tmp_dir=self._tmp)
+        durable.write_atomic(
+            self._path(entry_id), _entry_bytes(entry_id, header, payload), tmp_dir=self._tmp
+        )
 
     def ids(self) -> set[str]:
         """The ids of the entries now in the spool (names only: nothing is read)."""
@@ -71,14 +93,27 @@ class Spool:
         return found
 
     def payload(self, entry_id: str) -> bytes:
-        with self._path(entry_id).open("rb") as f:
-            f.readline()
-            return f.read()
+        """FileNotFoundError when the entry is gone, its file since reused for another."""
+        path = self._path(entry_id)
+        with path.open("rb") as f:
+            line = f.readline()
+            payload = f.read()
+        try:
+            owner = json.loads(line).get(ENTRY, entry_id)
+        except (ValueError, AttributeError):
+            owner = None  # changing as it was read: reused for another entry
+        if owner != entry_id:
+            raise FileNotFoundError(f"spool entry {path} was removed")
+        return payload
 
     def remove(self, entry_id: str, *, sync: bool = True) -> None:
         """`sync=False`: the directory is not fsync'ed (the caller calls `sync()` soon): the
         removal survives the process being killed, not yet the machine losing power."""
-        durable.remove(self._path(entry_id), sync=sync)
+        path = self._path(entry_id)
+        if self._spares is None or not self._spares.keep(path):
+            path.unlink(missing_ok=True)
+        if sync:
+            durable.fsync_dir(self.directory)
 
     def sync(self) -> None:
         """Make the removals and renames so far durable (fsync of the directory)."""
@@ -94,26 +129,40 @@ class Spool:
         try:
             with path.open("rb") as f:
                 line = f.readline()
-                size = os.fstat(f.fileno()).st_size
+                held = os.fstat(f.fileno())
+        except FileNotFoundError:
+            return None  # removed since its id was listed: not an error
+        except OSError as exc:
+            log.error("unreadable spool file %s: %s", path, exc)
+            return None
+        try:
             if not line.endswith(b"\n"):  # empty, or cut inside the header line
-                self._set_aside(path, size, None)
+                self._set_aside(path, held, "a header line")
                 return None
             header = json.loads(line)
             if not isinstance(header, dict):
                 raise ValueError(f"the header line is not an object: {line[:80]!r}")
-            expected = header.pop(LENGTH, None)
-            if expected is not None and size != len(line) + expected:
-                self._set_aside(path, size, len(line) + expected)
-                return None
-            return header
-        except FileNotFoundError:
-            return None  # removed since its id was listed: not an error
-        except (OSError, ValueError) as exc:
-            log.error("unreadable spool file %s: %s", path, exc)
+        except ValueError as exc:
+            if _still_at(path, held):  # else read while its file was reused for another
+                log.error("unreadable spool file %s: %s", path, exc)
             return None
+        expected = header.pop(LENGTH, None)
+        owner = header.pop(ENTRY, None)
+        if owner is not None and owner != path.name[: -len(SUFFIX)]:
+            self._set_aside(path, held, f"entry {owner}'s bytes")
+            return None
+        if expected is not None and held.st_size != len(line) + expected:
+            self._set_aside(path, held, f"{len(line) + expected}")
+            return None
+        return header
 
-    def _set_aside(self, path: Path, size: int, expected: int | None) -> None:
-        """Move a short entry to `corrupt/`: a crash cut its write, before it was acknowledged."""
+    def _set_aside(self, path: Path, held: os.stat_result, expected: str) -> None:
+        """Move an entry a crash cut short (or left holding the bytes its reused file held
+        before) to `corrupt/`: its write never returned, so it was never acknowledged.
+        Nothing is moved when the file read is no longer at `path`: the entry was removed
+        meanwhile (and its file perhaps reused for another)."""
+        if not _still_at(path, held):
+            return
         corrupt = self.directory / "corrupt"
         corrupt.mkdir(exist_ok=True)
         try:
@@ -121,15 +170,24 @@ class Spool:
         except FileNotFoundError:
             return  # another reader set it aside first
         log.error(
-            "spool file %s holds %d bytes of %s (its write was cut by a crash, never "
-            "acknowledged): moved to %s",
+            "spool file %s holds %d bytes where %s was expected (its write was cut by a "
+            "crash, never acknowledged): moved to %s",
             path,
-            size,
-            "a header line" if expected is None else expected,
+            held.st_size,
+            expected,
             corrupt,
         )
 
 
-def _entry_bytes(header: dict[str, Any], payload: bytes) -> bytes:
-    line = json.dumps({**header, LENGTH: len(payload)}, separators=(",", ":")).encode()
-    return line + b"\n" + payload
+def _still_at(path: Path, held: os.stat_result) -> bool:
+    """Whether the file read (`held`, its fstat) is still the one named `path`."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _entry_bytes(entry_id: str, header: dict[str, Any], payload: bytes) -> bytes:
+    record = {**header, LENGTH: len(payload), ENTRY: entry_id}
+    return json.dumps(record, separators=(",", ":")).encode() + b"\n" + payload

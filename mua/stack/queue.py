@@ -42,7 +42,7 @@ _FIELDS = tuple(f.name for f in fields(QueueEntry))
 class MailQueue:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._spool = Spool(self.directory)
+        self._spool = Spool(self.directory, reuse_files=True)  # mua.spool_spares
 
     def enqueue(
         self,
