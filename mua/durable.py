@@ -16,9 +16,8 @@ A leaf: the standard library only, nothing of mua, so every layer may import it.
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
 import os
+import queue
 import secrets
 import threading
 from pathlib import Path
@@ -40,47 +39,77 @@ def fsync_dir(*directories: Path) -> None:
     if os.name == "nt":
         return
     for directory in directories:
-        key = os.fspath(directory)
-        with _groups_lock:
-            group = _groups.setdefault(key, _SyncGroup())
-            group.callers += 1
-        try:
-            group.fsync(directory)
-        finally:
-            with _groups_lock:
-                group.callers -= 1
-                if not group.callers:
-                    del _groups[key]
+        _ask_directory_sync(directory).wait()
 
 
-class _SyncGroup:
-    """The fsyncs of one directory: those begun and those finished, numbered."""
+class _Asked:
+    """One request for a directory's fsync: `wait` returns once an fsync begun after it was
+    made is done (or raises its error)."""
+
+    __slots__ = ("_done", "error")
 
     def __init__(self) -> None:
-        self.callers = 0  # threads in fsync_dir for this directory (the group's lifetime)
-        self._cond = threading.Condition()
-        self._begun = 0
-        self._done = 0  # the number of the last fsync that succeeded
-        self._running = False
+        self._done = threading.Lock()
+        self._done.acquire()  # released by the syncer
+        self.error: OSError | None = None
 
-    def fsync(self, directory: Path) -> None:
-        with self._cond:
-            needed = self._begun + 1  # one running now may have begun before our change
-            while self._done < needed:
-                if self._running:
-                    self._cond.wait()
-                    continue
-                self._running = True
-                self._begun += 1
-                number = self._begun
-                self._cond.release()
-                try:
-                    _fsync_now(directory)
-                finally:  # on failure each waiter tries again, and may raise in turn
-                    self._cond.acquire()
-                    self._running = False
-                    self._cond.notify_all()
-                self._done = number
+    def finish(self, error: OSError | None) -> None:
+        self.error = error
+        self._done.release()
+
+    def wait(self) -> None:
+        self._done.acquire()
+        if self.error is not None:
+            raise self.error
+
+
+class _DirectorySyncer:
+    """A thread that fsyncs one directory for whoever asks: every request waiting when an
+    fsync begins is answered by it, so callers at once share one. The thread ends after
+    `SYNCER_IDLE` seconds without a request (the next request starts another).
+
+    Why a thread of its own rather than a pool's: `write_renamed_then_synced` asks for the
+    directory's fsync while its caller fsyncs the file, once per message the MSA queues.
+    The request and the answer are a queue put and a lock release (C, no Python Condition or
+    Future), which keeps the hand-over and the GIL switches it causes short."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self.requests: queue.SimpleQueue[_Asked] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="fsync-dir", daemon=True).start()
+
+    def _run(self) -> None:
+        directory = Path(self._key)
+        while True:
+            try:
+                batch = [self.requests.get(timeout=SYNCER_IDLE)]
+            except queue.Empty:
+                with _syncers_lock:  # requests are put under it: none can come in between
+                    if self.requests.empty():
+                        del _syncers[self._key]
+                        return
+                continue
+            while not self.requests.empty():
+                batch.append(self.requests.get_nowait())
+            try:
+                _fsync_now(directory)
+            except OSError as exc:
+                error: OSError | None = exc
+            else:
+                error = None
+            for asked in batch:
+                asked.finish(error)
+
+
+def _ask_directory_sync(directory: Path) -> _Asked:
+    asked = _Asked()
+    key = os.fspath(directory)
+    with _syncers_lock:
+        syncer = _syncers.get(key)
+        if syncer is None:
+            syncer = _syncers[key] = _DirectorySyncer(key)
+        syncer.requests.put(asked)
+    return asked
 
 
 def _fsync_now(directory: Path) -> None:
@@ -91,8 +120,9 @@ def _fsync_now(directory: Path) -> None:
         os.close(fd)
 
 
-_groups: dict[str, _SyncGroup] = {}
-_groups_lock = threading.Lock()
+SYNCER_IDLE = 5.0  # seconds a directory's syncer thread waits for a request before it ends
+_syncers: dict[str, _DirectorySyncer] = {}
+_syncers_lock = threading.Lock()
 
 
 def write_new(path: Path, data: bytes, *, mode: int = 0o666, mtime: float | None = None) -> None:
@@ -210,22 +240,16 @@ def write_renamed_then_synced(
                 os.ftruncate(fd, len(data))
             os.replace(tmp, path)
             written = path
-            directory = _directory_syncs().submit(fsync_dir, path.parent)
+            directory = _ask_directory_sync(path.parent)
             try:
                 os.fsync(fd)
             finally:
-                directory.result()
+                directory.wait()
         finally:
             os.close(fd)
     except BaseException:
         written.unlink(missing_ok=True)
         raise
-
-
-@functools.cache
-def _directory_syncs() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads that fsync a directory while the caller fsyncs a file in it."""
-    return concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="fsync-dir")
 
 
 def append(path: Path, data: bytes, *, sync: bool = True) -> None:
@@ -237,6 +261,11 @@ def append(path: Path, data: bytes, *, sync: bool = True) -> None:
         if sync:
             f.flush()
             os.fsync(f.fileno())
+
+
+def sync_descriptor(fd: int) -> None:
+    """fsync the file open as `fd`: what was written to it so far (by any process)."""
+    os.fsync(fd)
 
 
 def sync_file(path: Path) -> None:

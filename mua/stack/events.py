@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mua.core.legs import Leg
-from mua.durable import sync_file
+from mua.durable import sync_descriptor, sync_file
 
 
 class EventLog:
@@ -60,7 +60,12 @@ class EventLog:
     def sync(self) -> None:
         """Make every record written so far durable (one fsync), for those that must
         survive a power cut as the fact they record does: the MTA's "relayed", which
-        stands for the removal of the message from the queue."""
+        stands for the removal of the message from the queue. The file's fsync writes what
+        any process appended to it."""
+        with self._lock:
+            if self._fd is not None:
+                sync_descriptor(self._fd)
+                return
         sync_file(self.path)
 
     def relayed(self, queue_ids: Collection[str]) -> dict[str, set[str]]:
@@ -87,11 +92,18 @@ class EventLog:
         own part encoded once per distinct leg. A server writes the same leg for message
         after message (an MSA: one per session); with this the MSA's CPU per message went
         from 1.11 to 0.98 ms in `bench/world_throughput.py`."""
-        head = {"time": time.time(), "event": "leg", "side": side, "leg": leg.kind.value}
-        parts = [_encoded(head)[:-1], _encoded_leg(leg)]
-        if fields:
-            parts.append(_encoded(fields)[1:-1])
-        self._append((",".join(parts) + "}\n").encode("utf-8"))
+        self.legs([leg], side=side, **fields)
+
+    def legs(self, legs: list[Leg], *, side: str, **fields: Any) -> None:
+        """`leg` for each of `legs` with the same `fields`, in one write (the MSA's two for
+        every message: submission and handoff)."""
+        stamp = time.time()
+        tail = "}\n" if not fields else "," + _encoded(fields)[1:] + "\n"
+        lines = []
+        for leg in legs:
+            head = {"time": stamp, "event": "leg", "side": side, "leg": leg.kind.value}
+            lines.append(_encoded(head)[:-1] + "," + _encoded_leg(leg) + tail)
+        self._append("".join(lines).encode("utf-8"))
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

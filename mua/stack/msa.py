@@ -139,14 +139,10 @@ class SubmissionHandler:
         except OSError:
             log.exception("could not queue a message from %s", mailbox.address)
             return "451 4.3.0 Error: queue file write error, try again later"
-        self.events.leg(leg, side="server", message_id=message_id, queue_id=entry.id)
-        if self.internal_handoff:
-            self._record_handoff(message_id, entry.id)
+        legs = [leg, self._handoff] if self.internal_handoff else [leg]
+        self.events.legs(legs, side="server", message_id=message_id, queue_id=entry.id)
         self.on_queued()
         return f"250 2.0.0 Ok: queued as {entry.id}"
-
-    def _record_handoff(self, message_id: str, queue_id: str) -> None:
-        self.events.leg(self._handoff, side="server", message_id=message_id, queue_id=queue_id)
 
     @functools.cached_property
     def _handoff(self) -> Leg:
