@@ -5,14 +5,14 @@ delivered and another created for every message accepted.
 Why: creating a file is most of what a queue write costs where ext4 runs without a journal
 (this project's VM: /sys/fs/ext4/<dev>/journal_task says `<none>`). There ext4 passes over
 every inode freed in the last one to six minutes before it hands one out (`recently_deleted`
-in fs/ext4/ialloc.c, so that a crash cannot leave a new file holding an old one's inode),
-and a queue that frees one inode per message delivered makes that walk grow with its own
-traffic. Measured in the MSA while `mua stack` delivered (bench/world_throughput.py's
-session): the queue write took 500 us of CPU (p50), its create alone 175-265 us of it;
-reusing the delivered entries' files took the MSA from 1.15 to 0.98 ms of CPU per message
-and acceptance from 336 to 367 messages/s (medians of six rounds each, alternating). Elsewhere
-a rename costs about what the create and the unlink it replaces cost, and a freed block is
-not discarded (the VM's disk is mounted with `discard`).
+in fs/ext4/ialloc.c: without a journal it waits until the block recording the deletion is
+likely on disk), and a queue that frees an inode per message delivered makes that walk grow
+with its own traffic. Measured in the running MSA while `mua stack` delivered
+(bench/world_throughput.py's session, p50 per write): a created file 565 us of CPU and 891 us
+in all, a spare written over 134 and 396. A/B of the builds, worlds alternating, nine rounds
+each: the MSA's CPU per message 1.21 -> 1.01 ms, accepted 325 -> 349 messages/s. Elsewhere a
+rename costs about what the create and the unlink it replaces cost, and no freed block is
+discarded (the VM's disk is mounted with `discard`).
 
 Several processes share a spool's `tmp/` (the MSA process writes the queue whose entries the
 delivering process removes), so a spare is taken by renaming it to the taker's own temporary
