@@ -272,12 +272,3 @@ def sync_file(path: Path) -> None:
     """fsync `path`: what was appended to it so far (by any process) is on disk."""
     with path.open("ab") as f:  # Windows' fsync needs a file open for writing
         os.fsync(f.fileno())
-
-
-def remove(path: Path, *, sync: bool = True) -> None:
-    """Remove `path` if it exists. `sync`: its directory is fsync'ed, so the removal
-    survives a power loss; otherwise the caller calls `fsync_dir` soon (several removals,
-    one fsync)."""
-    path.unlink(missing_ok=True)
-    if sync:
-        fsync_dir(path.parent)

@@ -126,20 +126,6 @@ def test_write_atomic_fsyncs_the_file_and_then_its_directory(
     assert synced == ["file", tmp_path]
 
 
-@POSIX_ONLY
-def test_remove_fsyncs_the_directory_unless_told_not_to(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "a").write_bytes(b"")
-    (tmp_path / "b").write_bytes(b"")
-    synced = _record_fsyncs(monkeypatch, tmp_path)
-    durable.remove(tmp_path / "a")
-    durable.remove(tmp_path / "b", sync=False)
-    durable.remove(tmp_path / "gone")  # already gone: not an error
-    assert synced == [tmp_path, tmp_path]
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_append_adds_bytes_and_fsyncs_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,12 +183,10 @@ def test_on_windows_no_directory_is_opened(tmp_path: Path, monkeypatch: pytest.M
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *args, **kwargs)
 
-    (tmp_path / "old").write_bytes(b"")
     with monkeypatch.context() as windows:  # undone before pytest reports anything
         windows.setattr(os, "name", "nt")
         windows.setattr(os, "open", windows_open)
         durable.write_atomic(tmp_path / "f", b"data")
-        durable.remove(tmp_path / "old")
         durable.fsync_dir(tmp_path, tmp_path)
     assert opened_dirs == []
     assert (tmp_path / "f").read_bytes() == b"data"

@@ -61,6 +61,22 @@ def test_a_new_entry_is_renamed_then_fsynced_and_a_rewrite_fsynced_then_renamed(
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+@POSIX_ONLY
+@pytest.mark.parametrize("reuse_files", [False, True])
+def test_remove_fsyncs_the_directory_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reuse_files: bool
+) -> None:
+    spool = Spool(tmp_path, reuse_files=reuse_files)
+    for entry_id in ("A", "B"):
+        spool.write(entry_id, HEADER, b"payload")
+    steps = _record_steps(monkeypatch)
+    spool.remove("A")
+    spool.remove("B", sync=False)
+    spool.remove("GONE")  # already gone: not an error
+    assert steps == ["fsync directory", "fsync directory"]
+    assert spool.ids() == set()
+
+
 def test_short_entries_are_set_aside_by_the_queue_and_the_outbox(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
