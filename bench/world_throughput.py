@@ -22,7 +22,8 @@ Measured (2 shared cores, rounds of 1,000, an idle machine, four runs of 7 round
 4e8e73e-2168d8d): by medians 1.06x, 1.02x, 1.03x, 1.07x (359 vs 338/s, 372 vs 365/s, 402 vs
 391/s, 457 vs 426/s), round by round 1.11x, 1.02x, 1.11x, 1.07x; delivered 151-214/s vs
 338-426/s. It was 0.92-1.02x before the queue reused its files, and 213 vs 361/s (0.59x)
-before the MSA's sessions ran on threads and `mua stack` gave acceptance the CPU first. Where the time goes: the README.
+before the MSA's sessions ran on threads and `mua stack` gave acceptance the CPU first.
+Where the time goes: the README.
 """
 
 from __future__ import annotations
