@@ -81,7 +81,7 @@ class Spares:
                 self._room += 1
                 return False
             if self._room == 0:
-                self._room = MOST - len(self._listed())
+                self._room = MOST - len(self._listed())  # unlistable: counted as none
                 if self._room <= 0:
                     self._room = -RELIST_AFTER
                     return False
@@ -97,4 +97,10 @@ class Spares:
         return True
 
     def _listed(self) -> list[str]:
-        return [name for name in os.listdir(self._tmp) if name.startswith(PREFIX)]
+        """The spares in `tmp/` now; none when it cannot be listed (the callers then do
+        without: a new file created, a removed entry's deleted)."""
+        try:
+            names = os.listdir(self._tmp)
+        except OSError:
+            return []
+        return [name for name in names if name.startswith(PREFIX)]

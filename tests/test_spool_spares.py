@@ -167,3 +167,11 @@ def test_a_spare_removed_by_a_spool_opened_meanwhile_is_not_needed(
     taken = queue.enqueue("a@a.test", ["b@b.test"], MESSAGE + b"taken\r\n")
     assert queue.message(taken) == MESSAGE + b"taken\r\n"
     assert len(queue) == 3
+
+
+def test_an_entry_is_removed_when_tmp_cannot_hold_a_spare(tmp_path: Path) -> None:
+    queue = MailQueue(tmp_path)
+    entry = queue.enqueue("a@a.test", ["b@b.test"], MESSAGE)
+    (tmp_path / "tmp").rmdir()
+    queue.remove(entry)
+    assert len(queue) == 0
